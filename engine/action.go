@@ -1,0 +1,132 @@
+package engine
+
+// Action is an output of Engine.Step that the host must carry out. The set
+// of actions is closed: every implementation is in this file.
+//
+// Ordering contract: the host executes the actions of one Step in the order
+// given. A persist action (PersistHardState, TruncateLog, PersistEntries,
+// WriteSnapshotChunk, RestoreSnapshot) must be durable before any later Send
+// (or SendSnapshot) is performed, across Steps too, with one exception: a
+// leader's MsgApp may be sent while the PersistEntries before it is still
+// being written (Raft thesis §10.2.1); the host reports the write with
+// LogPersisted and only then does the leader count itself. Non-persist
+// actions (ApplyEntries, ReadReady, ...) have no durability requirement but
+// keep their order relative to each other.
+type Action interface{ isAction() }
+
+// PersistHardState: write the hard state durably.
+type PersistHardState struct{ HardState HardState }
+
+// TruncateLog: delete every log entry with index ≥ Index (a conflicting
+// suffix, Raft §5.3). Always followed by a PersistEntries in the same Step.
+type TruncateLog struct{ Index uint64 }
+
+// PersistEntries: append entries durably. They follow the last entry of the
+// log, after any TruncateLog before them.
+type PersistEntries struct{ Entries []Entry }
+
+// Send: deliver Msg to Msg.To. Delivery may fail, be delayed, reordered or
+// duplicated; the protocol copes.
+type Send struct{ Msg Message }
+
+// SendSnapshot: read up to MaxBytes of the snapshot Msg.Snapshot at
+// Msg.Offset from the snapshot store, set Msg.Data (and Msg.Done if the chunk
+// ends the snapshot) and send it. If the snapshot cannot be read, step
+// SnapshotChunkFailed.
+type SendSnapshot struct {
+	Msg      Message
+	MaxBytes uint64
+}
+
+// ApplyEntries: apply committed entries to the state machine, in order.
+// Entries are never handed out twice, except after a Recover, which restarts
+// from the hard state's commit above the snapshot.
+type ApplyEntries struct{ Entries []Entry }
+
+// ProposalAccepted: the proposal ID was appended at Index in Term. The host
+// keys its reply waiter by (Term, Index): if the entry applied at Index has
+// another term, the proposal was overwritten and has failed.
+type ProposalAccepted struct {
+	ID    uint64
+	Term  uint64
+	Index uint64
+}
+
+// ProposalRejected: the proposal or membership change ID was not appended.
+// Leader is the leader this node knows of (empty if none), for redirection.
+type ProposalRejected struct {
+	ID     uint64
+	Err    error
+	Leader NodeID
+}
+
+// ReadReady: the read ID may be served from a state machine that has applied
+// at least Index.
+type ReadReady struct {
+	ID    uint64
+	Index uint64
+}
+
+// ReadFailed: the read ID cannot be served here; Err says why (ErrNotLeader,
+// ErrNotReady, ErrSteppedDown, ErrReadTimeout, ErrBusy).
+type ReadFailed struct {
+	ID     uint64
+	Err    error
+	Leader NodeID
+}
+
+// WriteSnapshotChunk: a follower received bytes [Offset, Offset+len(Data)) of
+// the snapshot Meta from the leader. Write them to the incoming snapshot;
+// Offset 0 starts a new one (discarding any other incoming snapshot). When
+// Done, verify and publish it; then RestoreSnapshot follows.
+type WriteSnapshotChunk struct {
+	Meta   SnapshotMeta
+	Offset uint64
+	Data   []byte
+	Done   bool
+}
+
+// RestoreSnapshot: replace the state machine with the snapshot Meta (written
+// by earlier WriteSnapshotChunk actions) and the log with an empty log whose
+// floor is Meta.Index; keep the entries after Meta.Index if KeepLog.
+// Durable before later sends.
+type RestoreSnapshot struct {
+	Meta    SnapshotMeta
+	KeepLog bool
+}
+
+// CompactLog: entries with index ≤ Index are covered by a snapshot and may be
+// deleted from storage.
+type CompactLog struct{ Index uint64 }
+
+// SnapshotHint: the log has grown enough that a snapshot at the applied
+// index would be worthwhile. Answer with SnapshotTaken or SnapshotFailed.
+type SnapshotHint struct{ Index uint64 }
+
+// RoleChanged: this node's role, term or known leader changed.
+type RoleChanged struct {
+	Role   Role
+	Term   uint64
+	Leader NodeID
+}
+
+// MembershipChanged: the configuration in force changed (on append of a
+// config entry, on truncation of one, or on a snapshot restore).
+type MembershipChanged struct{ Membership Membership }
+
+func (PersistHardState) isAction()   {}
+func (TruncateLog) isAction()        {}
+func (PersistEntries) isAction()     {}
+func (Send) isAction()               {}
+func (SendSnapshot) isAction()       {}
+func (ApplyEntries) isAction()       {}
+func (ProposalAccepted) isAction()   {}
+func (ProposalRejected) isAction()   {}
+func (ReadReady) isAction()          {}
+func (ReadFailed) isAction()         {}
+func (WriteSnapshotChunk) isAction() {}
+func (RestoreSnapshot) isAction()    {}
+func (CompactLog) isAction()         {}
+func (SnapshotHint) isAction()       {}
+func (RoleChanged) isAction()        {}
+func (MembershipChanged) isAction()  {}

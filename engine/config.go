@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Config configures an Engine. The zero value of every field but ID selects
+// a sane default; New validates the result.
+type Config struct {
+	// ID is this node's ID. Required.
+	ID NodeID
+
+	// Peers are the voters of a new cluster, this node included. Every node
+	// of a new cluster must be given the same list. Leave it empty for a node
+	// that joins an existing cluster (it never campaigns until a leader adds
+	// it) or that recovers a membership from its log or snapshot (Recover
+	// overrides Peers whenever the durable state holds a membership).
+	Peers []NodeID
+
+	// ElectionTicks is the minimum election timeout; each timeout is drawn
+	// uniformly from [ElectionTicks, 2*ElectionTicks) (Raft §5.2). Default 10.
+	ElectionTicks int
+	// HeartbeatTicks is the leader's heartbeat interval; it must be below
+	// ElectionTicks. Default 1.
+	HeartbeatTicks int
+
+	// DisablePreVote turns pre-vote (Raft §9.6) off. It is on by default.
+	DisablePreVote bool
+	// DisableCheckQuorum turns check-quorum off: by default a leader that
+	// has not heard from a majority within ElectionTicks steps down, and a
+	// voter that heard from a leader within ElectionTicks refuses votes
+	// (Raft §4.2.3).
+	DisableCheckQuorum bool
+
+	// MaxInflightMsgs bounds the MsgApp messages in flight to one follower in
+	// replicate state. Default 256.
+	MaxInflightMsgs int
+	// MaxAppendBytes bounds the entry bytes of one MsgApp (at least one
+	// entry is always sent). Default 1 MiB.
+	MaxAppendBytes uint64
+	// MaxUncommittedBytes bounds the bytes of appended but uncommitted
+	// entries on the leader; proposals beyond it are rejected with ErrBusy.
+	// Default 64 MiB.
+	MaxUncommittedBytes uint64
+
+	// LeaseTicks enables lease reads when positive: a leader whose heartbeat
+	// round sent at tick t was acknowledged by a majority answers ReadLease
+	// reads locally until t+LeaseTicks. Safety needs voters to refuse votes
+	// for ElectionTicks after hearing from the leader (check-quorum), and
+	// clocks whose rates differ by less than ClockDriftTicks per
+	// ElectionTicks; so LeaseTicks must be at most
+	// ElectionTicks-ClockDriftTicks and check-quorum must be on.
+	LeaseTicks int
+	// ClockDriftTicks is the drift margin for the lease. Default
+	// max(1, ElectionTicks/5).
+	ClockDriftTicks int
+
+	// MaxPendingReads bounds reads waiting for a round; more fail with
+	// ErrBusy. Default 4096.
+	MaxPendingReads int
+
+	// SnapshotEntries asks for a snapshot every SnapshotEntries applied
+	// entries. Default 10000.
+	SnapshotEntries uint64
+	// MaxLogEntries and MaxLogBytes ask for a snapshot as soon as the live
+	// log is longer, whatever SnapshotEntries says. Defaults 100000 and
+	// 64 MiB.
+	MaxLogEntries uint64
+	MaxLogBytes   uint64
+	// CompactionKeep is how many entries below a snapshot stay in the log so
+	// that a follower slightly behind needs no snapshot. Default 1000.
+	CompactionKeep uint64
+	// SnapshotChunkBytes is the size of one InstallSnapshot chunk.
+	// Default 1 MiB.
+	SnapshotChunkBytes uint64
+
+	// Seed seeds the PCG that draws election timeouts. Nodes of one cluster
+	// should get different seeds.
+	Seed uint64
+}
+
+// Errors found in a Config by New.
+var ErrInvalidConfig = errors.New("engine: invalid config")
+
+// withDefaults returns a copy with defaults filled in and Peers sorted.
+func (c Config) withDefaults() Config {
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = 10
+	}
+	if c.HeartbeatTicks == 0 {
+		c.HeartbeatTicks = 1
+	}
+	if c.MaxInflightMsgs == 0 {
+		c.MaxInflightMsgs = 256
+	}
+	if c.MaxAppendBytes == 0 {
+		c.MaxAppendBytes = 1 << 20
+	}
+	if c.MaxUncommittedBytes == 0 {
+		c.MaxUncommittedBytes = 64 << 20
+	}
+	if c.ClockDriftTicks == 0 {
+		c.ClockDriftTicks = max(1, c.ElectionTicks/5)
+	}
+	if c.MaxPendingReads == 0 {
+		c.MaxPendingReads = 4096
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = 10000
+	}
+	if c.MaxLogEntries == 0 {
+		c.MaxLogEntries = 100000
+	}
+	if c.MaxLogBytes == 0 {
+		c.MaxLogBytes = 64 << 20
+	}
+	if c.CompactionKeep == 0 {
+		c.CompactionKeep = 1000
+	}
+	if c.SnapshotChunkBytes == 0 {
+		c.SnapshotChunkBytes = 1 << 20
+	}
+	c.Peers = slices.Clone(c.Peers)
+	slices.Sort(c.Peers)
+	return c
+}
+
+// Validate reports the first problem with c after defaults are applied.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if !ValidNodeID(c.ID) {
+		return bad("node id %q must be 1-%d letters, digits, '-', '_' or '.'", c.ID, MaxNodeIDLen)
+	}
+	for i, p := range c.Peers {
+		if !ValidNodeID(p) {
+			return bad("peer id %q is invalid", p)
+		}
+		if i > 0 && c.Peers[i-1] == p {
+			return bad("peer %q listed twice", p)
+		}
+	}
+	if len(c.Peers) > 0 && !slices.Contains(c.Peers, c.ID) {
+		return bad("peers %v do not include this node %q", c.Peers, c.ID)
+	}
+	if c.ElectionTicks < 2 || c.HeartbeatTicks < 1 || c.HeartbeatTicks >= c.ElectionTicks {
+		return bad("need 1 <= HeartbeatTicks (%d) < ElectionTicks (%d)", c.HeartbeatTicks, c.ElectionTicks)
+	}
+	if c.MaxInflightMsgs < 1 || c.MaxPendingReads < 1 || c.ClockDriftTicks < 1 {
+		return bad("MaxInflightMsgs, MaxPendingReads and ClockDriftTicks must be positive")
+	}
+	if c.LeaseTicks < 0 {
+		return bad("LeaseTicks %d is negative", c.LeaseTicks)
+	}
+	if c.LeaseTicks > 0 {
+		if c.DisableCheckQuorum {
+			return bad("lease reads need check-quorum")
+		}
+		if c.LeaseTicks > c.ElectionTicks-c.ClockDriftTicks {
+			return bad("LeaseTicks %d must be at most ElectionTicks %d minus ClockDriftTicks %d", c.LeaseTicks, c.ElectionTicks, c.ClockDriftTicks)
+		}
+	}
+	if c.SnapshotChunkBytes > 64<<20 {
+		return bad("SnapshotChunkBytes %d exceeds 64 MiB", c.SnapshotChunkBytes)
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Membership is a cluster configuration: the voters, whose majority decides
+// elections and commitment, and the learners, which receive the log but
+// neither vote nor count toward a quorum. Both lists are sorted and disjoint.
+type Membership struct {
+	Voters   []NodeID
+	Learners []NodeID
+}
+
+// String renders the membership as "voters=(n1 n2 n3) learners=(n4)".
+func (m Membership) String() string {
+	j := func(ids []NodeID) string {
+		s := make([]string, len(ids))
+		for i, id := range ids {
+			s[i] = string(id)
+		}
+		return strings.Join(s, " ")
+	}
+	return fmt.Sprintf("voters=(%s) learners=(%s)", j(m.Voters), j(m.Learners))
+}
+
+// IsVoter reports whether id is a voter.
+func (m Membership) IsVoter(id NodeID) bool {
+	_, ok := slices.BinarySearch(m.Voters, id)
+	return ok
+}
+
+// IsLearner reports whether id is a learner.
+func (m Membership) IsLearner(id NodeID) bool {
+	_, ok := slices.BinarySearch(m.Learners, id)
+	return ok
+}
+
+// Contains reports whether id is a voter or a learner.
+func (m Membership) Contains(id NodeID) bool { return m.IsVoter(id) || m.IsLearner(id) }
+
+// Empty reports whether the membership has no voters.
+func (m Membership) Empty() bool { return len(m.Voters) == 0 }
+
+// Clone returns a deep copy.
+func (m Membership) Clone() Membership {
+	return Membership{Voters: slices.Clone(m.Voters), Learners: slices.Clone(m.Learners)}
+}
+
+// Equal reports whether two memberships have the same voters and learners.
+func (m Membership) Equal(o Membership) bool {
+	return slices.Equal(m.Voters, o.Voters) && slices.Equal(m.Learners, o.Learners)
+}
+
+// Members returns voters and learners, sorted.
+func (m Membership) Members() []NodeID {
+	all := append(slices.Clone(m.Voters), m.Learners...)
+	slices.Sort(all)
+	return all
+}
+
+// Validate checks that the lists are sorted, disjoint, duplicate-free and
+// hold only valid IDs.
+func (m Membership) Validate() error {
+	for _, list := range [][]NodeID{m.Voters, m.Learners} {
+		for i, id := range list {
+			if !ValidNodeID(id) {
+				return fmt.Errorf("engine: invalid node id %q in membership", id)
+			}
+			if i > 0 && list[i-1] >= id {
+				return fmt.Errorf("engine: membership not sorted or has duplicate %q", id)
+			}
+		}
+	}
+	for _, id := range m.Learners {
+		if m.IsVoter(id) {
+			return fmt.Errorf("engine: %q is both voter and learner", id)
+		}
+	}
+	return nil
+}
+
+// NewMembership builds a sorted, duplicate-free membership.
+func NewMembership(voters, learners []NodeID) Membership {
+	v := slices.Clone(voters)
+	slices.Sort(v)
+	v = slices.Compact(v)
+	l := make([]NodeID, 0, len(learners))
+	for _, id := range learners {
+		if _, ok := slices.BinarySearch(v, id); !ok {
+			l = append(l, id)
+		}
+	}
+	slices.Sort(l)
+	l = slices.Compact(l)
+	if len(l) == 0 {
+		l = nil
+	}
+	if len(v) == 0 {
+		v = nil
+	}
+	return Membership{Voters: v, Learners: l}
+}
+
+// ConfOp is a single-server membership change (Raft §4.3).
+type ConfOp uint8
+
+const (
+	ConfNone       ConfOp = iota
+	ConfAddVoter          // add a new node as a voter directly
+	ConfAddLearner        // add a new node as a learner
+	ConfPromote           // make a caught-up learner a voter
+	ConfRemove            // remove a voter or learner
+	maxConfOp
+)
+
+func (op ConfOp) String() string {
+	switch op {
+	case ConfAddVoter:
+		return "add-voter"
+	case ConfAddLearner:
+		return "add-learner"
+	case ConfPromote:
+		return "promote"
+	case ConfRemove:
+		return "remove"
+	}
+	return fmt.Sprintf("ConfOp(%d)", uint8(op))
+}
+
+// ConfChange is one membership change. Addr is opaque to the engine: the
+// host records it (a peer's network address) when the change is applied.
+type ConfChange struct {
+	Op   ConfOp
+	Node NodeID
+	Addr string
+}
+
+func (c ConfChange) String() string { return fmt.Sprintf("%s %s", c.Op, c.Node) }
+
+// Errors of membership changes; they arrive in ProposalRejected actions.
+var (
+	ErrConfPending        = errors.New("engine: a membership change is already in progress")
+	ErrConfNotReady       = errors.New("engine: leader has not committed an entry in its term yet")
+	ErrConfInvalid        = errors.New("engine: invalid membership change")
+	ErrLearnerNotCaughtUp = errors.New("engine: learner has not caught up")
+)
+
+// Apply returns the membership that results from c, or ErrConfInvalid.
+func (m Membership) Apply(c ConfChange) (Membership, error) {
+	if !ValidNodeID(c.Node) {
+		return m, fmt.Errorf("%w: bad node id %q", ErrConfInvalid, c.Node)
+	}
+	switch c.Op {
+	case ConfAddVoter:
+		if m.IsVoter(c.Node) {
+			return m, fmt.Errorf("%w: %s is already a voter", ErrConfInvalid, c.Node)
+		}
+		voters := append(slices.Clone(m.Voters), c.Node)
+		learners := slices.DeleteFunc(slices.Clone(m.Learners), func(id NodeID) bool { return id == c.Node })
+		return NewMembership(voters, learners), nil
+	case ConfAddLearner:
+		if m.Contains(c.Node) {
+			return m, fmt.Errorf("%w: %s is already a member", ErrConfInvalid, c.Node)
+		}
+		return NewMembership(m.Voters, append(slices.Clone(m.Learners), c.Node)), nil
+	case ConfPromote:
+		if !m.IsLearner(c.Node) {
+			return m, fmt.Errorf("%w: %s is not a learner", ErrConfInvalid, c.Node)
+		}
+		voters := append(slices.Clone(m.Voters), c.Node)
+		learners := slices.DeleteFunc(slices.Clone(m.Learners), func(id NodeID) bool { return id == c.Node })
+		return NewMembership(voters, learners), nil
+	case ConfRemove:
+		if !m.Contains(c.Node) {
+			return m, fmt.Errorf("%w: %s is not a member", ErrConfInvalid, c.Node)
+		}
+		if m.IsVoter(c.Node) && len(m.Voters) == 1 {
+			return m, fmt.Errorf("%w: cannot remove the last voter", ErrConfInvalid)
+		}
+		del := func(id NodeID) bool { return id == c.Node }
+		return NewMembership(slices.DeleteFunc(slices.Clone(m.Voters), del), slices.DeleteFunc(slices.Clone(m.Learners), del)), nil
+	}
+	return m, fmt.Errorf("%w: unknown op %d", ErrConfInvalid, c.Op)
+}
+
+// configEntryVersion is the first byte of an EntryConfig's data.
+const configEntryVersion = 1
+
+// MarshalConfig encodes a config entry's data: the change and the membership
+// that results from it. Carrying the result makes the log self-describing:
+// the membership at any index is the last config entry at or before it.
+func MarshalConfig(c ConfChange, result Membership) []byte {
+	b := []byte{configEntryVersion, byte(c.Op)}
+	b = appendString(b, string(c.Node))
+	b = appendString(b, c.Addr)
+	b = appendIDs(b, result.Voters)
+	b = appendIDs(b, result.Learners)
+	return b
+}
+
+// UnmarshalConfig decodes the data of an EntryConfig. It validates
+// everything and never panics on bad input.
+func UnmarshalConfig(data []byte) (ConfChange, Membership, error) {
+	var c ConfChange
+	var m Membership
+	if len(data) < 2 || data[0] != configEntryVersion {
+		return c, m, errors.New("engine: bad config entry header")
+	}
+	c.Op = ConfOp(data[1])
+	if c.Op == ConfNone || c.Op >= maxConfOp {
+		return c, m, fmt.Errorf("engine: bad config op %d", data[1])
+	}
+	r := data[2:]
+	var node, addr string
+	var err error
+	if node, r, err = readString(r, MaxNodeIDLen); err != nil {
+		return c, m, err
+	}
+	if addr, r, err = readString(r, 1024); err != nil {
+		return c, m, err
+	}
+	c.Node, c.Addr = NodeID(node), addr
+	if m.Voters, r, err = readIDs(r); err != nil {
+		return c, m, err
+	}
+	if m.Learners, r, err = readIDs(r); err != nil {
+		return c, m, err
+	}
+	if len(r) != 0 {
+		return c, m, errors.New("engine: trailing bytes in config entry")
+	}
+	if err := m.Validate(); err != nil {
+		return c, m, err
+	}
+	return c, m, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendIDs(b []byte, ids []NodeID) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		b = appendString(b, string(id))
+	}
+	return b
+}
+
+func readString(b []byte, max int) (string, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(max) || n > uint64(len(b)-k) {
+		return "", nil, errors.New("engine: bad string in config entry")
+	}
+	return string(b[k : k+int(n)]), b[k+int(n):], nil
+}
+
+// maxMembers bounds the size of a decoded membership.
+const maxMembers = 1024
+
+func readIDs(b []byte) ([]NodeID, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > maxMembers {
+		return nil, nil, errors.New("engine: bad id list in config entry")
+	}
+	b = b[k:]
+	var ids []NodeID
+	for i := uint64(0); i < n; i++ {
+		s, rest, err := readString(b, MaxNodeIDLen)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, NodeID(s))
+		b = rest
+	}
+	return ids, b, nil
+}

@@ -1,0 +1,2 @@
+// Package sim is a deterministic cluster simulator for the engine.
+package sim

@@ -1,0 +1,3 @@
+// Package netquic carries Raft messages between peers over QUIC with mutual
+// TLS and a versioned msgpack wire format.
+package netquic
