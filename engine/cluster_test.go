@@ -9,16 +9,16 @@ import (
 // testNode is a minimal synchronous host for one engine: persistence is
 // immediate and durable, applied entries are recorded.
 type testNode struct {
-	e       *Engine
-	hs      HardState
-	log     []Entry // durable log after snap
-	snap    SnapshotMeta
-	snapSM  []Entry // the "state machine" in the snapshot: applied entries up to snap
-	applied []Entry
-	ready   map[uint64]uint64 // read ID -> index
-	failed  map[uint64]error  // read/proposal ID -> error
-	accepted map[uint64]Entry // proposal ID -> term/index
-	hints   []uint64
+	e        *Engine
+	hs       HardState
+	log      []Entry // durable log after snap
+	snap     SnapshotMeta
+	snapSM   []Entry // the "state machine" in the snapshot: applied entries up to snap
+	applied  []Entry
+	ready    map[uint64]uint64 // read ID -> index
+	failed   map[uint64]error  // read/proposal ID -> error
+	accepted map[uint64]Entry  // proposal ID -> term/index
+	hints    []uint64
 }
 
 // testCluster delivers messages synchronously between test nodes.
