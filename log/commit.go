@@ -75,6 +75,7 @@ func (s *Store) commit(phases [][]mutation) error {
 	if !errors.Is(err, badger.ErrTxnTooBig) {
 		return err
 	}
+	s.chunkedCommits.Add(1)
 	return s.commitChunked(phases)
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -88,6 +89,8 @@ type Store struct {
 	last     uint64              // index of the last entry, snap.Index if none
 	lastTerm uint64              // term of entry last (snap.Term if none)
 	dropped  []string            // notes from recovery, reported by Load
+
+	chunkedCommits atomic.Int64 // commits too large for one transaction, for tests
 
 	gcKick chan struct{} // buffered(1): request a GC run
 	gcStop chan struct{} // closed by Close
