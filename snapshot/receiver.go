@@ -376,17 +376,17 @@ func (r *Receiver) finish() error {
 	if err := writeFileSync(filepath.Join(r.dir, manifestName), m.encode()); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(r.dir, progressName)); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
-	}
 	if err := syncDir(r.dir); err != nil {
 		return err
 	}
+	// The progress record stays until the rename: a crash before it
+	// leaves a partial receive that resumes at the full offset.
 	if err := r.s.publish(r.dir, m); err != nil {
 		return err
 	}
 	r.meta.Size = m.Size
 	r.closeLocked()
+	r.s.removeStrayProgress(dirName(m.Term, m.Index))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -185,6 +186,7 @@ func (s *Store) recover() error {
 				ErrCorrupt, filepath.Join(path, manifestName), m.Term, m.Index, n.term, n.index)
 		}
 		s.snaps = append(s.snaps, &entry{meta: m.meta(), name: n.name})
+		s.removeStrayProgress(n.name)
 	}
 	slices.Reverse(s.snaps)
 	return nil
@@ -382,6 +384,23 @@ func (s *Store) renameToTmp(e *entry) error {
 	}
 	e.name = tmp
 	return nil
+}
+
+// removeStrayProgress deletes the progress record that a published
+// receive carries until its rename is durable. Readers ignore it, so a
+// failure is only logged.
+func (s *Store) removeStrayProgress(name string) {
+	path := filepath.Join(s.dir, name, progressName)
+	err := os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		err = syncDir(filepath.Join(s.dir, name))
+	}
+	if err != nil {
+		s.log.Warn("snapshot: cannot delete progress record of a published receive", "path", path, "err", err)
+	}
 }
 
 // removeAll deletes the directory name, logging why (if why is set) and
