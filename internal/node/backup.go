@@ -92,7 +92,6 @@ func RestoreBackup(dir string, id engine.NodeID, r io.Reader) (engine.SnapshotMe
 	if err != nil {
 		return meta, err
 	}
-	defer snaps.Close()
 	w, err := snaps.Create(meta)
 	if err != nil {
 		return meta, err

@@ -86,28 +86,22 @@ func Start(cfg Config) (*Node, error) {
 		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), NoSync: cfg.NoSync,
 	})
 	if err != nil {
-		n.snaps.Close()
 		return nil, err
 	}
 	rec, err := n.restore()
 	if err != nil {
 		n.logs.Close()
-		n.snaps.Close()
 		return nil, err
 	}
 	ecfg := cfg.Engine
 	ecfg.ID = cfg.ID
 	if !cfg.Join {
-		ecfg.Peers = slices.Sorted(maps.Keys(cfg.Peers))
-		if len(ecfg.Peers) == 0 {
-			ecfg.Peers = []engine.NodeID{cfg.ID}
-		}
+		ecfg.Peers = n.bootstrapVoters()
 	}
 	ecfg.Seed = seed(cfg.ID)
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		n.logs.Close()
-		n.snaps.Close()
 		return nil, err
 	}
 	n.d.eng = eng
@@ -128,6 +122,15 @@ func Start(cfg Config) (*Node, error) {
 	// The driver goroutine: owned by the Node, ends when stop closes.
 	go n.run(rec)
 	return n, nil
+}
+
+// bootstrapVoters are the voters of a new cluster: the configured peers,
+// or this node alone.
+func (n *Node) bootstrapVoters() []engine.NodeID {
+	if len(n.cfg.Peers) == 0 {
+		return []engine.NodeID{n.cfg.ID}
+	}
+	return slices.Sorted(maps.Keys(n.cfg.Peers))
 }
 
 func dirOrEmpty(cfg Config) string {
@@ -174,7 +177,13 @@ func (n *Node) restore() (engine.Recover, error) {
 			entries = append(entries, e)
 		}
 	}
-	n.applyQ.setBase(snap)
+	base := snap
+	if snap.Index == 0 && !n.cfg.Join {
+		// A new cluster's configuration is its bootstrap peers until a
+		// config entry or snapshot says otherwise.
+		base.Membership = engine.NewMembership(n.bootstrapVoters(), nil)
+	}
+	n.applyQ.setBase(base)
 	n.w.setApplied(snap.Index)
 	return engine.Recover{HardState: st.HardState, Snapshot: snap, Entries: entries}, nil
 }
@@ -208,7 +217,7 @@ func (n *Node) Close() error {
 		if n.d.receiver != nil {
 			errs = append(errs, n.d.receiver.Close())
 		}
-		errs = append(errs, n.logs.Close(), n.snaps.Close())
+		errs = append(errs, n.logs.Close())
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
