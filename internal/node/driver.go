@@ -39,12 +39,9 @@ type snapDone struct {
 const maxDrain = 4096
 
 // run is the driver loop.
-func (n *Node) run(rec engine.Recover) {
+func (n *Node) run() {
 	defer n.wg.Done()
 	eng := n.d.eng
-	n.execute(eng.Step(rec))
-	n.maybeElectAlone()
-	n.publishStatus()
 
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
