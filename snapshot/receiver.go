@@ -153,7 +153,7 @@ func (r *Receiver) resumeFrom(p *progress) (bool, error) {
 	r.chunkBytes = p.ChunkBytes
 	cb := uint64(p.ChunkBytes)
 	// Keep the chunks whose recorded prefix still verifies.
-	buf := make([]byte, cb)
+	buf := make([]byte, min(cb, p.Offset))
 	good := 0
 	for i, crc := range p.CRCs {
 		want := chunkLen(p.Offset, p.ChunkBytes, i)
@@ -361,7 +361,7 @@ func (r *Receiver) finish() error {
 	}
 	defer root.Close()
 	h := sha256.New()
-	buf := make([]byte, r.chunkBytes)
+	buf := make([]byte, m.bufBytes())
 	for i, crc := range m.CRCs {
 		b, err := loadChunk(root, r.dir, i, m.chunkLen(i), crc, buf)
 		if err != nil {
@@ -387,6 +387,23 @@ func (r *Receiver) finish() error {
 	r.meta.Size = m.Size
 	r.closeLocked()
 	r.s.removeStrayProgress(dirName(m.Term, m.Index))
+	return nil
+}
+
+// Reset discards the bytes received so far and starts the same snapshot
+// over at offset 0, durably: for a sender that restarts its transfer from
+// the beginning (engine.WriteSnapshotChunk at Offset 0) instead of resuming
+// at Offset().
+func (r *Receiver) Reset() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errClosedf("snapshot receiver closed")
+	}
+	if err := r.start(); err != nil {
+		r.closeLocked()
+		return err
+	}
 	return nil
 }
 

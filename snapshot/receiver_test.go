@@ -482,3 +482,39 @@ func TestOpenRemovesStrayProgress(t *testing.T) {
 		t.Errorf("Read: got %d bytes, %v", len(got), err)
 	}
 }
+
+func TestReceiverReset(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{ChunkBytes: 8})
+	rc, err := s.Receive(metaOf(2, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.WriteAt(0, payload(1, 20), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Reset(); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+	if got := rc.Offset(); got != 0 {
+		t.Errorf("Offset after Reset: got %d, want 0", got)
+	}
+	rc.Close()
+	if err := rc.Reset(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Reset after Close: got %v, want ErrClosed", err)
+	}
+	// The reset is durable.
+	s = openStore(t, dir, Options{})
+	rc, err = s.Receive(metaOf(2, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rc.Offset(); got != 0 {
+		t.Errorf("Offset after Reset and reopen: got %d, want 0", got)
+	}
+	data := payload(2, 11)
+	sendPieces(t, rc, data, 0, len(data), []int{4})
+	if got, err := readSnap(s, 2, 1); err != nil || !slices.Equal(got, data) {
+		t.Errorf("Read: got %d bytes, %v, want %d bytes", len(got), err, len(data))
+	}
+}
