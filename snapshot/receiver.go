@@ -60,13 +60,19 @@ func (s *Store) Receive(meta engine.SnapshotMeta) (*Receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	exists := false
+	exists, removed := false, false
 	for _, de := range ents {
 		switch {
 		case de.Name() == name:
 			exists = true
 		case strings.HasPrefix(de.Name(), recvPrefix):
 			s.removeAll(de.Name(), "partial receive of another snapshot")
+			removed = true
+		}
+	}
+	if removed {
+		if err := syncDir(s.dir); err != nil {
+			return nil, err
 		}
 	}
 	r := &Receiver{s: s, name: name, meta: meta, dir: filepath.Join(s.dir, name), chunkBytes: uint32(s.opts.ChunkBytes)}
