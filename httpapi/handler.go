@@ -302,4 +302,6 @@ func (p *probeWriter) Write(b []byte) (int, error) {
 // slogPromLogger adapts slog to promhttp's error log.
 type slogPromLogger struct{ l *slog.Logger }
 
-func (s slogPromLogger) Println(v ...any) { s.l.Error("httpapi: serving metrics", "err", fmt.Sprint(v...)) }
+func (s slogPromLogger) Println(v ...any) {
+	s.l.Error("httpapi: serving metrics", "err", fmt.Sprint(v...))
+}
