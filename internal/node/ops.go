@@ -207,6 +207,13 @@ func (n *Node) transferLocal(ctx context.Context, to engine.NodeID) error {
 	if to == n.cfg.ID {
 		return nil
 	}
+	m := n.status.Load().Membership
+	if to != "" && !m.IsVoter(to) {
+		return fmt.Errorf("%w: %q is not a voter", ErrMembership, to)
+	}
+	if to == "" && len(m.Voters) < 2 {
+		return fmt.Errorf("%w: no other voter to hand leadership to", ErrMembership)
+	}
 	if err := n.submit(engine.TransferLeadership{To: to}); err != nil {
 		return err
 	}
