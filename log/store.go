@@ -91,6 +91,7 @@ type Store struct {
 	dropped  []string            // notes from recovery, reported by Load
 
 	chunkedCommits atomic.Int64 // commits too large for one transaction, for tests
+	gcRuns         atomic.Int64 // runs of the GC goroutine, for tests
 
 	gcKick chan struct{} // buffered(1): request a GC run
 	gcStop chan struct{} // closed by Close
