@@ -132,3 +132,56 @@ func TestGCRuns(t *testing.T) {
 		waitFor(t, "two periodic GC runs", func() bool { return s.gcRuns.Load() >= 2 })
 	})
 }
+
+// TestCompactDuringWrites compacts from another goroutine while the writer
+// appends and records snapshots, as a runtime may.
+func TestCompactDuringWrites(t *testing.T) {
+	s := openDisk(t, t.TempDir(), Options{NoSync: true, GCInterval: -1})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var compactErr error
+	var compactions int
+	wg.Add(1)
+	// The compactor goroutine is owned by this test and ends when done closes.
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := s.Compact(s.FirstIndex() - 1); err != nil {
+				compactErr = err
+				return
+			}
+			compactions++
+		}
+	}()
+	last := uint64(0)
+	for w := range 200 {
+		mustWrite(t, s, Batch{Entries: ents(1, last+1, last+10)})
+		last += 10
+		if w%10 == 9 {
+			if err := s.SetSnapshot(engine.SnapshotMeta{Index: last - 15, Term: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(done)
+	wg.Wait()
+	if compactErr != nil {
+		t.Fatalf("Compact: %v", compactErr)
+	}
+	if err := s.Compact(s.FirstIndex() - 1); err != nil {
+		t.Fatal(err)
+	}
+	st := mustLoad(t, s)
+	if got, want := len(st.Entries), 15; got != want {
+		t.Errorf("entries after the snapshot = %d, want %d", got, want)
+	}
+	if got, want := countEntryKeys(t, s), 15; got != want {
+		t.Errorf("stored entries = %d, want %d", got, want)
+	}
+	t.Logf("%d compactions during 200 writes", compactions)
+}

@@ -25,7 +25,10 @@
 // FirstIndex and LastIndex may be called concurrently from others (for
 // example a sender reading entries for a follower). Readers never see half
 // of a write. A pure append lets readers run during its sync; a truncation
-// or ResetTo holds them off until it is durable.
+// or ResetTo holds them off until it is durable. Compact touches only
+// entries below the floor and may run from another goroutine beside writes
+// and reads: its cost is one Badger tombstone per entry (1M entries took
+// some 40 s on a loaded 2-core machine), so keep it off the driver.
 //
 // # Durability and group commit
 //
@@ -75,6 +78,9 @@
 //   - After a failed write the Store refuses further use (every method
 //     returns the error): the on-disk state is only known again after a
 //     reopen.
+//   - Compact writes tombstones; Badger reclaims their space only when its
+//     LSM compaction reaches the deleted data, so the directory shrinks
+//     later, not at once (value-log GC only helps entries over 64 KiB).
 //   - SetSnapshot does not delete entries: Compact does, and only up to the
 //     recorded snapshot index, so a runtime may keep entries behind the
 //     snapshot for slow followers but cannot read them through the Store

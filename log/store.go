@@ -67,11 +67,12 @@ const (
 // snapshot metadata, in one Badger database under dir/raft.
 //
 // Concurrency: all methods are safe for concurrent use. Writers (Write,
-// SetSnapshot, Compact, ResetTo) are serialized and hold an exclusive lock
-// for the whole write including its sync; readers (Load, Entries, Term,
-// FirstIndex, LastIndex) hold a shared lock, so they always see the state
-// before or after a whole write, never half of one. The runtime is expected
-// to write from one goroutine.
+// SetSnapshot, ResetTo) are serialized; readers (Load, Entries, Term,
+// FirstIndex, LastIndex) always see the state before or after a whole
+// write, never half of one: a write that changes or deletes visible entries
+// holds them off until it is durable, a pure append publishes its new last
+// index only once durable. Compact runs beside all of them (it touches only
+// invisible entries). The runtime is expected to write from one goroutine.
 type Store struct {
 	db     *badger.DB
 	where  string // the Badger directory, or "in-memory", for error messages
@@ -80,6 +81,8 @@ type Store struct {
 	// writeMu serializes writers, so that one write's phases are never
 	// interleaved with another's.
 	writeMu sync.Mutex
+	// compactMu serializes Compact calls, which do not take writeMu.
+	compactMu sync.Mutex
 
 	mu       sync.RWMutex
 	closed   bool
@@ -187,6 +190,8 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

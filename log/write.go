@@ -180,10 +180,17 @@ func (s *Store) SetSnapshot(meta engine.SnapshotMeta) error {
 
 // Compact deletes the entries with index ≤ index from disk (they are already
 // invisible: index must not exceed the recorded snapshot's index), then
-// asks the GC goroutine to reclaim value-log space.
+// asks the GC goroutine to reclaim value-log space. Its cost is linear in
+// the number of entries deleted (one Badger tombstone each).
+//
+// Compact touches only keys below the log's floor, which no other method
+// reads or writes, so it does not hold off Write or the readers: the
+// runtime may call it from another goroutine while the driver writes.
+// Concurrent Compact calls are serialized. A Compact interrupted by a crash
+// leaves invisible entries that a later Compact deletes.
 func (s *Store) Compact(index uint64) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	s.mu.RLock()
 	err := s.usable()
 	snap := s.snap
@@ -202,10 +209,7 @@ func (s *Store) Compact(index uint64) error {
 		return nil
 	}
 	if err := s.commit([][]mutation{runs}); err != nil {
-		s.mu.Lock()
-		s.failed = fmt.Errorf("log: compact in %s: %w", s.where, err)
-		s.mu.Unlock()
-		return s.failed
+		return fmt.Errorf("log: compact in %s: %w", s.where, err)
 	}
 	s.kickGC()
 	return nil
