@@ -75,7 +75,7 @@ const (
 // invisible entries). The runtime is expected to write from one goroutine.
 type Store struct {
 	db     *badger.DB
-	where  string // the Badger directory, or "in-memory", for error messages
+	where  string // the Badger directory, or "memory", for error messages
 	logger *slog.Logger
 
 	// writeMu serializes writers, so that one write's phases are never
@@ -116,7 +116,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if len(opts.ClusterID) > MaxIdentityLen || len(opts.NodeID) > MaxIdentityLen {
 		return nil, fmt.Errorf("log: cluster or node id longer than %d bytes", MaxIdentityLen)
 	}
-	s := &Store{logger: logger, where: "in-memory"}
+	s := &Store{logger: logger, where: "memory"}
 	bopts := badgerOptions("", opts, logger)
 	if !opts.InMemory {
 		s.where = filepath.Join(dir, "raft")
