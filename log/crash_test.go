@@ -106,7 +106,7 @@ func TestCrashRecovery(t *testing.T) {
 	var acked []uint64 // terms of the acknowledged log
 	var ackedTerm uint64
 	for round := range rounds {
-		kill := 1 + rng.IntN(40)
+		kill := 1 + rng.IntN(25)
 		pending, lines := runCrashChild(t, dir, seed+uint64(round), kill, func(b crashBatch) {
 			acked = b.applyTo(acked)
 			ackedTerm = b.term

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,10 @@ type Options struct {
 	// the Store. Zero means 10 minutes; negative disables the periodic run
 	// (Compact still triggers one).
 	GCInterval time.Duration
+
+	// memTableSize overrides the Badger memtable size (tests use a small
+	// one to reach the one-transaction limit cheaply); zero is the default.
+	memTableSize int64
 }
 
 // Badger tuning for a tiny database; see doc.go.
@@ -156,13 +161,14 @@ func Open(dir string, opts Options) (*Store, error) {
 // badgerOptions returns the Badger options for a tiny Raft log; dir is empty
 // in memory.
 func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options {
+	mt := cmp.Or(opts.memTableSize, memTableSize)
 	o := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{logger}).
 		WithInMemory(opts.InMemory).
 		// One Write is one Badger write request; with SyncWrites Badger
 		// syncs its write-ahead log (and value log) inside that request.
 		WithSyncWrites(!opts.NoSync && !opts.InMemory).
-		WithMemTableSize(memTableSize).
+		WithMemTableSize(mt).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
@@ -177,10 +183,11 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2)
 	if opts.InMemory {
-		// In memory every value must stay in the LSM tree.
-		o = o.WithValueThreshold(1 << 20)
+		// In memory every value must stay in the LSM tree, and Badger
+		// bounds the threshold by its batch size (15% of the memtable).
+		o = o.WithValueThreshold(min(1<<20, mt*15/100))
 	} else {
-		o = o.WithValueThreshold(valueThreshold)
+		o = o.WithValueThreshold(min(valueThreshold, mt*15/100))
 	}
 	return o
 }

@@ -551,8 +551,13 @@ func TestResetTo(t *testing.T) {
 // TestLargeBatches writes and truncates more than one Badger transaction
 // holds, which takes the chunked commit path.
 func TestLargeBatches(t *testing.T) {
-	s := openMem(t)
-	const n = 30000
+	// A 1 MiB memtable holds about 1600 keys per transaction.
+	s, err := Open("", Options{InMemory: true, memTableSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5000
 	mustWrite(t, s, Batch{Entries: ents(1, 1, n), HardState: &engine.HardState{Term: 1, Commit: 7}})
 	if got := s.LastIndex(); got != n {
 		t.Fatalf("LastIndex = %d, want %d", got, n)
