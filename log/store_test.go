@@ -584,3 +584,34 @@ func TestLargeBatches(t *testing.T) {
 		t.Errorf("stored entries after Compact = %d, want %d", got, want)
 	}
 }
+
+// TestFailedWriteIsSticky closes Badger under the store so that a commit
+// fails; the store must then refuse all use rather than guess its state.
+func TestFailedWriteIsSticky(t *testing.T) {
+	s, err := Open("", Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 3)})
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	werr := s.Write(Batch{Entries: ents(1, 4, 4)})
+	if werr == nil {
+		t.Fatal("Write on a closed Badger succeeded")
+	}
+	if got := s.LastIndex(); got != 3 {
+		t.Errorf("LastIndex after a failed write = %d, want 3", got)
+	}
+	for name, f := range map[string]func() error{
+		"Write":   func() error { return s.Write(Batch{Entries: ents(1, 4, 4)}) },
+		"Load":    func() error { _, err := s.Load(); return err },
+		"Entries": func() error { _, err := s.Entries(1, 2, 0); return err },
+		"Term":    func() error { _, err := s.Term(2); return err },
+	} {
+		if err := f(); err == nil || err.Error() != werr.Error() {
+			t.Errorf("%s after a failed write = %v, want %v", name, err, werr)
+		}
+	}
+	s.Close() // Badger is already closed; only the GC state is released.
+}

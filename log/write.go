@@ -27,8 +27,10 @@ type Batch struct {
 // Write makes b durable: one Badger transaction, written as one request and
 // synced once (group commit), unless the batch is too large for one
 // transaction (see doc.go). When Write returns nil, everything in b survives
-// a crash; when it returns an error, the store refuses later writes (the
-// state on disk is unknown until a reopen) and the runtime should stop.
+// a crash. An invalid batch (not contiguous, below the snapshot, too large)
+// is rejected with nothing written. If the commit itself fails, the store
+// refuses all later use (the state on disk is unknown until a reopen) and
+// the runtime should stop.
 //
 // Entries' Data is copied into the encoding; the caller keeps ownership.
 func (s *Store) Write(b Batch) error {
