@@ -173,3 +173,41 @@ func vmRSS(t *testing.T) int64 {
 	}
 	return 0
 }
+
+// TestFootprintSteady writes 1M entries of 128 bytes like a running node:
+// a snapshot and Compact every 10k entries, keeping the last 10k. It logs
+// the size on disk along the way.
+func TestFootprintSteady(t *testing.T) {
+	footprintEnabled(t)
+	dir := t.TempDir()
+	s, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const total, batch, band = 1_000_000, 1000, 10_000
+	data := make([]byte, 128)
+	es := make([]engine.Entry, batch)
+	start := time.Now()
+	for next := uint64(1); next <= total; {
+		for i := range es {
+			es[i] = engine.Entry{Term: 1, Index: next, Data: data}
+			next++
+		}
+		if err := s.Write(Batch{Entries: es}); err != nil {
+			t.Fatal(err)
+		}
+		if last := next - 1; last%band == 0 && last > band {
+			if err := s.SetSnapshot(engine.SnapshotMeta{Index: last - band, Term: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Compact(last - band); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if last := next - 1; last%(total/4) == 0 {
+			a, b := dirSize(t, dir)
+			t.Logf("at %d entries (%v): apparent %s, allocated %s", last, time.Since(start).Round(time.Millisecond), mib(a), mib(b))
+		}
+	}
+}
