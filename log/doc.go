@@ -63,6 +63,13 @@
 // Compact or ResetTo. Badger's logger is routed to Options.Logger at warning
 // level and above.
 //
+// Measured (YGGR_LOG_FOOTPRINT=1 go test -run 'Footprint|IdleRSS' -v,
+// loaded 2-core VM, ext4): an open store adds about 2.5 MiB to a process's
+// RSS when empty and about 6.5 MiB after 10k small entries. A node writing
+// 1M entries of 128 B with a snapshot and Compact every 10k entries stays
+// at 5 to 16 MiB allocated on disk (the apparent size, about 150 MiB, is
+// mostly Badger's sparse, preallocated value-log and memtable files).
+//
 // # Caveats
 //
 //   - Recovery (in Open) deletes a torn tail: records after the last valid,
