@@ -45,6 +45,8 @@ type Node struct {
 	fatal    atomic.Pointer[fatal]
 	snapDone chan snapDone
 	snapReq  chan chan snapDone
+	// compactCh carries the newest compaction index to the compactor.
+	compactCh chan uint64
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -73,6 +75,7 @@ func Start(cfg Config) (*Node, error) {
 		stop:      make(chan struct{}),
 		snapDone:  make(chan snapDone, 1),
 		snapReq:   make(chan chan snapDone, 16),
+		compactCh: make(chan uint64, 1),
 	}
 	n.metrics.batchSizes.base = 1
 	var err error
@@ -114,9 +117,11 @@ func Start(cfg Config) (*Node, error) {
 		}
 		n.net.SetCallHandler(n.handleCall)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	// The apply goroutine: owned by the Node, ends when stop closes.
 	go n.applyLoop()
+	// The compactor goroutine: owned by the Node, ends when stop closes.
+	go n.compactLoop()
 	// Recover the engine before the driver starts, so that a single-node
 	// database leads by the time Start returns.
 	n.execute(eng.Step(rec))
