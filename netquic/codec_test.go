@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -18,7 +19,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-var equateEmpty = cmpopts.EquateEmpty()
+// equateEmpty treats nil and empty slices alike (the codec decodes empty as
+// nil) and compares byte slices fast.
+var equateEmpty = cmp.Options{
+	cmp.Comparer(bytes.Equal),
+	cmp.FilterPath(func(p cmp.Path) bool { return p.Last().Type() != reflect.TypeFor[[]byte]() }, cmpopts.EquateEmpty()),
+}
 
 // sampleMessages holds one message of every type, shaped as the engine
 // emits them, plus edge cases the engine can produce (trap 3: a stale-term

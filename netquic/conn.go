@@ -26,10 +26,9 @@ func (t *Transport) startConn(p *peer, c *quic.Conn, out bool) {
 		c.CloseWithError(codeShutdown, "shutdown")
 		return
 	}
-	if !p.adopt(c, out) {
-		t.untrackConn(c)
-		return
-	}
+	// A connection that loses to a duplicate is still read until it
+	// closes: the peer may have written on it already.
+	p.adopt(c, out)
 	pc := &peerConn{p: p, c: c}
 	// Owned by the connection; ends when it closes (peer gone, duplicate,
 	// RemovePeer, Close).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,9 @@ type peer struct {
 	// changes, waking every goroutine waiting in connect.
 	changed   chan struct{}
 	connected bool // a connection was ever adopted (for counting reconnects)
+	// retiring holds the timers that close losing duplicate connections;
+	// close stops them (the connections close with the transport).
+	retiring []retiring
 
 	msgsSent, bytesSent, msgsRecv, bytesRecv atomic.Uint64
 	drops, reconnects, handshakeFailures     atomic.Uint64
@@ -74,6 +78,10 @@ func (p *peer) close(code quic.ApplicationErrorCode) {
 	p.mu.Lock()
 	c := p.conn
 	p.conn = nil
+	for _, r := range p.retiring {
+		r.timer.Stop()
+	}
+	p.retiring = nil
 	p.mu.Unlock()
 	if c != nil {
 		c.CloseWithError(code, "peer closed")
@@ -188,12 +196,14 @@ func (p *peer) adopt(c *quic.Conn, out bool) bool {
 			lowerDialedNew := (out && p.t.id < p.id) || (!out && p.id < p.t.id)
 			keepNew = lowerDialedNew
 		}
+		p.t.log.Debug("netquic: duplicate connection", "peer", string(p.id), "out", out, "keepNew", keepNew)
 		if !keepNew {
-			c.CloseWithError(codeDuplicate, "duplicate connection")
+			p.retireLocked(c)
 			return false
 		}
-		old.CloseWithError(codeDuplicate, "duplicate connection")
+		p.retireLocked(old)
 	}
+	p.t.log.Debug("netquic: connected", "peer", string(p.id), "out", out, "remote", c.RemoteAddr().String())
 	if p.connected {
 		p.reconnects.Add(1)
 	}
@@ -201,6 +211,22 @@ func (p *peer) adopt(c *quic.Conn, out bool) bool {
 	p.conn, p.connAt, p.connOut = c, now, out
 	p.broadcastLocked()
 	return true
+}
+
+type retiring struct {
+	at    time.Time // when timer fires
+	timer *time.Timer
+}
+
+// retireLocked closes a losing duplicate connection after duplicateGrace,
+// so that what the peer already wrote on it is still read; nothing new is
+// sent on it.
+func (p *peer) retireLocked(c *quic.Conn) {
+	now := time.Now()
+	p.retiring = slices.DeleteFunc(p.retiring, func(r retiring) bool { return now.After(r.at) })
+	p.retiring = append(p.retiring, retiring{now.Add(duplicateGrace), time.AfterFunc(duplicateGrace, func() {
+		c.CloseWithError(codeDuplicate, "duplicate connection")
+	})})
 }
 
 // sendLoop drains one queue onto one long-lived unidirectional stream,

@@ -112,6 +112,9 @@ const (
 	// this window are a simultaneous dial (keep the one dialed by the lower
 	// ID); otherwise the newer wins (the peer had lost the old one).
 	duplicateWindow = 2 * time.Second
+	// duplicateGrace is how long a losing duplicate connection stays open
+	// for reading before it is closed.
+	duplicateGrace = 3 * time.Second
 	// maxBadFrames per connection before the peer is disconnected.
 	maxBadFrames = 16
 	// writeBatchBytes is the most a sender writes in one stream write.
