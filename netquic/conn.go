@@ -1,6 +1,7 @@
 package netquic
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -120,7 +121,7 @@ const callReadTimeout = 30 * time.Second
 func (t *Transport) serveCall(pc *peerConn, s *quic.Stream) {
 	defer s.CancelRead(codeStreamDone)
 	s.SetReadDeadline(time.Now().Add(callReadTimeout))
-	k, body, err := readFrame(newFrameReader(s), t.cfg.MaxFrameBytes)
+	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), t.cfg.MaxFrameBytes)
 	if err != nil || k != KindCallRequest {
 		if err == nil || errors.Is(err, ErrBadFrame) {
 			t.bad(pc, fmt.Errorf("call request: kind %s, %v", k, err))
@@ -214,7 +215,7 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 		return nil, wrap(err)
 	}
 	s.Close()
-	k, body, err := readFrame(newFrameReader(s), t.cfg.MaxFrameBytes)
+	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), t.cfg.MaxFrameBytes)
 	if err != nil {
 		return nil, wrap(err)
 	}

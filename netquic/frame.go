@@ -105,6 +105,16 @@ func AppendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, erro
 	}
 	e := encoderPool.Get().(*bodyEncoder)
 	defer putEncoder(e)
+	return e.appendMessage(b, m, maxFrameBytes)
+}
+
+// appendMessage is AppendMessage with the caller's encoder (a sender
+// goroutine keeps one, so big snapshot chunks reuse its buffer).
+func (e *bodyEncoder) appendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
+	if err := ValidateMessage(m); err != nil {
+		return b, err
+	}
+	e.buf.Reset()
 	e.encodeMessage(m)
 	return appendBody(b, KindOf(m.Type), e, maxFrameBytes)
 }
@@ -142,7 +152,8 @@ func appendCallResponse(b []byte, status uint64, payload []byte, maxFrameBytes i
 	return appendBody(b, KindCallResponse, e, maxFrameBytes)
 }
 
-// DecodeMessage decodes exactly one frame holding a Raft message. Any
+// DecodeMessage decodes exactly one frame holding a Raft message. The
+// message's byte slices alias frame. Any
 // malformed, non-canonical or invalid input is an error wrapping
 // ErrBadFrame; it never panics and never allocates more than the frame's
 // own length (bounded by maxFrameBytes, 0 meaning DefaultMaxFrameBytes).
@@ -271,3 +282,6 @@ func noEOF(err error) error {
 const frameReaderBytes = 64 << 10
 
 func newFrameReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, frameReaderBytes) }
+
+// callReaderBytes is the read buffer of a call stream (one frame each way).
+const callReaderBytes = 4 << 10

@@ -39,7 +39,7 @@ type peer struct {
 	changed   chan struct{}
 	connected bool // a connection was ever adopted (for counting reconnects)
 	// retiring holds the timers that close losing duplicate connections;
-	// close stops them (the connections close with the transport).
+	// close fires them early.
 	retiring []retiring
 
 	msgsSent, bytesSent, msgsRecv, bytesRecv atomic.Uint64
@@ -79,7 +79,9 @@ func (p *peer) close(code quic.ApplicationErrorCode) {
 	c := p.conn
 	p.conn = nil
 	for _, r := range p.retiring {
-		r.timer.Stop()
+		if r.timer.Stop() {
+			r.conn.CloseWithError(code, "peer closed")
+		}
 	}
 	p.retiring = nil
 	p.mu.Unlock()
@@ -216,6 +218,7 @@ func (p *peer) adopt(c *quic.Conn, out bool) bool {
 type retiring struct {
 	at    time.Time // when timer fires
 	timer *time.Timer
+	conn  *quic.Conn
 }
 
 // retireLocked closes a losing duplicate connection after duplicateGrace,
@@ -226,7 +229,7 @@ func (p *peer) retireLocked(c *quic.Conn) {
 	p.retiring = slices.DeleteFunc(p.retiring, func(r retiring) bool { return now.After(r.at) })
 	p.retiring = append(p.retiring, retiring{now.Add(duplicateGrace), time.AfterFunc(duplicateGrace, func() {
 		c.CloseWithError(codeDuplicate, "duplicate connection")
-	})})
+	}), c})
 }
 
 // sendLoop drains one queue onto one long-lived unidirectional stream,
@@ -239,6 +242,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 		sconn  *quic.Conn
 		batch  []engine.Message
 		buf    []byte
+		enc    = newBodyEncoder()
 	)
 	defer func() {
 		if stream != nil {
@@ -281,7 +285,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 			sent := 0
 			for i := range batch {
 				var err error
-				if buf, err = AppendMessage(buf, &batch[i], p.t.cfg.MaxFrameBytes); err != nil {
+				if buf, err = enc.appendMessage(buf, &batch[i], p.t.cfg.MaxFrameBytes); err != nil {
 					p.drops.Add(1)
 					p.t.log.Error("netquic: cannot encode message", "peer", string(p.id), "msg", batch[i].String(), "err", err)
 					continue
@@ -300,7 +304,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 			}
 			p.msgsSent.Add(uint64(sent))
 			p.bytesSent.Add(uint64(len(buf)))
-			if cap(buf) > 4*writeBatchBytes {
+			if !snap && cap(buf) > 4*writeBatchBytes {
 				buf = nil // do not pin a big snapshot chunk's buffer
 			}
 		}
