@@ -122,7 +122,7 @@ func (e *bodyEncoder) ids(ids []engine.NodeID) {
 type bodyDecoder struct {
 	body []byte
 	r    bytes.Reader
-	dec *msgpack.Decoder
+	dec  *msgpack.Decoder
 }
 
 func newBodyDecoder() *bodyDecoder {
