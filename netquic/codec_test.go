@@ -312,3 +312,21 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestReadBodyLarge(t *testing.T) {
+	for _, n := range []int{0, 10, bodyChunkBytes, bodyChunkBytes + 1, 5*bodyChunkBytes + 7} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		got, err := readBody(bytes.NewReader(data), n)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("n=%d: got %d bytes, %v", n, len(got), err)
+		}
+		if n > 0 {
+			if _, err := readBody(bytes.NewReader(data[:n-1]), n); err == nil {
+				t.Errorf("n=%d: truncated input read without error", n)
+			}
+		}
+	}
+}

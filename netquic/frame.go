@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/yggrdb/yggr/engine"
@@ -259,8 +260,8 @@ func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
 	if n > uint64(maxFrameBytes) {
 		return 0, nil, fmt.Errorf("%w: %w: body of %d bytes exceeds %d", ErrBadFrame, errFrameHeader, n, maxFrameBytes)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	body, err := readBody(r, int(n))
+	if err != nil {
 		return 0, nil, noEOF(err)
 	}
 	if !k.Valid() {
@@ -269,6 +270,32 @@ func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
 		return k, nil, badf("unknown kind %#x", kb)
 	}
 	return k, body, nil
+}
+
+// bodyChunkBytes: of a body longer than this, only the first chunk is
+// allocated until it has arrived, so a peer announcing huge frames and
+// sending nothing pins little memory.
+const bodyChunkBytes = 1 << 20
+
+func readBody(r io.Reader, n int) ([]byte, error) {
+	if n <= bodyChunkBytes {
+		body := make([]byte, n)
+		_, err := io.ReadFull(r, body)
+		return body, err
+	}
+	body := make([]byte, 0, bodyChunkBytes)
+	for len(body) < n {
+		if len(body) == cap(body) {
+			// The peer did send the first chunk: trust the length now.
+			body = slices.Grow(body, n-len(body))
+		}
+		k, err := io.ReadFull(r, body[len(body):min(n, cap(body))])
+		body = body[:len(body)+k]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return body, nil
 }
 
 func noEOF(err error) error {

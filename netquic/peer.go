@@ -114,7 +114,7 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 			p.dialing = false
 			if err == nil {
 				p.backoff = 0
-			} else {
+			} else if ctx.Err() == nil {
 				p.backoff = min(max(2*p.backoff, backoffMin), backoffMax)
 			}
 			p.broadcastLocked()
@@ -269,9 +269,17 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 					stream.CancelWrite(codeStreamDone)
 				}
 				stream, sconn = nil, c
-				s, err := c.OpenUniStream()
+				octx, cancel := context.WithTimeout(p.ctx, handshakeTimeout)
+				s, err := c.OpenUniStreamSync(octx)
+				cancel()
 				if err != nil {
-					continue // the connection died, or is out of streams: connect again
+					if p.ctx.Err() != nil {
+						return
+					}
+					// The connection died, or the peer grants no stream:
+					// give up on it and connect again.
+					c.CloseWithError(codeShutdown, "cannot open stream")
+					continue
 				}
 				if snap {
 					s.SetPriority(6, true)
