@@ -49,9 +49,9 @@
 // drop the oldest message when full, so Send never blocks and a dead peer
 // costs bounded memory. Dialing backs off exponentially from 50 ms to 2 s
 // with jitter. Keep-alives every 1 s and a 6 s idle timeout detect dead
-// peers on a LAN; the stateless reset key is derived from the node's
-// private key, so a peer restarted with the same key resets stale
-// connections at once.
+// peers on a LAN; the stateless reset key is derived from the cluster CA
+// and the node ID, so a crashed and restarted node resets its peers' stale
+// connections at once, even with a fresh certificate.
 //
 // # Authentication
 //

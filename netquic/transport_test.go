@@ -248,40 +248,74 @@ func TestCall(t *testing.T) {
 }
 
 func TestPeerRestart(t *testing.T) {
-	c := testCreds(t)
-	n1 := listen(t, Config{ID: "n1", TLS: c.tls(t, "n1")})
-	n2cert, n2key := c.nodePEM(t, "n2")
-	n2tls, err := TLSConfig(c.cert, n2cert, n2key)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		newKey  bool // the restarted node has a new key: no stateless reset
+		crash   bool // no CONNECTION_CLOSE reaches the peer
+		restart engine.NodeID
+	}{
+		{"graceful, higher id restarts", false, false, "n2"},
+		{"graceful, new key, lower id restarts", true, false, "n1"},
+		{"crash, same key, higher id restarts", false, true, "n2"},
+		{"crash, same key, lower id restarts", false, true, "n1"},
+		{"crash, new key, higher id restarts", true, true, "n2"},
+		{"crash, new key, lower id restarts", true, true, "n1"},
 	}
-	n2 := listen(t, Config{ID: "n2", TLS: n2tls, Peers: map[engine.NodeID]string{"n1": n1.Addr()}})
-	addr := n2.Addr()
-	n1.SetPeer("n2", addr)
-	hb := engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n2", Term: 1}
-	n1.Send(hb)
-	recvUntil(t, n2, 1, 5*time.Second, nil)
-	n2.Close()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testCreds(t)
+			tlsOf := map[engine.NodeID]*tls.Config{"n1": c.tls(t, "n1"), "n2": c.tls(t, "n2")}
+			n := map[engine.NodeID]*Transport{}
+			for _, id := range []engine.NodeID{"n1", "n2"} {
+				n[id] = listen(t, Config{ID: id, TLS: tlsOf[id]})
+			}
+			n["n1"].SetPeer("n2", n["n2"].Addr())
+			n["n2"].SetPeer("n1", n["n1"].Addr())
+			n["n1"].Send(engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n2", Term: 1})
+			recvUntil(t, n["n2"], 1, 5*time.Second, nil)
+			n["n2"].Send(engine.Message{Type: engine.MsgHeartbeat, From: "n2", To: "n1", Term: 1})
+			recvUntil(t, n["n1"], 1, 5*time.Second, nil)
 
-	// Restart n2 on the same address with the same certificate.
-	n2 = listen(t, Config{ID: "n2", TLS: n2tls, ListenAddr: addr, Peers: map[engine.NodeID]string{"n1": n1.Addr()}})
-	for _, dir := range []struct{ from, to *Transport }{{n1, n2}, {n2, n1}} {
-		got := false
-		deadline := time.Now().Add(15 * time.Second)
-		for i := uint64(2); !got; i++ {
-			if time.Now().After(deadline) {
-				t.Fatalf("no message %s->%s after restart", dir.from.ID(), dir.to.ID())
+			// Restart on the same address.
+			r, other := tt.restart, engine.NodeID("n1")
+			if r == "n1" {
+				other = "n2"
 			}
-			dir.from.Send(engine.Message{Type: engine.MsgHeartbeat, From: dir.from.ID(), To: dir.to.ID(), Term: i})
-			select {
-			case <-dir.to.Inbound():
-				got = true
-			case <-time.After(50 * time.Millisecond): // retransmit like Raft would
+			addr := n[r].Addr()
+			if tt.crash {
+				n[r].udp.Close() // the goodbye cannot leave
 			}
-		}
-	}
-	if r := n1.Metrics().Peers["n2"].Reconnects; r < 1 {
-		t.Errorf("n1 reconnects to n2: got %d, want >= 1", r)
+			n[r].Close()
+			if tt.newKey {
+				tlsOf[r] = c.tls(t, r)
+			}
+			n[r] = listen(t, Config{ID: r, TLS: tlsOf[r], ListenAddr: addr, Peers: map[engine.NodeID]string{other: n[other].Addr()}})
+			start := time.Now()
+			for _, dir := range [][2]engine.NodeID{{"n1", "n2"}, {"n2", "n1"}} {
+				from, to := n[dir[0]], n[dir[1]]
+				got := false
+				deadline := time.Now().Add(20 * time.Second)
+				for i := uint64(2); !got; i++ {
+					if time.Now().After(deadline) {
+						t.Fatalf("no message %s->%s after restart", dir[0], dir[1])
+					}
+					from.Send(engine.Message{Type: engine.MsgHeartbeat, From: dir[0], To: dir[1], Term: i})
+					select {
+					case <-to.Inbound():
+						got = true
+					case <-time.After(50 * time.Millisecond): // retransmit like Raft would
+					}
+				}
+			}
+			elapsed := time.Since(start)
+			t.Logf("both directions flow %v after the restart", elapsed)
+			if elapsed > idleTimeout/2 {
+				t.Errorf("recovery took %v: stale connections waited for the idle timeout instead of being reset", elapsed)
+			}
+			if rc := n[other].Metrics().Peers[r].Reconnects; rc < 1 {
+				t.Errorf("%s reconnects to %s: got %d, want >= 1", other, r, rc)
+			}
+		})
 	}
 }
 
