@@ -631,3 +631,21 @@ func TestCloseIdempotentAndClosesInbound(t *testing.T) {
 	}
 	ts["n2"].Send(engine.Message{Type: engine.MsgHeartbeat, From: "n2", To: "n1"}) // must not panic or block
 }
+
+// A node that learns of a peer only from its connection (no address yet,
+// as with a joining node) answers on that connection.
+func TestReplyToPeerWithoutAddress(t *testing.T) {
+	c := testCreds(t)
+	n1 := listen(t, Config{ID: "n1", TLS: c.tls(t, "n1")})
+	n4 := listen(t, Config{ID: "n4", TLS: c.tls(t, "n4"), Peers: map[engine.NodeID]string{"n1": n1.Addr()}})
+	n4.Send(engine.Message{Type: engine.MsgReadIndex, From: "n4", To: "n1", Term: 1, Context: 3})
+	recvUntil(t, n1, 1, 5*time.Second, nil)
+	n1.Send(engine.Message{Type: engine.MsgReadIndexResp, From: "n1", To: "n4", Term: 1, Context: 3, Index: 9})
+	got := recvUntil(t, n4, 1, 5*time.Second, nil)[0]
+	if got.Type != engine.MsgReadIndexResp || got.Index != 9 {
+		t.Errorf("got %v, want the read index response", got)
+	}
+	if pm := n1.Metrics().Peers["n4"]; pm.Addr != "" || !pm.Connected {
+		t.Errorf("n1's view of n4: %+v, want no address, connected", pm)
+	}
+}
