@@ -95,6 +95,7 @@ func (t *Transport) readMessages(pc *peerConn, s *quic.ReceiveStream) {
 			p.misaddressed.Add(1)
 			continue
 		}
+		p.heard()
 		select {
 		case t.inbound <- m:
 		case <-t.ctx.Done():

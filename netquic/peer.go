@@ -42,6 +42,8 @@ type peer struct {
 	// close fires them early.
 	retiring []retiring
 
+	backingOff atomic.Bool // backoff > 0; read without mu on the receive path
+
 	msgsSent, bytesSent, msgsRecv, bytesRecv atomic.Uint64
 	drops, reconnects, handshakeFailures     atomic.Uint64
 	badFrames, mismatchedFrom, misaddressed  atomic.Uint64
@@ -69,6 +71,17 @@ func (p *peer) setAddr(addr string) {
 		p.addr = addr
 		p.backoff = 0
 		p.broadcastLocked()
+	}
+}
+
+// heard notes a valid message from the peer: the link works, so the next
+// dial need not wait.
+func (p *peer) heard() {
+	if p.backingOff.Load() {
+		p.mu.Lock()
+		p.backoff = 0
+		p.backingOff.Store(false)
+		p.mu.Unlock()
 	}
 }
 
@@ -112,10 +125,12 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 			c, err := p.dial(ctx, addr, wait)
 			p.mu.Lock()
 			p.dialing = false
-			if err == nil {
-				p.backoff = 0
-			} else if ctx.Err() == nil {
+			// A successful dial does not reset the backoff: a peer that
+			// completes handshakes and then drops us must not be redialed
+			// in a tight loop. Traffic from the peer resets it (heard).
+			if err != nil && ctx.Err() == nil {
 				p.backoff = min(max(2*p.backoff, backoffMin), backoffMax)
+				p.backingOff.Store(true)
 			}
 			p.broadcastLocked()
 			p.mu.Unlock()
