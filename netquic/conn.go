@@ -231,6 +231,7 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 	if err != nil {
 		return nil, wrap(err)
 	}
+	p.heard()
 	p.msgsSent.Add(1)
 	p.bytesSent.Add(uint64(len(frame)))
 	p.msgsRecv.Add(1)
