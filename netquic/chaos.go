@@ -128,8 +128,10 @@ func (n *ChaosNet) Heal() {
 	n.mu.Unlock()
 }
 
-// Crash isolates a node: it neither sends nor receives, and messages queued
-// for it are lost, until Restart.
+// Crash isolates a node until Restart: it neither sends nor receives, and
+// messages in flight to it are lost (those already in its Inbound stay; a
+// test that restarts the node's runtime takes a fresh Endpoint after
+// closing the old one).
 func (n *ChaosNet) Crash(id engine.NodeID) { n.mu.Lock(); n.crashed[id] = true; n.mu.Unlock() }
 
 // Restart ends Crash.
