@@ -25,6 +25,31 @@ type testCluster struct {
 	nets  map[string]netquic.Network
 	dbs   map[string]*DB
 	opts  []Option
+	// chaos, when set, replaces QUIC with the in-process chaos twin.
+	chaos *netquic.ChaosNet
+	// joined marks nodes that were re-added through membership changes
+	// (they start with WithJoin).
+	joined map[string]bool
+}
+
+// newChaosCluster is n DBs over the chaos twin of the transport (real
+// codec, seeded faults).
+func newChaosCluster(t testing.TB, n int, seed uint64, opts ...Option) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, dirs: map[string]string{}, addrs: map[string]string{}, nets: map[string]netquic.Network{},
+		dbs: map[string]*DB{}, opts: opts, chaos: netquic.NewChaosNet(seed), joined: map[string]bool{}}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		c.ids = append(c.ids, id)
+		c.dirs[id] = t.TempDir()
+		c.addrs[id] = fmt.Sprintf("127.0.0.1:%d", 7070+i)
+		c.nets[id] = c.chaos.Endpoint(engine.NodeID(id))
+	}
+	for _, id := range c.ids {
+		c.start(id)
+	}
+	t.Cleanup(c.close)
+	return c
 }
 
 func newQUICCluster(t *testing.T, n int, opts ...Option) *testCluster {
@@ -63,7 +88,12 @@ func (c *testCluster) peers() []string {
 func (c *testCluster) start(id string) {
 	c.t.Helper()
 	opts := append([]Option{WithID(id), withNetwork(c.nets[id]), WithTiming(20*time.Millisecond, 10)}, c.opts...)
-	db, err := Open(c.dirs[id], c.peers(), opts...)
+	peers := c.peers()
+	if c.joined[id] {
+		opts = append(opts, WithJoin())
+		peers = []string{id + "=" + c.addrs[id]}
+	}
+	db, err := Open(c.dirs[id], peers, opts...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -83,6 +113,9 @@ func (c *testCluster) close() {
 	wg.Wait()
 	for _, tr := range c.nets {
 		tr.Close()
+	}
+	if c.chaos != nil {
+		c.chaos.Close()
 	}
 }
 
