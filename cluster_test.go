@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,10 +123,20 @@ func (c *testCluster) close() {
 // leader waits until all running nodes agree on a leader and returns it.
 func (c *testCluster) leader(ctx context.Context) string {
 	c.t.Helper()
+	return c.leaderAmong(ctx, "")
+}
+
+// leaderAmong is leader, ignoring the node except (a node that is joining
+// and cannot know the leader yet).
+func (c *testCluster) leaderAmong(ctx context.Context, except string) string {
+	c.t.Helper()
 	for i := 0; i < 1000; i++ {
 		var l string
 		agree := true
-		for _, db := range c.dbs {
+		for id, db := range c.dbs {
+			if id == except {
+				continue
+			}
 			s := db.Status()
 			if s.Leader == "" || (l != "" && s.Leader != l) {
 				agree = false
@@ -138,7 +149,14 @@ func (c *testCluster) leader(ctx context.Context) string {
 		}
 		select {
 		case <-ctx.Done():
-			c.t.Fatalf("no leader agreed: %v", ctx.Err())
+			var states []string
+			for _, id := range c.ids {
+				if db := c.dbs[id]; db != nil {
+					s := db.Status()
+					states = append(states, fmt.Sprintf("%s: %s term=%d leader=%s commit=%d applied=%d members=%v", id, s.Role, s.Term, s.Leader, s.Commit, s.Applied, s.Members))
+				}
+			}
+			c.t.Fatalf("no leader agreed: %v\n%s", ctx.Err(), strings.Join(states, "\n"))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

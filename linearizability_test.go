@@ -319,7 +319,8 @@ func TestLinearizableOverChaosNet(t *testing.T) {
 	}
 	for _, n := range []int{3, 5} {
 		t.Run(fmt.Sprintf("nodes=%d", n), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(30+5*chaosRounds())*time.Second)
+			defer cancel()
 			c := newChaosCluster(t, n, uint64(n))
 			c.chaos.SetDrop(0.02)
 			c.chaos.SetDuplicate(0.02)
@@ -412,7 +413,7 @@ func chaosNemesis(t *testing.T, ctx context.Context, c *testCluster, mu *sync.Mu
 // changes).
 func addLearnerAndPromote(ctx context.Context, c *testCluster, mu *sync.Mutex, id string) error {
 	for attempt := 0; attempt < 100; attempt++ {
-		l := c.leader(ctx)
+		l := c.leaderAmong(ctx, id)
 		mu.Lock()
 		db := c.dbs[l]
 		mu.Unlock()
