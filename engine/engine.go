@@ -139,9 +139,13 @@ func (e *Engine) Step(ev Event) []Action {
 	return e.flush()
 }
 
-// flush persists a changed commit index and returns the collected actions.
+// flush persists a changed commit index, term or vote and returns the
+// collected actions. A term adopted from a message that needed no answer
+// (a stale leader stepping down on a higher-term reply) must be durable
+// too: Raft Figure 2 keeps currentTerm on stable storage, and a node that
+// restarted with an older term would step back in time.
 func (e *Engine) flush() []Action {
-	if e.log.commit != e.durable.Commit {
+	if e.log.commit != e.durable.Commit || e.term != e.durable.Term || e.vote != e.durable.Vote {
 		e.persistHardState()
 	}
 	out := e.out
