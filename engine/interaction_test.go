@@ -21,7 +21,7 @@ import (
 // entries at one index (state machine safety); a violation fails the test
 // whatever the golden file says.
 func TestInteraction(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/interaction", func(t *testing.T, path string) {
 		env := newIEnv(t)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			env.t = t
@@ -68,7 +68,11 @@ type iNode struct {
 
 // iEnv is the interaction host: nodes, the network, and global checks.
 type iEnv struct {
-	t     *testing.T
+	t *testing.T
+	// fail reports a broken invariant (t.Errorf, or rapid's Fatalf).
+	fail func(format string, args ...any)
+	// quiet skips formatting the trace (property tests).
+	quiet bool
 	nodes map[NodeID]*iNode
 	ids   []NodeID
 	msgs  []Message
@@ -81,14 +85,21 @@ type iEnv struct {
 	// applied records the term of the entry applied at each index by any
 	// node (State Machine Safety).
 	applied map[uint64]uint64
-	out     *strings.Builder
+	// readFloor maps a read ID to the highest commit index any node had
+	// reached when the read started (property tests); ReadReady must not
+	// answer below it.
+	readFloor map[uint64]uint64
+	out       *strings.Builder
 }
 
 func newIEnv(t *testing.T) *iEnv {
-	return &iEnv{t: t, nodes: map[NodeID]*iNode{}, leaders: map[uint64]NodeID{}, applied: map[uint64]uint64{}, nextID: 1}
+	return &iEnv{t: t, fail: t.Errorf, nodes: map[NodeID]*iNode{}, leaders: map[uint64]NodeID{}, applied: map[uint64]uint64{}, nextID: 1}
 }
 
 func (env *iEnv) printf(format string, args ...any) {
+	if env.quiet {
+		return
+	}
 	fmt.Fprintf(env.out, format, args...)
 	env.out.WriteByte('\n')
 }
@@ -262,18 +273,25 @@ func (env *iEnv) cmdAddNodes(d *datadriven.TestData) {
 		u64("compaction-keep", &cfg.CompactionKeep)
 		u64("chunk", &cfg.SnapshotChunkBytes)
 		u64("max-log-entries", &cfg.MaxLogEntries)
-		e, err := New(cfg)
-		if err != nil {
+		if err := env.addNode(cfg, d.HasArg("manual-persist")); err != nil {
 			d.Fatalf(env.t, "add-nodes: %v", err)
 		}
-		node := &iNode{id: id, cfg: cfg, e: e, waiters: map[uint64]Entry{}, manualPersist: d.HasArg("manual-persist")}
-		env.nodes[id] = node
-		env.ids = append(env.ids, id)
-		env.step(id, Recover{})
 	}
 	for _, id := range newIDs {
 		env.printf("%s: %s", id, env.nodes[id].e.Status().Membership)
 	}
+}
+
+// addNode creates a node from cfg and recovers it from empty durable state.
+func (env *iEnv) addNode(cfg Config, manualPersist bool) error {
+	e, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	env.nodes[cfg.ID] = &iNode{id: cfg.ID, cfg: cfg, e: e, waiters: map[uint64]Entry{}, manualPersist: manualPersist}
+	env.ids = append(env.ids, cfg.ID)
+	env.step(cfg.ID, Recover{})
+	return nil
 }
 
 // nodeArgs parses "n1 n2 [count]" (no nodes: all live nodes).
@@ -402,7 +420,7 @@ func (env *iEnv) stabilize(silent bool) {
 		env.deliver(m)
 	}
 	if len(env.msgs) > 0 {
-		env.t.Fatalf("stabilize: messages never quiesced")
+		env.fail("stabilize: messages never quiesced")
 	}
 	env.out = saved
 }
@@ -493,7 +511,8 @@ func (env *iEnv) restart(id NodeID) {
 	n := env.nodes[id]
 	e, err := New(n.cfg)
 	if err != nil {
-		env.t.Fatal(err)
+		env.fail("restart: %v", err)
+		return
 	}
 	n.e = e
 	n.sm, n.applied = decodeSM(n.snapData), n.snap.Index
@@ -514,7 +533,9 @@ func (env *iEnv) step(id NodeID, ev Event) {
 	}
 	var follow []Event
 	for _, a := range n.e.Step(ev) {
-		env.printf("%s: %s", id, fmtAction(a))
+		if !env.quiet {
+			env.printf("%s: %s", id, fmtAction(a))
+		}
 		if f := env.exec(n, a); f != nil {
 			follow = append(follow, f)
 		}
@@ -529,10 +550,13 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 	switch a := a.(type) {
 	case PersistHardState:
 		if a.HardState.Term < n.hs.Term {
-			env.t.Errorf("%s: hard state term went back from %d to %d", n.id, n.hs.Term, a.HardState.Term)
+			env.fail("%s: hard state term went back from %d to %d", n.id, n.hs.Term, a.HardState.Term)
+		}
+		if a.HardState.Commit < n.hs.Commit {
+			env.fail("%s: durable commit went back from %d to %d", n.id, n.hs.Commit, a.HardState.Commit)
 		}
 		if a.HardState.Term == n.hs.Term && n.hs.Vote != "" && a.HardState.Vote != n.hs.Vote {
-			env.t.Errorf("%s: vote changed within term %d from %s to %s", n.id, n.hs.Term, n.hs.Vote, a.HardState.Vote)
+			env.fail("%s: vote changed within term %d from %s to %s", n.id, n.hs.Term, n.hs.Vote, a.HardState.Vote)
 		}
 		n.hs = a.HardState
 	case TruncateLog:
@@ -559,11 +583,11 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 	case ApplyEntries:
 		for _, e := range a.Entries {
 			if e.Index != n.applied+1 {
-				env.t.Errorf("%s: applied %s after %d", n.id, e, n.applied)
+				env.fail("%s: applied %s after %d", n.id, e, n.applied)
 			}
 			n.applied = e.Index
 			if t, ok := env.applied[e.Index]; ok && t != e.Term {
-				env.t.Errorf("state machine safety: %s applied %s, another node applied term %d there", n.id, e, t)
+				env.fail("state machine safety: %s applied %s, another node applied term %d there", n.id, e, t)
 			}
 			env.applied[e.Index] = e.Term
 			if e.Type == EntryNormal {
@@ -582,17 +606,21 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 		}
 	case ProposalAccepted:
 		n.waiters[a.ID] = Entry{Term: a.Term, Index: a.Index}
+	case ReadReady:
+		if f, ok := env.readFloor[a.ID]; ok && a.Index < f {
+			env.fail("%s: read %d answered at index %d, but index %d was committed before it started", n.id, a.ID, a.Index, f)
+		}
 	case WriteSnapshotChunk:
 		if a.Offset == 0 {
 			n.incoming, n.incomingMeta = nil, a.Meta
 		}
 		if a.Offset != uint64(len(n.incoming)) {
-			env.t.Errorf("%s: chunk at %d, have %d bytes", n.id, a.Offset, len(n.incoming))
+			env.fail("%s: chunk at %d, have %d bytes", n.id, a.Offset, len(n.incoming))
 		}
 		n.incoming = append(n.incoming, a.Data...)
 	case RestoreSnapshot:
 		if n.incomingMeta.Index != a.Meta.Index {
-			env.t.Errorf("%s: restoring %s, received %s", n.id, a.Meta, n.incomingMeta)
+			env.fail("%s: restoring %s, received %s", n.id, a.Meta, n.incomingMeta)
 		}
 		n.snap, n.snapData = a.Meta, n.incoming
 		n.incoming = nil
@@ -603,7 +631,7 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 		}
 		n.sm, n.applied = decodeSM(n.snapData), a.Meta.Index
 		if t, ok := env.applied[a.Meta.Index]; ok && t != a.Meta.Term {
-			env.t.Errorf("%s: restored %s, index applied elsewhere in term %d", n.id, a.Meta, t)
+			env.fail("%s: restored %s, index applied elsewhere in term %d", n.id, a.Meta, t)
 		}
 	case CompactLog:
 		n.log = slices.DeleteFunc(n.log, func(e Entry) bool { return e.Index <= a.Index })
@@ -612,7 +640,7 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 	case RoleChanged:
 		if a.Role == Leader {
 			if l, ok := env.leaders[a.Term]; ok && l != n.id {
-				env.t.Errorf("election safety: %s and %s both leaders in term %d", l, n.id, a.Term)
+				env.fail("election safety: %s and %s both leaders in term %d", l, n.id, a.Term)
 			}
 			env.leaders[a.Term] = n.id
 		}
@@ -637,7 +665,7 @@ func (env *iEnv) checkSafety() {
 				ta, _ := la.term(i)
 				tb, _ := lb.term(i)
 				if ta != tb {
-					env.t.Errorf("committed entry %d differs: %s has term %d, %s has %d", i, a, ta, b, tb)
+					env.fail("committed entry %d differs: %s has term %d, %s has %d", i, a, ta, b, tb)
 					return
 				}
 			}
