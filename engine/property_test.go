@@ -201,6 +201,10 @@ func runSim(rt *rapid.T, env *iEnv, opt simOptions) {
 		case op < 86: // crash or restart
 			id := node.Draw(rt, "crash")
 			if env.nodes[id].e == nil {
+				if knownBugFollowerReadContext {
+					// See TestFollowerReadStaleAnswerAfterRestart.
+					env.msgs = slices.DeleteFunc(env.msgs, func(m Message) bool { return m.To == id && m.Type == MsgReadIndexResp })
+				}
 				env.restart(id)
 				restarted = id
 			} else if len(live()) > 2 {
@@ -272,7 +276,7 @@ func TestPropertyClusterSafety(t *testing.T) {
 			lockstep: lockstep,
 			lease:    lockstep && rapid.Bool().Draw(rt, "lease"),
 			preVote:  rapid.Bool().Draw(rt, "prevote"),
-			steps:    rapid.IntRange(50, 250).Draw(rt, "steps"),
+			steps:    rapid.IntRange(50, 500).Draw(rt, "steps"),
 		}
 		env := newSimEnv(t, rt.Fatalf, opt)
 		runSim(rt, env, opt)
