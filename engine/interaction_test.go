@@ -73,6 +73,10 @@ type iEnv struct {
 	fail func(format string, args ...any)
 	// quiet skips formatting the trace (property tests).
 	quiet bool
+	// byzantine is set once forged messages were injected: cluster-wide
+	// safety checks are off (a forged leader can break them legitimately);
+	// per-node invariants stay on.
+	byzantine bool
 	nodes map[NodeID]*iNode
 	ids   []NodeID
 	msgs  []Message
@@ -586,7 +590,7 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 				env.fail("%s: applied %s after %d", n.id, e, n.applied)
 			}
 			n.applied = e.Index
-			if t, ok := env.applied[e.Index]; ok && t != e.Term {
+			if t, ok := env.applied[e.Index]; ok && t != e.Term && !env.byzantine {
 				env.fail("state machine safety: %s applied %s, another node applied term %d there", n.id, e, t)
 			}
 			env.applied[e.Index] = e.Term
@@ -607,7 +611,7 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 	case ProposalAccepted:
 		n.waiters[a.ID] = Entry{Term: a.Term, Index: a.Index}
 	case ReadReady:
-		if f, ok := env.readFloor[a.ID]; ok && a.Index < f {
+		if f, ok := env.readFloor[a.ID]; ok && a.Index < f && !env.byzantine {
 			env.fail("%s: read %d answered at index %d, but index %d was committed before it started", n.id, a.ID, a.Index, f)
 		}
 	case WriteSnapshotChunk:
@@ -630,7 +634,7 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 			n.log = nil
 		}
 		n.sm, n.applied = decodeSM(n.snapData), a.Meta.Index
-		if t, ok := env.applied[a.Meta.Index]; ok && t != a.Meta.Term {
+		if t, ok := env.applied[a.Meta.Index]; ok && t != a.Meta.Term && !env.byzantine {
 			env.fail("%s: restored %s, index applied elsewhere in term %d", n.id, a.Meta, t)
 		}
 	case CompactLog:
@@ -639,7 +643,7 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 		n.lastHint = a.Index
 	case RoleChanged:
 		if a.Role == Leader {
-			if l, ok := env.leaders[a.Term]; ok && l != n.id {
+			if l, ok := env.leaders[a.Term]; ok && l != n.id && !env.byzantine {
 				env.fail("election safety: %s and %s both leaders in term %d", l, n.id, a.Term)
 			}
 			env.leaders[a.Term] = n.id

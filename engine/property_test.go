@@ -48,6 +48,10 @@ type simOptions struct {
 	lease    bool
 	preVote  bool
 	steps    int
+	// byzantine injects forged and mutated messages (fuzzing): only the
+	// per-node invariants are checked then, since a forged leader can
+	// legitimately break cluster-wide safety.
+	byzantine bool
 }
 
 // newSimEnv builds a quiet three-node cluster plus a fourth node that may be
@@ -133,14 +137,27 @@ func (env *iEnv) checkSim(st *simState, restarted NodeID) {
 			}
 		}
 	}
-	env.checkSafety()
+	if !env.byzantine {
+		env.checkSafety()
+	}
 }
 
-// runSim drives the cluster with a random schedule drawn from rt.
-func runSim(rt *rapid.T, env *iEnv, opt simOptions) {
+// chooser supplies the random choices of a schedule: rapid's generators in
+// property tests, the fuzzer's bytes in FuzzEngineEvents.
+type chooser interface {
+	// intn returns a choice in [0, n); n > 0.
+	intn(label string, n int) int
+}
+
+type rapidChooser struct{ t *rapid.T }
+
+func (c rapidChooser) intn(label string, n int) int { return rapid.IntRange(0, n-1).Draw(c.t, label) }
+
+// runSim drives the cluster with a random schedule drawn from ch.
+func runSim(ch chooser, env *iEnv, opt simOptions) {
 	st := &simState{term: map[NodeID]uint64{}, commit: map[NodeID]uint64{}}
 	ids := env.ids
-	node := rapid.SampledFrom(ids)
+	node := func(label string) NodeID { return ids[ch.intn(label, len(ids))] }
 	live := func() []NodeID {
 		var l []NodeID
 		for _, id := range ids {
@@ -152,15 +169,18 @@ func runSim(rt *rapid.T, env *iEnv, opt simOptions) {
 	}
 	for step := 0; step < opt.steps; step++ {
 		restarted := NodeID("")
-		op := rapid.IntRange(0, 99).Draw(rt, "op")
+		if opt.byzantine && ch.intn("forge", 6) == 0 {
+			env.forge(ch)
+		}
+		op := ch.intn("op", 100)
 		switch {
 		case op < 35: // deliver a message, possibly out of order
 			if len(env.msgs) == 0 {
 				break
 			}
 			i := 0
-			if rapid.IntRange(0, 3).Draw(rt, "reorder") == 0 {
-				i = rapid.IntRange(0, len(env.msgs)-1).Draw(rt, "msg")
+			if ch.intn("reorder", 4) == 0 {
+				i = ch.intn("msg", len(env.msgs))
 			}
 			m := env.msgs[i]
 			env.msgs = slices.Delete(env.msgs, i, i+1)
@@ -169,8 +189,8 @@ func runSim(rt *rapid.T, env *iEnv, opt simOptions) {
 			if len(env.msgs) == 0 {
 				break
 			}
-			i := rapid.IntRange(0, len(env.msgs)-1).Draw(rt, "msg")
-			if rapid.Bool().Draw(rt, "dup") {
+			i := ch.intn("msg", len(env.msgs))
+			if ch.intn("dup", 2) == 1 {
 				env.msgs = append(env.msgs, env.msgs[i])
 			} else {
 				env.msgs = slices.Delete(env.msgs, i, i+1)
@@ -180,26 +200,26 @@ func runSim(rt *rapid.T, env *iEnv, opt simOptions) {
 				for _, id := range live() {
 					env.step(id, Tick{})
 				}
-			} else if id := node.Draw(rt, "tick"); env.nodes[id].e != nil {
+			} else if id := node("tick"); env.nodes[id].e != nil {
 				env.step(id, Tick{})
 			}
 		case op < 75: // propose
-			id := node.Draw(rt, "propose")
+			id := node("propose")
 			pid := env.nextID
 			env.nextID++
 			env.step(id, Propose{ID: pid, Data: []byte(fmt.Sprintf("v%d", pid))})
 		case op < 83: // read
-			id := node.Draw(rt, "read")
+			id := node("read")
 			rid := env.nextID
 			env.nextID++
 			env.readFloor[rid] = st.maxCommit
 			mode := ReadIndex
-			if opt.lease && rapid.Bool().Draw(rt, "lease") {
+			if opt.lease && ch.intn("lease", 2) == 1 {
 				mode = ReadLease
 			}
 			env.step(id, Read{ID: rid, Mode: mode})
 		case op < 86: // crash or restart
-			id := node.Draw(rt, "crash")
+			id := node("crash")
 			if env.nodes[id].e == nil {
 				if knownBugFollowerReadContext {
 					// See TestFollowerReadStaleAnswerAfterRestart.
@@ -211,14 +231,14 @@ func runSim(rt *rapid.T, env *iEnv, opt simOptions) {
 				env.nodes[id].e = nil
 			}
 		case op < 89: // transfer leadership
-			env.step(node.Draw(rt, "from"), TransferLeadership{To: node.Draw(rt, "to")})
+			env.step(node("from"), TransferLeadership{To: node("to")})
 		case op < 92: // snapshot at the applied index
-			id := node.Draw(rt, "snap")
+			id := node("snap")
 			n := env.nodes[id]
 			if n.e == nil || n.applied == 0 {
 				break
 			}
-			if rapid.IntRange(0, 4).Draw(rt, "snapfail") == 0 {
+			if ch.intn("snapfail", 5) == 0 {
 				env.step(id, SnapshotFailed{Index: n.lastHint})
 				break
 			}
@@ -243,18 +263,18 @@ func runSim(rt *rapid.T, env *iEnv, opt simOptions) {
 			}
 		case op < 96: // membership change
 			ops := []ConfOp{ConfAddLearner, ConfAddVoter, ConfPromote, ConfRemove}
-			c := ConfChange{Op: rapid.SampledFrom(ops).Draw(rt, "confop"), Node: node.Draw(rt, "confnode")}
+			c := ConfChange{Op: ops[ch.intn("confop", len(ops))], Node: node("confnode")}
 			cid := env.nextID
 			env.nextID++
-			env.step(node.Draw(rt, "confleader"), ChangeMembership{ID: cid, Change: c})
+			env.step(node("confleader"), ChangeMembership{ID: cid, Change: c})
 		default: // partition or heal
-			if env.group != nil || rapid.Bool().Draw(rt, "heal") {
+			if env.group != nil || ch.intn("heal", 2) == 1 {
 				env.group = nil
 				break
 			}
 			env.group = map[NodeID]int{}
 			for _, id := range ids {
-				env.group[id] = rapid.IntRange(0, 1).Draw(rt, "side")
+				env.group[id] = ch.intn("side", 2)
 			}
 		}
 		env.checkSim(st, restarted)
@@ -279,7 +299,7 @@ func TestPropertyClusterSafety(t *testing.T) {
 			steps:    rapid.IntRange(50, 500).Draw(rt, "steps"),
 		}
 		env := newSimEnv(t, rt.Fatalf, opt)
-		runSim(rt, env, opt)
+		runSim(rapidChooser{rt}, env, opt)
 	})
 }
 
@@ -291,7 +311,7 @@ func TestPropertyRecoveryIdempotent(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		opt := simOptions{preVote: rapid.Bool().Draw(rt, "prevote"), steps: rapid.IntRange(20, 150).Draw(rt, "steps")}
 		env := newSimEnv(t, rt.Fatalf, opt)
-		runSim(rt, env, opt)
+		runSim(rapidChooser{rt}, env, opt)
 		id := rapid.SampledFrom(env.ids).Draw(rt, "node")
 		n := env.nodes[id]
 		rec := Recover{HardState: n.hs, Snapshot: n.snap, Entries: slices.Clone(n.log)}
