@@ -77,9 +77,9 @@ type iEnv struct {
 	// safety checks are off (a forged leader can break them legitimately);
 	// per-node invariants stay on.
 	byzantine bool
-	nodes map[NodeID]*iNode
-	ids   []NodeID
-	msgs  []Message
+	nodes     map[NodeID]*iNode
+	ids       []NodeID
+	msgs      []Message
 	// group assigns nodes to partition groups; messages between different
 	// groups are dropped on delivery. Empty: no partition.
 	group  map[NodeID]int
