@@ -68,6 +68,9 @@ type Engine struct {
 	snapshotHinted uint64
 
 	recovered bool
+	// restarted says Recover found a term, so this node may have promised
+	// a leader to refuse votes just before a crash (see inLease).
+	restarted bool
 	stepped   bool
 	counters  Counters
 
@@ -177,6 +180,7 @@ func (e *Engine) send(m Message) {
 // recover restores durable state (see Recover).
 func (e *Engine) recover(r Recover) {
 	e.recovered = true
+	e.restarted = r.HardState.Term > 0
 	e.term, e.vote = r.HardState.Term, r.HardState.Vote
 	s := r.Snapshot
 	e.log.floor, e.log.floorTerm, e.log.snap = s.Index, s.Term, s
