@@ -61,6 +61,8 @@ type iNode struct {
 	waiters map[uint64]Entry
 
 	manualPersist bool
+	// incarnation counts restarts (see iEnv.tagReads).
+	incarnation uint64
 	// failChunks makes the host fail to read outgoing snapshot chunks.
 	failChunks bool
 	lastHint   uint64
@@ -77,6 +79,11 @@ type iEnv struct {
 	// safety checks are off (a forged leader can break them legitimately);
 	// per-node invariants stay on.
 	byzantine bool
+	// tagReads makes the host tag follower read batches with the sender's
+	// incarnation and drop answers meant for an earlier incarnation: a
+	// host-side workaround for the engine reusing batch numbers after a
+	// restart (TestFollowerReadStaleAnswerAfterRestart).
+	tagReads bool
 	nodes     map[NodeID]*iNode
 	ids       []NodeID
 	msgs      []Message
@@ -408,6 +415,12 @@ func (env *iEnv) deliver(m Message) {
 	case env.group != nil && env.group[m.From] != env.group[m.To]:
 		env.printf("dropped (partition): %s", m)
 		return
+	case env.tagReads && m.Type == MsgReadIndexResp:
+		if m.Context>>40 != n.incarnation {
+			env.printf("dropped (earlier incarnation): %s", m)
+			return
+		}
+		m.Context &= 1<<40 - 1
 	}
 	env.step(m.To, Receive{Msg: m})
 }
@@ -519,6 +532,7 @@ func (env *iEnv) restart(id NodeID) {
 		return
 	}
 	n.e = e
+	n.incarnation++
 	n.sm, n.applied = decodeSM(n.snapData), n.snap.Index
 	n.waiters = map[uint64]Entry{}
 	n.incoming, n.incomingMeta = nil, SnapshotMeta{}
@@ -572,7 +586,11 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 			return LogPersisted{Index: last.Index, Term: last.Term}
 		}
 	case Send:
-		env.msgs = append(env.msgs, a.Msg)
+		m := a.Msg
+		if env.tagReads && m.Type == MsgReadIndex {
+			m.Context |= n.incarnation << 40
+		}
+		env.msgs = append(env.msgs, m)
 	case SendSnapshot:
 		m := a.Msg
 		if n.failChunks || n.snap.Index != m.Snapshot.Index || n.snap.Term != m.Snapshot.Term || m.Offset > uint64(len(n.snapData)) {

@@ -6,9 +6,10 @@ import (
 )
 
 // knownBugFollowerReadContext is set while TestFollowerReadStaleAnswerAfterRestart
-// fails: the property simulation then drops answers to follower reads that
-// are in flight when their requester restarts, so that it can keep checking
-// everything else. Remove both once the engine is fixed.
+// fails: the property simulation's host then tags follower read batches with
+// the sender's incarnation and drops answers meant for an earlier one (see
+// iEnv.tagReads), so that it can keep checking everything else. Remove both
+// once the engine is fixed.
 const knownBugFollowerReadContext = true
 
 // TestFollowerReadStaleAnswerAfterRestart: a follower numbers its read
