@@ -61,6 +61,8 @@ type iNode struct {
 	waiters map[uint64]Entry
 
 	manualPersist bool
+	// justRestarted is set from a restart to the next PersistHardState.
+	justRestarted bool
 	// incarnation counts restarts (see iEnv.tagReads).
 	incarnation uint64
 	// failChunks makes the host fail to read outgoing snapshot chunks.
@@ -533,6 +535,7 @@ func (env *iEnv) restart(id NodeID) {
 	}
 	n.e = e
 	n.incarnation++
+	n.justRestarted = true
 	n.sm, n.applied = decodeSM(n.snapData), n.snap.Index
 	n.waiters = map[uint64]Entry{}
 	n.incoming, n.incomingMeta = nil, SnapshotMeta{}
@@ -570,13 +573,18 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 		if a.HardState.Term < n.hs.Term {
 			env.fail("%s: hard state term went back from %d to %d", n.id, n.hs.Term, a.HardState.Term)
 		}
-		if a.HardState.Commit < n.hs.Commit {
+		// The commit index is a hint (Raft Figure 2 keeps it volatile): it
+		// never goes back, except that a node restarted with a log shorter
+		// than its durable commit (a leader's unreported writes lost)
+		// restarts from its log.
+		if a.HardState.Commit < n.hs.Commit && !n.justRestarted {
 			env.fail("%s: durable commit went back from %d to %d", n.id, n.hs.Commit, a.HardState.Commit)
 		}
 		if a.HardState.Term == n.hs.Term && n.hs.Vote != "" && a.HardState.Vote != n.hs.Vote {
 			env.fail("%s: vote changed within term %d from %s to %s", n.id, n.hs.Term, n.hs.Vote, a.HardState.Vote)
 		}
 		n.hs = a.HardState
+		n.justRestarted = false
 	case TruncateLog:
 		n.log = slices.DeleteFunc(n.log, func(e Entry) bool { return e.Index >= a.Index })
 	case PersistEntries:

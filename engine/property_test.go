@@ -52,6 +52,13 @@ type simOptions struct {
 	// per-node invariants are checked then, since a forged leader can
 	// legitimately break cluster-wide safety.
 	byzantine bool
+	// five runs five voters instead of three.
+	five bool
+	// manualPersist delays LogPersisted reports to random points, and a
+	// leader that crashes loses the entries it had not reported durable
+	// (they may still have been in its write pipeline, Raft thesis
+	// §10.2.1).
+	manualPersist bool
 }
 
 // newSimEnv builds a quiet three-node cluster plus a fourth node that may be
@@ -70,7 +77,12 @@ func newSimEnv(t *testing.T, fail func(string, ...any), opt simOptions) *iEnv {
 	}
 	env.readFloor = map[uint64]uint64{}
 	peers := []NodeID{"n1", "n2", "n3"}
-	for i, id := range []NodeID{"n1", "n2", "n3", "n4"} {
+	if opt.five {
+		peers = append(peers, "n5", "n6")
+	}
+	// n4 is a spare: it starts with an empty configuration and joins if a
+	// membership change adds it.
+	for i, id := range append(slices.Clone(peers), "n4") {
 		cfg := Config{ID: id, Peers: peers, ElectionTicks: 10, HeartbeatTicks: 2, Seed: uint64(i + 1),
 			DisablePreVote: !opt.preVote, MaxInflightMsgs: 4, MaxAppendBytes: 100,
 			SnapshotEntries: 8, CompactionKeep: 2, SnapshotChunkBytes: 7, MaxPendingReads: 16}
@@ -80,7 +92,7 @@ func newSimEnv(t *testing.T, fail func(string, ...any), opt simOptions) *iEnv {
 		if opt.lease {
 			cfg.LeaseTicks = 7
 		}
-		if err := env.addNode(cfg, false); err != nil {
+		if err := env.addNode(cfg, opt.manualPersist); err != nil {
 			fail("new: %v", err)
 		}
 	}
@@ -174,6 +186,14 @@ func runSim(ch chooser, env *iEnv, opt simOptions) {
 		if opt.byzantine && ch.intn("forge", 6) == 0 {
 			env.forge(ch)
 		}
+		if opt.manualPersist && ch.intn("persist", 4) == 0 {
+			// The host reports a node's writes durable.
+			id := node("persisted")
+			if n := env.nodes[id]; n.e != nil && len(n.log) > 0 {
+				last := n.log[len(n.log)-1]
+				env.step(id, LogPersisted{Index: last.Index, Term: last.Term})
+			}
+		}
 		op := ch.intn("op", 100)
 		switch {
 		case op < 35: // deliver a message, possibly out of order
@@ -226,7 +246,13 @@ func runSim(ch chooser, env *iEnv, opt simOptions) {
 				env.restart(id)
 				restarted = id
 			} else if len(live()) > 2 {
-				env.nodes[id].e = nil
+				n := env.nodes[id]
+				if opt.manualPersist && n.e.role == Leader {
+					// Unreported writes of its own term may be lost.
+					keep := n.e.log.persisted + uint64(ch.intn("lost", 3))
+					n.log = slices.DeleteFunc(n.log, func(e Entry) bool { return e.Index > keep && e.Term == n.e.term })
+				}
+				n.e = nil
 			}
 		case op < 89: // transfer leadership
 			env.step(node("from"), TransferLeadership{To: node("to")})
@@ -291,10 +317,12 @@ func TestPropertyClusterSafety(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		lockstep := rapid.Bool().Draw(rt, "lockstep")
 		opt := simOptions{
-			lockstep: lockstep,
-			lease:    lockstep && rapid.Bool().Draw(rt, "lease"),
-			preVote:  rapid.Bool().Draw(rt, "prevote"),
-			steps:    rapid.IntRange(50, 500).Draw(rt, "steps"),
+			lockstep:      lockstep,
+			lease:         lockstep && rapid.Bool().Draw(rt, "lease"),
+			preVote:       rapid.Bool().Draw(rt, "prevote"),
+			five:          rapid.IntRange(0, 3).Draw(rt, "five") == 0,
+			manualPersist: rapid.Bool().Draw(rt, "manualpersist"),
+			steps:         rapid.IntRange(50, 500).Draw(rt, "steps"),
 		}
 		env := newSimEnv(t, rt.Fatalf, opt)
 		runSim(rapidChooser{rt}, env, opt)
