@@ -86,9 +86,9 @@ type iEnv struct {
 	// host-side workaround for the engine reusing batch numbers after a
 	// restart (TestFollowerReadStaleAnswerAfterRestart).
 	tagReads bool
-	nodes     map[NodeID]*iNode
-	ids       []NodeID
-	msgs      []Message
+	nodes    map[NodeID]*iNode
+	ids      []NodeID
+	msgs     []Message
 	// group assigns nodes to partition groups; messages between different
 	// groups are dropped on delivery. Empty: no partition.
 	group  map[NodeID]int
