@@ -247,6 +247,11 @@ func runSim(ch chooser, env *iEnv, opt simOptions) {
 				restarted = id
 			} else if len(live()) > 2 {
 				n := env.nodes[id]
+				if ch.intn("midstep", 2) == 0 {
+					env.crashMidStep(ch, n)
+					st.term[id] = n.hs.Term
+					break
+				}
 				if opt.manualPersist && n.e.role == Leader {
 					// Unreported writes of its own term may be lost.
 					keep := n.e.log.persisted + uint64(ch.intn("lost", 3))
@@ -306,8 +311,10 @@ func runSim(ch chooser, env *iEnv, opt simOptions) {
 }
 
 // TestPropertyClusterSafety runs random schedules (deliver, reorder, drop,
-// duplicate, tick, propose, read, crash/restart, transfer, snapshot,
-// membership change, partition) on a small cluster and checks after every
+// duplicate, tick, propose, read, crash/restart including crashes in the
+// middle of carrying out a Step with unrequired writes lost, delayed
+// persistence reports, transfer, snapshot, membership change, partition) on
+// a cluster of three or five voters plus a spare and checks after every
 // step: election safety, state machine safety, committed-prefix agreement,
 // term and commit monotonicity, one vote per term across restarts, log
 // contiguity, and that no read is answered below an index committed before
@@ -420,4 +427,79 @@ func TestPropertyQuorumMath(t *testing.T) {
 			rt.Fatalf("tally(%d voters, yes=%d no=%d) = %d, want %d", nv, yes, no, got, wantRes)
 		}
 	})
+}
+
+// crashMidStep steps one event (a tick, or a message queued for n) and
+// crashes n while the host is carrying out its actions: only a prefix of
+// them is executed, and of that prefix the writes the ordering contract did
+// not yet require to be durable may be lost. A write must be durable before
+// any later Send, except that a leader's MsgApp may overtake the
+// PersistEntries before it (Raft thesis §10.2.1); writes complete in order.
+func (env *iEnv) crashMidStep(ch chooser, n *iNode) {
+	var ev Event = Tick{}
+	var mine []int
+	for i, m := range env.msgs {
+		if m.To == n.id {
+			mine = append(mine, i)
+		}
+	}
+	if len(mine) > 0 && ch.intn("midmsg", 2) == 0 {
+		i := mine[ch.intn("midmsgi", len(mine))]
+		ev = Receive{Msg: env.msgs[i]}
+		env.msgs = slices.Delete(env.msgs, i, i+1)
+	}
+	leader := n.e.role == Leader
+	as := n.e.Step(ev)
+	prefix := as[:ch.intn("cut", len(as)+1)]
+	isPersist := func(a Action) bool {
+		switch a.(type) {
+		case PersistHardState, TruncateLog, PersistEntries, WriteSnapshotChunk, RestoreSnapshot:
+			return true
+		}
+		return false
+	}
+	// lossFrom is the earliest position from which every write may be
+	// lost: after it come only Sends that do not wait for those writes.
+	lossFrom := len(prefix)
+	for i := len(prefix) - 1; i >= 0; i-- {
+		a := prefix[i]
+		if s, ok := a.(Send); ok && !(leader && s.Msg.Type == MsgApp) {
+			break
+		}
+		if _, ok := a.(SendSnapshot); ok {
+			break
+		}
+		if isPersist(a) {
+			if _, ok := a.(PersistEntries); !ok && hasLaterMsgApp(prefix[i+1:]) {
+				// MsgApps may only overtake entry writes: this one,
+				// and every write before it, is durable.
+				break
+			}
+			lossFrom = i
+		}
+	}
+	lost := lossFrom + ch.intn("lost", len(prefix)-lossFrom+1)
+	for i, a := range prefix {
+		if i >= lost && isPersist(a) {
+			continue
+		}
+		switch a := a.(type) {
+		case Send:
+			env.msgs = append(env.msgs, a.Msg)
+		default:
+			// Follow-up events (LogPersisted, SnapshotChunkFailed) die
+			// with the process.
+			env.exec(n, a)
+		}
+	}
+	n.e = nil
+}
+
+func hasLaterMsgApp(as []Action) bool {
+	for _, a := range as {
+		if s, ok := a.(Send); ok && s.Msg.Type == MsgApp {
+			return true
+		}
+	}
+	return false
 }
