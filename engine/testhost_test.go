@@ -192,9 +192,22 @@ func (env *iEnv) step(id NodeID, ev Event) {
 		return
 	}
 	var follow []Event
+	prev, termOrVote := n.hs, false
 	for _, a := range n.e.Step(ev) {
 		if !env.quiet {
 			env.printf("%s: %s", id, fmtAction(a))
+		}
+		// doc.go: no MsgApp after a PersistHardState that changed the
+		// term or vote in the same Step. (A single voter elects itself
+		// and sends to its learners in one Step; it is exempt here and
+		// reported.)
+		switch a := a.(type) {
+		case PersistHardState:
+			termOrVote = termOrVote || a.HardState.Term != prev.Term || a.HardState.Vote != prev.Vote
+		case Send:
+			if a.Msg.Type == MsgApp && termOrVote && len(n.e.membership.Voters) > 1 {
+				env.fail("%s: MsgApp %s after a PersistHardState that changed the term or vote in the same Step", id, a.Msg)
+			}
 		}
 		if f := env.exec(n, a); f != nil {
 			follow = append(follow, f)
