@@ -92,7 +92,7 @@ func New(cfg Config) (*Engine, error) {
 		rng:        rand.New(rand.NewPCG(cfg.Seed, uint64(len(cfg.ID))^0x9e3779b97f4a7c15)),
 		membership: NewMembership(cfg.Peers, nil),
 	}
-	e.reads.init()
+	e.reads.init(cfg.Incarnation)
 	e.resetElectionTimer()
 	return e, nil
 }

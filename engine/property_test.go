@@ -67,7 +67,6 @@ func newSimEnv(t *testing.T, fail func(string, ...any), opt simOptions) *iEnv {
 	env := newIEnv(t)
 	env.fail, env.quiet = fail, true
 	// See TestFollowerReadStaleAnswerAfterRestart.
-	env.tagReads = knownBugFollowerReadContext
 	if os.Getenv("YGGR_SIM_TRACE") != "" {
 		// Debugging aid: print the whole trace with the failure.
 		env.quiet, env.out = false, &strings.Builder{}

@@ -39,7 +39,7 @@ type iNode struct {
 	manualPersist bool
 	// justRestarted is set from a restart to the next PersistHardState.
 	justRestarted bool
-	// incarnation counts restarts (see iEnv.tagReads).
+	// incarnation counts restarts; it is the engine's Config.Incarnation.
 	incarnation uint64
 	// failChunks makes the host fail to read outgoing snapshot chunks.
 	failChunks bool
@@ -57,14 +57,9 @@ type iEnv struct {
 	// safety checks are off (a forged leader can break them legitimately);
 	// per-node invariants stay on.
 	byzantine bool
-	// tagReads makes the host tag follower read batches with the sender's
-	// incarnation and drop answers meant for an earlier incarnation: a
-	// host-side workaround for the engine reusing batch numbers after a
-	// restart (TestFollowerReadStaleAnswerAfterRestart).
-	tagReads bool
-	nodes    map[NodeID]*iNode
-	ids      []NodeID
-	msgs     []Message
+	nodes     map[NodeID]*iNode
+	ids       []NodeID
+	msgs      []Message
 	// group assigns nodes to partition groups; messages between different
 	// groups are dropped on delivery. Empty: no partition.
 	group  map[NodeID]int
@@ -116,12 +111,6 @@ func (env *iEnv) deliver(m Message) {
 	case env.group != nil && env.group[m.From] != env.group[m.To]:
 		env.printf("dropped (partition): %s", m)
 		return
-	case env.tagReads && m.Type == MsgReadIndexResp:
-		if m.Context>>40 != n.incarnation {
-			env.printf("dropped (earlier incarnation): %s", m)
-			return
-		}
-		m.Context &= 1<<40 - 1
 	}
 	env.step(m.To, Receive{Msg: m})
 }
@@ -167,7 +156,9 @@ func decodeSM(b []byte) []Entry {
 // restart builds a new engine from the node's durable state.
 func (env *iEnv) restart(id NodeID) {
 	n := env.nodes[id]
-	e, err := New(n.cfg)
+	cfg := n.cfg
+	cfg.Incarnation = n.incarnation + 1 // a new process: a new incarnation
+	e, err := New(cfg)
 	if err != nil {
 		env.fail("restart: %v", err)
 		return
@@ -247,9 +238,6 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 		}
 	case Send:
 		m := a.Msg
-		if env.tagReads && m.Type == MsgReadIndex {
-			m.Context |= n.incarnation << 40
-		}
 		env.msgs = append(env.msgs, m)
 	case SendSnapshot:
 		m := a.Msg

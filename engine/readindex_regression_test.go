@@ -5,22 +5,13 @@ import (
 	"testing"
 )
 
-// knownBugFollowerReadContext is set while TestFollowerReadStaleAnswerAfterRestart
-// fails: the property simulation's host then tags follower read batches with
-// the sender's incarnation and drops answers meant for an earlier one (see
-// iEnv.tagReads), so that it can keep checking everything else. Remove both
-// once the engine is fixed.
-const knownBugFollowerReadContext = true
-
-// TestFollowerReadStaleAnswerAfterRestart: a follower numbers its read
-// batches from 1 in every incarnation, so a leader's late answer to a batch
-// sent before a crash matches the first batch sent after the restart, and
-// the new read is served at an index older than entries committed before it
-// started (found by TestPropertyClusterSafety).
+// TestFollowerReadStaleAnswerAfterRestart is a regression test (found by
+// TestPropertyClusterSafety): a follower numbered its read batches from 1 in
+// every incarnation, so a leader's late answer to a batch sent before a
+// crash matched the first batch sent after the restart, and the new read was
+// served at an index older than entries committed before it started. Batch
+// contexts now carry Config.Incarnation.
 func TestFollowerReadStaleAnswerAfterRestart(t *testing.T) {
-	if knownBugFollowerReadContext {
-		t.Skip("BUG: follower read batch contexts restart at 1 after Recover; a stale MsgReadIndexResp serves a new read (readindex.go maybeSendReadBatch)")
-	}
 	env := newIEnv(t)
 	env.out = &strings.Builder{}
 	env.readFloor = map[uint64]uint64{}
