@@ -6,12 +6,14 @@ package engine
 // Ordering contract: the host executes the actions of one Step in the order
 // given. A persist action (PersistHardState, TruncateLog, PersistEntries,
 // WriteSnapshotChunk, RestoreSnapshot) must be durable before any later Send
-// (or SendSnapshot) is performed, across Steps too, with one exception: a
-// leader's MsgApp may be sent while the PersistEntries before it is still
-// being written (Raft thesis §10.2.1); the host reports the write with
-// LogPersisted and only then does the leader count itself. Non-persist
-// actions (ApplyEntries, ReadReady, ...) have no durability requirement but
-// keep their order relative to each other.
+// (or SendSnapshot) is performed, across Steps too, with two exceptions: a
+// leader's MsgApp may be sent while a PersistEntries before it is still
+// being written, once every earlier PersistHardState that changed the term
+// or vote is durable (Raft thesis §10.2.1; the host reports the write with
+// LogPersisted and only then does the leader count itself); and a
+// PersistHardState that changed only Commit has no durability requirement.
+// Non-persist actions (ApplyEntries, ReadReady, ...) have no durability
+// requirement but keep their order relative to each other.
 type Action interface{ isAction() }
 
 // PersistHardState: write the hard state durably.
