@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +106,10 @@ func Start(cfg Config) (*Node, error) {
 		ecfg.Peers = n.bootstrapVoters()
 	}
 	ecfg.Seed = seed(cfg.ID)
+	if ecfg.Incarnation, err = nextIncarnation(dirOrEmpty(cfg)); err != nil {
+		n.logs.Close()
+		return nil, err
+	}
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		n.logs.Close()
@@ -139,6 +147,61 @@ func (n *Node) bootstrapVoters() []engine.NodeID {
 		return []engine.NodeID{n.cfg.ID}
 	}
 	return slices.Sorted(maps.Keys(n.cfg.Peers))
+}
+
+// nextIncarnation counts the starts of the node in dir/incarnation, so
+// that every start gets a new engine.Config.Incarnation.
+func nextIncarnation(dir string) (uint64, error) {
+	if dir == "" {
+		return memIncarnation.Add(1), nil
+	}
+	path := filepath.Join(dir, "incarnation")
+	var n uint64
+	switch data, err := os.ReadFile(path); {
+	case err == nil:
+		if n, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64); err != nil {
+			return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		}
+	case !os.IsNotExist(err):
+		return 0, err
+	}
+	n++
+	if err := writeFileSync(path, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// memIncarnation numbers the starts of in-memory nodes in this process.
+var memIncarnation atomic.Uint64
+
+// writeFileSync replaces path atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func dirOrEmpty(cfg Config) string {
