@@ -1,0 +1,147 @@
+package engine
+
+import "fmt"
+
+// raftLog is the live log: the entries after a floor (an index whose term
+// is known but whose entry is gone, covered by a snapshot or compacted), plus
+// the commit and apply positions.
+//
+// Invariants: floor ≤ snap.Index ≤ applied ≤ commit ≤ lastIndex() (the
+// floor sits below the snapshot when CompactionKeep entries under it are
+// kept for slow followers), and entries[i].Index == floor+1+i.
+type raftLog struct {
+	floor     uint64 // entries with index ≤ floor are gone from memory
+	floorTerm uint64 // term of the entry at floor
+	entries   []Entry
+
+	snap SnapshotMeta // newest snapshot; snap.Index ≥ floor
+
+	commit  uint64
+	applied uint64 // last index handed to the host in ApplyEntries
+	// persisted is the last index the host reported durable (LogPersisted).
+	persisted uint64
+	// bytes is the total size of entries.
+	bytes uint64
+}
+
+func (l *raftLog) firstIndex() uint64 { return l.floor + 1 }
+
+func (l *raftLog) lastIndex() uint64 { return l.floor + uint64(len(l.entries)) }
+
+func (l *raftLog) lastTerm() uint64 { t, _ := l.term(l.lastIndex()); return t }
+
+// term returns the term of the entry at i, and false if i is below the
+// floor or above the last index.
+func (l *raftLog) term(i uint64) (uint64, bool) {
+	switch {
+	case i == l.floor:
+		return l.floorTerm, true
+	case i < l.floor || i > l.lastIndex():
+		return 0, false
+	}
+	return l.entries[i-l.floor-1].Term, true
+}
+
+// entry returns the entry at i, which must be in the live log.
+func (l *raftLog) entry(i uint64) *Entry { return &l.entries[i-l.floor-1] }
+
+// matchTerm reports whether the log has an entry at i with term t.
+func (l *raftLog) matchTerm(i, t uint64) bool {
+	lt, ok := l.term(i)
+	return ok && lt == t
+}
+
+// isUpToDate implements the election restriction (Raft §5.4.1): a log ending
+// in (lastTerm, lastIndex) is at least as up to date as this one.
+func (l *raftLog) isUpToDate(lastIndex, lastTerm uint64) bool {
+	my := l.lastTerm()
+	return lastTerm > my || (lastTerm == my && lastIndex >= l.lastIndex())
+}
+
+// slice returns entries [lo, hi) limited to maxBytes (at least one entry if
+// lo < hi). The returned slice aliases the log; callers must not modify it.
+func (l *raftLog) slice(lo, hi, maxBytes uint64) []Entry {
+	if lo <= l.floor || lo >= hi {
+		return nil
+	}
+	hi = min(hi, l.lastIndex()+1)
+	es := l.entries[lo-l.floor-1 : hi-l.floor-1]
+	var size uint64
+	for i, e := range es {
+		size += e.size()
+		if i > 0 && size > maxBytes {
+			return es[:i:i]
+		}
+	}
+	return es[:len(es):len(es)]
+}
+
+// append adds entries at the end; they must follow lastIndex.
+func (l *raftLog) append(es ...Entry) {
+	for _, e := range es {
+		if e.Index != l.lastIndex()+1 {
+			panic(fmt.Sprintf("engine: appending %s after last index %d", e, l.lastIndex()))
+		}
+		l.entries = append(l.entries, e)
+		l.bytes += e.size()
+	}
+}
+
+// truncate removes entries with index ≥ i (i > commit).
+func (l *raftLog) truncate(i uint64) {
+	if i <= l.commit || i <= l.floor {
+		panic(fmt.Sprintf("engine: truncating at %d with commit %d floor %d", i, l.commit, l.floor))
+	}
+	for _, e := range l.entries[i-l.floor-1:] {
+		l.bytes -= e.size()
+	}
+	clear(l.entries[i-l.floor-1:])
+	l.entries = l.entries[:i-l.floor-1]
+	l.persisted = min(l.persisted, i-1)
+}
+
+// compact drops entries with index ≤ i from memory (i ≤ applied).
+func (l *raftLog) compact(i uint64) {
+	if i <= l.floor {
+		return
+	}
+	t, _ := l.term(i)
+	for _, e := range l.entries[:i-l.floor] {
+		l.bytes -= e.size()
+	}
+	l.entries = append([]Entry(nil), l.entries[i-l.floor:]...)
+	l.floor, l.floorTerm = i, t
+}
+
+// reset replaces the log with an empty one whose floor is the snapshot,
+// keeping the entries after it when keep is set.
+func (l *raftLog) reset(s SnapshotMeta, keep bool) {
+	var kept []Entry
+	if keep {
+		kept = append(kept, l.entries[s.Index-l.floor:]...)
+	}
+	l.entries, l.bytes = nil, 0
+	l.floor, l.floorTerm, l.snap = s.Index, s.Term, s
+	for _, e := range kept {
+		l.entries = append(l.entries, e)
+		l.bytes += e.size()
+	}
+	l.commit = max(l.commit, s.Index)
+	l.applied = max(l.applied, s.Index)
+	l.persisted = max(min(l.persisted, l.lastIndex()), s.Index)
+	if !keep {
+		l.persisted = s.Index
+	}
+}
+
+// findConflictByTerm returns the largest index ≤ i whose term is ≤ t, or the
+// floor (Raft §5.3, the fast back-off optimization).
+func (l *raftLog) findConflictByTerm(i, t uint64) (uint64, uint64) {
+	i = min(i, l.lastIndex())
+	for ; i > l.floor; i-- {
+		if et := l.entry(i).Term; et <= t {
+			return i, et
+		}
+	}
+	return l.floor, l.floorTerm
+}

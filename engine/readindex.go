@@ -1,0 +1,294 @@
+package engine
+
+// Reads (Raft thesis §6.4). A leader serves a linearizable read at a read
+// index: its commit index when the read arrived (or, on a new leader, the
+// commit index once its first entry commits), after a heartbeat round that
+// started after the read arrived has been acknowledged by a majority, which
+// proves no newer leader existed at that moment. Rounds are numbered; a
+// follower echoes the number in its heartbeat answer, so a late answer to
+// an old round can never confirm a newer one. Reads that arrive while a
+// round is in flight share the next round.
+//
+// The lease (opt-in, Config.LeaseTicks): when a round sent at tick t is
+// acknowledged by a majority, each acknowledging voter reset its election
+// timer no earlier than t and refuses votes for ElectionTicks of its own
+// clock (inLease). With clock drift below ClockDriftTicks per election
+// timeout, no other leader can be elected before t+ElectionTicks-
+// ClockDriftTicks ≥ t+LeaseTicks (Config.Validate), so the leader may answer
+// reads locally until t+LeaseTicks. A leadership transfer bypasses the
+// voters' promise, so starting one ends the lease for the rest of the term.
+
+// pendingRead is a read waiting at the leader for its round.
+type pendingRead struct {
+	id    uint64 // the host's read ID, or the requester's batch context
+	from  NodeID // "" for a local read, else the follower that asked
+	index uint64 // read index; 0 until the leader has committed in its term
+	round uint64 // the round that must be acknowledged
+	age   int    // ticks waited
+}
+
+// roundSent records when a read round was sent, for the lease.
+type roundSent struct{ round, tick uint64 }
+
+type readState struct {
+	// Leader side.
+	round      uint64 // newest round started (monotonic across terms)
+	confirmed  uint64 // newest round acknowledged by a majority
+	leaseUntil uint64 // tick until which lease reads are allowed
+	sent       []roundSent
+	queue      []pendingRead
+
+	// Follower side: reads forwarded to the leader in batches.
+	batch        uint64   // context of the batch in flight (0 if none)
+	batchIDs     []uint64 // reads in the batch in flight
+	batchElapsed int
+	waiting      []uint64 // reads for the next batch
+}
+
+func (r *readState) init() {}
+
+func (r *readState) pending() int { return len(r.queue) + len(r.batchIDs) + len(r.waiting) }
+
+// resetLeader starts a new term's leadership: no round is confirmed and no
+// lease is held.
+func (r *readState) resetLeader() {
+	r.confirmed = r.round
+	r.leaseUntil = 0
+	r.sent = r.sent[:0]
+}
+
+// startRound begins a new round at tick now and returns its number.
+func (r *readState) startRound(now uint64) uint64 {
+	r.round++
+	if len(r.sent) < maxTrackedRounds {
+		r.sent = append(r.sent, roundSent{r.round, now})
+	}
+	return r.round
+}
+
+// maxTrackedRounds bounds the rounds remembered for the lease; a round not
+// remembered simply does not extend it.
+const maxTrackedRounds = 1024
+
+// read handles a Read event.
+func (e *Engine) read(ev Read) {
+	e.counters.ReadsStarted++
+	fail := func(err error) {
+		e.counters.ReadsFailed++
+		e.emit(ReadFailed{ID: ev.ID, Err: err, Leader: e.leader})
+	}
+	if e.reads.pending() >= e.cfg.MaxPendingReads {
+		fail(ErrBusy)
+		return
+	}
+	switch {
+	case e.role == Leader:
+		if ev.Mode == ReadLease && e.leaseValid() && e.committedInTerm() {
+			e.counters.ReadsCompleted++
+			e.emit(ReadReady{ID: ev.ID, Index: e.log.commit})
+			return
+		}
+		e.enqueueRead(pendingRead{id: ev.ID})
+	case e.leader == "":
+		fail(ErrNoLeader)
+	default:
+		// Follower read: ask the leader for a read index (one message per
+		// batch of reads).
+		e.reads.waiting = append(e.reads.waiting, ev.ID)
+		e.maybeSendReadBatch()
+	}
+}
+
+// leaseValid reports whether the leader may answer lease reads locally.
+func (e *Engine) leaseValid() bool {
+	return e.role == Leader && e.cfg.LeaseTicks > 0 && !e.transferredInTerm && e.ticks < e.reads.leaseUntil
+}
+
+// enqueueRead queues a read for the next round, starting it unless one is
+// already in flight (reads arriving meanwhile share the round after it).
+func (e *Engine) enqueueRead(p pendingRead) {
+	p.round = e.reads.round + 1
+	if e.committedInTerm() {
+		p.index = e.log.commit
+	}
+	e.reads.queue = append(e.reads.queue, p)
+	if e.reads.confirmed == e.reads.round {
+		e.bcastHeartbeat()
+	}
+}
+
+// handleReadIndexRequest answers a follower's MsgReadIndex.
+func (e *Engine) handleReadIndexRequest(m Message) {
+	if e.role != Leader {
+		e.send(Message{Type: MsgReadIndexResp, To: m.From, Context: m.Context, Reject: true})
+		return
+	}
+	if !e.membership.Contains(m.From) || len(e.reads.queue) >= e.cfg.MaxPendingReads {
+		e.send(Message{Type: MsgReadIndexResp, To: m.From, Context: m.Context, Reject: true})
+		return
+	}
+	e.enqueueRead(pendingRead{id: m.Context, from: m.From})
+}
+
+// maybeConfirmReads releases reads whose round a majority acknowledged, and
+// extends the lease.
+func (e *Engine) maybeConfirmReads() {
+	if e.role != Leader {
+		return
+	}
+	acks := make([]uint64, 0, len(e.membership.Voters))
+	for _, id := range e.membership.Voters {
+		if id == e.id {
+			acks = append(acks, e.reads.round)
+		} else if pr := e.progress[id]; pr != nil {
+			acks = append(acks, pr.readAck)
+		} else {
+			acks = append(acks, 0)
+		}
+	}
+	if c := majorityIndex(acks); c > e.reads.confirmed {
+		e.reads.confirmed = c
+		i := 0
+		for i < len(e.reads.sent) && e.reads.sent[i].round <= c {
+			if e.reads.sent[i].round == c && e.cfg.LeaseTicks > 0 && !e.transferredInTerm {
+				e.reads.leaseUntil = max(e.reads.leaseUntil, e.reads.sent[i].tick+uint64(e.cfg.LeaseTicks))
+			}
+			i++
+		}
+		e.reads.sent = append(e.reads.sent[:0], e.reads.sent[i:]...)
+	}
+	e.releaseReads()
+}
+
+// releaseReads answers every queued read whose round is confirmed, once the
+// leader knows the commit index of its term.
+func (e *Engine) releaseReads() {
+	if !e.committedInTerm() {
+		return
+	}
+	q := e.reads.queue
+	n := 0
+	for _, p := range q {
+		if p.index == 0 {
+			p.index = e.log.commit
+		}
+		if p.round > e.reads.confirmed {
+			q[n] = p
+			n++
+			continue
+		}
+		if p.from == "" {
+			e.counters.ReadsCompleted++
+			e.emit(ReadReady{ID: p.id, Index: p.index})
+		} else {
+			e.send(Message{Type: MsgReadIndexResp, To: p.from, Context: p.id, Index: p.index})
+		}
+	}
+	clear(q[n:])
+	e.reads.queue = q[:n]
+	// Reads that arrived during the last round wait for the next one.
+	if n > 0 && q[n-1].round > e.reads.round {
+		e.bcastHeartbeat()
+	}
+}
+
+// failLeaderReads fails every read queued at the leader.
+func (e *Engine) failLeaderReads(err error) {
+	for _, p := range e.reads.queue {
+		if p.from == "" {
+			e.counters.ReadsFailed++
+			e.emit(ReadFailed{ID: p.id, Err: err})
+		} else {
+			e.send(Message{Type: MsgReadIndexResp, To: p.from, Context: p.id, Reject: true})
+		}
+	}
+	e.reads.queue = nil
+	e.reads.leaseUntil = 0
+}
+
+// maybeSendReadBatch forwards the waiting follower reads to the leader if no
+// batch is in flight.
+func (e *Engine) maybeSendReadBatch() {
+	r := &e.reads
+	if r.batchIDs != nil || len(r.waiting) == 0 || e.leader == "" {
+		return
+	}
+	r.batch = r.round + 1 // any fresh number; round is unused on followers
+	r.round++
+	r.batchIDs, r.waiting, r.batchElapsed = r.waiting, nil, 0
+	e.send(Message{Type: MsgReadIndex, To: e.leader, Context: r.batch})
+}
+
+// handleReadIndexResponse releases (or fails) the batch in flight.
+func (e *Engine) handleReadIndexResponse(m Message) {
+	r := &e.reads
+	if r.batchIDs == nil || m.Context != r.batch || m.From != e.leader {
+		return
+	}
+	ids := r.batchIDs
+	r.batchIDs, r.batch = nil, 0
+	for _, id := range ids {
+		if m.Reject {
+			e.counters.ReadsFailed++
+			e.emit(ReadFailed{ID: id, Err: ErrNotLeader, Leader: e.leader})
+		} else {
+			e.counters.ReadsCompleted++
+			e.emit(ReadReady{ID: id, Index: m.Index})
+		}
+	}
+	e.maybeSendReadBatch()
+}
+
+// failFollowerReads fails every read forwarded or waiting to be forwarded.
+func (e *Engine) failFollowerReads(err error) {
+	r := &e.reads
+	for _, ids := range [][]uint64{r.batchIDs, r.waiting} {
+		for _, id := range ids {
+			e.counters.ReadsFailed++
+			e.emit(ReadFailed{ID: id, Err: err, Leader: e.leader})
+		}
+	}
+	r.batchIDs, r.waiting, r.batch = nil, nil, 0
+}
+
+// tickFollowerReads times out a forwarded batch that got no answer.
+func (e *Engine) tickFollowerReads() {
+	r := &e.reads
+	if r.batchIDs == nil {
+		return
+	}
+	r.batchElapsed++
+	if r.batchElapsed >= e.cfg.ElectionTicks {
+		ids := r.batchIDs
+		r.batchIDs, r.batch = nil, 0
+		for _, id := range ids {
+			e.counters.ReadsFailed++
+			e.emit(ReadFailed{ID: id, Err: ErrReadTimeout, Leader: e.leader})
+		}
+		e.maybeSendReadBatch()
+	}
+}
+
+// tickTimeouts fails leader reads that waited too long for a round.
+func (r *readState) tickTimeouts(e *Engine) {
+	if e.role != Leader || len(r.queue) == 0 {
+		return
+	}
+	n := 0
+	for _, p := range r.queue {
+		p.age++
+		if p.age <= 2*e.cfg.ElectionTicks {
+			r.queue[n] = p
+			n++
+			continue
+		}
+		if p.from == "" {
+			e.counters.ReadsFailed++
+			e.emit(ReadFailed{ID: p.id, Err: ErrReadTimeout})
+		} else {
+			e.send(Message{Type: MsgReadIndexResp, To: p.from, Context: p.id, Reject: true})
+		}
+	}
+	clear(r.queue[n:])
+	r.queue = r.queue[:n]
+}

@@ -1,0 +1,166 @@
+package engine
+
+// Snapshots and log compaction (Raft §7). The engine never holds snapshot
+// bytes: the host writes snapshots (SnapshotHint → SnapshotTaken), reads
+// chunks of them to send (SendSnapshot), and stores received chunks
+// (WriteSnapshotChunk, RestoreSnapshot). The engine tracks metadata and
+// offsets.
+
+// maybeHintSnapshot asks for a snapshot when enough entries were applied
+// since the last one, or when the live log is too long or too large.
+func (e *Engine) maybeHintSnapshot() {
+	if e.snapshotHinted != 0 || e.log.applied <= e.log.snap.Index {
+		return
+	}
+	live := e.log.lastIndex() - e.log.floor
+	if e.log.applied-e.log.snap.Index >= e.cfg.SnapshotEntries ||
+		live > e.cfg.MaxLogEntries || e.log.bytes > e.cfg.MaxLogBytes {
+		e.snapshotHinted = e.log.applied
+		e.emit(SnapshotHint{Index: e.log.applied})
+	}
+}
+
+// snapshotTaken moves the snapshot floor and compacts the log prefix,
+// keeping CompactionKeep entries below it for followers slightly behind.
+func (e *Engine) snapshotTaken(s SnapshotMeta) {
+	if s.Index >= e.snapshotHinted {
+		e.snapshotHinted = 0
+	}
+	if s.Index <= e.log.snap.Index || s.Index > e.log.applied {
+		return
+	}
+	if t, ok := e.log.term(s.Index); !ok || t != s.Term {
+		return
+	}
+	// The engine knows the membership at s.Index better than the host.
+	s.Membership = e.membershipAt(s.Index)
+	e.log.snap = s
+	if s.Index > e.cfg.CompactionKeep {
+		if c := s.Index - e.cfg.CompactionKeep; c > e.log.floor {
+			e.log.compact(c)
+			e.emit(CompactLog{Index: c})
+		}
+	}
+}
+
+// startSnapshot switches a follower to snapshot state and sends the first
+// chunk of the newest snapshot.
+func (e *Engine) startSnapshot(to NodeID, pr *progress) {
+	if e.log.snap.Index == 0 {
+		return // nothing to send; cannot happen while the floor is 0
+	}
+	pr.becomeSnapshot(e.log.snap)
+	e.counters.SnapshotsSent++
+	e.sendSnapshotChunk(to, pr)
+}
+
+// sendSnapshotChunk asks the host to send the chunk at the follower's
+// offset.
+func (e *Engine) sendSnapshotChunk(to NodeID, pr *progress) {
+	pr.snapIdle = 0
+	e.send(Message{Type: MsgSnap, To: to, Snapshot: pr.snap, Offset: pr.snapOffset})
+	// SendSnapshot carries the message; replace the Send just emitted.
+	last := e.out[len(e.out)-1].(Send)
+	e.out[len(e.out)-1] = SendSnapshot{Msg: last.Msg, MaxBytes: e.cfg.SnapshotChunkBytes}
+}
+
+// handleSnapshotResponse advances a transfer to the offset the follower
+// expects next.
+func (e *Engine) handleSnapshotResponse(m Message, pr *progress) {
+	if pr.state != Snapshot || m.Snapshot.Index != pr.snap.Index || m.Snapshot.Term != pr.snap.Term {
+		return
+	}
+	if m.Reject {
+		// The follower cannot take this snapshot; probe again later.
+		pr.becomeProbe()
+		return
+	}
+	if m.Index == pr.snapOffset && pr.snapIdle == 0 {
+		return // a duplicate answer; the chunk is already on its way
+	}
+	pr.snapOffset = m.Index
+	e.sendSnapshotChunk(m.From, pr)
+}
+
+// snapshotChunkFailed restarts a transfer whose chunk the host could not
+// read (for example the snapshot was replaced by a newer one).
+func (e *Engine) snapshotChunkFailed(to NodeID) {
+	if e.role != Leader {
+		return
+	}
+	if pr := e.progress[to]; pr != nil && pr.state == Snapshot {
+		pr.becomeProbe()
+		pr.next = min(pr.next, e.log.floor) // forces a fresh snapshot
+		pr.probeSent = false
+	}
+}
+
+// handleSnapshotChunk is the follower's side of a chunked InstallSnapshot.
+func (e *Engine) handleSnapshotChunk(m Message) {
+	s := m.Snapshot
+	if s.Index <= e.log.commit {
+		// Already have everything it covers.
+		e.incoming = nil
+		e.send(Message{Type: MsgAppResp, To: m.From, Index: e.log.commit})
+		return
+	}
+	if s.Term == 0 || s.Membership.Validate() != nil {
+		return
+	}
+	same := e.incoming != nil && e.incoming.Index == s.Index && e.incoming.Term == s.Term
+	if !same {
+		if m.Offset != 0 {
+			// We are not receiving this snapshot: start from the beginning.
+			e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: 0})
+			return
+		}
+		meta := s
+		meta.Membership = s.Membership.Clone()
+		e.incoming, e.incomingOffset = &meta, 0
+	}
+	if m.Offset != e.incomingOffset {
+		e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: e.incomingOffset})
+		return
+	}
+	e.emit(WriteSnapshotChunk{Meta: *e.incoming, Offset: m.Offset, Data: m.Data, Done: m.Done})
+	e.incomingOffset += uint64(len(m.Data))
+	if !m.Done {
+		e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: e.incomingOffset})
+		return
+	}
+	e.installSnapshot(*e.incoming)
+	e.incoming = nil
+	// Only the snapshot is verified; a kept tail is checked by the next
+	// MsgApp.
+	e.send(Message{Type: MsgAppResp, To: m.From, Index: s.Index})
+}
+
+// installSnapshot replaces the follower's log and state machine with a
+// received snapshot, keeping the log tail if it extends the snapshot
+// (Raft §7).
+func (e *Engine) installSnapshot(s SnapshotMeta) {
+	keep := e.log.matchTerm(s.Index, s.Term) && s.Index >= e.log.floor
+	e.emit(RestoreSnapshot{Meta: s, KeepLog: keep})
+	e.log.reset(s, keep)
+	e.counters.SnapshotsInstalled++
+	e.snapshotHinted = 0
+	e.restoreMembershipFromLog()
+	e.emit(MembershipChanged{Membership: e.membership.Clone()})
+}
+
+// membershipAt returns the configuration in force at index i (floor ≤ i ≤
+// lastIndex): the newest config entry at or before i, else the one at the
+// floor.
+func (e *Engine) membershipAt(i uint64) Membership {
+	for j := min(i, e.log.lastIndex()); j > e.log.floor; j-- {
+		if ent := e.log.entry(j); ent.Type == EntryConfig {
+			if _, m, err := UnmarshalConfig(ent.Data); err == nil {
+				return m
+			}
+		}
+	}
+	if s := e.log.snap; s.Index > 0 {
+		return s.Membership.Clone()
+	}
+	return NewMembership(e.cfg.Peers, nil)
+}
