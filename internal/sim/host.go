@@ -55,11 +55,11 @@ type host struct {
 	slowUntil   int
 
 	// Client bookkeeping, lost on a crash.
-	writes   map[uint64]*writeOp   // awaiting ProposalAccepted/Rejected
-	confs    map[uint64]*confOp    // awaiting ProposalAccepted/Rejected
-	waiters  map[uint64][]waiter   // accepted, awaiting apply at Index
-	reads    map[uint64]*readOp    // awaiting ReadReady/ReadFailed
-	ready    []*readOp             // ReadReady, awaiting apply
+	writes  map[uint64]*writeOp // awaiting ProposalAccepted/Rejected
+	confs   map[uint64]*confOp  // awaiting ProposalAccepted/Rejected
+	waiters map[uint64][]waiter // accepted, awaiting apply at Index
+	reads   map[uint64]*readOp  // awaiting ReadReady/ReadFailed
+	ready   []*readOp           // ReadReady, awaiting apply
 }
 
 // waiter is a reply waiter keyed by (term, index), as the action contract

@@ -305,12 +305,17 @@ func (w *world) feed(h *host, ev engine.Event) {
 
 func (w *world) stepEngine(h *host, ev engine.Event) {
 	w.seq++
+	defer func() {
+		if r := recover(); r != nil {
+			w.tr.add(traceRecord{step: w.step, node: h.id, role: h.role, term: h.term, in: true, item: ev})
+			w.violate("engine panic", "%s: %v", h.id, r)
+		}
+	}()
 	acts := h.eng.Step(ev)
 	if _, tick := ev.(engine.Tick); !tick || len(acts) > 0 {
 		w.tr.add(traceRecord{step: w.step, node: h.id, role: h.role, term: h.term, in: true, item: ev})
 	}
-	if rec, ok := ev.(engine.Recover); ok {
-		_ = rec
+	if _, ok := ev.(engine.Recover); ok {
 		h.recovering = true
 	}
 	for _, a := range acts {

@@ -1,0 +1,120 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a non-negative integer", name, s)
+	}
+	return n
+}
+
+// seeds returns the seeds to run: YGGR_SIM_SEED alone if set, else
+// 1..YGGR_SIM_SEEDS (default def).
+func seeds(t *testing.T, def int) []uint64 {
+	if s := os.Getenv("YGGR_SIM_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("YGGR_SIM_SEED=%q: %v", s, err)
+		}
+		return []uint64{n}
+	}
+	n := envInt(t, "YGGR_SIM_SEEDS", def)
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+// fail reports a violation with its trace and the command that replays it.
+func fail(t *testing.T, err error, replay string) {
+	t.Helper()
+	var v *Violation
+	if errors.As(err, &v) {
+		t.Fatalf("%s\nreplay: YGGR_SIM_SEED=%d %s", v.Report(), v.Seed, replay)
+	}
+	t.Fatalf("sim: %v", err)
+}
+
+// TestChaos runs many seeds of each cluster size under every fault.
+func TestChaos(t *testing.T) {
+	steps := envInt(t, "YGGR_SIM_STEPS", 1500)
+	for _, n := range []int{3, 5, 7} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			start := time.Now()
+			var total Stats
+			var engineSteps uint64
+			for _, seed := range seeds(t, 128) {
+				st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps})
+				if err != nil {
+					fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestChaos/n=%d$' -v", steps, n))
+				}
+				total.Steps += st.Steps
+				engineSteps += st.EngineSteps
+				total.WritesAcked += st.WritesAcked
+				total.ReadsServed += st.ReadsServed
+				total.ConfChanges += st.ConfChanges
+				total.Transfers += st.Transfers
+				total.Crashes += st.Crashes
+				total.Partitions += st.Partitions
+				total.Installs += st.Installs
+				total.Snapshots += st.Snapshots
+				total.Leaders += st.Leaders
+			}
+			el := time.Since(start)
+			t.Logf("%d steps (%.0f steps/s), %d engine steps (%.0f/s); writes acked %d, reads %d, leaders %d, conf changes %d, transfers %d, crashes %d, partitions %d, snapshots %d, installs %d",
+				total.Steps, float64(total.Steps)/el.Seconds(), engineSteps, float64(engineSteps)/el.Seconds(),
+				total.WritesAcked, total.ReadsServed, total.Leaders, total.ConfChanges, total.Transfers, total.Crashes, total.Partitions, total.Snapshots, total.Installs)
+		})
+	}
+}
+
+// TestLiveness runs chaos, heals everything, and requires progress.
+func TestLiveness(t *testing.T) {
+	steps := envInt(t, "YGGR_SIM_STEPS", 1500) / 3
+	for _, n := range []int{3, 5, 7} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			for _, seed := range seeds(t, 16) {
+				_, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, Liveness: true})
+				if err != nil {
+					fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestLiveness/n=%d$' -v", steps*3, n))
+				}
+			}
+		})
+	}
+}
+
+// TestCalm runs without faults: everything must make steady progress.
+func TestCalm(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		st, err := Run(Options{Seed: 42, Nodes: n, Steps: 400, Calm: true, Liveness: true})
+		if err != nil {
+			fail(t, err, fmt.Sprintf("go test ./internal/sim -run 'TestCalm' -v"))
+		}
+		if st.WritesAcked < 50 || st.ReadsServed < 50 {
+			t.Errorf("n=%d: got %d writes acked and %d reads served in 400 calm ticks, want at least 50 each", n, st.WritesAcked, st.ReadsServed)
+		}
+	}
+}
+
+// TestDeterministic: one seed, one run.
+func TestDeterministic(t *testing.T) {
+	a, errA := Run(Options{Seed: 9, Nodes: 5, Steps: 300})
+	b, errB := Run(Options{Seed: 9, Nodes: 5, Steps: 300})
+	if fmt.Sprint(errA) != fmt.Sprint(errB) || a != b {
+		t.Fatalf("got %+v (%v) then %+v (%v), want identical runs", a, errA, b, errB)
+	}
+}
