@@ -263,25 +263,15 @@ func (c *checker) checkSend(w *world, h *host, s heldSend) {
 		w.violate("persist before send", "%s sends %s but its durable term is %d", h.id, m, d.hs.Term)
 		return
 	}
-	switch m.Type {
-	case engine.MsgVoteResp:
-		if !m.Reject && d.hs.Term == m.Term && d.hs.Vote != m.To {
-			w.violate("persist before send", "%s grants its vote in term %d to %s but its durable vote is %q", h.id, m.Term, m.To, d.hs.Vote)
-		}
-	case engine.MsgAppResp:
-		if m.Reject || m.Index <= d.floorIndex || m.Index <= d.snap.Index {
-			return
-		}
-		t, ok := d.term(m.Index)
-		if !ok || (s.ackTerm != 0 && t != s.ackTerm) {
-			w.violate("persist before send", "%s acknowledges %d/%d but its durable log has %d..%d (term %d there)", h.id, s.ackTerm, m.Index, d.floorIndex+1, d.lastIndex(), t)
-		}
-	case engine.MsgVote:
-		if m.LastIndex <= d.snap.Index || m.LastIndex <= d.floorIndex {
-			return
-		}
-		if t, ok := d.term(m.LastIndex); !ok || t != m.LastTerm {
-			w.violate("persist before send", "%s requests votes claiming last %d/%d but its durable log has %d..%d", h.id, m.LastTerm, m.LastIndex, d.floorIndex+1, d.lastIndex())
-		}
+	if m.Type == engine.MsgVoteResp && !m.Reject && d.hs.Term == m.Term && d.hs.Vote != m.To {
+		w.violate("persist before send", "%s grants its vote in term %d to %s but its durable vote is %q", h.id, m.Term, m.To, d.hs.Vote)
+		return
+	}
+	if s.logBad != "" {
+		w.violate("persist before send", "%s sends %s: it %s", h.id, m, s.logBad)
+		return
+	}
+	if s.logNeed > h.disk.synced {
+		w.violate("persist before send", "%s sends %s before the entry it vouches for is durable (write %d, synced %d)", h.id, m, s.logNeed, h.disk.synced)
 	}
 }

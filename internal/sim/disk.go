@@ -15,6 +15,10 @@ type diskState struct {
 	// has Index floorIndex+1+i.
 	floorIndex, floorTerm uint64
 	entries               []engine.Entry
+	// wseq[i] is the number of the write that put entries[i] in the log;
+	// floorSeq that of the write that set the floor.
+	wseq     []uint64
+	floorSeq uint64
 
 	snap     engine.SnapshotMeta
 	snapData []byte
@@ -37,6 +41,18 @@ func (d *diskState) term(i uint64) (uint64, bool) {
 	return d.entries[i-d.floorIndex-1].Term, true
 }
 
+// writtenBy returns the number of the write that put the entry at i in the
+// log (or set the floor at or above i).
+func (d *diskState) writtenBy(i uint64) (uint64, bool) {
+	if i <= d.floorIndex {
+		return d.floorSeq, true
+	}
+	if i > d.lastIndex() {
+		return 0, false
+	}
+	return d.wseq[i-d.floorIndex-1], true
+}
+
 func (d *diskState) entry(i uint64) (engine.Entry, bool) {
 	if i <= d.floorIndex || i > d.lastIndex() {
 		return engine.Entry{}, false
@@ -47,6 +63,7 @@ func (d *diskState) entry(i uint64) (engine.Entry, bool) {
 func (d *diskState) clone() diskState {
 	c := *d
 	c.entries = slices.Clone(d.entries)
+	c.wseq = slices.Clone(d.wseq)
 	c.inData = slices.Clone(d.inData)
 	return c
 }
@@ -66,6 +83,7 @@ const (
 // current view and, when the simulated fsync reaches it, to durable state.
 type diskOp struct {
 	kind    opKind
+	seq     uint64 // 1 + the number of writes issued before it
 	hs      engine.HardState
 	index   uint64
 	entries []engine.Entry
@@ -89,6 +107,7 @@ func (d *diskState) apply(op *diskOp) error {
 		}
 		if op.index <= d.lastIndex() {
 			d.entries = d.entries[:op.index-d.floorIndex-1]
+			d.wseq = d.wseq[:op.index-d.floorIndex-1]
 		}
 	case opAppend:
 		for _, e := range op.entries {
@@ -99,6 +118,7 @@ func (d *diskState) apply(op *diskOp) error {
 				return fmt.Errorf("PersistEntries %s has a lower term than the entry before it (%d)", e, pt)
 			}
 			d.entries = append(d.entries, e)
+			d.wseq = append(d.wseq, op.seq)
 		}
 	case opCompact:
 		if op.index <= d.floorIndex {
@@ -111,12 +131,17 @@ func (d *diskState) apply(op *diskOp) error {
 		if !ok {
 			t = d.snap.Term
 		}
+		seq := d.floorSeq
+		if i := op.index - d.floorIndex - 1; i < uint64(len(d.wseq)) {
+			seq = d.wseq[i]
+		}
 		if op.index >= d.lastIndex() {
-			d.entries = nil
+			d.entries, d.wseq = nil, nil
 		} else {
 			d.entries = slices.Clone(d.entries[op.index-d.floorIndex:])
+			d.wseq = slices.Clone(d.wseq[op.index-d.floorIndex:])
 		}
-		d.floorIndex, d.floorTerm = op.index, t
+		d.floorIndex, d.floorTerm, d.floorSeq = op.index, t, seq
 	case opChunk:
 		c := op.chunk
 		switch {
@@ -153,10 +178,11 @@ func (d *diskState) apply(op *diskOp) error {
 		}
 		if op.restore.KeepLog && ok && m.Index < d.lastIndex() && m.Index >= d.floorIndex {
 			d.entries = slices.Clone(d.entries[m.Index-d.floorIndex:])
+			d.wseq = slices.Clone(d.wseq[m.Index-d.floorIndex:])
 		} else {
-			d.entries = nil
+			d.entries, d.wseq = nil, nil
 		}
-		d.floorIndex, d.floorTerm = m.Index, m.Term
+		d.floorIndex, d.floorTerm, d.floorSeq = m.Index, m.Term, op.seq
 	}
 	return nil
 }
@@ -172,6 +198,7 @@ type disk struct {
 }
 
 func (k *disk) write(op diskOp) error {
+	op.seq = k.issued + 1
 	if err := k.cur.apply(&op); err != nil {
 		return err
 	}

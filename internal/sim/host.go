@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/yggrdb/yggr/engine"
@@ -12,9 +13,11 @@ import (
 type heldSend struct {
 	msg  engine.Message
 	need uint64
-	// ackTerm is the term, in the log at the time of the Send, of the entry
-	// a successful MsgAppResp acknowledges (0 if unknown).
-	ackTerm uint64
+	// logNeed is the number of the write that put in the log the entry the
+	// message vouches for (a MsgAppResp's match, a MsgVote's last entry);
+	// logBad says the log did not hold that entry when the Send was done.
+	logNeed uint64
+	logBad  string
 }
 
 type dueEvent struct {
@@ -190,8 +193,24 @@ func (w *world) execute(h *host, a engine.Action) {
 // holds it until every write issued before it is durable.
 func (w *world) send(h *host, m engine.Message) {
 	s := heldSend{msg: m, need: h.disk.issued}
-	if m.Type == engine.MsgAppResp && !m.Reject {
-		s.ackTerm, _ = h.disk.cur.term(m.Index)
+	cur := &h.disk.cur
+	switch {
+	case m.Type == engine.MsgAppResp && !m.Reject:
+		seq, ok := cur.writtenBy(m.Index)
+		if !ok {
+			s.logBad = fmt.Sprintf("acknowledges index %d, which its log (%d..%d) does not hold", m.Index, cur.floorIndex+1, cur.lastIndex())
+		}
+		s.logNeed = seq
+	case m.Type == engine.MsgVote:
+		seq, ok := cur.writtenBy(m.LastIndex)
+		t, tok := cur.term(m.LastIndex)
+		if m.LastIndex <= cur.floorIndex {
+			t, tok = m.LastTerm, true
+		}
+		if !ok || !tok || t != m.LastTerm {
+			s.logBad = fmt.Sprintf("claims last entry %d/%d, which its log (%d..%d) does not hold", m.LastTerm, m.LastIndex, cur.floorIndex+1, cur.lastIndex())
+		}
+		s.logNeed = seq
 	}
 	if s.need <= h.disk.synced || (m.Type == engine.MsgApp && w.rng.IntN(4) != 0) {
 		w.transmit(h, s)
