@@ -187,6 +187,23 @@ func (d *diskState) apply(op *diskOp) error {
 	return nil
 }
 
+// alignToSnapshot makes the log start after the published snapshot when
+// the snapshot is ahead of the log floor (a crash between publishing an
+// installed snapshot and restoring from it): entries the snapshot covers
+// are dropped, and so is a tail that does not extend the snapshot.
+func (d *diskState) alignToSnapshot() {
+	if d.snap.Index <= d.floorIndex {
+		return
+	}
+	if t, ok := d.term(d.snap.Index); ok && t == d.snap.Term && d.snap.Index < d.lastIndex() {
+		k := d.snap.Index - d.floorIndex
+		d.entries, d.wseq = slices.Clone(d.entries[k:]), slices.Clone(d.wseq[k:])
+	} else {
+		d.entries, d.wseq = nil, nil
+	}
+	d.floorIndex, d.floorTerm = d.snap.Index, d.snap.Term
+}
+
 // disk is a simulated disk: writes land in cur at once and in dur only when
 // the simulator runs an fsync over them; a crash keeps dur plus a random
 // prefix of the pending writes.

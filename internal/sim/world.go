@@ -234,11 +234,13 @@ func (w *world) start(h *host) error {
 	if err != nil {
 		return err
 	}
-	h.reset(eng)
 	h.rate = 1 + (w.rng.Float64()*2-1)*0.25*2/float64(w.cfg.ElectionTicks)
 	h.clock = w.rng.Float64()
 	h.fsyncP = 0.8
 	d := &h.disk.dur
+	d.alignToSnapshot()
+	h.disk.cur = d.clone()
+	h.reset(eng)
 	h.sm = newStateMachine(engine.NewMembership(w.voters, nil))
 	if d.snap.Index > 0 {
 		img, err := decodeSnapshot(d.snapData)
