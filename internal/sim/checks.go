@@ -147,6 +147,10 @@ func (c *checker) onRoleChanged(w *world, h *host, rc engine.RoleChanged) {
 		return
 	}
 	c.leaders[rc.Term] = h.id
+	if m := h.eng.Status().Membership; !m.IsVoter(h.id) {
+		w.violate("election safety", "%s became leader of term %d but is not a voter of its configuration %s", h.id, rc.Term, m)
+		return
+	}
 	d := &h.disk.cur
 	for i := uint64(1); i <= c.maxCommitted; i++ {
 		want := c.committed[i]

@@ -16,7 +16,8 @@ func (s *stubEngine) Status() engine.Status             { return s.st }
 func stubWorld(t *testing.T) (*world, []*host) {
 	t.Helper()
 	w, err := newWorld(Options{Seed: 1, Nodes: 3, Steps: 1, NewEngine: func(cfg engine.Config) (Engine, error) {
-		return &stubEngine{st: engine.Status{ID: cfg.ID}}, nil
+		m := engine.NewMembership([]engine.NodeID{"n1", "n2", "n3"}, nil)
+		return &stubEngine{st: engine.Status{ID: cfg.ID, Membership: m}}, nil
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +125,9 @@ func TestCheckers(t *testing.T) {
 			h[0].eng.(*stubEngine).st.Commit = 1
 			w.execute(h[0], engine.ApplyEntries{Entries: []engine.Entry{put(1, 1, "a", "v8")}})
 		}, "linearizability"},
+		{"non-voter leader", func(w *world, h []*host) {
+			w.execute(w.hosts[3], engine.RoleChanged{Role: engine.Leader, Term: 3, Leader: w.hosts[3].id})
+		}, "election safety"},
 		{"vote sent before it is durable", func(w *world, h []*host) {
 			w.execute(h[0], engine.PersistHardState{HardState: engine.HardState{Term: 2, Vote: "n2"}})
 			w.transmit(h[0], heldSend{msg: engine.Message{Type: engine.MsgVoteResp, From: "n1", To: "n2", Term: 2}})

@@ -466,7 +466,8 @@ func (c *clients) changeMembership(w *world) {
 	if l == nil {
 		return
 	}
-	m := l.eng.Status().Membership
+	st := l.eng.Status()
+	m := st.Membership
 	var outside []*host
 	for _, h := range w.hosts {
 		if !m.Contains(h.id) {
@@ -491,11 +492,10 @@ func (c *clients) changeMembership(w *world) {
 		return
 	}
 	ch.Addr = "sim:" + string(ch.Node)
-	if h := w.byID[ch.Node]; h != nil && !h.everStarted {
-		if err := w.start(h); err != nil {
-			w.violate("host contract", "%s: start: %v", h.id, err)
-			return
-		}
+	if h := w.byID[ch.Node]; h != nil && (ch.Op == engine.ConfAddLearner || ch.Op == engine.ConfAddVoter) && h.up && !st.PendingConfig && r.IntN(2) == 0 {
+		// Re-add with a fresh disk: safe only because the node's removal
+		// (or absence) is committed.
+		w.wipe(h)
 	}
 	op := &confOp{id: c.id(), change: ch}
 	l.confs[op.id] = op

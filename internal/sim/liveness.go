@@ -45,6 +45,30 @@ func (w *world) liveness() {
 		return false
 	}) {
 		w.violate("liveness", "no leadership transfer completed within %d ticks after the faults stopped (leader: %s, target %s)", bound, w.leaderDesc(), w.cl.transfer.to)
+		return
+	}
+	// Every member, learners included, catches up with the leader.
+	l := w.leader()
+	if l == nil {
+		w.violate("liveness", "no leader after the transfer")
+		return
+	}
+	st := l.eng.Status()
+	target := st.Commit
+	var lag *host
+	if !w.runUntil(bound, func() bool {
+		lag = nil
+		for _, id := range st.Membership.Members() {
+			if h := w.byID[id]; h != nil && h.up && h.sm.applied < target {
+				lag = h
+				return false
+			}
+		}
+		return true
+	}) {
+		if lag != nil {
+			w.violate("liveness", "%s (applied %d) did not catch up with commit %d of leader %s within %d ticks; membership %s", lag.id, lag.sm.applied, target, l.id, bound, st.Membership)
+		}
 	}
 }
 

@@ -121,6 +121,17 @@ type world struct {
 	fail   *Violation
 	stats  Stats
 	calm   bool // faults off (Calm, or the liveness phase)
+
+	items []item     // scratch for tick
+	due   []inflight // scratch for tick
+}
+
+// item is one thing that happens during a tick.
+type item struct {
+	h    *host
+	kind uint8 // 0 deliver, 1 tick, 2 fsync, 3 host event
+	msg  engine.Message
+	ev   engine.Event
 }
 
 // Run simulates one cluster and returns its statistics, or a *Violation
@@ -192,11 +203,11 @@ func newWorld(opts Options) (*world, error) {
 	}
 	w.cl.init()
 	w.chk.init()
+	// The spares run from the start with no configuration: they must stay
+	// quiet until a leader adds them.
 	for _, h := range w.hosts {
-		if h.initial {
-			if err := w.start(h); err != nil {
-				return nil, err
-			}
+		if err := w.start(h); err != nil {
+			return nil, err
 		}
 	}
 	return w, nil
@@ -288,6 +299,20 @@ func (w *world) crash(h *host) {
 	w.stats.Crashes++
 }
 
+// wipe replaces h by a fresh node with an empty disk that joins (no
+// bootstrap peers).
+func (w *world) wipe(h *host) {
+	w.crash(h)
+	w.stats.Crashes--
+	w.note(h, "wipe: fresh disk, joins as a new node")
+	h.disk = disk{}
+	h.initial = false
+	h.restartAt = 0
+	if err := w.start(h); err != nil {
+		w.violate("host contract", "%s: start: %v", h.id, err)
+	}
+}
+
 // feed steps ev into h's engine, then any events the host produced while
 // executing the actions (LogPersisted, SnapshotChunkFailed, ...).
 func (w *world) feed(h *host, ev engine.Event) {
@@ -327,7 +352,9 @@ func (w *world) stepEngine(h *host, ev engine.Event) {
 		w.tr.add(traceRecord{step: w.step, node: h.id, role: h.role, term: h.term, item: a})
 		w.execute(h, a)
 	}
-	if w.fail == nil {
+	// A step without actions changes no term, commit or role (each of
+	// those is announced by an action), so the status checks can skip it.
+	if w.fail == nil && len(acts) > 0 {
 		w.chk.afterStep(w, h)
 	}
 	h.recovering = false
@@ -340,15 +367,9 @@ func (w *world) tick() {
 		w.faults()
 	}
 	w.cl.generate(w)
-	type item struct {
-		h    *host
-		kind uint8 // 0 deliver, 1 tick, 2 fsync, 3 host event
-		msg  engine.Message
-		ev   engine.Event
-	}
-	var items []item
+	items := w.items[:0]
 	rest := w.net.queue[:0]
-	var due []inflight
+	due := w.due[:0]
 	for _, m := range w.net.queue {
 		if m.due <= w.step {
 			due = append(due, m)
@@ -382,6 +403,7 @@ func (w *world) tick() {
 		}
 		h.snapDue = keep
 	}
+	w.items, w.due = items, due
 	w.rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
 	for _, it := range items {
 		if w.fail != nil {
