@@ -1,7 +1,62 @@
-// Package yggr is a tiny, single-binary, replicated, ordered key-value
-// database: the SQLite of Raft.
+// Package yggr is a tiny, replicated, ordered key-value database: the
+// SQLite of Raft. An application links it and opens a database:
 //
-//	db, err := yggr.Open("data", nil) // a single-node database
+//	db, err := yggr.Open("data", nil) // a single-node database, no network
+//	err = db.Put(ctx, []byte("k"), []byte("v"))
+//	v, err := db.Get(ctx, []byte("k"))
 //
-// Writes go through Raft; reads are linearizable by default.
+// or a member of a cluster:
+//
+//	db, err := yggr.Open("data/n1",
+//		[]string{"n1=10.0.0.1:7071", "n2=10.0.0.2:7071", "n3=10.0.0.3:7071"},
+//		yggr.WithID("n1"), yggr.WithClusterSecret(secret))
+//
+// Writes go through Raft: Put returns once the write is committed on a
+// majority and applied. Reads are linearizable by default (ReadIndex: no log
+// write, no fsync); Lease reads skip the round trip when WithLeaseReads is
+// set; Stale reads are served from the local copy at once. Any node accepts
+// any request: a follower forwards writes to the leader and asks the leader
+// for a read index.
+//
+// # Caveats
+//
+// The state machine is an in-memory B-tree: the whole dataset must fit in
+// memory. Byte slices passed in are not retained; byte slices returned are
+// owned by the caller. Lease reads assume clocks whose rates differ by less
+// than the configured drift margin (see engine.Config.LeaseTicks).
 package yggr
+
+import (
+	"errors"
+
+	"github.com/yggrdb/yggr/internal/node"
+)
+
+// Errors. Messages start with "yggr: ".
+var (
+	ErrNotFound = errors.New("yggr: not found")
+	// ErrNotLeader matches a *NotLeaderError.
+	ErrNotLeader = node.ErrNotLeader
+	ErrNoLeader  = node.ErrNoLeader
+	ErrBusy      = node.ErrBusy
+	ErrClosed    = node.ErrClosed
+	ErrTimeout   = node.ErrTimeout
+	ErrCorrupt   = node.ErrCorrupt
+	// ErrDropped: a leadership change dropped the write before it
+	// committed; it was not applied and may be retried.
+	ErrDropped = node.ErrDropped
+	// ErrUnknownOutcome: the write may or may not have been applied.
+	ErrUnknownOutcome = node.ErrUnknownOutcome
+	ErrMembership     = node.ErrMembership
+	ErrTransfer       = node.ErrTransfer
+	ErrTooLarge       = errors.New("yggr: too large")
+	ErrInvalid        = errors.New("yggr: invalid argument")
+	// ErrLeaseDisabled: a Lease read on a database opened without
+	// WithLeaseReads.
+	ErrLeaseDisabled = errors.New("yggr: lease reads are not enabled (WithLeaseReads)")
+	// ErrConfig: Open was given a contradictory or incomplete configuration.
+	ErrConfig = errors.New("yggr: bad configuration")
+)
+
+// NotLeaderError says which node leads; it matches ErrNotLeader.
+type NotLeaderError = node.NotLeaderError

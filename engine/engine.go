@@ -127,9 +127,9 @@ func (e *Engine) Step(ev Event) []Action {
 	case SnapshotTaken:
 		e.snapshotTaken(ev.Meta)
 	case SnapshotFailed:
-		if ev.Index == e.snapshotHinted {
-			e.snapshotHinted = 0
-		}
+		// The host may have tried at another index than hinted (its state
+		// machine lags the engine); any answer ends the hint.
+		e.snapshotHinted = 0
 	case SnapshotChunkFailed:
 		e.snapshotChunkFailed(ev.To)
 	case nil:

@@ -23,9 +23,7 @@ func (e *Engine) maybeHintSnapshot() {
 // snapshotTaken moves the snapshot floor and compacts the log prefix,
 // keeping CompactionKeep entries below it for followers slightly behind.
 func (e *Engine) snapshotTaken(s SnapshotMeta) {
-	if s.Index >= e.snapshotHinted {
-		e.snapshotHinted = 0
-	}
+	e.snapshotHinted = 0 // any answer ends the hint
 	if s.Index <= e.log.snap.Index || s.Index > e.log.applied {
 		return
 	}

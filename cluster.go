@@ -1,0 +1,149 @@
+package yggr
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/node"
+)
+
+// AddLearner adds a node that receives the log but does not vote; Promote
+// it once it has caught up. addr is its peer address (host:port).
+func (db *DB) AddLearner(ctx context.Context, id, addr string) error {
+	return db.change(ctx, engine.ConfAddLearner, id, addr)
+}
+
+// AddVoter adds a voter directly. Prefer AddLearner then Promote, which
+// keeps the cluster available while the new node catches up.
+func (db *DB) AddVoter(ctx context.Context, id, addr string) error {
+	return db.change(ctx, engine.ConfAddVoter, id, addr)
+}
+
+// Promote makes a learner that has caught up a voter.
+func (db *DB) Promote(ctx context.Context, id string) error {
+	return db.change(ctx, engine.ConfPromote, id, "")
+}
+
+// RemoveMember removes a voter or learner. A leader that removes itself
+// steps down once the change commits.
+func (db *DB) RemoveMember(ctx context.Context, id string) error {
+	return db.change(ctx, engine.ConfRemove, id, "")
+}
+
+func (db *DB) change(ctx context.Context, op engine.ConfOp, id, addr string) error {
+	if !engine.ValidNodeID(engine.NodeID(id)) {
+		return fmt.Errorf("%w: node id %q", ErrInvalid, id)
+	}
+	if (op == engine.ConfAddLearner || op == engine.ConfAddVoter) && addr == "" {
+		return fmt.Errorf("%w: adding %s needs its peer address", ErrInvalid, id)
+	}
+	_, err := db.node.ChangeMembership(ctx, engine.ConfChange{Op: op, Node: engine.NodeID(id), Addr: addr})
+	return err
+}
+
+// TransferLeadership hands leadership to the voter id (any up-to-date
+// voter if empty) and waits until it leads.
+func (db *DB) TransferLeadership(ctx context.Context, id string) error {
+	return db.node.TransferLeadership(ctx, engine.NodeID(id))
+}
+
+// Snapshot takes a snapshot of this node's state now (snapshots are also
+// taken automatically as the log grows) and returns its index.
+func (db *DB) Snapshot(ctx context.Context) (uint64, error) {
+	meta, err := db.node.Snapshot(ctx)
+	return meta.Index, err
+}
+
+// Backup writes a consistent backup of this node's state to w and returns
+// the log index it covers. RestoreBackup turns it into a new database.
+func (db *DB) Backup(ctx context.Context, w io.Writer) (uint64, error) {
+	meta, err := db.node.Backup(ctx, w)
+	return meta.Index, err
+}
+
+// RestoreBackup creates, in the empty or missing directory dir, a
+// single-node database with node ID id holding the state of a backup.
+// Open(dir, nil, WithID(id)) then serves it; grow it into a cluster with
+// AddLearner and Promote.
+func RestoreBackup(dir, id string, r io.Reader) (uint64, error) {
+	if id == "" {
+		id = defaultID
+	}
+	meta, err := node.RestoreBackup(dir, engine.NodeID(id), r)
+	if err != nil {
+		return 0, err
+	}
+	if err := writeIdentity(dir, identity{ID: id, Peers: []string{id + "="}}); err != nil {
+		return 0, err
+	}
+	return meta.Index, nil
+}
+
+// Member is one member of the cluster.
+type Member struct {
+	ID    string `json:"id"`
+	Addr  string `json:"addr"`
+	Voter bool   `json:"voter"`
+}
+
+// Status is a node's view of the cluster.
+type Status struct {
+	ID            string   `json:"id"`
+	Role          string   `json:"role"`
+	Term          uint64   `json:"term"`
+	Leader        string   `json:"leader"`
+	LeaderAddr    string   `json:"leader_addr"`
+	Commit        uint64   `json:"commit"`
+	Applied       uint64   `json:"applied"`
+	LastIndex     uint64   `json:"last_index"`
+	SnapshotIndex uint64   `json:"snapshot_index"`
+	Members       []Member `json:"members"`
+	// Followers is the leader's view of replication (leader only).
+	Followers []FollowerStatus `json:"followers,omitempty"`
+}
+
+// FollowerStatus is the leader's view of one follower.
+type FollowerStatus struct {
+	ID      string `json:"id"`
+	Match   uint64 `json:"match"`
+	Next    uint64 `json:"next"`
+	State   string `json:"state"`
+	Learner bool   `json:"learner"`
+	Active  bool   `json:"active"`
+}
+
+// Status returns this node's view of the cluster.
+func (db *DB) Status() Status {
+	st := db.node.Status()
+	s := Status{
+		ID: string(st.ID), Role: st.Role.String(), Term: st.Term, Leader: string(st.Leader),
+		LeaderAddr: db.node.Addr(st.Leader), Commit: st.Commit, Applied: st.Applied,
+		LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
+	}
+	for _, id := range st.Membership.Members() {
+		s.Members = append(s.Members, Member{ID: string(id), Addr: db.node.Addr(id), Voter: st.Membership.IsVoter(id)})
+	}
+	for _, f := range st.Followers {
+		s.Followers = append(s.Followers, FollowerStatus{ID: string(f.ID), Match: f.Match, Next: f.Next,
+			State: f.State.String(), Learner: f.Learner, Active: f.Active})
+	}
+	slices.SortFunc(s.Members, func(a, b Member) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return s
+}
+
+// WaitLeader blocks until this node knows a leader and returns its ID.
+func (db *DB) WaitLeader(ctx context.Context) (string, error) {
+	id, err := db.node.WaitLeader(ctx)
+	return string(id), err
+}

@@ -1,0 +1,335 @@
+package yggr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"slices"
+
+	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/kv"
+	"github.com/yggrdb/yggr/internal/node"
+	"github.com/yggrdb/yggr/netquic"
+)
+
+// DB is a replicated, ordered key-value database. Its methods are safe for
+// concurrent use. Every method that takes a ctx stops waiting when ctx
+// ends; a write whose wait was cancelled may still be applied.
+type DB struct {
+	id     engine.NodeID
+	node   *node.Node
+	kv     *kv.Store
+	net    netquic.Network
+	ownNet bool
+	opts   options
+	limits kv.Limits
+	logger *slog.Logger
+}
+
+// kvMachine adapts the B-tree store to the runtime's StateMachine.
+type kvMachine struct{ *kv.Store }
+
+func (m kvMachine) Snapshot() (io.WriterTo, error) { return m.Store.Snapshot(), nil }
+
+// Open opens (creating if needed) the database in dir. With no peers it is
+// a single-node database with no network listener. Otherwise peers lists
+// every voter of a new cluster as "id=host:port" (this node included, named
+// by WithID), and peer traffic must be secured with WithClusterSecret or
+// WithTLS, or explicitly left open with WithInsecure.
+//
+// The node's identity and the cluster's initial peers are recorded in dir;
+// reopening with a different id or peer list is an error (membership
+// changes after creation go through AddVoter, AddLearner, Promote and
+// RemoveMember, not through Open).
+func Open(dir string, peers []string, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w: empty data directory", ErrConfig)
+	}
+	addrs, err := parsePeers(peers)
+	if err != nil {
+		return nil, err
+	}
+	id, err := resolveID(o, addrs)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIdentity(dir, id, addrs, o.join); err != nil {
+		return nil, err
+	}
+	db := &DB{id: id, kv: kv.New(), opts: o, logger: o.logger,
+		limits: kv.Limits{MaxKeyBytes: o.limits.MaxKeyBytes, MaxValueBytes: o.limits.MaxValueBytes, MaxTxnOps: o.limits.MaxTxnOps}}
+	multi := len(addrs) > 1 || o.join
+	if multi {
+		if db.net, err = openNetwork(id, addrs, o); err != nil {
+			return nil, err
+		}
+		db.ownNet = o.network == nil
+	}
+	ecfg := engine.Config{ElectionTicks: o.electionTks}
+	if o.lease {
+		ecfg.ElectionTicks = max(ecfg.ElectionTicks, 10)
+		ecfg.LeaseTicks = ecfg.ElectionTicks - max(1, ecfg.ElectionTicks/5)
+	}
+	if len(addrs) == 0 {
+		addrs = map[engine.NodeID]string{id: ""}
+	}
+	db.node, err = node.Start(node.Config{
+		ID:           id,
+		Dir:          dir,
+		ClusterID:    clusterID(addrs, o.join),
+		Peers:        peersIfNew(addrs, o.join),
+		Join:         o.join,
+		Network:      db.net,
+		StateMachine: kvMachine{db.kv},
+		Engine:       ecfg,
+		TickInterval: o.tick,
+		NoSync:       o.noSync,
+		Logger:       o.logger,
+	})
+	if err != nil {
+		if db.ownNet {
+			db.net.Close()
+		}
+		return nil, err
+	}
+	return db, nil
+}
+
+func peersIfNew(addrs map[engine.NodeID]string, join bool) map[engine.NodeID]string {
+	if join {
+		return nil
+	}
+	return addrs
+}
+
+// Close stops the node and releases its resources. Pending calls fail with
+// ErrClosed.
+func (db *DB) Close() error {
+	err := db.node.Close()
+	if db.ownNet {
+		err = errors.Join(err, db.net.Close())
+	}
+	return err
+}
+
+// ID returns this node's ID.
+func (db *DB) ID() string { return string(db.id) }
+
+// Consistency is how a read is served.
+type Consistency int
+
+const (
+	// Linearizable reads see every write acknowledged before they started
+	// (ReadIndex: the leader confirms it still leads with a heartbeat
+	// round). The default.
+	Linearizable Consistency = iota
+	// Lease reads are linearizable as long as clock drift stays within the
+	// configured margin; the leader skips the heartbeat round while its
+	// lease holds. Needs WithLeaseReads.
+	Lease
+	// Stale reads are served from this node's copy at once; they may miss
+	// recent writes (see AtLeast).
+	Stale
+)
+
+func (c Consistency) String() string {
+	switch c {
+	case Linearizable:
+		return "linearizable"
+	case Lease:
+		return "lease"
+	case Stale:
+		return "stale"
+	}
+	return fmt.Sprintf("Consistency(%d)", int(c))
+}
+
+// ParseConsistency parses "linearizable", "lease" or "stale".
+func ParseConsistency(s string) (Consistency, error) {
+	for _, c := range []Consistency{Linearizable, Lease, Stale} {
+		if c.String() == s {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown consistency %q (want linearizable, lease or stale)", ErrInvalid, s)
+}
+
+// ReadOption configures a read.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	consistency Consistency
+	atLeast     uint64
+}
+
+// WithConsistency sets the read's consistency level.
+func WithConsistency(c Consistency) ReadOption { return func(r *readOptions) { r.consistency = c } }
+
+// AtLeast makes a read wait until this node has applied index (for
+// example the index a write returned): read-your-writes at Stale
+// consistency.
+func AtLeast(index uint64) ReadOption { return func(r *readOptions) { r.atLeast = index } }
+
+// readBarrier waits until a read at the requested consistency may be
+// served from the local state machine, and returns the index it is served
+// at.
+func (db *DB) readBarrier(ctx context.Context, opts []ReadOption) (uint64, error) {
+	var ro readOptions
+	for _, o := range opts {
+		o(&ro)
+	}
+	var index uint64
+	var err error
+	switch ro.consistency {
+	case Linearizable:
+		index, err = db.node.ReadIndex(ctx, engine.ReadIndex)
+	case Lease:
+		if !db.opts.lease {
+			return 0, ErrLeaseDisabled
+		}
+		index, err = db.node.ReadIndex(ctx, engine.ReadLease)
+	case Stale:
+		index = db.node.Applied()
+	default:
+		return 0, fmt.Errorf("%w: consistency %d", ErrInvalid, ro.consistency)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if ro.atLeast > index {
+		if err := db.node.WaitApplied(ctx, ro.atLeast); err != nil {
+			return 0, err
+		}
+		index = ro.atLeast
+	}
+	return index, nil
+}
+
+// Item is a key with its value and history; see GetItem and Scan.
+type Item = kv.Item
+
+// Get returns the value of key, or ErrNotFound. The returned slice belongs
+// to the caller.
+func (db *DB) Get(ctx context.Context, key []byte, opts ...ReadOption) ([]byte, error) {
+	it, err := db.GetItem(ctx, key, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return it.Value, nil
+}
+
+// GetItem returns the item of key (value, create and modification index,
+// version), or ErrNotFound.
+func (db *DB) GetItem(ctx context.Context, key []byte, opts ...ReadOption) (Item, error) {
+	if err := db.checkKey(key); err != nil {
+		return Item{}, err
+	}
+	if _, err := db.readBarrier(ctx, opts); err != nil {
+		return Item{}, err
+	}
+	it, ok := db.kv.Get(key)
+	if !ok {
+		return Item{}, ErrNotFound
+	}
+	return it, nil
+}
+
+// Scan returns the items with start ≤ key < end in key order (end nil: to
+// the last key), read at one point in time at the requested consistency.
+// The iterator yields a single error (and stops) if the read cannot be
+// served.
+func (db *DB) Scan(ctx context.Context, start, end []byte, opts ...ReadOption) iter.Seq2[Item, error] {
+	return func(yield func(Item, error) bool) {
+		if _, err := db.readBarrier(ctx, opts); err != nil {
+			yield(Item{}, err)
+			return
+		}
+		for it := range db.kv.Range(start, end) {
+			if !yield(it, nil) {
+				return
+			}
+		}
+	}
+}
+
+// List returns up to limit items (limit ≤ 0: all) with start ≤ key < end,
+// and whether more remain.
+func (db *DB) List(ctx context.Context, start, end []byte, limit int, opts ...ReadOption) ([]Item, bool, error) {
+	if _, err := db.readBarrier(ctx, opts); err != nil {
+		return nil, false, err
+	}
+	items, more := db.kv.Scan(start, end, limit)
+	return items, more, nil
+}
+
+// PrefixEnd returns the smallest key greater than every key with the given
+// prefix (nil if there is none), for Scan(ctx, prefix, PrefixEnd(prefix)).
+func PrefixEnd(prefix []byte) []byte {
+	end := slices.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Put sets key to value. It returns once the write is committed and
+// applied on this node.
+func (db *DB) Put(ctx context.Context, key, value []byte) error {
+	if err := db.limits.CheckPut(key, value); err != nil {
+		return mapKVError(err)
+	}
+	_, err := db.propose(ctx, kv.EncodePut(key, value))
+	return err
+}
+
+// Delete removes key; deleting a missing key is not an error.
+func (db *DB) Delete(ctx context.Context, key []byte) error {
+	if err := db.checkKey(key); err != nil {
+		return err
+	}
+	_, err := db.propose(ctx, kv.EncodeDelete(key))
+	return err
+}
+
+// propose replicates a command and decodes its result.
+func (db *DB) propose(ctx context.Context, cmd []byte) (kv.Result, error) {
+	data, _, err := db.node.Propose(ctx, cmd)
+	if err != nil {
+		return kv.Result{}, err
+	}
+	res, err := kv.DecodeResult(data)
+	if err != nil {
+		return res, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if res.Err != "" {
+		return res, fmt.Errorf("%w: %s", ErrInvalid, res.Err)
+	}
+	return res, nil
+}
+
+func (db *DB) checkKey(key []byte) error { return mapKVError(db.limits.CheckKey(key)) }
+
+func mapKVError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kv.ErrTooLarge):
+		return fmt.Errorf("%w: %v", ErrTooLarge, err)
+	case errors.Is(err, kv.ErrInvalid):
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return err
+}

@@ -1,0 +1,180 @@
+package yggr
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/netquic"
+)
+
+// defaultID names a single-node database's only node.
+const defaultID = "n1"
+
+// parsePeers parses "id=host:port" entries.
+func parsePeers(peers []string) (map[engine.NodeID]string, error) {
+	if len(peers) == 0 {
+		return nil, nil
+	}
+	m := make(map[engine.NodeID]string, len(peers))
+	for _, p := range peers {
+		id, addr, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !engine.ValidNodeID(engine.NodeID(id)) {
+			return nil, fmt.Errorf("%w: peer %q: want id=host:port with an id of letters, digits, '-', '_', '.'", ErrConfig, p)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("%w: peer %q: %v", ErrConfig, p, err)
+		}
+		if _, dup := m[engine.NodeID(id)]; dup {
+			return nil, fmt.Errorf("%w: peer %q listed twice", ErrConfig, id)
+		}
+		m[engine.NodeID(id)] = addr
+	}
+	return m, nil
+}
+
+func resolveID(o options, addrs map[engine.NodeID]string) (engine.NodeID, error) {
+	id := engine.NodeID(o.id)
+	if len(addrs) == 0 && !o.join {
+		if id == "" {
+			id = defaultID
+		}
+	} else if id == "" {
+		return "", fmt.Errorf("%w: a multi-node database needs WithID", ErrConfig)
+	}
+	if !engine.ValidNodeID(id) {
+		return "", fmt.Errorf("%w: node id %q", ErrConfig, id)
+	}
+	if len(addrs) > 0 {
+		if _, ok := addrs[id]; !ok {
+			return "", fmt.Errorf("%w: this node %q is not among the peers", ErrConfig, id)
+		}
+	}
+	return id, nil
+}
+
+// clusterID names the cluster by its initial peers (recorded by the log on
+// first start, checked on every later start).
+func clusterID(addrs map[engine.NodeID]string, join bool) string {
+	if join {
+		return ""
+	}
+	ids := slices.Sorted(maps.Keys(addrs))
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// identity is what dir/yggr.json records about the node and its cluster.
+type identity struct {
+	ID    string   `json:"id"`
+	Peers []string `json:"peers,omitempty"` // initial voters, sorted "id=addr"
+	Join  bool     `json:"join,omitempty"`
+}
+
+func identityPath(dir string) string { return filepath.Join(dir, "yggr.json") }
+
+// checkIdentity records the node's identity on first open and refuses a
+// contradicting one later.
+func checkIdentity(dir string, id engine.NodeID, addrs map[engine.NodeID]string, join bool) error {
+	want := identity{ID: string(id), Join: join}
+	for _, pid := range slices.Sorted(maps.Keys(addrs)) {
+		want.Peers = append(want.Peers, string(pid)+"="+addrs[pid])
+	}
+	data, err := os.ReadFile(identityPath(dir))
+	if os.IsNotExist(err) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		return writeIdentity(dir, want)
+	}
+	if err != nil {
+		return err
+	}
+	var have identity
+	if err := json.Unmarshal(data, &have); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, identityPath(dir), err)
+	}
+	if have.ID != want.ID {
+		return fmt.Errorf("%w: %s belongs to node %q, not %q", ErrConfig, dir, have.ID, want.ID)
+	}
+	// A restored or joined node was created without a peer list; accept the
+	// list the operator gives later only if it was empty at creation.
+	if len(have.Peers) > 0 && len(want.Peers) > 0 && !slices.Equal(peerIDs(have.Peers), peerIDs(want.Peers)) && !have.Join {
+		return fmt.Errorf("%w: %s was created for peers %v, not %v (change membership with AddVoter/RemoveMember)", ErrConfig, dir, have.Peers, want.Peers)
+	}
+	return nil
+}
+
+func peerIDs(peers []string) []string {
+	out := make([]string, len(peers))
+	for i, p := range peers {
+		out[i], _, _ = strings.Cut(p, "=")
+	}
+	return out
+}
+
+func writeIdentity(dir string, id identity) error {
+	data, err := json.MarshalIndent(id, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := identityPath(dir) + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, identityPath(dir))
+}
+
+// openNetwork starts the QUIC transport with the configured security.
+func openNetwork(id engine.NodeID, addrs map[engine.NodeID]string, o options) (netquic.Network, error) {
+	if o.network != nil {
+		return o.network, nil
+	}
+	cfg := netquic.Config{ID: id, ListenAddr: addrs[id], Peers: map[engine.NodeID]string{}, Logger: o.logger}
+	if o.listenAddr != "" {
+		cfg.ListenAddr = o.listenAddr
+	}
+	if cfg.ListenAddr == "" {
+		return nil, fmt.Errorf("%w: no address to listen on for peers (WithListenAddr)", ErrConfig)
+	}
+	for pid, a := range addrs {
+		if pid != id {
+			cfg.Peers[pid] = a
+		}
+	}
+	switch {
+	case o.tls != nil:
+		cfg.TLS = o.tls
+	case o.secret != "":
+		caCert, caKey, err := netquic.CAFromSecret(o.secret)
+		if err != nil {
+			return nil, err
+		}
+		host, _, _ := net.SplitHostPort(cfg.ListenAddr)
+		cert, key, err := netquic.NewNodeCert(caCert, caKey, id, []string{host})
+		if err != nil {
+			return nil, err
+		}
+		if cfg.TLS, err = netquic.TLSConfig(caCert, cert, key); err != nil {
+			return nil, err
+		}
+	case o.insecure:
+		cfg.Insecure = true
+		o.logger.Warn("peer traffic is not authenticated (insecure mode): development only", "node", string(id))
+	default:
+		return nil, fmt.Errorf("%w: a multi-node database needs WithClusterSecret, WithTLS or (for development) WithInsecure", ErrConfig)
+	}
+	return netquic.Listen(cfg)
+}

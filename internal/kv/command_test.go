@@ -1,0 +1,217 @@
+package kv
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// goldenCheck compares got with testdata/name, or rewrites it with -update.
+func goldenCheck(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s changed; a format change needs a new version (-want +got):\n%s", path, diff)
+	}
+}
+
+// hexLines renders named encodings one per line for a golden file.
+func hexLines(named []namedBytes) []byte {
+	var b strings.Builder
+	for _, n := range named {
+		fmt.Fprintf(&b, "%-28s %s\n", n.name, hex.EncodeToString(n.b))
+	}
+	return []byte(b.String())
+}
+
+type namedBytes struct {
+	name string
+	b    []byte
+}
+
+// sampleTxn uses every target and op.
+var sampleTxn = Txn{
+	Compares: []Compare{
+		{Key: []byte("e"), Target: CmpExists},
+		{Key: []byte("m"), Target: CmpMissing},
+		{Key: []byte("v"), Target: CmpValue, Value: []byte("old")},
+		{Key: []byte("i"), Target: CmpModIndex, ModIndex: 300},
+	},
+	Then: []Request{
+		{Op: OpPut, Key: []byte("k"), Value: []byte("new")},
+		{Op: OpDelete, Key: []byte("d")},
+	},
+	Else: []Request{{Op: OpGet, Key: []byte("g")}},
+}
+
+var sampleCommands = []struct {
+	name string
+	cmd  Command
+}{
+	{"put", Command{Kind: KindPut, Key: []byte("key"), Value: []byte("value")}},
+	{"put empty value", Command{Kind: KindPut, Key: []byte("k")}},
+	{"put binary", Command{Kind: KindPut, Key: []byte{0, 0xff}, Value: bytes.Repeat([]byte{7}, 200)}},
+	{"delete", Command{Kind: KindDelete, Key: []byte("key")}},
+	{"txn empty", Command{Kind: KindTxn}},
+	{"txn", Command{Kind: KindTxn, Txn: sampleTxn}},
+}
+
+func TestCommandRoundTrip(t *testing.T) {
+	var named []namedBytes
+	for _, tt := range sampleCommands {
+		t.Run(tt.name, func(t *testing.T) {
+			b := EncodeCommand(tt.cmd)
+			got, err := DecodeCommand(b)
+			if err != nil {
+				t.Fatalf("DecodeCommand: %v", err)
+			}
+			if diff := cmp.Diff(tt.cmd, got, equalBytes); diff != "" {
+				t.Errorf("decoded (-want +got):\n%s", diff)
+			}
+			if re := EncodeCommand(got); !bytes.Equal(re, b) {
+				t.Errorf("re-encoded %x, want %x", re, b)
+			}
+			named = append(named, namedBytes{tt.name, b})
+		})
+	}
+	goldenCheck(t, "commands.golden", hexLines(named))
+}
+
+func TestEncodeShortcuts(t *testing.T) {
+	tests := []struct {
+		name      string
+		got, want []byte
+	}{
+		{"put", EncodePut([]byte("k"), []byte("v")), EncodeCommand(Command{Kind: KindPut, Key: []byte("k"), Value: []byte("v")})},
+		{"delete", EncodeDelete([]byte("k")), EncodeCommand(Command{Kind: KindDelete, Key: []byte("k")})},
+		{"txn", EncodeTxn(sampleTxn), EncodeCommand(Command{Kind: KindTxn, Txn: sampleTxn})},
+		{"unused fields are not encoded",
+			EncodeTxn(Txn{Compares: []Compare{{Key: []byte("k"), Target: CmpExists, Value: []byte("x"), ModIndex: 9}},
+				Then: []Request{{Op: OpDelete, Key: []byte("k"), Value: []byte("x")}}}),
+			EncodeTxn(Txn{Compares: []Compare{{Key: []byte("k"), Target: CmpExists}},
+				Then: []Request{{Op: OpDelete, Key: []byte("k")}}})},
+	}
+	for _, tt := range tests {
+		if !bytes.Equal(tt.got, tt.want) {
+			t.Errorf("%s: got %x, want %x", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestDecodeCommandErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"version only", []byte{commandVersion}},
+		{"unknown version", []byte{2, byte(KindDelete), 1, 'k'}},
+		{"unknown kind", []byte{commandVersion, 0}},
+		{"unknown kind 4", []byte{commandVersion, 4, 1, 'k'}},
+		{"put without value", []byte{commandVersion, byte(KindPut), 1, 'k'}},
+		{"put empty key", []byte{commandVersion, byte(KindPut), 0, 0}},
+		{"key length past the end", []byte{commandVersion, byte(KindDelete), 5, 'k'}},
+		{"huge key length", []byte{commandVersion, byte(KindDelete), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"uvarint overflow", []byte{commandVersion, byte(KindDelete), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"overlong uvarint", []byte{commandVersion, byte(KindDelete), 0x81, 0x00, 'k'}},
+		{"trailing byte", []byte{commandVersion, byte(KindDelete), 1, 'k', 0}},
+		{"txn truncated", EncodeTxn(sampleTxn)[:20]},
+		{"txn huge compare count", []byte{commandVersion, byte(KindTxn), 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0}},
+		{"txn compare count past the end", []byte{commandVersion, byte(KindTxn), 2, byte(CmpExists), 1, 'k', 0, 0}},
+		{"txn unknown target", []byte{commandVersion, byte(KindTxn), 1, 9, 1, 'k', 0, 0}},
+		{"txn target 0", []byte{commandVersion, byte(KindTxn), 1, 0, 1, 'k', 0, 0}},
+		{"txn compare empty key", []byte{commandVersion, byte(KindTxn), 1, byte(CmpExists), 0, 0, 0}},
+		{"txn unknown op", []byte{commandVersion, byte(KindTxn), 0, 1, 9, 1, 'k', 0}},
+		{"txn request empty key", []byte{commandVersion, byte(KindTxn), 0, 1, byte(OpGet), 0, 0}},
+		{"txn missing else", []byte{commandVersion, byte(KindTxn), 0, 0}},
+		{"txn trailing byte", append(EncodeTxn(Txn{}), 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := DecodeCommand(tt.b)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("DecodeCommand(%x) = %+v, %v; want an error wrapping ErrCorrupt", tt.b, c, err)
+			}
+		})
+	}
+}
+
+// TestDecodeCommandTruncations checks that every proper prefix of every
+// sample fails to decode.
+func TestDecodeCommandTruncations(t *testing.T) {
+	for _, tt := range sampleCommands {
+		b := EncodeCommand(tt.cmd)
+		for n := range len(b) {
+			if _, err := DecodeCommand(b[:n]); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s: DecodeCommand of %d of %d bytes: err = %v, want ErrCorrupt", tt.name, n, len(b), err)
+			}
+		}
+	}
+}
+
+func TestKindOpTargetStrings(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{KindPut.String(), "put"}, {KindDelete.String(), "delete"}, {KindTxn.String(), "txn"}, {Kind(9).String(), "kind(9)"},
+		{OpPut.String(), "put"}, {OpDelete.String(), "delete"}, {OpGet.String(), "get"}, {Op(0).String(), "op(0)"},
+		{CmpExists.String(), "exists"}, {CmpMissing.String(), "missing"}, {CmpValue.String(), "value"},
+		{CmpModIndex.String(), "mod_index"}, {CmpTarget(7).String(), "target(7)"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+// FuzzDecodeCommand: decoding never panics, and whatever decodes re-encodes
+// to the same bytes and applies without panicking.
+func FuzzDecodeCommand(f *testing.F) {
+	for _, tt := range sampleCommands {
+		f.Add(EncodeCommand(tt.cmd))
+	}
+	f.Add([]byte{commandVersion, byte(KindDelete), 0x81, 0x00, 'k'})
+	f.Add([]byte{commandVersion, byte(KindTxn), 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := DecodeCommand(b)
+		s := New()
+		res, rerr := DecodeResult(s.Apply(1, b))
+		if rerr != nil {
+			t.Fatalf("DecodeResult(Apply): %v", rerr)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			if res.Err == "" || s.Len() != 0 {
+				t.Fatalf("Apply of an undecodable command: Err %q, Len %d; want an error and no change", res.Err, s.Len())
+			}
+			return
+		}
+		if re := EncodeCommand(c); !bytes.Equal(re, b) {
+			t.Fatalf("re-encoded %x, want %x", re, b)
+		}
+		if res.Err != "" {
+			t.Fatalf("Apply of a decodable command: Err %q", res.Err)
+		}
+	})
+}

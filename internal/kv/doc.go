@@ -1,0 +1,70 @@
+// Package kv implements yggr's replicated key-value state machine: an
+// ordered in-memory B-tree (github.com/google/btree) of items, the byte
+// encoding of the commands that travel in Raft log entries and of the
+// results that travel back to a proposing node, and snapshot/restore as a
+// checksummed byte stream.
+//
+// Every item records the log index that created its key (CreateIndex), the
+// index of its last modification (ModIndex) and how many times it has been
+// modified (Version), so that clients can compare-and-swap on a value or on
+// a modification index, take locks (create if missing), and keep counters.
+//
+// # Usage
+//
+// The node's apply goroutine owns the writes; readers may run anywhere:
+//
+//	s := kv.New()
+//	limits := kv.Limits{} // defaults
+//	if err := limits.CheckPut(key, value); err != nil { ... } // before proposing
+//	entry := kv.EncodePut(key, value)                          // the Raft entry's data
+//	// ... once the entry is committed at index i, on the apply goroutine:
+//	res, err := kv.DecodeResult(s.Apply(i, entry))
+//	// ... anywhere:
+//	it, ok := s.Get(key)
+//	for it := range s.Range(start, nil) { ... }
+//	// ... snapshot: clone on the apply goroutine, write out elsewhere:
+//	sn := s.Snapshot()
+//	go func() { sn.WriteTo(w) }()
+//	// ... install a snapshot, on the apply goroutine:
+//	err = s.Restore(r)
+//
+// Transactions (EncodeTxn) evaluate every Compare against the state before
+// the transaction, then run the Then requests if all hold, else the Else
+// requests, in order, at one log index; a get inside a transaction sees the
+// puts and deletes before it. A missing key has ModIndex 0, so CmpModIndex
+// with ModIndex 0 means "create only if missing" as well as CmpMissing does.
+//
+// # Design
+//
+// Apply and the readers share the tree under a sync.RWMutex; a command
+// holds the write lock for its whole application, which makes transactions
+// atomic for readers. Range and Snapshot take an O(1) copy-on-write Clone
+// of the tree, so long iterations and snapshot writes never block Apply.
+// Items are stored by value and never modified in place once in the tree
+// (clones share them); Get, Scan and Range copy what they return.
+//
+// Encodings are written by hand with encoding/binary: a version byte, a
+// kind byte, then canonical uvarints and uvarint-length-prefixed bytes.
+// Decoders bound every length by the bytes actually left before they
+// allocate, reject what the encoder would never write (so whatever decodes
+// re-encodes to the same bytes), and never panic. Golden files in testdata
+// lock the bytes.
+//
+// # Caveats
+//
+//   - Apply's behaviour is part of the replicated protocol: every replica
+//     must decode and apply the same bytes the same way. Changing what
+//     DecodeCommand accepts, or what a command does, needs a new command
+//     version and a rolling-upgrade plan. Limits are deliberately not
+//     checked by Apply for this reason: check them before proposing.
+//   - Store.Apply does not fill Result.Prev (it would copy the previous
+//     value, up to MaxValueBytes, on every write); the field is reserved.
+//   - Every Range or Snapshot makes the next writes to each touched B-tree
+//     node copy it (about 2 KiB per node); frequent ranges on a write-heavy
+//     store cost allocation. Scan reads under the read lock instead.
+//   - The whole state lives in memory; Restore builds the new tree next to
+//     the old one before swapping, so it briefly needs twice the memory.
+//   - Restore rejects keys over 1 MiB and values over 1 GiB regardless of
+//     Limits; keep configured limits below these.
+//   - DecodeCommand and DecodeResult return slices that alias their input.
+package kv

@@ -1,0 +1,277 @@
+package kv
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+
+	"github.com/google/btree"
+)
+
+// Snapshot stream format, version 1:
+//
+//	magic    "YGKV"
+//	version  1 byte (snapshotVersion)
+//	index    uvarint: the applied index
+//	count    uvarint: the number of items
+//	count items, in strictly increasing key order, each:
+//	  uvarint key length, uvarint value length,
+//	  uvarint CreateIndex, uvarint ModIndex, uvarint Version,
+//	  key bytes, value bytes
+//	crc      4 bytes, big-endian CRC-32C (Castagnoli) of everything before
+//
+// Uvarints are canonical (shortest form). The encoding of a given state is
+// unique, so what Restore accepts, WriteTo writes back byte for byte.
+const (
+	snapshotMagic   = "YGKV"
+	snapshotVersion = 1
+)
+
+// Bounds Restore enforces on each item before it allocates. They are far
+// above the default Limits; a key or value over them cannot be restored.
+const (
+	maxRestoreKeyBytes   = 1 << 20 // 1 MiB
+	maxRestoreValueBytes = 1 << 30 // 1 GiB
+	// restoreChunkBytes is the largest allocation made on the strength of a
+	// length field alone: longer fields grow as their bytes actually
+	// arrive, so a corrupt length cannot allocate much more than the
+	// stream holds.
+	restoreChunkBytes = 1 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Snapshot is a point-in-time view of a Store: its items and applied index
+// at the moment Store.Snapshot was called. It is immutable and safe for
+// concurrent use, including concurrently with later Applies to the Store.
+type Snapshot struct {
+	tree  *btree.BTreeG[Item]
+	index uint64
+}
+
+// Snapshot returns a point-in-time view of the store in O(1): a
+// copy-on-write clone of the tree. Call it on the apply goroutine between
+// Applies so that Index matches the log; WriteTo may then run on another
+// goroutine while Applies continue.
+func (s *Store) Snapshot() *Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &Snapshot{tree: s.tree.Clone(), index: s.applied}
+}
+
+// Index returns the applied index the snapshot reflects.
+func (sn *Snapshot) Index() uint64 { return sn.index }
+
+// Len returns the number of items in the snapshot.
+func (sn *Snapshot) Len() int { return sn.tree.Len() }
+
+// WriteTo writes the snapshot to w in the versioned, checksummed stream
+// format that Store.Restore reads, and returns the number of bytes written.
+// It buffers its writes; on error the count is the bytes w accepted.
+func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	sw := snapWriter{bw: bufio.NewWriterSize(w, 256<<10)}
+	hdr := append([]byte(snapshotMagic), snapshotVersion)
+	hdr = binary.AppendUvarint(hdr, sn.index)
+	hdr = binary.AppendUvarint(hdr, uint64(sn.tree.Len()))
+	sw.write(hdr)
+	scratch := make([]byte, 0, 64<<10)
+	sn.tree.Ascend(func(it Item) bool {
+		b := binary.AppendUvarint(scratch[:0], uint64(len(it.Key)))
+		b = binary.AppendUvarint(b, uint64(len(it.Value)))
+		b = binary.AppendUvarint(b, it.CreateIndex)
+		b = binary.AppendUvarint(b, it.ModIndex)
+		b = binary.AppendUvarint(b, it.Version)
+		if len(b)+len(it.Key)+len(it.Value) <= cap(b) {
+			b = append(b, it.Key...) // small item: one write
+			sw.write(append(b, it.Value...))
+		} else {
+			sw.write(append(b, it.Key...))
+			sw.write(it.Value)
+		}
+		return sw.err == nil
+	})
+	sw.write(binary.BigEndian.AppendUint32(nil, sw.crc))
+	if sw.err == nil {
+		sw.err = sw.bw.Flush()
+	}
+	if sw.err != nil {
+		return sw.n - int64(sw.bw.Buffered()), fmt.Errorf("kv: write snapshot: %w", sw.err)
+	}
+	return sw.n, nil
+}
+
+// snapWriter checksums and counts what it buffers; its first error sticks.
+type snapWriter struct {
+	bw  *bufio.Writer
+	crc uint32
+	n   int64
+	err error
+}
+
+func (w *snapWriter) write(p []byte) {
+	if w.err != nil {
+		return
+	}
+	w.crc = crc32.Update(w.crc, castagnoli, p)
+	n, err := w.bw.Write(p)
+	w.n += int64(n)
+	w.err = err
+}
+
+// Restore replaces the whole state (items and applied index) with a
+// snapshot stream written by Snapshot.WriteTo, read from r to EOF. It
+// validates everything first: magic, version, canonical encoding, strictly
+// increasing non-empty keys, 1 <= CreateIndex <= ModIndex <= index,
+// Version >= 1, bounded lengths, the checksum and nothing after it. On
+// error the store is unchanged and the error wraps ErrCorrupt, or is the
+// error r returned. Call it on the apply goroutine; readers see the old
+// state until the new one is complete. The index may be lower than
+// Applied: the caller decides which snapshot applies.
+func (s *Store) Restore(r io.Reader) error {
+	t, index, err := readSnapshot(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tree, s.applied = t, index
+	return nil
+}
+
+// snapReader checksums what it consumes from a buffered reader.
+type snapReader struct {
+	br  *bufio.Reader
+	crc uint32
+}
+
+// errTruncated is the cause of a corrupt error for a stream that ended
+// early.
+var errTruncated = fmt.Errorf("truncated: %w", io.ErrUnexpectedEOF)
+
+// corrupt returns an error wrapping ErrCorrupt.
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: snapshot: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+// readErr turns an error from the underlying reader into Restore's error:
+// an early EOF is corruption (truncation), anything else is passed on.
+func readErr(what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: snapshot: %s: %w", ErrCorrupt, what, errTruncated)
+	}
+	return fmt.Errorf("kv: read snapshot: %s: %w", what, err)
+}
+
+// uvarints reads len(dst) canonical uvarints into dst.
+func (r *snapReader) uvarints(what string, dst []uint64) error {
+	// Each uvarint takes at most MaxVarintLen64 bytes, so unless the stream
+	// ends (perr), every one is whole within p.
+	p, perr := r.br.Peek(len(dst) * binary.MaxVarintLen64)
+	off := 0
+	for i := range dst {
+		v, n := uvarint(p[off:])
+		if n == 0 && perr != nil {
+			return readErr(what, perr)
+		}
+		if n <= 0 {
+			return corrupt("%s: bad uvarint", what)
+		}
+		dst[i] = v
+		off += n
+	}
+	r.crc = crc32.Update(r.crc, castagnoli, p[:off])
+	_, _ = r.br.Discard(off) // cannot fail: the off bytes are buffered
+	return nil
+}
+
+// full reads exactly n bytes, allocating at most restoreChunkBytes ahead of
+// the bytes actually read.
+func (r *snapReader) full(what string, n int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, restoreChunkBytes))
+	for len(buf) < n {
+		k := min(n-len(buf), restoreChunkBytes)
+		buf = slices.Grow(buf, k)
+		got, err := io.ReadFull(r.br, buf[len(buf):len(buf)+k])
+		r.crc = crc32.Update(r.crc, castagnoli, buf[len(buf):len(buf)+got])
+		buf = buf[:len(buf)+got]
+		if err != nil {
+			return nil, readErr(what, err)
+		}
+	}
+	return buf, nil
+}
+
+// readSnapshot reads and validates a whole snapshot stream.
+func readSnapshot(rd io.Reader) (*btree.BTreeG[Item], uint64, error) {
+	r := &snapReader{br: bufio.NewReaderSize(rd, 256<<10)}
+	head, err := r.full("header", len(snapshotMagic)+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	if string(head[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, 0, corrupt("bad magic %q", head[:len(snapshotMagic)])
+	}
+	if v := head[len(snapshotMagic)]; v != snapshotVersion {
+		return nil, 0, corrupt("unknown version %d", v)
+	}
+	var hv [2]uint64
+	if err := r.uvarints("header", hv[:]); err != nil {
+		return nil, 0, err
+	}
+	index, count := hv[0], hv[1]
+	t := newTree()
+	var prev []byte
+	var f [5]uint64
+	for i := uint64(0); i < count; i++ {
+		if err := r.uvarints("item header", f[:]); err != nil {
+			return nil, 0, fmt.Errorf("item %d: %w", i, err)
+		}
+		keyLen, valueLen := f[0], f[1]
+		it := Item{CreateIndex: f[2], ModIndex: f[3], Version: f[4]}
+		switch {
+		case keyLen == 0:
+			return nil, 0, corrupt("item %d: empty key", i)
+		case keyLen > maxRestoreKeyBytes:
+			return nil, 0, corrupt("item %d: key length %d over %d", i, keyLen, maxRestoreKeyBytes)
+		case valueLen > maxRestoreValueBytes:
+			return nil, 0, corrupt("item %d: value length %d over %d", i, valueLen, maxRestoreValueBytes)
+		case it.CreateIndex == 0 || it.CreateIndex > it.ModIndex || it.ModIndex > index:
+			return nil, 0, corrupt("item %d: create index %d, mod index %d, applied index %d out of order",
+				i, it.CreateIndex, it.ModIndex, index)
+		case it.Version == 0:
+			return nil, 0, corrupt("item %d: version 0", i)
+		}
+		buf, err := r.full("item", int(keyLen+valueLen))
+		if err != nil {
+			return nil, 0, fmt.Errorf("item %d: %w", i, err)
+		}
+		it.Key = buf[:keyLen:keyLen]
+		if valueLen > 0 {
+			it.Value = buf[keyLen:]
+		}
+		if prev != nil && bytes.Compare(prev, it.Key) >= 0 {
+			return nil, 0, corrupt("item %d: key not above the previous key", i)
+		}
+		prev = it.Key
+		t.ReplaceOrInsert(it)
+	}
+	want := r.crc
+	tail, err := r.full("checksum", 4)
+	if err != nil {
+		return nil, 0, err
+	}
+	if got := binary.BigEndian.Uint32(tail); got != want {
+		return nil, 0, corrupt("checksum %08x, want %08x", got, want)
+	}
+	if _, err := r.br.ReadByte(); err == nil {
+		return nil, 0, corrupt("data after the checksum")
+	} else if err != io.EOF {
+		return nil, 0, fmt.Errorf("kv: read snapshot: %w", err)
+	}
+	return t, index, nil
+}

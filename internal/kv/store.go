@@ -1,0 +1,291 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"iter"
+	"sync"
+
+	"github.com/google/btree"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of them; test
+// with errors.Is.
+var (
+	// ErrCorrupt reports bytes that do not decode: a command, a result or a
+	// snapshot stream.
+	ErrCorrupt = errors.New("kv: corrupt data")
+	// ErrTooLarge reports a key, value or transaction over its Limits.
+	ErrTooLarge = errors.New("kv: too large")
+	// ErrInvalid reports a malformed request: an empty key, an unknown op or
+	// compare target, or a field the op does not use.
+	ErrInvalid = errors.New("kv: invalid request")
+)
+
+// Item is one key and its value with its modification history.
+type Item struct {
+	Key, Value []byte
+	// CreateIndex is the log index that created the key, since its last
+	// deletion. 1 <= CreateIndex <= ModIndex.
+	CreateIndex uint64
+	// ModIndex is the log index of the last modification.
+	ModIndex uint64
+	// Version is the number of modifications since creation: 1 on create,
+	// +1 per put (two puts to one key in one transaction count twice).
+	Version uint64
+}
+
+// clone returns a deep copy of it, key and value in one allocation.
+func (it Item) clone() Item {
+	buf := make([]byte, len(it.Key)+len(it.Value))
+	n := copy(buf, it.Key)
+	copy(buf[n:], it.Value)
+	it.Key = buf[:n:n]
+	if len(it.Value) > 0 {
+		it.Value = buf[n:]
+	} else {
+		it.Value = nil
+	}
+	return it
+}
+
+// treeDegree is the B-tree's minimum degree: nodes hold up to 2*degree-1
+// items. Items are stored by value (72 bytes each), so a copy-on-write node
+// copy after a Clone costs about 2 KiB.
+const treeDegree = 16
+
+func itemLess(a, b Item) bool { return bytes.Compare(a.Key, b.Key) < 0 }
+
+func newTree() *btree.BTreeG[Item] { return btree.NewG(treeDegree, itemLess) }
+
+// Store is the replicated key-value state machine: an ordered in-memory
+// B-tree of items and the index of the last applied command.
+//
+// Apply, ApplyNoop and Restore must be called from one goroutine (the apply
+// goroutine) in log order. All other methods are safe to call from any
+// number of goroutines concurrently with them and with each other.
+type Store struct {
+	mu sync.RWMutex
+	// tree holds the items ordered by key. Guarded by mu: Apply and Restore
+	// write under the write lock; Get, Scan and Len read under the read lock;
+	// Clone (which swaps the tree's copy-on-write context) takes the write
+	// lock. Items in the tree are never modified in place: clones share them.
+	tree *btree.BTreeG[Item]
+	// applied is the index of the last applied command. Guarded by mu; it
+	// only grows, except through Restore.
+	applied uint64
+}
+
+// New returns an empty store with nothing applied.
+func New() *Store {
+	return &Store{tree: newTree()}
+}
+
+// Applied returns the index of the last applied command or noop.
+func (s *Store) Applied() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.applied
+}
+
+// Len returns the number of keys.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tree.Len()
+}
+
+// Apply applies the committed command cmd at log index index and returns
+// its encoded Result (see DecodeResult). The store keeps no reference to
+// cmd.
+//
+// An index <= Applied() has been applied already: Apply ignores it and
+// returns nil. A command that does not decode changes nothing but still
+// advances Applied; its Result carries the error in Err. Apply never
+// panics on bad input. Readers observe a command, and every request of a
+// transaction, all at once or not at all.
+func (s *Store) Apply(index uint64, cmd []byte) []byte {
+	r, ok := s.apply(index, cmd)
+	if !ok {
+		return nil
+	}
+	return EncodeResult(r) // outside the lock: items in r are immutable
+}
+
+func (s *Store) apply(index uint64, cmd []byte) (Result, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if index <= s.applied {
+		return Result{}, false
+	}
+	s.applied = index
+	r := Result{Index: index}
+	c, err := DecodeCommand(cmd)
+	if err != nil {
+		r.Err = err.Error()
+		return r, true
+	}
+	switch c.Kind {
+	case KindPut:
+		s.put(index, c.Key, c.Value)
+	case KindDelete:
+		r.Deleted = s.delete(c.Key)
+	case KindTxn:
+		r.Succeeded, r.Results = s.txn(index, c.Txn)
+	}
+	return r, true
+}
+
+// ApplyNoop advances Applied to index for a log entry that is not a command
+// (a leader's noop, a configuration change). An index <= Applied() is
+// ignored.
+func (s *Store) ApplyNoop(index uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if index > s.applied {
+		s.applied = index
+	}
+}
+
+// put sets key to value at index and reports whether the key existed. It
+// copies key and value. The caller holds the write lock.
+func (s *Store) put(index uint64, key, value []byte) bool {
+	it := Item{Key: key, Value: value, ModIndex: index}.clone()
+	old, found := s.tree.Get(Item{Key: key})
+	if found {
+		it.CreateIndex, it.Version = old.CreateIndex, old.Version+1
+	} else {
+		it.CreateIndex, it.Version = index, 1
+	}
+	s.tree.ReplaceOrInsert(it)
+	return found
+}
+
+// delete removes key and reports whether it existed. The caller holds the
+// write lock.
+func (s *Store) delete(key []byte) bool {
+	_, found := s.tree.Delete(Item{Key: key})
+	return found
+}
+
+// txn evaluates t's compares against the current state, then runs Then or
+// Else. The caller holds the write lock.
+func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
+	succeeded := true
+	for _, c := range t.Compares {
+		if !s.holds(c) {
+			succeeded = false
+			break
+		}
+	}
+	reqs := t.Then
+	if !succeeded {
+		reqs = t.Else
+	}
+	if len(reqs) == 0 {
+		return succeeded, nil
+	}
+	results := make([]OpResult, len(reqs))
+	for i, r := range reqs {
+		res := &results[i]
+		res.Op = r.Op
+		switch r.Op {
+		case OpPut:
+			res.Found = s.put(index, r.Key, r.Value)
+		case OpDelete:
+			res.Found = s.delete(r.Key)
+		case OpGet:
+			res.Item, res.Found = s.tree.Get(Item{Key: r.Key})
+		}
+	}
+	return succeeded, results
+}
+
+// holds reports whether c holds in the current state. The caller holds the
+// lock.
+func (s *Store) holds(c Compare) bool {
+	it, found := s.tree.Get(Item{Key: c.Key})
+	switch c.Target {
+	case CmpExists:
+		return found
+	case CmpMissing:
+		return !found
+	case CmpValue:
+		return found && bytes.Equal(it.Value, c.Value)
+	case CmpModIndex:
+		return it.ModIndex == c.ModIndex // zero Item when missing
+	}
+	return false
+}
+
+// Get returns the item for key and whether it exists. The returned Item's
+// slices are a copy owned by the caller.
+func (s *Store) Get(key []byte) (Item, bool) {
+	s.mu.RLock()
+	it, found := s.tree.Get(Item{Key: key})
+	s.mu.RUnlock()
+	if !found {
+		return Item{}, false
+	}
+	return it.clone(), true // outside the lock: tree items are immutable
+}
+
+// Scan returns the items with start <= key < end in key order, at most
+// limit of them, and whether more items remain in the range. An empty (or
+// nil) end means no upper bound; limit <= 0 means no limit. The returned slices are
+// copies owned by the caller. The result is consistent: no command is
+// applied while Scan collects it, so keep limits small on a hot store.
+func (s *Store) Scan(start, end []byte, limit int) ([]Item, bool) {
+	var items []Item
+	more := false
+	s.mu.RLock()
+	ascend(s.tree, start, end, func(it Item) bool {
+		if limit > 0 && len(items) == limit {
+			more = true
+			return false
+		}
+		items = append(items, it)
+		return true
+	})
+	s.mu.RUnlock()
+	for i := range items {
+		items[i] = items[i].clone()
+	}
+	return items, more
+}
+
+// Range returns an iterator over the items with start <= key < end in key
+// order (an empty end means no upper bound), as of the call: it iterates over
+// an O(1) copy-on-write clone of the tree, so commands applied later are
+// not seen and do not wait for the iteration. Each yielded Item is a copy
+// owned by the caller. The iterator may be used more than once; it sees the
+// same items every time.
+func (s *Store) Range(start, end []byte) iter.Seq[Item] {
+	t := s.clone()
+	start = bytes.Clone(start)
+	end = bytes.Clone(end) // keeps nil nil
+	return func(yield func(Item) bool) {
+		ascend(t, start, end, func(it Item) bool { return yield(it.clone()) })
+	}
+}
+
+// clone returns a copy-on-write clone of the tree. Clone swaps the tree's
+// copy-on-write context, so it takes the write lock.
+func (s *Store) clone() *btree.BTreeG[Item] {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tree.Clone()
+}
+
+// ascend calls fn for the items of t with start <= key < end (end empty: no
+// upper bound; keys are never empty) in key order until fn returns false.
+func ascend(t *btree.BTreeG[Item], start, end []byte, fn func(Item) bool) {
+	if len(end) == 0 {
+		t.AscendGreaterOrEqual(Item{Key: start}, fn)
+		return
+	}
+	if bytes.Compare(start, end) >= 0 {
+		return
+	}
+	t.AscendRange(Item{Key: start}, Item{Key: end}, fn)
+}

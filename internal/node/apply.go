@@ -1,0 +1,227 @@
+package node
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/yggrdb/yggr/engine"
+)
+
+// applyItem is one unit of work for the apply goroutine, in log order.
+type applyItem struct {
+	entries  []engine.Entry
+	restore  *engine.SnapshotMeta // replace the state machine with this snapshot
+	snapshot bool                 // capture the state machine into a snapshot
+}
+
+// applyQueue hands work from the driver to the apply goroutine without ever
+// blocking the driver; its length is bounded indirectly, by refusing new
+// proposals while it is long (MaxApplyLag).
+type applyQueue struct {
+	mu      sync.Mutex
+	items   []applyItem
+	entries int // entries queued
+	notify  chan struct{}
+
+	// Owned by the apply goroutine.
+	appliedTerm uint64
+	membership  engine.Membership
+}
+
+func newApplyQueue() *applyQueue { return &applyQueue{notify: make(chan struct{}, 1)} }
+
+// setBase records the snapshot the state machine was restored from.
+func (q *applyQueue) setBase(s engine.SnapshotMeta) {
+	q.appliedTerm = s.Term
+	q.membership = s.Membership.Clone()
+}
+
+func (q *applyQueue) push(it applyItem) {
+	q.mu.Lock()
+	q.items = append(q.items, it)
+	q.entries += len(it.entries)
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (q *applyQueue) take() []applyItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	its := q.items
+	q.items, q.entries = nil, 0
+	return its
+}
+
+// lag returns the number of committed entries waiting to be applied.
+func (q *applyQueue) lag() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.entries
+}
+
+// applyLoop is the apply goroutine.
+func (n *Node) applyLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.applyQ.notify:
+		}
+		for _, it := range n.applyQ.take() {
+			switch {
+			case it.entries != nil:
+				n.applyEntries(it.entries)
+			case it.restore != nil:
+				n.applyRestore(*it.restore)
+			case it.snapshot:
+				n.startSnapshot()
+			}
+		}
+	}
+}
+
+func (n *Node) applyEntries(es []engine.Entry) {
+	q := n.applyQ
+	applied := n.Applied()
+	start := time.Now()
+	for _, e := range es {
+		if e.Index <= applied {
+			continue
+		}
+		var res []byte
+		switch e.Type {
+		case engine.EntryNormal:
+			res = n.sm.Apply(e.Index, e.Data)
+		case engine.EntryConfig:
+			if _, m, err := engine.UnmarshalConfig(e.Data); err == nil {
+				q.membership = m
+			}
+		}
+		applied, q.appliedTerm = e.Index, e.Term
+		n.w.appliedEntry(e.Term, e.Index, res)
+	}
+	n.metrics.applyTime.observe(time.Since(start).Seconds())
+	n.metrics.entriesApplied.Add(uint64(len(es)))
+	n.w.setApplied(applied)
+}
+
+func (n *Node) applyRestore(meta engine.SnapshotMeta) {
+	if err := n.restoreSnapshot(meta); err != nil {
+		n.setFatal(err)
+		return
+	}
+	n.applyQ.appliedTerm = meta.Term
+	n.applyQ.membership = meta.Membership.Clone()
+	n.w.restoredTo(meta.Index)
+	n.w.setApplied(meta.Index)
+	n.metrics.snapshotsRestored.Add(1)
+}
+
+// startSnapshot captures the state machine (cheap, on the apply goroutine)
+// and writes it out on a goroutine of its own.
+func (n *Node) startSnapshot() {
+	meta := engine.SnapshotMeta{Index: n.Applied(), Term: n.applyQ.appliedTerm, Membership: n.applyQ.membership.Clone()}
+	if meta.Index == 0 {
+		n.reportSnapshot(snapDone{meta: meta, err: errors.New("nothing applied yet")})
+		return
+	}
+	image, err := n.sm.Snapshot()
+	if err != nil {
+		n.reportSnapshot(snapDone{meta: meta, err: err})
+		return
+	}
+	book := n.addrs.all()
+	n.wg.Add(1)
+	// The snapshot writer: owned by the Node, at most one at a time (the
+	// driver asks for the next only after snapDone); it ends when the
+	// snapshot is written or fails.
+	go func() {
+		defer n.wg.Done()
+		start := time.Now()
+		meta, err := n.writeSnapshot(meta, book, image)
+		n.metrics.snapshotTime.observe(time.Since(start).Seconds())
+		n.reportSnapshot(snapDone{meta: meta, err: err})
+	}()
+}
+
+// reportSnapshot hands a snapshot's outcome to the driver.
+func (n *Node) reportSnapshot(sd snapDone) {
+	select {
+	case n.snapDone <- sd:
+	case <-n.stop:
+	}
+}
+
+func (n *Node) writeSnapshot(meta engine.SnapshotMeta, book map[engine.NodeID]string, image io.WriterTo) (engine.SnapshotMeta, error) {
+	w, err := n.snaps.Create(meta)
+	if err != nil {
+		return meta, err
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	if err := writeSnapshotStream(bw, book, image); err != nil {
+		w.Abort()
+		return meta, err
+	}
+	if err := bw.Flush(); err != nil {
+		w.Abort()
+		return meta, err
+	}
+	return w.Commit()
+}
+
+// The runtime's snapshot stream: a version byte, the address book as a
+// length-prefixed JSON object, then the state machine's own bytes.
+const snapshotStreamVersion = 1
+
+// maxAddrBookBytes bounds the address book in a snapshot.
+const maxAddrBookBytes = 1 << 20
+
+func writeSnapshotStream(w io.Writer, book map[engine.NodeID]string, image io.WriterTo) error {
+	hdr, err := json.Marshal(book)
+	if err != nil {
+		return err
+	}
+	b := binary.AppendUvarint([]byte{snapshotStreamVersion}, uint64(len(hdr)))
+	if _, err := w.Write(append(b, hdr...)); err != nil {
+		return err
+	}
+	_, err = image.WriteTo(w)
+	return err
+}
+
+func readSnapshotStream(r io.Reader, sm StateMachine) (map[engine.NodeID]string, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	v, err := br.ReadByte()
+	if err != nil {
+		return nil, fmt.Errorf("%w: snapshot header: %v", ErrCorrupt, err)
+	}
+	if v != snapshotStreamVersion {
+		return nil, fmt.Errorf("%w: snapshot stream version %d", ErrCorrupt, v)
+	}
+	size, err := binary.ReadUvarint(br)
+	if err != nil || size > maxAddrBookBytes {
+		return nil, fmt.Errorf("%w: snapshot address book length", ErrCorrupt)
+	}
+	hdr := make([]byte, size)
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		return nil, fmt.Errorf("%w: snapshot address book: %v", ErrCorrupt, err)
+	}
+	var book map[engine.NodeID]string
+	if err := json.Unmarshal(hdr, &book); err != nil {
+		return nil, fmt.Errorf("%w: snapshot address book: %v", ErrCorrupt, err)
+	}
+	if err := sm.Restore(br); err != nil {
+		return nil, err
+	}
+	return book, nil
+}

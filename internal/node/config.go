@@ -1,0 +1,78 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/netquic"
+)
+
+// Config configures a Node.
+type Config struct {
+	// ID is this node's ID.
+	ID engine.NodeID
+	// Dir holds the node's durable state: dir/raft (the log) and
+	// dir/snapshots.
+	Dir string
+	// InMemory keeps the log in memory (tests only; nothing survives Close).
+	InMemory bool
+	// ClusterID is recorded in the log on first start; a mismatch later is
+	// an error.
+	ClusterID string
+	// Peers are the voters of a new cluster and their addresses, this node
+	// included. Empty with Join set: the node waits to be added.
+	Peers map[engine.NodeID]string
+	// Join starts the node without a configuration: it never campaigns
+	// until a leader adds it.
+	Join bool
+	// Network carries messages to peers; nil for a single-node cluster.
+	Network netquic.Network
+	// StateMachine is the replicated state.
+	StateMachine StateMachine
+	// Engine tunes the protocol; ID, Peers and Seed are filled in.
+	Engine engine.Config
+	// TickInterval is the length of one engine tick. Default 50ms, so
+	// that the default election timeout is 500ms to 1s.
+	TickInterval time.Duration
+	// MaxPendingProposals bounds proposals waiting for the driver; more
+	// get ErrBusy. Default 8192.
+	MaxPendingProposals int
+	// MaxApplyLag bounds committed entries waiting for the apply
+	// goroutine; beyond it, new proposals get ErrBusy. Default 65536.
+	MaxApplyLag int
+	// NoSync skips fsync (benchmarks only: loses the durability guarantee).
+	NoSync bool
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) fill() error {
+	if !engine.ValidNodeID(c.ID) {
+		return fmt.Errorf("yggr: invalid node id %q", c.ID)
+	}
+	if c.StateMachine == nil {
+		return errors.New("yggr: no state machine")
+	}
+	if c.Dir == "" && !c.InMemory {
+		return errors.New("yggr: no data directory")
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = 50 * time.Millisecond
+	}
+	if c.MaxPendingProposals == 0 {
+		c.MaxPendingProposals = 8192
+	}
+	if c.MaxApplyLag == 0 {
+		c.MaxApplyLag = 65536
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(c.Peers) > 1 && c.Network == nil {
+		return errors.New("yggr: a multi-node cluster needs a network")
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/yggrdb/yggr/engine"
+)
+
+// Errors of the runtime; the root package re-exports them.
+var (
+	ErrClosed    = errors.New("yggr: closed")
+	ErrBusy      = errors.New("yggr: too many pending requests, retry later")
+	ErrNotLeader = errors.New("yggr: not the leader")
+	ErrNoLeader  = errors.New("yggr: no leader")
+	// ErrDropped: the proposal was appended by a leader that lost its
+	// leadership before the entry committed, and another leader's entry
+	// replaced it: it was not applied.
+	ErrDropped = errors.New("yggr: proposal dropped by a leadership change; it was not applied")
+	// ErrUnknownOutcome: the proposal's fate cannot be known here (for
+	// example a snapshot replaced the log that held it); it may or may not
+	// have been applied.
+	ErrUnknownOutcome = errors.New("yggr: proposal outcome unknown; it may or may not have been applied")
+	ErrTimeout        = errors.New("yggr: timed out")
+	ErrCorrupt        = errors.New("yggr: corrupt data")
+	ErrTransfer       = errors.New("yggr: leadership transfer in progress")
+	ErrMembership     = errors.New("yggr: membership change refused")
+)
+
+// NotLeaderError says which node leads, when known. It matches ErrNotLeader
+// with errors.Is.
+type NotLeaderError struct {
+	Leader engine.NodeID
+	Addr   string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.Leader == "" {
+		return "yggr: not the leader (leader unknown)"
+	}
+	return fmt.Sprintf("yggr: not the leader (leader is %s at %s)", e.Leader, e.Addr)
+}
+
+// Is makes errors.Is(err, ErrNotLeader) hold.
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// translate maps an engine rejection to a runtime error.
+func (n *Node) translate(err error, leader engine.NodeID) error {
+	switch {
+	case errors.Is(err, engine.ErrNotLeader):
+		return &NotLeaderError{Leader: leader, Addr: n.addrs.get(leader)}
+	case errors.Is(err, engine.ErrNoLeader), errors.Is(err, engine.ErrSteppedDown):
+		return fmt.Errorf("%w: %v", ErrNoLeader, err)
+	case errors.Is(err, engine.ErrBusy):
+		return ErrBusy
+	case errors.Is(err, engine.ErrTransferInProgress):
+		return ErrTransfer
+	case errors.Is(err, engine.ErrReadTimeout):
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	case errors.Is(err, engine.ErrConfPending), errors.Is(err, engine.ErrConfNotReady),
+		errors.Is(err, engine.ErrConfInvalid), errors.Is(err, engine.ErrLearnerNotCaughtUp):
+		return fmt.Errorf("%w: %v", ErrMembership, err)
+	case errors.Is(err, engine.ErrNotReady):
+		return fmt.Errorf("%w: %v", ErrNoLeader, err)
+	}
+	return err
+}

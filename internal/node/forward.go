@@ -1,0 +1,146 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/yggrdb/yggr/engine"
+)
+
+// Forwarding: a follower hands writes and membership changes to the leader
+// over the peer connection (netquic.Network.Call). The request is a kind
+// byte and a payload; the answer is a status byte, the applied index and a
+// payload (the result, or an error's details).
+
+const (
+	callPropose byte = 1 + iota
+	callMembership
+	callTransfer
+)
+
+const (
+	statusOK byte = iota
+	statusNotLeader
+	statusBusy
+	statusDropped
+	statusUnknown
+	statusNoLeader
+	statusMembership
+	statusTransfer
+	statusClosed
+	statusOther
+)
+
+var statusErrors = map[byte]error{
+	statusBusy:       ErrBusy,
+	statusDropped:    ErrDropped,
+	statusUnknown:    ErrUnknownOutcome,
+	statusNoLeader:   ErrNoLeader,
+	statusMembership: ErrMembership,
+	statusTransfer:   ErrTransfer,
+	statusClosed:     ErrClosed,
+}
+
+func encodeResponse(index uint64, data []byte, err error) []byte {
+	st := statusOK
+	if err != nil {
+		st = statusOther
+		var nl *NotLeaderError
+		switch {
+		case errors.As(err, &nl):
+			st, data = statusNotLeader, []byte(nl.Leader)
+		default:
+			for code, e := range statusErrors {
+				if errors.Is(err, e) {
+					st = code
+				}
+			}
+			data = []byte(err.Error())
+		}
+	}
+	b := binary.AppendUvarint([]byte{st}, index)
+	return append(b, data...)
+}
+
+func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
+	if len(b) < 2 {
+		return nil, 0, fmt.Errorf("%w: short forwarded response", ErrCorrupt)
+	}
+	index, k := binary.Uvarint(b[1:])
+	if k <= 0 {
+		return nil, 0, fmt.Errorf("%w: bad forwarded response", ErrCorrupt)
+	}
+	data := b[1+k:]
+	switch st := b[0]; st {
+	case statusOK:
+		return data, index, nil
+	case statusNotLeader:
+		id := engine.NodeID(data)
+		return nil, 0, &NotLeaderError{Leader: id, Addr: n.addrs.get(id)}
+	case statusOther:
+		return nil, 0, errors.New(string(data))
+	default:
+		if e, ok := statusErrors[st]; ok {
+			return nil, 0, fmt.Errorf("%w (at the leader: %s)", e, data)
+		}
+		return nil, 0, fmt.Errorf("%w: forwarded response status %d", ErrCorrupt, st)
+	}
+}
+
+// forward sends a request to the leader and decodes its answer.
+func (n *Node) forward(ctx context.Context, leader engine.NodeID, req []byte) ([]byte, uint64, error) {
+	n.metrics.forwarded.Add(1)
+	resp, err := n.net.Call(ctx, leader, req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("forwarding to leader %s: %w", leader, err)
+	}
+	return n.decodeResponse(resp)
+}
+
+// handleCall serves a forwarded request on the leader. It never forwards
+// again: a node that is not the leader answers NotLeader.
+func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error) {
+	if len(req) == 0 {
+		return nil, errors.New("yggr: empty forwarded request")
+	}
+	switch req[0] {
+	case callPropose:
+		data, index, err := n.proposeLocal(ctx, req[1:])
+		return encodeResponse(index, data, err), nil
+	case callMembership:
+		cc, err := decodeConfChange(req[1:])
+		if err != nil {
+			return encodeResponse(0, nil, err), nil
+		}
+		index, err := n.changeLocal(ctx, cc)
+		return encodeResponse(index, nil, err), nil
+	case callTransfer:
+		err := n.transferLocal(ctx, engine.NodeID(req[1:]))
+		return encodeResponse(0, nil, err), nil
+	}
+	return nil, fmt.Errorf("yggr: unknown forwarded request kind %d", req[0])
+}
+
+func encodeConfChange(cc engine.ConfChange) []byte {
+	b := []byte{callMembership, byte(cc.Op)}
+	b = binary.AppendUvarint(b, uint64(len(cc.Node)))
+	b = append(b, cc.Node...)
+	return append(b, cc.Addr...)
+}
+
+func decodeConfChange(b []byte) (engine.ConfChange, error) {
+	var cc engine.ConfChange
+	if len(b) < 2 {
+		return cc, fmt.Errorf("%w: short membership request", ErrMembership)
+	}
+	cc.Op = engine.ConfOp(b[0])
+	l, k := binary.Uvarint(b[1:])
+	if k <= 0 || l > engine.MaxNodeIDLen || uint64(len(b)-1-k) < l {
+		return cc, fmt.Errorf("%w: bad membership request", ErrMembership)
+	}
+	cc.Node = engine.NodeID(b[1+k : 1+k+int(l)])
+	cc.Addr = string(b[1+k+int(l):])
+	return cc, nil
+}

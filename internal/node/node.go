@@ -1,0 +1,307 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/yggrdb/yggr/engine"
+	raftlog "github.com/yggrdb/yggr/log"
+	"github.com/yggrdb/yggr/netquic"
+	"github.com/yggrdb/yggr/snapshot"
+)
+
+// Node is one running member of a cluster. Its methods are safe for
+// concurrent use.
+type Node struct {
+	cfg   Config
+	logs  *raftlog.Store
+	snaps *snapshot.Store
+	net   netquic.Network
+	sm    StateMachine
+	addrs *addrBook
+	w     *waiters
+
+	// Inputs of the driver.
+	proposals chan engine.Proposal
+	events    chan engine.Event
+
+	applyQ *applyQueue
+
+	status atomic.Pointer[engine.Status]
+	// leaderMu guards leaderCh, closed and replaced whenever the role,
+	// term or leader changes, so callers can wait for a leader.
+	leaderMu sync.Mutex
+	leaderCh chan struct{}
+
+	metrics metrics
+	// fatal is set when storage failed.
+	fatal    atomic.Pointer[fatal]
+	snapDone chan snapDone
+	snapReq  chan chan snapDone
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+
+	d driverState // owned by the driver goroutine
+}
+
+// Start opens the node's storage, restores its state machine from the
+// newest snapshot, recovers the engine and starts the driver and apply
+// goroutines.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:       cfg,
+		net:       cfg.Network,
+		sm:        cfg.StateMachine,
+		w:         newWaiters(),
+		proposals: make(chan engine.Proposal, cfg.MaxPendingProposals),
+		events:    make(chan engine.Event, 4096),
+		applyQ:    newApplyQueue(),
+		leaderCh:  make(chan struct{}),
+		stop:      make(chan struct{}),
+		snapDone:  make(chan snapDone, 1),
+		snapReq:   make(chan chan snapDone, 16),
+	}
+	n.metrics.batchSizes.base = 1
+	var err error
+	if n.addrs, err = newAddrBook(dirOrEmpty(cfg), cfg.Peers); err != nil {
+		return nil, err
+	}
+	if n.snaps, err = snapshot.Open(snapshotDir(cfg), snapshot.Options{Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	n.logs, err = raftlog.Open(cfg.Dir, raftlog.Options{
+		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), NoSync: cfg.NoSync,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec, err := n.restore()
+	if err != nil {
+		n.logs.Close()
+		return nil, err
+	}
+	ecfg := cfg.Engine
+	ecfg.ID = cfg.ID
+	if !cfg.Join {
+		ecfg.Peers = n.bootstrapVoters()
+	}
+	ecfg.Seed = seed(cfg.ID)
+	eng, err := engine.New(ecfg)
+	if err != nil {
+		n.logs.Close()
+		return nil, err
+	}
+	n.d.eng = eng
+	n.d.durable = rec.HardState
+	if n.net != nil {
+		for id, addr := range n.addrs.all() {
+			if id != cfg.ID {
+				n.net.SetPeer(id, addr)
+			}
+		}
+		n.net.SetCallHandler(n.handleCall)
+	}
+	n.publishStatus()
+
+	n.wg.Add(2)
+	// The apply goroutine: owned by the Node, ends when stop closes.
+	go n.applyLoop()
+	// The driver goroutine: owned by the Node, ends when stop closes.
+	go n.run(rec)
+	return n, nil
+}
+
+// bootstrapVoters are the voters of a new cluster: the configured peers,
+// or this node alone.
+func (n *Node) bootstrapVoters() []engine.NodeID {
+	if len(n.cfg.Peers) == 0 {
+		return []engine.NodeID{n.cfg.ID}
+	}
+	return slices.Sorted(maps.Keys(n.cfg.Peers))
+}
+
+func dirOrEmpty(cfg Config) string {
+	if cfg.InMemory {
+		return ""
+	}
+	return cfg.Dir
+}
+
+func snapshotDir(cfg Config) string { return cfg.Dir }
+
+// seed derives the engine's PCG seed from the node ID and the start time,
+// so that nodes of one cluster draw different election timeouts.
+func seed(id engine.NodeID) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return h.Sum64() ^ uint64(time.Now().UnixNano())
+}
+
+// restore picks the newest snapshot, restores the state machine from it and
+// returns the engine's Recover event.
+func (n *Node) restore() (engine.Recover, error) {
+	st, err := n.logs.Load()
+	if err != nil {
+		return engine.Recover{}, err
+	}
+	for _, d := range st.Dropped {
+		n.cfg.Logger.Warn("dropped torn log record on recovery", "node", n.cfg.ID, "detail", d)
+	}
+	snap := st.Snapshot
+	if latest, ok := n.snaps.Latest(); ok && latest.Index >= snap.Index {
+		snap = latest
+	} else if snap.Index > 0 {
+		return engine.Recover{}, fmt.Errorf("%w: the log records snapshot %s but the snapshot store has none that new", ErrCorrupt, snap)
+	}
+	if snap.Index > 0 {
+		if err := n.restoreSnapshot(snap); err != nil {
+			return engine.Recover{}, err
+		}
+	}
+	var entries []engine.Entry
+	for _, e := range st.Entries {
+		if e.Index > snap.Index {
+			entries = append(entries, e)
+		}
+	}
+	base := snap
+	if snap.Index == 0 && !n.cfg.Join {
+		// A new cluster's configuration is its bootstrap peers until a
+		// config entry or snapshot says otherwise.
+		base.Membership = engine.NewMembership(n.bootstrapVoters(), nil)
+	}
+	n.applyQ.setBase(base)
+	n.w.setApplied(snap.Index)
+	return engine.Recover{HardState: st.HardState, Snapshot: snap, Entries: entries}, nil
+}
+
+// restoreSnapshot replaces the state machine with snapshot meta.
+func (n *Node) restoreSnapshot(meta engine.SnapshotMeta) error {
+	r, err := n.snaps.Open(meta.Index, meta.Term)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	book, err := readSnapshotStream(r, n.sm)
+	if err != nil {
+		return fmt.Errorf("restoring snapshot %s: %w", meta, err)
+	}
+	n.addrs.replace(book)
+	return nil
+}
+
+// Close stops the node: waiters fail with ErrClosed, goroutines end, and
+// storage is closed. It is safe to call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		close(n.stop)
+		n.wg.Wait()
+		n.w.failAll(ErrClosed)
+		var errs []error
+		if n.net != nil {
+			n.net.SetCallHandler(nil)
+		}
+		if n.d.receiver != nil {
+			errs = append(errs, n.d.receiver.Close())
+		}
+		errs = append(errs, n.logs.Close())
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// ID returns the node's ID.
+func (n *Node) ID() engine.NodeID { return n.cfg.ID }
+
+// Status returns the engine's state as of the driver's last iteration.
+func (n *Node) Status() engine.Status {
+	s := *n.status.Load()
+	s.Applied = n.Applied()
+	return s
+}
+
+// Applied returns the index of the last entry applied to the state machine.
+func (n *Node) Applied() uint64 {
+	n.w.mu.Lock()
+	defer n.w.mu.Unlock()
+	return n.w.applied
+}
+
+// Addr returns the peer address recorded for a member.
+func (n *Node) Addr(id engine.NodeID) string { return n.addrs.get(id) }
+
+// Addrs returns every recorded peer address.
+func (n *Node) Addrs() map[engine.NodeID]string { return n.addrs.all() }
+
+// publishStatus makes the engine's status visible to Status, and wakes
+// leader waiters when the leader changed.
+func (n *Node) publishStatus() {
+	s := n.d.eng.Status()
+	old := n.status.Swap(&s)
+	if old == nil || old.Leader != s.Leader || old.Term != s.Term || old.Role != s.Role {
+		n.leaderMu.Lock()
+		close(n.leaderCh)
+		n.leaderCh = make(chan struct{})
+		n.leaderMu.Unlock()
+	}
+}
+
+// leaderChanged returns a channel closed at the next leader change.
+func (n *Node) leaderChanged() <-chan struct{} {
+	n.leaderMu.Lock()
+	defer n.leaderMu.Unlock()
+	return n.leaderCh
+}
+
+// WaitLeader blocks until the node knows a leader, or ctx ends.
+func (n *Node) WaitLeader(ctx context.Context) (engine.NodeID, error) {
+	for {
+		ch := n.leaderChanged()
+		if l := n.status.Load().Leader; l != "" {
+			return l, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+		case <-n.stop:
+			return "", ErrClosed
+		}
+	}
+}
+
+// WaitApplied blocks until the state machine has applied index.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	return n.w.waitApplied(ctx, index, n.stop)
+}
+
+// submit hands an event to the driver without blocking.
+func (n *Node) submit(ev engine.Event) error {
+	if err := n.fatalErr(); err != nil {
+		return err
+	}
+	select {
+	case <-n.stop:
+		return ErrClosed
+	default:
+	}
+	select {
+	case n.events <- ev:
+		return nil
+	default:
+		return ErrBusy
+	}
+}

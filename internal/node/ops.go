@@ -1,0 +1,226 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/yggrdb/yggr/engine"
+)
+
+// maxAttempts bounds the retries of one request across leader changes.
+const maxAttempts = 64
+
+// retryable reports whether a request failed before it was appended
+// anywhere, so that sending it again cannot apply it twice.
+func retryable(err error) bool {
+	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) || errors.Is(err, ErrTransfer)
+}
+
+// Propose replicates cmd through the log and returns the state machine's
+// result and the index at which it was applied. A follower forwards it to
+// the leader; with no leader known it waits for one until ctx ends. A
+// cancelled ctx ends the wait, never the apply of a committed entry.
+func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) {
+	var lastErr error = ErrNoLeader
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		changed := n.leaderChanged()
+		st := n.status.Load()
+		var (
+			data  []byte
+			index uint64
+			err   error
+		)
+		switch {
+		case st.Role == engine.Leader || n.net == nil:
+			data, index, err = n.proposeLocal(ctx, cmd)
+		case st.Leader != "":
+			req := append([]byte{callPropose}, cmd...)
+			data, index, err = n.forward(ctx, st.Leader, req)
+		default:
+			err = ErrNoLeader
+		}
+		if err == nil || !retryable(err) {
+			return data, index, err
+		}
+		lastErr = err
+		if err := n.waitChange(ctx, changed); err != nil {
+			return nil, 0, fmt.Errorf("%w (last: %v)", err, lastErr)
+		}
+	}
+	return nil, 0, lastErr
+}
+
+// waitChange waits for the next leader change, or a short backoff when the
+// change already happened.
+func (n *Node) waitChange(ctx context.Context, changed <-chan struct{}) error {
+	t := time.NewTimer(n.cfg.TickInterval)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	case <-n.stop:
+		return ErrClosed
+	}
+	return nil
+}
+
+// proposeLocal hands a proposal to this node's engine and waits for its
+// result.
+func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, error) {
+	if err := n.fatalErr(); err != nil {
+		return nil, 0, err
+	}
+	if n.applyQ.lag() > n.cfg.MaxApplyLag {
+		return nil, 0, ErrBusy
+	}
+	id, pw := n.w.newProposal()
+	start := time.Now()
+	select {
+	case n.proposals <- engine.Proposal{ID: id, Data: cmd}:
+	default:
+		n.w.failProposal(id, ErrBusy)
+	}
+	select {
+	case r := <-pw.ch:
+		if r.err == nil {
+			n.metrics.proposeTime.observe(time.Since(start).Seconds())
+		}
+		return r.data, r.index, r.err
+	case <-ctx.Done():
+		return nil, 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	case <-n.stop:
+		return nil, 0, ErrClosed
+	}
+}
+
+// ReadIndex returns an index such that a read of the state machine once it
+// has applied that index is linearizable (engine.ReadIndex), or, with
+// engine.ReadLease, allowed by the leader's lease. It waits until this
+// node's state machine has applied the index.
+func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, error) {
+	start := time.Now()
+	var lastErr error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		changed := n.leaderChanged()
+		id, ch := n.w.newRead()
+		if err := n.submit(engine.Read{ID: id, Mode: mode}); err != nil {
+			n.w.readDone(id, 0, err)
+			<-ch
+			return 0, err
+		}
+		var r result
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		case <-n.stop:
+			return 0, ErrClosed
+		}
+		if r.err == nil {
+			if err := n.WaitApplied(ctx, r.index); err != nil {
+				return 0, err
+			}
+			n.metrics.readTime.observe(time.Since(start).Seconds())
+			return r.index, nil
+		}
+		if !retryable(r.err) && !errors.Is(r.err, ErrTimeout) {
+			return 0, r.err
+		}
+		lastErr = r.err
+		if err := n.waitChange(ctx, changed); err != nil {
+			return 0, fmt.Errorf("%w (last: %v)", err, lastErr)
+		}
+	}
+	return 0, lastErr
+}
+
+// ChangeMembership proposes a single-server membership change and returns
+// the index of its config entry once applied. A follower forwards it.
+func (n *Node) ChangeMembership(ctx context.Context, cc engine.ConfChange) (uint64, error) {
+	var lastErr error = ErrNoLeader
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		changed := n.leaderChanged()
+		st := n.status.Load()
+		var index uint64
+		var err error
+		switch {
+		case st.Role == engine.Leader || n.net == nil:
+			index, err = n.changeLocal(ctx, cc)
+		case st.Leader != "":
+			_, index, err = n.forward(ctx, st.Leader, encodeConfChange(cc))
+		default:
+			err = ErrNoLeader
+		}
+		if err == nil || !retryable(err) {
+			return index, err
+		}
+		lastErr = err
+		if err := n.waitChange(ctx, changed); err != nil {
+			return 0, fmt.Errorf("%w (last: %v)", err, lastErr)
+		}
+	}
+	return 0, lastErr
+}
+
+func (n *Node) changeLocal(ctx context.Context, cc engine.ConfChange) (uint64, error) {
+	id, pw := n.w.newProposal()
+	if err := n.submit(engine.ChangeMembership{ID: id, Change: cc}); err != nil {
+		n.w.failProposal(id, err)
+	}
+	select {
+	case r := <-pw.ch:
+		return r.index, r.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	case <-n.stop:
+		return 0, ErrClosed
+	}
+}
+
+// TransferLeadership hands leadership to the voter to (any up-to-date voter
+// if empty) and waits until it leads. A follower forwards the request.
+func (n *Node) TransferLeadership(ctx context.Context, to engine.NodeID) error {
+	st := n.status.Load()
+	switch {
+	case st.Role == engine.Leader:
+		return n.transferLocal(ctx, to)
+	case st.Leader == "":
+		return ErrNoLeader
+	case n.net == nil:
+		return ErrNotLeader
+	}
+	_, _, err := n.forward(ctx, st.Leader, append([]byte{callTransfer}, to...))
+	return err
+}
+
+func (n *Node) transferLocal(ctx context.Context, to engine.NodeID) error {
+	if to == n.cfg.ID {
+		return nil
+	}
+	if err := n.submit(engine.TransferLeadership{To: to}); err != nil {
+		return err
+	}
+	// The engine aborts a transfer after an election timeout.
+	limit := time.NewTimer(time.Duration(3*max(n.cfg.Engine.ElectionTicks, 10)) * n.cfg.TickInterval)
+	defer limit.Stop()
+	for {
+		changed := n.leaderChanged()
+		st := n.status.Load()
+		if st.Leader != "" && st.Leader != n.cfg.ID && (to == "" || st.Leader == to) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-limit.C:
+			return fmt.Errorf("%w: leadership transfer to %q did not complete", ErrTimeout, to)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		case <-n.stop:
+			return ErrClosed
+		}
+	}
+}

@@ -1,0 +1,581 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/yggrdb/yggr/engine"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(crashHelperEnv) != "" || os.Getenv(rssHelperEnv) != "" {
+		os.Exit(m.Run())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// testData is the deterministic data of the entry at index in term.
+func testData(index, term uint64) []byte {
+	n := int(index*7%97) + 1
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(index + term*31 + uint64(i)*13)
+	}
+	return b
+}
+
+// ents returns entries lo..hi (inclusive) of term with testData.
+func ents(term, lo, hi uint64) []engine.Entry {
+	var out []engine.Entry
+	for i := lo; i <= hi; i++ {
+		out = append(out, engine.Entry{Term: term, Index: i, Type: engine.EntryNormal, Data: testData(i, term)})
+	}
+	return out
+}
+
+func openMem(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open("", Options{InMemory: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openDisk(t *testing.T, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustWrite(t *testing.T, s *Store, b Batch) {
+	t.Helper()
+	if err := s.Write(b); err != nil {
+		t.Fatalf("Write(truncate=%d, %d entries): %v", b.TruncateFrom, len(b.Entries), err)
+	}
+}
+
+func mustLoad(t *testing.T, s *Store) State {
+	t.Helper()
+	st, err := s.Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return st
+}
+
+var cmpEntries = cmpopts.EquateEmpty()
+
+func TestOpenEmpty(t *testing.T) {
+	s := openMem(t)
+	if got, want := s.FirstIndex(), uint64(1); got != want {
+		t.Errorf("FirstIndex = %d, want %d", got, want)
+	}
+	if got, want := s.LastIndex(), uint64(0); got != want {
+		t.Errorf("LastIndex = %d, want %d", got, want)
+	}
+	if got, err := s.Term(0); err != nil || got != 0 {
+		t.Errorf("Term(0) = %d, %v, want 0, nil", got, err)
+	}
+	if diff := cmp.Diff(State{}, mustLoad(t, s), cmpEntries); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// TestWriteSequences replays batches and checks the resulting log and hard
+// state, through Load, Entries, Term and LastIndex.
+func TestWriteSequences(t *testing.T) {
+	hs := func(term, commit uint64, vote engine.NodeID) *engine.HardState {
+		return &engine.HardState{Term: term, Commit: commit, Vote: vote}
+	}
+	cat := func(parts ...[]engine.Entry) []engine.Entry {
+		var out []engine.Entry
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		batches []Batch
+		want    State
+	}{
+		{
+			name:    "hard state only",
+			batches: []Batch{{HardState: hs(3, 0, "n2")}},
+			want:    State{HardState: *hs(3, 0, "n2")},
+		},
+		{
+			name:    "append one batch",
+			batches: []Batch{{Entries: ents(1, 1, 5), HardState: hs(1, 2, "n1")}},
+			want:    State{HardState: *hs(1, 2, "n1"), Entries: ents(1, 1, 5)},
+		},
+		{
+			name:    "append several batches",
+			batches: []Batch{{Entries: ents(1, 1, 3)}, {Entries: ents(1, 4, 4)}, {Entries: ents(2, 5, 9)}},
+			want:    State{Entries: cat(ents(1, 1, 4), ents(2, 5, 9))},
+		},
+		{
+			name: "truncate then append",
+			batches: []Batch{
+				{Entries: ents(1, 1, 10)},
+				{TruncateFrom: 6, Entries: ents(2, 6, 7), HardState: hs(2, 5, "")},
+			},
+			want: State{HardState: *hs(2, 5, ""), Entries: cat(ents(1, 1, 5), ents(2, 6, 7))},
+		},
+		{
+			name: "truncate longer than the old suffix",
+			batches: []Batch{
+				{Entries: ents(1, 1, 4)},
+				{TruncateFrom: 2, Entries: ents(3, 2, 9)},
+			},
+			want: State{Entries: cat(ents(1, 1, 1), ents(3, 2, 9))},
+		},
+		{
+			name: "truncate everything",
+			batches: []Batch{
+				{Entries: ents(1, 1, 4)},
+				{TruncateFrom: 1},
+			},
+			want: State{},
+		},
+		{
+			name: "truncate beyond the end deletes nothing",
+			batches: []Batch{
+				{Entries: ents(1, 1, 4)},
+				{TruncateFrom: 5, Entries: ents(1, 5, 5)},
+			},
+			want: State{Entries: ents(1, 1, 5)},
+		},
+		{
+			name: "empty batch",
+			batches: []Batch{
+				{Entries: ents(1, 1, 2)},
+				{},
+			},
+			want: State{Entries: ents(1, 1, 2)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openMem(t)
+			for _, b := range tt.batches {
+				mustWrite(t, s, b)
+			}
+			if diff := cmp.Diff(tt.want, mustLoad(t, s), cmpEntries); diff != "" {
+				t.Errorf("Load (-want +got):\n%s", diff)
+			}
+			wantLast := uint64(0)
+			if n := len(tt.want.Entries); n > 0 {
+				wantLast = tt.want.Entries[n-1].Index
+			}
+			if got := s.LastIndex(); got != wantLast {
+				t.Errorf("LastIndex = %d, want %d", got, wantLast)
+			}
+			for _, e := range tt.want.Entries {
+				if got, err := s.Term(e.Index); err != nil || got != e.Term {
+					t.Errorf("Term(%d) = %d, %v, want %d, nil", e.Index, got, err, e.Term)
+				}
+			}
+			got, err := s.Entries(1, wantLast+1, 1<<30)
+			if err != nil {
+				t.Fatalf("Entries: %v", err)
+			}
+			if diff := cmp.Diff(tt.want.Entries, got, cmpEntries); diff != "" {
+				t.Errorf("Entries (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWriteRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		batch   Batch
+		wantErr error // nil: any error
+	}{
+		{name: "gap", batch: Batch{Entries: ents(2, 12, 12)}},
+		{name: "overlap without truncate", batch: Batch{Entries: ents(2, 10, 10)}},
+		{name: "term below predecessor", batch: Batch{Entries: ents(1, 11, 11)}},
+		{name: "terms decreasing inside batch", batch: Batch{Entries: append(ents(3, 11, 11), ents(2, 12, 12)...)}},
+		{name: "truncate below the snapshot", batch: Batch{TruncateFrom: 3, Entries: ents(2, 3, 3)}, wantErr: ErrCompacted},
+		{name: "truncate then gap", batch: Batch{TruncateFrom: 8, Entries: ents(3, 9, 9)}},
+		{name: "unknown type", batch: Batch{Entries: []engine.Entry{{Term: 2, Index: 11, Type: 9}}}},
+		{name: "too large", batch: Batch{Entries: []engine.Entry{{Term: 2, Index: 11, Data: make([]byte, MaxEntryBytes+1)}}}},
+		{name: "vote too long", batch: Batch{HardState: &engine.HardState{Vote: engine.NodeID(make([]byte, engine.MaxNodeIDLen+1))}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openMem(t)
+			mustWrite(t, s, Batch{Entries: ents(2, 1, 10)})
+			if err := s.SetSnapshot(engine.SnapshotMeta{Index: 4, Term: 2}); err != nil {
+				t.Fatal(err)
+			}
+			before := mustLoad(t, s)
+			err := s.Write(tt.batch)
+			if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
+				t.Fatalf("Write = %v, want error %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(before, mustLoad(t, s), cmpEntries); diff != "" {
+				t.Errorf("state changed by a rejected write (-before +after):\n%s", diff)
+			}
+			// The store stays usable after a rejected (not failed) write.
+			mustWrite(t, s, Batch{Entries: ents(2, 11, 11)})
+		})
+	}
+}
+
+func TestEntriesLimits(t *testing.T) {
+	s := openMem(t)
+	e := make([]engine.Entry, 0, 10)
+	for i := uint64(1); i <= 10; i++ {
+		e = append(e, engine.Entry{Term: 1, Index: i, Data: make([]byte, 76)}) // weight 100
+	}
+	mustWrite(t, s, Batch{Entries: e})
+	if err := s.SetSnapshot(engine.SnapshotMeta{Index: 2, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		lo, hi, max uint64
+		wantN       int
+		wantErr     error
+	}{
+		{lo: 3, hi: 11, max: 1 << 20, wantN: 8},
+		{lo: 3, hi: 11, max: 0, wantN: 1},
+		{lo: 3, hi: 11, max: 99, wantN: 1},
+		{lo: 3, hi: 11, max: 100, wantN: 1},
+		{lo: 3, hi: 11, max: 299, wantN: 2},
+		{lo: 3, hi: 11, max: 300, wantN: 3},
+		{lo: 5, hi: 5, max: 0, wantN: 0},
+		{lo: 10, hi: 11, max: 0, wantN: 1},
+		{lo: 2, hi: 5, max: 1 << 20, wantErr: ErrCompacted},
+		{lo: 1, hi: 5, max: 1 << 20, wantErr: ErrCompacted},
+		{lo: 5, hi: 12, max: 1 << 20, wantErr: ErrUnavailable},
+		{lo: 6, hi: 5, max: 1 << 20, wantErr: errAny},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("[%d,%d)max=%d", tt.lo, tt.hi, tt.max), func(t *testing.T) {
+			got, err := s.Entries(tt.lo, tt.hi, tt.max)
+			if tt.wantErr != nil {
+				if err == nil || (tt.wantErr != errAny && !errors.Is(err, tt.wantErr)) {
+					t.Fatalf("Entries = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Entries: %v", err)
+			}
+			if diff := cmp.Diff(e[tt.lo-1:tt.lo-1+uint64(tt.wantN)], got, cmpEntries); diff != "" {
+				t.Errorf("Entries (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error")
+
+func TestTerm(t *testing.T) {
+	s := openMem(t)
+	mustWrite(t, s, Batch{Entries: append(ents(2, 1, 5), ents(4, 6, 9)...)})
+	if err := s.SetSnapshot(engine.SnapshotMeta{Index: 3, Term: 2}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		index   uint64
+		want    uint64
+		wantErr error
+	}{
+		{index: 0, wantErr: ErrCompacted},
+		{index: 2, wantErr: ErrCompacted},
+		{index: 3, want: 2},
+		{index: 5, want: 2},
+		{index: 6, want: 4},
+		{index: 9, want: 4},
+		{index: 10, wantErr: ErrUnavailable},
+	}
+	for _, tt := range tests {
+		got, err := s.Term(tt.index)
+		if !errors.Is(err, tt.wantErr) || got != tt.want {
+			t.Errorf("Term(%d) = %d, %v, want %d, %v", tt.index, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestCloseThenUse(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	calls := map[string]func() error{
+		"Close":       s.Close,
+		"Write":       func() error { return s.Write(Batch{Entries: ents(1, 1, 1)}) },
+		"Load":        func() error { _, err := s.Load(); return err },
+		"Entries":     func() error { _, err := s.Entries(1, 1, 0); return err },
+		"Term":        func() error { _, err := s.Term(0); return err },
+		"SetSnapshot": func() error { return s.SetSnapshot(engine.SnapshotMeta{}) },
+		"Compact":     func() error { return s.Compact(0) },
+		"ResetTo":     func() error { return s.ResetTo(engine.SnapshotMeta{}, false) },
+	}
+	for name, f := range calls {
+		if err := f(); !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{ClusterID: "c1", NodeID: "n1"}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 20), HardState: &engine.HardState{Term: 1, Vote: "n1", Commit: 3}})
+	mustWrite(t, s, Batch{TruncateFrom: 15, Entries: ents(2, 15, 30), HardState: &engine.HardState{Term: 2, Commit: 12}})
+	meta := engine.SnapshotMeta{Index: 10, Term: 1, Size: 99, Membership: engine.NewMembership([]engine.NodeID{"n1", "n2", "n3"}, []engine.NodeID{"n4"})}
+	if err := s.SetSnapshot(meta); err != nil {
+		t.Fatal(err)
+	}
+	want := mustLoad(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDisk(t, dir, opts)
+	got := mustLoad(t, s)
+	if diff := cmp.Diff(want, got, cmpEntries); diff != "" {
+		t.Errorf("Load after reopen (-before +after):\n%s", diff)
+	}
+	if got, want := s.FirstIndex(), uint64(11); got != want {
+		t.Errorf("FirstIndex = %d, want %d", got, want)
+	}
+	if got, want := s.LastIndex(), uint64(30); got != want {
+		t.Errorf("LastIndex = %d, want %d", got, want)
+	}
+	if got, err := s.Term(30); err != nil || got != 2 {
+		t.Errorf("Term(30) = %d, %v, want 2, nil", got, err)
+	}
+	mustWrite(t, s, Batch{Entries: ents(2, 31, 31)})
+}
+
+func TestIdentity(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{ClusterID: "c1", NodeID: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	tests := []struct {
+		cluster, node string
+		wantErr       error
+	}{
+		{"c1", "n1", nil},
+		{"c1", "n2", ErrIdentityMismatch},
+		{"c2", "n1", ErrIdentityMismatch},
+		{"", "", ErrIdentityMismatch},
+	}
+	for _, tt := range tests {
+		s, err := Open(dir, Options{ClusterID: tt.cluster, NodeID: tt.node})
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("Open(cluster=%q, node=%q) = %v, want %v", tt.cluster, tt.node, err, tt.wantErr)
+		}
+		if err == nil {
+			s.Close()
+		}
+	}
+	if _, err := Open(dir, Options{NodeID: string(make([]byte, MaxIdentityLen+1))}); err == nil {
+		t.Errorf("Open with an over-long node id succeeded")
+	}
+}
+
+func TestSnapshotAndCompact(t *testing.T) {
+	dir := t.TempDir()
+	s := openDisk(t, dir, Options{})
+	mustWrite(t, s, Batch{Entries: append(ents(1, 1, 50), ents(2, 51, 100)...)})
+	meta := engine.SnapshotMeta{Index: 60, Term: 2, Membership: engine.NewMembership([]engine.NodeID{"n1"}, nil)}
+
+	for _, bad := range []engine.SnapshotMeta{
+		{Index: 60, Term: 1},  // wrong term
+		{Index: 101, Term: 2}, // beyond the log
+		{Index: 60, Term: 2, Membership: engine.Membership{Voters: []engine.NodeID{"n2", "n1"}}}, // unsorted
+	} {
+		if err := s.SetSnapshot(bad); err == nil {
+			t.Errorf("SetSnapshot(%v %v) succeeded", bad, bad.Membership)
+		}
+	}
+	if err := s.Compact(1); err == nil {
+		t.Errorf("Compact above the (absent) snapshot succeeded")
+	}
+	if err := s.SetSnapshot(meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSnapshot(engine.SnapshotMeta{Index: 59, Term: 2}); err == nil {
+		t.Errorf("SetSnapshot below the recorded snapshot succeeded")
+	}
+	if got, want := s.FirstIndex(), uint64(61); got != want {
+		t.Errorf("FirstIndex = %d, want %d", got, want)
+	}
+	if _, err := s.Entries(60, 62, 1<<20); !errors.Is(err, ErrCompacted) {
+		t.Errorf("Entries(60, 62) = %v, want ErrCompacted", err)
+	}
+	// Entries below the floor are still on disk until Compact.
+	if got, want := countEntryKeys(t, s), 100; got != want {
+		t.Errorf("stored entries = %d, want %d", got, want)
+	}
+	if err := s.Compact(61); err == nil {
+		t.Errorf("Compact above the snapshot index succeeded")
+	}
+	if err := s.Compact(40); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := countEntryKeys(t, s), 60; got != want {
+		t.Errorf("stored entries after Compact(40) = %d, want %d", got, want)
+	}
+	if err := s.Compact(60); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := countEntryKeys(t, s), 40; got != want {
+		t.Errorf("stored entries after Compact(60) = %d, want %d", got, want)
+	}
+	want := State{Snapshot: meta, Entries: ents(2, 61, 100)}
+	if diff := cmp.Diff(want, mustLoad(t, s), cmpEntries); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+	// Truncating into the snapshot is refused; truncating just above it works.
+	if err := s.Write(Batch{TruncateFrom: 60}); !errors.Is(err, ErrCompacted) {
+		t.Errorf("Write(TruncateFrom: 60) = %v, want ErrCompacted", err)
+	}
+	mustWrite(t, s, Batch{TruncateFrom: 61, Entries: ents(3, 61, 61)})
+	s.Close()
+	s = openDisk(t, dir, Options{})
+	want = State{Snapshot: meta, Entries: ents(3, 61, 61)}
+	if diff := cmp.Diff(want, mustLoad(t, s), cmpEntries); diff != "" {
+		t.Errorf("Load after reopen (-want +got):\n%s", diff)
+	}
+}
+
+// countEntryKeys counts the entry records physically stored.
+func countEntryKeys(t *testing.T, s *Store) int {
+	t.Helper()
+	runs, err := s.entryRuns(^uint64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range runs {
+		n += int(r.hi - r.lo + 1)
+	}
+	return n
+}
+
+func TestResetTo(t *testing.T) {
+	mem := engine.NewMembership([]engine.NodeID{"n1", "n2"}, nil)
+	tests := []struct {
+		name      string
+		meta      engine.SnapshotMeta
+		keepLog   bool
+		want      State
+		wantFirst uint64
+		wantLast  uint64
+		wantKeys  int
+	}{
+		{
+			name:      "inside the log, drop the rest",
+			meta:      engine.SnapshotMeta{Index: 15, Term: 1, Membership: mem},
+			want:      State{Snapshot: engine.SnapshotMeta{Index: 15, Term: 1, Membership: mem}},
+			wantFirst: 16, wantLast: 15,
+		},
+		{
+			name:      "inside the log, keep the rest",
+			meta:      engine.SnapshotMeta{Index: 15, Term: 1, Membership: mem},
+			keepLog:   true,
+			want:      State{Snapshot: engine.SnapshotMeta{Index: 15, Term: 1, Membership: mem}, Entries: ents(1, 16, 20)},
+			wantFirst: 16, wantLast: 20, wantKeys: 5,
+		},
+		{
+			name:      "beyond the log",
+			meta:      engine.SnapshotMeta{Index: 40, Term: 3, Membership: mem},
+			keepLog:   true,
+			want:      State{Snapshot: engine.SnapshotMeta{Index: 40, Term: 3, Membership: mem}},
+			wantFirst: 41, wantLast: 40,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openDisk(t, dir, Options{})
+			mustWrite(t, s, Batch{Entries: ents(1, 1, 20)})
+			if err := s.SetSnapshot(engine.SnapshotMeta{Index: 5, Term: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.ResetTo(tt.meta, tt.keepLog); err != nil {
+				t.Fatal(err)
+			}
+			for round := range 2 {
+				if diff := cmp.Diff(tt.want, mustLoad(t, s), cmpEntries); diff != "" {
+					t.Errorf("round %d: Load (-want +got):\n%s", round, diff)
+				}
+				if got := s.FirstIndex(); got != tt.wantFirst {
+					t.Errorf("round %d: FirstIndex = %d, want %d", round, got, tt.wantFirst)
+				}
+				if got := s.LastIndex(); got != tt.wantLast {
+					t.Errorf("round %d: LastIndex = %d, want %d", round, got, tt.wantLast)
+				}
+				if got := countEntryKeys(t, s); got != tt.wantKeys {
+					t.Errorf("round %d: stored entries = %d, want %d", round, got, tt.wantKeys)
+				}
+				s.Close()
+				s = openDisk(t, dir, Options{})
+			}
+			next := tt.wantLast + 1
+			mustWrite(t, s, Batch{Entries: ents(3, next, next)})
+			if err := s.ResetTo(engine.SnapshotMeta{Index: 4, Term: 1}, false); err == nil {
+				t.Errorf("ResetTo below the recorded snapshot succeeded")
+			}
+		})
+	}
+}
+
+// TestLargeBatches writes and truncates more than one Badger transaction
+// holds, which takes the chunked commit path.
+func TestLargeBatches(t *testing.T) {
+	s := openMem(t)
+	const n = 30000
+	mustWrite(t, s, Batch{Entries: ents(1, 1, n), HardState: &engine.HardState{Term: 1, Commit: 7}})
+	if got := s.LastIndex(); got != n {
+		t.Fatalf("LastIndex = %d, want %d", got, n)
+	}
+	mustWrite(t, s, Batch{TruncateFrom: 10, Entries: ents(2, 10, 12)})
+	if got, want := s.chunkedCommits.Load(), int64(2); got != want {
+		t.Errorf("chunked commits = %d, want %d", got, want)
+	}
+	if got, want := countEntryKeys(t, s), 12; got != want {
+		t.Errorf("stored entries = %d, want %d", got, want)
+	}
+	want := State{HardState: engine.HardState{Term: 1, Commit: 7}, Entries: append(ents(1, 1, 9), ents(2, 10, 12)...)}
+	if diff := cmp.Diff(want, mustLoad(t, s), cmpEntries); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+	mustWrite(t, s, Batch{Entries: ents(2, 13, n)})
+	if err := s.SetSnapshot(engine.SnapshotMeta{Index: n - 1, Term: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(n - 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := countEntryKeys(t, s), 1; got != want {
+		t.Errorf("stored entries after Compact = %d, want %d", got, want)
+	}
+}

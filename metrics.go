@@ -1,0 +1,62 @@
+package yggr
+
+import "github.com/yggrdb/yggr/internal/node"
+
+// Histogram is a latency (seconds) or size distribution: Counts[i]
+// observations were at most Bounds[i] (the last bound is +Inf).
+type Histogram = node.HistogramSnapshot
+
+// Metrics is a snapshot of a node's counters and gauges.
+type Metrics struct {
+	// Engine counters since start.
+	ElectionsStarted, ElectionsWon                    uint64
+	PreVotesStarted, PreVotesGranted, PreVotesDenied  uint64
+	VotesGranted, VotesDenied                         uint64
+	AppendsSent, AppendsReceived, AppendsRejected     uint64
+	EntriesAppended, EntriesCommitted, EntriesApplied uint64
+	SnapshotsSent, SnapshotsInstalled                 uint64
+	ReadsStarted, ReadsCompleted, ReadsFailed         uint64
+	ProposalsRejected, TransfersStarted               uint64
+	Forwarded                                         uint64
+
+	// Gauges.
+	Term, Commit, Applied, LastIndex, SnapshotIndex uint64
+	LogEntries                                      uint64
+	Role                                            string
+	IsLeader                                        bool
+	ApplyLag                                        int
+	Followers                                       []FollowerStatus
+
+	// Latencies (seconds) and sizes.
+	ProposeSeconds, ReadSeconds, FsyncSeconds, ApplySeconds, SnapshotSeconds Histogram
+	BatchSize                                                                Histogram
+}
+
+// Metrics returns the node's counters and gauges.
+func (db *DB) Metrics() Metrics {
+	st := db.node.Status()
+	rm := db.node.Metrics()
+	c := st.Counters
+	m := Metrics{
+		ElectionsStarted: c.ElectionsStarted, ElectionsWon: c.ElectionsWon,
+		PreVotesStarted: c.PreVotesStarted, PreVotesGranted: c.PreVotesGranted, PreVotesDenied: c.PreVotesDenied,
+		VotesGranted: c.VotesGranted, VotesDenied: c.VotesDenied,
+		AppendsSent: c.AppendsSent, AppendsReceived: c.AppendsReceived, AppendsRejected: c.AppendsRejected,
+		EntriesAppended: c.EntriesAppended, EntriesCommitted: c.EntriesCommitted, EntriesApplied: rm.EntriesApplied,
+		SnapshotsSent: c.SnapshotsSent, SnapshotsInstalled: c.SnapshotsInstalled,
+		ReadsStarted: c.ReadsStarted, ReadsCompleted: c.ReadsCompleted, ReadsFailed: c.ReadsFailed,
+		ProposalsRejected: c.ProposalsRejected, TransfersStarted: c.TransfersStarted,
+		Forwarded: rm.Forwarded,
+		Term:      st.Term, Commit: st.Commit, Applied: st.Applied, LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
+		LogEntries: st.LastIndex - st.FirstIndex + 1,
+		Role:       st.Role.String(), IsLeader: st.Role.String() == "leader",
+		ApplyLag:       rm.ApplyLag,
+		ProposeSeconds: rm.ProposeSeconds, ReadSeconds: rm.ReadSeconds, FsyncSeconds: rm.FsyncSeconds,
+		ApplySeconds: rm.ApplySeconds, SnapshotSeconds: rm.SnapshotSeconds, BatchSize: rm.BatchSize,
+	}
+	for _, f := range st.Followers {
+		m.Followers = append(m.Followers, FollowerStatus{ID: string(f.ID), Match: f.Match, Next: f.Next,
+			State: f.State.String(), Learner: f.Learner, Active: f.Active})
+	}
+	return m
+}

@@ -1,0 +1,273 @@
+package netquic
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/yggrdb/yggr/engine"
+)
+
+// Version is the wire format version, the first byte of every frame. A
+// receiver refuses frames of any other version.
+const Version = 1
+
+// Kind is the second byte of a frame: what its body holds.
+type Kind uint8
+
+// Kinds. A Raft message's kind is its engine.MessageType (MsgPreVote ..
+// MsgReadIndexResp); forwarded calls have kinds of their own.
+const (
+	KindCallRequest  Kind = 0x40 // a forwarded client request (Network.Call)
+	KindCallResponse Kind = 0x41 // its response
+)
+
+// KindOf returns the frame kind of a Raft message type.
+func KindOf(t engine.MessageType) Kind { return Kind(t) }
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool {
+	return k == KindCallRequest || k == KindCallResponse || engine.MessageType(k).Valid()
+}
+
+// IsMessage reports whether k carries a Raft message.
+func (k Kind) IsMessage() bool { return engine.MessageType(k).Valid() }
+
+func (k Kind) String() string {
+	switch {
+	case k == KindCallRequest:
+		return "CallRequest"
+	case k == KindCallResponse:
+		return "CallResponse"
+	case k.IsMessage():
+		return engine.MessageType(k).String()
+	}
+	return fmt.Sprintf("Kind(%#x)", uint8(k))
+}
+
+// maxHeaderBytes is the largest frame header: version, kind, uvarint.
+const maxHeaderBytes = 2 + binary.MaxVarintLen64
+
+// DefaultMaxFrameBytes bounds a frame's body unless Config says otherwise.
+const DefaultMaxFrameBytes = 64 << 20
+
+var (
+	encoderPool = sync.Pool{New: func() any { return newBodyEncoder() }}
+	decoderPool = sync.Pool{New: func() any { return newBodyDecoder() }}
+)
+
+func appendHeader(b []byte, k Kind, n int) []byte {
+	b = append(b, Version, byte(k))
+	return binary.AppendUvarint(b, uint64(n))
+}
+
+// ValidateMessage reports whether m can be sent: a known type, valid node
+// IDs, valid entry types, a valid snapshot membership. Exactly the messages
+// it accepts encode and decode.
+func ValidateMessage(m *engine.Message) error {
+	if !m.Type.Valid() {
+		return fmt.Errorf("%w: invalid message type %d", ErrBadMessage, m.Type)
+	}
+	if !engine.ValidNodeID(m.From) || !engine.ValidNodeID(m.To) {
+		return fmt.Errorf("%w: invalid node id in %s->%s", ErrBadMessage, m.From, m.To)
+	}
+	for _, e := range m.Entries {
+		if !e.Type.Valid() {
+			return fmt.Errorf("%w: invalid entry type %d", ErrBadMessage, e.Type)
+		}
+	}
+	ms := m.Snapshot.Membership
+	if len(ms.Voters) > maxMembers || len(ms.Learners) > maxMembers {
+		return fmt.Errorf("%w: membership too large", ErrBadMessage)
+	}
+	if err := ms.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	return nil
+}
+
+// ErrBadMessage is returned when asked to encode a message that would not
+// decode (see ValidateMessage).
+var ErrBadMessage = errors.New("netquic: message cannot be encoded")
+
+// ErrFrameTooLarge is returned when a frame exceeds the size limit.
+var ErrFrameTooLarge = errors.New("netquic: frame too large")
+
+// AppendMessage appends m's frame to b. It fails with ErrBadMessage if m
+// would not decode, and with ErrFrameTooLarge if the body exceeds
+// maxFrameBytes (0 means DefaultMaxFrameBytes).
+func AppendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
+	if err := ValidateMessage(m); err != nil {
+		return b, err
+	}
+	e := encoderPool.Get().(*bodyEncoder)
+	defer putEncoder(e)
+	e.encodeMessage(m)
+	return appendBody(b, KindOf(m.Type), e, maxFrameBytes)
+}
+
+func appendBody(b []byte, k Kind, e *bodyEncoder, maxFrameBytes int) ([]byte, error) {
+	if maxFrameBytes <= 0 {
+		maxFrameBytes = DefaultMaxFrameBytes
+	}
+	if e.buf.Len() > maxFrameBytes {
+		return b, fmt.Errorf("%w: %s body of %d bytes exceeds %d", ErrFrameTooLarge, k, e.buf.Len(), maxFrameBytes)
+	}
+	b = appendHeader(b, k, e.buf.Len())
+	return append(b, e.buf.Bytes()...), nil
+}
+
+func putEncoder(e *bodyEncoder) {
+	if e.buf.Cap() > 1<<20 {
+		return // let big buffers go rather than pin them in the pool
+	}
+	e.buf.Reset()
+	encoderPool.Put(e)
+}
+
+func appendCallRequest(b, req []byte, maxFrameBytes int) ([]byte, error) {
+	e := encoderPool.Get().(*bodyEncoder)
+	defer putEncoder(e)
+	e.encodeCallRequest(req)
+	return appendBody(b, KindCallRequest, e, maxFrameBytes)
+}
+
+func appendCallResponse(b []byte, status uint64, payload []byte, maxFrameBytes int) ([]byte, error) {
+	e := encoderPool.Get().(*bodyEncoder)
+	defer putEncoder(e)
+	e.encodeCallResponse(status, payload)
+	return appendBody(b, KindCallResponse, e, maxFrameBytes)
+}
+
+// DecodeMessage decodes exactly one frame holding a Raft message. Any
+// malformed, non-canonical or invalid input is an error wrapping
+// ErrBadFrame; it never panics and never allocates more than the frame's
+// own length (bounded by maxFrameBytes, 0 meaning DefaultMaxFrameBytes).
+func DecodeMessage(frame []byte, maxFrameBytes int) (engine.Message, error) {
+	k, body, rest, err := splitFrame(frame, maxFrameBytes)
+	if err != nil {
+		return engine.Message{}, err
+	}
+	if len(rest) != 0 {
+		return engine.Message{}, badf("%d bytes after frame", len(rest))
+	}
+	return decodeMessageBody(k, body)
+}
+
+func decodeMessageBody(k Kind, body []byte) (engine.Message, error) {
+	if !k.IsMessage() {
+		return engine.Message{}, badf("kind %s is not a Raft message", k)
+	}
+	d := decoderPool.Get().(*bodyDecoder)
+	defer func() { d.reset(nil); decoderPool.Put(d) }()
+	m := engine.Message{Type: engine.MessageType(k)}
+	if err := d.decodeMessage(body, &m); err != nil {
+		return engine.Message{}, fmt.Errorf("%w (kind %s)", err, k)
+	}
+	return m, nil
+}
+
+// splitFrame parses the header of the frame at the start of b and returns
+// its kind, body and the bytes after it.
+func splitFrame(b []byte, maxFrameBytes int) (Kind, []byte, []byte, error) {
+	if maxFrameBytes <= 0 {
+		maxFrameBytes = DefaultMaxFrameBytes
+	}
+	if len(b) < 3 {
+		return 0, nil, nil, badf("short frame")
+	}
+	if b[0] != Version {
+		return 0, nil, nil, badf("unknown version %d", b[0])
+	}
+	k := Kind(b[1])
+	if !k.Valid() {
+		return 0, nil, nil, badf("unknown kind %#x", b[1])
+	}
+	n, w := binary.Uvarint(b[2:])
+	if w <= 0 || w != uvarintLen(n) {
+		return 0, nil, nil, badf("bad length")
+	}
+	if n > uint64(maxFrameBytes) {
+		return 0, nil, nil, badf("body of %d bytes exceeds %d", n, maxFrameBytes)
+	}
+	b = b[2+w:]
+	if n > uint64(len(b)) {
+		return 0, nil, nil, badf("truncated body")
+	}
+	return k, b[:n], b[n:], nil
+}
+
+func uvarintLen(n uint64) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(buf[:], n)
+}
+
+// errFrameHeader marks a frame whose header is unusable: the stream cannot
+// be resynchronized and must be abandoned.
+var errFrameHeader = errors.New("netquic: bad frame header")
+
+// readFrame reads one frame from r. A header error wraps both ErrBadFrame
+// and errFrameHeader; an I/O error is returned as is (io.EOF at a frame
+// boundary means the stream ended cleanly). The body is freshly allocated
+// and at most maxFrameBytes long.
+func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
+	v, err := r.ReadByte()
+	if err != nil {
+		return 0, nil, err
+	}
+	if v != Version {
+		return 0, nil, fmt.Errorf("%w: %w: unknown version %d", ErrBadFrame, errFrameHeader, v)
+	}
+	kb, err := r.ReadByte()
+	if err != nil {
+		return 0, nil, noEOF(err)
+	}
+	k := Kind(kb)
+	var n uint64
+	var w int
+	for shift := uint(0); ; shift += 7 {
+		c, err := r.ReadByte()
+		if err != nil {
+			return 0, nil, noEOF(err)
+		}
+		w++
+		if w > binary.MaxVarintLen64 || (w == binary.MaxVarintLen64 && c > 1) {
+			return 0, nil, fmt.Errorf("%w: %w: length overflows", ErrBadFrame, errFrameHeader)
+		}
+		n |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+	}
+	if w != uvarintLen(n) {
+		return 0, nil, fmt.Errorf("%w: %w: non-canonical length", ErrBadFrame, errFrameHeader)
+	}
+	if n > uint64(maxFrameBytes) {
+		return 0, nil, fmt.Errorf("%w: %w: body of %d bytes exceeds %d", ErrBadFrame, errFrameHeader, n, maxFrameBytes)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, nil, noEOF(err)
+	}
+	if !k.Valid() {
+		// The length is sound, so the stream stays in sync: only this
+		// frame is bad.
+		return k, nil, badf("unknown kind %#x", kb)
+	}
+	return k, body, nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// frameReaderBytes is the read buffer of a stream.
+const frameReaderBytes = 64 << 10
+
+func newFrameReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, frameReaderBytes) }

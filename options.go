@@ -1,0 +1,82 @@
+package yggr
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/yggrdb/yggr/netquic"
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	id          string
+	secret      string
+	tls         *tls.Config
+	insecure    bool
+	lease       bool
+	logger      *slog.Logger
+	limits      Limits
+	tick        time.Duration
+	electionTks int
+	join        bool
+	noSync      bool
+	network     netquic.Network // tests: an in-process network
+	listenAddr  string
+}
+
+// WithID names this node in a multi-node cluster; it must be one of the
+// peers. A single-node database defaults to "n1".
+func WithID(id string) Option { return func(o *options) { o.id = id } }
+
+// WithClusterSecret secures peer traffic with mutual TLS whose CA is
+// derived from a secret shared by every node of the cluster.
+func WithClusterSecret(secret string) Option { return func(o *options) { o.secret = secret } }
+
+// WithTLS secures peer traffic with explicit certificates (mutual TLS 1.3;
+// see `yggr certs`).
+func WithTLS(peer *tls.Config) Option { return func(o *options) { o.tls = peer } }
+
+// WithInsecure turns peer authentication off. Development only: anyone who
+// can reach the peer port can join the conversation. It logs a warning.
+func WithInsecure() Option { return func(o *options) { o.insecure = true } }
+
+// WithLeaseReads allows Lease consistency: the leader answers reads from
+// its lease without a round trip, assuming bounded clock drift.
+func WithLeaseReads() Option { return func(o *options) { o.lease = true } }
+
+// WithLogger sets the structured logger; the default discards.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithLimits sets the size limits on keys, values and transactions.
+func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
+
+// WithTiming sets the tick length and the election timeout in ticks
+// (defaults 50ms and 10: a leader failure is noticed within 0.5–1s).
+func WithTiming(tick time.Duration, electionTicks int) Option {
+	return func(o *options) { o.tick, o.electionTks = tick, electionTicks }
+}
+
+// WithJoin starts a node that is not yet a member: it waits for a member to
+// add it (AddLearner then Promote) and never campaigns before.
+func WithJoin() Option { return func(o *options) { o.join = true } }
+
+// WithListenAddr sets the address to listen on for peers when it differs
+// from this node's address in the peer list (for example 0.0.0.0:7071).
+func WithListenAddr(addr string) Option { return func(o *options) { o.listenAddr = addr } }
+
+// WithUnsafeNoSync skips fsync. A crash may lose acknowledged writes: for
+// benchmarks and throwaway data only.
+func WithUnsafeNoSync() Option { return func(o *options) { o.noSync = true } }
+
+// withNetwork replaces QUIC with an in-process network (tests).
+func withNetwork(n netquic.Network) Option { return func(o *options) { o.network = n } }
+
+// Limits bound the sizes of requests. Zero fields take the defaults.
+type Limits struct {
+	MaxKeyBytes   int // default 4 KiB
+	MaxValueBytes int // default 1 MiB
+	MaxTxnOps     int // default 128
+}

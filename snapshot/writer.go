@@ -1,0 +1,166 @@
+package snapshot
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+
+	"github.com/yggrdb/yggr/engine"
+)
+
+// Writer writes a new local snapshot. It cuts the byte stream into chunk
+// files in a temporary directory that only Commit publishes; nothing of it
+// is visible to Latest, List or Open before. A Writer is not safe for
+// concurrent use.
+type Writer struct {
+	s          *Store
+	meta       engine.SnapshotMeta
+	dir        string // temporary directory
+	chunkBytes int
+	buf        []byte // the chunk being filled; len(buf) < chunkBytes
+	crcs       []uint32
+	hash       hash.Hash
+	size       uint64
+	err        error // sticky: the first failure, or ErrClosed after Commit/Abort
+}
+
+// Create starts a snapshot of meta.Index, meta.Term and meta.Membership
+// (meta.Size is ignored: Commit sets it). If a complete snapshot with the
+// same index and term exists, Commit replaces it.
+func (s *Store) Create(meta engine.SnapshotMeta) (*Writer, error) {
+	if err := validateMembership(meta.Membership); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(s.dir, tmpPrefix+dirName(meta.Term, meta.Index)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	meta.Membership = meta.Membership.Clone()
+	meta.Size = 0
+	return &Writer{
+		s:          s,
+		meta:       meta,
+		dir:        dir,
+		chunkBytes: s.opts.ChunkBytes,
+		buf:        make([]byte, 0, min(s.opts.ChunkBytes, 64<<10)),
+		hash:       sha256.New(),
+	}, nil
+}
+
+// Write appends p to the snapshot. Each full chunk is written to its file
+// and fsynced. After a failure every later call returns the same error.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), w.chunkBytes-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		n += k
+		if len(w.buf) == w.chunkBytes {
+			if err := w.flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush writes the buffered chunk to its file and fsyncs it.
+func (w *Writer) flush() error {
+	i := len(w.crcs)
+	path := filepath.Join(w.dir, chunkName(i))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		w.err = fmt.Errorf("snapshot: %w", err)
+		return w.err
+	}
+	_, err = f.Write(w.buf)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		w.err = fmt.Errorf("snapshot: write %s: %w", path, err)
+		return w.err
+	}
+	w.crcs = append(w.crcs, crc32c(w.buf))
+	w.hash.Write(w.buf)
+	w.size += uint64(len(w.buf))
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Commit writes the last chunk and the manifest, fsyncs them, renames the
+// temporary directory into place and fsyncs the parent, then deletes
+// snapshots beyond Options.Retain. It returns the snapshot's metadata with
+// Size set. On failure the snapshot is discarded. Commit or Abort may be
+// called once; after that Write and Commit return ErrClosed.
+func (w *Writer) Commit() (engine.SnapshotMeta, error) {
+	if w.err != nil {
+		return engine.SnapshotMeta{}, w.err
+	}
+	if err := w.commit(); err != nil {
+		w.discard()
+		w.err = err
+		return engine.SnapshotMeta{}, err
+	}
+	w.err = errClosedf("snapshot writer committed")
+	w.dir, w.buf = "", nil
+	meta := w.meta
+	meta.Size = w.size
+	return meta, nil
+}
+
+func (w *Writer) commit() error {
+	if len(w.buf) > 0 {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	m := &manifest{
+		Index:      w.meta.Index,
+		Term:       w.meta.Term,
+		Membership: w.meta.Membership,
+		Size:       w.size,
+		ChunkBytes: uint32(w.chunkBytes),
+		CRCs:       w.crcs,
+	}
+	w.hash.Sum(m.SHA256[:0])
+	if err := writeFileSync(filepath.Join(w.dir, manifestName), m.encode()); err != nil {
+		return err
+	}
+	if err := syncDir(w.dir); err != nil {
+		return err
+	}
+	return w.s.publish(w.dir, m)
+}
+
+// Abort discards the snapshot. It is a no-op after Commit or Abort, so
+// `defer w.Abort()` is safe.
+func (w *Writer) Abort() error {
+	if w.err != nil && w.dir == "" {
+		return nil
+	}
+	w.discard()
+	w.err = errClosedf("snapshot writer aborted")
+	return nil
+}
+
+// discard deletes the temporary directory (Open would delete it too).
+func (w *Writer) discard() {
+	if w.dir == "" {
+		return
+	}
+	if err := os.RemoveAll(w.dir); err != nil {
+		w.s.log.Warn("snapshot: cannot delete temporary directory", "path", w.dir, "err", err)
+	}
+	w.dir = ""
+	w.buf = nil
+}
