@@ -125,10 +125,10 @@ func (c *clients) id() uint64 { c.nextID++; return c.nextID }
 // pick returns the node a client talks to: usually the last leader it
 // heard of, sometimes any node.
 func (c *clients) pick(w *world) *host {
-	if h := w.byID[c.leaderHint]; h != nil && h.up && w.rng.IntN(5) != 0 {
+	if h := w.byID[c.leaderHint]; h != nil && h.up && h.pausedUntil <= w.step && w.rng.IntN(5) != 0 {
 		return h
 	}
-	up := w.upHosts()
+	up := slices.DeleteFunc(w.upHosts(), func(h *host) bool { return h.pausedUntil > w.step })
 	if len(up) == 0 {
 		return nil
 	}
@@ -150,7 +150,7 @@ func (c *clients) generate(w *world) {
 	c.retries = keep
 	for _, rt := range due {
 		h := w.byID[rt.node]
-		if h == nil || !h.up {
+		if h == nil || !h.up || h.pausedUntil > w.step {
 			continue
 		}
 		if rt.read {

@@ -56,6 +56,7 @@ type host struct {
 	rate, clock float64
 	fsyncP      float64
 	slowUntil   int
+	pausedUntil int
 
 	// Client bookkeeping, lost on a crash.
 	writes  map[uint64]*writeOp // awaiting ProposalAccepted/Rejected

@@ -18,7 +18,7 @@ func (w *world) liveness() {
 				return
 			}
 		}
-		h.fsyncP, h.slowUntil = 0.8, 0
+		h.fsyncP, h.slowUntil, h.pausedUntil = 0.8, 0, 0
 	}
 	w.note(nil, "liveness: faults stopped, network healed, all nodes up")
 	w.cl.markSeq = w.seq

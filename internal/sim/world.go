@@ -245,7 +245,9 @@ func (w *world) start(h *host) error {
 	if err != nil {
 		return err
 	}
-	h.rate = 1 + (w.rng.Float64()*2-1)*0.25*2/float64(w.cfg.ElectionTicks)
+	// Clock rates differ by less than ClockDriftTicks per ElectionTicks
+	// (the default drift is ElectionTicks/5 = 2): up to ±9 %.
+	h.rate = 1 + (w.rng.Float64()*2-1)*0.45*2/float64(w.cfg.ElectionTicks)
 	h.clock = w.rng.Float64()
 	h.fsyncP = 0.8
 	d := &h.disk.dur
@@ -379,10 +381,15 @@ func (w *world) tick() {
 	}
 	w.net.queue = rest
 	for _, m := range due {
+		if h := w.byID[m.msg.To]; h != nil && h.pausedUntil > w.step {
+			m.due = h.pausedUntil
+			w.net.queue = append(w.net.queue, m)
+			continue
+		}
 		items = append(items, item{h: w.byID[m.msg.To], kind: 0, msg: m.msg})
 	}
 	for _, h := range w.hosts {
-		if !h.up {
+		if !h.up || h.pausedUntil > w.step {
 			continue
 		}
 		h.clock += h.rate
@@ -526,6 +533,17 @@ func (w *world) faults() {
 			h := up[r.IntN(len(up))]
 			h.fsyncP, h.slowUntil = 0.05, w.step+20+r.IntN(80)
 			w.note(h, "slow disk until step %d", h.slowUntil)
+		}
+	}
+	// A paused process (a GC or VM pause) takes no ticks and handles no
+	// messages for a while. That breaks the lease's clock assumption, so
+	// it happens only in runs without lease reads.
+	if w.cfg.LeaseTicks == 0 && r.Float64() < 0.003 {
+		up := w.upHosts()
+		if len(up) > 0 {
+			h := up[r.IntN(len(up))]
+			h.pausedUntil = w.step + 5 + r.IntN(40)
+			w.note(h, "pause until step %d", h.pausedUntil)
 		}
 	}
 	if w.net.healAt > 0 && w.net.healAt <= w.step {
