@@ -79,6 +79,16 @@ func (a *adversary) Step(ev engine.Event) []engine.Action {
 	return acts
 }
 
+func adversaryEngine(mode string) NewEngine {
+	return func(cfg engine.Config) (Engine, error) {
+		inner, err := RealEngine(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &adversary{inner: inner, id: cfg.ID, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), mode: mode}, nil
+	}
+}
+
 // TestAdversaries asserts that each deliberate protocol break is reported,
 // as one of the properties it violates, within a small seed budget.
 func TestAdversaries(t *testing.T) {
@@ -98,14 +108,7 @@ func TestAdversaries(t *testing.T) {
 	const budget = 24
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			mode := tt.mode
-			newEngine := func(cfg engine.Config) (Engine, error) {
-				inner, err := RealEngine(cfg)
-				if err != nil {
-					return nil, err
-				}
-				return &adversary{inner: inner, id: cfg.ID, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), mode: mode}, nil
-			}
+			newEngine := adversaryEngine(tt.mode)
 			for seed := uint64(1); seed <= budget; seed++ {
 				_, err := Run(Options{Seed: seed, Nodes: tt.nodes, Steps: 1500, NewEngine: newEngine})
 				if err == nil {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func envInt(t *testing.T, name string, def int) int {
@@ -111,11 +113,37 @@ func TestCalm(t *testing.T) {
 	}
 }
 
-// TestDeterministic: one seed, one run.
+// TestDeterministic: one seed, one run, down to the failure trace.
 func TestDeterministic(t *testing.T) {
 	a, errA := Run(Options{Seed: 9, Nodes: 5, Steps: 300})
 	b, errB := Run(Options{Seed: 9, Nodes: 5, Steps: 300})
 	if fmt.Sprint(errA) != fmt.Sprint(errB) || a != b {
 		t.Fatalf("got %+v (%v) then %+v (%v), want identical runs", a, errA, b, errB)
 	}
+	c, d := Run(Options{Seed: 7, Nodes: 3, Steps: 1500, NewEngine: adversaryEngine("fast-read")})
+	e, f := Run(Options{Seed: 7, Nodes: 3, Steps: 1500, NewEngine: adversaryEngine("fast-read")})
+	var v1, v2 *Violation
+	if !errors.As(d, &v1) || !errors.As(f, &v2) {
+		t.Fatalf("got %v and %v, want two violations", d, f)
+	}
+	if diff := cmp.Diff(v1.Report(), v2.Report()); diff != "" || c != e {
+		t.Fatalf("replayed failure differs (-first +second):\n%s", diff)
+	}
+	if len(v1.Trace) < 150 {
+		t.Errorf("got %d trace lines, want about 200", len(v1.Trace))
+	}
+}
+
+// BenchmarkRun measures simulator throughput; steps/s is reported.
+func BenchmarkRun(b *testing.B) {
+	steps := 0
+	start := time.Now()
+	for i := range b.N {
+		st, err := Run(Options{Seed: uint64(i + 1), Nodes: 5, Steps: 300})
+		if err != nil {
+			b.Fatal(err)
+		}
+		steps += st.Steps
+	}
+	b.ReportMetric(float64(steps)/time.Since(start).Seconds(), "steps/s")
 }
