@@ -175,7 +175,11 @@ func (c *clients) generate(w *world) {
 		}
 	}
 	if r.Float64() < 0.3 {
-		if h := c.pick(w); h != nil {
+		h := c.pick(w)
+		if up := w.upHosts(); r.IntN(2) == 0 && len(up) > 0 {
+			h = up[r.IntN(len(up))] // follower reads
+		}
+		if h != nil && h.pausedUntil <= w.step {
 			c.read(w, h, c.keys[r.IntN(len(c.keys))], 0)
 		}
 	}
@@ -420,6 +424,11 @@ func (c *clients) serve(w *world, h *host, op *readOp) {
 	}
 	c.hist[op.key].add(w.seq, idx)
 	w.stats.ReadsServed++
+	if h.role != engine.Leader {
+		w.stats.ReadsFollower++
+	} else if op.mode == engine.ReadLease {
+		w.stats.ReadsLease++
+	}
 	if op.start > c.markSeq {
 		c.servedSinceMk++
 	}

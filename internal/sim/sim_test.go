@@ -69,6 +69,8 @@ func TestChaos(t *testing.T) {
 				engineSteps += st.EngineSteps
 				total.WritesAcked += st.WritesAcked
 				total.ReadsServed += st.ReadsServed
+				total.ReadsFollower += st.ReadsFollower
+				total.ReadsLease += st.ReadsLease
 				total.ConfChanges += st.ConfChanges
 				total.Transfers += st.Transfers
 				total.Crashes += st.Crashes
@@ -78,9 +80,9 @@ func TestChaos(t *testing.T) {
 				total.Leaders += st.Leaders
 			}
 			el := time.Since(start)
-			t.Logf("%d steps (%.0f steps/s), %d engine steps (%.0f/s); writes acked %d, reads %d, leaders %d, conf changes %d, transfers %d, crashes %d, partitions %d, snapshots %d, installs %d",
+			t.Logf("%d steps (%.0f steps/s), %d engine steps (%.0f/s); writes acked %d, reads %d (follower %d, lease %d), leaders %d, conf changes %d, transfers %d, crashes %d, partitions %d, snapshots %d, installs %d",
 				total.Steps, float64(total.Steps)/el.Seconds(), engineSteps, float64(engineSteps)/el.Seconds(),
-				total.WritesAcked, total.ReadsServed, total.Leaders, total.ConfChanges, total.Transfers, total.Crashes, total.Partitions, total.Snapshots, total.Installs)
+				total.WritesAcked, total.ReadsServed, total.ReadsFollower, total.ReadsLease, total.Leaders, total.ConfChanges, total.Transfers, total.Crashes, total.Partitions, total.Snapshots, total.Installs)
 		})
 	}
 }

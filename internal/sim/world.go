@@ -58,19 +58,21 @@ type Options struct {
 
 // Stats describes a finished run.
 type Stats struct {
-	Steps        int // virtual ticks simulated
-	EngineSteps  uint64
-	Leaders      int // distinct (term, leader) pairs
-	MaxCommit    uint64
-	WritesAcked  int
-	WritesFailed int
-	ReadsServed  int
-	ConfChanges  int
-	Transfers    int
-	Crashes      int
-	Partitions   int
-	Snapshots    int // snapshots taken by hosts
-	Installs     int // snapshots restored from a leader
+	Steps         int // virtual ticks simulated
+	EngineSteps   uint64
+	Leaders       int // distinct (term, leader) pairs
+	MaxCommit     uint64
+	WritesAcked   int
+	WritesFailed  int
+	ReadsServed   int
+	ReadsFollower int // served by a node that was not leader
+	ReadsLease    int // ReadLease reads served by the leader
+	ConfChanges   int
+	Transfers     int
+	Crashes       int
+	Partitions    int
+	Snapshots     int // snapshots taken by hosts
+	Installs      int // snapshots restored from a leader
 }
 
 // ErrViolation is wrapped by every Violation.
