@@ -100,6 +100,7 @@ type clients struct {
 	retries    []retry
 	leaderHint engine.NodeID
 	admin      bool // issue membership changes and transfers
+	quiet      bool // issue no writes
 	transfer   transferOp
 
 	// Progress since markSeq, for the liveness phase.
@@ -155,16 +156,16 @@ func (c *clients) generate(w *world) {
 		}
 		if rt.read {
 			c.read(w, h, rt.key, rt.attempt)
-		} else {
+		} else if !c.quiet {
 			c.write(w, h, []string{rt.key}, rt.attempt)
 		}
 	}
-	if r.Float64() < 0.35 {
+	if r.Float64() < 0.35 && !c.quiet {
 		if h := c.pick(w); h != nil {
 			c.write(w, h, []string{c.keys[r.IntN(len(c.keys))]}, 0)
 		}
 	}
-	if r.Float64() < 0.05 {
+	if r.Float64() < 0.05 && !c.quiet {
 		if h := c.pick(w); h != nil {
 			n := 2 + r.IntN(3)
 			ks := make([]string, n)

@@ -210,8 +210,11 @@ func (d *diskState) alignToSnapshot() {
 type disk struct {
 	cur, dur diskState
 	pending  []diskOp
-	issued   uint64 // writes issued so far
-	synced   uint64 // writes durable so far
+	// recent keeps the last few published snapshots readable for
+	// SendSnapshot, as a snapshot store does while transfers are running.
+	recent []storedSnap
+	issued uint64 // writes issued so far
+	synced uint64 // writes durable so far
 }
 
 func (k *disk) write(op diskOp) error {
@@ -246,9 +249,45 @@ func (k *disk) crash(n int) {
 	k.cur = k.dur.clone()
 }
 
+type storedSnap struct {
+	meta engine.SnapshotMeta
+	data []byte
+	used int // step of the last read; a snapshot being sent stays
+}
+
+// remember adds a snapshot to the store and drops the ones nobody read
+// for a while (at most 8 are kept).
+func (k *disk) remember(meta engine.SnapshotMeta, data []byte, step int) {
+	keep := k.recent[:0]
+	for _, s := range k.recent {
+		if s.used+100 > step {
+			keep = append(keep, s)
+		}
+	}
+	k.recent = append(keep, storedSnap{meta, data, step})
+	if len(k.recent) > 8 {
+		k.recent = k.recent[1:]
+	}
+}
+
+// readSnapshot returns the bytes of a retained snapshot.
+func (k *disk) readSnapshot(index, term uint64, step int) ([]byte, bool) {
+	for i := range k.recent {
+		if s := &k.recent[i]; s.meta.Index == index && s.meta.Term == term {
+			s.used = step
+			return s.data, true
+		}
+	}
+	if k.cur.snap.Index == index && k.cur.snap.Term == term {
+		return k.cur.snapData, true
+	}
+	return nil, false
+}
+
 // publishSnapshot stores a snapshot the host took itself; the host writes it
 // durably before it reports it, so it goes to both views.
-func (k *disk) publishSnapshot(meta engine.SnapshotMeta, data []byte) {
+func (k *disk) publishSnapshot(meta engine.SnapshotMeta, data []byte, step int) {
+	k.remember(meta, data, step)
 	for _, d := range []*diskState{&k.cur, &k.dur} {
 		if meta.Index > d.snap.Index {
 			d.snap, d.snapData = meta, data

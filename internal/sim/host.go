@@ -130,14 +130,14 @@ func (w *world) execute(h *host, a engine.Action) {
 		w.send(h, copyMessage(a.Msg))
 	case engine.SendSnapshot:
 		m := copyMessage(a.Msg)
-		cur := &h.disk.cur
-		if cur.snap.Index != m.Snapshot.Index || cur.snap.Term != m.Snapshot.Term || m.Offset > uint64(len(cur.snapData)) || w.rng.IntN(20) == 0 {
+		data, ok := h.disk.readSnapshot(m.Snapshot.Index, m.Snapshot.Term, w.step)
+		if !ok || m.Offset > uint64(len(data)) || w.rng.IntN(50) == 0 {
 			h.inbox = append(h.inbox, engine.SnapshotChunkFailed{To: m.To})
 			return
 		}
-		end := min(uint64(len(cur.snapData)), m.Offset+max(a.MaxBytes, 1))
-		m.Data = slices.Clone(cur.snapData[m.Offset:end])
-		m.Done = end == uint64(len(cur.snapData))
+		end := min(uint64(len(data)), m.Offset+max(a.MaxBytes, 1))
+		m.Data = slices.Clone(data[m.Offset:end])
+		m.Done = end == uint64(len(data))
 		w.send(h, m)
 	case engine.ApplyEntries:
 		for _, e := range a.Entries {
@@ -240,7 +240,7 @@ func (w *world) takeSnapshot(h *host) {
 	}
 	data := sm.encode()
 	meta := engine.SnapshotMeta{Index: sm.applied, Term: sm.appliedTerm, Membership: sm.membership.Clone(), Size: uint64(len(data))}
-	h.disk.publishSnapshot(meta, data)
+	h.disk.publishSnapshot(meta, data, w.step)
 	w.chk.onSnapshot(w, h, meta, sm.hash)
 	w.stats.Snapshots++
 	h.snapDue = append(h.snapDue, dueEvent{due: due, ev: engine.SnapshotTaken{Meta: cloneMeta(meta)}})

@@ -33,6 +33,9 @@ func (w *world) liveness() {
 		w.violate("liveness", "no read completed within %d ticks after the faults stopped (leader: %s)", bound, w.leaderDesc())
 		return
 	}
+	// Writes pause so that the transfer target can catch up (the leader
+	// refuses proposals during a transfer anyway).
+	w.cl.quiet = true
 	done := w.cl.transfersDone
 	start := w.step
 	if !w.runUntil(bound, func() bool {
@@ -48,6 +51,7 @@ func (w *world) liveness() {
 		return
 	}
 	// Every member, learners included, catches up with the leader.
+	w.cl.quiet = !w.opts.CatchUpUnderLoad
 	l := w.leader()
 	if l == nil {
 		w.violate("liveness", "no leader after the transfer")

@@ -11,6 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// traceLen is YGGR_SIM_TRACE (default 200): trace lines in a failure.
+func traceLen(t *testing.T) int { return envInt(t, "YGGR_SIM_TRACE", 200) }
+
 func envInt(t *testing.T, name string, def int) int {
 	s := os.Getenv(name)
 	if s == "" {
@@ -61,7 +64,7 @@ func TestChaos(t *testing.T) {
 			var total Stats
 			var engineSteps uint64
 			for _, seed := range seeds(t, 128) {
-				st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps})
+				st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, TraceLen: traceLen(t)})
 				if err != nil {
 					fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestChaos/n=%d$' -v", steps, n))
 				}
@@ -93,7 +96,7 @@ func TestLiveness(t *testing.T) {
 	for _, n := range []int{3, 5, 7} {
 		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
 			for _, seed := range seeds(t, 16) {
-				_, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, Liveness: true})
+				_, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, Liveness: true, TraceLen: traceLen(t)})
 				if err != nil {
 					fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestLiveness/n=%d$' -v", steps*3, n))
 				}

@@ -47,11 +47,21 @@ type Options struct {
 	// is elected, a write commits, a read completes and a leadership
 	// transfer completes, each within LivenessTicks.
 	Liveness bool
+	// CatchUpUnderLoad keeps clients writing while the liveness phase waits
+	// for every member to catch up (by default writes pause for the
+	// transfer and catch-up phases).
+	CatchUpUnderLoad bool
 	// LivenessTicks bounds each liveness phase; default 40 election
 	// timeouts.
 	LivenessTicks int
 	// NewEngine builds engines; default RealEngine.
 	NewEngine NewEngine
+	// Garbage is the probability that a delivered message is corrupted
+	// (fields set to odd or extreme values), as a buggy or hostile peer
+	// could send. Raft does not tolerate Byzantine peers, so with Garbage
+	// set only an engine panic fails the run: the engine must reject bad
+	// input, never crash on it.
+	Garbage float64
 	// TraceLen is how many trace lines a failure report keeps; default 200.
 	TraceLen int
 }
@@ -73,6 +83,7 @@ type Stats struct {
 	Partitions    int
 	Snapshots     int // snapshots taken by hosts
 	Installs      int // snapshots restored from a leader
+	Ignored       int // violations ignored under Garbage
 }
 
 // ErrViolation is wrapped by every Violation.
@@ -183,9 +194,22 @@ func newWorld(opts Options) (*world, error) {
 		SnapshotChunkBytes: uint64(32 + rng.IntN(256)),
 		MaxPendingReads:    64,
 	}
+	if rng.IntN(3) == 0 {
+		// Extremes: tiny messages, windows, chunks and snapshot bands.
+		w.cfg.ElectionTicks = 4 + rng.IntN(4)
+		w.cfg.HeartbeatTicks = 1
+		w.cfg.MaxInflightMsgs = 1 + rng.IntN(2)
+		w.cfg.MaxAppendBytes = 1
+		w.cfg.SnapshotEntries = uint64(1 + rng.IntN(4))
+		w.cfg.MaxLogEntries = uint64(4 + rng.IntN(8))
+		w.cfg.CompactionKeep = uint64(1 + rng.IntN(2))
+		w.cfg.SnapshotChunkBytes = uint64(16 + rng.IntN(64))
+		w.cfg.MaxUncommittedBytes = uint64(100 + rng.IntN(400))
+		w.cfg.MaxPendingReads = 1 + rng.IntN(4)
+	}
 	switch r := rng.IntN(10); {
 	case r < 5:
-		w.cfg.LeaseTicks = w.cfg.ElectionTicks - 2 // default drift is 2
+		w.cfg.LeaseTicks = w.cfg.ElectionTicks - max(1, w.cfg.ElectionTicks/5)
 	case r == 5:
 		w.cfg.DisableCheckQuorum = true
 	case r == 6:
@@ -221,6 +245,10 @@ func (w *world) violate(property, format string, args ...any) {
 	if w.fail != nil {
 		return
 	}
+	if w.opts.Garbage > 0 && property != "engine panic" {
+		w.stats.Ignored++
+		return
+	}
 	detail := fmt.Sprintf(format, args...)
 	w.tr.add(traceRecord{step: w.step, item: "VIOLATION " + property + ": " + detail})
 	w.fail = &Violation{Seed: w.opts.Seed, Nodes: w.opts.Nodes, Step: w.step, Property: property, Detail: detail, Trace: w.tr.lines()}
@@ -248,8 +276,9 @@ func (w *world) start(h *host) error {
 		return err
 	}
 	// Clock rates differ by less than ClockDriftTicks per ElectionTicks
-	// (the default drift is ElectionTicks/5 = 2): up to ±9 %.
-	h.rate = 1 + (w.rng.Float64()*2-1)*0.45*2/float64(w.cfg.ElectionTicks)
+	// (the default drift, max(1, ElectionTicks/5)): ±45 % of that bound.
+	drift := float64(max(1, w.cfg.ElectionTicks/5)) / float64(w.cfg.ElectionTicks)
+	h.rate = 1 + (w.rng.Float64()*2-1)*0.45*drift
 	h.clock = w.rng.Float64()
 	h.fsyncP = 0.8
 	d := &h.disk.dur
@@ -427,7 +456,11 @@ func (w *world) tick() {
 			if w.net.blocked(it.msg.From, it.msg.To) {
 				continue
 			}
-			w.feed(h, engine.Receive{Msg: copyMessage(it.msg)})
+			m := copyMessage(it.msg)
+			if w.opts.Garbage > 0 && w.rng.Float64() < w.opts.Garbage {
+				m = w.corrupt(m)
+			}
+			w.feed(h, engine.Receive{Msg: m})
 		case 1:
 			w.feed(h, engine.Tick{})
 		case 2:
@@ -490,7 +523,7 @@ func (w *world) transmit(h *host, s heldSend) {
 	}
 	for range copies {
 		delay := 1
-		if w.rng.IntN(4) == 0 {
+		if !w.calm && w.rng.IntN(4) == 0 {
 			delay += w.rng.IntN(3)
 		}
 		if !w.calm && w.rng.Float64() < w.net.longDelayP {
