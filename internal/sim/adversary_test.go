@@ -17,6 +17,11 @@ type adversary struct {
 	id    engine.NodeID
 	rng   *rand.Rand
 	mode  string
+	lease int // LeaseTicks
+
+	// arrival-lease: tick count and when each peer's last answer arrived.
+	ticks   int
+	arrived map[engine.NodeID]int
 }
 
 func (a *adversary) Status() engine.Status { return a.inner.Status() }
@@ -28,6 +33,31 @@ func (a *adversary) Step(ev engine.Event) []engine.Action {
 		// heartbeat round that confirms leadership.
 		if r, ok := ev.(engine.Read); ok {
 			return []engine.Action{engine.ReadReady{ID: r.ID, Index: a.inner.Status().Commit}}
+		}
+	}
+	if a.mode == "arrival-lease" {
+		// The reference's lease bug: time the lease from when answers
+		// arrive, not from when the heartbeat round was sent.
+		switch ev := ev.(type) {
+		case engine.Tick:
+			a.ticks++
+		case engine.Receive:
+			if ev.Msg.Type == engine.MsgHeartbeatResp || ev.Msg.Type == engine.MsgAppResp {
+				a.arrived[ev.Msg.From] = a.ticks
+			}
+		case engine.Read:
+			st := a.inner.Status()
+			if st.Role == engine.Leader && ev.Mode == engine.ReadLease {
+				n := 0
+				for _, v := range st.Membership.Voters {
+					if t, ok := a.arrived[v]; v == a.id || ok && a.ticks-t < a.lease {
+						n++
+					}
+				}
+				if n > len(st.Membership.Voters)/2 {
+					return []engine.Action{engine.ReadReady{ID: ev.ID, Index: st.Commit}}
+				}
+			}
 		}
 	}
 	acts := a.inner.Step(ev)
@@ -85,7 +115,7 @@ func adversaryEngine(mode string) NewEngine {
 		if err != nil {
 			return nil, err
 		}
-		return &adversary{inner: inner, id: cfg.ID, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), mode: mode}, nil
+		return &adversary{inner: inner, id: cfg.ID, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), mode: mode, lease: cfg.LeaseTicks, arrived: map[engine.NodeID]int{}}, nil
 	}
 }
 
@@ -96,21 +126,24 @@ func TestAdversaries(t *testing.T) {
 		mode  string
 		nodes int
 		want  []string // acceptable properties
+		cfg   func(*engine.Config)
 	}{
-		{"drop-hard-state", 3, []string{"persist before send", "election safety", "term monotonic"}},
-		{"ack-before-persist", 3, []string{"persist before send"}},
-		{"fast-read", 3, []string{"linearizability"}},
-		{"fast-read", 5, []string{"linearizability"}},
-		{"double-vote", 3, []string{"election safety", "persist before send"}},
-		{"double-vote", 5, []string{"election safety", "persist before send"}},
-		{"wrong-apply", 3, []string{"state machine safety", "linearizability"}},
+		{"drop-hard-state", 3, []string{"persist before send", "election safety", "term monotonic"}, nil},
+		{"ack-before-persist", 3, []string{"persist before send"}, nil},
+		{"fast-read", 3, []string{"linearizability"}, nil},
+		{"fast-read", 5, []string{"linearizability"}, nil},
+		{"arrival-lease", 3, []string{"linearizability"}, nil},
+		{"arrival-lease", 5, []string{"linearizability"}, nil},
+		{"double-vote", 3, []string{"election safety", "persist before send"}, nil},
+		{"double-vote", 5, []string{"election safety", "persist before send"}, nil},
+		{"wrong-apply", 3, []string{"state machine safety", "linearizability"}, nil},
 	}
-	const budget = 24
+	const budget = 64
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			newEngine := adversaryEngine(tt.mode)
 			for seed := uint64(1); seed <= budget; seed++ {
-				_, err := Run(Options{Seed: seed, Nodes: tt.nodes, Steps: 1500, NewEngine: newEngine})
+				_, err := Run(Options{Seed: seed, Nodes: tt.nodes, Steps: 1500, NewEngine: newEngine, Configure: tt.cfg})
 				if err == nil {
 					continue
 				}

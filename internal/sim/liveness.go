@@ -9,6 +9,7 @@ func (w *world) liveness() {
 	w.calm = true
 	w.cl.admin = false
 	w.net.heal()
+	w.net.stalls = nil
 	w.net.dropP, w.net.dupP, w.net.longDelayP = 0, 0, 0
 	for _, h := range w.hosts {
 		if !h.up && h.everStarted {

@@ -27,6 +27,9 @@ type network struct {
 	cut map[[2]engine.NodeID]bool
 	// healAt is the tick the current partition ends (0: none).
 	healAt int
+	// stalls[from→to] is the tick until which a link holds its messages
+	// (a congested queue): they all arrive in a burst when it ends.
+	stalls map[[2]engine.NodeID]int
 }
 
 func (n *network) blocked(from, to engine.NodeID) bool {

@@ -62,6 +62,9 @@ type Options struct {
 	// set only an engine panic fails the run: the engine must reject bad
 	// input, never crash on it.
 	Garbage float64
+	// Configure, if set, adjusts the engine configuration the seed chose
+	// (for example to turn check-quorum off in an experiment).
+	Configure func(*engine.Config)
 	// TraceLen is how many trace lines a failure report keeps; default 200.
 	TraceLen int
 }
@@ -214,6 +217,9 @@ func newWorld(opts Options) (*world, error) {
 		w.cfg.DisableCheckQuorum = true
 	case r == 6:
 		w.cfg.DisablePreVote = true
+	}
+	if opts.Configure != nil {
+		opts.Configure(&w.cfg)
 	}
 	if opts.LivenessTicks == 0 {
 		w.opts.LivenessTicks = 40 * w.cfg.ElectionTicks
@@ -453,9 +459,6 @@ func (w *world) tick() {
 		}
 		switch it.kind {
 		case 0:
-			if w.net.blocked(it.msg.From, it.msg.To) {
-				continue
-			}
 			m := copyMessage(it.msg)
 			if w.opts.Garbage > 0 && w.rng.Float64() < w.opts.Garbage {
 				m = w.corrupt(m)
@@ -514,7 +517,9 @@ func (w *world) transmit(h *host, s heldSend) {
 		return
 	}
 	m := s.msg
-	if !w.calm && w.rng.Float64() < w.net.dropP {
+	// A partition blocks what is sent while it lasts; messages already on
+	// the wire still arrive (late acknowledgements from before a split).
+	if w.net.blocked(m.From, m.To) || !w.calm && w.rng.Float64() < w.net.dropP {
 		return
 	}
 	copies := 1
@@ -528,6 +533,9 @@ func (w *world) transmit(h *host, s heldSend) {
 		}
 		if !w.calm && w.rng.Float64() < w.net.longDelayP {
 			delay += 5 + w.rng.IntN(25)
+		}
+		if until, ok := w.net.stalls[[2]engine.NodeID{m.From, m.To}]; ok && until > w.step+delay {
+			delay = until - w.step + w.rng.IntN(2)
 		}
 		w.net.queue = append(w.net.queue, inflight{due: w.step + delay, msg: m})
 	}
@@ -579,6 +587,30 @@ func (w *world) faults() {
 			h := up[r.IntN(len(up))]
 			h.pausedUntil = w.step + 5 + r.IntN(40)
 			w.note(h, "pause until step %d", h.pausedUntil)
+		}
+	}
+	// Stall a link for a while, often one into the leader: its queued
+	// answers arrive late and all at once.
+	if r.Float64() < 0.01 {
+		if w.net.stalls == nil {
+			w.net.stalls = map[[2]engine.NodeID]int{}
+		}
+		for k, until := range w.net.stalls {
+			if until <= w.step {
+				delete(w.net.stalls, k)
+			}
+		}
+		up := w.upHosts()
+		if len(up) > 1 {
+			a, b := up[r.IntN(len(up))], up[r.IntN(len(up))]
+			if l := w.leader(); l != nil && r.IntN(2) == 0 {
+				b = l
+			}
+			if a != b {
+				until := w.step + 10 + r.IntN(50)
+				w.net.stalls[[2]engine.NodeID{a.id, b.id}] = until
+				w.note(nil, "link %s->%s stalls until step %d", a.id, b.id, until)
+			}
 		}
 	}
 	if w.net.healAt > 0 && w.net.healAt <= w.step {
