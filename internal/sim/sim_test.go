@@ -63,10 +63,11 @@ func TestChaos(t *testing.T) {
 			start := time.Now()
 			var total Stats
 			var engineSteps uint64
+			storm := envInt(t, "YGGR_SIM_STORM", 1)
 			for _, seed := range seeds(t, 128) {
-				st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, TraceLen: traceLen(t)})
+				st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, TraceLen: traceLen(t), Storm: float64(storm)})
 				if err != nil {
-					fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestChaos/n=%d$' -v", steps, n))
+					fail(t, err, fmt.Sprintf("YGGR_SIM_STORM=%d YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestChaos/n=%d$' -v", storm, steps, n))
 				}
 				total.Steps += st.Steps
 				engineSteps += st.EngineSteps

@@ -62,6 +62,9 @@ type Options struct {
 	// set only an engine panic fails the run: the engine must reject bad
 	// input, never crash on it.
 	Garbage float64
+	// Storm multiplies the rates of crashes, partitions, stalls, pauses and
+	// slow disks (default 1).
+	Storm float64
 	// Configure, if set, adjusts the engine configuration the seed chose
 	// (for example to turn check-quorum off in an experiment).
 	Configure func(*engine.Config)
@@ -217,6 +220,9 @@ func newWorld(opts Options) (*world, error) {
 		w.cfg.DisableCheckQuorum = true
 	case r == 6:
 		w.cfg.DisablePreVote = true
+	}
+	if w.opts.Storm == 0 {
+		w.opts.Storm = 1
 	}
 	if opts.Configure != nil {
 		opts.Configure(&w.cfg)
@@ -562,7 +568,7 @@ func (w *world) faults() {
 			h.fsyncP, h.slowUntil = 0.8, 0
 		}
 	}
-	if r.Float64() < 0.004 {
+	if r.Float64() < 0.004*w.opts.Storm {
 		up := w.upHosts()
 		if len(up) > 1 {
 			h := up[r.IntN(len(up))]
@@ -570,7 +576,7 @@ func (w *world) faults() {
 			h.restartAt = w.step + 3 + r.IntN(60)
 		}
 	}
-	if r.Float64() < 0.003 {
+	if r.Float64() < 0.003*w.opts.Storm {
 		up := w.upHosts()
 		if len(up) > 0 {
 			h := up[r.IntN(len(up))]
@@ -581,7 +587,7 @@ func (w *world) faults() {
 	// A paused process (a GC or VM pause) takes no ticks and handles no
 	// messages for a while. That breaks the lease's clock assumption, so
 	// it happens only in runs without lease reads.
-	if w.cfg.LeaseTicks == 0 && r.Float64() < 0.003 {
+	if w.cfg.LeaseTicks == 0 && r.Float64() < 0.003*w.opts.Storm {
 		up := w.upHosts()
 		if len(up) > 0 {
 			h := up[r.IntN(len(up))]
@@ -591,7 +597,7 @@ func (w *world) faults() {
 	}
 	// Stall a link for a while, often one into the leader: its queued
 	// answers arrive late and all at once.
-	if r.Float64() < 0.01 {
+	if r.Float64() < 0.01*w.opts.Storm {
 		if w.net.stalls == nil {
 			w.net.stalls = map[[2]engine.NodeID]int{}
 		}
@@ -617,7 +623,7 @@ func (w *world) faults() {
 		w.net.heal()
 		w.note(nil, "network healed")
 	}
-	if w.net.healAt == 0 && r.Float64() < 0.006 {
+	if w.net.healAt == 0 && r.Float64() < 0.006*w.opts.Storm {
 		w.partition()
 	}
 }
