@@ -1,29 +1,18 @@
 package sim
 
 import (
-	"os"
 	"testing"
 
 	"github.com/yggrdb/yggr/engine"
 )
 
-// skipUntilFixed skips a pinned finding's regression test until the
-// engine fix lands; YGGR_SIM_FINDINGS=1 runs it anyway.
-func skipUntilFixed(t *testing.T, id string) {
-	t.Helper()
-	if os.Getenv("YGGR_SIM_FINDINGS") == "" {
-		t.Skipf("%s: open engine finding (FINDINGS.md); YGGR_SIM_FINDINGS=1 runs it", id)
-	}
-}
-
 // TestFindingF1Seed replays the run that found F1: a follower read served
 // at a read index the leader computed for a request from the follower's
 // previous life, after a newer write was acknowledged.
 func TestFindingF1Seed(t *testing.T) {
-	skipUntilFixed(t, "F1")
 	_, err := Run(Options{Seed: 120, Nodes: 5, Steps: 1500, Storm: 4, TraceLen: traceLen(t)})
 	if err != nil {
-		fail(t, err, "YGGR_SIM_FINDINGS=1 go test ./internal/sim -run TestFindingF1Seed -v")
+		fail(t, err, "go test ./internal/sim -run TestFindingF1Seed -v")
 	}
 }
 
@@ -32,7 +21,6 @@ func TestFindingF1Seed(t *testing.T) {
 // to a batch sent before the restart completes a read that started after
 // it.
 func TestFindingF1(t *testing.T) {
-	skipUntilFixed(t, "F1")
 	peers := []engine.NodeID{"n1", "n2", "n3"}
 	hs := engine.HardState{Term: 2, Vote: "n1"}
 	var ents []engine.Entry
@@ -44,7 +32,8 @@ func TestFindingF1(t *testing.T) {
 	// leader, and asks for a read; it returns the engine and the context of
 	// the MsgReadIndex it sent.
 	boot := func(seed uint64, readID uint64) (*engine.Engine, uint64) {
-		e, err := engine.New(engine.Config{ID: "n2", Peers: peers, Seed: seed})
+		// Each process start has its own incarnation (the fix).
+		e, err := engine.New(engine.Config{ID: "n2", Peers: peers, Seed: seed, Incarnation: seed})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,6 +33,9 @@ type host struct {
 	eng         Engine
 	up          bool
 	everStarted bool
+	// incarnation is the engine's Config.Incarnation of the current
+	// process: drawn anew at every start, never equal to the previous one.
+	incarnation uint64
 	restartAt   int
 	disk        disk
 	sm          *stateMachine

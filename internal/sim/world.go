@@ -280,6 +280,11 @@ func (w *world) start(h *host) error {
 	cfg := w.cfg
 	cfg.ID = h.id
 	cfg.Seed = w.rng.Uint64()
+	prev := h.incarnation
+	for h.incarnation == prev {
+		h.incarnation = w.rng.Uint64() & (1<<24 - 1)
+	}
+	cfg.Incarnation = h.incarnation
 	if h.initial {
 		cfg.Peers = slices.Clone(w.voters)
 	}
