@@ -113,6 +113,7 @@ func (s *Store) Apply(index uint64, cmd []byte) []byte {
 }
 
 func (s *Store) apply(index uint64, cmd []byte) (Result, bool) {
+	c, err := DecodeCommand(cmd) // before the lock: readers wait less
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if index <= s.applied {
@@ -120,7 +121,6 @@ func (s *Store) apply(index uint64, cmd []byte) (Result, bool) {
 	}
 	s.applied = index
 	r := Result{Index: index}
-	c, err := DecodeCommand(cmd)
 	if err != nil {
 		r.Err = err.Error()
 		return r, true
@@ -219,7 +219,7 @@ func (s *Store) holds(c Compare) bool {
 }
 
 // Get returns the item for key and whether it exists. The returned Item's
-// slices are a copy owned by the caller.
+// slices are a copy owned by the caller; an empty value is nil.
 func (s *Store) Get(key []byte) (Item, bool) {
 	s.mu.RLock()
 	it, found := s.tree.Get(Item{Key: key})
@@ -288,4 +288,19 @@ func ascend(t *btree.BTreeG[Item], start, end []byte, fn func(Item) bool) {
 		return
 	}
 	t.AscendRange(Item{Key: start}, Item{Key: end}, fn)
+}
+
+// PrefixEnd returns the end bound of a scan over every key that starts with
+// prefix: Scan(prefix, PrefixEnd(prefix), n). It returns nil (no upper
+// bound) when no such bound exists, that is when prefix is empty or all
+// 0xff bytes.
+func PrefixEnd(prefix []byte) []byte {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xff {
+			end := bytes.Clone(prefix[:i+1])
+			end[i]++
+			return end
+		}
+	}
+	return nil
 }

@@ -717,3 +717,40 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestPrefixEnd(t *testing.T) {
+	tests := []struct {
+		prefix, want []byte
+	}{
+		{nil, nil},
+		{[]byte("a"), []byte("b")},
+		{[]byte("ab"), []byte("ac")},
+		{[]byte("a\xff"), []byte("b")},
+		{[]byte("a\xff\xff"), []byte("b")},
+		{[]byte("\xff\xff"), nil},
+		{[]byte{0}, []byte{1}},
+	}
+	for _, tt := range tests {
+		if got := PrefixEnd(tt.prefix); !bytes.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("PrefixEnd(%q) = %q, want %q", tt.prefix, got, tt.want)
+		}
+	}
+	s := New()
+	for _, k := range []string{"a", "a\xff", "a\xff\x00", "ab", "b", "\xff", "\xff\xff"} {
+		applyAll(t, s, put(k, ""))
+	}
+	for _, tt := range []struct {
+		prefix string
+		want   []string
+	}{
+		{"a", []string{"a", "ab", "a\xff", "a\xff\x00"}},
+		{"a\xff", []string{"a\xff", "a\xff\x00"}},
+		{"\xff", []string{"\xff", "\xff\xff"}},
+		{"c", nil},
+	} {
+		items, _ := s.Scan([]byte(tt.prefix), PrefixEnd([]byte(tt.prefix)), 0)
+		if diff := cmp.Diff(tt.want, keysOf(items)); diff != "" {
+			t.Errorf("prefix %q scan (-want +got):\n%s", tt.prefix, diff)
+		}
+	}
+}
