@@ -90,7 +90,8 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 			b = append(b, it.Key...) // small item: one write
 			sw.write(append(b, it.Value...))
 		} else {
-			sw.write(append(b, it.Key...))
+			sw.write(b)
+			sw.write(it.Key)
 			sw.write(it.Value)
 		}
 		return sw.err == nil
@@ -128,8 +129,9 @@ func (w *snapWriter) write(p []byte) {
 // validates everything first: magic, version, canonical encoding, strictly
 // increasing non-empty keys, 1 <= CreateIndex <= ModIndex <= index,
 // Version >= 1, bounded lengths, the checksum and nothing after it. On
-// error the store is unchanged and the error wraps ErrCorrupt, or is the
-// error r returned. Call it on the apply goroutine; readers see the old
+// error the store is unchanged and the error wraps ErrCorrupt (a
+// truncated stream also wraps io.ErrUnexpectedEOF), or wraps the error r
+// returned. Call it on the apply goroutine; readers see the old
 // state until the new one is complete. The index may be lower than
 // Applied: the caller decides which snapshot applies.
 func (s *Store) Restore(r io.Reader) error {
