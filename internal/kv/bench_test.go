@@ -15,6 +15,23 @@ func benchKey(dst []byte, i uint64) []byte {
 	return binary.BigEndian.AppendUint64(dst, i)
 }
 
+// cpuTimer reports the process CPU time per op (user+system, including GC
+// and other goroutines) as the "cpu-ns/op" metric. Start it after setup.
+type cpuTimer struct {
+	b     *testing.B
+	start int64
+}
+
+func startCPU(b *testing.B) cpuTimer {
+	b.ResetTimer()
+	return cpuTimer{b, processCPUNanos()}
+}
+
+func (c cpuTimer) stop() {
+	c.b.StopTimer()
+	c.b.ReportMetric(float64(processCPUNanos()-c.start)/float64(c.b.N), "cpu-ns/op")
+}
+
 var benchValue = bytes.Repeat([]byte("v"), 128)
 
 const benchKeys = 1 << 20 // 1M
@@ -52,10 +69,12 @@ func BenchmarkApplyPut(b *testing.B) {
 	var key []byte
 	b.SetBytes(int64(16 + len(benchValue)))
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for i := range uint64(b.N) {
 		key = benchKey(key, i)
 		s.Apply(i+1, EncodePut(key, benchValue))
 	}
+	cpu.stop()
 }
 
 // BenchmarkApplyPutSnapshotted is BenchmarkApplyPut with a Snapshot every
@@ -64,6 +83,7 @@ func BenchmarkApplyPutSnapshotted(b *testing.B) {
 	s := New()
 	var key []byte
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for i := range uint64(b.N) {
 		if i%1000 == 0 {
 			s.Snapshot()
@@ -71,14 +91,17 @@ func BenchmarkApplyPutSnapshotted(b *testing.B) {
 		key = benchKey(key, i)
 		s.Apply(i+1, EncodePut(key, benchValue))
 	}
+	cpu.stop()
 }
 
 func BenchmarkEncodePut(b *testing.B) {
 	key := benchKey(nil, 1)
 	b.ReportAllocs()
-	for b.Loop() {
+	cpu := startCPU(b)
+	for range b.N {
 		EncodePut(key, benchValue)
 	}
+	cpu.stop()
 }
 
 // BenchmarkGet reads random existing keys of a 1M-key store.
@@ -86,20 +109,21 @@ func BenchmarkGet(b *testing.B) {
 	s, _ := benchSetup(b)
 	var key []byte
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := range uint64(b.N) {
 		key = benchKey(key, i*7919%benchKeys)
 		if _, ok := s.Get(key); !ok {
 			b.Fatal("missing key")
 		}
 	}
+	cpu.stop()
 }
 
 // BenchmarkGetParallel is BenchmarkGet from GOMAXPROCS goroutines.
 func BenchmarkGetParallel(b *testing.B) {
 	s, _ := benchSetup(b)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		var key []byte
 		var i uint64
@@ -109,6 +133,7 @@ func BenchmarkGetParallel(b *testing.B) {
 			s.Get(key)
 		}
 	})
+	cpu.stop()
 }
 
 // BenchmarkSnapshotWriteTo1M writes the snapshot of a 1M-key store (about
@@ -117,12 +142,13 @@ func BenchmarkSnapshotWriteTo1M(b *testing.B) {
 	s, snap := benchSetup(b)
 	b.SetBytes(int64(len(snap)))
 	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
+	cpu := startCPU(b)
+	for range b.N {
 		if _, err := s.Snapshot().WriteTo(io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.stop()
 }
 
 // BenchmarkRestore1M restores a 1M-key snapshot from memory.
@@ -130,10 +156,11 @@ func BenchmarkRestore1M(b *testing.B) {
 	_, snap := benchSetup(b)
 	b.SetBytes(int64(len(snap)))
 	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
+	cpu := startCPU(b)
+	for range b.N {
 		if err := New().Restore(bytes.NewReader(snap)); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.stop()
 }
