@@ -9,8 +9,6 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
-
-	"github.com/google/btree"
 )
 
 // Snapshot stream format, version 1:
@@ -50,7 +48,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // at the moment Store.Snapshot was called. It is immutable and safe for
 // concurrent use, including concurrently with later Applies to the Store.
 type Snapshot struct {
-	tree  *btree.BTreeG[Item]
+	tree  *tree
 	index uint64
 }
 
@@ -80,7 +78,8 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	hdr = binary.AppendUvarint(hdr, uint64(sn.tree.Len()))
 	sw.write(hdr)
 	scratch := make([]byte, 0, 64<<10)
-	sn.tree.Ascend(func(it Item) bool {
+	sn.tree.Ascend(func(e entry) bool {
+		it := e.item
 		b := binary.AppendUvarint(scratch[:0], uint64(len(it.Key)))
 		b = binary.AppendUvarint(b, uint64(len(it.Value)))
 		b = binary.AppendUvarint(b, it.CreateIndex)
@@ -209,7 +208,7 @@ func (r *snapReader) full(what string, n int) ([]byte, error) {
 }
 
 // readSnapshot reads and validates a whole snapshot stream.
-func readSnapshot(rd io.Reader) (*btree.BTreeG[Item], uint64, error) {
+func readSnapshot(rd io.Reader) (*tree, uint64, error) {
 	r := &snapReader{br: bufio.NewReaderSize(rd, 256<<10)}
 	head, err := r.full("header", len(snapshotMagic)+1)
 	if err != nil {
@@ -260,7 +259,7 @@ func readSnapshot(rd io.Reader) (*btree.BTreeG[Item], uint64, error) {
 			return nil, 0, corrupt("item %d: key not above the previous key", i)
 		}
 		prev = it.Key
-		t.ReplaceOrInsert(it)
+		t.ReplaceOrInsert(newEntry(it))
 	}
 	want := r.crc
 	tail, err := r.full("checksum", 4)

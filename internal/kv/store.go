@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"iter"
 	"sync"
@@ -50,13 +51,42 @@ func (it Item) clone() Item {
 }
 
 // treeDegree is the B-tree's minimum degree: nodes hold up to 2*degree-1
-// items. Items are stored by value (72 bytes each), so a copy-on-write node
-// copy after a Clone costs about 2 KiB.
+// entries. Entries are stored by value (80 bytes each), so a copy-on-write
+// node copy after a Clone costs about 2.5 KiB.
 const treeDegree = 16
 
-func itemLess(a, b Item) bool { return bytes.Compare(a.Key, b.Key) < 0 }
+// entry is what the tree holds: an item and the first 8 bytes of its key,
+// big-endian and zero-padded. Comparing prefixes first settles most
+// comparisons without following the key pointer (a cache miss in a large
+// tree); padded prefixes order like the keys, ties fall back to the keys.
+type entry struct {
+	prefix uint64
+	item   Item
+}
 
-func newTree() *btree.BTreeG[Item] { return btree.NewG(treeDegree, itemLess) }
+// tree is the ordered set of entries.
+type tree = btree.BTreeG[entry]
+
+func keyPrefix(key []byte) uint64 {
+	var b [8]byte
+	copy(b[:], key)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// newEntry wraps an item for the tree.
+func newEntry(it Item) entry { return entry{prefix: keyPrefix(it.Key), item: it} }
+
+// pivot returns an entry to look key up with.
+func pivot(key []byte) entry { return newEntry(Item{Key: key}) }
+
+func entryLess(a, b entry) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	return bytes.Compare(a.item.Key, b.item.Key) < 0
+}
+
+func newTree() *tree { return btree.NewG(treeDegree, entryLess) }
 
 // Store is the replicated key-value state machine: an ordered in-memory
 // B-tree of items and the index of the last applied command.
@@ -70,7 +100,7 @@ type Store struct {
 	// write under the write lock; Get, Scan and Len read under the read lock;
 	// Clone (which swaps the tree's copy-on-write context) takes the write
 	// lock. Items in the tree are never modified in place: clones share them.
-	tree *btree.BTreeG[Item]
+	tree *tree
 	// applied is the index of the last applied command. Guarded by mu; it
 	// only grows, except through Restore.
 	applied uint64
@@ -151,20 +181,20 @@ func (s *Store) ApplyNoop(index uint64) {
 // copies key and value. The caller holds the write lock.
 func (s *Store) put(index uint64, key, value []byte) bool {
 	it := Item{Key: key, Value: value, ModIndex: index}.clone()
-	old, found := s.tree.Get(Item{Key: key})
+	old, found := s.tree.Get(pivot(key))
 	if found {
-		it.CreateIndex, it.Version = old.CreateIndex, old.Version+1
+		it.CreateIndex, it.Version = old.item.CreateIndex, old.item.Version+1
 	} else {
 		it.CreateIndex, it.Version = index, 1
 	}
-	s.tree.ReplaceOrInsert(it)
+	s.tree.ReplaceOrInsert(newEntry(it))
 	return found
 }
 
 // delete removes key and reports whether it existed. The caller holds the
 // write lock.
 func (s *Store) delete(key []byte) bool {
-	_, found := s.tree.Delete(Item{Key: key})
+	_, found := s.tree.Delete(pivot(key))
 	return found
 }
 
@@ -195,7 +225,9 @@ func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
 		case OpDelete:
 			res.Found = s.delete(r.Key)
 		case OpGet:
-			res.Item, res.Found = s.tree.Get(Item{Key: r.Key})
+			var e entry
+			e, res.Found = s.tree.Get(pivot(r.Key))
+			res.Item = e.item
 		}
 	}
 	return succeeded, results
@@ -204,7 +236,8 @@ func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
 // holds reports whether c holds in the current state. The caller holds the
 // lock.
 func (s *Store) holds(c Compare) bool {
-	it, found := s.tree.Get(Item{Key: c.Key})
+	e, found := s.tree.Get(pivot(c.Key))
+	it := e.item
 	switch c.Target {
 	case CmpExists:
 		return found
@@ -222,12 +255,12 @@ func (s *Store) holds(c Compare) bool {
 // slices are a copy owned by the caller; an empty value is nil.
 func (s *Store) Get(key []byte) (Item, bool) {
 	s.mu.RLock()
-	it, found := s.tree.Get(Item{Key: key})
+	e, found := s.tree.Get(pivot(key))
 	s.mu.RUnlock()
 	if !found {
 		return Item{}, false
 	}
-	return it.clone(), true // outside the lock: tree items are immutable
+	return e.item.clone(), true // outside the lock: tree items are immutable
 }
 
 // Scan returns the items with start <= key < end in key order, at most
@@ -271,7 +304,7 @@ func (s *Store) Range(start, end []byte) iter.Seq[Item] {
 
 // clone returns a copy-on-write clone of the tree. Clone swaps the tree's
 // copy-on-write context, so it takes the write lock.
-func (s *Store) clone() *btree.BTreeG[Item] {
+func (s *Store) clone() *tree {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tree.Clone()
@@ -279,15 +312,16 @@ func (s *Store) clone() *btree.BTreeG[Item] {
 
 // ascend calls fn for the items of t with start <= key < end (end empty: no
 // upper bound; keys are never empty) in key order until fn returns false.
-func ascend(t *btree.BTreeG[Item], start, end []byte, fn func(Item) bool) {
+func ascend(t *tree, start, end []byte, fn func(Item) bool) {
+	visit := func(e entry) bool { return fn(e.item) }
 	if len(end) == 0 {
-		t.AscendGreaterOrEqual(Item{Key: start}, fn)
+		t.AscendGreaterOrEqual(pivot(start), visit)
 		return
 	}
 	if bytes.Compare(start, end) >= 0 {
 		return
 	}
-	t.AscendRange(Item{Key: start}, Item{Key: end}, fn)
+	t.AscendRange(pivot(start), pivot(end), visit)
 }
 
 // PrefixEnd returns the end bound of a scan over every key that starts with
