@@ -24,7 +24,8 @@
 //	for it := range s.Range(start, nil) { ... }
 //	// ... snapshot: clone on the apply goroutine, write out elsewhere:
 //	sn := s.Snapshot()
-//	go func() { sn.WriteTo(w) }()
+//	// ... then, on a snapshot goroutine, while Applies go on:
+//	n, err := sn.WriteTo(w)
 //	// ... install a snapshot, on the apply goroutine:
 //	err = s.Restore(r)
 //
