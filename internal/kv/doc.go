@@ -65,7 +65,9 @@
 //     value, up to MaxValueBytes, on every write); the field is reserved.
 //   - Every Range or Snapshot makes the next writes to each touched B-tree
 //     node copy it (about 2.5 KiB per node); frequent ranges on a write-heavy
-//     store cost allocation. Scan reads under the read lock instead.
+//     store cost allocation. Scan reads under the read lock instead, so a
+//     Scan with no limit over a large range delays Apply while it collects:
+//     use Range for large iterations.
 //   - The whole state lives in memory; Restore builds the new tree next to
 //     the old one before swapping, so it briefly needs twice the memory.
 //   - Restore rejects keys over 1 MiB and values over 1 GiB regardless of
