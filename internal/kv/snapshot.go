@@ -72,12 +72,12 @@ func (sn *Snapshot) Len() int { return sn.tree.Len() }
 // format that Store.Restore reads, and returns the number of bytes written.
 // It buffers its writes; on error the count is the bytes w accepted.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
-	sw := snapWriter{bw: bufio.NewWriterSize(w, 256<<10)}
+	sw := snapWriter{bw: bufio.NewWriterSize(w, 64<<10)}
 	hdr := append([]byte(snapshotMagic), snapshotVersion)
 	hdr = binary.AppendUvarint(hdr, sn.index)
 	hdr = binary.AppendUvarint(hdr, uint64(sn.tree.Len()))
 	sw.write(hdr)
-	scratch := make([]byte, 0, 64<<10)
+	scratch := make([]byte, 0, 4<<10)
 	sn.tree.Ascend(func(e entry) bool {
 		it := e.item
 		b := binary.AppendUvarint(scratch[:0], uint64(len(it.Key)))
@@ -209,7 +209,7 @@ func (r *snapReader) full(what string, n int) ([]byte, error) {
 
 // readSnapshot reads and validates a whole snapshot stream.
 func readSnapshot(rd io.Reader) (*tree, uint64, error) {
-	r := &snapReader{br: bufio.NewReaderSize(rd, 256<<10)}
+	r := &snapReader{br: bufio.NewReaderSize(rd, 64<<10)}
 	head, err := r.full("header", len(snapshotMagic)+1)
 	if err != nil {
 		return nil, 0, err
