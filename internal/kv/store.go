@@ -2,12 +2,9 @@ package kv
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"iter"
 	"sync"
-
-	"github.com/google/btree"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of them; test
@@ -49,44 +46,6 @@ func (it Item) clone() Item {
 	}
 	return it
 }
-
-// treeDegree is the B-tree's minimum degree: nodes hold up to 2*degree-1
-// entries. Entries are stored by value (80 bytes each), so a copy-on-write
-// node copy after a Clone costs about 2.5 KiB.
-const treeDegree = 16
-
-// entry is what the tree holds: an item and the first 8 bytes of its key,
-// big-endian and zero-padded. Comparing prefixes first settles most
-// comparisons without following the key pointer (a cache miss in a large
-// tree); padded prefixes order like the keys, ties fall back to the keys.
-type entry struct {
-	prefix uint64
-	item   Item
-}
-
-// tree is the ordered set of entries.
-type tree = btree.BTreeG[entry]
-
-func keyPrefix(key []byte) uint64 {
-	var b [8]byte
-	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:])
-}
-
-// newEntry wraps an item for the tree.
-func newEntry(it Item) entry { return entry{prefix: keyPrefix(it.Key), item: it} }
-
-// pivot returns an entry to look key up with.
-func pivot(key []byte) entry { return newEntry(Item{Key: key}) }
-
-func entryLess(a, b entry) bool {
-	if a.prefix != b.prefix {
-		return a.prefix < b.prefix
-	}
-	return bytes.Compare(a.item.Key, b.item.Key) < 0
-}
-
-func newTree() *tree { return btree.NewG(treeDegree, entryLess) }
 
 // Store is the replicated key-value state machine: an ordered in-memory
 // B-tree of items and the index of the last applied command.
@@ -198,59 +157,6 @@ func (s *Store) delete(key []byte) bool {
 	return found
 }
 
-// txn evaluates t's compares against the current state, then runs Then or
-// Else. The caller holds the write lock.
-func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
-	succeeded := true
-	for _, c := range t.Compares {
-		if !s.holds(c) {
-			succeeded = false
-			break
-		}
-	}
-	reqs := t.Then
-	if !succeeded {
-		reqs = t.Else
-	}
-	if len(reqs) == 0 {
-		return succeeded, nil
-	}
-	results := make([]OpResult, len(reqs))
-	for i, r := range reqs {
-		res := &results[i]
-		res.Op = r.Op
-		switch r.Op {
-		case OpPut:
-			res.Found = s.put(index, r.Key, r.Value)
-		case OpDelete:
-			res.Found = s.delete(r.Key)
-		case OpGet:
-			var e entry
-			e, res.Found = s.tree.Get(pivot(r.Key))
-			res.Item = e.item
-		}
-	}
-	return succeeded, results
-}
-
-// holds reports whether c holds in the current state. The caller holds the
-// lock.
-func (s *Store) holds(c Compare) bool {
-	e, found := s.tree.Get(pivot(c.Key))
-	it := e.item
-	switch c.Target {
-	case CmpExists:
-		return found
-	case CmpMissing:
-		return !found
-	case CmpValue:
-		return found && bytes.Equal(it.Value, c.Value)
-	case CmpModIndex:
-		return it.ModIndex == c.ModIndex // zero Item when missing
-	}
-	return false
-}
-
 // Get returns the item for key and whether it exists. The returned Item's
 // slices are a copy owned by the caller; an empty value is nil.
 func (s *Store) Get(key []byte) (Item, bool) {
@@ -308,20 +214,6 @@ func (s *Store) clone() *tree {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tree.Clone()
-}
-
-// ascend calls fn for the items of t with start <= key < end (end empty: no
-// upper bound; keys are never empty) in key order until fn returns false.
-func ascend(t *tree, start, end []byte, fn func(Item) bool) {
-	visit := func(e entry) bool { return fn(e.item) }
-	if len(end) == 0 {
-		t.AscendGreaterOrEqual(pivot(start), visit)
-		return
-	}
-	if bytes.Compare(start, end) >= 0 {
-		return
-	}
-	t.AscendRange(pivot(start), pivot(end), visit)
 }
 
 // PrefixEnd returns the end bound of a scan over every key that starts with
