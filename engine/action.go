@@ -20,7 +20,8 @@ type Action interface{ isAction() }
 type PersistHardState struct{ HardState HardState }
 
 // TruncateLog: delete every log entry with index ≥ Index (a conflicting
-// suffix, Raft §5.3). Always followed by a PersistEntries in the same Step.
+// suffix, Raft §5.3). Followed by a PersistEntries in the same Step, except
+// after Recover, which drops a stale tail (terms going backwards) on its own.
 type TruncateLog struct{ Index uint64 }
 
 // PersistEntries: append entries durably. They follow the last entry of the
@@ -34,7 +35,9 @@ type Send struct{ Msg Message }
 // SendSnapshot: read up to MaxBytes of the snapshot Msg.Snapshot at
 // Msg.Offset from the snapshot store, set Msg.Data (and Msg.Done if the chunk
 // ends the snapshot) and send it. If the snapshot cannot be read, step
-// SnapshotChunkFailed.
+// SnapshotChunkFailed. The host must keep a snapshot readable while it is
+// being streamed (a newer snapshot must not delete it), or a follower that
+// needs it never catches up.
 type SendSnapshot struct {
 	Msg      Message
 	MaxBytes uint64

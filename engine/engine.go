@@ -192,6 +192,13 @@ func (e *Engine) recover(r Recover) {
 		if ent.Index != e.log.lastIndex()+1 {
 			break // a gap: the durable log ends here
 		}
+		if ent.Term < e.log.lastTerm() {
+			// Terms never decrease along a log: this tail is a stale
+			// leftover (for example from before a snapshot install that
+			// a crash interrupted). Drop it, durably.
+			e.emit(TruncateLog{Index: ent.Index})
+			break
+		}
 		e.log.append(ent)
 	}
 	e.log.persisted = e.log.lastIndex()

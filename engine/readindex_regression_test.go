@@ -58,3 +58,28 @@ func TestFollowerReadStaleAnswerAfterRestart(t *testing.T) {
 	env.stabilize(false)
 	t.Log(env.out.String())
 }
+
+// TestRecoverDropsStaleTail: entries whose terms go backwards after the
+// snapshot are leftovers, not log; Recover drops them and tells the host.
+func TestRecoverDropsStaleTail(t *testing.T) {
+	e, err := New(Config{ID: "n1", Peers: []NodeID{"n1", "n2", "n3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := SnapshotMeta{Index: 10, Term: 5, Membership: NewMembership([]NodeID{"n1", "n2", "n3"}, nil)}
+	acts := e.Step(Recover{HardState: HardState{Term: 5}, Snapshot: snap, Entries: []Entry{
+		{Term: 5, Index: 11}, {Term: 3, Index: 12}, {Term: 3, Index: 13},
+	}})
+	found := false
+	for _, a := range acts {
+		if tr, ok := a.(TruncateLog); ok && tr.Index == 12 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("actions %v: want TruncateLog{12}", acts)
+	}
+	if st := e.Status(); st.LastIndex != 11 || st.LastTerm != 5 {
+		t.Fatalf("recovered log ends at %d/%d, want 5/11", st.LastTerm, st.LastIndex)
+	}
+}
