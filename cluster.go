@@ -72,7 +72,7 @@ func RestoreBackup(dir, id string, r io.Reader) (uint64, error) {
 	if id == "" {
 		id = defaultID
 	}
-	meta, err := node.RestoreBackup(dir, engine.NodeID(id), r)
+	meta, err := node.RestoreBackup(dir, clusterID(map[engine.NodeID]string{engine.NodeID(id): ""}, false), engine.NodeID(id), r)
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package yggr
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 // testCluster is n DBs in one process over real QUIC transports on
 // loopback (insecure mode), each in its own temp dir.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	ids   []string
 	dirs  map[string]string
 	addrs map[string]string
@@ -24,13 +25,17 @@ type testCluster struct {
 }
 
 func newQUICCluster(t *testing.T, n int, opts ...Option) *testCluster {
+	return newQUICClusterTB(t, n, opts...)
+}
+
+func newQUICClusterTB(t testing.TB, n int, opts ...Option) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, dirs: map[string]string{}, addrs: map[string]string{}, nets: map[string]netquic.Network{}, dbs: map[string]*DB{}, opts: opts}
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)
 		c.dirs[id] = t.TempDir()
-		tr, err := netquic.Listen(netquic.Config{ID: engine.NodeID(id), ListenAddr: "127.0.0.1:0", Insecure: true})
+		tr, err := netquic.Listen(netquic.Config{ID: engine.NodeID(id), ListenAddr: "127.0.0.1:0", Insecure: true, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -80,6 +80,10 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		ecfg.ElectionTicks = max(ecfg.ElectionTicks, 10)
 		ecfg.LeaseTicks = ecfg.ElectionTicks - max(1, ecfg.ElectionTicks/5)
 	}
+	ecfg.SnapshotEntries = o.snapshotEntries
+	if o.engineTweak != nil {
+		o.engineTweak(&ecfg)
+	}
 	if len(addrs) == 0 {
 		addrs = map[engine.NodeID]string{id: ""}
 	}

@@ -2,6 +2,8 @@ package yggr
 
 import (
 	"crypto/tls"
+
+	"github.com/yggrdb/yggr/engine"
 	"log/slog"
 	"time"
 
@@ -12,19 +14,21 @@ import (
 type Option func(*options)
 
 type options struct {
-	id          string
-	secret      string
-	tls         *tls.Config
-	insecure    bool
-	lease       bool
-	logger      *slog.Logger
-	limits      Limits
-	tick        time.Duration
-	electionTks int
-	join        bool
-	noSync      bool
-	network     netquic.Network // tests: an in-process network
-	listenAddr  string
+	id              string
+	secret          string
+	tls             *tls.Config
+	insecure        bool
+	lease           bool
+	logger          *slog.Logger
+	limits          Limits
+	tick            time.Duration
+	electionTks     int
+	join            bool
+	noSync          bool
+	network         netquic.Network // tests: an in-process network
+	engineTweak     func(*engine.Config)
+	listenAddr      string
+	snapshotEntries uint64
 }
 
 // WithID names this node in a multi-node cluster; it must be one of the
@@ -70,6 +74,15 @@ func WithListenAddr(addr string) Option { return func(o *options) { o.listenAddr
 // WithUnsafeNoSync skips fsync. A crash may lose acknowledged writes: for
 // benchmarks and throwaway data only.
 func WithUnsafeNoSync() Option { return func(o *options) { o.noSync = true } }
+
+// withEngine adjusts the engine configuration (tests).
+func withEngine(f func(*engine.Config)) Option { return func(o *options) { o.engineTweak = f } }
+
+// WithSnapshotEntries sets how many applied entries trigger an automatic
+// snapshot (default 10000); the log keeps CompactionKeep entries below it.
+func WithSnapshotEntries(n uint64) Option {
+	return func(o *options) { o.snapshotEntries = n }
+}
 
 // withNetwork replaces QUIC with an in-process network (tests).
 func withNetwork(n netquic.Network) Option { return func(o *options) { o.network = n } }

@@ -122,7 +122,7 @@ func TestCrash(t *testing.T) {
 	dir := t.TempDir()
 	var lastCommit uint64
 	recvAcked := map[uint64]uint64{} // index -> greatest acknowledged offset
-	leftovers := 0
+	leftovers, resumes := 0, 0
 	for round := range rounds {
 		lines := runAndKill(t, dir, 1+rng.IntN(40), time.Duration(rng.IntN(20000))*time.Microsecond)
 		for _, l := range lines {
@@ -143,9 +143,10 @@ func TestCrash(t *testing.T) {
 				leftovers++
 			}
 		}
-		checkAfterCrash(t, dir, round, lastCommit, recvAcked)
+		resumes += checkAfterCrash(t, dir, round, lastCommit, recvAcked)
 	}
-	t.Logf("%d rounds, last committed index %d, %d leftovers found before Open", rounds, lastCommit, leftovers)
+	t.Logf("%d rounds, last committed index %d, %d leftovers found before Open, %d partial receives checked",
+		rounds, lastCommit, leftovers, resumes)
 }
 
 // runAndKill starts the child, waits until it has acknowledged afterLines
@@ -213,8 +214,9 @@ func runAndKill(t *testing.T, dir string, afterLines int, delay time.Duration) [
 // checkAfterCrash opens the store as a restarted process would and checks
 // that it holds only complete, verifiable snapshots, the latest at least as
 // new as the last acknowledged commit, and that an acknowledged partial
-// receive resumes at or after its acknowledged offset.
-func checkAfterCrash(t *testing.T, dir string, round int, lastCommit uint64, recvAcked map[uint64]uint64) {
+// receive resumes at or after its acknowledged offset. It returns the
+// number of partial receives checked.
+func checkAfterCrash(t *testing.T, dir string, round int, lastCommit uint64, recvAcked map[uint64]uint64) int {
 	t.Helper()
 	s, err := Open(dir, crashOpts)
 	if err != nil {
@@ -246,10 +248,12 @@ func checkAfterCrash(t *testing.T, dir string, round int, lastCommit uint64, rec
 	if recvDirs > 1 {
 		t.Errorf("round %d: %d partial receives, want at most 1", round, recvDirs)
 	}
+	checked := 0
 	for i, off := range recvAcked {
 		if i <= latest.Index {
 			continue
 		}
+		checked++
 		meta, _ := crashMeta(i)
 		rc, err := s.Receive(meta)
 		if err != nil {
@@ -260,4 +264,5 @@ func checkAfterCrash(t *testing.T, dir string, round int, lastCommit uint64, rec
 		}
 		rc.Close()
 	}
+	return checked
 }

@@ -37,8 +37,11 @@
 // Receiving InstallSnapshot on a follower (a WriteSnapshotChunk action):
 //
 //	rc, err := st.Receive(a.Meta) // resumes a partial receive of the same snapshot
-//	if a.Offset != rc.Offset() { /* reply with rc.Offset(): the leader resends from there */ }
+//	if a.Offset == 0 && rc.Offset() != 0 {
+//		err = rc.Reset() // the leader started over
+//	}
 //	err = rc.WriteAt(a.Offset, a.Data, a.Done) // durable on return; published if Done
+//	// on ErrOffsetMismatch, tell the leader rc.Offset(): it resends from there
 //
 // # Caveats
 //

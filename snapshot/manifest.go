@@ -76,6 +76,10 @@ func chunkLen(size uint64, chunkBytes uint32, i int) int {
 	return int(min(size-start, uint64(chunkBytes)))
 }
 
+// bufBytes is the size of a buffer that holds any chunk: the chunk size,
+// or less for a snapshot smaller than one chunk.
+func (m *manifest) bufBytes() int { return int(min(uint64(m.ChunkBytes), m.Size)) }
+
 // chunkCount is ceil(size / chunkBytes).
 func chunkCount(size uint64, chunkBytes uint32) uint64 {
 	n := size / uint64(chunkBytes)

@@ -106,7 +106,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 			return 0, r.err
 		}
 		if r.rbuf == nil {
-			r.rbuf = make([]byte, r.m.ChunkBytes)
+			r.rbuf = make([]byte, r.m.bufBytes())
 		}
 		b, err := r.loadChunk(r.rnext, r.rbuf)
 		if err != nil {
@@ -145,7 +145,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		i := int(pos / cb)
 		if r.cidx != i {
 			if r.cbuf == nil {
-				r.cbuf = make([]byte, r.m.ChunkBytes)
+				r.cbuf = make([]byte, r.m.bufBytes())
 			}
 			b, err := r.loadChunk(i, r.cbuf[:cap(r.cbuf)])
 			if err != nil {

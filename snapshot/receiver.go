@@ -60,13 +60,19 @@ func (s *Store) Receive(meta engine.SnapshotMeta) (*Receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	exists := false
+	exists, removed := false, false
 	for _, de := range ents {
 		switch {
 		case de.Name() == name:
 			exists = true
 		case strings.HasPrefix(de.Name(), recvPrefix):
 			s.removeAll(de.Name(), "partial receive of another snapshot")
+			removed = true
+		}
+	}
+	if removed {
+		if err := syncDir(s.dir); err != nil {
+			return nil, err
 		}
 	}
 	r := &Receiver{s: s, name: name, meta: meta, dir: filepath.Join(s.dir, name), chunkBytes: uint32(s.opts.ChunkBytes)}
@@ -153,7 +159,7 @@ func (r *Receiver) resumeFrom(p *progress) (bool, error) {
 	r.chunkBytes = p.ChunkBytes
 	cb := uint64(p.ChunkBytes)
 	// Keep the chunks whose recorded prefix still verifies.
-	buf := make([]byte, cb)
+	buf := make([]byte, min(cb, p.Offset))
 	good := 0
 	for i, crc := range p.CRCs {
 		want := chunkLen(p.Offset, p.ChunkBytes, i)
@@ -361,7 +367,7 @@ func (r *Receiver) finish() error {
 	}
 	defer root.Close()
 	h := sha256.New()
-	buf := make([]byte, r.chunkBytes)
+	buf := make([]byte, m.bufBytes())
 	for i, crc := range m.CRCs {
 		b, err := loadChunk(root, r.dir, i, m.chunkLen(i), crc, buf)
 		if err != nil {
@@ -387,6 +393,23 @@ func (r *Receiver) finish() error {
 	r.meta.Size = m.Size
 	r.closeLocked()
 	r.s.removeStrayProgress(dirName(m.Term, m.Index))
+	return nil
+}
+
+// Reset discards the bytes received so far and starts the same snapshot
+// over at offset 0, durably: for a sender that restarts its transfer from
+// the beginning (engine.WriteSnapshotChunk at Offset 0) instead of resuming
+// at Offset().
+func (r *Receiver) Reset() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errClosedf("snapshot receiver closed")
+	}
+	if err := r.start(); err != nil {
+		r.closeLocked()
+		return err
+	}
 	return nil
 }
 

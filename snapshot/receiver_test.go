@@ -337,6 +337,9 @@ func TestReceiveResumeDamaged(t *testing.T) {
 		{"leftover progress.tmp", func(d string) error {
 			return os.WriteFile(filepath.Join(d, "progress.tmp"), []byte("junk"), 0o644)
 		}, 45},
+		{"crashed before publication", func(d string) error {
+			return os.WriteFile(filepath.Join(d, manifestName), goldenManifest.encode(), 0o644)
+		}, 45},
 		{"flipped progress byte", func(d string) error { return flipByte(filepath.Join(d, progressName), 10) }, 0},
 		{"truncated progress", func(d string) error { return os.Truncate(filepath.Join(d, progressName), 7) }, 0},
 		{"missing progress", func(d string) error { return os.Remove(filepath.Join(d, progressName)) }, 0},
@@ -457,5 +460,61 @@ func TestOpenKeepsResumableReceive(t *testing.T) {
 	openStore(t, dir, Options{})
 	if diff := cmp.Diff([]string{recvPrefix + dirName(1, 2)}, dirEntries(t, dir)); diff != "" {
 		t.Errorf("directory after Open (-want +got):\n%s", diff)
+	}
+}
+
+// TestOpenRemovesStrayProgress: a received snapshot whose rename became
+// durable before its progress record was deleted loses the record on Open.
+func TestOpenRemovesStrayProgress(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{ChunkBytes: 8})
+	data := payload(1, 20)
+	writeSnap(t, s, 2, 1, data, 0)
+	snapDir := filepath.Join(dir, subdir, dirName(1, 2))
+	if err := os.WriteFile(filepath.Join(snapDir, progressName), goldenProgress.encode(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, Options{})
+	if _, err := os.Stat(filepath.Join(snapDir, progressName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("progress record after Open: got %v, want it deleted", err)
+	}
+	if got, err := readSnap(s, 2, 1); err != nil || !slices.Equal(got, data) {
+		t.Errorf("Read: got %d bytes, %v", len(got), err)
+	}
+}
+
+func TestReceiverReset(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{ChunkBytes: 8})
+	rc, err := s.Receive(metaOf(2, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.WriteAt(0, payload(1, 20), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Reset(); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+	if got := rc.Offset(); got != 0 {
+		t.Errorf("Offset after Reset: got %d, want 0", got)
+	}
+	rc.Close()
+	if err := rc.Reset(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Reset after Close: got %v, want ErrClosed", err)
+	}
+	// The reset is durable.
+	s = openStore(t, dir, Options{})
+	rc, err = s.Receive(metaOf(2, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rc.Offset(); got != 0 {
+		t.Errorf("Offset after Reset and reopen: got %d, want 0", got)
+	}
+	data := payload(2, 11)
+	sendPieces(t, rc, data, 0, len(data), []int{4})
+	if got, err := readSnap(s, 2, 1); err != nil || !slices.Equal(got, data) {
+		t.Errorf("Read: got %d bytes, %v, want %d bytes", len(got), err, len(data))
 	}
 }

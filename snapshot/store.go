@@ -55,7 +55,7 @@ type Store struct {
 	log  *slog.Logger
 
 	// recvMu serializes Receive calls. Lock order: recvMu, then a
-	// Receiver's mu, then mu.
+	// Receiver's or Reader's mu, then mu.
 	recvMu sync.Mutex
 
 	mu    sync.Mutex

@@ -66,7 +66,7 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) (engine.SnapshotMeta, er
 // RestoreBackup creates the data directory of a new single-node cluster
 // whose only voter is id, from a backup stream. The directory must not
 // hold a database already.
-func RestoreBackup(dir string, id engine.NodeID, r io.Reader) (engine.SnapshotMeta, error) {
+func RestoreBackup(dir, clusterID string, id engine.NodeID, r io.Reader) (engine.SnapshotMeta, error) {
 	var meta engine.SnapshotMeta
 	if !engine.ValidNodeID(id) {
 		return meta, fmt.Errorf("yggr: invalid node id %q", id)
@@ -104,7 +104,7 @@ func RestoreBackup(dir string, id engine.NodeID, r io.Reader) (engine.SnapshotMe
 	if meta, err = w.Commit(); err != nil {
 		return meta, err
 	}
-	logs, err := raftlog.Open(dir, raftlog.Options{NodeID: string(id)})
+	logs, err := raftlog.Open(dir, raftlog.Options{NodeID: string(id), ClusterID: clusterID})
 	if err != nil {
 		return meta, err
 	}

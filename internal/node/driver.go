@@ -13,6 +13,8 @@ import (
 type driverState struct {
 	eng     *engine.Engine
 	durable engine.HardState // last hard state written
+	// pendingHS is a commit-only hard state not yet written (see flush).
+	pendingHS *engine.HardState
 	// receiver is the snapshot being received from the leader.
 	receiver     *snapshot.Receiver
 	receiverMeta engine.SnapshotMeta
@@ -37,12 +39,9 @@ type snapDone struct {
 const maxDrain = 4096
 
 // run is the driver loop.
-func (n *Node) run(rec engine.Recover) {
+func (n *Node) run() {
 	defer n.wg.Done()
 	eng := n.d.eng
-	n.execute(eng.Step(rec))
-	n.maybeElectAlone()
-	n.publishStatus()
 
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
@@ -55,6 +54,9 @@ func (n *Node) run(rec engine.Recover) {
 		select {
 		case <-n.stop:
 			n.closeSnapshotFiles()
+			if hs := n.d.pendingHS; hs != nil && !n.failed() {
+				_ = n.logs.Write(raftlog.Batch{HardState: hs})
+			}
 			return
 		case <-ticker.C:
 			evs = append(evs, engine.Tick{})
@@ -162,6 +164,20 @@ func (n *Node) execute(acts []engine.Action) {
 			if !dirty {
 				return
 			}
+			if b.HardState != nil && len(b.Entries) == 0 && b.TruncateFrom == 0 &&
+				b.HardState.Term == n.d.durable.Term && b.HardState.Vote == n.d.durable.Vote {
+				// Only the commit index changed. Its durability is not
+				// needed for safety (a restarted node re-learns it), so it
+				// rides along with the next write instead of costing a
+				// sync of its own.
+				n.d.pendingHS = b.HardState
+				b, dirty = raftlog.Batch{}, false
+				return
+			}
+			if b.HardState == nil && n.d.pendingHS != nil {
+				b.HardState = n.d.pendingHS
+			}
+			n.d.pendingHS = nil
 			start := time.Now()
 			if err := n.logs.Write(b); err != nil {
 				n.setFatal(err)

@@ -114,13 +114,16 @@ func Start(cfg Config) (*Node, error) {
 		}
 		n.net.SetCallHandler(n.handleCall)
 	}
-	n.publishStatus()
-
 	n.wg.Add(2)
 	// The apply goroutine: owned by the Node, ends when stop closes.
 	go n.applyLoop()
+	// Recover the engine before the driver starts, so that a single-node
+	// database leads by the time Start returns.
+	n.execute(eng.Step(rec))
+	n.maybeElectAlone()
+	n.publishStatus()
 	// The driver goroutine: owned by the Node, ends when stop closes.
-	go n.run(rec)
+	go n.run()
 	return n, nil
 }
 

@@ -1,0 +1,232 @@
+package yggr_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/yggrdb/yggr"
+)
+
+// tempDir makes a throwaway data directory for an example.
+func tempDir() string {
+	dir, err := os.MkdirTemp("", "yggr-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return dir
+}
+
+func Example() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+
+	db, err := yggr.Open(dir, nil) // single node, no network
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	if err := db.Put(ctx, []byte("greeting"), []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	v, err := db.Get(ctx, []byte("greeting")) // linearizable by default
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(v))
+	// Output: hello
+}
+
+func ExampleDB_Get_stale() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, err := yggr.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	index, err := db.PutIndex(ctx, []byte("k"), []byte("v1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A stale read served locally, but no older than our own write.
+	v, err := db.Get(ctx, []byte("k"), yggr.WithConsistency(yggr.Stale), yggr.AtLeast(index))
+	fmt.Println(string(v), err)
+	// Output: v1 <nil>
+}
+
+func ExampleDB_Delete() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	db.Put(ctx, []byte("k"), []byte("v"))
+	db.Delete(ctx, []byte("k"))
+	_, err := db.Get(ctx, []byte("k"))
+	fmt.Println(err == yggr.ErrNotFound)
+	// Output: true
+}
+
+func ExampleDB_Scan() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	for _, k := range []string{"user/2", "user/1", "order/1"} {
+		db.Put(ctx, []byte(k), []byte("x"))
+	}
+	prefix := []byte("user/")
+	for it, err := range db.Scan(ctx, prefix, yggr.PrefixEnd(prefix)) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(string(it.Key))
+	}
+	// Output:
+	// user/1
+	// user/2
+}
+
+func ExampleDB_List() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	for _, k := range []string{"a", "b", "c"} {
+		db.Put(ctx, []byte(k), []byte(k))
+	}
+	items, more, _ := db.List(ctx, []byte("a"), nil, 2)
+	fmt.Println(len(items), more)
+	// Output: 2 true
+}
+
+func ExampleDB_CompareAndSwap() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	// A lock: create only if missing.
+	got, _ := db.CompareAndSwap(ctx, []byte("lock"), nil, []byte("owner-1"))
+	again, _ := db.CompareAndSwap(ctx, []byte("lock"), nil, []byte("owner-2"))
+	fmt.Println(got, again)
+	// Output: true false
+}
+
+func ExampleDB_Txn() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	db.Put(ctx, []byte("balance"), []byte("10"))
+	item, _ := db.GetItem(ctx, []byte("balance"))
+	// Update only if nobody changed the key since we read it.
+	res, err := db.Txn(ctx, yggr.Txn{
+		Compares: []yggr.Compare{{Key: []byte("balance"), Target: yggr.CmpModIndex, ModIndex: item.ModIndex}},
+		Then:     []yggr.Request{{Op: yggr.OpPut, Key: []byte("balance"), Value: []byte("7")}},
+		Else:     []yggr.Request{{Op: yggr.OpGet, Key: []byte("balance")}},
+	})
+	fmt.Println(res.Succeeded, err)
+	// Output: true <nil>
+}
+
+func ExampleDB_GetItem() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	db.Put(ctx, []byte("k"), []byte("a"))
+	db.Put(ctx, []byte("k"), []byte("b"))
+	it, _ := db.GetItem(ctx, []byte("k"))
+	fmt.Println(string(it.Value), it.Version)
+	// Output: b 2
+}
+
+func ExampleDB_Backup() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	db.Put(ctx, []byte("k"), []byte("saved"))
+
+	var backup bytes.Buffer
+	if _, err := db.Backup(ctx, &backup); err != nil {
+		log.Fatal(err)
+	}
+	db.Close()
+
+	restored := tempDir()
+	os.RemoveAll(restored) // RestoreBackup wants a new directory
+	defer os.RemoveAll(restored)
+	if _, err := yggr.RestoreBackup(restored, "n1", &backup); err != nil {
+		log.Fatal(err)
+	}
+	db2, err := yggr.Open(restored, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db2.Close()
+	v, _ := db2.Get(ctx, []byte("k"))
+	fmt.Println(string(v))
+	// Output: saved
+}
+
+func ExampleDB_Status() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	s := db.Status()
+	fmt.Println(s.ID, s.Role, s.Leader, len(s.Members))
+	// Output: n1 leader n1 1
+}
+
+func ExampleDB_Metrics() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	db.Put(ctx, []byte("k"), []byte("v"))
+	m := db.Metrics()
+	fmt.Println(m.IsLeader, m.EntriesCommitted >= 2) // the leader's no-op and the put
+	// Output: true true
+}
+
+func ExampleDB_Snapshot() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	db.Put(ctx, []byte("k"), []byte("v"))
+	index, err := db.Snapshot(ctx)
+	fmt.Println(index >= 2, err)
+	// Output: true <nil>
+}
+
+func ExampleParseConsistency() {
+	c, err := yggr.ParseConsistency("lease")
+	fmt.Println(c, err)
+	// Output: lease <nil>
+}
