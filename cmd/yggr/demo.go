@@ -187,7 +187,7 @@ func (d *demoRun) run(ctx context.Context, c *demoCmd, root string) error {
 		return err
 	}
 	fmt.Fprintf(out, "\nSummary\n")
-	fmt.Fprintf(out, "  writes          %d acknowledged at %.0f writes/s (3 replicas, fsync on every commit)\n", len(acked), rate)
+	fmt.Fprintf(out, "  writes          %d acknowledged at %.0f writes/s (3 replicas, each fsynced on a majority)\n", len(acked), rate)
 	fmt.Fprintf(out, "  failover        %v from SIGKILL of the leader to the next acknowledged write\n", failover.Round(time.Millisecond))
 	fmt.Fprintf(out, "  keys verified   %d/%d after the failover, with linearizable reads\n", verified, len(acked))
 	fmt.Fprintf(out, "  rejoin          %s caught up %v after restart\n", old.id, since(restarted))

@@ -25,6 +25,15 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// notFoundError is a not-found error with a message of its own; it
+// matches yggr.ErrNotFound.
+type notFoundError string
+
+func (e notFoundError) Error() string { return string(e) }
+
+// Is makes a notFoundError match yggr.ErrNotFound.
+func (e notFoundError) Is(target error) bool { return target == yggr.ErrNotFound }
+
 // errCompareFailed: a cas or txn compare did not hold.
 var errCompareFailed = errors.New("compare failed")
 

@@ -42,7 +42,7 @@ func (c *getCmd) Run(e *env) error {
 	defer cancel()
 	v, index, err := cl.Get(ctx, []byte(c.Key), c.Consistency)
 	if errors.Is(err, yggr.ErrNotFound) {
-		return fmt.Errorf("key %q not found: %w", c.Key, yggr.ErrNotFound)
+		return notFoundError(fmt.Sprintf("key %q not found", c.Key))
 	}
 	if err != nil {
 		return err

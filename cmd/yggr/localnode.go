@@ -22,9 +22,11 @@ type localNode struct {
 	exe      string
 	args     []string // the serve flags
 	logPath  string
+	workDir  string // the child's working directory; "" means ours
 
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited and been reaped
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the process has exited and been reaped
+	exitErr error         // cmd.Wait's result; read only after done is closed
 }
 
 // newLocalNodes describes n nodes of a new cluster under root, on free
@@ -110,6 +112,7 @@ func (n *localNode) start() error {
 	cmd := exec.Command(n.exe, n.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = childEnv()
+	cmd.Dir = n.workDir
 	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -120,8 +123,9 @@ func (n *localNode) start() error {
 	// Owned by the localNode; ends when the process exits (kill and stop
 	// make sure it does, with deadlines).
 	go func() {
-		cmd.Wait()
+		err := cmd.Wait()
 		logf.Close()
+		n.exitErr = err
 		close(done)
 	}()
 	return nil

@@ -173,7 +173,11 @@ func printStatusTable(w io.Writer, rows []memberRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tADDR\tROLE\tTERM\tCOMMIT\tAPPLIED\tMATCH\tLAG")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Addr, r.Role,
+		addr := r.Addr
+		if addr == "" {
+			addr = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, addr, r.Role,
 			opt(r.Term), opt(r.Commit), opt(r.Applied), opt(r.Match), opt(r.Lag))
 	}
 	return tw.Flush()
