@@ -39,6 +39,7 @@ func (c *backupCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	if c.File == "-" {

@@ -93,6 +93,7 @@ func (c *benchCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	value := []byte(strings.Repeat("v", c.ValueSize))
 	key := func(i int) []byte { return fmt.Appendf(nil, "bench/%08d", i) }
 	if c.ReadRatio > 0 {

@@ -51,6 +51,7 @@ func (c *casCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	resp, err := cl.Txn(ctx, httpapi.TxnRequest{

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,11 +24,11 @@ type step struct {
 
 func str(s string) *string { return &s }
 
-// runSteps runs the steps in order against addr (via YGGR_ADDR).
+// runSteps runs the steps in order (in this process) against addr.
 func runSteps(t *testing.T, addr string, steps []step) {
 	t.Helper()
 	for _, s := range steps {
-		r := runCLI(t, s.stdin, []string{"YGGR_ADDR=" + addr}, s.args...)
+		r := runIn(t, s.stdin, append(slices.Clone(s.args), "--addr", addr)...)
 		if r.code != s.wantCode {
 			t.Errorf("%s: yggr %v: got exit %d, want %d (%v)", s.name, s.args, r.code, s.wantCode, r)
 			continue
@@ -51,6 +52,7 @@ func runSteps(t *testing.T, addr string, steps []step) {
 }
 
 func TestKVCommands(t *testing.T) {
+	t.Parallel()
 	n := startNode(t)
 	txnGetPut := `{"compare":[{"key":"Yg==","target":"value","value":"Mg=="}],
 		"success":[{"op":"get","key":"Yg=="},{"op":"put","key":"eg==","value":"MQ=="}]}`
@@ -90,6 +92,7 @@ func TestKVCommands(t *testing.T) {
 }
 
 func TestClusterCommandsSingleNode(t *testing.T) {
+	t.Parallel()
 	n := startNode(t)
 	dir := t.TempDir()
 	backup := filepath.Join(dir, "db.backup")
@@ -106,7 +109,7 @@ func TestClusterCommandsSingleNode(t *testing.T) {
 		{name: "backup", args: []string{"backup", backup}, stdoutHas: "OK "},
 	})
 	// status -o json parses and names the leader.
-	r := runCLI(t, "", nil, "status", "-o", "json", "--addr", n.httpAddr)
+	r := runIn(t, "", "status", "-o", "json", "--addr", n.httpAddr)
 	var st statusOutput
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
 		t.Fatalf("status -o json: %v (%v)", err, r)
@@ -117,11 +120,11 @@ func TestClusterCommandsSingleNode(t *testing.T) {
 
 	// restore the backup offline, serve it, read the key.
 	restored := filepath.Join(dir, "restored")
-	r = runCLI(t, "", nil, "restore", "--dir", restored, "--id", "n1", backup)
+	r = runIn(t, "", "restore", "--dir", restored, "--id", "n1", backup)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "OK restored index ") {
 		t.Fatalf("restore: %v", r)
 	}
-	r = runCLI(t, "", nil, "restore", "--dir", restored, "--id", "n1", backup)
+	r = runIn(t, "", "restore", "--dir", restored, "--id", "n1", backup)
 	if r.code != exitError {
 		t.Errorf("restore into a non-empty dir: got %v, want exit %d", r, exitError)
 	}
@@ -130,6 +133,7 @@ func TestClusterCommandsSingleNode(t *testing.T) {
 }
 
 func TestUnavailable(t *testing.T) {
+	t.Parallel()
 	addrs, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +142,7 @@ func TestUnavailable(t *testing.T) {
 		{"get", "k"}, {"put", "k", "v"}, {"del", "k"}, {"scan"}, {"cas", "k", "a", "b"}, {"status"},
 		{"members", "list"}, {"snapshot"}, {"transfer-leader", "n2"},
 	} {
-		r := runCLI(t, "", []string{"YGGR_ADDR=" + addrs[0]}, args...)
+		r := runIn(t, "", append(args, "--addr", addrs[0])...)
 		if r.code != exitUnavailable || !strings.HasPrefix(r.stderr, "Error: ") || r.stdout != "" {
 			t.Errorf("yggr %v against a closed port: got %v, want exit %d with Error: on stderr only", args, r, exitUnavailable)
 		}
@@ -146,6 +150,7 @@ func TestUnavailable(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args      []string
 		stderrHas string
@@ -172,7 +177,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "--keys", "0"}, "--keys"},
 	}
 	for _, tt := range tests {
-		r := runCLI(t, "", []string{"YGGR_ADDR=127.0.0.1:1"}, tt.args...)
+		r := runIn(t, "", tt.args...)
 		if r.code != exitUsage {
 			t.Errorf("yggr %v: got %v, want exit %d", tt.args, r, exitUsage)
 			continue
@@ -184,6 +189,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestServeMultiNodeNeedsSecurity(t *testing.T) {
+	t.Parallel()
 	addrs, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +202,7 @@ func TestServeMultiNodeNeedsSecurity(t *testing.T) {
 }
 
 func TestToken(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "--token", "s3cret")
 	runSteps(t, n.httpAddr, []step{
 		{name: "no token", args: []string{"put", "k", "v"}, wantCode: exitError, stderrHas: "unauthorized"},
@@ -208,8 +215,9 @@ func TestToken(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
+	t.Parallel()
 	n := startNode(t)
-	r := runCLI(t, "", []string{"YGGR_ADDR=" + n.httpAddr}, "bench", "--duration", "1s", "--max-ops", "300",
+	r := runIn(t, "", "bench", "--addr", n.httpAddr, "--duration", "1s", "--max-ops", "300",
 		"--concurrency", "4", "--keys", "20", "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("bench: %v", r)
@@ -231,7 +239,7 @@ func TestBench(t *testing.T) {
 	if sum != out.All.Ops {
 		t.Errorf("bench histogram: got %d ops in buckets, want %d", sum, out.All.Ops)
 	}
-	r = runCLI(t, "", []string{"YGGR_ADDR=" + n.httpAddr}, "bench", "--duration", "300ms", "--read-ratio", "0", "--max-ops", "50")
+	r = runIn(t, "", "bench", "--addr", n.httpAddr, "--duration", "300ms", "--read-ratio", "0", "--max-ops", "50")
 	for _, want := range []string{"ops/s", "p99", "latency histogram"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("bench text output: got %v, want it to contain %q", r, want)
@@ -240,12 +248,13 @@ func TestBench(t *testing.T) {
 }
 
 func TestCerts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	r := runCLI(t, "", nil, "certs", "init", "--out", dir)
+	r := runIn(t, "", "certs", "init", "--out", dir)
 	if r.code != 0 {
 		t.Fatalf("certs init: %v", r)
 	}
-	r = runCLI(t, "", nil, "certs", "node", "--ca-dir", dir, "--id", "n1", "--host", "127.0.0.1,localhost", "--out", dir)
+	r = runIn(t, "", "certs", "node", "--ca-dir", dir, "--id", "n1", "--host", "127.0.0.1,localhost", "--out", dir)
 	if r.code != 0 {
 		t.Fatalf("certs node: %v", r)
 	}
@@ -259,15 +268,48 @@ func TestCerts(t *testing.T) {
 			t.Errorf("%s: got mode %v, want %v", name, got, mode)
 		}
 	}
-	r = runCLI(t, "", nil, "certs", "init", "--out", dir)
+	r = runIn(t, "", "certs", "init", "--out", dir)
 	if r.code != exitError || !strings.Contains(r.stderr, "not overwriting") {
 		t.Errorf("certs init over an existing CA: got %v, want a refusal", r)
 	}
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, "", nil, "version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "yggr ") {
 		t.Errorf("version: got %v", r)
+	}
+}
+
+// TestBinaryExitCodes checks the exit codes of the real binary (the other
+// tests mostly run commands in this process), and that YGGR_ variables
+// set flags.
+func TestBinaryExitCodes(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	closed, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		env      []string
+		args     []string
+		wantCode int
+		stdout   string
+	}{
+		{[]string{"YGGR_ADDR=" + n.httpAddr}, []string{"put", "k", "v"}, exitOK, "OK\n"},
+		{[]string{"YGGR_ADDR=" + n.httpAddr, "YGGR_OUTPUT=json"}, []string{"del", "nothing"}, exitOK, "{\n  \"index\": 3,\n  \"deleted\": false\n}\n"},
+		{[]string{"YGGR_ADDR=" + n.httpAddr}, []string{"get", "k"}, exitOK, "v"},
+		{[]string{"YGGR_ADDR=" + n.httpAddr}, []string{"get", "missing"}, exitNotFound, ""},
+		{[]string{"YGGR_ADDR=" + closed[0]}, []string{"get", "k"}, exitUnavailable, ""},
+		{nil, []string{"get"}, exitUsage, ""},
+		{nil, []string{"--help"}, exitOK, ""},
+	}
+	for _, tt := range tests {
+		r := runCLI(t, "", tt.env, tt.args...)
+		if r.code != tt.wantCode || (tt.stdout != "" && r.stdout != tt.stdout) {
+			t.Errorf("%v yggr %v: got %v, want exit %d and stdout %q", tt.env, tt.args, r, tt.wantCode, tt.stdout)
+		}
 	}
 }

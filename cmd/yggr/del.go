@@ -30,6 +30,7 @@ func (c *delCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	index, deleted, err := cl.Delete(ctx, []byte(c.Key))

@@ -105,6 +105,7 @@ func (d *demoRun) run(ctx context.Context, c *demoCmd, root string) error {
 			return err
 		}
 		d.clients[n.id] = cl
+		defer cl.Close()
 	}
 	fmt.Fprintf(out, "Starting a three-node yggr cluster on 127.0.0.1 in %s\n", root)
 	t0 := time.Now()
@@ -125,6 +126,7 @@ func (d *demoRun) run(ctx context.Context, c *demoCmd, root string) error {
 	if err != nil {
 		return err
 	}
+	defer all.Close()
 	fmt.Fprintf(out, "Writing %d keys with %d concurrent clients...\n", c.Keys, c.Concurrency)
 	acked, failed, took, err := d.write(ctx, all, c.Keys, c.Concurrency)
 	if err != nil {
@@ -144,6 +146,7 @@ func (d *demoRun) run(ctx context.Context, c *demoCmd, root string) error {
 	if err != nil {
 		return err
 	}
+	defer survivors.Close()
 	done, err := d.firstWrite(ctx, survivors)
 	failover := done.Sub(killed)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 var demoDir = regexp.MustCompile(`in (\S*yggr-demo-\S+)`)
 
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("the demo runs three processes for several seconds: skipped with -short")
 	}
@@ -44,6 +45,7 @@ func TestDemo(t *testing.T) {
 // TestDemoInterrupted sends SIGINT while the demo writes: it must stop
 // its nodes and remove its directory.
 func TestDemoInterrupted(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("skipped with -short")
 	}

@@ -104,6 +104,7 @@ func faultDuration(t *testing.T) time.Duration {
 // every acknowledged write of a never-overwritten key must be readable at
 // the end.
 func TestFaultsLinearizable(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process fault test: skipped with -short")
 	}

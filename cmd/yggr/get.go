@@ -38,6 +38,7 @@ func (c *getCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	v, index, err := cl.Get(ctx, []byte(c.Key), c.Consistency)

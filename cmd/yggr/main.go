@@ -1,5 +1,3 @@
-// Command yggr runs a yggr node as a sidecar (yggr serve) and talks to one
-// (get, put, del, scan, cas, txn, status, members, ...). See doc.go.
 package main
 
 import (

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/httpapi"
+	"go.uber.org/goleak"
 )
 
 // yggrBin is the yggr binary built once by TestMain.
@@ -33,6 +34,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	// Commands run in this process must leave no goroutine behind.
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -45,6 +51,19 @@ type result struct {
 
 func (r result) String() string {
 	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+}
+
+// runIn runs a yggr command in this process (run, as main does, but with
+// buffers for the streams), bounded by 60s. It is much cheaper than
+// starting the binary; runCLI covers what only the binary can show
+// (environment variables, os.Exit codes, signals).
+func runIn(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &env{ctx: ctx, stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr})
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
 
 // runCLI runs the yggr binary with args and stdin, without any YGGR_

@@ -9,7 +9,7 @@ import (
 
 // membersCmd groups the membership subcommands.
 type membersCmd struct {
-	List    membersListCmd    `cmd:"" default:"1" help:"List the members."`
+	List    membersListCmd    `cmd:"" default:"withargs" help:"List the members."`
 	Add     membersAddCmd     `cmd:"" help:"Add a member (a learner with --learner)."`
 	Remove  membersRemoveCmd  `cmd:"" help:"Remove a member."`
 	Promote membersPromoteCmd `cmd:"" help:"Make a learner a voter."`
@@ -47,6 +47,7 @@ func (c *membersListCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	ms, err := cl.Members(ctx)
@@ -92,6 +93,7 @@ func (c *membersAddCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	if err := cl.AddMember(ctx, c.ID, c.PeerAddr, c.Learner); err != nil {
@@ -120,6 +122,7 @@ func (c *membersRemoveCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	if err := cl.RemoveMember(ctx, c.ID); err != nil {
@@ -148,6 +151,7 @@ func (c *membersPromoteCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	if err := cl.PromoteMember(ctx, c.ID); err != nil {

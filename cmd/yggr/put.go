@@ -51,6 +51,7 @@ func (c *putCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	index, err := cl.Put(ctx, []byte(c.Key), value)

@@ -63,6 +63,7 @@ func (c *scanCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	w := bufio.NewWriter(e.stdout)

@@ -245,6 +245,7 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	// Every wait below polls with a bounded interval until ctx's deadline.
 	var member, voter bool
 	if err := retry(ctx, func() error {

@@ -14,6 +14,7 @@ import (
 // temporary working directory: a single-node database in ./yggr-data. It
 // stops on SIGTERM with exit code 0 and keeps its data across a restart.
 func TestServeDefaults(t *testing.T) {
+	t.Parallel()
 	https, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +66,7 @@ func TestServeDefaults(t *testing.T) {
 // TestClusterTLSAndJoin starts three nodes secured with certificates from
 // `yggr certs`, then a fourth that joins with --join and becomes a voter.
 func TestClusterTLSAndJoin(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	certs := filepath.Join(root, "certs")
 	if r := runCLI(t, "", nil, "certs", "init", "--out", certs); r.code != 0 {

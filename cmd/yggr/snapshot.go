@@ -24,6 +24,7 @@ func (c *snapshotCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	index, err := cl.Snapshot(ctx)

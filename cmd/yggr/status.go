@@ -90,6 +90,7 @@ func collectStatus(ctx context.Context, f *clientFlags, eps []string) (statusOut
 		// (bounded by ctx).
 		go func() {
 			defer wg.Done()
+			defer cl.Close()
 			answers[i].st, answers[i].err = cl.Status(ctx)
 		}()
 	}

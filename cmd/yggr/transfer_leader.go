@@ -21,6 +21,7 @@ func (c *transferLeaderCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	if err := cl.TransferLeader(ctx, c.ID); err != nil {

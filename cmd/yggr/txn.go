@@ -59,6 +59,7 @@ func (c *txnCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
 	resp, err := cl.Txn(ctx, req)
