@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -87,6 +89,7 @@ func TestKVCommands(t *testing.T) {
 		{name: "txn applied", args: []string{"get", "z"}, wantStdout: str("1")},
 		{name: "txn file json", args: []string{"txn", "-o", "json", "--file", txnFile}, stdoutHas: `"succeeded": false`},
 		{name: "txn bad json", args: []string{"txn"}, stdin: "{", wantCode: exitUsage, stderrHas: "bad JSON"},
+		{name: "put too large", args: []string{"put", "big"}, stdin: strings.Repeat("x", 2<<20), wantCode: exitError, stderrHas: "too_large"},
 		{name: "txn bad target", args: []string{"txn"}, stdin: `{"compare":[{"key":"Yg==","target":"bogus"}]}`, wantCode: exitUsage},
 	})
 }
@@ -311,5 +314,50 @@ func TestBinaryExitCodes(t *testing.T) {
 		if r.code != tt.wantCode || (tt.stdout != "" && r.stdout != tt.stdout) {
 			t.Errorf("%v yggr %v: got %v, want exit %d and stdout %q", tt.env, tt.args, r, tt.wantCode, tt.stdout)
 		}
+	}
+}
+
+// TestHTTPS serves the API over TLS with a certificate from `yggr certs`
+// and talks to it with --cacert.
+func TestHTTPS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"certs", "init", "--out", dir},
+		{"certs", "node", "--ca-dir", dir, "--id", "web", "--host", "127.0.0.1", "--out", dir},
+	} {
+		if r := runIn(t, "", args...); r.code != 0 {
+			t.Fatalf("yggr %v: %v", args, r)
+		}
+	}
+	https, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &localNode{id: "n1", dir: filepath.Join(dir, "data"), httpAddr: https[0], exe: yggrBin,
+		logPath: filepath.Join(dir, "n1.log"), args: []string{"serve", "--dir", filepath.Join(dir, "data"),
+			"--http-addr", https[0], "--http-tls-cert", filepath.Join(dir, "web.crt"),
+			"--http-tls-key", filepath.Join(dir, "web.key"), "--log-level", "warn"}}
+	if err := n.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.stop(10 * time.Second) })
+	ca := filepath.Join(dir, "ca.crt")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var r result
+	// Bounded by ctx: poll until the server answers over TLS.
+	poll(ctx, func() bool {
+		r = runIn(t, "", "put", "--cacert", ca, "--addr", https[0], "k", "v")
+		return r.code == 0 || !n.running()
+	})
+	if r.code != 0 {
+		t.Fatalf("put over https: %v; log:\n%s", r, n.logTail(20))
+	}
+	if r := runIn(t, "", "get", "--cacert", ca, "--addr", https[0], "k"); r.code != 0 || r.stdout != "v" {
+		t.Errorf("get over https: got %v, want v", r)
+	}
+	if r := runIn(t, "", "get", "--addr", https[0], "k"); r.code == 0 {
+		t.Errorf("plain http to an https server: got %v, want an error", r)
 	}
 }

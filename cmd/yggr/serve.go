@@ -18,24 +18,28 @@ import (
 
 // serveCmd runs one node and its HTTP API.
 type serveCmd struct {
-	ID            string        `help:"This node's ID." default:"n1"`
-	Dir           string        `help:"Data directory." default:"./yggr-data" type:"path"`
-	RaftAddr      string        `name:"raft-addr" help:"Peer (Raft, QUIC) address to listen on." default:"127.0.0.1:7071"`
-	HTTPAddr      string        `name:"http-addr" help:"HTTP API address to listen on." default:"127.0.0.1:7070"`
-	Peers         []string      `help:"Every voter of a new cluster as id=host:port (this node included). Empty: a single-node database." placeholder:"ID=HOST:PORT,..."`
-	Join          string        `help:"Join a running cluster through this member's HTTP address (adds this node as a learner, then promotes it once caught up)." placeholder:"HOST:PORT"`
-	TLSCert       string        `name:"tls-cert" help:"This node's peer certificate (PEM)." type:"existingfile" and:"tls"`
-	TLSKey        string        `name:"tls-key" help:"This node's peer key (PEM)." type:"existingfile" and:"tls"`
-	TLSCA         string        `name:"tls-ca" help:"The cluster CA certificate (PEM)." type:"existingfile" and:"tls"`
-	ClusterSecret string        `name:"cluster-secret" help:"Secret shared by all nodes, from which the peer CA is derived (instead of --tls-*)."`
-	Insecure      bool          `help:"Do not authenticate peers. Development only."`
-	HTTPTLSCert   string        `name:"http-tls-cert" help:"Serve the HTTP API over TLS with this certificate (PEM)." type:"existingfile" and:"httptls"`
-	HTTPTLSKey    string        `name:"http-tls-key" help:"The HTTP API's TLS key (PEM)." type:"existingfile" and:"httptls"`
-	Token         string        `help:"Require this bearer token on every HTTP request but /healthz and /readyz."`
-	Lease         bool          `help:"Allow lease reads (consistency=lease): faster, assuming bounded clock drift."`
-	LogFormat     string        `name:"log-format" help:"Log format: text or json." enum:"text,json" default:"text"`
-	LogLevel      string        `name:"log-level" help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
-	JoinTimeout   time.Duration `name:"join-timeout" help:"How long --join may take to add and promote this node." default:"2m"`
+	ID             string        `help:"This node's ID." default:"n1"`
+	Dir            string        `help:"Data directory." default:"./yggr-data" type:"path"`
+	RaftAddr       string        `name:"raft-addr" help:"Peer (Raft, QUIC) address to listen on." default:"127.0.0.1:7071"`
+	HTTPAddr       string        `name:"http-addr" help:"HTTP API address to listen on." default:"127.0.0.1:7070"`
+	Peers          []string      `help:"Every voter of a new cluster as id=host:port (this node included). Empty: a single-node database." placeholder:"ID=HOST:PORT,..."`
+	Join           string        `help:"Join a running cluster through this member's HTTP address (adds this node as a learner, then promotes it once caught up)." placeholder:"HOST:PORT"`
+	TLSCert        string        `name:"tls-cert" help:"This node's peer certificate (PEM)." type:"existingfile" and:"tls"`
+	TLSKey         string        `name:"tls-key" help:"This node's peer key (PEM)." type:"existingfile" and:"tls"`
+	TLSCA          string        `name:"tls-ca" help:"The cluster CA certificate (PEM)." type:"existingfile" and:"tls"`
+	ClusterSecret  string        `name:"cluster-secret" help:"Secret shared by all nodes, from which the peer CA is derived (instead of --tls-*)."`
+	Insecure       bool          `help:"Do not authenticate peers. Development only."`
+	HTTPTLSCert    string        `name:"http-tls-cert" help:"Serve the HTTP API over TLS with this certificate (PEM)." type:"existingfile" and:"httptls"`
+	HTTPTLSKey     string        `name:"http-tls-key" help:"The HTTP API's TLS key (PEM)." type:"existingfile" and:"httptls"`
+	Token          string        `help:"Require this bearer token on every HTTP request but /healthz and /readyz."`
+	Lease          bool          `help:"Allow lease reads (consistency=lease): faster, assuming bounded clock drift."`
+	LogFormat      string        `name:"log-format" help:"Log format: text or json." enum:"text,json" default:"text"`
+	LogLevel       string        `name:"log-level" help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
+	JoinTimeout    time.Duration `name:"join-timeout" help:"How long --join may take to add and promote this node." default:"2m"`
+	RequestTimeout time.Duration `name:"request-timeout" help:"Bound on every HTTP request, a backup's streaming included." default:"10s"`
+	MaxKeyBytes    int64         `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
+	MaxValueBytes  int64         `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
+	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
 }
 
 // Help is the detailed help with examples.
@@ -81,7 +85,8 @@ func (c *serveCmd) Run(e *env) error {
 		ln.Close()
 		return err
 	}
-	handler := httpapi.NewHandler(db, httpapi.Options{Token: c.Token, Logger: logger})
+	handler := httpapi.NewHandler(db, httpapi.Options{Token: c.Token, Logger: logger, RequestTimeout: c.RequestTimeout,
+		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
@@ -162,6 +167,14 @@ func (c *serveCmd) raftAddrIfAny(peers []string) string {
 // options turns the flags into Open's peers and options.
 func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error) {
 	opts := []yggr.Option{yggr.WithID(c.ID), yggr.WithLogger(logger)}
+	if c.MaxKeyBytes < 0 || c.MaxValueBytes < 0 || c.MaxBodyBytes < 0 {
+		return nil, nil, usagef("--max-*-bytes must be ≥ 0")
+	}
+	if c.MaxKeyBytes > 0 || c.MaxValueBytes > 0 {
+		// The database enforces its own limits too; raise them with the
+		// HTTP ones.
+		opts = append(opts, yggr.WithLimits(yggr.Limits{MaxKeyBytes: int(c.MaxKeyBytes), MaxValueBytes: int(c.MaxValueBytes)}))
+	}
 	if c.Lease {
 		opts = append(opts, yggr.WithLeaseReads())
 	}
