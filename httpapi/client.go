@@ -46,9 +46,18 @@ type ClientOptions struct {
 // Client talks to the HTTP API of one or more yggr nodes. It is safe for
 // concurrent use. Requests go to the endpoint that last answered; on a
 // connection failure or a 503 the next endpoint is tried, at most
-// 2×len(endpoints) attempts per call. A POST (transaction, membership) is
-// sent again only when it cannot have been applied: its dial failed, or
-// the 503 says no_leader, not_leader, busy or dropped.
+// 2×len(endpoints) attempts per call (with a 250ms pause after the first
+// pass). GET, PUT and DELETE are sent again after any connection failure
+// or 503. A POST (transaction, membership change) is sent again only when
+// it cannot have been applied: its dial failed, or the 503 says no_leader,
+// not_leader, busy or dropped; a POST whose connection broke after it was
+// sent returns the transport error (its outcome is unknown).
+//
+// Errors: an *APIError for an answer other than 2xx (matching the root
+// package's sentinels, see APIError.Is); ErrUnavailable (wrapping the last
+// transport error) when no endpoint answered; an error matching
+// yggr.ErrTimeout when an attempt outlived ClientOptions.Timeout; ctx's
+// error when ctx ended.
 type Client struct {
 	endpoints []*url.URL
 	hc        *http.Client
