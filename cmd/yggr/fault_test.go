@@ -133,7 +133,8 @@ func TestFaultsLinearizable(t *testing.T) {
 	h := &history{base: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
-	const clients, maxOpsPerClient = 4, 600
+	const clients = 4
+	maxOpsPerClient := 60 * int(dur/time.Second) // bounds each client; ample for the duration
 	keys := []string{"k0", "k1", "k2"}
 	var (
 		ackMu sync.Mutex
@@ -221,6 +222,9 @@ func TestFaultsLinearizable(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("faults: %v", faults)
+	if len(faults) < 2 {
+		t.Errorf("got faults %v, want at least a kill and a stop", faults)
+	}
 
 	// Heal: everything running and continued, then a leader.
 	for _, n := range nodes {
