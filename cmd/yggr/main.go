@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
 		var pe *kong.ParseError
 		if errors.As(err, &pe) && pe.Context != nil && pe.Context.Selected() != nil {
-			fmt.Fprintf(e.stderr, "Run 'yggr %s --help' for usage.\n", pe.Context.Selected().FullPath()[len("yggr "):])
+			fmt.Fprintf(e.stderr, "Run '%s --help' for usage.\n", pe.Context.Selected().FullPath())
 		} else {
 			fmt.Fprintln(e.stderr, "Run 'yggr --help' for usage.")
 		}
