@@ -173,7 +173,7 @@ func (n *localNode) stop(grace time.Duration) error {
 		return nil
 	}
 	err := n.cmd.Process.Signal(syscall.SIGTERM)
-	n.cmd.Process.Signal(syscall.SIGCONT)
+	resume(n.cmd.Process)
 	if err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return n.kill()
 	}
