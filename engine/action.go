@@ -6,19 +6,22 @@ package engine
 // Ordering contract: the host executes the actions of one Step in the order
 // given. A persist action (PersistHardState, TruncateLog, PersistEntries,
 // WriteSnapshotChunk, RestoreSnapshot) must be durable before any later Send
-// (or SendSnapshot) is performed, across Steps too, with one exception: a
-// leader's MsgApp may be sent while the PersistEntries before it is still
-// being written (Raft thesis §10.2.1); the host reports the write with
-// LogPersisted and only then does the leader count itself. Non-persist
-// actions (ApplyEntries, ReadReady, ...) have no durability requirement but
-// keep their order relative to each other.
+// (or SendSnapshot) is performed, across Steps too, with two exceptions: a
+// leader's MsgApp may be sent while a PersistEntries before it is still
+// being written, once every earlier PersistHardState that changed the term
+// or vote is durable (Raft thesis §10.2.1; the host reports the write with
+// LogPersisted and only then does the leader count itself); and a
+// PersistHardState that changed only Commit has no durability requirement.
+// Non-persist actions (ApplyEntries, ReadReady, ...) have no durability
+// requirement but keep their order relative to each other.
 type Action interface{ isAction() }
 
 // PersistHardState: write the hard state durably.
 type PersistHardState struct{ HardState HardState }
 
 // TruncateLog: delete every log entry with index ≥ Index (a conflicting
-// suffix, Raft §5.3). Always followed by a PersistEntries in the same Step.
+// suffix, Raft §5.3). Followed by a PersistEntries in the same Step, except
+// after Recover, which drops a stale tail (terms going backwards) on its own.
 type TruncateLog struct{ Index uint64 }
 
 // PersistEntries: append entries durably. They follow the last entry of the
@@ -32,7 +35,9 @@ type Send struct{ Msg Message }
 // SendSnapshot: read up to MaxBytes of the snapshot Msg.Snapshot at
 // Msg.Offset from the snapshot store, set Msg.Data (and Msg.Done if the chunk
 // ends the snapshot) and send it. If the snapshot cannot be read, step
-// SnapshotChunkFailed.
+// SnapshotChunkFailed. The host must keep a snapshot readable while it is
+// being streamed (a newer snapshot must not delete it), or a follower that
+// needs it never catches up.
 type SendSnapshot struct {
 	Msg      Message
 	MaxBytes uint64

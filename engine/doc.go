@@ -26,12 +26,18 @@
 //
 // The host executes the actions of one Step in order. Every persist action
 // (PersistHardState, PersistEntries, TruncateLog, WriteSnapshotChunk,
-// RestoreSnapshot) must be durable before any later Send is performed, with one
-// exception (Raft thesis §10.2.1): a leader's AppendEntries (MsgApp) may be sent
-// while the PersistEntries that precedes it is still being written. The leader
-// counts its own log toward a quorum only after the host reports the write
-// with a LogPersisted event. The engine never emits a MsgApp after a
-// PersistHardState that changed the term or the vote in the same Step.
+// RestoreSnapshot) must be durable before any later Send is performed, with
+// two exceptions:
+//
+//   - a leader's AppendEntries (MsgApp) may be sent while a PersistEntries
+//     before it is still being written (Raft thesis §10.2.1), provided every
+//     PersistHardState before it that changed the term or the vote is
+//     durable. The leader counts its own log toward a quorum only after the
+//     host reports the write with a LogPersisted event. (A single voter
+//     elects itself and sends to its learners in one Step, so the host must
+//     check the hard-state condition itself.)
+//   - a PersistHardState that changed only Commit need not be durable before
+//     anything: a restarted node re-learns its commit index from the leader.
 //
 // # Caveats
 //

@@ -242,10 +242,9 @@ func (n *Node) execute(acts []engine.Action) {
 				meta := a.Meta
 				apply = append(apply, applyItem{restore: &meta})
 			case engine.CompactLog:
-				flush()
-				if err := n.logs.Compact(a.Index); err != nil {
-					n.cfg.Logger.Warn("log compaction failed", "node", n.cfg.ID, "index", a.Index, "err", err)
-				}
+				// Deleting thousands of entries takes long enough to delay
+				// heartbeats: the compactor goroutine does it.
+				n.compactTo(a.Index)
 			case engine.SnapshotHint:
 				n.requestSnapshot()
 			case engine.RoleChanged:
@@ -415,4 +414,30 @@ func (n *Node) snapshotFinished(sd snapDone) engine.Event {
 	}
 	n.cfg.Logger.Info("snapshot taken", "node", n.cfg.ID, "index", sd.meta.Index, "term", sd.meta.Term)
 	return engine.SnapshotTaken{Meta: sd.meta}
+}
+
+// compactTo hands a compaction to the compactor goroutine; a newer index
+// replaces one not yet started.
+func (n *Node) compactTo(index uint64) {
+	select {
+	case <-n.compactCh:
+	default:
+	}
+	n.compactCh <- index
+}
+
+// compactLoop is the compactor goroutine: owned by the Node, it ends when
+// stop closes. log.Store.Compact may run concurrently with writes.
+func (n *Node) compactLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case index := <-n.compactCh:
+			if err := n.logs.Compact(index); err != nil {
+				n.cfg.Logger.Warn("log compaction failed", "node", n.cfg.ID, "index", index, "err", err)
+			}
+		}
+	}
 }

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +49,8 @@ type Node struct {
 	fatal    atomic.Pointer[fatal]
 	snapDone chan snapDone
 	snapReq  chan chan snapDone
+	// compactCh carries the newest compaction index to the compactor.
+	compactCh chan uint64
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -73,6 +79,7 @@ func Start(cfg Config) (*Node, error) {
 		stop:      make(chan struct{}),
 		snapDone:  make(chan snapDone, 1),
 		snapReq:   make(chan chan snapDone, 16),
+		compactCh: make(chan uint64, 1),
 	}
 	n.metrics.batchSizes.base = 1
 	var err error
@@ -99,6 +106,10 @@ func Start(cfg Config) (*Node, error) {
 		ecfg.Peers = n.bootstrapVoters()
 	}
 	ecfg.Seed = seed(cfg.ID)
+	if ecfg.Incarnation, err = nextIncarnation(dirOrEmpty(cfg)); err != nil {
+		n.logs.Close()
+		return nil, err
+	}
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		n.logs.Close()
@@ -114,9 +125,11 @@ func Start(cfg Config) (*Node, error) {
 		}
 		n.net.SetCallHandler(n.handleCall)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	// The apply goroutine: owned by the Node, ends when stop closes.
 	go n.applyLoop()
+	// The compactor goroutine: owned by the Node, ends when stop closes.
+	go n.compactLoop()
 	// Recover the engine before the driver starts, so that a single-node
 	// database leads by the time Start returns.
 	n.execute(eng.Step(rec))
@@ -134,6 +147,61 @@ func (n *Node) bootstrapVoters() []engine.NodeID {
 		return []engine.NodeID{n.cfg.ID}
 	}
 	return slices.Sorted(maps.Keys(n.cfg.Peers))
+}
+
+// nextIncarnation counts the starts of the node in dir/incarnation, so
+// that every start gets a new engine.Config.Incarnation.
+func nextIncarnation(dir string) (uint64, error) {
+	if dir == "" {
+		return memIncarnation.Add(1), nil
+	}
+	path := filepath.Join(dir, "incarnation")
+	var n uint64
+	switch data, err := os.ReadFile(path); {
+	case err == nil:
+		if n, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64); err != nil {
+			return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		}
+	case !os.IsNotExist(err):
+		return 0, err
+	}
+	n++
+	if err := writeFileSync(path, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// memIncarnation numbers the starts of in-memory nodes in this process.
+var memIncarnation atomic.Uint64
+
+// writeFileSync replaces path atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func dirOrEmpty(cfg Config) string {
