@@ -3,17 +3,17 @@ package engine
 // Action is an output of Engine.Step that the host must carry out. The set
 // of actions is closed: every implementation is in this file.
 //
-// Ordering contract: the host executes the actions of one Step in the order
-// given. A persist action (PersistHardState, TruncateLog, PersistEntries,
-// WriteSnapshotChunk, RestoreSnapshot) must be durable before any later Send
-// (or SendSnapshot) is performed, across Steps too, with two exceptions: a
-// leader's MsgApp may be sent while a PersistEntries before it is still
-// being written, once every earlier PersistHardState that changed the term
-// or vote is durable (Raft thesis §10.2.1; the host reports the write with
-// LogPersisted and only then does the leader count itself); and a
-// PersistHardState that changed only Commit has no durability requirement.
-// Non-persist actions (ApplyEntries, ReadReady, ...) have no durability
-// requirement but keep their order relative to each other.
+// Ordering contract (see the package documentation for the reasons): the
+// host executes the actions of one Step in the order given, across Steps
+// too. No Send (or SendSnapshot) is performed before every earlier
+// PersistHardState that changed the term or vote is durable; a MsgAppResp
+// or MsgSnapResp also waits until every earlier PersistEntries, TruncateLog,
+// WriteSnapshotChunk and RestoreSnapshot is durable; other messages,
+// including the leader's MsgApp, need not wait for log writes (the leader
+// counts itself only after LogPersisted). A PersistHardState that changed
+// only Commit has no durability requirement. Non-persist actions
+// (ApplyEntries, ReadReady, ...) have no durability requirement but keep
+// their order relative to each other and to RestoreSnapshot.
 type Action interface{ isAction() }
 
 // PersistHardState: write the hard state durably.

@@ -57,7 +57,22 @@ type Node struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	d driverState // owned by the driver goroutine
+	d  driverState  // owned by the driver goroutine
+	st storageState // owned by the storage goroutine
+
+	// jobs carries storage jobs from the driver to the storage goroutine;
+	// persisted carries durability reports back.
+	jobs      chan storeJob
+	persisted chan engine.Entry
+	// termVoteInFlight counts queued jobs that change the term or vote:
+	// while any is not durable, MsgApps wait too.
+	termVoteInFlight atomic.Int32
+	// applyInFlight counts queued jobs carrying committed entries or a
+	// snapshot restore: while any is queued, later entries queue behind it.
+	applyInFlight atomic.Int32
+	// writeStarted is when the storage write in progress started (unix
+	// nanoseconds; 0 when idle), for disk-stall detection.
+	writeStarted atomic.Int64
 }
 
 // Start opens the node's storage, restores its state machine from the
@@ -80,6 +95,8 @@ func Start(cfg Config) (*Node, error) {
 		snapDone:  make(chan snapDone, 1),
 		snapReq:   make(chan chan snapDone, 16),
 		compactCh: make(chan uint64, 1),
+		jobs:      make(chan storeJob, maxJobs),
+		persisted: make(chan engine.Entry, 4*maxJobs),
 	}
 	n.metrics.batchSizes.base = 1
 	var err error
@@ -116,7 +133,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.d.eng = eng
-	n.d.durable = rec.HardState
+	n.d.lastHS = rec.HardState
 	if n.net != nil {
 		for id, addr := range n.addrs.all() {
 			if id != cfg.ID {
@@ -125,9 +142,11 @@ func Start(cfg Config) (*Node, error) {
 		}
 		n.net.SetCallHandler(n.handleCall)
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	// The apply goroutine: owned by the Node, ends when stop closes.
 	go n.applyLoop()
+	// The storage goroutine: owned by the Node, ends when stop closes.
+	go n.storageLoop()
 	// The compactor goroutine: owned by the Node, ends when stop closes.
 	go n.compactLoop()
 	// Recover the engine before the driver starts, so that a single-node
@@ -285,8 +304,8 @@ func (n *Node) Close() error {
 		if n.net != nil {
 			n.net.SetCallHandler(nil)
 		}
-		if n.d.receiver != nil {
-			errs = append(errs, n.d.receiver.Close())
+		if n.st.receiver != nil {
+			errs = append(errs, n.st.receiver.Close())
 		}
 		errs = append(errs, n.logs.Close())
 		n.closeErr = errors.Join(errs...)
