@@ -13,7 +13,11 @@ type checker struct {
 	// before it (Log Matching, by induction).
 	entryAt map[[2]uint64]entryID
 	// committed[i] is the term of the committed entry at i, 0 if unknown.
-	committed    []uint64
+	committed []uint64
+	// commitTerm[i] is the lowest term at which any node saw index i
+	// committed: the committing leader sees it first, in its own term, so
+	// this is the term in which the entry was committed.
+	commitTerm   []uint64
 	maxCommitted uint64
 	// applied[i] is the entry first applied at i and the running hash after
 	// it (State Machine Safety).
@@ -41,6 +45,7 @@ func (c *checker) init() {
 	c.entryAt = map[[2]uint64]entryID{}
 	c.snaps = map[[2]uint64]uint64{}
 	c.committed = []uint64{0}
+	c.commitTerm = []uint64{0}
 	c.applied = []appliedRec{{valid: true}}
 }
 
@@ -151,10 +156,13 @@ func (c *checker) onRoleChanged(w *world, h *host, rc engine.RoleChanged) {
 		w.violate("election safety", "%s became leader of term %d but is not a voter of its configuration %s", h.id, rc.Term, m)
 		return
 	}
+	// Raft §5.4: an entry committed in term T is in the log of every
+	// leader of a term above T. (A leader of an older term, elected late
+	// by delayed votes, need not have it: it can no longer commit.)
 	d := &h.disk.cur
 	for i := uint64(1); i <= c.maxCommitted; i++ {
 		want := c.committed[i]
-		if want == 0 || i < d.floorIndex {
+		if want == 0 || i < d.floorIndex || c.commitTerm[i] >= rc.Term {
 			continue
 		}
 		got, ok := d.term(i)
@@ -205,6 +213,10 @@ func (c *checker) afterStep(w *world, h *host) {
 			}
 			for uint64(len(c.committed)) <= i {
 				c.committed = append(c.committed, 0)
+				c.commitTerm = append(c.commitTerm, 0)
+			}
+			if ct := c.commitTerm[i]; ct == 0 || st.Term < ct {
+				c.commitTerm[i] = st.Term
 			}
 			if old := c.committed[i]; old != 0 && old != t {
 				w.violate("state machine safety", "%s commits %d/%d but %d/%d was committed before", h.id, t, i, old, i)

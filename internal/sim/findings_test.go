@@ -62,3 +62,15 @@ func TestFindingF1(t *testing.T) {
 		}
 	}
 }
+
+// TestFindingF2Seed replays the run that found F2, a false alarm of the
+// Leader Completeness check: n4 became leader of term 2 from delayed votes
+// after entries were committed in term 3. Raft §5.4 requires a committed
+// entry only in leaders of later terms; the check now compares against the
+// term in which each entry was committed.
+func TestFindingF2Seed(t *testing.T) {
+	_, err := Run(Options{Seed: 125, Nodes: 5, Steps: 1500, Storm: 4, TraceLen: traceLen(t)})
+	if err != nil {
+		fail(t, err, "go test ./internal/sim -run TestFindingF2Seed -v")
+	}
+}
