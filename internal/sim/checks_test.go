@@ -73,6 +73,13 @@ func TestCheckers(t *testing.T) {
 			w.chk.afterStep(w, h[0])
 			w.execute(h[1], engine.RoleChanged{Role: engine.Leader, Term: 2, Leader: h[1].id})
 		}, "leader completeness"},
+		{"late leader of an older term without a newer committed entry", func(w *world, h []*host) {
+			w.execute(h[0], engine.PersistEntries{Entries: []engine.Entry{put(3, 1, "a", "x")}})
+			h[0].eng.(*stubEngine).st.Term = 3
+			h[0].eng.(*stubEngine).st.Commit = 1
+			w.chk.afterStep(w, h[0])
+			w.execute(h[1], engine.RoleChanged{Role: engine.Leader, Term: 2, Leader: h[1].id})
+		}, ""},
 		{"commit goes back", func(w *world, h []*host) {
 			w.execute(h[0], engine.PersistEntries{Entries: []engine.Entry{put(1, 1, "a", "x")}})
 			h[0].eng.(*stubEngine).st.Commit = 1
