@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/yggrdb/yggr"
+)
+
+// yggrSys is a three-node yggr cluster on QUIC loopback, opened through the
+// public API only: yggr.Open with WithInsecure and WithLeaseReads (lease
+// reads keep the default timing: 50 ms ticks, 10-tick election timeout).
+type yggrSys struct {
+	dirs  [3]string
+	peers []string
+	ids   [3]string
+	dbs   [3]*yggr.DB
+}
+
+// freeUDPPorts reserves n loopback UDP ports (released before use, so a
+// small race is possible).
+func freeUDPPorts(n int) ([]string, error) {
+	var out []string
+	var conns []net.PacketConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, c)
+		out = append(out, c.LocalAddr().String())
+	}
+	return out, nil
+}
+
+func (s *yggrSys) open(i int) error {
+	db, err := yggr.Open(s.dirs[i], s.peers, yggr.WithID(s.ids[i]), yggr.WithInsecure(), yggr.WithLeaseReads())
+	if err != nil {
+		return err
+	}
+	s.dbs[i] = db
+	return nil
+}
+
+func startYggr(ctx context.Context, root string) (*yggrSys, error) {
+	addrs, err := freeUDPPorts(3)
+	if err != nil {
+		return nil, err
+	}
+	s := &yggrSys{}
+	for i := range 3 {
+		s.ids[i] = fmt.Sprintf("n%d", i+1)
+		s.dirs[i] = filepath.Join(root, s.ids[i])
+		s.peers = append(s.peers, s.ids[i]+"="+addrs[i])
+	}
+	for i := range 3 {
+		if err := s.open(i); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if _, err := s.leader(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// leader returns the index of the current leader, waiting up to 10 s.
+func (s *yggrSys) leader(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		for i, db := range s.dbs {
+			if db == nil {
+				continue
+			}
+			if db.Status().Role == "leader" {
+				return i, nil
+			}
+		}
+		time.Sleep(time.Millisecond) // poll, bounded by ctx
+	}
+	return -1, errors.New("bench: yggr: no leader within 10s")
+}
+
+func (s *yggrSys) Put(ctx context.Context, key, value []byte) error {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return err
+	}
+	return s.dbs[l].Put(ctx, key, value)
+}
+
+func (s *yggrSys) Read(ctx context.Context, mode string, key []byte) error {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return err
+	}
+	var c yggr.Consistency
+	switch mode {
+	case "linearizable":
+		c = yggr.Linearizable
+	case "lease":
+		c = yggr.Lease
+	case "stale":
+		c = yggr.Stale
+	default:
+		return errUnsupported
+	}
+	_, err = s.dbs[l].Get(ctx, key, yggr.WithConsistency(c))
+	return err
+}
+
+func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, error), error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := (l + 1) % 3
+	if err := s.dbs[f].Close(); err != nil {
+		return nil, err
+	}
+	s.dbs[f] = nil
+	return func(ctx context.Context) (time.Duration, error) {
+		l, err := s.leader(ctx)
+		if err != nil {
+			return 0, err
+		}
+		target := s.dbs[l].Status().Commit
+		t0 := time.Now()
+		if err := s.open(f); err != nil {
+			return 0, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+		defer cancel()
+		for ctx.Err() == nil {
+			if s.dbs[f].Status().Applied >= target {
+				return time.Since(t0), nil
+			}
+			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
+		}
+		return time.Since(t0), fmt.Errorf("bench: yggr: follower applied %d < %d after 120s", s.dbs[f].Status().Applied, target)
+	}, nil
+}
+
+func (s *yggrSys) Failover(ctx context.Context) (time.Duration, error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	other := s.dbs[(l+1)%3]
+	t0 := time.Now()
+	if err := s.dbs[l].Close(); err != nil {
+		return 0, err
+	}
+	s.dbs[l] = nil
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var last error
+	for i := int64(0); ctx.Err() == nil; i++ {
+		pctx, pcancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		last = other.Put(pctx, key16(3e12+i), []byte("failover"))
+		pcancel()
+		if last == nil {
+			return time.Since(t0), nil
+		}
+		time.Sleep(time.Millisecond) // back off, bounded by ctx
+	}
+	return time.Since(t0), fmt.Errorf("bench: yggr: no write within 60s after failover: %w", last)
+}
+
+func (s *yggrSys) Close() error {
+	var errs []error
+	for i, db := range s.dbs {
+		if db != nil {
+			errs = append(errs, db.Close())
+			s.dbs[i] = nil
+		}
+	}
+	return errors.Join(errs...)
+}
