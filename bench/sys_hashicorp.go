@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -102,7 +103,32 @@ type hcNode struct {
 
 // hashicorpSys is a three-node hashicorp/raft cluster with raft-boltdb/v2
 // and the TCP transport on loopback.
-type hashicorpSys struct{ nodes [3]*hcNode }
+type hashicorpSys struct {
+	nodes [3]*hcNode
+	// cached is the last leader index seen, or -1 (see yggrSys.cached).
+	cached atomic.Int32
+}
+
+func (s *hashicorpSys) fast(ctx context.Context) (*hcNode, error) {
+	if i := s.cached.Load(); i >= 0 {
+		if n := s.nodes[i]; n != nil && n.r != nil {
+			return n, nil
+		}
+	}
+	i, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cached.Store(int32(i))
+	return s.nodes[i], nil
+}
+
+func (s *hashicorpSys) forget(err error) error {
+	if err != nil {
+		s.cached.Store(-1)
+	}
+	return err
+}
 
 func (n *hcNode) start() error {
 	if err := os.MkdirAll(n.dir, 0o755); err != nil {
@@ -149,6 +175,7 @@ func (n *hcNode) stop() error {
 
 func startHashicorp(ctx context.Context, root string) (*hashicorpSys, error) {
 	s := &hashicorpSys{}
+	s.cached.Store(-1)
 	var conf raft.Configuration
 	for i := range 3 {
 		n := &hcNode{id: raft.ServerID(fmt.Sprintf("h%d", i+1)), addr: "127.0.0.1:0", dir: filepath.Join(root, fmt.Sprintf("h%d", i+1))}
@@ -190,7 +217,7 @@ func encodeCmd(key, value []byte) []byte {
 }
 
 func (s *hashicorpSys) Put(ctx context.Context, key, value []byte) error {
-	l, err := s.leader(ctx)
+	n, err := s.fast(ctx)
 	if err != nil {
 		return err
 	}
@@ -198,9 +225,9 @@ func (s *hashicorpSys) Put(ctx context.Context, key, value []byte) error {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	f := s.nodes[l].r.Apply(encodeCmd(key, value), timeout)
+	f := n.r.Apply(encodeCmd(key, value), timeout)
 	if err := f.Error(); err != nil {
-		return err
+		return s.forget(err)
 	}
 	if e, ok := f.Response().(error); ok {
 		return e
@@ -212,13 +239,12 @@ func (s *hashicorpSys) Read(ctx context.Context, mode string, key []byte) error 
 	if mode != "linearizable" {
 		return errUnsupported
 	}
-	l, err := s.leader(ctx)
+	n, err := s.fast(ctx)
 	if err != nil {
 		return err
 	}
-	n := s.nodes[l]
 	if err := n.r.VerifyLeader().Error(); err != nil {
-		return err
+		return s.forget(err)
 	}
 	if _, ok := n.fsm.get(key); !ok {
 		return errors.New("bench: hashicorp: key not found")
@@ -232,6 +258,7 @@ func (s *hashicorpSys) StopFollower(ctx context.Context) (func(context.Context) 
 		return nil, err
 	}
 	n := s.nodes[(l+1)%3]
+	s.cached.Store(-1)
 	if err := n.stop(); err != nil {
 		return nil, err
 	}
@@ -262,6 +289,7 @@ func (s *hashicorpSys) Failover(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.cached.Store(-1)
 	t0 := time.Now()
 	if err := s.nodes[l].stop(); err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/yggrdb/yggr"
@@ -19,6 +20,32 @@ type yggrSys struct {
 	peers []string
 	ids   [3]string
 	dbs   [3]*yggr.DB
+	// cached is the last leader index seen, or -1; the load path uses it
+	// so that the harness does not call Status on every operation.
+	cached atomic.Int32
+}
+
+// fast returns the cached leader's DB, resolving it if unknown.
+func (s *yggrSys) fast(ctx context.Context) (*yggr.DB, error) {
+	if i := s.cached.Load(); i >= 0 {
+		if db := s.dbs[i]; db != nil {
+			return db, nil
+		}
+	}
+	i, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cached.Store(int32(i))
+	return s.dbs[i], nil
+}
+
+// forget drops the cached leader after an error.
+func (s *yggrSys) forget(err error) error {
+	if err != nil {
+		s.cached.Store(-1)
+	}
+	return err
 }
 
 // freeUDPPorts reserves n loopback UDP ports (released before use, so a
@@ -57,6 +84,7 @@ func startYggr(ctx context.Context, root string) (*yggrSys, error) {
 		return nil, err
 	}
 	s := &yggrSys{}
+	s.cached.Store(-1)
 	for i := range 3 {
 		s.ids[i] = fmt.Sprintf("n%d", i+1)
 		s.dirs[i] = filepath.Join(root, s.ids[i])
@@ -94,15 +122,15 @@ func (s *yggrSys) leader(ctx context.Context) (int, error) {
 }
 
 func (s *yggrSys) Put(ctx context.Context, key, value []byte) error {
-	l, err := s.leader(ctx)
+	db, err := s.fast(ctx)
 	if err != nil {
 		return err
 	}
-	return s.dbs[l].Put(ctx, key, value)
+	return s.forget(db.Put(ctx, key, value))
 }
 
 func (s *yggrSys) Read(ctx context.Context, mode string, key []byte) error {
-	l, err := s.leader(ctx)
+	db, err := s.fast(ctx)
 	if err != nil {
 		return err
 	}
@@ -117,8 +145,8 @@ func (s *yggrSys) Read(ctx context.Context, mode string, key []byte) error {
 	default:
 		return errUnsupported
 	}
-	_, err = s.dbs[l].Get(ctx, key, yggr.WithConsistency(c))
-	return err
+	_, err = db.Get(ctx, key, yggr.WithConsistency(c))
+	return s.forget(err)
 }
 
 func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, error), error) {
@@ -131,6 +159,7 @@ func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time
 		return nil, err
 	}
 	s.dbs[f] = nil
+	s.cached.Store(-1)
 	return func(ctx context.Context) (time.Duration, error) {
 		l, err := s.leader(ctx)
 		if err != nil {
@@ -164,6 +193,7 @@ func (s *yggrSys) Failover(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	s.dbs[l] = nil
+	s.cached.Store(-1)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var last error
