@@ -32,6 +32,8 @@ type Result struct {
 	Load1  float64 `json:"load1"`
 	Note   string  `json:"note,omitempty"`
 	Err    string  `json:"error,omitempty"`
+	// FirstErr is the first failed operation's error in a load row.
+	FirstErr string `json:"first_error,omitempty"`
 }
 
 // key is the row identity used to pair systems for ratios.
@@ -48,6 +50,7 @@ const latencyCap = 1 << 20
 // a per-op timeout. Latencies of successful ops feed p50/p99.
 func runLoad(ctx context.Context, conc int, dur time.Duration, maxOps int64, op func(ctx context.Context, i int64) error) Result {
 	var next, errs atomic.Int64
+	var firstErr atomic.Pointer[string]
 	lats := make([][]time.Duration, conc)
 	deadline := time.Now().Add(dur)
 	start := time.Now()
@@ -70,6 +73,8 @@ func runLoad(ctx context.Context, conc int, dur time.Duration, maxOps int64, op 
 				cancel()
 				if err != nil {
 					errs.Add(1)
+					msg := err.Error()
+					firstErr.CompareAndSwap(nil, &msg)
 					time.Sleep(time.Millisecond) // back off; the loop is bounded by the deadline
 					continue
 				}
@@ -88,6 +93,9 @@ func runLoad(ctx context.Context, conc int, dur time.Duration, maxOps int64, op 
 	r.OpsPerSec = float64(len(all)) / el.Seconds()
 	r.P50Ms = pct(all, 0.50)
 	r.P99Ms = pct(all, 0.99)
+	if e := firstErr.Load(); e != nil {
+		r.FirstErr = *e
+	}
 	return r
 }
 

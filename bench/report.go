@@ -201,6 +201,11 @@ func writeTable(w io.Writer, rows []Result, systems []string) {
 		}
 	}
 	for _, r := range rows {
+		if r.FirstErr != "" {
+			fmt.Fprintf(w, "\n- %s %s c=%d: %d errors, first: %s", r.System, r.Workload, r.Concurrency, r.Errors, r.FirstErr)
+		}
+	}
+	for _, r := range rows {
 		if r.Note != "" && r.System != "floor" && r.Workload != "idle-node-rss" {
 			fmt.Fprintf(w, "\n- %s %s: %s", r.System, r.Workload, r.Note)
 		}
