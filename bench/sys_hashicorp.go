@@ -252,7 +252,7 @@ func (s *hashicorpSys) Read(ctx context.Context, mode string, key []byte) error 
 	return nil
 }
 
-func (s *hashicorpSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, error), error) {
+func (s *hashicorpSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, time.Duration, error), error) {
 	l, err := s.leader(ctx)
 	if err != nil {
 		return nil, err
@@ -262,25 +262,26 @@ func (s *hashicorpSys) StopFollower(ctx context.Context) (func(context.Context) 
 	if err := n.stop(); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) (time.Duration, error) {
+	return func(ctx context.Context) (total, open time.Duration, err error) {
 		l, err := s.leader(ctx)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		target := s.nodes[l].r.LastIndex()
 		t0 := time.Now()
 		if err := n.start(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
+		open = time.Since(t0)
 		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 		defer cancel()
 		for ctx.Err() == nil {
 			if n.r.AppliedIndex() >= target {
-				return time.Since(t0), nil
+				return time.Since(t0), open, nil
 			}
 			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
 		}
-		return time.Since(t0), fmt.Errorf("bench: hashicorp: follower applied %d < %d after 120s", n.r.AppliedIndex(), target)
+		return time.Since(t0), open, fmt.Errorf("bench: hashicorp: follower applied %d < %d after 120s", n.r.AppliedIndex(), target)
 	}, nil
 }
 

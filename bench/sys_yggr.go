@@ -149,7 +149,7 @@ func (s *yggrSys) Read(ctx context.Context, mode string, key []byte) error {
 	return s.forget(err)
 }
 
-func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, error), error) {
+func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, time.Duration, error), error) {
 	l, err := s.leader(ctx)
 	if err != nil {
 		return nil, err
@@ -160,25 +160,26 @@ func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time
 	}
 	s.dbs[f] = nil
 	s.cached.Store(-1)
-	return func(ctx context.Context) (time.Duration, error) {
+	return func(ctx context.Context) (total, open time.Duration, err error) {
 		l, err := s.leader(ctx)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		target := s.dbs[l].Status().Commit
 		t0 := time.Now()
 		if err := s.open(f); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
+		open = time.Since(t0)
 		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 		defer cancel()
 		for ctx.Err() == nil {
 			if s.dbs[f].Status().Applied >= target {
-				return time.Since(t0), nil
+				return time.Since(t0), open, nil
 			}
 			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
 		}
-		return time.Since(t0), fmt.Errorf("bench: yggr: follower applied %d < %d after 120s", s.dbs[f].Status().Applied, target)
+		return time.Since(t0), open, fmt.Errorf("bench: yggr: follower applied %d < %d after 120s", s.dbs[f].Status().Applied, target)
 	}, nil
 }
 

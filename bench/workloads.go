@@ -15,7 +15,7 @@ type system interface {
 	// "stale"); errUnsupported if the system has no such read.
 	Read(ctx context.Context, mode string, key []byte) error
 	// StopFollower stops one follower and returns a handle to restart it.
-	StopFollower(ctx context.Context) (restart func(ctx context.Context) (time.Duration, error), err error)
+	StopFollower(ctx context.Context) (restart func(ctx context.Context) (total, open time.Duration, err error), err error)
 	// Failover stops the leader and returns the time from the stop to the
 	// next successful write through another node.
 	Failover(ctx context.Context) (time.Duration, error)
@@ -112,10 +112,11 @@ func catchup(ctx context.Context, sys system, cfg config, val []byte) Result {
 	w := runLoad(ctx, 64, cfg.catchupMax, n, func(ctx context.Context, i int64) error {
 		return sys.Put(ctx, key16(2e12+i), val)
 	})
-	d, err := restart(ctx)
+	d, open, err := restart(ctx)
 	r.ValueMs = ms(d)
 	r.Ops = w.Ops
-	r.Note = fmt.Sprintf("follower missed %d entries (written at %.0f/s); time from restart (Open) to applied >= leader's last index", w.Ops, w.OpsPerSec)
+	r.Note = fmt.Sprintf("follower missed %d entries (written at %.0f/s); time from restart (Open) to applied >= leader's last index; of which Open took %.0f ms",
+		w.Ops, w.OpsPerSec, ms(open))
 	if err != nil {
 		r.Err = err.Error()
 	}
