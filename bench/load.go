@@ -32,6 +32,10 @@ type Result struct {
 	Load1  float64 `json:"load1"`
 	Note   string  `json:"note,omitempty"`
 	Err    string  `json:"error,omitempty"`
+	// Round is the round (1-based) of a raw row; 0 in a median row.
+	Round int `json:"round,omitempty"`
+	// Rounds is how many rounds a median row summarises.
+	Rounds int `json:"rounds,omitempty"`
 	// FirstErr is the first failed operation's error in a load row.
 	FirstErr string `json:"first_error,omitempty"`
 }
@@ -147,3 +151,65 @@ func procMem() (hwm, rss float64) {
 
 // key16 is a 16-byte key for index i.
 func key16(i int64) []byte { return fmt.Appendf(nil, "k%015d", i) }
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	if len(xs)%2 == 1 {
+		return xs[len(xs)/2]
+	}
+	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+}
+
+// aggregate turns raw per-round rows into one median row per system and
+// workload (every metric is its own median; errors are summed). With one
+// round the rows are returned unchanged.
+func aggregate(rows []Result, rounds int) []Result {
+	if rounds <= 1 {
+		return rows
+	}
+	var order []string
+	groups := map[string][]Result{}
+	for _, r := range rows {
+		k := r.System + "|" + r.key()
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	var out []Result
+	for _, k := range order {
+		g := groups[k]
+		m := Result{System: g[0].System, Workload: g[0].Workload, Concurrency: g[0].Concurrency, Note: g[0].Note}
+		var ops, p50, p99, val, hwm, rss, load, secs []float64
+		var errs []string
+		for _, r := range g {
+			if r.Err != "" {
+				errs = append(errs, r.Err)
+				continue
+			}
+			m.Rounds++
+			m.Ops += r.Ops
+			m.Errors += r.Errors
+			if m.FirstErr == "" {
+				m.FirstErr = r.FirstErr
+			}
+			ops, p50, p99, val = append(ops, r.OpsPerSec), append(p50, r.P50Ms), append(p99, r.P99Ms), append(val, r.ValueMs)
+			hwm, rss, load, secs = append(hwm, r.HWMMiB), append(rss, r.RSSMiB), append(load, r.Load1), append(secs, r.Seconds)
+		}
+		m.OpsPerSec, m.P50Ms, m.P99Ms, m.ValueMs = median(ops), median(p50), median(p99), median(val)
+		m.HWMMiB, m.RSSMiB, m.Load1, m.Seconds = median(hwm), median(rss), median(load), median(secs)
+		if len(errs) > 0 {
+			if m.Rounds == 0 {
+				m.Err = errs[0]
+			} else {
+				m.Note = strings.TrimSpace(m.Note + fmt.Sprintf(" (%d of %d rounds failed: %s)", len(errs), len(g), errs[0]))
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}

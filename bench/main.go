@@ -47,6 +47,7 @@ type flags struct {
 	jsonOut    string
 	cpuprofile string
 	catchup    int
+	rounds     int
 	childSys   string
 	childOut   string
 	idle       bool
@@ -66,6 +67,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.BoolVar(&f.quick, "quick", false, "smoke test: 1s rows, concurrency 1 and 64, 2000 catch-up entries, 200 floor samples")
 	fs.StringVar(&f.jsonOut, "json", "", "write JSON lines to this file")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile per system to FILE.<system>")
+	fs.IntVar(&f.rounds, "rounds", 1, "repeat floor and systems this many times (alternating system order); the table shows medians")
 	fs.IntVar(&f.catchup, "catchup", 100000, "entries a stopped follower misses in the catch-up workload")
 	fs.StringVar(&f.childSys, "child-system", "", "internal: run one system in this process")
 	fs.StringVar(&f.childOut, "child-out", "", "internal: JSON lines output of -child-system")
@@ -183,14 +185,6 @@ func orchestrate(f flags, w *os.File) error {
 	var rows []Result
 	start := time.Now()
 	slog.Info("bench: start", "load1", load1(), "nproc", runtime.NumCPU(), "duration", cfg.duration)
-	if want["floor"] {
-		dir, err := os.MkdirTemp("", "yggr-bench-floor-")
-		if err != nil {
-			return err
-		}
-		rows = append(rows, floorFsync(dir, cfg.floorN), floorTCP(cfg.floorN), floorQUIC(cfg.floorN))
-		os.RemoveAll(dir)
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -207,31 +201,37 @@ func orchestrate(f flags, w *os.File) error {
 			}
 		}
 	})
-	for _, s := range systems {
-		out := filepath.Join(tmp, s+".jsonl")
-		// Bounded: every workload is bounded; the whole child gets a generous cap.
-		limit := 20*cfg.duration + 2*cfg.catchupMax + 5*time.Minute
-		ctx, cancel := context.WithTimeout(context.Background(), limit)
-		args := []string{"-child-system", s, "-child-out", out, "-duration", cfg.duration.String(),
-			"-workloads", f.workloads, "-catchup", strconv.Itoa(cfg.catchupEntries), "-cpuprofile", f.cpuprofile}
-		if f.quick {
-			args = append(args, "-quick")
+	rounds := max(1, f.rounds)
+	for round := range rounds {
+		var rrows []Result
+		if want["floor"] {
+			dir, err := os.MkdirTemp("", "yggr-bench-floor-")
+			if err != nil {
+				return err
+			}
+			rrows = append(rrows, floorFsync(dir, cfg.floorN), floorTCP(cfg.floorN), floorQUIC(cfg.floorN))
+			os.RemoveAll(dir)
 		}
-		cmd := exec.CommandContext(ctx, exe, args...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		slog.Info("bench: system", "name", s, "load1", load1())
-		err := cmd.Run()
-		cancel()
-		rs, rerr := readRows(out)
-		if err != nil || rerr != nil {
-			rows = append(rows, Result{System: s, Workload: "run", Err: fmt.Sprintf("child: %v; rows: %v", err, rerr)})
+		// Odd rounds run the systems in reverse order so that a drifting
+		// machine load does not always favour the same system.
+		order := slices.Clone(systems)
+		if round%2 == 1 {
+			slices.Reverse(order)
 		}
-		rows = append(rows, rs...)
+		for _, s := range order {
+			rrows = append(rrows, runChild(f, cfg, exe, tmp, s)...)
+		}
+		for i := range rrows {
+			rrows[i].Round = round + 1
+		}
+		rows = append(rows, rrows...)
 	}
 	if want["idle"] && slices.Contains(systems, "yggr") {
 		rows = append(rows, idleRSS(exe))
 	}
-	fmt.Fprintf(w, "bench: %s, %d CPUs, load1 at end %.2f, took %s\n\n", runtime.Version(), runtime.NumCPU(), load1(), time.Since(start).Round(time.Second))
+	raw := rows
+	rows = aggregate(rows, rounds)
+	fmt.Fprintf(w, "bench: %s, %d CPUs, load1 at end %.2f, took %s, %d round(s) (cells are medians over rounds)\n\n", runtime.Version(), runtime.NumCPU(), load1(), time.Since(start).Round(time.Second), rounds)
 	rows = addRatios(rows, systems)
 	writeTable(w, rows, systems)
 	if f.jsonOut != "" {
@@ -240,7 +240,7 @@ func orchestrate(f flags, w *os.File) error {
 			return err
 		}
 		enc := json.NewEncoder(jf)
-		for _, r := range rows {
+		for _, r := range append(raw, rows...) {
 			if err := enc.Encode(r); err != nil {
 				jf.Close()
 				return err
@@ -257,6 +257,31 @@ func orchestrate(f flags, w *os.File) error {
 	return nil
 }
 
+// runChild runs system s in a child process and returns its rows.
+func runChild(f flags, cfg config, exe, tmp, s string) []Result {
+	out := filepath.Join(tmp, s+".jsonl")
+	os.Remove(out)
+	// Bounded: every workload is bounded; the whole child gets a generous cap.
+	limit := 20*cfg.duration + 2*cfg.catchupMax + 5*time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	args := []string{"-child-system", s, "-child-out", out, "-duration", cfg.duration.String(),
+		"-workloads", f.workloads, "-catchup", strconv.Itoa(cfg.catchupEntries), "-cpuprofile", f.cpuprofile}
+	if f.quick {
+		args = append(args, "-quick")
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	slog.Info("bench: system", "name", s, "load1", load1())
+	err := cmd.Run()
+	rs, rerr := readRows(out)
+	if err != nil || rerr != nil {
+		rs = append(rs, Result{System: s, Workload: "run", Err: fmt.Sprintf("child: %v; rows: %v", err, rerr)})
+	}
+	return rs
+}
+
+// readRows reads a child's JSON lines.
 func readRows(path string) ([]Result, error) {
 	fh, err := os.Open(path)
 	if err != nil {
