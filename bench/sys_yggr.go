@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"sync/atomic"
@@ -155,6 +156,7 @@ func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time
 		return nil, err
 	}
 	f := (l + 1) % 3
+	before := s.dbs[f].Status()
 	if err := s.dbs[f].Close(); err != nil {
 		return nil, err
 	}
@@ -171,11 +173,16 @@ func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time
 			return 0, 0, err
 		}
 		open = time.Since(t0)
+		opened := s.dbs[f].Status()
 		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 		defer cancel()
 		for ctx.Err() == nil {
-			if s.dbs[f].Status().Applied >= target {
-				return time.Since(t0), open, nil
+			if st := s.dbs[f].Status(); st.Applied >= target {
+				d := time.Since(t0)
+				slog.Info("bench: yggr catch-up", "stopped_applied", before.Applied, "stopped_snapshot", before.SnapshotIndex,
+					"opened_applied", opened.Applied, "opened_snapshot", opened.SnapshotIndex, "target", target,
+					"leader_snapshot", s.dbs[l].Status().SnapshotIndex, "caught_up_snapshot", st.SnapshotIndex, "open", open, "total", d)
+				return d, open, nil
 			}
 			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
 		}
