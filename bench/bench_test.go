@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as the harness's child processes, which
+// the orchestrator starts by re-executing os.Executable().
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && (os.Args[1] == "-child-system" || os.Args[1] == "-idle-node") {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestQuick runs the whole harness (floor, both systems in child processes
+// built from this test binary, the idle node) with short rows and checks
+// that every system produced its rows without errors.
+func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three-node clusters for ~30 s")
+	}
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	f, err := parseFlags([]string{"-quick", "-duration", "300ms", "-catchup", "500", "-json", out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	if err := orchestrate(f, devnull); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	got := map[string]Result{}
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		var r Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.System == "" { // a ratio line
+			continue
+		}
+		if r.Err != "" {
+			t.Errorf("%s %s: error %s", r.System, r.Workload, r.Err)
+		}
+		got[r.System+"/"+r.key()] = r
+	}
+	for _, k := range []string{
+		"floor/fdatasync-4KiB/0", "floor/rtt-tcp/0", "floor/rtt-quic/0",
+		"yggr/write-128B/1", "yggr/write-128B/64", "yggr/read-linearizable/64", "yggr/read-lease/64",
+		"yggr/read-stale/64", "yggr/write-1KiB/64", "yggr/catchup/0", "yggr/failover/0", "yggr/idle-node-rss/0",
+		"hashicorp/write-128B/64", "hashicorp/read-linearizable/64", "hashicorp/catchup/0", "hashicorp/failover/0",
+	} {
+		r, ok := got[k]
+		if !ok {
+			t.Errorf("row %s missing", k)
+			continue
+		}
+		if r.OpsPerSec <= 0 && r.ValueMs <= 0 && r.P50Ms <= 0 && r.RSSMiB <= 0 {
+			t.Errorf("row %s: no measurement: %+v", k, r)
+		}
+		if r.ValueMs > float64(time.Minute/time.Millisecond) {
+			t.Errorf("row %s: %v ms, want under a minute", k, r.ValueMs)
+		}
+	}
+}

@@ -1,0 +1,302 @@
+// Command bench runs yggr and its peers (hashicorp/raft with raft-boltdb/v2)
+// as three-node clusters on loopback with durable storage in temp
+// directories, measures the same workloads on each, measures the physical
+// floor (fdatasync, TCP and QUIC round trips) in the same run, and prints a
+// markdown table with yggr/peer ratios, optionally JSON lines (-json FILE).
+//
+//	cd bench && go run . -json results.jsonl
+//
+// Each system runs in its own child process (the program re-executes
+// itself), so VmHWM is that system's peak: three nodes plus the load
+// generator. The idle RSS of one yggr node is measured in another child
+// that hosts one node of a three-node cluster whose other two nodes live in
+// the parent.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type config struct {
+	duration       time.Duration
+	concs          []int
+	catchupEntries int
+	catchupMax     time.Duration
+	floorN         int
+}
+
+type flags struct {
+	duration   time.Duration
+	systems    string
+	workloads  string
+	quick      bool
+	jsonOut    string
+	cpuprofile string
+	catchup    int
+	rounds     int
+	childSys   string
+	childOut   string
+	idle       bool
+	idleDir    string
+	idleID     string
+	idlePeers  string
+	idleIndex  uint64
+}
+
+func parseFlags(args []string) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.DurationVar(&f.duration, "duration", 5*time.Second, "duration of each throughput row")
+	fs.StringVar(&f.systems, "systems", "yggr,hashicorp", "systems to run: yggr,hashicorp")
+	fs.StringVar(&f.workloads, "workloads", "floor,write,read,write1k,catchup,failover,idle",
+		"workloads: floor,write,read,write1k,catchup,failover,idle")
+	fs.BoolVar(&f.quick, "quick", false, "smoke test: 1s rows, concurrency 1 and 64, 2000 catch-up entries, 200 floor samples")
+	fs.StringVar(&f.jsonOut, "json", "", "write JSON lines to this file")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile per system to FILE.<system>")
+	fs.IntVar(&f.rounds, "rounds", 1, "repeat floor and systems this many times (alternating system order); the table shows medians")
+	fs.IntVar(&f.catchup, "catchup", 100000, "entries a stopped follower misses in the catch-up workload")
+	fs.StringVar(&f.childSys, "child-system", "", "internal: run one system in this process")
+	fs.StringVar(&f.childOut, "child-out", "", "internal: JSON lines output of -child-system")
+	fs.BoolVar(&f.idle, "idle-node", false, "internal: host one idle yggr node and report its RSS")
+	fs.StringVar(&f.idleDir, "idle-dir", "", "internal")
+	fs.StringVar(&f.idleID, "idle-id", "", "internal")
+	fs.StringVar(&f.idlePeers, "idle-peers", "", "internal")
+	fs.Uint64Var(&f.idleIndex, "idle-index", 0, "internal")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (f flags) config() config {
+	c := config{duration: f.duration, concs: []int{1, 16, 64, 256}, catchupEntries: f.catchup,
+		catchupMax: 300 * time.Second, floorN: 2000}
+	if f.quick {
+		c.duration = min(c.duration, time.Second)
+		c.concs = []int{1, 64}
+		c.catchupEntries = min(c.catchupEntries, 2000)
+		c.catchupMax = 30 * time.Second
+		c.floorN = 200
+	}
+	return c
+}
+
+func set(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			m[x] = true
+		}
+	}
+	return m
+}
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	f, err := parseFlags(os.Args[1:])
+	if err != nil {
+		os.Exit(2)
+	}
+	switch {
+	case f.idle:
+		err = idleChild(f)
+	case f.childSys != "":
+		err = child(f)
+	default:
+		err = orchestrate(f, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// child runs one system in this process and writes its rows to f.childOut.
+func child(f flags) error {
+	if f.cpuprofile != "" {
+		pf, err := os.Create(f.cpuprofile + "." + f.childSys)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	root, err := os.MkdirTemp("", "yggr-bench-"+f.childSys+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	ctx := context.Background()
+	var sys system
+	switch f.childSys {
+	case "yggr":
+		sys, err = startYggr(ctx, root)
+	case "hashicorp":
+		sys, err = startHashicorp(ctx, root)
+	default:
+		return fmt.Errorf("bench: unknown system %q", f.childSys)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: start %s: %w", f.childSys, err)
+	}
+	rows := runSystem(ctx, f.childSys, sys, f.config(), set(f.workloads))
+	hwm, rss := procMem()
+	rows = append(rows, Result{System: f.childSys, Workload: "process-rss", HWMMiB: hwm, RSSMiB: rss, Load1: load1(),
+		Note: "whole process: three nodes + load generator; VmHWM is the peak over all workloads"})
+	if err := sys.Close(); err != nil {
+		slog.Warn("bench: close", "system", f.childSys, "err", err)
+	}
+	out, err := os.Create(f.childOut)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(out)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			out.Close()
+			return err
+		}
+	}
+	return out.Close()
+}
+
+// orchestrate runs the floor, then each system in a child process, and
+// prints the table.
+func orchestrate(f flags, w *os.File) error {
+	cfg := f.config()
+	want := set(f.workloads)
+	var rows []Result
+	start := time.Now()
+	slog.Info("bench: start", "load1", load1(), "nproc", runtime.NumCPU(), "duration", cfg.duration)
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "yggr-bench-out-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	systems := slices.Collect(func(yield func(string) bool) {
+		for _, s := range strings.Split(f.systems, ",") {
+			if s = strings.TrimSpace(s); s != "" && !yield(s) {
+				return
+			}
+		}
+	})
+	rounds := max(1, f.rounds)
+	for round := range rounds {
+		var rrows []Result
+		if want["floor"] {
+			dir, err := os.MkdirTemp("", "yggr-bench-floor-")
+			if err != nil {
+				return err
+			}
+			rrows = append(rrows, floorFsync(dir, cfg.floorN), floorTCP(cfg.floorN), floorQUIC(cfg.floorN))
+			os.RemoveAll(dir)
+		}
+		// Odd rounds run the systems in reverse order so that a drifting
+		// machine load does not always favour the same system.
+		order := slices.Clone(systems)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, s := range order {
+			rrows = append(rrows, runChild(f, cfg, exe, tmp, s)...)
+		}
+		for i := range rrows {
+			rrows[i].Round = round + 1
+		}
+		rows = append(rows, rrows...)
+	}
+	if want["idle"] && slices.Contains(systems, "yggr") {
+		rows = append(rows, idleRSS(exe))
+	}
+	raw := rows
+	rows = aggregate(rows, rounds)
+	fmt.Fprintf(w, "bench: %s, %d CPUs, load1 at end %.2f, took %s, %d round(s) (cells are medians over rounds)\n\n", runtime.Version(), runtime.NumCPU(), load1(), time.Since(start).Round(time.Second), rounds)
+	rows = addRatios(rows, systems)
+	writeTable(w, rows, systems)
+	if f.jsonOut != "" {
+		jf, err := os.Create(f.jsonOut)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(jf)
+		for _, r := range append(raw, rows...) {
+			if err := enc.Encode(r); err != nil {
+				jf.Close()
+				return err
+			}
+		}
+		for _, r := range ratioRows {
+			if err := enc.Encode(r); err != nil {
+				jf.Close()
+				return err
+			}
+		}
+		return jf.Close()
+	}
+	return nil
+}
+
+// runChild runs system s in a child process and returns its rows.
+func runChild(f flags, cfg config, exe, tmp, s string) []Result {
+	out := filepath.Join(tmp, s+".jsonl")
+	os.Remove(out)
+	// Bounded: every workload is bounded; the whole child gets a generous cap.
+	limit := 20*cfg.duration + 2*cfg.catchupMax + 5*time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	args := []string{"-child-system", s, "-child-out", out, "-duration", cfg.duration.String(),
+		"-workloads", f.workloads, "-catchup", strconv.Itoa(cfg.catchupEntries), "-cpuprofile", f.cpuprofile}
+	if f.quick {
+		args = append(args, "-quick")
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	slog.Info("bench: system", "name", s, "load1", load1())
+	err := cmd.Run()
+	rs, rerr := readRows(out)
+	if err != nil || rerr != nil {
+		rs = append(rs, Result{System: s, Workload: "run", Err: fmt.Sprintf("child: %v; rows: %v", err, rerr)})
+	}
+	return rs
+}
+
+// readRows reads a child's JSON lines.
+func readRows(path string) ([]Result, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	var out []Result
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var r Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}

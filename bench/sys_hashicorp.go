@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Timeouts for hashicorp/raft on loopback: DefaultConfig has 1 s heartbeat
+// and election timeouts; these match yggr's default 500 ms minimum election
+// timeout. Everything else is raft.DefaultConfig().
+const (
+	hcHeartbeat = 500 * time.Millisecond
+	hcElection  = 500 * time.Millisecond
+	hcLease     = 250 * time.Millisecond
+)
+
+// kvFSM is a trivial map state machine. Commands are
+// uvarint(len(key)) key value.
+type kvFSM struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (f *kvFSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	n, k := binary.Uvarint(l.Data)
+	if k <= 0 || uint64(len(l.Data)-k) < n {
+		return errors.New("bench: bad command")
+	}
+	key := string(l.Data[k : k+int(n)])
+	val := bytes.Clone(l.Data[k+int(n):])
+	f.mu.Lock()
+	f.m[key] = val
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *kvFSM) get(key []byte) ([]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.m[string(key)]
+	return v, ok
+}
+
+type kvSnap struct{ m map[string][]byte }
+
+func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := make(map[string][]byte, len(f.m))
+	for k, v := range f.m {
+		c[k] = v
+	}
+	return kvSnap{c}, nil
+}
+
+func (s kvSnap) Persist(sink raft.SnapshotSink) error {
+	if err := gob.NewEncoder(sink).Encode(s.m); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (kvSnap) Release() {}
+
+func (f *kvFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	m := map[string][]byte{}
+	if err := gob.NewDecoder(rc).Decode(&m); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.m = m
+	f.mu.Unlock()
+	return nil
+}
+
+type hcNode struct {
+	id    raft.ServerID
+	addr  string
+	dir   string
+	r     *raft.Raft
+	fsm   *kvFSM
+	trans *raft.NetworkTransport
+	store *raftboltdb.BoltStore
+}
+
+// hashicorpSys is a three-node hashicorp/raft cluster with raft-boltdb/v2
+// and the TCP transport on loopback.
+type hashicorpSys struct {
+	nodes [3]*hcNode
+	// cached is the last leader index seen, or -1 (see yggrSys.cached).
+	cached atomic.Int32
+}
+
+func (s *hashicorpSys) fast(ctx context.Context) (*hcNode, error) {
+	if i := s.cached.Load(); i >= 0 {
+		if n := s.nodes[i]; n != nil && n.r != nil {
+			return n, nil
+		}
+	}
+	i, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cached.Store(int32(i))
+	return s.nodes[i], nil
+}
+
+func (s *hashicorpSys) forget(err error) error {
+	if err != nil {
+		s.cached.Store(-1)
+	}
+	return err
+}
+
+func (n *hcNode) start() error {
+	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		return err
+	}
+	store, err := raftboltdb.NewBoltStore(filepath.Join(n.dir, "raft.db"))
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStore(n.dir, 2, io.Discard)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	trans, err := raft.NewTCPTransport(n.addr, nil, 3, 10*time.Second, io.Discard)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	n.addr = string(trans.LocalAddr())
+	cfg := raft.DefaultConfig()
+	cfg.LocalID = n.id
+	cfg.HeartbeatTimeout = hcHeartbeat
+	cfg.ElectionTimeout = hcElection
+	cfg.LeaderLeaseTimeout = hcLease
+	cfg.LogOutput = io.Discard
+	cfg.LogLevel = "ERROR"
+	n.fsm = &kvFSM{m: map[string][]byte{}}
+	r, err := raft.NewRaft(cfg, n.fsm, store, store, snaps, trans)
+	if err != nil {
+		trans.Close()
+		store.Close()
+		return err
+	}
+	n.r, n.trans, n.store = r, trans, store
+	return nil
+}
+
+func (n *hcNode) stop() error {
+	err := n.r.Shutdown().Error()
+	n.r = nil
+	return errors.Join(err, n.trans.Close(), n.store.Close())
+}
+
+func startHashicorp(ctx context.Context, root string) (*hashicorpSys, error) {
+	s := &hashicorpSys{}
+	s.cached.Store(-1)
+	var conf raft.Configuration
+	for i := range 3 {
+		n := &hcNode{id: raft.ServerID(fmt.Sprintf("h%d", i+1)), addr: "127.0.0.1:0", dir: filepath.Join(root, fmt.Sprintf("h%d", i+1))}
+		if err := n.start(); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.nodes[i] = n
+		conf.Servers = append(conf.Servers, raft.Server{ID: n.id, Address: raft.ServerAddress(n.addr)})
+	}
+	if err := s.nodes[0].r.BootstrapCluster(conf).Error(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if _, err := s.leader(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *hashicorpSys) leader(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		for i, n := range s.nodes {
+			if n != nil && n.r != nil && n.r.State() == raft.Leader {
+				return i, nil
+			}
+		}
+		time.Sleep(time.Millisecond) // poll, bounded by ctx
+	}
+	return -1, errors.New("bench: hashicorp: no leader within 10s")
+}
+
+func encodeCmd(key, value []byte) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, len(key)+len(value)+2), uint64(len(key)))
+	return append(append(b, key...), value...)
+}
+
+func (s *hashicorpSys) Put(ctx context.Context, key, value []byte) error {
+	n, err := s.fast(ctx)
+	if err != nil {
+		return err
+	}
+	timeout := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	f := n.r.Apply(encodeCmd(key, value), timeout)
+	if err := f.Error(); err != nil {
+		return s.forget(err)
+	}
+	if e, ok := f.Response().(error); ok {
+		return e
+	}
+	return nil
+}
+
+func (s *hashicorpSys) Read(ctx context.Context, mode string, key []byte) error {
+	if mode != "linearizable" {
+		return errUnsupported
+	}
+	n, err := s.fast(ctx)
+	if err != nil {
+		return err
+	}
+	if err := n.r.VerifyLeader().Error(); err != nil {
+		return s.forget(err)
+	}
+	if _, ok := n.fsm.get(key); !ok {
+		return errors.New("bench: hashicorp: key not found")
+	}
+	return nil
+}
+
+func (s *hashicorpSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, time.Duration, error), error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := s.nodes[(l+1)%3]
+	s.cached.Store(-1)
+	if err := n.stop(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (total, open time.Duration, err error) {
+		l, err := s.leader(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		target := s.nodes[l].r.LastIndex()
+		t0 := time.Now()
+		if err := n.start(); err != nil {
+			return 0, 0, err
+		}
+		open = time.Since(t0)
+		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+		defer cancel()
+		for ctx.Err() == nil {
+			if n.r.AppliedIndex() >= target {
+				return time.Since(t0), open, nil
+			}
+			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
+		}
+		return time.Since(t0), open, fmt.Errorf("bench: hashicorp: follower applied %d < %d after 120s", n.r.AppliedIndex(), target)
+	}, nil
+}
+
+func (s *hashicorpSys) Failover(ctx context.Context) (time.Duration, error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s.cached.Store(-1)
+	t0 := time.Now()
+	if err := s.nodes[l].stop(); err != nil {
+		return 0, err
+	}
+	s.nodes[l] = nil
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var last error
+	for i := int64(0); ctx.Err() == nil; i++ {
+		for _, n := range s.nodes {
+			if n == nil || n.r.State() != raft.Leader {
+				continue
+			}
+			if last = n.r.Apply(encodeCmd(key16(3e12+i), []byte("failover")), 250*time.Millisecond).Error(); last == nil {
+				return time.Since(t0), nil
+			}
+		}
+		time.Sleep(time.Millisecond) // poll, bounded by ctx
+	}
+	return time.Since(t0), fmt.Errorf("bench: hashicorp: no write within 60s after failover: %v", last)
+}
+
+func (s *hashicorpSys) Close() error {
+	var errs []error
+	for i, n := range s.nodes {
+		if n != nil && n.r != nil {
+			errs = append(errs, n.stop())
+		}
+		s.nodes[i] = nil
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/yggrdb/yggr"
+)
+
+// yggrSys is a three-node yggr cluster on QUIC loopback, opened through the
+// public API only: yggr.Open with WithInsecure and WithLeaseReads (lease
+// reads keep the default timing: 50 ms ticks, 10-tick election timeout).
+type yggrSys struct {
+	dirs  [3]string
+	peers []string
+	ids   [3]string
+	dbs   [3]*yggr.DB
+	// cached is the last leader index seen, or -1; the load path uses it
+	// so that the harness does not call Status on every operation.
+	cached atomic.Int32
+}
+
+// fast returns the cached leader's DB, resolving it if unknown.
+func (s *yggrSys) fast(ctx context.Context) (*yggr.DB, error) {
+	if i := s.cached.Load(); i >= 0 {
+		if db := s.dbs[i]; db != nil {
+			return db, nil
+		}
+	}
+	i, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cached.Store(int32(i))
+	return s.dbs[i], nil
+}
+
+// forget drops the cached leader after an error.
+func (s *yggrSys) forget(err error) error {
+	if err != nil {
+		s.cached.Store(-1)
+	}
+	return err
+}
+
+// freeUDPPorts reserves n loopback UDP ports (released before use, so a
+// small race is possible).
+func freeUDPPorts(n int) ([]string, error) {
+	var out []string
+	var conns []net.PacketConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, c)
+		out = append(out, c.LocalAddr().String())
+	}
+	return out, nil
+}
+
+func (s *yggrSys) open(i int) error {
+	db, err := yggr.Open(s.dirs[i], s.peers, yggr.WithID(s.ids[i]), yggr.WithInsecure(), yggr.WithLeaseReads())
+	if err != nil {
+		return err
+	}
+	s.dbs[i] = db
+	return nil
+}
+
+func startYggr(ctx context.Context, root string) (*yggrSys, error) {
+	addrs, err := freeUDPPorts(3)
+	if err != nil {
+		return nil, err
+	}
+	s := &yggrSys{}
+	s.cached.Store(-1)
+	for i := range 3 {
+		s.ids[i] = fmt.Sprintf("n%d", i+1)
+		s.dirs[i] = filepath.Join(root, s.ids[i])
+		s.peers = append(s.peers, s.ids[i]+"="+addrs[i])
+	}
+	for i := range 3 {
+		if err := s.open(i); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if _, err := s.leader(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// leader returns the index of the current leader, waiting up to 10 s.
+func (s *yggrSys) leader(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		for i, db := range s.dbs {
+			if db == nil {
+				continue
+			}
+			if db.Status().Role == "leader" {
+				return i, nil
+			}
+		}
+		time.Sleep(time.Millisecond) // poll, bounded by ctx
+	}
+	return -1, errors.New("bench: yggr: no leader within 10s")
+}
+
+func (s *yggrSys) Put(ctx context.Context, key, value []byte) error {
+	db, err := s.fast(ctx)
+	if err != nil {
+		return err
+	}
+	return s.forget(db.Put(ctx, key, value))
+}
+
+func (s *yggrSys) Read(ctx context.Context, mode string, key []byte) error {
+	db, err := s.fast(ctx)
+	if err != nil {
+		return err
+	}
+	var c yggr.Consistency
+	switch mode {
+	case "linearizable":
+		c = yggr.Linearizable
+	case "lease":
+		c = yggr.Lease
+	case "stale":
+		c = yggr.Stale
+	default:
+		return errUnsupported
+	}
+	_, err = db.Get(ctx, key, yggr.WithConsistency(c))
+	return s.forget(err)
+}
+
+func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, time.Duration, error), error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := (l + 1) % 3
+	before := s.dbs[f].Status()
+	if err := s.dbs[f].Close(); err != nil {
+		return nil, err
+	}
+	s.dbs[f] = nil
+	s.cached.Store(-1)
+	return func(ctx context.Context) (total, open time.Duration, err error) {
+		l, err := s.leader(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		target := s.dbs[l].Status().Commit
+		t0 := time.Now()
+		if err := s.open(f); err != nil {
+			return 0, 0, err
+		}
+		open = time.Since(t0)
+		opened := s.dbs[f].Status()
+		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+		defer cancel()
+		for ctx.Err() == nil {
+			if st := s.dbs[f].Status(); st.Applied >= target {
+				d := time.Since(t0)
+				slog.Info("bench: yggr catch-up", "stopped_applied", before.Applied, "stopped_snapshot", before.SnapshotIndex,
+					"opened_applied", opened.Applied, "opened_snapshot", opened.SnapshotIndex, "target", target,
+					"leader_snapshot", s.dbs[l].Status().SnapshotIndex, "caught_up_snapshot", st.SnapshotIndex, "open", open, "total", d)
+				return d, open, nil
+			}
+			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
+		}
+		return time.Since(t0), open, fmt.Errorf("bench: yggr: follower applied %d < %d after 120s", s.dbs[f].Status().Applied, target)
+	}, nil
+}
+
+func (s *yggrSys) Failover(ctx context.Context) (time.Duration, error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	other := s.dbs[(l+1)%3]
+	t0 := time.Now()
+	if err := s.dbs[l].Close(); err != nil {
+		return 0, err
+	}
+	s.dbs[l] = nil
+	s.cached.Store(-1)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var last error
+	for i := int64(0); ctx.Err() == nil; i++ {
+		pctx, pcancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		last = other.Put(pctx, key16(3e12+i), []byte("failover"))
+		pcancel()
+		if last == nil {
+			return time.Since(t0), nil
+		}
+		time.Sleep(time.Millisecond) // back off, bounded by ctx
+	}
+	return time.Since(t0), fmt.Errorf("bench: yggr: no write within 60s after failover: %w", last)
+}
+
+func (s *yggrSys) Close() error {
+	var errs []error
+	for i, db := range s.dbs {
+		if db != nil {
+			errs = append(errs, db.Close())
+			s.dbs[i] = nil
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// system is a three-node cluster under test.
+type system interface {
+	// Put writes through the current leader.
+	Put(ctx context.Context, key, value []byte) error
+	// Read reads key with the given consistency ("linearizable", "lease",
+	// "stale"); errUnsupported if the system has no such read.
+	Read(ctx context.Context, mode string, key []byte) error
+	// StopFollower stops one follower and returns a handle to restart it.
+	StopFollower(ctx context.Context) (restart func(ctx context.Context) (total, open time.Duration, err error), err error)
+	// Failover stops the leader and returns the time from the stop to the
+	// next successful write through another node.
+	Failover(ctx context.Context) (time.Duration, error)
+	Close() error
+}
+
+// workload names, in run order. failover is last: it leaves two nodes.
+var allWorkloads = []string{"write", "read", "write1k", "catchup", "failover"}
+
+// runSystem runs the selected workloads on sys and returns the rows.
+func runSystem(ctx context.Context, name string, sys system, cfg config, want map[string]bool) []Result {
+	var out []Result
+	add := func(r Result) {
+		r.System = name
+		slog.Info("bench: row", "system", name, "workload", r.Workload, "conc", r.Concurrency,
+			"ops/s", fmt.Sprintf("%.0f", r.OpsPerSec), "p50ms", fmt.Sprintf("%.2f", r.P50Ms),
+			"p99ms", fmt.Sprintf("%.2f", r.P99Ms), "value_ms", fmt.Sprintf("%.1f", r.ValueMs), "err", r.Err, "load1", r.Load1)
+		out = append(out, r)
+	}
+	small := make([]byte, 128)
+	big := make([]byte, 1024)
+	for i := range big {
+		big[i] = byte(i)
+		if i < len(small) {
+			small[i] = byte(i)
+		}
+	}
+	var seq int64 // distinct keys across runs
+	writes := func(workload string, conc int, val []byte) {
+		base := seq
+		l := load1()
+		r := runLoad(ctx, conc, cfg.duration, 0, func(ctx context.Context, i int64) error {
+			return sys.Put(ctx, key16(base+i), val)
+		})
+		seq += r.Ops + r.Errors + int64(conc)
+		r.Workload, r.Load1 = workload, l
+		add(r)
+	}
+	if want["write"] {
+		for _, c := range cfg.concs {
+			writes("write-128B", c, small)
+		}
+	}
+	if want["read"] {
+		const nkeys = 1000
+		r := runLoad(ctx, 64, time.Minute, nkeys, func(ctx context.Context, i int64) error {
+			return sys.Put(ctx, key16(1e12+i), small)
+		})
+		if r.Ops < nkeys {
+			add(Result{Workload: "read-setup", Err: fmt.Sprintf("only %d of %d keys written", r.Ops, nkeys)})
+		}
+		for _, mode := range []string{"linearizable", "lease", "stale"} {
+			l := load1()
+			if err := sys.Read(ctx, mode, key16(1e12+1)); err == errUnsupported {
+				continue
+			}
+			r := runLoad(ctx, 64, cfg.duration, 0, func(ctx context.Context, i int64) error {
+				return sys.Read(ctx, mode, key16(1e12+1+i%nkeys))
+			})
+			r.Workload, r.Load1 = "read-"+mode, l
+			add(r)
+		}
+	}
+	if want["write1k"] {
+		writes("write-1KiB", 64, big)
+	}
+	if want["catchup"] {
+		add(catchup(ctx, sys, cfg, small))
+	}
+	if want["failover"] {
+		l := load1()
+		d, err := sys.Failover(ctx)
+		r := Result{Workload: "failover", ValueMs: ms(d), Load1: l, Note: "graceful stop of the leader to next successful write via another node"}
+		if err != nil {
+			r.Err = err.Error()
+		}
+		add(r)
+	}
+	return out
+}
+
+// catchup stops a follower, writes cfg.catchupEntries entries at
+// concurrency 64, restarts the follower and measures until it has applied
+// the leader's last index.
+func catchup(ctx context.Context, sys system, cfg config, val []byte) Result {
+	l := load1()
+	r := Result{Workload: "catchup", Load1: l}
+	restart, err := sys.StopFollower(ctx)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	n := int64(cfg.catchupEntries)
+	w := runLoad(ctx, 64, cfg.catchupMax, n, func(ctx context.Context, i int64) error {
+		return sys.Put(ctx, key16(2e12+i), val)
+	})
+	d, open, err := restart(ctx)
+	r.ValueMs = ms(d)
+	r.Ops = w.Ops
+	r.Note = fmt.Sprintf("follower missed %d entries (written at %.0f/s); time from restart (Open) to applied >= leader's last index; of which Open took %.0f ms",
+		w.Ops, w.OpsPerSec, ms(open))
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
