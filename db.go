@@ -16,13 +16,19 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // span starts a span for a client operation; end it with endSpan.
-func (db *DB) span(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	return db.tracer.Start(ctx, name, trace.WithAttributes(append(attrs, attribute.String("yggr.node", string(db.id)))...))
+// Without a tracer it allocates nothing: the span is the no-op span.
+func (db *DB) span(ctx context.Context, name string) (context.Context, trace.Span) {
+	if db.tracer == nil {
+		return ctx, noopSpan
+	}
+	return db.tracer.Start(ctx, name, trace.WithAttributes(attribute.String("yggr.node", string(db.id))))
 }
+
+// noopSpan is what span returns when tracing is off.
+var noopSpan = trace.SpanFromContext(context.Background())
 
 // endSpan records err (if any) and ends the span.
 func endSpan(span trace.Span, err error) {
@@ -45,7 +51,7 @@ type DB struct {
 	opts   options
 	limits kv.Limits
 	logger *slog.Logger
-	tracer trace.Tracer
+	tracer trace.Tracer // nil without WithTracerProvider: no spans at all
 }
 
 // defaultElectionTicks with the default 50ms tick gives an election timeout
@@ -92,11 +98,9 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{id: id, kv: kv.New(), opts: o, logger: o.logger,
 		limits: kv.Limits{MaxKeyBytes: o.limits.MaxKeyBytes, MaxValueBytes: o.limits.MaxValueBytes, MaxTxnOps: o.limits.MaxTxnOps}}
-	tp := o.tracer
-	if tp == nil {
-		tp = noop.NewTracerProvider()
+	if o.tracer != nil {
+		db.tracer = o.tracer.Tracer("github.com/yggrdb/yggr")
 	}
-	db.tracer = tp.Tracer("github.com/yggrdb/yggr")
 	multi := len(addrs) > 1 || o.join
 	if multi {
 		if db.net, err = openNetwork(id, addrs, o); err != nil {
@@ -225,7 +229,9 @@ func (db *DB) readBarrier(ctx context.Context, opts []ReadOption) (uint64, error
 	for _, o := range opts {
 		o(&ro)
 	}
-	trace.SpanFromContext(ctx).SetAttributes(attribute.String("yggr.consistency", ro.consistency.String()))
+	if db.tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("yggr.consistency", ro.consistency.String()))
+	}
 	var index uint64
 	var err error
 	switch ro.consistency {
