@@ -34,6 +34,7 @@ const maxJobs = 16
 
 // storageState is owned by the storage goroutine.
 type storageState struct {
+	jobs []storeJob // scratch for runJobs
 	// receiver is the snapshot being received from the leader.
 	receiver     *snapshot.Receiver
 	receiverMeta engine.SnapshotMeta
@@ -48,16 +49,69 @@ func (n *Node) storageLoop() {
 		case <-n.stop:
 			return
 		case j := <-n.jobs:
-			n.runJob(j)
+			// Group commit across iterations: take every job queued
+			// behind this one and make them durable with one sync.
+			jobs := append(n.st.jobs[:0], j)
+		drain:
+			for len(jobs) < maxJobs {
+				select {
+				case j := <-n.jobs:
+					jobs = append(jobs, j)
+				default:
+					break drain
+				}
+			}
+			n.runJobs(jobs)
+			clear(jobs)
+			n.st.jobs = jobs
 		}
 	}
 }
 
-func (n *Node) runJob(j storeJob) {
-	if j.termVote {
-		defer n.termVoteInFlight.Add(-1)
+// runJobs makes a run of jobs durable, merging their consecutive log
+// writes into one batch, then releases what each job holds, in order.
+func (n *Node) runJobs(jobs []storeJob) {
+	var ops []storeOp
+	for _, j := range jobs {
+		for _, op := range j.ops {
+			if op.batch != nil && len(ops) > 0 && ops[len(ops)-1].batch != nil {
+				merged := mergeBatches(*ops[len(ops)-1].batch, *op.batch)
+				ops[len(ops)-1].batch = &merged
+				continue
+			}
+			ops = append(ops, op)
+		}
 	}
-	for _, op := range j.ops {
+	n.runOps(ops)
+	for _, j := range jobs {
+		n.release(j)
+	}
+}
+
+// mergeBatches returns one batch equivalent to writing a then b.
+func mergeBatches(a, b raftlog.Batch) raftlog.Batch {
+	out := a
+	out.Entries = append([]engine.Entry(nil), a.Entries...)
+	if t := b.TruncateFrom; t != 0 {
+		k := 0
+		for k < len(out.Entries) && out.Entries[k].Index < t {
+			k++
+		}
+		out.Entries = out.Entries[:k]
+		if out.TruncateFrom == 0 || t < out.TruncateFrom {
+			out.TruncateFrom = t
+		}
+	}
+	out.Entries = append(out.Entries, b.Entries...)
+	if b.HardState != nil {
+		out.HardState = b.HardState
+	}
+	return out
+}
+
+// runOps performs durable operations in order; a failure is fatal.
+func (n *Node) runOps(ops []storeOp) {
+	for _, op := range ops {
 		if n.failed() {
 			return
 		}
@@ -80,6 +134,14 @@ func (n *Node) runJob(j storeJob) {
 				return
 			}
 		}
+	}
+}
+
+// release sends a durable job's held messages, hands its committed entries
+// to the apply goroutine and reports its entries persisted.
+func (n *Node) release(j storeJob) {
+	if j.termVote {
+		defer n.termVoteInFlight.Add(-1)
 	}
 	if n.failed() {
 		return
