@@ -208,8 +208,8 @@ func ExampleDB_Metrics() {
 
 	db.Put(ctx, []byte("k"), []byte("v"))
 	m := db.Metrics()
-	fmt.Println(m.IsLeader, m.EntriesCommitted >= 2) // the leader's no-op and the put
-	// Output: true true
+	fmt.Println(m.IsLeader, m.Term >= 1, m.Role)
+	// Output: true true leader
 }
 
 func ExampleDB_Snapshot() {

@@ -13,7 +13,6 @@ type testNode struct {
 	hs       HardState
 	log      []Entry // durable log after snap
 	snap     SnapshotMeta
-	snapSM   []Entry // the "state machine" in the snapshot: applied entries up to snap
 	applied  []Entry
 	ready    map[uint64]uint64 // read ID -> index
 	failed   map[uint64]error  // read/proposal ID -> error
@@ -177,15 +176,6 @@ func (c *testCluster) elect(id NodeID) {
 	if n.e.role != Leader {
 		c.t.Fatalf("%s did not become leader: %s", id, n.e.Status())
 	}
-}
-
-func (c *testCluster) leader() NodeID {
-	for _, id := range c.ids {
-		if c.nodes[id].e.role == Leader {
-			return id
-		}
-	}
-	return ""
 }
 
 func appliedData(es []Entry) []string {

@@ -49,9 +49,6 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%#x)", uint8(k))
 }
 
-// maxHeaderBytes is the largest frame header: version, kind, uvarint.
-const maxHeaderBytes = 2 + binary.MaxVarintLen64
-
 // DefaultMaxFrameBytes bounds a frame's body unless Config says otherwise.
 const DefaultMaxFrameBytes = 64 << 20
 

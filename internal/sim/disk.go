@@ -53,13 +53,6 @@ func (d *diskState) writtenBy(i uint64) (uint64, bool) {
 	return d.wseq[i-d.floorIndex-1], true
 }
 
-func (d *diskState) entry(i uint64) (engine.Entry, bool) {
-	if i <= d.floorIndex || i > d.lastIndex() {
-		return engine.Entry{}, false
-	}
-	return d.entries[i-d.floorIndex-1], true
-}
-
 func (d *diskState) clone() diskState {
 	c := *d
 	c.entries = slices.Clone(d.entries)

@@ -111,7 +111,7 @@ func TestCalm(t *testing.T) {
 	for _, n := range []int{3, 5} {
 		st, err := Run(Options{Seed: 42, Nodes: n, Steps: 400, Calm: true, Liveness: true})
 		if err != nil {
-			fail(t, err, fmt.Sprintf("go test ./internal/sim -run 'TestCalm' -v"))
+			fail(t, err, "go test ./internal/sim -run 'TestCalm' -v")
 		}
 		if st.WritesAcked < 50 || st.ReadsServed < 50 {
 			t.Errorf("n=%d: got %d writes acked and %d reads served in 400 calm ticks, want at least 50 each", n, st.WritesAcked, st.ReadsServed)
