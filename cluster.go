@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
 )
 
@@ -72,7 +73,7 @@ func RestoreBackup(dir, id string, r io.Reader) (uint64, error) {
 	if id == "" {
 		id = defaultID
 	}
-	meta, err := node.RestoreBackup(dir, clusterID(map[engine.NodeID]string{engine.NodeID(id): ""}, false), engine.NodeID(id), r)
+	meta, err := node.RestoreBackup(dir, clusterID(map[engine.NodeID]string{engine.NodeID(id): ""}, false), engine.NodeID(id), r, kvMachine{kv.New()})
 	if err != nil {
 		return 0, err
 	}

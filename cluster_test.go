@@ -1,9 +1,12 @@
 package yggr
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -128,5 +131,46 @@ func TestThreeNodesOverQUIC(t *testing.T) {
 				t.Fatalf("Get k%d via %s = %q, %v; want %q", i, id, got, err, w)
 			}
 		}
+	}
+}
+
+func TestRestoreBackupRejectsTruncated(t *testing.T) {
+	ctx := testCtx(t)
+	db, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		db.Put(ctx, []byte(fmt.Sprint(i)), []byte("value"))
+	}
+	var buf bytes.Buffer
+	if _, err := db.Backup(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	dir := t.TempDir() + "/restored"
+	if _, err := RestoreBackup(dir, "n1", bytes.NewReader(buf.Bytes()[:buf.Len()/2])); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("truncated backup: err = %v, want ErrCorrupt", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("failed restore left %s behind (%v)", dir, err)
+	}
+	if _, err := RestoreBackup(dir, "n1", bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSingleNodeTransferIsRefused(t *testing.T) {
+	ctx := testCtx(t)
+	db, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.TransferLeadership(ctx, ""); !errors.Is(err, ErrMembership) {
+		t.Fatalf("transfer with no other voter: err = %v, want ErrMembership", err)
+	}
+	if err := db.TransferLeadership(ctx, "n9"); !errors.Is(err, ErrMembership) {
+		t.Fatalf("transfer to a non-member: err = %v, want ErrMembership", err)
 	}
 }

@@ -13,7 +13,25 @@ import (
 	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/netquic"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
+
+// span starts a span for a client operation; end it with endSpan.
+func (db *DB) span(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return db.tracer.Start(ctx, name, trace.WithAttributes(append(attrs, attribute.String("yggr.node", string(db.id)))...))
+}
+
+// endSpan records err (if any) and ends the span.
+func endSpan(span trace.Span, err error) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
 
 // DB is a replicated, ordered key-value database. Its methods are safe for
 // concurrent use. Every method that takes a ctx stops waiting when ctx
@@ -27,6 +45,7 @@ type DB struct {
 	opts   options
 	limits kv.Limits
 	logger *slog.Logger
+	tracer trace.Tracer
 }
 
 // kvMachine adapts the B-tree store to the runtime's StateMachine.
@@ -68,6 +87,11 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{id: id, kv: kv.New(), opts: o, logger: o.logger,
 		limits: kv.Limits{MaxKeyBytes: o.limits.MaxKeyBytes, MaxValueBytes: o.limits.MaxValueBytes, MaxTxnOps: o.limits.MaxTxnOps}}
+	tp := o.tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	db.tracer = tp.Tracer("github.com/yggrdb/yggr")
 	multi := len(addrs) > 1 || o.join
 	if multi {
 		if db.net, err = openNetwork(id, addrs, o); err != nil {
@@ -192,6 +216,7 @@ func (db *DB) readBarrier(ctx context.Context, opts []ReadOption) (uint64, error
 	for _, o := range opts {
 		o(&ro)
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("yggr.consistency", ro.consistency.String()))
 	var index uint64
 	var err error
 	switch ro.consistency {
@@ -234,7 +259,9 @@ func (db *DB) Get(ctx context.Context, key []byte, opts ...ReadOption) ([]byte, 
 
 // GetItem returns the item of key (value, create and modification index,
 // version), or ErrNotFound.
-func (db *DB) GetItem(ctx context.Context, key []byte, opts ...ReadOption) (Item, error) {
+func (db *DB) GetItem(ctx context.Context, key []byte, opts ...ReadOption) (it Item, err error) {
+	ctx, span := db.span(ctx, "yggr.Get")
+	defer func() { endSpan(span, err) }()
 	if err := db.checkKey(key); err != nil {
 		return Item{}, err
 	}
@@ -268,7 +295,9 @@ func (db *DB) Scan(ctx context.Context, start, end []byte, opts ...ReadOption) i
 
 // List returns up to limit items (limit ≤ 0: all) with start ≤ key < end,
 // and whether more remain.
-func (db *DB) List(ctx context.Context, start, end []byte, limit int, opts ...ReadOption) ([]Item, bool, error) {
+func (db *DB) List(ctx context.Context, start, end []byte, limit int, opts ...ReadOption) (_ []Item, _ bool, err error) {
+	ctx, span := db.span(ctx, "yggr.List")
+	defer func() { endSpan(span, err) }()
 	if _, err := db.readBarrier(ctx, opts); err != nil {
 		return nil, false, err
 	}
@@ -291,20 +320,24 @@ func PrefixEnd(prefix []byte) []byte {
 
 // Put sets key to value. It returns once the write is committed and
 // applied on this node.
-func (db *DB) Put(ctx context.Context, key, value []byte) error {
+func (db *DB) Put(ctx context.Context, key, value []byte) (err error) {
+	ctx, span := db.span(ctx, "yggr.Put")
+	defer func() { endSpan(span, err) }()
 	if err := db.limits.CheckPut(key, value); err != nil {
 		return mapKVError(err)
 	}
-	_, err := db.propose(ctx, kv.EncodePut(key, value))
+	_, err = db.propose(ctx, kv.EncodePut(key, value))
 	return err
 }
 
 // Delete removes key; deleting a missing key is not an error.
-func (db *DB) Delete(ctx context.Context, key []byte) error {
+func (db *DB) Delete(ctx context.Context, key []byte) (err error) {
+	ctx, span := db.span(ctx, "yggr.Delete")
+	defer func() { endSpan(span, err) }()
 	if err := db.checkKey(key); err != nil {
 		return err
 	}
-	_, err := db.propose(ctx, kv.EncodeDelete(key))
+	_, err = db.propose(ctx, kv.EncodeDelete(key))
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 
 	"github.com/yggrdb/yggr/engine"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"time"
 
@@ -29,6 +30,7 @@ type options struct {
 	engineTweak     func(*engine.Config)
 	listenAddr      string
 	snapshotEntries uint64
+	tracer          trace.TracerProvider
 }
 
 // WithID names this node in a multi-node cluster; it must be one of the
@@ -74,6 +76,11 @@ func WithListenAddr(addr string) Option { return func(o *options) { o.listenAddr
 // WithUnsafeNoSync skips fsync. A crash may lose acknowledged writes: for
 // benchmarks and throwaway data only.
 func WithUnsafeNoSync() Option { return func(o *options) { o.noSync = true } }
+
+// WithTracerProvider emits an OpenTelemetry span for every client
+// operation (propose, commit, apply, read index and forwarding appear as
+// span events). Without it tracing is a no-op.
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tracer = tp } }
 
 // withEngine adjusts the engine configuration (tests).
 func withEngine(f func(*engine.Config)) Option { return func(o *options) { o.engineTweak = f } }

@@ -41,7 +41,9 @@ type TxnResult struct {
 }
 
 // Txn applies a transaction.
-func (db *DB) Txn(ctx context.Context, t Txn) (TxnResult, error) {
+func (db *DB) Txn(ctx context.Context, t Txn) (_ TxnResult, err error) {
+	ctx, span := db.span(ctx, "yggr.Txn")
+	defer func() { endSpan(span, err) }()
 	if err := db.limits.CheckTxn(t); err != nil {
 		return TxnResult{}, mapKVError(err)
 	}

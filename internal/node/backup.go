@@ -66,8 +66,10 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) (engine.SnapshotMeta, er
 // RestoreBackup creates the data directory of a new single-node cluster
 // whose only voter is id, from a backup stream. The directory must not
 // hold a database already.
-func RestoreBackup(dir, clusterID string, id engine.NodeID, r io.Reader) (engine.SnapshotMeta, error) {
-	var meta engine.SnapshotMeta
+// The stream is verified by restoring it into sm (a scratch state machine)
+// before the directory is initialised; a truncated or damaged backup is an
+// error wrapping ErrCorrupt and leaves nothing behind.
+func RestoreBackup(dir, clusterID string, id engine.NodeID, r io.Reader, sm StateMachine) (meta engine.SnapshotMeta, err error) {
 	if !engine.ValidNodeID(id) {
 		return meta, fmt.Errorf("yggr: invalid node id %q", id)
 	}
@@ -77,6 +79,11 @@ func RestoreBackup(dir, clusterID string, id engine.NodeID, r io.Reader) (engine
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return meta, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	br := bufio.NewReader(r)
 	hdr := make([]byte, 24)
 	if _, err := io.ReadFull(br, hdr); err != nil || string(hdr[:8]) != backupMagic {
@@ -103,6 +110,15 @@ func RestoreBackup(dir, clusterID string, id engine.NodeID, r io.Reader) (engine
 	}
 	if meta, err = w.Commit(); err != nil {
 		return meta, err
+	}
+	sr, err := snaps.Open(meta.Index, meta.Term)
+	if err != nil {
+		return meta, err
+	}
+	_, err = readSnapshotStream(sr, sm)
+	sr.Close()
+	if err != nil {
+		return meta, fmt.Errorf("%w: backup does not restore: %v", ErrCorrupt, err)
 	}
 	logs, err := raftlog.Open(dir, raftlog.Options{NodeID: string(id), ClusterID: clusterID})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // maxAttempts bounds the retries of one request across leader changes.
@@ -36,6 +38,7 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) 
 		case st.Role == engine.Leader || n.net == nil:
 			data, index, err = n.proposeLocal(ctx, cmd)
 		case st.Leader != "":
+			trace.SpanFromContext(ctx).AddEvent("forward", trace.WithAttributes(attribute.String("yggr.leader", string(st.Leader))))
 			req := append([]byte{callPropose}, cmd...)
 			data, index, err = n.forward(ctx, st.Leader, req)
 		default:
@@ -84,10 +87,12 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 	default:
 		n.w.failProposal(id, ErrBusy)
 	}
+	trace.SpanFromContext(ctx).AddEvent("propose")
 	select {
 	case r := <-pw.ch:
 		if r.err == nil {
 			n.metrics.proposeTime.observe(time.Since(start).Seconds())
+			trace.SpanFromContext(ctx).AddEvent("applied", trace.WithAttributes(attribute.Int64("yggr.index", int64(r.index))))
 		}
 		return r.data, r.index, r.err
 	case <-ctx.Done():
@@ -121,6 +126,7 @@ func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, err
 			return 0, ErrClosed
 		}
 		if r.err == nil {
+			trace.SpanFromContext(ctx).AddEvent("read index", trace.WithAttributes(attribute.Int64("yggr.index", int64(r.index))))
 			if err := n.WaitApplied(ctx, r.index); err != nil {
 				return 0, err
 			}
@@ -200,6 +206,13 @@ func (n *Node) TransferLeadership(ctx context.Context, to engine.NodeID) error {
 func (n *Node) transferLocal(ctx context.Context, to engine.NodeID) error {
 	if to == n.cfg.ID {
 		return nil
+	}
+	m := n.status.Load().Membership
+	if to != "" && !m.IsVoter(to) {
+		return fmt.Errorf("%w: %q is not a voter", ErrMembership, to)
+	}
+	if to == "" && len(m.Voters) < 2 {
+		return fmt.Errorf("%w: no other voter to hand leadership to", ErrMembership)
 	}
 	if err := n.submit(engine.TransferLeadership{To: to}); err != nil {
 		return err

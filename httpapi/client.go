@@ -1,0 +1,488 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yggrdb/yggr"
+)
+
+// DefaultClientTimeout bounds one attempt of a Client request when
+// ClientOptions.Timeout is zero: a little longer than the server's default
+// RequestTimeout, so that the server's own 504 arrives first.
+const DefaultClientTimeout = 15 * time.Second
+
+// maxResponseBytes bounds what a Client reads of a response other than a
+// backup.
+const maxResponseBytes = 256 << 20
+
+// ClientOptions configures NewClient. The zero value is usable.
+type ClientOptions struct {
+	// Token is sent as "Authorization: Bearer <token>" when not empty.
+	Token string
+	// TLS configures HTTPS; endpoints given as host:port then use https.
+	// Ignored when HTTPClient is set (configure its transport instead).
+	TLS *tls.Config
+	// Timeout bounds each attempt (default DefaultClientTimeout). A backup
+	// is bounded by it until its response starts, then by ctx only.
+	Timeout time.Duration
+	// HTTPClient, if set, sends the requests; its Timeout should be zero or
+	// longer than Timeout.
+	HTTPClient *http.Client
+}
+
+// Client talks to the HTTP API of one or more yggr nodes. It is safe for
+// concurrent use. Requests go to the endpoint that last answered; on a
+// connection failure or a 503 the next endpoint is tried, at most
+// 2×len(endpoints) attempts per call (with a 250ms pause after the first
+// pass). GET, PUT and DELETE are sent again after any connection failure
+// or 503. A POST (transaction, membership change) is sent again only when
+// it cannot have been applied: its dial failed, or the 503 says no_leader,
+// not_leader, busy or dropped; a POST whose connection broke after it was
+// sent returns the transport error (its outcome is unknown).
+//
+// Errors: an *APIError for an answer other than 2xx (matching the root
+// package's sentinels, see APIError.Is); ErrUnavailable (wrapping the last
+// transport error) when no endpoint answered; an error matching
+// yggr.ErrTimeout when an attempt outlived ClientOptions.Timeout; ctx's
+// error when ctx ended.
+type Client struct {
+	endpoints []*url.URL
+	hc        *http.Client
+	own       *http.Transport // nil when the caller supplied HTTPClient
+	token     string
+	timeout   time.Duration
+
+	mu        sync.Mutex
+	preferred int // index of the endpoint that last answered
+}
+
+// NewClient returns a client of the nodes at endpoints, each "host:port"
+// (http, or https when opts.TLS is set) or a full http(s) URL, possibly
+// with a path prefix.
+func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
+	if len(endpoints) == 0 {
+		return nil, errors.New("httpapi: no endpoints")
+	}
+	c := &Client{hc: opts.HTTPClient, token: opts.Token, timeout: opts.Timeout}
+	if c.timeout <= 0 {
+		c.timeout = DefaultClientTimeout
+	}
+	scheme := "http"
+	if opts.TLS != nil {
+		scheme = "https"
+	}
+	for _, ep := range endpoints {
+		ep = strings.TrimSpace(ep)
+		if !strings.Contains(ep, "://") {
+			ep = scheme + "://" + ep
+		}
+		u, err := url.Parse(ep)
+		if err != nil {
+			return nil, fmt.Errorf("httpapi: bad endpoint %q: %v", ep, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("httpapi: bad endpoint %q: want host:port or http(s)://host:port[/prefix]", ep)
+		}
+		u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), strings.TrimRight(u.RawPath, "/")
+		c.endpoints = append(c.endpoints, u)
+	}
+	if c.hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		if opts.TLS != nil {
+			tr.TLSClientConfig = opts.TLS.Clone()
+		}
+		c.own = tr
+		c.hc = &http.Client{Transport: tr}
+	}
+	return c, nil
+}
+
+// Close releases the idle connections of the client's own transport. The
+// client stays usable.
+func (c *Client) Close() {
+	if c.own != nil {
+		c.own.CloseIdleConnections()
+	}
+}
+
+// request describes one API call.
+type request struct {
+	method   string
+	path     string // escaped, starting with "/"
+	query    url.Values
+	body     []byte
+	json     bool // body is JSON
+	no503Try bool // a 503 is the answer (readiness), not a reason to try another endpoint
+}
+
+// response is an answered request; Close releases it.
+type response struct {
+	*http.Response
+	timer  *time.Timer
+	cancel context.CancelFunc
+}
+
+func (r *response) Close() {
+	r.Body.Close()
+	r.timer.Stop()
+	r.cancel()
+}
+
+// errAttemptTimeout cancels an attempt that outlived the client's Timeout.
+var errAttemptTimeout = fmt.Errorf("%w: httpapi: request attempt timed out", yggr.ErrTimeout)
+
+// do sends req, trying endpoints in turn, and returns the first 2xx
+// response, or the error the API or the network gave.
+func (c *Client) do(ctx context.Context, req request) (*response, error) {
+	n := len(c.endpoints)
+	c.mu.Lock()
+	first := c.preferred
+	c.mu.Unlock()
+	var lastAPI *APIError
+	var lastErr error
+	for attempt := range 2 * n {
+		if attempt == n { // a full pass failed: give an election a moment
+			t := time.NewTimer(250 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+		i := (first + attempt) % n
+		resp, err := c.attempt(ctx, c.endpoints[i], req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, errAttemptTimeout) {
+				return nil, err
+			}
+			lastErr = err
+			if !retryable(req.method, err) {
+				return nil, fmt.Errorf("httpapi: %s %s: %w", req.method, c.endpoints[i].Host, err)
+			}
+			continue
+		}
+		if resp.StatusCode/100 == 2 {
+			c.mu.Lock()
+			c.preferred = i
+			c.mu.Unlock()
+			return resp, nil
+		}
+		apiErr := readAPIError(resp.Response)
+		resp.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || req.no503Try || !notApplied(req.method, apiErr.Code) {
+			return nil, apiErr
+		}
+		lastAPI = apiErr
+	}
+	if lastAPI != nil {
+		return nil, lastAPI
+	}
+	return nil, fmt.Errorf("%w: %v", ErrUnavailable, lastErr)
+}
+
+// notApplied reports whether a request answered 503 with code may be sent
+// to another endpoint: any idempotent one, and a POST only when the code
+// says it was refused before it reached the log.
+func notApplied(method, code string) bool {
+	if method != http.MethodPost {
+		return true
+	}
+	switch code {
+	case CodeNoLeader, CodeNotLeader, CodeBusy, CodeDropped:
+		return true
+	}
+	return false
+}
+
+// retryable reports whether a request that failed with the transport error
+// err may be sent to another endpoint: always when it never left (a dial
+// failure), otherwise only for idempotent methods.
+func retryable(method string, err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
+}
+
+// attempt sends req to one endpoint. The attempt's timer runs until the
+// response is closed (or stopped by the caller for streaming).
+func (c *Client) attempt(ctx context.Context, base *url.URL, req request) (*response, error) {
+	target := base.Scheme + "://" + base.Host + base.EscapedPath() + req.path
+	if len(req.query) > 0 {
+		target += "?" + req.query.Encode()
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(c.timeout, func() { cancel(errAttemptTimeout) })
+	stop := func() { timer.Stop(); cancel(nil) }
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	hr, err := http.NewRequestWithContext(actx, req.method, target, body)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("httpapi: %v", err)
+	}
+	if req.json {
+		hr.Header.Set("Content-Type", "application/json")
+	} else if req.body != nil {
+		hr.Header.Set("Content-Type", "application/octet-stream")
+	}
+	if c.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(hr)
+	if err != nil {
+		stop()
+		if cause := context.Cause(actx); errors.Is(cause, errAttemptTimeout) && ctx.Err() == nil {
+			return nil, cause
+		}
+		return nil, err
+	}
+	return &response{Response: resp, timer: timer, cancel: func() { cancel(nil) }}, nil
+}
+
+// readAPIError turns a non-2xx response into an *APIError.
+func readAPIError(resp *http.Response) *APIError {
+	e := &APIError{StatusCode: resp.StatusCode}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var eb errorBody
+	if json.Unmarshal(body, &eb) == nil && eb.Error.Code != "" {
+		e.Code, e.Message = eb.Error.Code, eb.Error.Message
+		return e
+	}
+	e.Code = "http_" + strconv.Itoa(resp.StatusCode)
+	e.Message = strings.TrimSpace(string(body))
+	if len(e.Message) > 200 {
+		e.Message = e.Message[:200]
+	}
+	return e
+}
+
+// call sends req and decodes a JSON answer into out (nil: discard).
+func (c *Client) call(ctx context.Context, req request, out any) error {
+	resp, err := c.do(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	body, err := readBody(resp.Response)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("httpapi: decoding the answer to %s %s: %v", req.method, req.path, err)
+	}
+	return nil
+}
+
+func readBody(resp *http.Response) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		if cause := context.Cause(resp.Request.Context()); errors.Is(cause, errAttemptTimeout) {
+			return nil, cause
+		}
+		return nil, fmt.Errorf("httpapi: reading the response: %w", err)
+	}
+	if len(body) > maxResponseBytes {
+		return nil, fmt.Errorf("httpapi: response larger than %d bytes", maxResponseBytes)
+	}
+	return body, nil
+}
+
+// jsonBody marshals one of this package's request structs, which cannot
+// fail (strings, bools, integers and byte slices only).
+func jsonBody(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// keyPath is the escaped path of key's single-key route.
+func keyPath(key []byte) string { return kvPrefix + url.PathEscape(string(key)) }
+
+// Put sets key to value and returns the log index of the write.
+func (c *Client) Put(ctx context.Context, key, value []byte) (uint64, error) {
+	if value == nil {
+		value = []byte{}
+	}
+	var out PutResponse
+	err := c.call(ctx, request{method: http.MethodPut, path: keyPath(key), body: value}, &out)
+	return out.Index, err
+}
+
+// Get returns key's value and modification index at the given consistency
+// ("" is linearizable; "lease", "stale"). A missing key is an error
+// matching yggr.ErrNotFound.
+func (c *Client) Get(ctx context.Context, key []byte, consistency string) ([]byte, uint64, error) {
+	req := request{method: http.MethodGet, path: keyPath(key)}
+	if consistency != "" {
+		req.query = url.Values{"consistency": {consistency}}
+	}
+	resp, err := c.do(ctx, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Close()
+	value, err := readBody(resp.Response)
+	if err != nil {
+		return nil, 0, err
+	}
+	index, err := strconv.ParseUint(resp.Header.Get(HeaderIndex), 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("httpapi: bad %s header %q", HeaderIndex, resp.Header.Get(HeaderIndex))
+	}
+	return value, index, nil
+}
+
+// Delete removes key and returns the log index of the write and whether
+// the key existed.
+func (c *Client) Delete(ctx context.Context, key []byte) (uint64, bool, error) {
+	var out DeleteResponse
+	err := c.call(ctx, request{method: http.MethodDelete, path: keyPath(key)}, &out)
+	return out.Index, out.Deleted, err
+}
+
+// ScanRequest selects the keys of a Scan: those with Prefix (if set) and
+// Start ≤ key < End (empty: unbounded), at most Limit of them (0: the
+// server's default, DefaultScanLimit).
+type ScanRequest struct {
+	Prefix, Start, End []byte
+	Limit              int
+	Consistency        string
+}
+
+// Scan returns one page of items in key order; More says whether more
+// remain (continue with Start = last key + "\x00").
+func (c *Client) Scan(ctx context.Context, sr ScanRequest) (ScanResponse, error) {
+	q := url.Values{}
+	for name, b := range map[string][]byte{"prefix": sr.Prefix, "start": sr.Start, "end": sr.End} {
+		if len(b) > 0 {
+			q.Set(name, string(b))
+		}
+	}
+	if sr.Limit != 0 {
+		q.Set("limit", strconv.Itoa(sr.Limit))
+	}
+	if sr.Consistency != "" {
+		q.Set("consistency", sr.Consistency)
+	}
+	var out ScanResponse
+	err := c.call(ctx, request{method: http.MethodGet, path: "/v1/kv", query: q}, &out)
+	return out, err
+}
+
+// Txn applies a transaction.
+func (c *Client) Txn(ctx context.Context, t TxnRequest) (TxnResponse, error) {
+	var out TxnResponse
+	err := c.call(ctx, request{method: http.MethodPost, path: "/v1/txn", body: jsonBody(t), json: true}, &out)
+	return out, err
+}
+
+// Status returns the answering node's view of the cluster.
+func (c *Client) Status(ctx context.Context) (yggr.Status, error) {
+	var out yggr.Status
+	err := c.call(ctx, request{method: http.MethodGet, path: "/v1/status"}, &out)
+	return out, err
+}
+
+// Members returns the cluster's members as the answering node sees them.
+func (c *Client) Members(ctx context.Context) ([]yggr.Member, error) {
+	var out MembersResponse
+	err := c.call(ctx, request{method: http.MethodGet, path: "/v1/members"}, &out)
+	return out.Members, err
+}
+
+// AddMember adds node id with peer address addr, as a learner or a voter.
+func (c *Client) AddMember(ctx context.Context, id, addr string, learner bool) error {
+	body := jsonBody(AddMemberRequest{ID: id, Addr: addr, Learner: learner})
+	return c.call(ctx, request{method: http.MethodPost, path: "/v1/members", body: body, json: true}, nil)
+}
+
+// PromoteMember makes the learner id a voter.
+func (c *Client) PromoteMember(ctx context.Context, id string) error {
+	return c.call(ctx, request{method: http.MethodPost, path: "/v1/members/" + url.PathEscape(id) + "/promote"}, nil)
+}
+
+// RemoveMember removes the member id.
+func (c *Client) RemoveMember(ctx context.Context, id string) error {
+	return c.call(ctx, request{method: http.MethodDelete, path: "/v1/members/" + url.PathEscape(id)}, nil)
+}
+
+// TransferLeader hands leadership to voter to (any up-to-date voter if
+// empty) and waits until it leads.
+func (c *Client) TransferLeader(ctx context.Context, to string) error {
+	body := jsonBody(TransferRequest{To: to})
+	return c.call(ctx, request{method: http.MethodPost, path: "/v1/leader/transfer", body: body, json: true}, nil)
+}
+
+// Snapshot makes the answering node take a snapshot; it returns its index.
+func (c *Client) Snapshot(ctx context.Context) (uint64, error) {
+	var out SnapshotResponse
+	err := c.call(ctx, request{method: http.MethodPost, path: "/v1/snapshot"}, &out)
+	return out.Index, err
+}
+
+// Backup writes a backup of the answering node's state to w and returns
+// the number of bytes written. A backup cut short (the server failed
+// midway) is an error.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/backup"})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Close()
+	resp.timer.Stop() // the backup streams for as long as ctx allows
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("httpapi: backup cut short after %d bytes: %w", n, err)
+	}
+	if resp.Trailer.Get(HeaderIndex) == "" {
+		return n, fmt.Errorf("httpapi: backup cut short after %d bytes (no %s trailer)", n, HeaderIndex)
+	}
+	return n, nil
+}
+
+// Metrics returns the answering node's metrics in Prometheus text format.
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/metrics"})
+	if err != nil {
+		return "", err
+	}
+	defer resp.Close()
+	body, err := readBody(resp.Response)
+	return string(body), err
+}
+
+// Healthz returns nil if an endpoint's process serves HTTP.
+func (c *Client) Healthz(ctx context.Context) error {
+	return c.call(ctx, request{method: http.MethodGet, path: "/healthz"}, nil)
+}
+
+// Readyz returns nil if the answering node knows a leader and has applied
+// close to its commit index; otherwise an *APIError with status 503 (a 503
+// is not retried on another endpoint).
+func (c *Client) Readyz(ctx context.Context) error {
+	return c.call(ctx, request{method: http.MethodGet, path: "/readyz", no503Try: true}, nil)
+}

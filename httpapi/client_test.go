@@ -1,0 +1,360 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/yggrdb/yggr"
+)
+
+// newClient returns a client of endpoints, closed when the test ends.
+func newClient(t *testing.T, endpoints []string, opts ClientOptions) *Client {
+	t.Helper()
+	c, err := NewClient(endpoints, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// deadAddr returns a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestClientAgainstHandler(t *testing.T) {
+	ctx := testCtx(t)
+	db := openDB(t)
+	srv := serve(t, db, Options{Token: "tok", MaxValueBytes: 1024})
+	c := newClient(t, []string{srv.URL}, ClientOptions{Token: "tok"})
+
+	// Keys and values of every shape round-trip.
+	for _, k := range testKeys {
+		value := []byte("v\x00" + k)
+		index, err := c.Put(ctx, []byte(k), value)
+		if err != nil {
+			t.Fatalf("Put %q: %v", k, err)
+		}
+		for _, consistency := range []string{"", "linearizable", "stale"} {
+			got, modIndex, err := c.Get(ctx, []byte(k), consistency)
+			if err != nil || !bytes.Equal(got, value) || modIndex != index {
+				t.Errorf("Get %q (%q) = %q, %d, %v; want %q, %d", k, consistency, got, modIndex, err, value, index)
+			}
+		}
+	}
+	if _, err := c.Put(ctx, []byte("empty"), nil); err != nil {
+		t.Errorf("Put of an empty value: %v", err)
+	}
+	if got, _, err := c.Get(ctx, []byte("empty"), ""); err != nil || len(got) != 0 {
+		t.Errorf("Get of an empty value = %q, %v", got, err)
+	}
+	if _, deleted, err := c.Delete(ctx, []byte("empty")); err != nil || !deleted {
+		t.Errorf("Delete = deleted %v, %v; want true", deleted, err)
+	}
+	if _, deleted, err := c.Delete(ctx, []byte("empty")); err != nil || deleted {
+		t.Errorf("second Delete = deleted %v, %v; want false", deleted, err)
+	}
+
+	// Errors match the root package's sentinels.
+	errTests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"missing key", second(c.Get(ctx, []byte("nope"), "")), yggr.ErrNotFound},
+		{"bad consistency", second(c.Get(ctx, []byte("k"), "eventual")), yggr.ErrInvalid},
+		{"lease disabled", second(c.Get(ctx, []byte("k"), "lease")), yggr.ErrLeaseDisabled},
+		{"empty key", first(c.Put(ctx, nil, []byte("v"))), yggr.ErrInvalid},
+		{"value too large", first(c.Put(ctx, []byte("k"), make([]byte, 1025))), yggr.ErrTooLarge},
+		{"bad limit", first(c.Scan(ctx, ScanRequest{Limit: -5})), yggr.ErrInvalid},
+		{"bad txn", first(c.Txn(ctx, TxnRequest{Success: []TxnOp{{Op: "incr", Key: []byte("k")}}})), yggr.ErrInvalid},
+		{"bad member", c.AddMember(ctx, "bad id", "127.0.0.1:1", true), yggr.ErrInvalid},
+		{"promote unknown", c.PromoteMember(ctx, "n9"), yggr.ErrMembership},
+		{"remove unknown", c.RemoveMember(ctx, "n9"), yggr.ErrMembership},
+	}
+	for _, tt := range errTests {
+		var apiErr *APIError
+		if !errors.Is(tt.err, tt.want) || !errors.As(tt.err, &apiErr) {
+			t.Errorf("%s: err = %v, want an *APIError matching %v", tt.name, tt.err, tt.want)
+		}
+	}
+	bad := newClient(t, []string{srv.URL}, ClientOptions{Token: "wrong"})
+	if err := first(bad.Status(ctx)); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("wrong token: err = %v, want ErrUnauthorized", err)
+	}
+
+	// Scan pages through everything.
+	var seen []string
+	start := []byte(nil)
+	for page := 0; page < 100; page++ {
+		res, err := c.Scan(ctx, ScanRequest{Start: start, Limit: 3, Consistency: "stale"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range res.Items {
+			seen = append(seen, string(it.Key))
+		}
+		if !res.More {
+			break
+		}
+		start = append(bytes.Clone(res.Items[len(res.Items)-1].Key), 0)
+	}
+	if len(seen) != len(testKeys) {
+		t.Errorf("paged scan saw %d keys, want %d: %q", len(seen), len(testKeys), seen)
+	}
+	res, err := c.Scan(ctx, ScanRequest{Prefix: []byte("a/"), Start: []byte("a/a"), End: []byte("a/c")})
+	if err != nil || len(res.Items) != 1 || string(res.Items[0].Key) != "a/b" {
+		t.Errorf("prefix scan = %+v, %v; want a/b only", res, err)
+	}
+
+	tr, err := c.Txn(ctx, TxnRequest{
+		Compare: []TxnCompare{{Key: []byte("simple"), Target: TargetValue, Value: []byte("v\x00simple")}},
+		Success: []TxnOp{{Op: OpPut, Key: []byte("simple"), Value: []byte("swapped")}},
+	})
+	if err != nil || !tr.Succeeded {
+		t.Errorf("CAS txn = %+v, %v; want succeeded", tr, err)
+	}
+
+	st, err := c.Status(ctx)
+	if err != nil || st.Leader != "n1" || st.Commit == 0 {
+		t.Errorf("Status = %+v, %v", st, err)
+	}
+	ms, err := c.Members(ctx)
+	if diff := cmp.Diff([]yggr.Member{{ID: "n1", Voter: true}}, ms); err != nil || diff != "" {
+		t.Errorf("Members: %v; (-want +got):\n%s", err, diff)
+	}
+	if index, err := c.Snapshot(ctx); err != nil || index < st.Applied {
+		t.Errorf("Snapshot = %d, %v; want ≥ %d", index, err, st.Applied)
+	}
+	var buf bytes.Buffer
+	n, err := c.Backup(ctx, &buf)
+	if err != nil || n == 0 || int64(buf.Len()) != n {
+		t.Errorf("Backup = %d, %v; wrote %d bytes", n, err, buf.Len())
+	}
+	if _, err := yggr.RestoreBackup(t.TempDir(), "n1", &buf); err != nil {
+		t.Errorf("restoring the client's backup: %v", err)
+	}
+	text, err := c.Metrics(ctx)
+	if err != nil || !strings.Contains(text, "yggr_is_leader 1") {
+		t.Errorf("Metrics = %d bytes, %v; want yggr_is_leader 1", len(text), err)
+	}
+	if err := c.Healthz(ctx); err != nil {
+		t.Errorf("Healthz: %v", err)
+	}
+	if err := c.Readyz(ctx); err != nil {
+		t.Errorf("Readyz: %v", err)
+	}
+}
+
+func first[T any](_ T, err error) error { return err }
+
+func second[A, B any](_ A, _ B, err error) error { return err }
+
+// stub is a test server answering every request with status and code,
+// counting requests.
+func stub(t *testing.T, status int, code string) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		writeErrorCode(w, status, code, "stub")
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestClientFailover(t *testing.T) {
+	ctx := testCtx(t)
+	db := openDB(t)
+	srv := serve(t, db, Options{})
+	live := strings.TrimPrefix(srv.URL, "http://")
+
+	t.Run("first endpoint dead", func(t *testing.T) {
+		c := newClient(t, []string{deadAddr(t), live}, ClientOptions{})
+		if _, err := c.Put(ctx, []byte("k"), []byte("v")); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		// A transaction whose dial failed is safe to send elsewhere too.
+		if _, err := c.Txn(ctx, TxnRequest{Success: []TxnOp{{Op: OpGet, Key: []byte("k")}}}); err != nil {
+			t.Fatalf("Txn: %v", err)
+		}
+	})
+	t.Run("first endpoint has no leader", func(t *testing.T) {
+		noLeader, hits := stub(t, http.StatusServiceUnavailable, CodeNoLeader)
+		c := newClient(t, []string{noLeader.URL, live}, ClientOptions{})
+		if _, err := c.Txn(ctx, TxnRequest{Success: []TxnOp{{Op: OpPut, Key: []byte("k"), Value: []byte("w")}}}); err != nil {
+			t.Fatalf("Txn: %v", err)
+		}
+		if got, _, err := c.Get(ctx, []byte("k"), ""); err != nil || string(got) != "w" {
+			t.Fatalf("Get = %q, %v; want w", got, err)
+		}
+		if hits.Load() != 1 {
+			t.Errorf("the 503 endpoint got %d requests, want 1 (the client sticks to the one that answered)", hits.Load())
+		}
+	})
+	t.Run("all endpoints dead", func(t *testing.T) {
+		c := newClient(t, []string{deadAddr(t), deadAddr(t)}, ClientOptions{})
+		if _, err := c.Put(ctx, []byte("k"), []byte("v")); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("err = %v, want ErrUnavailable", err)
+		}
+	})
+	t.Run("all endpoints without leader", func(t *testing.T) {
+		a, hitsA := stub(t, http.StatusServiceUnavailable, CodeNoLeader)
+		b, hitsB := stub(t, http.StatusServiceUnavailable, CodeNoLeader)
+		c := newClient(t, []string{a.URL, b.URL}, ClientOptions{})
+		_, err := c.Put(ctx, []byte("k"), []byte("v"))
+		if !errors.Is(err, yggr.ErrNoLeader) || errors.Is(err, ErrUnavailable) {
+			t.Errorf("err = %v, want ErrNoLeader", err)
+		}
+		if got := hitsA.Load() + hitsB.Load(); got != 4 {
+			t.Errorf("%d attempts, want 2×2", got)
+		}
+	})
+	t.Run("txn not resent after an ambiguous 503", func(t *testing.T) {
+		closing, hits := stub(t, http.StatusServiceUnavailable, CodeClosed)
+		c := newClient(t, []string{closing.URL, live}, ClientOptions{})
+		_, err := c.Txn(ctx, TxnRequest{Success: []TxnOp{{Op: OpPut, Key: []byte("k"), Value: []byte("x")}}})
+		if !errors.Is(err, yggr.ErrClosed) || hits.Load() != 1 {
+			t.Errorf("err = %v after %d attempts, want ErrClosed after 1", err, hits.Load())
+		}
+	})
+	t.Run("other errors are not retried", func(t *testing.T) {
+		notFound, hits := stub(t, http.StatusNotFound, CodeNotFound)
+		c := newClient(t, []string{notFound.URL, live}, ClientOptions{})
+		if _, _, err := c.Get(ctx, []byte("k"), ""); !errors.Is(err, yggr.ErrNotFound) || hits.Load() != 1 {
+			t.Errorf("err = %v after %d attempts, want ErrNotFound after 1", err, hits.Load())
+		}
+	})
+	t.Run("readyz 503 is the answer", func(t *testing.T) {
+		unready, hits := stub(t, http.StatusServiceUnavailable, CodeNoLeader)
+		c := newClient(t, []string{unready.URL, live}, ClientOptions{})
+		if err := c.Readyz(ctx); !errors.Is(err, yggr.ErrNoLeader) || hits.Load() != 1 {
+			t.Errorf("err = %v after %d attempts, want ErrNoLeader after 1", err, hits.Load())
+		}
+	})
+}
+
+func TestClientTimeout(t *testing.T) {
+	ctx := testCtx(t)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := newClient(t, []string{srv.URL}, ClientOptions{Timeout: 50 * time.Millisecond})
+	start := time.Now()
+	if _, err := c.Put(ctx, []byte("k"), []byte("v")); !errors.Is(err, yggr.ErrTimeout) {
+		t.Errorf("err = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("timed out after %v, want about 50ms", d)
+	}
+}
+
+func TestClientBackupCutShort(t *testing.T) {
+	ctx := testCtx(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", HeaderIndex)
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("partial backup"))
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	defer srv.Close()
+	c := newClient(t, []string{srv.URL}, ClientOptions{})
+	var buf bytes.Buffer
+	if _, err := c.Backup(ctx, &buf); err == nil {
+		t.Errorf("a backup cut short returned no error (%d bytes)", buf.Len())
+	}
+}
+
+func TestNewClientEndpoints(t *testing.T) {
+	tests := []struct {
+		endpoints []string
+		tls       bool
+		want      []string // base URLs; nil: an error
+	}{
+		{[]string{"127.0.0.1:7070"}, false, []string{"http://127.0.0.1:7070"}},
+		{[]string{"127.0.0.1:7070", " [::1]:7070 "}, true, []string{"https://127.0.0.1:7070", "https://[::1]:7070"}},
+		{[]string{"http://127.0.0.1:7070/"}, false, []string{"http://127.0.0.1:7070"}},
+		{[]string{"https://127.0.0.1:7070/yggr/"}, false, []string{"https://127.0.0.1:7070/yggr"}},
+		{nil, false, nil},
+		{[]string{"ftp://127.0.0.1:21"}, false, nil},
+		{[]string{"http://"}, false, nil},
+		{[]string{"http://127.0.0.1:1/?x=1"}, false, nil},
+		{[]string{"%zz"}, false, nil},
+	}
+	for _, tt := range tests {
+		opts := ClientOptions{}
+		if tt.tls {
+			opts.TLS = &tls.Config{}
+		}
+		c, err := NewClient(tt.endpoints, opts)
+		if tt.want == nil {
+			if err == nil {
+				t.Errorf("NewClient(%q) succeeded, want an error", tt.endpoints)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("NewClient(%q): %v", tt.endpoints, err)
+			continue
+		}
+		var got []string
+		for _, u := range c.endpoints {
+			got = append(got, u.String())
+		}
+		c.Close()
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("NewClient(%q) endpoints (-want +got):\n%s", tt.endpoints, diff)
+		}
+	}
+}
+
+func TestAPIErrorIs(t *testing.T) {
+	sentinels := []error{
+		yggr.ErrNotFound, yggr.ErrInvalid, yggr.ErrLeaseDisabled, yggr.ErrTooLarge, yggr.ErrTimeout,
+		yggr.ErrMembership, yggr.ErrTransfer, yggr.ErrNoLeader, yggr.ErrNotLeader, yggr.ErrBusy,
+		yggr.ErrClosed, yggr.ErrDropped, yggr.ErrUnknownOutcome, yggr.ErrCorrupt,
+	}
+	// What the handler sends for a root error, the client maps back.
+	for _, s := range sentinels {
+		status, code := classify(s)
+		e := &APIError{StatusCode: status, Code: code}
+		if !errors.Is(e, s) {
+			t.Errorf("%v → %d %s: the client's error does not match it", s, status, code)
+		}
+		for _, other := range sentinels {
+			if other != s && errors.Is(e, other) && !(s == yggr.ErrLeaseDisabled && other == yggr.ErrInvalid) {
+				t.Errorf("%v → %d %s also matches %v", s, status, code, other)
+			}
+		}
+	}
+	if status, _ := classify(&yggr.NotLeaderError{Leader: "n2"}); status != http.StatusServiceUnavailable {
+		t.Errorf("NotLeaderError → %d, want 503", status)
+	}
+	if status, code := classify(errors.New("something else")); status != 500 || code != CodeInternal {
+		t.Errorf("unknown error → %d %s, want 500 internal", status, code)
+	}
+}

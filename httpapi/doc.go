@@ -1,0 +1,67 @@
+// Package httpapi is yggr's HTTP API: the handler `yggr serve` mounts (an
+// application may mount the same handler in its own server) and the Go
+// client the CLI uses.
+//
+// # Routes
+//
+//	PUT    /v1/kv/{key}                  body = value → 200 {"index":N}
+//	GET    /v1/kv/{key}?consistency=linearizable|lease|stale&min_index=N
+//	                                     → 200 raw value, X-Yggr-Index = the item's mod index
+//	DELETE /v1/kv/{key}                  → 200 {"index":N,"deleted":bool}
+//	GET    /v1/kv?prefix=&start=&end=&limit=&consistency=&min_index=
+//	                                     → 200 {"items":[{"key","value","mod_index","create_index","version"}],"more":bool}
+//	POST   /v1/txn                       TxnRequest → TxnResponse
+//	GET    /v1/status                    yggr.Status
+//	GET    /v1/members                   {"members":[yggr.Member]}
+//	POST   /v1/members                   {"id","addr","learner"} → {}
+//	POST   /v1/members/{id}/promote      → {}
+//	DELETE /v1/members/{id}              → {}
+//	POST   /v1/leader/transfer           {"to":""} → {"leader":id}
+//	POST   /v1/snapshot                  → {"index":N}
+//	GET    /v1/backup                    the backup stream; trailer X-Yggr-Index
+//	GET    /metrics                      Prometheus text
+//	GET    /healthz                      200 while the process serves
+//	GET    /readyz                       200 if a leader is known and applied is within 1000 of commit, else 503
+//
+// {key} is the percent-encoded key: any bytes, "/" included (as %2F or
+// literally). Keys and values inside JSON are standard base64, as
+// encoding/json encodes []byte. Query parameters are strict: unknown or
+// repeated ones are errors.
+//
+// Errors are {"error":{"code":"...","message":"..."}} with status 400 (bad
+// input), 401 (missing or wrong bearer token), 404 (no such key or route),
+// 405 (wrong method, with Allow), 409 (membership change refused, transfer
+// in progress), 413 (key, value or body beyond the limits), 503 (no leader,
+// busy, closing; with Retry-After: 1), 504 (timeout or cancelled: a write
+// may still be applied), 500 otherwise; the codes are the Code* constants.
+//
+// # Usage
+//
+//	db, err := yggr.Open(dir, nil)
+//	srv := &http.Server{Addr: "127.0.0.1:7070", Handler: httpapi.NewHandler(db, httpapi.Options{Token: token})}
+//
+//	c, err := httpapi.NewClient([]string{"10.0.0.1:7070", "10.0.0.2:7070"}, httpapi.ClientOptions{Token: token})
+//	defer c.Close()
+//	index, err := c.Put(ctx, []byte("k"), []byte("v"))
+//	v, modIndex, err := c.Get(ctx, []byte("k"), "")
+//	if errors.Is(err, yggr.ErrNotFound) { ... }
+//
+// # Caveats
+//
+// The handler does not set server timeouts, TLS or header limits: that is
+// the http.Server's job. Every request runs under Options.RequestTimeout,
+// a backup included: raise it for large databases. /healthz and /readyz
+// need no token (orchestrators probe them). A scan returns at most
+// MaxScanLimit items and about 16 MiB of keys and values per page.
+//
+// A 504 or a lost connection leaves a write's outcome unknown. The client
+// sends GET, PUT and DELETE again (to the next endpoint) after a
+// connection failure or a 503; a POST (transaction, membership change)
+// only after a failed dial or a 503 whose code says it never reached the
+// log (no_leader, not_leader, busy, dropped), so the client's retries
+// never apply a transaction twice.
+//
+// Malformed percent-encoding in the path is rejected by net/http itself
+// with a plain-text 400 before the handler runs; in the query it gets the
+// JSON 400.
+package httpapi

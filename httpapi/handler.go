@@ -1,0 +1,311 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/yggrdb/yggr"
+)
+
+// Default limits of Options.
+const (
+	DefaultMaxKeyBytes    = 4 << 10 // 4 KiB
+	DefaultMaxValueBytes  = 1 << 20 // 1 MiB
+	DefaultMaxBodyBytes   = 4 << 20 // 4 MiB
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// Scan bounds: a scan without a limit returns at most DefaultScanLimit
+// items, and never more than MaxScanLimit items or about maxScanBytes of
+// keys and values (then "more" is true).
+const (
+	DefaultScanLimit = 1000
+	MaxScanLimit     = 10000
+	maxScanBytes     = 16 << 20
+)
+
+// Options configures NewHandler. The zero value is usable.
+type Options struct {
+	// Token, if not empty, is the bearer token every request except
+	// /healthz and /readyz must carry ("Authorization: Bearer <token>").
+	Token string
+	// MaxKeyBytes, MaxValueBytes and MaxBodyBytes bound keys, values and
+	// request bodies (defaults 4 KiB, 1 MiB, 4 MiB). The database's own
+	// limits (yggr.WithLimits) apply as well.
+	MaxKeyBytes, MaxValueBytes, MaxBodyBytes int64
+	// Logger receives one line per failed request and per recovered panic;
+	// nil discards.
+	Logger *slog.Logger
+	// Registry receives the database's metrics and the HTTP metrics and is
+	// served on /metrics. Nil: a new registry that also holds the Go
+	// runtime and process collectors.
+	Registry *prometheus.Registry
+	// RequestTimeout bounds every request, including a backup's streaming
+	// (default 10s).
+	RequestTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxKeyBytes <= 0 {
+		o.MaxKeyBytes = DefaultMaxKeyBytes
+	}
+	if o.MaxValueBytes <= 0 {
+		o.MaxValueBytes = DefaultMaxValueBytes
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	return o
+}
+
+// handler serves the HTTP API over one DB.
+type handler struct {
+	db      *yggr.DB
+	opts    Options
+	mux     *http.ServeMux
+	metrics *httpMetrics
+}
+
+// kvPrefix is the escaped path prefix of the single-key routes.
+const kvPrefix = "/v1/kv/"
+
+// kvRoutePath is the path single-key requests are routed on once their key
+// is taken out of the URL (see ServeHTTP).
+const kvRoutePath = kvPrefix + "key"
+
+type keyCtxKey struct{}
+
+// NewHandler returns the HTTP API of db (see the package documentation for
+// the routes). It registers db's metrics and the HTTP metrics in
+// opts.Registry; registering two handlers in one registry keeps the first
+// handler's database metrics and logs an error. The handler never closes
+// db.
+func NewHandler(db *yggr.DB, opts Options) http.Handler {
+	opts = opts.withDefaults()
+	h := &handler{db: db, opts: opts, mux: http.NewServeMux()}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if err := reg.Register(newDBCollector(db)); err != nil {
+		opts.Logger.Error("httpapi: registering the database metrics", "err", err)
+	}
+	h.metrics = registerHTTPMetrics(reg, opts.Logger)
+
+	m := h.mux
+	m.HandleFunc("PUT "+kvRoutePath, h.put)
+	m.HandleFunc("GET "+kvRoutePath, h.get)
+	m.HandleFunc("DELETE "+kvRoutePath, h.delete)
+	m.HandleFunc("GET /v1/kv", h.scan)
+	m.HandleFunc("POST /v1/txn", h.txn)
+	m.HandleFunc("GET /v1/status", h.status)
+	m.HandleFunc("GET /v1/members", h.members)
+	m.HandleFunc("POST /v1/members", h.addMember)
+	m.HandleFunc("POST /v1/members/{id}/promote", h.promoteMember)
+	m.HandleFunc("DELETE /v1/members/{id}", h.removeMember)
+	m.HandleFunc("POST /v1/leader/transfer", h.transferLeader)
+	m.HandleFunc("POST /v1/snapshot", h.snapshot)
+	m.HandleFunc("GET /v1/backup", h.backup)
+	m.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPromLogger{opts.Logger}}))
+	m.HandleFunc("GET /healthz", h.healthz)
+	m.HandleFunc("GET /readyz", h.readyz)
+	return h
+}
+
+// ServeHTTP recovers panics, checks the token, bounds the request with
+// RequestTimeout, records metrics and routes.
+//
+// A single-key route's key is taken from the escaped path here and the
+// request is routed on a fixed path: ServeMux would otherwise unescape and
+// clean the path (a key "a%2F..%2Fb" would be redirected to "b").
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w}
+	route := "unmatched"
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				h.metrics.observe(route, http.StatusInternalServerError, time.Since(start))
+				panic(v)
+			}
+			h.opts.Logger.Error("httpapi: panic serving request", "method", r.Method, "route", route,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !rw.wroteHeader {
+				writeErrorCode(rw, http.StatusInternalServerError, CodeInternal, "httpapi: internal error")
+			}
+		}
+		h.metrics.observe(route, rw.code(), time.Since(start))
+	}()
+
+	authed := h.opts.Token == "" || h.authorized(r)
+	r, err := h.routeKey(r)
+	if err != nil {
+		if !authed {
+			h.unauthorized(rw)
+			return
+		}
+		writeError(rw, err)
+		return
+	}
+	mh, pattern := h.mux.Handler(r)
+	if pattern == "" {
+		h.unmatched(rw, r, mh)
+		return
+	}
+	route = strings.Replace(pattern, kvRoutePath, "/v1/kv/{key}", 1)
+	if !authed && !publicRoute(pattern) {
+		h.unauthorized(rw)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
+	defer cancel()
+	h.mux.ServeHTTP(rw, r.WithContext(ctx))
+}
+
+// routeKey moves the key of a single-key route out of the path (into the
+// context) and returns the request to route.
+func (h *handler) routeKey(r *http.Request) (*http.Request, error) {
+	raw := r.URL.RawPath
+	if raw == "" {
+		raw = r.URL.EscapedPath()
+	}
+	escaped, ok := strings.CutPrefix(raw, kvPrefix)
+	if !ok {
+		return r, nil
+	}
+	key, err := url.PathUnescape(escaped)
+	if err != nil {
+		return r, errBadRequest("malformed percent-encoding in key: %v", err)
+	}
+	r2 := r.WithContext(context.WithValue(r.Context(), keyCtxKey{}, []byte(key)))
+	u := *r.URL
+	u.Path, u.RawPath = kvRoutePath, ""
+	r2.URL = &u
+	return r2, nil
+}
+
+// unmatched answers a request no route matched: 405 with Allow when the
+// path exists for other methods, 404 otherwise.
+func (h *handler) unmatched(w http.ResponseWriter, r *http.Request, mh http.Handler) {
+	probe := &probeWriter{header: http.Header{}}
+	mh.ServeHTTP(probe, r) // ServeMux's own 404/405/redirect handler: writes only to probe
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeErrorCode(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+			fmt.Sprintf("httpapi: method %s not allowed (allowed: %s)", r.Method, probe.header.Get("Allow")))
+		return
+	}
+	writeErrorCode(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("httpapi: no route %s %s", r.Method, r.URL.EscapedPath()))
+}
+
+// publicRoute reports whether pattern is served without a token: the
+// probes an orchestrator calls.
+func publicRoute(pattern string) bool {
+	return pattern == "GET /healthz" || pattern == "GET /readyz"
+}
+
+func (h *handler) unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="yggr"`)
+	writeErrorCode(w, http.StatusUnauthorized, CodeUnauthorized, "httpapi: missing or wrong bearer token")
+}
+
+func (h *handler) authorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	// Compare digests so that neither the token's bytes nor its length
+	// leak through timing.
+	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(h.opts.Token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// fail writes err as the response and logs server-side failures.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, _ := classify(err)
+	if status >= 500 && !errors.Is(err, context.Canceled) {
+		h.opts.Logger.Warn("httpapi: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeError(w, err)
+}
+
+// statusWriter records the status of a response. Unwrap lets
+// http.ResponseController reach the underlying writer (Flush).
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Flush() {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = http.StatusOK, true
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if !w.wroteHeader {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// probeWriter captures what ServeMux's fallback handler would answer.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header { return p.header }
+func (p *probeWriter) WriteHeader(code int) {
+	if p.status == 0 {
+		p.status = code
+	}
+}
+func (p *probeWriter) Write(b []byte) (int, error) {
+	p.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+// slogPromLogger adapts slog to promhttp's error log.
+type slogPromLogger struct{ l *slog.Logger }
+
+func (s slogPromLogger) Println(v ...any) {
+	s.l.Error("httpapi: serving metrics", "err", fmt.Sprint(v...))
+}

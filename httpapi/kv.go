@@ -1,0 +1,241 @@
+package httpapi
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/yggrdb/yggr"
+)
+
+// Item is one key of a scan or a transaction get, as JSON (key and value in
+// standard base64, as encoding/json encodes []byte).
+type Item struct {
+	Key         []byte `json:"key"`
+	Value       []byte `json:"value"`
+	ModIndex    uint64 `json:"mod_index"`
+	CreateIndex uint64 `json:"create_index"`
+	Version     uint64 `json:"version"`
+}
+
+func itemOf(it yggr.Item) Item {
+	return Item{Key: it.Key, Value: it.Value, ModIndex: it.ModIndex, CreateIndex: it.CreateIndex, Version: it.Version}
+}
+
+// PutResponse is the answer to PUT /v1/kv/{key}.
+type PutResponse struct {
+	Index uint64 `json:"index"`
+}
+
+// DeleteResponse is the answer to DELETE /v1/kv/{key}.
+type DeleteResponse struct {
+	Index   uint64 `json:"index"`
+	Deleted bool   `json:"deleted"`
+}
+
+// ScanResponse is the answer to GET /v1/kv: the items in key order, and
+// whether more remain after the last one (continue with start = last key
+// + "\x00").
+type ScanResponse struct {
+	Items []Item `json:"items"`
+	More  bool   `json:"more"`
+}
+
+// Response headers of GET /v1/kv/{key}.
+const (
+	HeaderIndex       = "X-Yggr-Index"        // the item's modification index
+	HeaderCreateIndex = "X-Yggr-Create-Index" // the item's creation index
+	HeaderVersion     = "X-Yggr-Version"      // the item's version
+)
+
+// key returns the request's key (see routeKey), checked against the limits.
+func (h *handler) key(r *http.Request) ([]byte, error) {
+	key, _ := r.Context().Value(keyCtxKey{}).([]byte)
+	if len(key) == 0 {
+		return nil, errBadRequest("empty key")
+	}
+	if int64(len(key)) > h.opts.MaxKeyBytes {
+		return nil, errTooLarge("key is %d bytes, limit %d", len(key), h.opts.MaxKeyBytes)
+	}
+	return key, nil
+}
+
+// query parses the query string strictly: malformed percent-encoding,
+// repeated and unknown parameters are errors.
+func query(r *http.Request, allowed ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, errBadRequest("malformed query: %v", err)
+	}
+	for name, vs := range q {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == name
+		}
+		if !ok {
+			return nil, errBadRequest("unknown query parameter %q", name)
+		}
+		if len(vs) > 1 {
+			return nil, errBadRequest("query parameter %q repeated", name)
+		}
+	}
+	return q, nil
+}
+
+// readOptions turns the consistency and min_index parameters into read
+// options.
+func readOptions(q url.Values) ([]yggr.ReadOption, error) {
+	var opts []yggr.ReadOption
+	if s := q.Get("consistency"); s != "" {
+		c, err := yggr.ParseConsistency(s)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, yggr.WithConsistency(c))
+	}
+	if s := q.Get("min_index"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, errBadRequest("bad min_index %q", s)
+		}
+		opts = append(opts, yggr.AtLeast(n))
+	}
+	return opts, nil
+}
+
+func (h *handler) put(w http.ResponseWriter, r *http.Request) {
+	key, err := h.key(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	limit := min(h.opts.MaxValueBytes, h.opts.MaxBodyBytes)
+	if r.ContentLength > limit {
+		h.fail(w, r, errTooLarge("value is %d bytes, limit %d", r.ContentLength, limit))
+		return
+	}
+	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	index, err := h.db.PutIndex(r.Context(), key, value)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, PutResponse{Index: index})
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	key, err := h.key(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	q, err := query(r, "consistency", "min_index")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	opts, err := readOptions(q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	it, err := h.db.GetItem(r.Context(), key, opts...)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("Content-Length", strconv.Itoa(len(it.Value)))
+	hd.Set(HeaderIndex, strconv.FormatUint(it.ModIndex, 10))
+	hd.Set(HeaderCreateIndex, strconv.FormatUint(it.CreateIndex, 10))
+	hd.Set(HeaderVersion, strconv.FormatUint(it.Version, 10))
+	w.WriteHeader(http.StatusOK)
+	w.Write(it.Value)
+}
+
+func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
+	key, err := h.key(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	index, deleted, err := h.db.DeleteIndex(r.Context(), key)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, DeleteResponse{Index: index, Deleted: deleted})
+}
+
+// scanRange combines prefix, start and end (empty: unbounded) into one
+// range [start, end); nil end is unbounded.
+func scanRange(prefix, start, end []byte) ([]byte, []byte) {
+	if len(prefix) > 0 {
+		if bytes.Compare(start, prefix) < 0 {
+			start = prefix
+		}
+		if pend := yggr.PrefixEnd(prefix); pend != nil && (len(end) == 0 || bytes.Compare(pend, end) < 0) {
+			end = pend
+		}
+	}
+	if len(end) == 0 {
+		end = nil
+	}
+	return start, end
+}
+
+func (h *handler) scan(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, "prefix", "start", "end", "limit", "consistency", "min_index")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	opts, err := readOptions(q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	limit := DefaultScanLimit
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			h.fail(w, r, errBadRequest("bad limit %q (want a count ≥ 0; 0 means the default %d)", s, DefaultScanLimit))
+			return
+		}
+		if n > 0 {
+			limit = min(n, MaxScanLimit)
+		}
+	}
+	prefix, start, end := []byte(q.Get("prefix")), []byte(q.Get("start")), []byte(q.Get("end"))
+	for name, b := range map[string][]byte{"prefix": prefix, "start": start, "end": end} {
+		if int64(len(b)) > h.opts.MaxKeyBytes {
+			h.fail(w, r, errTooLarge("%s is %d bytes, limit %d", name, len(b), h.opts.MaxKeyBytes))
+			return
+		}
+	}
+	start, end = scanRange(prefix, start, end)
+	resp := ScanResponse{Items: []Item{}}
+	size := 0
+	if end == nil || bytes.Compare(start, end) < 0 {
+		for it, err := range h.db.Scan(r.Context(), start, end, opts...) {
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			if len(resp.Items) == limit || (len(resp.Items) > 0 && size+len(it.Key)+len(it.Value) > maxScanBytes) {
+				resp.More = true
+				break
+			}
+			size += len(it.Key) + len(it.Value)
+			resp.Items = append(resp.Items, itemOf(it))
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
