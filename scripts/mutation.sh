@@ -10,6 +10,8 @@
 #       tag, or when no non-test engine .go file changed. YGGR_MUTATION_BASE=<ref>
 #       overrides the tag (e.g. YGGR_MUTATION_BASE=main on a branch).
 #
+# --changed runs under a time limit, YGGR_MUTATION_TIMEOUT (default 15m);
+# running out of time is a failure (timeout's exit 124), never a silent pass.
 # Results: YGGR_MUTATION_OUT (default: a temporary file) receives gremlins' JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,7 @@ GREMLINS_VERSION=v0.6.0
 threshold=${YGGR_MUTATION_THRESHOLD:-85}
 out=${YGGR_MUTATION_OUT:-$(mktemp -t yggr-mutation.XXXXXX.json)}
 args=(unleash --threshold-efficacy "$threshold" --output "$out")
+limit=()
 
 if [ "${1:-}" = --changed ]; then
 	shift
@@ -37,7 +40,13 @@ if [ "${1:-}" = --changed ]; then
 	fi
 	printf 'mutation: engine files changed since %s:\n%s\n' "$base" "$changed"
 	args+=(--diff "$base")
+	limit=(timeout --kill-after=30s "${YGGR_MUTATION_TIMEOUT:-15m}")
 fi
 
 echo "mutation: gremlins ${GREMLINS_VERSION}, efficacy floor ${threshold}%, JSON results in $out"
-go run "github.com/go-gremlins/gremlins/cmd/gremlins@${GREMLINS_VERSION}" "${args[@]}" "$@" ./engine
+# Installed into a temporary GOBIN rather than go run, so that the time limit
+# signals gremlins itself, which then stops its go test children.
+bin=$(mktemp -d -t yggr-gremlins.XXXXXX)
+trap 'rm -rf "$bin"' EXIT
+GOBIN=$bin go install "github.com/go-gremlins/gremlins/cmd/gremlins@${GREMLINS_VERSION}"
+"${limit[@]}" "$bin/gremlins" "${args[@]}" "$@" ./engine
