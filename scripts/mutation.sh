@@ -2,13 +2,16 @@
 # Mutation testing of the engine with gremlins (pinned; fetched through the Go
 # module proxy, nothing added to go.mod). Fails when test efficacy (killed
 # mutants / (killed + lived)) is below YGGR_MUTATION_THRESHOLD (default 85).
+# gremlins only mutates lines that engine's own tests cover; the rest are
+# listed as NOT COVERED and do not count.
 #
 #   scripts/mutation.sh [gremlins flags]            full run over engine/ (slow)
 #   scripts/mutation.sh --changed [gremlins flags]  only engine lines changed since
 #       the newest git tag reachable from HEAD (what CI runs). Skipped, with a
 #       message and success, when this is not a git checkout, when there is no
-#       tag, or when no non-test engine .go file changed. YGGR_MUTATION_BASE=<ref>
-#       overrides the tag (e.g. YGGR_MUTATION_BASE=main on a branch).
+#       tag, when no non-test engine .go file changed, or when the changed
+#       lines hold no covered mutant. YGGR_MUTATION_BASE=<ref> overrides the
+#       tag (e.g. YGGR_MUTATION_BASE=main on a branch).
 #
 # --changed runs under a time limit, YGGR_MUTATION_TIMEOUT (default 15m);
 # running out of time is a failure (timeout's exit 124), never a silent pass.
@@ -18,7 +21,7 @@ cd "$(dirname "$0")/.."
 GREMLINS_VERSION=v0.6.0
 threshold=${YGGR_MUTATION_THRESHOLD:-85}
 out=${YGGR_MUTATION_OUT:-$(mktemp -t yggr-mutation.XXXXXX.json)}
-args=(unleash --threshold-efficacy "$threshold" --output "$out")
+args=()
 limit=()
 
 if [ "${1:-}" = --changed ]; then
@@ -40,6 +43,11 @@ if [ "${1:-}" = --changed ]; then
 	fi
 	printf 'mutation: engine files changed since %s:\n%s\n' "$base" "$changed"
 	args+=(--diff "$base")
+	# gremlins v0.6.0 compares git diff's repository-relative file names
+	# with names relative to the mutated directory, so with a subdirectory
+	# every mutant is skipped. diff.relative (and running from engine/)
+	# makes git print engine-relative names.
+	export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true
 	limit=(timeout --kill-after=30s "${YGGR_MUTATION_TIMEOUT:-15m}")
 fi
 
@@ -49,4 +57,22 @@ echo "mutation: gremlins ${GREMLINS_VERSION}, efficacy floor ${threshold}%, JSON
 bin=$(mktemp -d -t yggr-gremlins.XXXXXX)
 trap 'rm -rf "$bin"' EXIT
 GOBIN=$bin go install "github.com/go-gremlins/gremlins/cmd/gremlins@${GREMLINS_VERSION}"
-"${limit[@]}" "$bin/gremlins" "${args[@]}" "$@" ./engine
+cd engine # gremlins wants the absolute path of the mutated directory
+
+if [ ${#limit[@]} -ne 0 ]; then
+	# With no runnable mutant gremlins reports efficacy 0 and would fail:
+	# count them first (a dry run costs one coverage run of engine).
+	dry=$("$bin/gremlins" unleash --dry-run "${args[@]}" "$@" "$PWD" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
+	grep 'Runnable:' <<<"$dry" || true
+	runnable=$(grep -o 'Runnable: [0-9]*' <<<"$dry" | grep -o '[0-9]*$' || true)
+	if [ "${runnable:-0}" -eq 0 ]; then
+		echo "mutation: no covered mutant on the changed engine lines; nothing to run"
+		exit 0
+	fi
+fi
+
+# gremlins fails when efficacy <= its threshold; pass a hair below the floor
+# so that efficacy exactly at the floor passes.
+gthreshold=$(awk -v t="$threshold" 'BEGIN { printf "%.3f", t - 0.001 }')
+"${limit[@]}" "$bin/gremlins" unleash --threshold-efficacy "$gthreshold" --output "$out" \
+	"${args[@]}" "$@" "$PWD"
