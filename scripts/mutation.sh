@@ -62,7 +62,7 @@ cd engine # gremlins wants the absolute path of the mutated directory
 if [ ${#limit[@]} -ne 0 ]; then
 	# With no runnable mutant gremlins reports efficacy 0 and would fail:
 	# count them first (a dry run costs one coverage run of engine).
-	dry=$("$bin/gremlins" unleash --dry-run "${args[@]}" "$@" "$PWD" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
+	dry=$("$bin/gremlins" unleash --dry-run --timeout-coefficient 20 "${args[@]}" "$@" "$PWD" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
 	grep 'Runnable:' <<<"$dry" || true
 	runnable=$(grep -o 'Runnable: [0-9]*' <<<"$dry" | grep -o '[0-9]*$' || true)
 	if [ "${runnable:-0}" -eq 0 ]; then
@@ -71,8 +71,16 @@ if [ ${#limit[@]} -ne 0 ]; then
 	fi
 fi
 
-# gremlins fails when efficacy <= its threshold; pass a hair below the floor
-# so that efficacy exactly at the floor passes.
-gthreshold=$(awk -v t="$threshold" 'BEGIN { printf "%.3f", t - 0.001 }')
-"${limit[@]}" "$bin/gremlins" unleash --threshold-efficacy "$gthreshold" --output "$out" \
+# The threshold goes in a config file: gremlins v0.6.0 silently ignores
+# --threshold-efficacy on the command line (viper hands the float flag back
+# as a string, which its typed lookup drops). gremlins fails when efficacy
+# <= the threshold; a hair below the floor lets exactly the floor pass.
+# --timeout-coefficient 20 (default 3): engine's tests take a fraction of a
+# second, so on a loaded machine the default times out mutants spuriously.
+cat >"$bin/gremlins.yaml" <<YAML
+unleash:
+  threshold:
+    efficacy: $(awk -v t="$threshold" 'BEGIN { printf "%.3f", t - 0.001 }')
+YAML
+"${limit[@]}" "$bin/gremlins" unleash --config "$bin/gremlins.yaml" --output "$out" --timeout-coefficient 20 \
 	"${args[@]}" "$@" "$PWD"
