@@ -11,7 +11,7 @@ import (
 // Benchmarks run a 3-node cluster over QUIC loopback with durable storage
 // (fsync on every batch). Compare runs with benchstat.
 
-func benchCluster(b *testing.B, opts ...Option) (*testCluster, *DB) {
+func benchCluster(b testing.TB, opts ...Option) (*testCluster, *DB) {
 	c := newQUICClusterTB(b, 3, opts...)
 	ctx := context.Background()
 	l := c.leader(ctx)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,31 @@ type testCluster struct {
 	nets  map[string]netquic.Network
 	dbs   map[string]*DB
 	opts  []Option
+	// chaos, when set, replaces QUIC with the in-process chaos twin.
+	chaos *netquic.ChaosNet
+	// joined marks nodes that were re-added through membership changes
+	// (they start with WithJoin).
+	joined map[string]bool
+}
+
+// newChaosCluster is n DBs over the chaos twin of the transport (real
+// codec, seeded faults).
+func newChaosCluster(t testing.TB, n int, seed uint64, opts ...Option) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, dirs: map[string]string{}, addrs: map[string]string{}, nets: map[string]netquic.Network{},
+		dbs: map[string]*DB{}, opts: opts, chaos: netquic.NewChaosNet(seed), joined: map[string]bool{}}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		c.ids = append(c.ids, id)
+		c.dirs[id] = t.TempDir()
+		c.addrs[id] = fmt.Sprintf("127.0.0.1:%d", 7070+i)
+		c.nets[id] = c.chaos.Endpoint(engine.NodeID(id))
+	}
+	for _, id := range c.ids {
+		c.start(id)
+	}
+	t.Cleanup(c.close)
+	return c
 }
 
 func newQUICCluster(t *testing.T, n int, opts ...Option) *testCluster {
@@ -63,7 +89,12 @@ func (c *testCluster) peers() []string {
 func (c *testCluster) start(id string) {
 	c.t.Helper()
 	opts := append([]Option{WithID(id), withNetwork(c.nets[id]), WithTiming(20*time.Millisecond, 10)}, c.opts...)
-	db, err := Open(c.dirs[id], c.peers(), opts...)
+	peers := c.peers()
+	if c.joined[id] {
+		opts = append(opts, WithJoin())
+		peers = []string{id + "=" + c.addrs[id]}
+	}
+	db, err := Open(c.dirs[id], peers, opts...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -84,15 +115,28 @@ func (c *testCluster) close() {
 	for _, tr := range c.nets {
 		tr.Close()
 	}
+	if c.chaos != nil {
+		c.chaos.Close()
+	}
 }
 
 // leader waits until all running nodes agree on a leader and returns it.
 func (c *testCluster) leader(ctx context.Context) string {
 	c.t.Helper()
+	return c.leaderAmong(ctx, "")
+}
+
+// leaderAmong is leader, ignoring the node except (a node that is joining
+// and cannot know the leader yet).
+func (c *testCluster) leaderAmong(ctx context.Context, except string) string {
+	c.t.Helper()
 	for i := 0; i < 1000; i++ {
 		var l string
 		agree := true
-		for _, db := range c.dbs {
+		for id, db := range c.dbs {
+			if id == except {
+				continue
+			}
 			s := db.Status()
 			if s.Leader == "" || (l != "" && s.Leader != l) {
 				agree = false
@@ -105,7 +149,14 @@ func (c *testCluster) leader(ctx context.Context) string {
 		}
 		select {
 		case <-ctx.Done():
-			c.t.Fatalf("no leader agreed: %v", ctx.Err())
+			var states []string
+			for _, id := range c.ids {
+				if db := c.dbs[id]; db != nil {
+					s := db.Status()
+					states = append(states, fmt.Sprintf("%s: %s term=%d leader=%s commit=%d applied=%d members=%v", id, s.Role, s.Term, s.Leader, s.Commit, s.Applied, s.Members))
+				}
+			}
+			c.t.Fatalf("no leader agreed: %v\n%s", ctx.Err(), strings.Join(states, "\n"))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

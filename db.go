@@ -48,6 +48,11 @@ type DB struct {
 	tracer trace.Tracer
 }
 
+// defaultElectionTicks with the default 50ms tick gives an election timeout
+// of 400–800ms: a leader failure is noticed, and a new leader elected, in
+// under a second.
+const defaultElectionTicks = 8
+
 // kvMachine adapts the B-tree store to the runtime's StateMachine.
 type kvMachine struct{ *kv.Store }
 
@@ -100,8 +105,12 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		db.ownNet = o.network == nil
 	}
 	ecfg := engine.Config{ElectionTicks: o.electionTks}
+	if ecfg.ElectionTicks == 0 {
+		ecfg.ElectionTicks = defaultElectionTicks
+	}
 	if o.lease {
-		ecfg.ElectionTicks = max(ecfg.ElectionTicks, 10)
+		// The lease stays below the minimum election timeout by the drift
+		// margin (engine.Config.Validate checks it).
 		ecfg.LeaseTicks = ecfg.ElectionTicks - max(1, ecfg.ElectionTicks/5)
 	}
 	ecfg.SnapshotEntries = o.snapshotEntries

@@ -59,8 +59,9 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithLimits sets the size limits on keys, values and transactions.
 func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
-// WithTiming sets the tick length and the election timeout in ticks
-// (defaults 50ms and 10: a leader failure is noticed within 0.5–1s).
+// WithTiming sets the tick length and the minimum election timeout in
+// ticks (defaults 50ms and 8: a leader failure is noticed within
+// 0.4–0.8s). Heartbeats go out every tick.
 func WithTiming(tick time.Duration, electionTicks int) Option {
 	return func(o *options) { o.tick, o.electionTks = tick, electionTicks }
 }

@@ -3,22 +3,25 @@ package engine
 // Action is an output of Engine.Step that the host must carry out. The set
 // of actions is closed: every implementation is in this file.
 //
-// Ordering contract: the host executes the actions of one Step in the order
-// given. A persist action (PersistHardState, TruncateLog, PersistEntries,
-// WriteSnapshotChunk, RestoreSnapshot) must be durable before any later Send
-// (or SendSnapshot) is performed, across Steps too, with one exception: a
-// leader's MsgApp may be sent while the PersistEntries before it is still
-// being written (Raft thesis §10.2.1); the host reports the write with
-// LogPersisted and only then does the leader count itself. Non-persist
-// actions (ApplyEntries, ReadReady, ...) have no durability requirement but
-// keep their order relative to each other.
+// Ordering contract (see the package documentation for the reasons): the
+// host executes the actions of one Step in the order given, across Steps
+// too. No Send (or SendSnapshot) is performed before every earlier
+// PersistHardState that changed the term or vote is durable; a MsgAppResp
+// or MsgSnapResp also waits until every earlier PersistEntries, TruncateLog,
+// WriteSnapshotChunk and RestoreSnapshot is durable; other messages,
+// including the leader's MsgApp, need not wait for log writes (the leader
+// counts itself only after LogPersisted). A PersistHardState that changed
+// only Commit has no durability requirement. Non-persist actions
+// (ApplyEntries, ReadReady, ...) have no durability requirement but keep
+// their order relative to each other and to RestoreSnapshot.
 type Action interface{ isAction() }
 
 // PersistHardState: write the hard state durably.
 type PersistHardState struct{ HardState HardState }
 
 // TruncateLog: delete every log entry with index ≥ Index (a conflicting
-// suffix, Raft §5.3). Always followed by a PersistEntries in the same Step.
+// suffix, Raft §5.3). Followed by a PersistEntries in the same Step, except
+// after Recover, which drops a stale tail (terms going backwards) on its own.
 type TruncateLog struct{ Index uint64 }
 
 // PersistEntries: append entries durably. They follow the last entry of the
@@ -32,7 +35,9 @@ type Send struct{ Msg Message }
 // SendSnapshot: read up to MaxBytes of the snapshot Msg.Snapshot at
 // Msg.Offset from the snapshot store, set Msg.Data (and Msg.Done if the chunk
 // ends the snapshot) and send it. If the snapshot cannot be read, step
-// SnapshotChunkFailed.
+// SnapshotChunkFailed. The host must keep a snapshot readable while it is
+// being streamed (a newer snapshot must not delete it), or a follower that
+// needs it never catches up.
 type SendSnapshot struct {
 	Msg      Message
 	MaxBytes uint64

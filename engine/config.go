@@ -79,6 +79,14 @@ type Config struct {
 	// Seed seeds the PCG that draws election timeouts. Nodes of one cluster
 	// should get different seeds.
 	Seed uint64
+
+	// Incarnation must differ each time a node starts: a counter the host
+	// persists and increments on every start (values below 2^24 are
+	// distinct). A follower numbers its read-index requests
+	// Incarnation<<40 | sequence, so that the leader's late answer to a
+	// request sent before a crash is never taken for the answer to a
+	// request of the new process (which could serve a stale read).
+	Incarnation uint64
 }
 
 // Errors found in a Config by New.

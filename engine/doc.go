@@ -24,14 +24,25 @@
 //
 // # Ordering and durability contract
 //
-// The host executes the actions of one Step in order. Every persist action
-// (PersistHardState, PersistEntries, TruncateLog, WriteSnapshotChunk,
-// RestoreSnapshot) must be durable before any later Send is performed, with one
-// exception (Raft thesis §10.2.1): a leader's AppendEntries (MsgApp) may be sent
-// while the PersistEntries that precedes it is still being written. The leader
-// counts its own log toward a quorum only after the host reports the write
-// with a LogPersisted event. The engine never emits a MsgApp after a
-// PersistHardState that changed the term or the vote in the same Step.
+// The host executes the actions of one Step in order. Every message carries
+// its sender's term, and a vote answer its vote, so no Send may be
+// performed before every earlier PersistHardState that changed the term or
+// the vote is durable. Beyond that, what a message claims decides what it
+// waits for:
+//
+//   - MsgAppResp and MsgSnapResp acknowledge log and snapshot contents: they
+//     wait until every earlier persist action (PersistEntries, TruncateLog,
+//     WriteSnapshotChunk, RestoreSnapshot) is durable.
+//   - every other message, the leader's AppendEntries included (Raft thesis
+//     §10.2.1), claims nothing about the sender's disk and may go out while
+//     earlier log writes are still in progress. The leader counts its own
+//     log toward a quorum only after the host reports the write with a
+//     LogPersisted event.
+//   - a PersistHardState that changed only Commit need not be durable before
+//     anything: a restarted node re-learns its commit index.
+//
+// A host that simply makes every persist action durable before any later
+// Send (as internal/sim does) satisfies the contract.
 //
 // # Caveats
 //

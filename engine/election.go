@@ -111,8 +111,19 @@ func (e *Engine) handleVoteResponse(m Message) {
 // leadership transfer, so a leader that is in contact with a majority is not
 // deposed by a node that merely lost contact (Raft §4.2.3); it is also what
 // makes the leader lease safe.
+//
+// A voter restarted from durable state may have made that promise just
+// before it went down; with leases on it keeps it for ElectionTicks after
+// the restart, or an old leader could still serve lease reads while the
+// restarted voter helps elect a new one.
 func (e *Engine) inLease() bool {
-	return !e.cfg.DisableCheckQuorum && e.leader != "" && e.electionElapsed < e.cfg.ElectionTicks
+	if e.cfg.DisableCheckQuorum {
+		return false
+	}
+	if e.cfg.LeaseTicks > 0 && e.restarted && e.ticks < uint64(e.cfg.ElectionTicks) {
+		return true
+	}
+	return e.leader != "" && e.electionElapsed < e.cfg.ElectionTicks
 }
 
 // handleVoteRequest answers MsgVote and MsgPreVote (Raft §5.2, §5.4.1,

@@ -68,6 +68,9 @@ type Engine struct {
 	snapshotHinted uint64
 
 	recovered bool
+	// restarted says Recover found a term, so this node may have promised
+	// a leader to refuse votes just before a crash (see inLease).
+	restarted bool
 	stepped   bool
 	counters  Counters
 
@@ -89,7 +92,7 @@ func New(cfg Config) (*Engine, error) {
 		rng:        rand.New(rand.NewPCG(cfg.Seed, uint64(len(cfg.ID))^0x9e3779b97f4a7c15)),
 		membership: NewMembership(cfg.Peers, nil),
 	}
-	e.reads.init()
+	e.reads.init(cfg.Incarnation)
 	e.resetElectionTimer()
 	return e, nil
 }
@@ -139,9 +142,13 @@ func (e *Engine) Step(ev Event) []Action {
 	return e.flush()
 }
 
-// flush persists a changed commit index and returns the collected actions.
+// flush persists a changed commit index, term or vote and returns the
+// collected actions. A term adopted from a message that needed no answer
+// (a stale leader stepping down on a higher-term reply) must be durable
+// too: Raft Figure 2 keeps currentTerm on stable storage, and a node that
+// restarted with an older term would step back in time.
 func (e *Engine) flush() []Action {
-	if e.log.commit != e.durable.Commit {
+	if e.log.commit != e.durable.Commit || e.term != e.durable.Term || e.vote != e.durable.Vote {
 		e.persistHardState()
 	}
 	out := e.out
@@ -173,6 +180,7 @@ func (e *Engine) send(m Message) {
 // recover restores durable state (see Recover).
 func (e *Engine) recover(r Recover) {
 	e.recovered = true
+	e.restarted = r.HardState.Term > 0
 	e.term, e.vote = r.HardState.Term, r.HardState.Vote
 	s := r.Snapshot
 	e.log.floor, e.log.floorTerm, e.log.snap = s.Index, s.Term, s
@@ -183,6 +191,13 @@ func (e *Engine) recover(r Recover) {
 		}
 		if ent.Index != e.log.lastIndex()+1 {
 			break // a gap: the durable log ends here
+		}
+		if ent.Term < e.log.lastTerm() {
+			// Terms never decrease along a log: this tail is a stale
+			// leftover (for example from before a snapshot install that
+			// a crash interrupted). Drop it, durably.
+			e.emit(TruncateLog{Index: ent.Index})
+			break
 		}
 		e.log.append(ent)
 	}

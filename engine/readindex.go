@@ -38,14 +38,24 @@ type readState struct {
 	sent       []roundSent
 	queue      []pendingRead
 
-	// Follower side: reads forwarded to the leader in batches.
+	// Follower side: reads forwarded to the leader in batches. Batch
+	// contexts are Config.Incarnation<<40 | 1, 2, ..., so that no two starts
+	// of a node use the same numbers.
+	batchBase    uint64
+	batchSeq     uint64
 	batch        uint64   // context of the batch in flight (0 if none)
 	batchIDs     []uint64 // reads in the batch in flight
 	batchElapsed int
 	waiting      []uint64 // reads for the next batch
 }
 
-func (r *readState) init() {}
+func (r *readState) init(incarnation uint64) {
+	r.batchBase = incarnation << batchSeqBits
+}
+
+// batchSeqBits is the width of a follower's read batch sequence within one
+// incarnation: the context is incarnation<<40 | sequence.
+const batchSeqBits = 40
 
 func (r *readState) pending() int { return len(r.queue) + len(r.batchIDs) + len(r.waiting) }
 
@@ -213,8 +223,11 @@ func (e *Engine) maybeSendReadBatch() {
 	if r.batchIDs != nil || len(r.waiting) == 0 || e.leader == "" {
 		return
 	}
-	r.batch = r.round + 1 // any fresh number; round is unused on followers
-	r.round++
+	r.batchSeq = (r.batchSeq + 1) & (1<<batchSeqBits - 1)
+	if r.batchSeq == 0 {
+		r.batchSeq = 1 // 0 means "no batch"
+	}
+	r.batch = r.batchBase | r.batchSeq
 	r.batchIDs, r.waiting, r.batchElapsed = r.waiting, nil, 0
 	e.send(Message{Type: MsgReadIndex, To: e.leader, Context: r.batch})
 }

@@ -25,7 +25,10 @@
 // FirstIndex and LastIndex may be called concurrently from others (for
 // example a sender reading entries for a follower). Readers never see half
 // of a write. A pure append lets readers run during its sync; a truncation
-// or ResetTo holds them off until it is durable.
+// or ResetTo holds them off until it is durable. Compact touches only
+// entries below the floor and may run from another goroutine beside writes
+// and reads: its cost is one Badger tombstone per entry (1M entries took
+// some 40 s on a loaded 2-core machine), so keep it off the driver.
 //
 // # Durability and group commit
 //
@@ -60,6 +63,13 @@
 // Compact or ResetTo. Badger's logger is routed to Options.Logger at warning
 // level and above.
 //
+// Measured (YGGR_LOG_FOOTPRINT=1 go test -run 'Footprint|IdleRSS' -v,
+// loaded 2-core VM, ext4): an open store adds about 2.5 MiB to a process's
+// RSS when empty and about 6.5 MiB after 10k small entries. A node writing
+// 1M entries of 128 B with a snapshot and Compact every 10k entries stays
+// at 5 to 16 MiB allocated on disk (the apparent size, about 150 MiB, is
+// mostly Badger's sparse, preallocated value-log and memtable files).
+//
 // # Caveats
 //
 //   - Recovery (in Open) deletes a torn tail: records after the last valid,
@@ -75,6 +85,9 @@
 //   - After a failed write the Store refuses further use (every method
 //     returns the error): the on-disk state is only known again after a
 //     reopen.
+//   - Compact writes tombstones; Badger reclaims their space only when its
+//     LSM compaction reaches the deleted data, so the directory shrinks
+//     later, not at once (value-log GC only helps entries over 64 KiB).
 //   - SetSnapshot does not delete entries: Compact does, and only up to the
 //     recorded snapshot index, so a runtime may keep entries behind the
 //     snapshot for slow followers but cannot read them through the Store

@@ -26,6 +26,7 @@ func (s *Store) gcLoop(period time.Duration) {
 		case <-s.gcKick:
 		}
 		s.runGC()
+		s.gcRuns.Add(1)
 	}
 }
 

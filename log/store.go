@@ -1,6 +1,7 @@
 package log
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,10 @@ type Options struct {
 	// the Store. Zero means 10 minutes; negative disables the periodic run
 	// (Compact still triggers one).
 	GCInterval time.Duration
+
+	// memTableSize overrides the Badger memtable size (tests use a small
+	// one to reach the one-transaction limit cheaply); zero is the default.
+	memTableSize int64
 }
 
 // Badger tuning for a tiny database; see doc.go.
@@ -67,19 +72,22 @@ const (
 // snapshot metadata, in one Badger database under dir/raft.
 //
 // Concurrency: all methods are safe for concurrent use. Writers (Write,
-// SetSnapshot, Compact, ResetTo) are serialized and hold an exclusive lock
-// for the whole write including its sync; readers (Load, Entries, Term,
-// FirstIndex, LastIndex) hold a shared lock, so they always see the state
-// before or after a whole write, never half of one. The runtime is expected
-// to write from one goroutine.
+// SetSnapshot, ResetTo) are serialized; readers (Load, Entries, Term,
+// FirstIndex, LastIndex) always see the state before or after a whole
+// write, never half of one: a write that changes or deletes visible entries
+// holds them off until it is durable, a pure append publishes its new last
+// index only once durable. Compact runs beside all of them (it touches only
+// invisible entries). The runtime is expected to write from one goroutine.
 type Store struct {
 	db     *badger.DB
-	where  string // the Badger directory, or "in-memory", for error messages
+	where  string // the Badger directory, or "memory", for error messages
 	logger *slog.Logger
 
 	// writeMu serializes writers, so that one write's phases are never
 	// interleaved with another's.
 	writeMu sync.Mutex
+	// compactMu serializes Compact calls, which do not take writeMu.
+	compactMu sync.Mutex
 
 	mu       sync.RWMutex
 	closed   bool
@@ -91,6 +99,7 @@ type Store struct {
 	dropped  []string            // notes from recovery, reported by Load
 
 	chunkedCommits atomic.Int64 // commits too large for one transaction, for tests
+	gcRuns         atomic.Int64 // runs of the GC goroutine, for tests
 
 	gcKick chan struct{} // buffered(1): request a GC run
 	gcStop chan struct{} // closed by Close
@@ -112,7 +121,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if len(opts.ClusterID) > MaxIdentityLen || len(opts.NodeID) > MaxIdentityLen {
 		return nil, fmt.Errorf("log: cluster or node id longer than %d bytes", MaxIdentityLen)
 	}
-	s := &Store{logger: logger, where: "in-memory"}
+	s := &Store{logger: logger, where: "memory"}
 	bopts := badgerOptions("", opts, logger)
 	if !opts.InMemory {
 		s.where = filepath.Join(dir, "raft")
@@ -152,13 +161,14 @@ func Open(dir string, opts Options) (*Store, error) {
 // badgerOptions returns the Badger options for a tiny Raft log; dir is empty
 // in memory.
 func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options {
+	mt := cmp.Or(opts.memTableSize, memTableSize)
 	o := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{logger}).
 		WithInMemory(opts.InMemory).
 		// One Write is one Badger write request; with SyncWrites Badger
 		// syncs its write-ahead log (and value log) inside that request.
 		WithSyncWrites(!opts.NoSync && !opts.InMemory).
-		WithMemTableSize(memTableSize).
+		WithMemTableSize(mt).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
@@ -173,10 +183,11 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2)
 	if opts.InMemory {
-		// In memory every value must stay in the LSM tree.
-		o = o.WithValueThreshold(1 << 20)
+		// In memory every value must stay in the LSM tree, and Badger
+		// bounds the threshold by its batch size (15% of the memtable).
+		o = o.WithValueThreshold(min(1<<20, mt*15/100))
 	} else {
-		o = o.WithValueThreshold(valueThreshold)
+		o = o.WithValueThreshold(min(valueThreshold, mt*15/100))
 	}
 	return o
 }
@@ -186,6 +197,8 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

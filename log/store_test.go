@@ -551,8 +551,13 @@ func TestResetTo(t *testing.T) {
 // TestLargeBatches writes and truncates more than one Badger transaction
 // holds, which takes the chunked commit path.
 func TestLargeBatches(t *testing.T) {
-	s := openMem(t)
-	const n = 30000
+	// A 1 MiB memtable holds about 1600 keys per transaction.
+	s, err := Open("", Options{InMemory: true, memTableSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5000
 	mustWrite(t, s, Batch{Entries: ents(1, 1, n), HardState: &engine.HardState{Term: 1, Commit: 7}})
 	if got := s.LastIndex(); got != n {
 		t.Fatalf("LastIndex = %d, want %d", got, n)
@@ -578,4 +583,35 @@ func TestLargeBatches(t *testing.T) {
 	if got, want := countEntryKeys(t, s), 1; got != want {
 		t.Errorf("stored entries after Compact = %d, want %d", got, want)
 	}
+}
+
+// TestFailedWriteIsSticky closes Badger under the store so that a commit
+// fails; the store must then refuse all use rather than guess its state.
+func TestFailedWriteIsSticky(t *testing.T) {
+	s, err := Open("", Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 3)})
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	werr := s.Write(Batch{Entries: ents(1, 4, 4)})
+	if werr == nil {
+		t.Fatal("Write on a closed Badger succeeded")
+	}
+	if got := s.LastIndex(); got != 3 {
+		t.Errorf("LastIndex after a failed write = %d, want 3", got)
+	}
+	for name, f := range map[string]func() error{
+		"Write":   func() error { return s.Write(Batch{Entries: ents(1, 4, 4)}) },
+		"Load":    func() error { _, err := s.Load(); return err },
+		"Entries": func() error { _, err := s.Entries(1, 2, 0); return err },
+		"Term":    func() error { _, err := s.Term(2); return err },
+	} {
+		if err := f(); err == nil || err.Error() != werr.Error() {
+			t.Errorf("%s after a failed write = %v, want %v", name, err, werr)
+		}
+	}
+	s.Close() // Badger is already closed; only the GC state is released.
 }

@@ -27,8 +27,10 @@ type Batch struct {
 // Write makes b durable: one Badger transaction, written as one request and
 // synced once (group commit), unless the batch is too large for one
 // transaction (see doc.go). When Write returns nil, everything in b survives
-// a crash; when it returns an error, the store refuses later writes (the
-// state on disk is unknown until a reopen) and the runtime should stop.
+// a crash. An invalid batch (not contiguous, below the snapshot, too large)
+// is rejected with nothing written. If the commit itself fails, the store
+// refuses all later use (the state on disk is unknown until a reopen) and
+// the runtime should stop.
 //
 // Entries' Data is copied into the encoding; the caller keeps ownership.
 func (s *Store) Write(b Batch) error {
@@ -180,10 +182,17 @@ func (s *Store) SetSnapshot(meta engine.SnapshotMeta) error {
 
 // Compact deletes the entries with index ≤ index from disk (they are already
 // invisible: index must not exceed the recorded snapshot's index), then
-// asks the GC goroutine to reclaim value-log space.
+// asks the GC goroutine to reclaim value-log space. Its cost is linear in
+// the number of entries deleted (one Badger tombstone each).
+//
+// Compact touches only keys below the log's floor, which no other method
+// reads or writes, so it does not hold off Write or the readers: the
+// runtime may call it from another goroutine while the driver writes.
+// Concurrent Compact calls are serialized. A Compact interrupted by a crash
+// leaves invisible entries that a later Compact deletes.
 func (s *Store) Compact(index uint64) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	s.mu.RLock()
 	err := s.usable()
 	snap := s.snap
@@ -202,10 +211,7 @@ func (s *Store) Compact(index uint64) error {
 		return nil
 	}
 	if err := s.commit([][]mutation{runs}); err != nil {
-		s.mu.Lock()
-		s.failed = fmt.Errorf("log: compact in %s: %w", s.where, err)
-		s.mu.Unlock()
-		return s.failed
+		return fmt.Errorf("log: compact in %s: %w", s.where, err)
 	}
 	s.kickGC()
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -119,8 +120,9 @@ func (e *bodyEncoder) ids(ids []engine.NodeID) {
 // bodyDecoder reads one canonical msgpack body. Every length is checked
 // against the bytes that remain before anything is allocated.
 type bodyDecoder struct {
-	r   bytes.Reader
-	dec *msgpack.Decoder
+	body []byte
+	r    bytes.Reader
+	dec  *msgpack.Decoder
 }
 
 func newBodyDecoder() *bodyDecoder {
@@ -130,6 +132,7 @@ func newBodyDecoder() *bodyDecoder {
 }
 
 func (d *bodyDecoder) reset(body []byte) {
+	d.body = body
 	d.r.Reset(body)
 	d.dec.Reset(&d.r)
 }
@@ -226,7 +229,8 @@ func (d *bodyDecoder) fixedArray(n int, what string) error {
 	return nil
 }
 
-// bytes reads a bin of at most limit bytes. An empty bin decodes as nil.
+// bytes reads a bin of at most limit bytes. An empty bin decodes as nil; a
+// non-empty one aliases the body.
 func (d *bodyDecoder) bytes(limit int) ([]byte, error) {
 	c, err := d.peek()
 	if err != nil {
@@ -248,8 +252,12 @@ func (d *bodyDecoder) bytes(limit int) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	b := make([]byte, n)
-	if err := d.dec.ReadFull(b); err != nil {
+	// Alias the body instead of copying: the body belongs to the decoded
+	// value. msgpack reads the bytes.Reader directly (no buffering of its
+	// own), so skipping in the reader skips in the decoder.
+	pos := len(d.body) - d.r.Len()
+	b := d.body[pos : pos+n : pos+n]
+	if _, err := d.r.Seek(int64(n), io.SeekCurrent); err != nil {
 		return nil, badf("truncated bin")
 	}
 	return b, nil

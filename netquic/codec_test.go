@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -18,7 +19,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-var equateEmpty = cmpopts.EquateEmpty()
+// equateEmpty treats nil and empty slices alike (the codec decodes empty as
+// nil) and compares byte slices fast.
+var equateEmpty = cmp.Options{
+	cmp.Comparer(bytes.Equal),
+	cmp.FilterPath(func(p cmp.Path) bool { return p.Last().Type() != reflect.TypeFor[[]byte]() }, cmpopts.EquateEmpty()),
+}
 
 // sampleMessages holds one message of every type, shaped as the engine
 // emits them, plus edge cases the engine can produce (trap 3: a stale-term
@@ -305,4 +311,22 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadBodyLarge(t *testing.T) {
+	for _, n := range []int{0, 10, bodyChunkBytes, bodyChunkBytes + 1, 5*bodyChunkBytes + 7} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		got, err := readBody(bytes.NewReader(data), n)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("n=%d: got %d bytes, %v", n, len(got), err)
+		}
+		if n > 0 {
+			if _, err := readBody(bytes.NewReader(data[:n-1]), n); err == nil {
+				t.Errorf("n=%d: truncated input read without error", n)
+			}
+		}
+	}
 }

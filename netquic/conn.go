@@ -1,6 +1,7 @@
 package netquic
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -26,10 +27,9 @@ func (t *Transport) startConn(p *peer, c *quic.Conn, out bool) {
 		c.CloseWithError(codeShutdown, "shutdown")
 		return
 	}
-	if !p.adopt(c, out) {
-		t.untrackConn(c)
-		return
-	}
+	// A connection that loses to a duplicate is still read until it
+	// closes: the peer may have written on it already.
+	p.adopt(c, out)
 	pc := &peerConn{p: p, c: c}
 	// Owned by the connection; ends when it closes (peer gone, duplicate,
 	// RemovePeer, Close).
@@ -95,6 +95,7 @@ func (t *Transport) readMessages(pc *peerConn, s *quic.ReceiveStream) {
 			p.misaddressed.Add(1)
 			continue
 		}
+		p.heard()
 		select {
 		case t.inbound <- m:
 		case <-t.ctx.Done():
@@ -121,7 +122,7 @@ const callReadTimeout = 30 * time.Second
 func (t *Transport) serveCall(pc *peerConn, s *quic.Stream) {
 	defer s.CancelRead(codeStreamDone)
 	s.SetReadDeadline(time.Now().Add(callReadTimeout))
-	k, body, err := readFrame(newFrameReader(s), t.cfg.MaxFrameBytes)
+	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), t.cfg.MaxFrameBytes)
 	if err != nil || k != KindCallRequest {
 		if err == nil || errors.Is(err, ErrBadFrame) {
 			t.bad(pc, fmt.Errorf("call request: kind %s, %v", k, err))
@@ -215,7 +216,7 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 		return nil, wrap(err)
 	}
 	s.Close()
-	k, body, err := readFrame(newFrameReader(s), t.cfg.MaxFrameBytes)
+	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), t.cfg.MaxFrameBytes)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -230,6 +231,7 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 	if err != nil {
 		return nil, wrap(err)
 	}
+	p.heard()
 	p.msgsSent.Add(1)
 	p.bytesSent.Add(uint64(len(frame)))
 	p.msgsRecv.Add(1)

@@ -1,3 +1,93 @@
 // Package netquic carries Raft messages between peers over QUIC with mutual
-// TLS and a versioned msgpack wire format.
+// TLS 1.3 and a versioned msgpack wire format, and provides ChaosNet, an
+// in-process twin with fault injection for tests.
+//
+// # Usage
+//
+// Build credentials once per cluster (NewCA, or CAFromSecret for a shared
+// secret), issue one certificate per node (NewNodeCert), then:
+//
+//	tc, err := netquic.TLSConfig(caPEM, certPEM, keyPEM)
+//	t, err := netquic.Listen(netquic.Config{ID: "n1", ListenAddr: ":7071", TLS: tc,
+//		Peers: map[engine.NodeID]string{"n2": "10.0.0.2:7071"}})
+//	defer t.Close()
+//	t.Send(msg)              // never blocks
+//	for m := range t.Inbound() { ... }
+//
+// The runtime is written against the Network interface, which both
+// *Transport and ChaosNet endpoints implement.
+//
+// # Wire format
+//
+// A frame is [version byte][kind byte][uvarint body length][msgpack body]
+// (frame.go). The kind of a Raft message is its engine.MessageType; forwarded
+// calls have KindCallRequest and KindCallResponse. A body is a msgpack array
+// of every field of the message in a fixed order, holding only unsigned
+// integers (shortest form), booleans and byte strings (node IDs included),
+// with entries and the snapshot metadata as nested arrays (codec.go, the
+// only place msgpack is configured). Every field is encoded whatever the
+// type, so any value the engine emits round-trips, including a stale-term
+// MsgAppResp rejection with zero indexes. Decoding accepts exactly the
+// canonical encoding: whatever decodes re-encodes to the same bytes. It
+// validates node IDs, entry types and memberships, bounds every length by
+// the bytes that remain before allocating, and returns an error wrapping
+// ErrBadFrame; it never panics. testdata/*.golden lock the bytes of every
+// kind (go test -run TestGolden -update rewrites them).
+//
+// # Connections
+//
+// One UDP socket serves both listening and dialing. A node dials a peer
+// lazily when it has something to send; a connection either side opened is
+// used by both. If both dial at once, both keep the connection dialed by
+// the lower ID (a newer connection replaces one older than 2 s: the peer
+// dialed because it lost the old one); the loser stays open for reading for
+// 3 s, so nothing already written on it is lost. Raft messages travel on
+// one long-lived unidirectional stream per direction at the highest
+// priority, MsgSnap chunks on a second one at low priority, and each Call
+// on its own bidirectional stream. Each peer has two bounded queues (Raft
+// messages: QueueLen and QueueBytes; snapshot chunks: SnapQueueLen) that
+// drop the oldest message when full, so Send never blocks and a dead peer
+// costs bounded memory. Dialing backs off exponentially from 50 ms to 2 s
+// with jitter. Keep-alives every 1 s and a 6 s idle timeout detect dead
+// peers on a LAN; the stateless reset key is derived from the cluster CA
+// and the node ID, so a crashed and restarted node resets its peers' stale
+// connections at once, even with a fresh certificate.
+//
+// # Authentication
+//
+// Both sides present a certificate from the cluster CA naming a node ID in
+// the URI SAN yggr://node/<id>. A handshake is refused (and counted in
+// Metrics.HandshakeFailures) when the peer has no certificate, one from
+// another CA, no node ID, or, when dialing, another node's ID. A received
+// message whose From differs from the connection's certificate is dropped
+// and counted (MismatchedFrom). A bad frame is dropped and counted; the
+// stream continues if the frame's length was sound, and a connection is
+// closed after 16 bad frames.
+//
+// # Goroutines
+//
+// A Transport runs: one accept loop; per peer, one sender per queue; per
+// connection, one loop accepting unidirectional streams and one accepting
+// bidirectional streams; per stream, one reader or call handler. Close
+// cancels all of them, closes every connection and the socket, waits for
+// them, then closes Inbound. A ChaosNet runs one delivery goroutine until
+// its Close.
+//
+// # Caveats
+//
+//   - Send keeps the message until a sender goroutine encodes it: the
+//     caller must not modify its slices afterwards. Decoded messages alias
+//     the received frame.
+//   - Messages on different streams (Raft messages, snapshot chunks) are
+//     not ordered with respect to each other; messages written on a
+//     connection that dies are lost. Raft tolerates both.
+//   - A peer that only ever dialed us (no address known) is reachable only
+//     while its connection lasts.
+//   - Insecure mode authenticates nobody: the node ID in a peer's
+//     self-signed certificate is taken on trust.
+//   - Anyone holding the cluster secret (or CA key) can mint node
+//     certificates; there is no revocation.
+//   - ChaosNet's Call fails at once with ErrUnreachable across a partition,
+//     where a real Transport would wait for ctx; drops and duplicates apply
+//     to Raft messages only, as QUIC streams are reliable.
 package netquic

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/yggrdb/yggr/engine"
@@ -105,6 +106,16 @@ func AppendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, erro
 	}
 	e := encoderPool.Get().(*bodyEncoder)
 	defer putEncoder(e)
+	return e.appendMessage(b, m, maxFrameBytes)
+}
+
+// appendMessage is AppendMessage with the caller's encoder (a sender
+// goroutine keeps one, so big snapshot chunks reuse its buffer).
+func (e *bodyEncoder) appendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
+	if err := ValidateMessage(m); err != nil {
+		return b, err
+	}
+	e.buf.Reset()
 	e.encodeMessage(m)
 	return appendBody(b, KindOf(m.Type), e, maxFrameBytes)
 }
@@ -142,7 +153,8 @@ func appendCallResponse(b []byte, status uint64, payload []byte, maxFrameBytes i
 	return appendBody(b, KindCallResponse, e, maxFrameBytes)
 }
 
-// DecodeMessage decodes exactly one frame holding a Raft message. Any
+// DecodeMessage decodes exactly one frame holding a Raft message. The
+// message's byte slices alias frame. Any
 // malformed, non-canonical or invalid input is an error wrapping
 // ErrBadFrame; it never panics and never allocates more than the frame's
 // own length (bounded by maxFrameBytes, 0 meaning DefaultMaxFrameBytes).
@@ -248,8 +260,8 @@ func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
 	if n > uint64(maxFrameBytes) {
 		return 0, nil, fmt.Errorf("%w: %w: body of %d bytes exceeds %d", ErrBadFrame, errFrameHeader, n, maxFrameBytes)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	body, err := readBody(r, int(n))
+	if err != nil {
 		return 0, nil, noEOF(err)
 	}
 	if !k.Valid() {
@@ -258,6 +270,32 @@ func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
 		return k, nil, badf("unknown kind %#x", kb)
 	}
 	return k, body, nil
+}
+
+// bodyChunkBytes: of a body longer than this, only the first chunk is
+// allocated until it has arrived, so a peer announcing huge frames and
+// sending nothing pins little memory.
+const bodyChunkBytes = 1 << 20
+
+func readBody(r io.Reader, n int) ([]byte, error) {
+	if n <= bodyChunkBytes {
+		body := make([]byte, n)
+		_, err := io.ReadFull(r, body)
+		return body, err
+	}
+	body := make([]byte, 0, bodyChunkBytes)
+	for len(body) < n {
+		if len(body) == cap(body) {
+			// The peer did send the first chunk: trust the length now.
+			body = slices.Grow(body, n-len(body))
+		}
+		k, err := io.ReadFull(r, body[len(body):min(n, cap(body))])
+		body = body[:len(body)+k]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return body, nil
 }
 
 func noEOF(err error) error {
@@ -271,3 +309,6 @@ func noEOF(err error) error {
 const frameReaderBytes = 64 << 10
 
 func newFrameReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, frameReaderBytes) }
+
+// callReaderBytes is the read buffer of a call stream (one frame each way).
+const callReaderBytes = 4 << 10

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,11 @@ type peer struct {
 	// changes, waking every goroutine waiting in connect.
 	changed   chan struct{}
 	connected bool // a connection was ever adopted (for counting reconnects)
+	// retiring holds the timers that close losing duplicate connections;
+	// close fires them early.
+	retiring []retiring
+
+	backingOff atomic.Bool // backoff > 0; read without mu on the receive path
 
 	msgsSent, bytesSent, msgsRecv, bytesRecv atomic.Uint64
 	drops, reconnects, handshakeFailures     atomic.Uint64
@@ -68,12 +74,29 @@ func (p *peer) setAddr(addr string) {
 	}
 }
 
+// heard notes a valid message from the peer: the link works, so the next
+// dial need not wait.
+func (p *peer) heard() {
+	if p.backingOff.Load() {
+		p.mu.Lock()
+		p.backoff = 0
+		p.backingOff.Store(false)
+		p.mu.Unlock()
+	}
+}
+
 // close stops the peer's senders and closes its connection.
 func (p *peer) close(code quic.ApplicationErrorCode) {
 	p.cancel()
 	p.mu.Lock()
 	c := p.conn
 	p.conn = nil
+	for _, r := range p.retiring {
+		if r.timer.Stop() {
+			r.conn.CloseWithError(code, "peer closed")
+		}
+	}
+	p.retiring = nil
 	p.mu.Unlock()
 	if c != nil {
 		c.CloseWithError(code, "peer closed")
@@ -102,10 +125,12 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 			c, err := p.dial(ctx, addr, wait)
 			p.mu.Lock()
 			p.dialing = false
-			if err == nil {
-				p.backoff = 0
-			} else {
+			// A successful dial does not reset the backoff: a peer that
+			// completes handshakes and then drops us must not be redialed
+			// in a tight loop. Traffic from the peer resets it (heard).
+			if err != nil && ctx.Err() == nil {
 				p.backoff = min(max(2*p.backoff, backoffMin), backoffMax)
+				p.backingOff.Store(true)
 			}
 			p.broadcastLocked()
 			p.mu.Unlock()
@@ -188,12 +213,14 @@ func (p *peer) adopt(c *quic.Conn, out bool) bool {
 			lowerDialedNew := (out && p.t.id < p.id) || (!out && p.id < p.t.id)
 			keepNew = lowerDialedNew
 		}
+		p.t.log.Debug("netquic: duplicate connection", "peer", string(p.id), "out", out, "keepNew", keepNew)
 		if !keepNew {
-			c.CloseWithError(codeDuplicate, "duplicate connection")
+			p.retireLocked(c)
 			return false
 		}
-		old.CloseWithError(codeDuplicate, "duplicate connection")
+		p.retireLocked(old)
 	}
+	p.t.log.Debug("netquic: connected", "peer", string(p.id), "out", out, "remote", c.RemoteAddr().String())
 	if p.connected {
 		p.reconnects.Add(1)
 	}
@@ -201,6 +228,23 @@ func (p *peer) adopt(c *quic.Conn, out bool) bool {
 	p.conn, p.connAt, p.connOut = c, now, out
 	p.broadcastLocked()
 	return true
+}
+
+type retiring struct {
+	at    time.Time // when timer fires
+	timer *time.Timer
+	conn  *quic.Conn
+}
+
+// retireLocked closes a losing duplicate connection after duplicateGrace,
+// so that what the peer already wrote on it is still read; nothing new is
+// sent on it.
+func (p *peer) retireLocked(c *quic.Conn) {
+	now := time.Now()
+	p.retiring = slices.DeleteFunc(p.retiring, func(r retiring) bool { return now.After(r.at) })
+	p.retiring = append(p.retiring, retiring{now.Add(duplicateGrace), time.AfterFunc(duplicateGrace, func() {
+		c.CloseWithError(codeDuplicate, "duplicate connection")
+	}), c})
 }
 
 // sendLoop drains one queue onto one long-lived unidirectional stream,
@@ -213,6 +257,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 		sconn  *quic.Conn
 		batch  []engine.Message
 		buf    []byte
+		enc    = newBodyEncoder()
 	)
 	defer func() {
 		if stream != nil {
@@ -239,9 +284,17 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 					stream.CancelWrite(codeStreamDone)
 				}
 				stream, sconn = nil, c
-				s, err := c.OpenUniStream()
+				octx, cancel := context.WithTimeout(p.ctx, handshakeTimeout)
+				s, err := c.OpenUniStreamSync(octx)
+				cancel()
 				if err != nil {
-					continue // the connection died, or is out of streams: connect again
+					if p.ctx.Err() != nil {
+						return
+					}
+					// The connection died, or the peer grants no stream:
+					// give up on it and connect again.
+					c.CloseWithError(codeShutdown, "cannot open stream")
+					continue
 				}
 				if snap {
 					s.SetPriority(6, true)
@@ -255,7 +308,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 			sent := 0
 			for i := range batch {
 				var err error
-				if buf, err = AppendMessage(buf, &batch[i], p.t.cfg.MaxFrameBytes); err != nil {
+				if buf, err = enc.appendMessage(buf, &batch[i], p.t.cfg.MaxFrameBytes); err != nil {
 					p.drops.Add(1)
 					p.t.log.Error("netquic: cannot encode message", "peer", string(p.id), "msg", batch[i].String(), "err", err)
 					continue
@@ -274,7 +327,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 			}
 			p.msgsSent.Add(uint64(sent))
 			p.bytesSent.Add(uint64(len(buf)))
-			if cap(buf) > 4*writeBatchBytes {
+			if !snap && cap(buf) > 4*writeBatchBytes {
 				buf = nil // do not pin a big snapshot chunk's buffer
 			}
 		}

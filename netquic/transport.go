@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,9 @@ const (
 	// this window are a simultaneous dial (keep the one dialed by the lower
 	// ID); otherwise the newer wins (the peer had lost the old one).
 	duplicateWindow = 2 * time.Second
+	// duplicateGrace is how long a losing duplicate connection stays open
+	// for reading before it is closed.
+	duplicateGrace = 3 * time.Second
 	// maxBadFrames per connection before the peer is disconnected.
 	maxBadFrames = 16
 	// writeBatchBytes is the most a sender writes in one stream write.
@@ -250,15 +254,27 @@ func (t *Transport) setupTLS() error {
 	return nil
 }
 
-// resetKey derives the QUIC stateless reset key from the node's private
-// key, so that after a restart with the same key the node can reset its
-// peers' stale connections at once instead of letting them time out.
+// resetKey derives the QUIC stateless reset key, stable across restarts,
+// so that a restarted node resets its peers' stale connections at once
+// instead of letting them idle out. It comes from the cluster CA
+// certificate and the node ID (nodes that mint a fresh key at each start,
+// as with a cluster secret, keep it), or else from the node's private key.
+// Knowing it lets one forge resets of this node's connections, so it stays
+// within the cluster's trust domain.
 func (t *Transport) resetKey() *quic.StatelessResetKey {
-	der, err := x509.MarshalPKCS8PrivateKey(t.tls.Certificates[0].PrivateKey)
+	cert := t.tls.Certificates[0]
+	material, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if leaf, perr := x509.ParseCertificate(cert.Certificate[0]); perr == nil && t.pool != nil {
+		opts := x509.VerifyOptions{Roots: t.pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+		if chains, verr := leaf.Verify(opts); verr == nil && len(chains) > 0 {
+			root := chains[0][len(chains[0])-1]
+			material, err = append(slices.Clone(root.Raw), t.id...), nil
+		}
+	}
 	if err != nil {
 		return nil
 	}
-	k, err := hkdf.Key(sha256.New, der, nil, "yggr/1 stateless reset", 32)
+	k, err := hkdf.Key(sha256.New, material, nil, "yggr/1 stateless reset", 32)
 	if err != nil {
 		return nil
 	}

@@ -24,7 +24,8 @@
 //	for it := range s.Range(start, nil) { ... }
 //	// ... snapshot: clone on the apply goroutine, write out elsewhere:
 //	sn := s.Snapshot()
-//	go func() { sn.WriteTo(w) }()
+//	// ... then, on a snapshot goroutine, while Applies go on:
+//	n, err := sn.WriteTo(w)
 //	// ... install a snapshot, on the apply goroutine:
 //	err = s.Restore(r)
 //
@@ -41,7 +42,10 @@
 // atomic for readers. Range and Snapshot take an O(1) copy-on-write Clone
 // of the tree, so long iterations and snapshot writes never block Apply.
 // Items are stored by value and never modified in place once in the tree
-// (clones share them); Get, Scan and Range copy what they return.
+// (clones share them); Get, Scan and Range copy what they return. Each tree
+// entry carries the first 8 bytes of its key as an integer, so most
+// comparisons in a large tree do not follow the key pointer (a cache miss):
+// this roughly halved Get's CPU time on a 1M-key store.
 //
 // Encodings are written by hand with encoding/binary: a version byte, a
 // kind byte, then canonical uvarints and uvarint-length-prefixed bytes.
@@ -60,8 +64,10 @@
 //   - Store.Apply does not fill Result.Prev (it would copy the previous
 //     value, up to MaxValueBytes, on every write); the field is reserved.
 //   - Every Range or Snapshot makes the next writes to each touched B-tree
-//     node copy it (about 2 KiB per node); frequent ranges on a write-heavy
-//     store cost allocation. Scan reads under the read lock instead.
+//     node copy it (about 2.5 KiB per node); frequent ranges on a write-heavy
+//     store cost allocation. Scan reads under the read lock instead, so a
+//     Scan with no limit over a large range delays Apply while it collects:
+//     use Range for large iterations.
 //   - The whole state lives in memory; Restore builds the new tree next to
 //     the old one before swapping, so it briefly needs twice the memory.
 //   - Restore rejects keys over 1 MiB and values over 1 GiB regardless of

@@ -113,7 +113,10 @@ func (m *model) scan(start, end []byte, limit int) ([]Item, bool) {
 }
 
 // propKeys is a small key space so that commands collide.
-var propKeys = []string{"a", "ab", "b", "ba", "c", "\x00", "\xff", "m\x00n"}
+// Keys that share their first 8 bytes, or differ only by zero padding,
+// exercise the tree's key-prefix comparison.
+var propKeys = []string{"a", "a\x00", "ab", "b", "ba", "c", "\x00", "\xff", "m\x00n",
+	"abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefgi"}
 
 func genKey() *rapid.Generator[[]byte] {
 	return rapid.Map(rapid.SampledFrom(propKeys), func(s string) []byte { return []byte(s) })

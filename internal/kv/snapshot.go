@@ -9,8 +9,6 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
-
-	"github.com/google/btree"
 )
 
 // Snapshot stream format, version 1:
@@ -50,7 +48,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // at the moment Store.Snapshot was called. It is immutable and safe for
 // concurrent use, including concurrently with later Applies to the Store.
 type Snapshot struct {
-	tree  *btree.BTreeG[Item]
+	tree  *tree
 	index uint64
 }
 
@@ -74,13 +72,14 @@ func (sn *Snapshot) Len() int { return sn.tree.Len() }
 // format that Store.Restore reads, and returns the number of bytes written.
 // It buffers its writes; on error the count is the bytes w accepted.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
-	sw := snapWriter{bw: bufio.NewWriterSize(w, 256<<10)}
+	sw := snapWriter{bw: bufio.NewWriterSize(w, 64<<10)}
 	hdr := append([]byte(snapshotMagic), snapshotVersion)
 	hdr = binary.AppendUvarint(hdr, sn.index)
 	hdr = binary.AppendUvarint(hdr, uint64(sn.tree.Len()))
 	sw.write(hdr)
-	scratch := make([]byte, 0, 64<<10)
-	sn.tree.Ascend(func(it Item) bool {
+	scratch := make([]byte, 0, 4<<10)
+	sn.tree.Ascend(func(e entry) bool {
+		it := e.item
 		b := binary.AppendUvarint(scratch[:0], uint64(len(it.Key)))
 		b = binary.AppendUvarint(b, uint64(len(it.Value)))
 		b = binary.AppendUvarint(b, it.CreateIndex)
@@ -90,7 +89,8 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 			b = append(b, it.Key...) // small item: one write
 			sw.write(append(b, it.Value...))
 		} else {
-			sw.write(append(b, it.Key...))
+			sw.write(b)
+			sw.write(it.Key)
 			sw.write(it.Value)
 		}
 		return sw.err == nil
@@ -128,8 +128,9 @@ func (w *snapWriter) write(p []byte) {
 // validates everything first: magic, version, canonical encoding, strictly
 // increasing non-empty keys, 1 <= CreateIndex <= ModIndex <= index,
 // Version >= 1, bounded lengths, the checksum and nothing after it. On
-// error the store is unchanged and the error wraps ErrCorrupt, or is the
-// error r returned. Call it on the apply goroutine; readers see the old
+// error the store is unchanged and the error wraps ErrCorrupt (a
+// truncated stream also wraps io.ErrUnexpectedEOF), or wraps the error r
+// returned. Call it on the apply goroutine; readers see the old
 // state until the new one is complete. The index may be lower than
 // Applied: the caller decides which snapshot applies.
 func (s *Store) Restore(r io.Reader) error {
@@ -207,8 +208,8 @@ func (r *snapReader) full(what string, n int) ([]byte, error) {
 }
 
 // readSnapshot reads and validates a whole snapshot stream.
-func readSnapshot(rd io.Reader) (*btree.BTreeG[Item], uint64, error) {
-	r := &snapReader{br: bufio.NewReaderSize(rd, 256<<10)}
+func readSnapshot(rd io.Reader) (*tree, uint64, error) {
+	r := &snapReader{br: bufio.NewReaderSize(rd, 64<<10)}
 	head, err := r.full("header", len(snapshotMagic)+1)
 	if err != nil {
 		return nil, 0, err
@@ -258,7 +259,7 @@ func readSnapshot(rd io.Reader) (*btree.BTreeG[Item], uint64, error) {
 			return nil, 0, corrupt("item %d: key not above the previous key", i)
 		}
 		prev = it.Key
-		t.ReplaceOrInsert(it)
+		t.ReplaceOrInsert(newEntry(it))
 	}
 	want := r.crc
 	tail, err := r.full("checksum", 4)

@@ -322,32 +322,58 @@ func TestSnapshotWriteError(t *testing.T) {
 	}
 }
 
-// FuzzRestore: Restore never panics, leaves the store unchanged on error,
-// and what it accepts writes back byte for byte.
+// checkRestore is the property of the Restore fuzz targets: Restore never
+// panics, leaves the store unchanged on error, and what it accepts writes
+// back byte for byte.
+func checkRestore(t *testing.T, b []byte) {
+	s := New()
+	s.Apply(1, put("keep", "me"))
+	err := s.Restore(bytes.NewReader(b))
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v does not wrap ErrCorrupt", err)
+		}
+		if it, ok := s.Get([]byte("keep")); !ok || string(it.Value) != "me" || s.Len() != 1 || s.Applied() != 1 {
+			t.Fatalf("failed Restore changed the store")
+		}
+		return
+	}
+	var buf bytes.Buffer
+	if _, err := s.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), b) {
+		t.Fatalf("rewritten snapshot %x, want %x", buf.Bytes(), b)
+	}
+}
+
+// restoreSeeds are stream bodies (without the checksum) for the fuzz
+// corpora.
+func restoreSeeds(f *testing.F) [][]byte {
+	good := snapshotBytes(f, populated(f))
+	empty := snapshotBytes(f, New())
+	return [][]byte{
+		good[:len(good)-4],
+		empty[:len(empty)-4],
+		rawItem(rawHeader(5, 1), "a", "1", 1, 1, 0),
+		append(rawHeader(5, 1), 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 1, 1, 'a'),
+		rawItem(rawItem(rawHeader(5, 2), "b", "1", 1, 1, 1), "a", "2", 2, 2, 1),
+	}
+}
+
+// FuzzRestore feeds raw streams; most fail the checksum.
 func FuzzRestore(f *testing.F) {
-	f.Add(snapshotBytes(f, populated(f)))
-	f.Add(snapshotBytes(f, New()))
-	f.Add(withCRC(rawItem(rawHeader(5, 1), "a", "1", 1, 1, 0)))
-	f.Add(withCRC(append(rawHeader(5, 1), 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 1, 1, 'a')))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		s := New()
-		s.Apply(1, put("keep", "me"))
-		err := s.Restore(bytes.NewReader(b))
-		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("error %v does not wrap ErrCorrupt", err)
-			}
-			if it, ok := s.Get([]byte("keep")); !ok || string(it.Value) != "me" || s.Len() != 1 || s.Applied() != 1 {
-				t.Fatalf("failed Restore changed the store")
-			}
-			return
-		}
-		var buf bytes.Buffer
-		if _, err := s.Snapshot().WriteTo(&buf); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(buf.Bytes(), b) {
-			t.Fatalf("rewritten snapshot %x, want %x", buf.Bytes(), b)
-		}
-	})
+	for _, body := range restoreSeeds(f) {
+		f.Add(withCRC(body))
+	}
+	f.Fuzz(checkRestore)
+}
+
+// FuzzRestoreBody feeds stream bodies with a correct checksum appended, so
+// that the fuzzer explores the validation past the checksum.
+func FuzzRestoreBody(f *testing.F) {
+	for _, body := range restoreSeeds(f) {
+		f.Add(body)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkRestore(t, withCRC(body)) })
 }

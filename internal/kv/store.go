@@ -5,8 +5,6 @@ import (
 	"errors"
 	"iter"
 	"sync"
-
-	"github.com/google/btree"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of them; test
@@ -49,15 +47,6 @@ func (it Item) clone() Item {
 	return it
 }
 
-// treeDegree is the B-tree's minimum degree: nodes hold up to 2*degree-1
-// items. Items are stored by value (72 bytes each), so a copy-on-write node
-// copy after a Clone costs about 2 KiB.
-const treeDegree = 16
-
-func itemLess(a, b Item) bool { return bytes.Compare(a.Key, b.Key) < 0 }
-
-func newTree() *btree.BTreeG[Item] { return btree.NewG(treeDegree, itemLess) }
-
 // Store is the replicated key-value state machine: an ordered in-memory
 // B-tree of items and the index of the last applied command.
 //
@@ -70,7 +59,7 @@ type Store struct {
 	// write under the write lock; Get, Scan and Len read under the read lock;
 	// Clone (which swaps the tree's copy-on-write context) takes the write
 	// lock. Items in the tree are never modified in place: clones share them.
-	tree *btree.BTreeG[Item]
+	tree *tree
 	// applied is the index of the last applied command. Guarded by mu; it
 	// only grows, except through Restore.
 	applied uint64
@@ -113,6 +102,7 @@ func (s *Store) Apply(index uint64, cmd []byte) []byte {
 }
 
 func (s *Store) apply(index uint64, cmd []byte) (Result, bool) {
+	c, err := DecodeCommand(cmd) // before the lock: readers wait less
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if index <= s.applied {
@@ -120,7 +110,6 @@ func (s *Store) apply(index uint64, cmd []byte) (Result, bool) {
 	}
 	s.applied = index
 	r := Result{Index: index}
-	c, err := DecodeCommand(cmd)
 	if err != nil {
 		r.Err = err.Error()
 		return r, true
@@ -151,83 +140,33 @@ func (s *Store) ApplyNoop(index uint64) {
 // copies key and value. The caller holds the write lock.
 func (s *Store) put(index uint64, key, value []byte) bool {
 	it := Item{Key: key, Value: value, ModIndex: index}.clone()
-	old, found := s.tree.Get(Item{Key: key})
+	old, found := s.tree.Get(pivot(key))
 	if found {
-		it.CreateIndex, it.Version = old.CreateIndex, old.Version+1
+		it.CreateIndex, it.Version = old.item.CreateIndex, old.item.Version+1
 	} else {
 		it.CreateIndex, it.Version = index, 1
 	}
-	s.tree.ReplaceOrInsert(it)
+	s.tree.ReplaceOrInsert(newEntry(it))
 	return found
 }
 
 // delete removes key and reports whether it existed. The caller holds the
 // write lock.
 func (s *Store) delete(key []byte) bool {
-	_, found := s.tree.Delete(Item{Key: key})
+	_, found := s.tree.Delete(pivot(key))
 	return found
 }
 
-// txn evaluates t's compares against the current state, then runs Then or
-// Else. The caller holds the write lock.
-func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
-	succeeded := true
-	for _, c := range t.Compares {
-		if !s.holds(c) {
-			succeeded = false
-			break
-		}
-	}
-	reqs := t.Then
-	if !succeeded {
-		reqs = t.Else
-	}
-	if len(reqs) == 0 {
-		return succeeded, nil
-	}
-	results := make([]OpResult, len(reqs))
-	for i, r := range reqs {
-		res := &results[i]
-		res.Op = r.Op
-		switch r.Op {
-		case OpPut:
-			res.Found = s.put(index, r.Key, r.Value)
-		case OpDelete:
-			res.Found = s.delete(r.Key)
-		case OpGet:
-			res.Item, res.Found = s.tree.Get(Item{Key: r.Key})
-		}
-	}
-	return succeeded, results
-}
-
-// holds reports whether c holds in the current state. The caller holds the
-// lock.
-func (s *Store) holds(c Compare) bool {
-	it, found := s.tree.Get(Item{Key: c.Key})
-	switch c.Target {
-	case CmpExists:
-		return found
-	case CmpMissing:
-		return !found
-	case CmpValue:
-		return found && bytes.Equal(it.Value, c.Value)
-	case CmpModIndex:
-		return it.ModIndex == c.ModIndex // zero Item when missing
-	}
-	return false
-}
-
 // Get returns the item for key and whether it exists. The returned Item's
-// slices are a copy owned by the caller.
+// slices are a copy owned by the caller; an empty value is nil.
 func (s *Store) Get(key []byte) (Item, bool) {
 	s.mu.RLock()
-	it, found := s.tree.Get(Item{Key: key})
+	e, found := s.tree.Get(pivot(key))
 	s.mu.RUnlock()
 	if !found {
 		return Item{}, false
 	}
-	return it.clone(), true // outside the lock: tree items are immutable
+	return e.item.clone(), true // outside the lock: tree items are immutable
 }
 
 // Scan returns the items with start <= key < end in key order, at most
@@ -271,21 +210,23 @@ func (s *Store) Range(start, end []byte) iter.Seq[Item] {
 
 // clone returns a copy-on-write clone of the tree. Clone swaps the tree's
 // copy-on-write context, so it takes the write lock.
-func (s *Store) clone() *btree.BTreeG[Item] {
+func (s *Store) clone() *tree {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tree.Clone()
 }
 
-// ascend calls fn for the items of t with start <= key < end (end empty: no
-// upper bound; keys are never empty) in key order until fn returns false.
-func ascend(t *btree.BTreeG[Item], start, end []byte, fn func(Item) bool) {
-	if len(end) == 0 {
-		t.AscendGreaterOrEqual(Item{Key: start}, fn)
-		return
+// PrefixEnd returns the end bound of a scan over every key that starts with
+// prefix: Scan(prefix, PrefixEnd(prefix), n). It returns nil (no upper
+// bound) when no such bound exists, that is when prefix is empty or all
+// 0xff bytes.
+func PrefixEnd(prefix []byte) []byte {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xff {
+			end := bytes.Clone(prefix[:i+1])
+			end[i]++
+			return end
+		}
 	}
-	if bytes.Compare(start, end) >= 0 {
-		return
-	}
-	t.AscendRange(Item{Key: start}, Item{Key: end}, fn)
+	return nil
 }

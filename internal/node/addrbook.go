@@ -89,7 +89,7 @@ func (b *addrBook) save() error {
 	return b.saveLocked()
 }
 
-// saveLocked writes the book atomically (temp file, fsync, rename).
+// saveLocked writes the book atomically and durably.
 func (b *addrBook) saveLocked() error {
 	if b.path == "" {
 		return nil
@@ -98,21 +98,5 @@ func (b *addrBook) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	tmp := b.path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, b.path)
+	return writeFileSync(b.path, data)
 }

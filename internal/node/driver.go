@@ -11,13 +11,11 @@ import (
 
 // driverState is owned by the driver goroutine.
 type driverState struct {
-	eng     *engine.Engine
-	durable engine.HardState // last hard state written
-	// pendingHS is a commit-only hard state not yet written (see flush).
+	eng    *engine.Engine
+	lastHS engine.HardState // last hard state handed to storage
+	// pendingHS is a commit-only hard state not yet handed to storage
+	// (see execute).
 	pendingHS *engine.HardState
-	// receiver is the snapshot being received from the leader.
-	receiver     *snapshot.Receiver
-	receiverMeta engine.SnapshotMeta
 	// reader serves chunks of the snapshot being sent to followers.
 	reader *snapshot.Reader
 	// snapshotting says a snapshot is being taken.
@@ -58,6 +56,8 @@ func (n *Node) run() {
 				_ = n.logs.Write(raftlog.Batch{HardState: hs})
 			}
 			return
+		case e := <-n.persisted:
+			evs = append(evs, engine.LogPersisted{Index: e.Index, Term: e.Term})
 		case <-ticker.C:
 			evs = append(evs, engine.Tick{})
 		case m := <-inbound:
@@ -81,6 +81,8 @@ func (n *Node) run() {
 				props = append(props, p)
 			case ev := <-n.events:
 				evs = append(evs, ev)
+			case e := <-n.persisted:
+				evs = append(evs, engine.LogPersisted{Index: e.Index, Term: e.Term})
 			default:
 				break drain
 			}
@@ -143,128 +145,155 @@ func (n *Node) setFatal(err error) {
 	}
 }
 
-// execute carries out actions in contract order (see engine.Action): the
-// leader's MsgApps go out at once, the storage writes of the whole batch
-// are made durable with one sync, then the other messages go out and
-// committed entries go to the apply goroutine. A LogPersisted event for the
-// written entries is stepped right after, and its actions executed the same
-// way.
+// execute turns the actions of one driver iteration into a storage job, in
+// contract order (see engine.Action): the leader's MsgApps go out at once;
+// the storage writes, the other messages and the committed entries wait in
+// the job, which the storage goroutine makes durable (one batch, one sync)
+// before it sends the messages, hands the entries to the apply goroutine
+// and reports LogPersisted back to the driver. The driver meanwhile goes on
+// stepping events: a sync never stalls heartbeats or acknowledgements.
 func (n *Node) execute(acts []engine.Action) {
-	for round := 0; len(acts) > 0 && round < 64 && !n.failed(); round++ {
-		var (
-			b            raftlog.Batch
-			dirty        bool
-			early, late  []engine.Message
-			apply        []applyItem
-			termOrVote   bool
-			lastEntry    engine.Entry
-			wroteEntries bool
-		)
-		flush := func() {
-			if !dirty {
-				return
-			}
-			if b.HardState != nil && len(b.Entries) == 0 && b.TruncateFrom == 0 &&
-				b.HardState.Term == n.d.durable.Term && b.HardState.Vote == n.d.durable.Vote {
-				// Only the commit index changed. Its durability is not
-				// needed for safety (a restarted node re-learns it), so it
-				// rides along with the next write instead of costing a
-				// sync of its own.
-				n.d.pendingHS = b.HardState
-				b, dirty = raftlog.Batch{}, false
-				return
-			}
-			if b.HardState == nil && n.d.pendingHS != nil {
-				b.HardState = n.d.pendingHS
-			}
-			n.d.pendingHS = nil
-			start := time.Now()
-			if err := n.logs.Write(b); err != nil {
-				n.setFatal(err)
-			}
-			n.metrics.fsync.observe(time.Since(start).Seconds())
-			if b.HardState != nil {
-				n.d.durable = *b.HardState
-			}
+	if len(acts) == 0 || n.failed() {
+		return
+	}
+	var (
+		j     storeJob
+		b     raftlog.Batch
+		dirty bool
+	)
+	flushBatch := func() {
+		if !dirty {
+			return
+		}
+		if b.HardState != nil && len(b.Entries) == 0 && b.TruncateFrom == 0 &&
+			b.HardState.Term == n.d.lastHS.Term && b.HardState.Vote == n.d.lastHS.Vote {
+			// Only the commit index changed. Its durability is not needed
+			// for safety (a restarted node re-learns it), so it rides along
+			// with the next write instead of costing a sync of its own.
+			n.d.pendingHS = b.HardState
 			b, dirty = raftlog.Batch{}, false
+			return
 		}
-		for _, a := range acts {
-			switch a := a.(type) {
-			case engine.PersistHardState:
-				hs := a.HardState
-				if hs.Term != n.d.durable.Term || hs.Vote != n.d.durable.Vote {
-					termOrVote = true
-				}
-				b.HardState, dirty = &hs, true
-			case engine.TruncateLog:
-				k := 0
-				for k < len(b.Entries) && b.Entries[k].Index < a.Index {
-					k++
-				}
-				b.Entries = b.Entries[:k]
-				if b.TruncateFrom == 0 || a.Index < b.TruncateFrom {
-					b.TruncateFrom = a.Index
-				}
-				dirty = true
-			case engine.PersistEntries:
-				b.Entries = append(b.Entries, a.Entries...)
-				dirty, wroteEntries = true, true
-				lastEntry = a.Entries[len(a.Entries)-1]
-				n.noteConfigEntries(a.Entries)
-			case engine.Send:
-				if a.Msg.Type == engine.MsgApp && !termOrVote {
-					early = append(early, a.Msg) // Raft thesis §10.2.1
-				} else {
-					late = append(late, a.Msg)
-				}
-			case engine.SendSnapshot:
-				if m, ok := n.snapshotChunk(a); ok {
-					late = append(late, m)
-				}
-			case engine.ApplyEntries:
-				apply = append(apply, applyItem{entries: a.Entries})
-			case engine.ProposalAccepted:
-				n.w.accepted(a.ID, a.Term, a.Index)
-			case engine.ProposalRejected:
-				n.w.failProposal(a.ID, n.translate(a.Err, a.Leader))
-			case engine.ReadReady:
-				n.w.readDone(a.ID, a.Index, nil)
-			case engine.ReadFailed:
-				n.w.readDone(a.ID, 0, n.translate(a.Err, a.Leader))
-			case engine.WriteSnapshotChunk:
-				flush()
-				n.writeSnapshotChunk(a)
-			case engine.RestoreSnapshot:
-				flush()
-				if err := n.logs.ResetTo(a.Meta, a.KeepLog); err != nil {
-					n.setFatal(err)
-				}
-				meta := a.Meta
-				apply = append(apply, applyItem{restore: &meta})
-			case engine.CompactLog:
-				flush()
-				if err := n.logs.Compact(a.Index); err != nil {
-					n.cfg.Logger.Warn("log compaction failed", "node", n.cfg.ID, "index", a.Index, "err", err)
-				}
-			case engine.SnapshotHint:
-				n.requestSnapshot()
-			case engine.RoleChanged:
-				n.cfg.Logger.Info("role changed", "node", n.cfg.ID, "role", a.Role.String(), "term", a.Term, "leader", string(a.Leader))
-			case engine.MembershipChanged:
-				n.membershipChanged(a.Membership)
+		if b.HardState == nil && n.d.pendingHS != nil {
+			b.HardState = n.d.pendingHS
+		}
+		n.d.pendingHS = nil
+		if b.HardState != nil {
+			n.d.lastHS = *b.HardState
+		}
+		batch := b
+		j.ops = append(j.ops, storeOp{batch: &batch})
+		b, dirty = raftlog.Batch{}, false
+	}
+	for _, a := range acts {
+		switch a := a.(type) {
+		case engine.PersistHardState:
+			hs := a.HardState
+			if hs.Term != n.d.lastHS.Term || hs.Vote != n.d.lastHS.Vote {
+				j.termVote = true
 			}
-		}
-		n.sendAll(early)
-		flush()
-		n.sendAll(late)
-		for _, it := range apply {
-			n.applyQ.push(it)
-		}
-		acts = nil
-		if wroteEntries && !n.failed() {
-			acts = n.d.eng.Step(engine.LogPersisted{Index: lastEntry.Index, Term: lastEntry.Term})
+			b.HardState, dirty = &hs, true
+		case engine.TruncateLog:
+			k := 0
+			for k < len(b.Entries) && b.Entries[k].Index < a.Index {
+				k++
+			}
+			b.Entries = b.Entries[:k]
+			if b.TruncateFrom == 0 || a.Index < b.TruncateFrom {
+				b.TruncateFrom = a.Index
+			}
+			dirty = true
+		case engine.PersistEntries:
+			b.Entries = append(b.Entries, a.Entries...)
+			dirty = true
+			last := a.Entries[len(a.Entries)-1]
+			j.persisted = &last
+			n.noteConfigEntries(a.Entries)
+		case engine.Send:
+			if n.mayGoEarly(a.Msg, j.termVote) {
+				n.sendAll([]engine.Message{a.Msg})
+			} else {
+				j.late = append(j.late, a.Msg)
+			}
+		case engine.SendSnapshot:
+			if m, ok := n.snapshotChunk(a); ok {
+				j.late = append(j.late, m)
+			}
+		case engine.ApplyEntries:
+			// Committed entries need no local durability; they only keep
+			// their order with snapshot restores, which wait in the job.
+			if len(j.apply) == 0 && n.applyInFlight.Load() == 0 {
+				n.applyQ.push(applyItem{entries: a.Entries})
+			} else {
+				j.apply = append(j.apply, applyItem{entries: a.Entries})
+			}
+		case engine.ProposalAccepted:
+			n.w.accepted(a.ID, a.Term, a.Index)
+		case engine.ProposalRejected:
+			n.w.failProposal(a.ID, n.translate(a.Err, a.Leader))
+		case engine.ReadReady:
+			n.w.readDone(a.ID, a.Index, nil)
+		case engine.ReadFailed:
+			n.w.readDone(a.ID, 0, n.translate(a.Err, a.Leader))
+		case engine.WriteSnapshotChunk:
+			flushBatch()
+			c := a
+			j.ops = append(j.ops, storeOp{chunk: &c})
+		case engine.RestoreSnapshot:
+			flushBatch()
+			r := a
+			j.ops = append(j.ops, storeOp{reset: &r})
+			meta := a.Meta
+			j.apply = append(j.apply, applyItem{restore: &meta})
+		case engine.CompactLog:
+			// Deleting thousands of entries takes long enough to delay
+			// heartbeats: the compactor goroutine does it.
+			n.compactTo(a.Index)
+		case engine.SnapshotHint:
+			n.requestSnapshot()
+		case engine.RoleChanged:
+			n.cfg.Logger.Info("role changed", "node", n.cfg.ID, "role", a.Role.String(), "term", a.Term, "leader", string(a.Leader))
+		case engine.MembershipChanged:
+			n.membershipChanged(a.Membership)
 		}
 	}
+	flushBatch()
+	if len(j.ops) == 0 && len(j.late) == 0 && len(j.apply) == 0 {
+		return
+	}
+	if j.termVote {
+		n.termVoteInFlight.Add(1)
+	}
+	if len(j.apply) > 0 {
+		n.applyInFlight.Add(1)
+	}
+	select {
+	case n.jobs <- j:
+	case <-n.stop:
+	}
+}
+
+// mayGoEarly reports whether a message may be sent before the storage
+// writes queued ahead of it are durable. Every message carries the sender's
+// term (and a vote answer its vote), so none leaves while a term or vote
+// change is not durable. Beyond that only MsgAppResp and MsgSnapResp
+// acknowledge log or snapshot contents, which must be durable first; the
+// leader's MsgApp may precede its own write (Raft thesis §10.2.1), and
+// heartbeats, their answers, pre-votes and read-index messages claim
+// nothing about the disk.
+//
+// Disk stall: once the write in progress is older than an election timeout,
+// nothing goes early any more, so a leader whose disk is stuck stops
+// sending heartbeats and the cluster elects another.
+func (n *Node) mayGoEarly(m engine.Message, termVoteInJob bool) bool {
+	if termVoteInJob || n.termVoteInFlight.Load() != 0 || n.diskStalled(time.Now()) {
+		return false
+	}
+	switch m.Type {
+	case engine.MsgAppResp, engine.MsgSnapResp, engine.MsgVote, engine.MsgVoteResp:
+		return false
+	}
+	return true
 }
 
 func (n *Node) sendAll(ms []engine.Message) {
@@ -345,41 +374,6 @@ func (n *Node) snapshotChunk(a engine.SendSnapshot) (engine.Message, bool) {
 	return m, true
 }
 
-// writeSnapshotChunk stores a chunk received from the leader. The same
-// (index, term) always names the same bytes, so after a restart the engine
-// may resend from offset 0 while the receiver resumes further on: the
-// overlap is skipped.
-func (n *Node) writeSnapshotChunk(a engine.WriteSnapshotChunk) {
-	r := n.d.receiver
-	if r == nil || n.d.receiverMeta.Index != a.Meta.Index || n.d.receiverMeta.Term != a.Meta.Term {
-		if r != nil {
-			r.Close()
-		}
-		var err error
-		if r, err = n.snaps.Receive(a.Meta); err != nil {
-			n.setFatal(err)
-			return
-		}
-		n.d.receiver, n.d.receiverMeta = r, a.Meta
-	}
-	data, off := a.Data, a.Offset
-	if have := r.Offset(); off < have {
-		skip := min(have-off, uint64(len(data)))
-		data, off = data[skip:], off+skip
-	}
-	if len(data) == 0 && !a.Done {
-		return
-	}
-	if err := r.WriteAt(off, data, a.Done); err != nil {
-		n.setFatal(err)
-		return
-	}
-	if a.Done {
-		r.Close()
-		n.d.receiver = nil
-	}
-}
-
 func (n *Node) closeSnapshotFiles() {
 	if n.d.reader != nil {
 		n.d.reader.Close()
@@ -415,4 +409,46 @@ func (n *Node) snapshotFinished(sd snapDone) engine.Event {
 	}
 	n.cfg.Logger.Info("snapshot taken", "node", n.cfg.ID, "index", sd.meta.Index, "term", sd.meta.Term)
 	return engine.SnapshotTaken{Meta: sd.meta}
+}
+
+// compactTo hands a compaction to the compactor goroutine; a newer index
+// replaces one not yet started.
+func (n *Node) compactTo(index uint64) {
+	select {
+	case <-n.compactCh:
+	default:
+	}
+	n.compactCh <- index
+}
+
+// compactLoop is the compactor goroutine: owned by the Node, it ends when
+// stop closes. log.Store.Compact may run concurrently with writes.
+func (n *Node) compactLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case index := <-n.compactCh:
+			if err := n.logs.Compact(index); err != nil {
+				n.cfg.Logger.Warn("log compaction failed", "node", n.cfg.ID, "index", index, "err", err)
+			}
+		}
+	}
+}
+
+// diskStalled reports whether the storage write in progress started more
+// than an election timeout before now.
+func (n *Node) diskStalled(now time.Time) bool {
+	started := n.writeStarted.Load()
+	timeout := time.Duration(n.electionTicks()) * n.cfg.TickInterval
+	return started != 0 && now.Sub(time.Unix(0, started)) > timeout
+}
+
+// electionTicks is the engine's minimum election timeout in ticks.
+func (n *Node) electionTicks() int {
+	if t := n.cfg.Engine.ElectionTicks; t > 0 {
+		return t
+	}
+	return 10 // engine.Config's default
 }

@@ -90,10 +90,35 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 }
 
 // forward sends a request to the leader and decodes its answer.
+//
+// A leader that dies does not answer: the wait ends when this node learns
+// of a leader change (an election timeout at most), with ErrUnknownOutcome
+// since the request may have been appended before the leader died.
 func (n *Node) forward(ctx context.Context, leader engine.NodeID, req []byte) ([]byte, uint64, error) {
 	n.metrics.forwarded.Add(1)
-	resp, err := n.net.Call(ctx, leader, req)
+	callCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The watcher: owned by this call, it ends when the call returns
+	// (cancel closes callCtx) or the leader changes.
+	go func() {
+		for i := 0; i < 1<<20; i++ {
+			changed := n.leaderChanged()
+			if n.status.Load().Leader != leader {
+				cancel()
+				return
+			}
+			select {
+			case <-changed:
+			case <-callCtx.Done():
+				return
+			}
+		}
+	}()
+	resp, err := n.net.Call(callCtx, leader, req)
 	if err != nil {
+		if ctx.Err() == nil && callCtx.Err() != nil {
+			return nil, 0, fmt.Errorf("%w: leader %s changed while forwarding", ErrUnknownOutcome, leader)
+		}
 		return nil, 0, fmt.Errorf("forwarding to leader %s: %w", leader, err)
 	}
 	return n.decodeResponse(resp)

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/yggrdb/yggr/engine"
 )
@@ -62,4 +63,31 @@ func FuzzDecodeForwarded(f *testing.F) {
 			decodeConfChange(b[1:])
 		}
 	})
+}
+
+// A leader whose disk write has been stuck for longer than an election
+// timeout sends nothing early, heartbeats included, so the cluster can
+// elect another leader.
+func TestDiskStallHoldsEverySend(t *testing.T) {
+	n := &Node{cfg: Config{TickInterval: 50 * time.Millisecond}}
+	hb := engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n2", Term: 3}
+	app := engine.Message{Type: engine.MsgApp, From: "n1", To: "n2", Term: 3}
+	ack := engine.Message{Type: engine.MsgAppResp, From: "n2", To: "n1", Term: 3}
+	if !n.mayGoEarly(hb, false) || !n.mayGoEarly(app, false) {
+		t.Fatal("idle disk: heartbeat and MsgApp should go early")
+	}
+	if n.mayGoEarly(ack, false) {
+		t.Fatal("MsgAppResp must wait for the log write it acknowledges")
+	}
+	if n.mayGoEarly(hb, true) {
+		t.Fatal("a message must wait for a term or vote change in its job")
+	}
+	n.writeStarted.Store(time.Now().Add(-100 * time.Millisecond).UnixNano())
+	if !n.mayGoEarly(hb, false) {
+		t.Fatal("a write in progress for 100ms (under the 500ms timeout) should not hold heartbeats")
+	}
+	n.writeStarted.Store(time.Now().Add(-time.Second).UnixNano())
+	if n.mayGoEarly(hb, false) || n.mayGoEarly(app, false) {
+		t.Fatal("a write stuck for 1s (over the 500ms election timeout) must hold every send")
+	}
 }

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,13 +49,30 @@ type Node struct {
 	fatal    atomic.Pointer[fatal]
 	snapDone chan snapDone
 	snapReq  chan chan snapDone
+	// compactCh carries the newest compaction index to the compactor.
+	compactCh chan uint64
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
 
-	d driverState // owned by the driver goroutine
+	d  driverState  // owned by the driver goroutine
+	st storageState // owned by the storage goroutine
+
+	// jobs carries storage jobs from the driver to the storage goroutine;
+	// persisted carries durability reports back.
+	jobs      chan storeJob
+	persisted chan engine.Entry
+	// termVoteInFlight counts queued jobs that change the term or vote:
+	// while any is not durable, MsgApps wait too.
+	termVoteInFlight atomic.Int32
+	// applyInFlight counts queued jobs carrying committed entries or a
+	// snapshot restore: while any is queued, later entries queue behind it.
+	applyInFlight atomic.Int32
+	// writeStarted is when the storage write in progress started (unix
+	// nanoseconds; 0 when idle), for disk-stall detection.
+	writeStarted atomic.Int64
 }
 
 // Start opens the node's storage, restores its state machine from the
@@ -73,6 +94,9 @@ func Start(cfg Config) (*Node, error) {
 		stop:      make(chan struct{}),
 		snapDone:  make(chan snapDone, 1),
 		snapReq:   make(chan chan snapDone, 16),
+		compactCh: make(chan uint64, 1),
+		jobs:      make(chan storeJob, maxJobs),
+		persisted: make(chan engine.Entry, 4*maxJobs),
 	}
 	n.metrics.batchSizes.base = 1
 	var err error
@@ -99,13 +123,17 @@ func Start(cfg Config) (*Node, error) {
 		ecfg.Peers = n.bootstrapVoters()
 	}
 	ecfg.Seed = seed(cfg.ID)
+	if ecfg.Incarnation, err = nextIncarnation(dirOrEmpty(cfg)); err != nil {
+		n.logs.Close()
+		return nil, err
+	}
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		n.logs.Close()
 		return nil, err
 	}
 	n.d.eng = eng
-	n.d.durable = rec.HardState
+	n.d.lastHS = rec.HardState
 	if n.net != nil {
 		for id, addr := range n.addrs.all() {
 			if id != cfg.ID {
@@ -114,9 +142,13 @@ func Start(cfg Config) (*Node, error) {
 		}
 		n.net.SetCallHandler(n.handleCall)
 	}
-	n.wg.Add(2)
+	n.wg.Add(4)
 	// The apply goroutine: owned by the Node, ends when stop closes.
 	go n.applyLoop()
+	// The storage goroutine: owned by the Node, ends when stop closes.
+	go n.storageLoop()
+	// The compactor goroutine: owned by the Node, ends when stop closes.
+	go n.compactLoop()
 	// Recover the engine before the driver starts, so that a single-node
 	// database leads by the time Start returns.
 	n.execute(eng.Step(rec))
@@ -134,6 +166,61 @@ func (n *Node) bootstrapVoters() []engine.NodeID {
 		return []engine.NodeID{n.cfg.ID}
 	}
 	return slices.Sorted(maps.Keys(n.cfg.Peers))
+}
+
+// nextIncarnation counts the starts of the node in dir/incarnation, so
+// that every start gets a new engine.Config.Incarnation.
+func nextIncarnation(dir string) (uint64, error) {
+	if dir == "" {
+		return memIncarnation.Add(1), nil
+	}
+	path := filepath.Join(dir, "incarnation")
+	var n uint64
+	switch data, err := os.ReadFile(path); {
+	case err == nil:
+		if n, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64); err != nil {
+			return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		}
+	case !os.IsNotExist(err):
+		return 0, err
+	}
+	n++
+	if err := writeFileSync(path, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// memIncarnation numbers the starts of in-memory nodes in this process.
+var memIncarnation atomic.Uint64
+
+// writeFileSync replaces path atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func dirOrEmpty(cfg Config) string {
@@ -217,8 +304,8 @@ func (n *Node) Close() error {
 		if n.net != nil {
 			n.net.SetCallHandler(nil)
 		}
-		if n.d.receiver != nil {
-			errs = append(errs, n.d.receiver.Close())
+		if n.st.receiver != nil {
+			errs = append(errs, n.st.receiver.Close())
 		}
 		errs = append(errs, n.logs.Close())
 		n.closeErr = errors.Join(errs...)

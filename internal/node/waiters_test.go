@@ -117,3 +117,13 @@ func TestFailAll(t *testing.T) {
 		}
 	}
 }
+
+func TestIncarnationCountsStarts(t *testing.T) {
+	dir := t.TempDir()
+	for want := uint64(1); want <= 3; want++ {
+		got, err := nextIncarnation(dir)
+		if err != nil || got != want {
+			t.Fatalf("start %d: incarnation %d, %v", want, got, err)
+		}
+	}
+}

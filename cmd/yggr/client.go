@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/yggrdb/yggr/httpapi"
+)
+
+// clientFlags are the flags every client command shares.
+type clientFlags struct {
+	Addr    string        `help:"Comma-separated HTTP endpoints of cluster members, tried in turn." default:"127.0.0.1:7070" placeholder:"HOST:PORT,..."`
+	Token   string        `help:"Bearer token, if the server requires one."`
+	CACert  string        `name:"cacert" help:"PEM file of the CA that signed the server's HTTPS certificate (implies https)." type:"existingfile" placeholder:"FILE"`
+	Output  string        `short:"o" help:"Output format: text or json." enum:"text,json" default:"text"`
+	Timeout time.Duration `help:"Overall time limit for the command." default:"10s"`
+}
+
+// endpoints splits --addr into URLs (http:// unless a scheme or --cacert
+// says otherwise).
+func (f *clientFlags) endpoints() ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(f.Addr, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if !strings.Contains(a, "://") {
+			scheme := "http://"
+			if f.CACert != "" {
+				scheme = "https://"
+			}
+			a = scheme + a
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, usagef("--addr: no endpoints")
+	}
+	return out, nil
+}
+
+// client builds the HTTP client for --addr.
+func (f *clientFlags) client() (*httpapi.Client, error) {
+	eps, err := f.endpoints()
+	if err != nil {
+		return nil, err
+	}
+	return f.clientFor(eps)
+}
+
+// clientFor builds a client for the given endpoints with the shared flags.
+func (f *clientFlags) clientFor(endpoints []string) (*httpapi.Client, error) {
+	opts := httpapi.ClientOptions{Token: f.Token, Timeout: f.Timeout}
+	if f.CACert != "" {
+		pem, err := os.ReadFile(f.CACert)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usagef("--cacert %s: no PEM certificates", f.CACert)
+		}
+		opts.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return httpapi.NewClient(endpoints, opts)
+}
+
+// context bounds the command by --timeout.
+func (f *clientFlags) context(e *env) (context.Context, context.CancelFunc) {
+	if f.Timeout <= 0 {
+		return context.WithCancel(e.ctx)
+	}
+	return context.WithTimeout(e.ctx, f.Timeout)
+}
+
+// json reports whether --output json was asked for.
+func (f *clientFlags) json() bool { return f.Output == "json" }
+
+// writeJSON prints v as indented JSON and a newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printOK prints "OK" (text) or the given JSON value.
+func (f *clientFlags) printOK(e *env, v any) error {
+	if f.json() {
+		return writeJSON(e.stdout, v)
+	}
+	_, err := fmt.Fprintln(e.stdout, "OK")
+	return err
+}
+
+// isTerminal reports whether w is a character device (a progress bar
+// makes sense there, not in a pipe or a file).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// step is one CLI run of a scripted session and what it must produce.
+type step struct {
+	name       string
+	args       []string
+	stdin      string
+	wantCode   int
+	wantStdout *string // exact, when set
+	stdoutHas  string  // substring, when set
+	stderrHas  string  // substring, when set
+}
+
+func str(s string) *string { return &s }
+
+// runSteps runs the steps in order (in this process) against addr.
+func runSteps(t *testing.T, addr string, steps []step) {
+	t.Helper()
+	for _, s := range steps {
+		r := runIn(t, s.stdin, append(slices.Clone(s.args), "--addr", addr)...)
+		if r.code != s.wantCode {
+			t.Errorf("%s: yggr %v: got exit %d, want %d (%v)", s.name, s.args, r.code, s.wantCode, r)
+			continue
+		}
+		if s.wantStdout != nil && r.stdout != *s.wantStdout {
+			t.Errorf("%s: yggr %v: stdout mismatch (-want +got):\n%s", s.name, s.args, cmp.Diff(*s.wantStdout, r.stdout))
+		}
+		if s.stdoutHas != "" && !strings.Contains(r.stdout, s.stdoutHas) {
+			t.Errorf("%s: yggr %v: got stdout %q, want it to contain %q", s.name, s.args, r.stdout, s.stdoutHas)
+		}
+		if s.stderrHas != "" && !strings.Contains(r.stderr, s.stderrHas) {
+			t.Errorf("%s: yggr %v: got stderr %q, want it to contain %q", s.name, s.args, r.stderr, s.stderrHas)
+		}
+		if s.wantCode != exitOK && !strings.HasPrefix(r.stderr, "Error: ") {
+			t.Errorf("%s: yggr %v: got stderr %q, want it to start with \"Error: \"", s.name, s.args, r.stderr)
+		}
+		if s.wantCode == exitOK && r.stderr != "" {
+			t.Errorf("%s: yggr %v: got stderr %q, want none", s.name, s.args, r.stderr)
+		}
+	}
+}
+
+func TestKVCommands(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	txnGetPut := `{"compare":[{"key":"Yg==","target":"value","value":"Mg=="}],
+		"success":[{"op":"get","key":"Yg=="},{"op":"put","key":"eg==","value":"MQ=="}]}`
+	txnFile := filepath.Join(t.TempDir(), "txn.json")
+	if err := os.WriteFile(txnFile, []byte(`{"compare":[{"key":"Yg==","target":"missing"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, n.httpAddr, []step{
+		{name: "put arg", args: []string{"put", "a", "1"}, wantStdout: str("OK\n")},
+		{name: "put arg b", args: []string{"put", "b", "2"}, wantStdout: str("OK\n")},
+		{name: "put stdin", args: []string{"put", "c"}, stdin: "three\nlines\n", wantStdout: str("OK\n")},
+		{name: "put json", args: []string{"put", "-o", "json", "d", "4"}, stdoutHas: `"index":`},
+		{name: "get raw", args: []string{"get", "c"}, wantStdout: str("three\nlines\n")},
+		{name: "get stale", args: []string{"get", "--consistency", "stale", "a"}, wantStdout: str("1")},
+		{name: "get json", args: []string{"get", "-o", "json", "a"}, stdoutHas: `"value": "MQ=="`},
+		{name: "get missing", args: []string{"get", "nope"}, wantCode: exitNotFound, wantStdout: str(""), stderrHas: `key "nope" not found`},
+		{name: "del", args: []string{"del", "d"}, wantStdout: str("1\n")},
+		{name: "del missing", args: []string{"del", "d"}, wantStdout: str("0\n")},
+		{name: "get deleted", args: []string{"get", "d"}, wantCode: exitNotFound},
+		{name: "scan all", args: []string{"scan"}, wantStdout: str("a\n1\nb\n2\nc\nthree\nlines\n\n")},
+		{name: "scan prefix keys", args: []string{"scan", "--prefix", "b", "--keys-only"}, wantStdout: str("b\n")},
+		{name: "scan range limit", args: []string{"scan", "--start", "a", "--end", "c", "--limit", "1", "--keys-only"}, wantStdout: str("a\n")},
+		{name: "scan json", args: []string{"scan", "-o", "json", "--prefix", "zzz"}, wantStdout: str("{\n  \"items\": [],\n  \"more\": false\n}\n")},
+		{name: "cas ok", args: []string{"cas", "a", "1", "11"}, wantStdout: str("OK\n")},
+		{name: "cas fails", args: []string{"cas", "a", "1", "12"}, wantCode: exitError, wantStdout: str(""), stderrHas: "compare failed"},
+		{name: "cas value", args: []string{"get", "a"}, wantStdout: str("11")},
+		{name: "cas missing ok", args: []string{"cas", "--missing", "m", "new"}, wantStdout: str("OK\n")},
+		{name: "cas missing fails", args: []string{"cas", "--missing", "m", "again"}, wantCode: exitError, stderrHas: "exists"},
+		{name: "cas too few", args: []string{"cas", "a", "1"}, wantCode: exitUsage, stderrHas: "KEY OLD NEW"},
+		{name: "cas missing too many", args: []string{"cas", "--missing", "a", "1", "2"}, wantCode: exitUsage},
+		{name: "txn stdin", args: []string{"txn"}, stdin: txnGetPut, wantStdout: str("SUCCEEDED\n2\n")},
+		{name: "txn applied", args: []string{"get", "z"}, wantStdout: str("1")},
+		{name: "txn file json", args: []string{"txn", "-o", "json", "--file", txnFile}, stdoutHas: `"succeeded": false`},
+		{name: "txn bad json", args: []string{"txn"}, stdin: "{", wantCode: exitUsage, stderrHas: "bad JSON"},
+		{name: "put too large", args: []string{"put", "big"}, stdin: strings.Repeat("x", 2<<20), wantCode: exitError, stderrHas: "too_large"},
+		{name: "txn bad target", args: []string{"txn"}, stdin: `{"compare":[{"key":"Yg==","target":"bogus"}]}`, wantCode: exitUsage},
+	})
+}
+
+func TestClusterCommandsSingleNode(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "db.backup")
+	runSteps(t, n.httpAddr, []step{
+		{name: "put", args: []string{"put", "k", "v"}, wantStdout: str("OK\n")},
+		{name: "status", args: []string{"status"}, stdoutHas: "n1  -     leader"},
+		{name: "members", args: []string{"members", "list"}, wantStdout: str("ID  ADDR  KIND\nn1        voter\n")},
+		{name: "members default", args: []string{"members"}, stdoutHas: "voter"},
+		{name: "members json", args: []string{"members", "list", "-o", "json"}, stdoutHas: `"id": "n1"`},
+		{name: "remove unknown", args: []string{"members", "remove", "n9"}, wantCode: exitError, stderrHas: "not a member"},
+		{name: "promote unknown", args: []string{"members", "promote", "n9"}, wantCode: exitError},
+		{name: "add bad id", args: []string{"members", "add", "bad id!", "127.0.0.1:1"}, wantCode: exitUsage},
+		{name: "snapshot", args: []string{"snapshot"}, stdoutHas: "\n"},
+		{name: "backup", args: []string{"backup", backup}, stdoutHas: "OK "},
+	})
+	// status -o json parses and names the leader.
+	r := runIn(t, "", "status", "-o", "json", "--addr", n.httpAddr)
+	var st statusOutput
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
+		t.Fatalf("status -o json: %v (%v)", err, r)
+	}
+	if got, want := st.Leader, "n1"; got != want {
+		t.Errorf("status -o json: got leader %q, want %q", got, want)
+	}
+
+	// restore the backup offline, serve it, read the key.
+	restored := filepath.Join(dir, "restored")
+	r = runIn(t, "", "restore", "--dir", restored, "--id", "n1", backup)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "OK restored index ") {
+		t.Fatalf("restore: %v", r)
+	}
+	r = runIn(t, "", "restore", "--dir", restored, "--id", "n1", backup)
+	if r.code != exitError {
+		t.Errorf("restore into a non-empty dir: got %v, want exit %d", r, exitError)
+	}
+	m := startNode(t, "--dir", restored)
+	runSteps(t, m.httpAddr, []step{{name: "get restored", args: []string{"get", "k"}, wantStdout: str("v")}})
+}
+
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	addrs, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"get", "k"}, {"put", "k", "v"}, {"del", "k"}, {"scan"}, {"cas", "k", "a", "b"}, {"status"},
+		{"members", "list"}, {"snapshot"}, {"transfer-leader", "n2"},
+	} {
+		r := runIn(t, "", append(args, "--addr", addrs[0])...)
+		if r.code != exitUnavailable || !strings.HasPrefix(r.stderr, "Error: ") || r.stdout != "" {
+			t.Errorf("yggr %v against a closed port: got %v, want exit %d with Error: on stderr only", args, r, exitUnavailable)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args      []string
+		stderrHas string
+	}{
+		{[]string{}, "expected one of"},
+		{[]string{"frobnicate"}, "unexpected argument frobnicate"},
+		{[]string{"get"}, `expected "<key>"`},
+		{[]string{"get", "k", "--consistency", "maybe"}, "--consistency"},
+		{[]string{"put", "k", "v", "--bogus"}, "unknown flag --bogus"},
+		{[]string{"scan", "--prefix", "a", "--start", "b"}, "--prefix and --start can't be used together"},
+		{[]string{"scan", "--prefix", "a", "--end", "b"}, "--end cannot be combined with --prefix"},
+		{[]string{"scan", "--limit", "-1"}, "--limit"},
+		{[]string{"get", "k", "-o", "yaml"}, "--output"},
+		{[]string{"get", "k", "--timeout", "soon"}, "--timeout"},
+		{[]string{"bench", "--read-ratio", "2"}, "--read-ratio"},
+		{[]string{"bench", "--concurrency", "0"}, "--concurrency"},
+		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
+		{[]string{"serve", "--tls-cert", "/nonexistent"}, "/nonexistent"},
+		{[]string{"serve", "--join", "127.0.0.1:1", "--peers", "n1=127.0.0.1:2"}, "--join and --peers"},
+		{[]string{"serve", "--insecure", "--cluster-secret", "s", "--peers", "n1=127.0.0.1:2"}, "choose one"},
+		{[]string{"members", "add", "n2"}, "<raft-addr>"},
+		{[]string{"restore", "x.backup"}, "missing flags"},
+		{[]string{"certs", "node", "--id", "n1"}, "missing flags"},
+		{[]string{"demo", "--keys", "0"}, "--keys"},
+	}
+	for _, tt := range tests {
+		r := runIn(t, "", tt.args...)
+		if r.code != exitUsage {
+			t.Errorf("yggr %v: got %v, want exit %d", tt.args, r, exitUsage)
+			continue
+		}
+		if !strings.HasPrefix(r.stderr, "Error: ") || !strings.Contains(r.stderr, tt.stderrHas) {
+			t.Errorf("yggr %v: got stderr %q, want \"Error: ...%s...\"", tt.args, r.stderr, tt.stderrHas)
+		}
+	}
+}
+
+func TestServeMultiNodeNeedsSecurity(t *testing.T) {
+	t.Parallel()
+	addrs, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", nil, "serve", "--dir", t.TempDir(), "--http-addr", addrs[0], "--id", "n1",
+		"--peers", "n1=127.0.0.1:1,n2=127.0.0.1:2")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "WithClusterSecret") {
+		t.Errorf("serve with peers and no security: got %v, want exit %d naming the options", r, exitUsage)
+	}
+}
+
+func TestToken(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--token", "s3cret")
+	runSteps(t, n.httpAddr, []step{
+		{name: "no token", args: []string{"put", "k", "v"}, wantCode: exitError, stderrHas: "unauthorized"},
+		{name: "token flag", args: []string{"put", "--token", "s3cret", "k", "v"}, wantStdout: str("OK\n")},
+	})
+	r := runCLI(t, "", []string{"YGGR_ADDR=" + n.httpAddr, "YGGR_TOKEN=s3cret"}, "get", "k")
+	if r.code != 0 || r.stdout != "v" {
+		t.Errorf("get with YGGR_TOKEN: got %v, want v", r)
+	}
+}
+
+func TestBench(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	r := runIn(t, "", "bench", "--addr", n.httpAddr, "--duration", "1s", "--max-ops", "300",
+		"--concurrency", "4", "--keys", "20", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("bench: %v", r)
+	}
+	var out benchOutput
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("bench -o json: %v in %q", err, r.stdout)
+	}
+	if out.All.Ops == 0 || out.All.Ops > 300 || out.All.Errors != 0 {
+		t.Errorf("bench: got %d ops and %d errors, want 1..300 ops and no errors", out.All.Ops, out.All.Errors)
+	}
+	if out.Writes.Ops+out.Reads.Ops != out.All.Ops || out.All.P50ms > out.All.P99ms || out.All.P99ms > out.All.MaxMs {
+		t.Errorf("bench: inconsistent summary %+v", out)
+	}
+	sum := 0
+	for _, c := range out.Counts {
+		sum += c
+	}
+	if sum != out.All.Ops {
+		t.Errorf("bench histogram: got %d ops in buckets, want %d", sum, out.All.Ops)
+	}
+	r = runIn(t, "", "bench", "--addr", n.httpAddr, "--duration", "300ms", "--read-ratio", "0", "--max-ops", "50")
+	for _, want := range []string{"ops/s", "p99", "latency histogram"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("bench text output: got %v, want it to contain %q", r, want)
+		}
+	}
+}
+
+func TestCerts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := runIn(t, "", "certs", "init", "--out", dir)
+	if r.code != 0 {
+		t.Fatalf("certs init: %v", r)
+	}
+	r = runIn(t, "", "certs", "node", "--ca-dir", dir, "--id", "n1", "--host", "127.0.0.1,localhost", "--out", dir)
+	if r.code != 0 {
+		t.Fatalf("certs node: %v", r)
+	}
+	for name, mode := range map[string]os.FileMode{"ca.crt": 0o644, "ca.key": 0o600, "n1.crt": 0o644, "n1.key": 0o600} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := st.Mode().Perm(); got != mode {
+			t.Errorf("%s: got mode %v, want %v", name, got, mode)
+		}
+	}
+	r = runIn(t, "", "certs", "init", "--out", dir)
+	if r.code != exitError || !strings.Contains(r.stderr, "not overwriting") {
+		t.Errorf("certs init over an existing CA: got %v, want a refusal", r)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "", nil, "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "yggr ") {
+		t.Errorf("version: got %v", r)
+	}
+}
+
+// TestBinaryExitCodes checks the exit codes of the real binary (the other
+// tests mostly run commands in this process), and that YGGR_ variables
+// set flags.
+func TestBinaryExitCodes(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	closed, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		env      []string
+		args     []string
+		wantCode int
+		stdout   string
+	}{
+		{[]string{"YGGR_ADDR=" + n.httpAddr}, []string{"put", "k", "v"}, exitOK, "OK\n"},
+		{[]string{"YGGR_ADDR=" + n.httpAddr, "YGGR_OUTPUT=json"}, []string{"del", "nothing"}, exitOK, "{\n  \"index\": 3,\n  \"deleted\": false\n}\n"},
+		{[]string{"YGGR_ADDR=" + n.httpAddr}, []string{"get", "k"}, exitOK, "v"},
+		{[]string{"YGGR_ADDR=" + n.httpAddr}, []string{"get", "missing"}, exitNotFound, ""},
+		{[]string{"YGGR_ADDR=" + closed[0]}, []string{"get", "k"}, exitUnavailable, ""},
+		{nil, []string{"get"}, exitUsage, ""},
+		{nil, []string{"--help"}, exitOK, ""},
+	}
+	for _, tt := range tests {
+		r := runCLI(t, "", tt.env, tt.args...)
+		if r.code != tt.wantCode || (tt.stdout != "" && r.stdout != tt.stdout) {
+			t.Errorf("%v yggr %v: got %v, want exit %d and stdout %q", tt.env, tt.args, r, tt.wantCode, tt.stdout)
+		}
+	}
+}
+
+// TestHTTPS serves the API over TLS with a certificate from `yggr certs`
+// and talks to it with --cacert.
+func TestHTTPS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"certs", "init", "--out", dir},
+		{"certs", "node", "--ca-dir", dir, "--id", "web", "--host", "127.0.0.1", "--out", dir},
+	} {
+		if r := runIn(t, "", args...); r.code != 0 {
+			t.Fatalf("yggr %v: %v", args, r)
+		}
+	}
+	https, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &localNode{id: "n1", dir: filepath.Join(dir, "data"), httpAddr: https[0], exe: yggrBin,
+		logPath: filepath.Join(dir, "n1.log"), args: []string{"serve", "--dir", filepath.Join(dir, "data"),
+			"--http-addr", https[0], "--http-tls-cert", filepath.Join(dir, "web.crt"),
+			"--http-tls-key", filepath.Join(dir, "web.key"), "--log-level", "warn"}}
+	if err := n.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.stop(10 * time.Second) })
+	ca := filepath.Join(dir, "ca.crt")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var r result
+	// Bounded by ctx: poll until the server answers over TLS.
+	poll(ctx, func() bool {
+		r = runIn(t, "", "put", "--cacert", ca, "--addr", https[0], "k", "v")
+		return r.code == 0 || !n.running()
+	})
+	if r.code != 0 {
+		t.Fatalf("put over https: %v; log:\n%s", r, n.logTail(20))
+	}
+	if r := runIn(t, "", "get", "--cacert", ca, "--addr", https[0], "k"); r.code != 0 || r.stdout != "v" {
+		t.Errorf("get over https: got %v, want v", r)
+	}
+	if r := runIn(t, "", "get", "--addr", https[0], "k"); r.code == 0 {
+		t.Errorf("plain http to an https server: got %v, want an error", r)
+	}
+}

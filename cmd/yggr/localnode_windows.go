@@ -1,0 +1,6 @@
+package main
+
+import "os"
+
+// resume: processes are not stopped with signals on Windows.
+func resume(*os.Process) {}

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/httpapi"
+)
+
+// serveCmd runs one node and its HTTP API.
+type serveCmd struct {
+	ID             string        `help:"This node's ID." default:"n1"`
+	Dir            string        `help:"Data directory." default:"./yggr-data" type:"path"`
+	RaftAddr       string        `name:"raft-addr" help:"Peer (Raft, QUIC) address to listen on." default:"127.0.0.1:7071"`
+	HTTPAddr       string        `name:"http-addr" help:"HTTP API address to listen on." default:"127.0.0.1:7070"`
+	Peers          []string      `help:"Every voter of a new cluster as id=host:port (this node included). Empty: a single-node database." placeholder:"ID=HOST:PORT,..."`
+	Join           string        `help:"Join a running cluster through this member's HTTP address (adds this node as a learner, then promotes it once caught up)." placeholder:"HOST:PORT"`
+	TLSCert        string        `name:"tls-cert" help:"This node's peer certificate (PEM)." type:"existingfile" and:"tls"`
+	TLSKey         string        `name:"tls-key" help:"This node's peer key (PEM)." type:"existingfile" and:"tls"`
+	TLSCA          string        `name:"tls-ca" help:"The cluster CA certificate (PEM)." type:"existingfile" and:"tls"`
+	ClusterSecret  string        `name:"cluster-secret" help:"Secret shared by all nodes, from which the peer CA is derived (instead of --tls-*)."`
+	Insecure       bool          `help:"Do not authenticate peers. Development only."`
+	HTTPTLSCert    string        `name:"http-tls-cert" help:"Serve the HTTP API over TLS with this certificate (PEM)." type:"existingfile" and:"httptls"`
+	HTTPTLSKey     string        `name:"http-tls-key" help:"The HTTP API's TLS key (PEM)." type:"existingfile" and:"httptls"`
+	Token          string        `help:"Require this bearer token on every HTTP request but /healthz and /readyz."`
+	Lease          bool          `help:"Allow lease reads (consistency=lease): faster, assuming bounded clock drift."`
+	LogFormat      string        `name:"log-format" help:"Log format: text or json." enum:"text,json" default:"text"`
+	LogLevel       string        `name:"log-level" help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
+	JoinTimeout    time.Duration `name:"join-timeout" help:"How long --join may take to add and promote this node." default:"2m"`
+	RequestTimeout time.Duration `name:"request-timeout" help:"Bound on every HTTP request, a backup's streaming included." default:"10s"`
+	MaxKeyBytes    int64         `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
+	MaxValueBytes  int64         `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
+	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
+}
+
+// Help is the detailed help with examples.
+func (c *serveCmd) Help() string {
+	return `With no --peers and no --join it is a single-node database with no peer
+listener. A new cluster lists every voter in --peers on every node, and secures
+peer traffic with --cluster-secret, --tls-ca/--tls-cert/--tls-key, or (for
+development) --insecure. SIGINT or SIGTERM stops accepting requests, finishes
+the ones in flight, and closes the database.
+
+Examples:
+  yggr serve
+  yggr serve --id n1 --dir data/n1 --http-addr 127.0.0.1:7070 --raft-addr 127.0.0.1:7071 \
+    --peers n1=127.0.0.1:7071,n2=127.0.0.1:7081,n3=127.0.0.1:7091 --cluster-secret "$SECRET"
+  yggr serve --id n4 --dir data/n4 --http-addr 127.0.0.1:7100 --raft-addr 127.0.0.1:7101 \
+    --join 127.0.0.1:7070 --cluster-secret "$SECRET"`
+}
+
+// shutdownTimeout bounds how long in-flight requests may take to finish.
+const shutdownTimeout = 10 * time.Second
+
+// Run serves until SIGINT or SIGTERM.
+func (c *serveCmd) Run(e *env) error {
+	logger, err := newLogger(e, c.LogFormat, c.LogLevel)
+	if err != nil {
+		return err
+	}
+	opts, peers, err := c.options(logger)
+	if err != nil {
+		return err
+	}
+	httpTLS, err := c.httpTLS()
+	if err != nil {
+		return err
+	}
+	// Listen first, so a taken port fails before the database opens.
+	ln, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("serve: http listener: %w", err)
+	}
+	db, err := yggr.Open(c.Dir, peers, opts...)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	handler := httpapi.NewHandler(db, httpapi.Options{Token: c.Token, Logger: logger, RequestTimeout: c.RequestTimeout,
+		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	serveErr := make(chan error, 1)
+	// Owned by Run; ends when srv.Shutdown closes the listener (Run waits
+	// for it below).
+	go func() {
+		if httpTLS != nil {
+			serveErr <- srv.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	logger.Info("serving", "node", db.ID(), "http", ln.Addr().String(), "raft", c.raftAddrIfAny(peers), "dir", c.Dir)
+
+	// The join runs beside the server so that this node's own status is
+	// reachable while it catches up.
+	joinCtx, cancelJoin := context.WithCancel(e.ctx)
+	defer cancelJoin()
+	var joinErr chan error
+	if c.Join != "" {
+		joinErr = make(chan error, 1)
+		// Owned by Run; ends when the join finishes or joinCtx ends (at
+		// the latest after --join-timeout). Run waits for it before closing
+		// the database.
+		go func() { joinErr <- c.join(joinCtx, db, logger) }()
+	}
+	pendingJoin := joinErr
+
+	var runErr error
+	serving := true
+	// Bounded: each case either stops the loop or disables itself.
+	for stop := false; !stop; {
+		select {
+		case <-e.ctx.Done():
+			logger.Info("shutting down", "node", db.ID())
+			stop = true
+		case err := <-serveErr:
+			serving = false
+			runErr = fmt.Errorf("serve: http: %w", err)
+			stop = true
+		case err := <-pendingJoin:
+			pendingJoin, joinErr = nil, nil
+			if err != nil {
+				runErr = err
+				stop = true
+			}
+		}
+	}
+	cancelJoin()
+	if joinErr != nil {
+		<-joinErr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Warn("in-flight requests did not finish in time", "err", err)
+		srv.Close()
+	}
+	if serving {
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+			runErr = fmt.Errorf("serve: http: %w", err)
+		}
+	}
+	if err := db.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	logger.Info("stopped", "node", db.ID())
+	return runErr
+}
+
+func (c *serveCmd) raftAddrIfAny(peers []string) string {
+	if len(peers) == 0 {
+		return "(none: single node)"
+	}
+	return c.RaftAddr
+}
+
+// options turns the flags into Open's peers and options.
+func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error) {
+	opts := []yggr.Option{yggr.WithID(c.ID), yggr.WithLogger(logger)}
+	if c.MaxKeyBytes < 0 || c.MaxValueBytes < 0 || c.MaxBodyBytes < 0 {
+		return nil, nil, usagef("--max-*-bytes must be ≥ 0")
+	}
+	if c.MaxKeyBytes > 0 || c.MaxValueBytes > 0 {
+		// The database enforces its own limits too; raise them with the
+		// HTTP ones.
+		opts = append(opts, yggr.WithLimits(yggr.Limits{MaxKeyBytes: int(c.MaxKeyBytes), MaxValueBytes: int(c.MaxValueBytes)}))
+	}
+	if c.Lease {
+		opts = append(opts, yggr.WithLeaseReads())
+	}
+	var peers []string
+	for _, p := range c.Peers {
+		if p = strings.TrimSpace(p); p != "" {
+			peers = append(peers, p)
+		}
+	}
+	switch {
+	case c.Join != "" && len(peers) > 0:
+		return nil, nil, usagef("--join and --peers exclude each other: a joining node learns the members from the cluster")
+	case c.Join != "":
+		peers = []string{c.ID + "=" + c.RaftAddr}
+		opts = append(opts, yggr.WithJoin())
+	}
+	secured := 0
+	if c.TLSCert != "" {
+		secured++
+		ca, err := os.ReadFile(c.TLSCA)
+		if err != nil {
+			return nil, nil, err
+		}
+		cert, err := os.ReadFile(c.TLSCert)
+		if err != nil {
+			return nil, nil, err
+		}
+		key, err := os.ReadFile(c.TLSKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, err := yggr.PeerTLSConfig(ca, cert, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, yggr.WithTLS(cfg))
+	}
+	if c.ClusterSecret != "" {
+		secured++
+		opts = append(opts, yggr.WithClusterSecret(c.ClusterSecret))
+	}
+	if c.Insecure {
+		secured++
+		opts = append(opts, yggr.WithInsecure())
+	}
+	if secured > 1 {
+		return nil, nil, usagef("choose one of --tls-*, --cluster-secret and --insecure")
+	}
+	if len(peers) > 0 {
+		// WithListenAddr lets --raft-addr differ from this node's entry in
+		// --peers (for example 0.0.0.0:7071 behind an advertised address).
+		opts = append(opts, yggr.WithListenAddr(c.RaftAddr))
+	}
+	return opts, peers, nil
+}
+
+// httpTLS loads the HTTP listener's certificate, if any.
+func (c *serveCmd) httpTLS() (*tls.Config, error) {
+	if c.HTTPTLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.HTTPTLSCert, c.HTTPTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --http-tls-cert/--http-tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// join adds this node to the cluster through the member at --join: as a
+// learner first, then, once it has applied everything the cluster had
+// committed when it was added, as a voter. A node that is already a
+// member (a restart) skips the steps already done.
+func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
+	defer cancel()
+	ep := c.Join
+	if !strings.Contains(ep, "://") {
+		ep = "http://" + ep
+	}
+	cl, err := httpapi.NewClient([]string{ep}, httpapi.ClientOptions{Token: c.Token, Timeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// Every wait below polls with a bounded interval until ctx's deadline.
+	var member, voter bool
+	if err := retry(ctx, func() error {
+		var err error
+		member, voter, err = c.membership(ctx, cl)
+		return err
+	}); err != nil {
+		return fmt.Errorf("serve: join: %w", err)
+	}
+	if !member {
+		logger.Info("joining as a learner", "node", c.ID, "via", c.Join)
+		// A retried add whose first attempt was applied finds the node a
+		// member already.
+		if err := retry(ctx, func() error {
+			if member, _, err := c.membership(ctx, cl); err != nil || member {
+				return err
+			}
+			return cl.AddMember(ctx, c.ID, c.RaftAddr, true)
+		}); err != nil {
+			return fmt.Errorf("serve: join: add learner: %w", err)
+		}
+	}
+	if voter {
+		logger.Info("already a voter", "node", c.ID)
+		return nil
+	}
+	var target uint64
+	if err := retry(ctx, func() error {
+		st, err := cl.Status(ctx)
+		target = st.Commit
+		return err
+	}); err != nil {
+		return fmt.Errorf("serve: join: %w", err)
+	}
+	logger.Info("catching up", "node", c.ID, "index", target)
+	if err := poll(ctx, func() bool { return db.Status().Applied >= target }); err != nil {
+		return fmt.Errorf("serve: join: catching up to index %d: %w", target, err)
+	}
+	if err := retry(ctx, func() error {
+		if _, voter, err := c.membership(ctx, cl); err != nil || voter {
+			return err
+		}
+		return cl.PromoteMember(ctx, c.ID)
+	}); err != nil {
+		return fmt.Errorf("serve: join: promote: %w", err)
+	}
+	logger.Info("joined as a voter", "node", c.ID)
+	return nil
+}
+
+// membership reports whether this node is already a member, and a voter.
+func (c *serveCmd) membership(ctx context.Context, cl *httpapi.Client) (member, voter bool, err error) {
+	ms, err := cl.Members(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	for _, m := range ms {
+		if m.ID == c.ID {
+			return true, m.Voter, nil
+		}
+	}
+	return false, false, nil
+}
+
+// retry calls f until it succeeds with a short pause between attempts,
+// giving up when ctx ends or f fails with an error that retrying cannot
+// fix.
+func retry(ctx context.Context, f func() error) error {
+	var err error
+	for {
+		if err = f(); err == nil {
+			return nil
+		}
+		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// poll waits until cond holds, checking every 50ms, or ctx ends.
+func poll(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// newLogger builds the slog logger for --log-format and --log-level.
+func newLogger(e *env, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level: %v", err)
+	}
+	hopts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, hopts)), nil
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, hopts)), nil
+}

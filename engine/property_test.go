@@ -1,0 +1,504 @@
+package engine
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
+)
+
+var checksOnce sync.Once
+
+// setPropertyChecks makes every rapid property run YGGR_PROPERTY_CHECKS
+// cases (default 1024) unless -rapid.checks or RAPID_CHECKS says otherwise.
+func setPropertyChecks(t *testing.T) {
+	t.Helper()
+	checksOnce.Do(func() {
+		if _, ok := os.LookupEnv("RAPID_CHECKS"); ok {
+			return
+		}
+		explicit := false
+		flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
+		if explicit {
+			return
+		}
+		n := 1024
+		if v, err := strconv.Atoi(os.Getenv("YGGR_PROPERTY_CHECKS")); err == nil && v > 0 {
+			n = v
+		}
+		if err := flag.Set("rapid.checks", strconv.Itoa(n)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// simOptions shape a random cluster run.
+type simOptions struct {
+	// lockstep ticks all live nodes together (no clock drift), which the
+	// lease needs; otherwise nodes tick independently and lease reads are
+	// off.
+	lockstep bool
+	lease    bool
+	preVote  bool
+	steps    int
+	// byzantine injects forged and mutated messages (fuzzing): only the
+	// per-node invariants are checked then, since a forged leader can
+	// legitimately break cluster-wide safety.
+	byzantine bool
+	// five runs five voters instead of three.
+	five bool
+	// manualPersist delays LogPersisted reports to random points, and a
+	// leader that crashes loses the entries it had not reported durable
+	// (they may still have been in its write pipeline, Raft thesis
+	// §10.2.1).
+	manualPersist bool
+}
+
+// newSimEnv builds a quiet three-node cluster plus a fourth node that may be
+// added by a membership change.
+func newSimEnv(t *testing.T, fail func(string, ...any), opt simOptions) *iEnv {
+	env := newIEnv(t)
+	env.fail, env.quiet = fail, true
+	// See TestFollowerReadStaleAnswerAfterRestart.
+	if os.Getenv("YGGR_SIM_TRACE") != "" {
+		// Debugging aid: print the whole trace with the failure.
+		env.quiet, env.out = false, &strings.Builder{}
+		env.fail = func(format string, args ...any) {
+			fail("%s\n"+format, append([]any{env.out.String()}, args...)...)
+		}
+	}
+	env.readFloor = map[uint64]uint64{}
+	peers := []NodeID{"n1", "n2", "n3"}
+	if opt.five {
+		peers = append(peers, "n5", "n6")
+	}
+	// n4 is a spare: it starts with an empty configuration and joins if a
+	// membership change adds it.
+	for i, id := range append(slices.Clone(peers), "n4") {
+		cfg := Config{ID: id, Peers: peers, ElectionTicks: 10, HeartbeatTicks: 2, Seed: uint64(i + 1),
+			DisablePreVote: !opt.preVote, MaxInflightMsgs: 4, MaxAppendBytes: 100,
+			SnapshotEntries: 8, CompactionKeep: 2, SnapshotChunkBytes: 7, MaxPendingReads: 16}
+		if id == "n4" {
+			cfg.Peers = nil
+		}
+		if opt.lease {
+			cfg.LeaseTicks = 7
+		}
+		if err := env.addNode(cfg, opt.manualPersist); err != nil {
+			fail("new: %v", err)
+		}
+	}
+	return env
+}
+
+// simState tracks per-node observations across steps for the monotonicity
+// properties.
+type simState struct {
+	term, commit map[NodeID]uint64
+	maxCommit    uint64
+}
+
+// checkSim checks the properties that hold after every step: terms never go
+// back (across restarts too), commit never goes back on a live engine, the
+// live log is contiguous, and the committed prefixes agree.
+func (env *iEnv) checkSim(st *simState, restarted NodeID) {
+	for _, id := range env.ids {
+		n := env.nodes[id]
+		if n.e == nil {
+			continue
+		}
+		s := n.e.Status()
+		if s.Term < st.term[id] {
+			env.fail("%s: term went back from %d to %d", id, st.term[id], s.Term)
+		}
+		st.term[id] = s.Term
+		if id == restarted {
+			// Restored from the durable hard state.
+			last := n.snap.Index
+			if len(n.log) > 0 {
+				last = max(last, n.log[len(n.log)-1].Index)
+			}
+			if want := max(n.snap.Index, min(n.hs.Commit, last)); s.Commit != want {
+				env.fail("%s: recovered commit %d, want %d", id, s.Commit, want)
+			}
+		} else if s.Commit < st.commit[id] {
+			env.fail("%s: commit went back from %d to %d", id, st.commit[id], s.Commit)
+		}
+		st.commit[id] = s.Commit
+		st.maxCommit = max(st.maxCommit, s.Commit)
+		l := &n.e.log
+		for i, e := range l.entries {
+			if e.Index != l.floor+1+uint64(i) {
+				env.fail("%s: log not contiguous: entry %s at position %d after floor %d", id, e, i, l.floor)
+				break
+			}
+		}
+		if !(l.floor <= l.snap.Index && l.snap.Index <= l.applied && l.applied <= l.commit && l.commit <= l.lastIndex()) {
+			env.fail("%s: log invariant broken: floor=%d snap=%d applied=%d commit=%d last=%d", id, l.floor, l.snap.Index, l.applied, l.commit, l.lastIndex())
+		}
+		for i := 1; i < len(n.log); i++ {
+			if n.log[i].Index != n.log[i-1].Index+1 {
+				env.fail("%s: durable log not contiguous at %s", id, n.log[i])
+				break
+			}
+		}
+	}
+	if !env.byzantine {
+		env.checkSafety()
+	}
+}
+
+// chooser supplies the random choices of a schedule: rapid's generators in
+// property tests, the fuzzer's bytes in FuzzEngineEvents.
+type chooser interface {
+	// intn returns a choice in [0, n); n > 0.
+	intn(label string, n int) int
+}
+
+type rapidChooser struct{ t *rapid.T }
+
+func (c rapidChooser) intn(label string, n int) int { return rapid.IntRange(0, n-1).Draw(c.t, label) }
+
+// runSim drives the cluster with a random schedule drawn from ch.
+func runSim(ch chooser, env *iEnv, opt simOptions) {
+	st := &simState{term: map[NodeID]uint64{}, commit: map[NodeID]uint64{}}
+	ids := env.ids
+	node := func(label string) NodeID { return ids[ch.intn(label, len(ids))] }
+	live := func() []NodeID {
+		var l []NodeID
+		for _, id := range ids {
+			if env.nodes[id].e != nil {
+				l = append(l, id)
+			}
+		}
+		return l
+	}
+	for step := 0; step < opt.steps; step++ {
+		restarted := NodeID("")
+		if opt.byzantine && ch.intn("forge", 6) == 0 {
+			env.forge(ch)
+		}
+		if opt.manualPersist && ch.intn("persist", 4) == 0 {
+			// The host reports a node's writes durable.
+			id := node("persisted")
+			if n := env.nodes[id]; n.e != nil && len(n.log) > 0 {
+				last := n.log[len(n.log)-1]
+				env.step(id, LogPersisted{Index: last.Index, Term: last.Term})
+			}
+		}
+		op := ch.intn("op", 100)
+		switch {
+		case op < 35: // deliver a message, possibly out of order
+			if len(env.msgs) == 0 {
+				break
+			}
+			i := 0
+			if ch.intn("reorder", 4) == 0 {
+				i = ch.intn("msg", len(env.msgs))
+			}
+			m := env.msgs[i]
+			env.msgs = slices.Delete(env.msgs, i, i+1)
+			env.deliver(m)
+		case op < 40: // drop or duplicate a message
+			if len(env.msgs) == 0 {
+				break
+			}
+			i := ch.intn("msg", len(env.msgs))
+			if ch.intn("dup", 2) == 1 {
+				env.msgs = append(env.msgs, env.msgs[i])
+			} else {
+				env.msgs = slices.Delete(env.msgs, i, i+1)
+			}
+		case op < 65: // tick
+			if opt.lockstep {
+				for _, id := range live() {
+					env.step(id, Tick{})
+				}
+			} else if id := node("tick"); env.nodes[id].e != nil {
+				env.step(id, Tick{})
+			}
+		case op < 75: // propose
+			id := node("propose")
+			pid := env.nextID
+			env.nextID++
+			env.step(id, Propose{ID: pid, Data: []byte(fmt.Sprintf("v%d", pid))})
+		case op < 83: // read
+			id := node("read")
+			rid := env.nextID
+			env.nextID++
+			env.readFloor[rid] = st.maxCommit
+			mode := ReadIndex
+			if opt.lease && ch.intn("lease", 2) == 1 {
+				mode = ReadLease
+			}
+			env.step(id, Read{ID: rid, Mode: mode})
+		case op < 86: // crash or restart
+			id := node("crash")
+			if env.nodes[id].e == nil {
+				env.restart(id)
+				restarted = id
+			} else if len(live()) > 2 {
+				n := env.nodes[id]
+				if ch.intn("midstep", 2) == 0 {
+					env.crashMidStep(ch, n)
+					st.term[id] = n.hs.Term
+					break
+				}
+				if opt.manualPersist && n.e.role == Leader {
+					// Unreported writes of its own term may be lost.
+					keep := n.e.log.persisted + uint64(ch.intn("lost", 3))
+					n.log = slices.DeleteFunc(n.log, func(e Entry) bool { return e.Index > keep && e.Term == n.e.term })
+				}
+				n.e = nil
+			}
+		case op < 89: // transfer leadership
+			env.step(node("from"), TransferLeadership{To: node("to")})
+		case op < 92: // snapshot at the applied index
+			id := node("snap")
+			n := env.nodes[id]
+			if n.e == nil || n.applied == 0 {
+				break
+			}
+			if ch.intn("snapfail", 5) == 0 {
+				env.step(id, SnapshotFailed{Index: n.lastHint})
+				break
+			}
+			var term uint64
+			for _, e := range n.log {
+				if e.Index == n.applied {
+					term = e.Term
+				}
+			}
+			if term == 0 {
+				break
+			}
+			data := encodeSM(n.sm)
+			meta := SnapshotMeta{Index: n.applied, Term: term, Size: uint64(len(data))}
+			prevSnap, prevData := n.snap, n.snapData
+			n.snap, n.snapData = meta, data
+			env.step(id, SnapshotTaken{Meta: meta})
+			if n.e.log.snap.Index == meta.Index {
+				n.snap.Membership = n.e.log.snap.Membership.Clone()
+			} else {
+				n.snap, n.snapData = prevSnap, prevData // refused: keep the old one
+			}
+		case op < 96: // membership change
+			ops := []ConfOp{ConfAddLearner, ConfAddVoter, ConfPromote, ConfRemove}
+			c := ConfChange{Op: ops[ch.intn("confop", len(ops))], Node: node("confnode")}
+			cid := env.nextID
+			env.nextID++
+			env.step(node("confleader"), ChangeMembership{ID: cid, Change: c})
+		default: // partition or heal
+			if env.group != nil || ch.intn("heal", 2) == 1 {
+				env.group = nil
+				break
+			}
+			env.group = map[NodeID]int{}
+			for _, id := range ids {
+				env.group[id] = ch.intn("side", 2)
+			}
+		}
+		env.checkSim(st, restarted)
+	}
+}
+
+// TestPropertyClusterSafety runs random schedules (deliver, reorder, drop,
+// duplicate, tick, propose, read, crash/restart including crashes in the
+// middle of carrying out a Step with unrequired writes lost, delayed
+// persistence reports, transfer, snapshot, membership change, partition) on
+// a cluster of three or five voters plus a spare and checks after every
+// step: election safety, state machine safety, committed-prefix agreement,
+// term and commit monotonicity, one vote per term across restarts, log
+// contiguity, and that no read is answered below an index committed before
+// it started.
+func TestPropertyClusterSafety(t *testing.T) {
+	setPropertyChecks(t)
+	rapid.Check(t, func(rt *rapid.T) {
+		lockstep := rapid.Bool().Draw(rt, "lockstep")
+		opt := simOptions{
+			lockstep:      lockstep,
+			lease:         lockstep && rapid.Bool().Draw(rt, "lease"),
+			preVote:       rapid.Bool().Draw(rt, "prevote"),
+			five:          rapid.IntRange(0, 3).Draw(rt, "five") == 0,
+			manualPersist: rapid.Bool().Draw(rt, "manualpersist"),
+			steps:         rapid.IntRange(50, 500).Draw(rt, "steps"),
+		}
+		env := newSimEnv(t, rt.Fatalf, opt)
+		runSim(rapidChooser{rt}, env, opt)
+	})
+}
+
+// TestPropertyRecoveryIdempotent checks that two engines recovered from the
+// same durable state have equal Status and emit equal actions for the same
+// events.
+func TestPropertyRecoveryIdempotent(t *testing.T) {
+	setPropertyChecks(t)
+	rapid.Check(t, func(rt *rapid.T) {
+		opt := simOptions{preVote: rapid.Bool().Draw(rt, "prevote"), steps: rapid.IntRange(20, 150).Draw(rt, "steps")}
+		env := newSimEnv(t, rt.Fatalf, opt)
+		runSim(rapidChooser{rt}, env, opt)
+		id := rapid.SampledFrom(env.ids).Draw(rt, "node")
+		n := env.nodes[id]
+		rec := Recover{HardState: n.hs, Snapshot: n.snap, Entries: slices.Clone(n.log)}
+		a, _ := New(n.cfg)
+		b, _ := New(n.cfg)
+		aa, ba := a.Step(rec), b.Step(Recover{HardState: rec.HardState, Snapshot: rec.Snapshot, Entries: slices.Clone(rec.Entries)})
+		if d := cmp.Diff(aa, ba); d != "" {
+			rt.Fatalf("recover actions differ (-a +b):\n%s", d)
+		}
+		if d := cmp.Diff(a.Status(), b.Status()); d != "" {
+			rt.Fatalf("recovered status differs (-a +b):\n%s", d)
+		}
+		// The same next events yield the same actions.
+		for i := 0; i < 40; i++ {
+			var ev Event = Tick{}
+			if len(env.msgs) > 0 && rapid.Bool().Draw(rt, "recv") {
+				m := env.msgs[rapid.IntRange(0, len(env.msgs)-1).Draw(rt, "msg")]
+				m.To = id
+				ev = Receive{Msg: m}
+			}
+			if d := cmp.Diff(a.Step(ev), b.Step(ev)); d != "" {
+				rt.Fatalf("actions after recovery differ at event %d (-a +b):\n%s", i, d)
+			}
+		}
+		if d := cmp.Diff(a.Status(), b.Status()); d != "" {
+			rt.Fatalf("status differs after the same events (-a +b):\n%s", d)
+		}
+	})
+}
+
+// TestPropertyQuorumMath checks majorityIndex and tally against naive
+// definitions.
+func TestPropertyQuorumMath(t *testing.T) {
+	setPropertyChecks(t)
+	rapid.Check(t, func(rt *rapid.T) {
+		idx := rapid.SliceOfN(rapid.Uint64Range(0, 20), 1, 9).Draw(rt, "indexes")
+		// Naive: the largest x such that a majority has index ≥ x.
+		var want uint64
+		for _, x := range idx {
+			n := 0
+			for _, y := range idx {
+				if y >= x {
+					n++
+				}
+			}
+			if n > len(idx)/2 && x > want {
+				want = x
+			}
+		}
+		if got := majorityIndex(idx); got != want {
+			rt.Fatalf("majorityIndex(%v) = %d, want %d", idx, got, want)
+		}
+
+		nv := rapid.IntRange(1, 7).Draw(rt, "voters")
+		var voters []NodeID
+		votes := map[NodeID]bool{}
+		yes, no := 0, 0
+		for i := range nv {
+			id := NodeID(fmt.Sprintf("v%d", i))
+			voters = append(voters, id)
+			switch rapid.IntRange(0, 2).Draw(rt, "vote") {
+			case 1:
+				votes[id] = true
+				yes++
+			case 2:
+				votes[id] = false
+				no++
+			}
+		}
+		// Votes from non-voters never count.
+		votes["outsider"] = rapid.Bool().Draw(rt, "outsider")
+		wantRes := votePending
+		switch {
+		case 2*yes > nv:
+			wantRes = voteWon
+		case 2*(nv-no) <= nv:
+			wantRes = voteLost
+		}
+		if got := tally(voters, votes); got != wantRes {
+			rt.Fatalf("tally(%d voters, yes=%d no=%d) = %d, want %d", nv, yes, no, got, wantRes)
+		}
+	})
+}
+
+// crashMidStep steps one event (a tick, or a message queued for n) and
+// crashes n while the host is carrying out its actions: only a prefix of
+// them is executed, and of that prefix the writes the ordering contract did
+// not yet require to be durable may be lost. A write must be durable before
+// any later Send, except that a leader's MsgApp may overtake the
+// PersistEntries before it (Raft thesis §10.2.1); writes complete in order.
+func (env *iEnv) crashMidStep(ch chooser, n *iNode) {
+	var ev Event = Tick{}
+	var mine []int
+	for i, m := range env.msgs {
+		if m.To == n.id {
+			mine = append(mine, i)
+		}
+	}
+	if len(mine) > 0 && ch.intn("midmsg", 2) == 0 {
+		i := mine[ch.intn("midmsgi", len(mine))]
+		ev = Receive{Msg: env.msgs[i]}
+		env.msgs = slices.Delete(env.msgs, i, i+1)
+	}
+	leader := n.e.role == Leader
+	as := n.e.Step(ev)
+	prefix := as[:ch.intn("cut", len(as)+1)]
+	isPersist := func(a Action) bool {
+		switch a.(type) {
+		case PersistHardState, TruncateLog, PersistEntries, WriteSnapshotChunk, RestoreSnapshot:
+			return true
+		}
+		return false
+	}
+	// lossFrom is the earliest position from which every write may be
+	// lost: after it come only Sends that do not wait for those writes.
+	lossFrom := len(prefix)
+	for i := len(prefix) - 1; i >= 0; i-- {
+		a := prefix[i]
+		if s, ok := a.(Send); ok && !(leader && s.Msg.Type == MsgApp) {
+			break
+		}
+		if _, ok := a.(SendSnapshot); ok {
+			break
+		}
+		if isPersist(a) {
+			if _, ok := a.(PersistEntries); !ok && hasLaterMsgApp(prefix[i+1:]) {
+				// MsgApps may only overtake entry writes: this one,
+				// and every write before it, is durable.
+				break
+			}
+			lossFrom = i
+		}
+	}
+	lost := lossFrom + ch.intn("lost", len(prefix)-lossFrom+1)
+	for i, a := range prefix {
+		if i >= lost && isPersist(a) {
+			continue
+		}
+		switch a := a.(type) {
+		case Send:
+			env.msgs = append(env.msgs, a.Msg)
+		default:
+			// Follow-up events (LogPersisted, SnapshotChunkFailed) die
+			// with the process.
+			env.exec(n, a)
+		}
+	}
+	n.e = nil
+}
+
+func hasLaterMsgApp(as []Action) bool {
+	for _, a := range as {
+		if s, ok := a.(Send); ok && s.Msg.Type == MsgApp {
+			return true
+		}
+	}
+	return false
+}

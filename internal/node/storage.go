@@ -1,0 +1,136 @@
+package node
+
+import (
+	"time"
+
+	"github.com/yggrdb/yggr/engine"
+	raftlog "github.com/yggrdb/yggr/log"
+	"github.com/yggrdb/yggr/snapshot"
+)
+
+// storeOp is one durable step of a storage job; exactly one field is set.
+type storeOp struct {
+	batch *raftlog.Batch // log entries, truncation and hard state: one write, one sync
+	chunk *engine.WriteSnapshotChunk
+	reset *engine.RestoreSnapshot
+}
+
+// storeJob is the durable work of one driver iteration and what must wait
+// for it: messages that may only leave once the writes are durable, and
+// committed entries (kept in order with snapshot restores).
+type storeJob struct {
+	ops       []storeOp
+	late      []engine.Message
+	apply     []applyItem
+	persisted *engine.Entry // reported to the driver as LogPersisted
+	termVote  bool          // the job changes the term or the vote
+}
+
+// maxJobs bounds the storage jobs queued behind the disk. When the disk
+// stalls the queue fills and the driver blocks: a leader with a stuck disk
+// stops sending heartbeats (they wait in the queue), so the cluster elects
+// another.
+const maxJobs = 16
+
+// storageState is owned by the storage goroutine.
+type storageState struct {
+	// receiver is the snapshot being received from the leader.
+	receiver     *snapshot.Receiver
+	receiverMeta engine.SnapshotMeta
+}
+
+// storageLoop is the storage goroutine: owned by the Node, it ends when
+// stop closes (jobs still queued are abandoned, as in a crash).
+func (n *Node) storageLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case j := <-n.jobs:
+			n.runJob(j)
+		}
+	}
+}
+
+func (n *Node) runJob(j storeJob) {
+	if j.termVote {
+		defer n.termVoteInFlight.Add(-1)
+	}
+	for _, op := range j.ops {
+		if n.failed() {
+			return
+		}
+		switch {
+		case op.batch != nil:
+			start := time.Now()
+			n.writeStarted.Store(start.UnixNano())
+			err := n.logs.Write(*op.batch)
+			n.writeStarted.Store(0)
+			if err != nil {
+				n.setFatal(err)
+				return
+			}
+			n.metrics.fsync.observe(time.Since(start).Seconds())
+		case op.chunk != nil:
+			n.writeSnapshotChunk(*op.chunk)
+		case op.reset != nil:
+			if err := n.logs.ResetTo(op.reset.Meta, op.reset.KeepLog); err != nil {
+				n.setFatal(err)
+				return
+			}
+		}
+	}
+	if n.failed() {
+		return
+	}
+	n.sendAll(j.late)
+	for _, it := range j.apply {
+		n.applyQ.push(it)
+	}
+	if len(j.apply) > 0 {
+		n.applyInFlight.Add(-1)
+	}
+	if j.persisted != nil {
+		select {
+		case n.persisted <- *j.persisted:
+		case <-n.stop:
+		}
+	}
+}
+
+// writeSnapshotChunk stores a chunk received from the leader. The same
+// (index, term) always names the same bytes, so after a restart the engine
+// may resend from offset 0 while the receiver resumes further on: the
+// overlap is skipped.
+func (n *Node) writeSnapshotChunk(a engine.WriteSnapshotChunk) {
+	st := &n.st
+	r := st.receiver
+	if r == nil || st.receiverMeta.Index != a.Meta.Index || st.receiverMeta.Term != a.Meta.Term {
+		if r != nil {
+			r.Close()
+		}
+		var err error
+		if r, err = n.snaps.Receive(a.Meta); err != nil {
+			n.setFatal(err)
+			return
+		}
+		st.receiver, st.receiverMeta = r, a.Meta
+	}
+	data, off := a.Data, a.Offset
+	if have := r.Offset(); off < have {
+		skip := min(have-off, uint64(len(data)))
+		data, off = data[skip:], off+skip
+	}
+	if len(data) == 0 && !a.Done {
+		return
+	}
+	if err := r.WriteAt(off, data, a.Done); err != nil {
+		n.setFatal(err)
+		return
+	}
+	if a.Done {
+		r.Close()
+		st.receiver = nil
+	}
+}

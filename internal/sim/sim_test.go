@@ -1,0 +1,155 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// traceLen is YGGR_SIM_TRACE (default 200): trace lines in a failure.
+func traceLen(t *testing.T) int { return envInt(t, "YGGR_SIM_TRACE", 200) }
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a non-negative integer", name, s)
+	}
+	return n
+}
+
+// seeds returns the seeds to run: YGGR_SIM_SEED alone if set, else
+// 1..YGGR_SIM_SEEDS (default def).
+func seeds(t *testing.T, def int) []uint64 {
+	if s := os.Getenv("YGGR_SIM_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("YGGR_SIM_SEED=%q: %v", s, err)
+		}
+		return []uint64{n}
+	}
+	n := envInt(t, "YGGR_SIM_SEEDS", def)
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+// fail reports a violation with its trace and the command that replays it.
+func fail(t *testing.T, err error, replay string) {
+	t.Helper()
+	var v *Violation
+	if errors.As(err, &v) {
+		t.Fatalf("%s\nreplay: YGGR_SIM_SEED=%d %s", v.Report(), v.Seed, replay)
+	}
+	t.Fatalf("sim: %v", err)
+}
+
+// TestChaos runs many seeds of each cluster size under every fault.
+func TestChaos(t *testing.T) {
+	steps := envInt(t, "YGGR_SIM_STEPS", 1500)
+	for _, n := range []int{3, 5, 7} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			t.Parallel() // three subtests on two cores
+			start := time.Now()
+			var total Stats
+			var engineSteps uint64
+			storm := envInt(t, "YGGR_SIM_STORM", 1)
+			for _, seed := range seeds(t, 128) {
+				st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, TraceLen: traceLen(t), Storm: float64(storm)})
+				if err != nil {
+					fail(t, err, fmt.Sprintf("YGGR_SIM_STORM=%d YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestChaos/n=%d$' -v", storm, steps, n))
+				}
+				total.Steps += st.Steps
+				engineSteps += st.EngineSteps
+				total.WritesAcked += st.WritesAcked
+				total.ReadsServed += st.ReadsServed
+				total.ReadsFollower += st.ReadsFollower
+				total.ReadsLease += st.ReadsLease
+				total.ConfChanges += st.ConfChanges
+				total.Transfers += st.Transfers
+				total.Crashes += st.Crashes
+				total.Partitions += st.Partitions
+				total.Installs += st.Installs
+				total.Snapshots += st.Snapshots
+				total.Leaders += st.Leaders
+			}
+			el := time.Since(start)
+			t.Logf("%d steps (%.0f steps/s), %d engine steps (%.0f/s); writes acked %d, reads %d (follower %d, lease %d), leaders %d, conf changes %d, transfers %d, crashes %d, partitions %d, snapshots %d, installs %d",
+				total.Steps, float64(total.Steps)/el.Seconds(), engineSteps, float64(engineSteps)/el.Seconds(),
+				total.WritesAcked, total.ReadsServed, total.ReadsFollower, total.ReadsLease, total.Leaders, total.ConfChanges, total.Transfers, total.Crashes, total.Partitions, total.Snapshots, total.Installs)
+		})
+	}
+}
+
+// TestLiveness runs chaos, heals everything, and requires progress.
+func TestLiveness(t *testing.T) {
+	steps := envInt(t, "YGGR_SIM_STEPS", 1500) / 3
+	for _, n := range []int{3, 5, 7} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			for _, seed := range seeds(t, 16) {
+				_, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, Liveness: true, TraceLen: traceLen(t)})
+				if err != nil {
+					fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestLiveness/n=%d$' -v", steps*3, n))
+				}
+			}
+		})
+	}
+}
+
+// TestCalm runs without faults: everything must make steady progress.
+func TestCalm(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		st, err := Run(Options{Seed: 42, Nodes: n, Steps: 400, Calm: true, Liveness: true})
+		if err != nil {
+			fail(t, err, fmt.Sprintf("go test ./internal/sim -run 'TestCalm' -v"))
+		}
+		if st.WritesAcked < 50 || st.ReadsServed < 50 {
+			t.Errorf("n=%d: got %d writes acked and %d reads served in 400 calm ticks, want at least 50 each", n, st.WritesAcked, st.ReadsServed)
+		}
+	}
+}
+
+// TestDeterministic: one seed, one run, down to the failure trace.
+func TestDeterministic(t *testing.T) {
+	a, errA := Run(Options{Seed: 9, Nodes: 5, Steps: 300})
+	b, errB := Run(Options{Seed: 9, Nodes: 5, Steps: 300})
+	if fmt.Sprint(errA) != fmt.Sprint(errB) || a != b {
+		t.Fatalf("got %+v (%v) then %+v (%v), want identical runs", a, errA, b, errB)
+	}
+	c, d := Run(Options{Seed: 7, Nodes: 3, Steps: 1500, NewEngine: adversaryEngine("fast-read")})
+	e, f := Run(Options{Seed: 7, Nodes: 3, Steps: 1500, NewEngine: adversaryEngine("fast-read")})
+	var v1, v2 *Violation
+	if !errors.As(d, &v1) || !errors.As(f, &v2) {
+		t.Fatalf("got %v and %v, want two violations", d, f)
+	}
+	if diff := cmp.Diff(v1.Report(), v2.Report()); diff != "" || c != e {
+		t.Fatalf("replayed failure differs (-first +second):\n%s", diff)
+	}
+	if len(v1.Trace) < 150 {
+		t.Errorf("got %d trace lines, want about 200", len(v1.Trace))
+	}
+}
+
+// BenchmarkRun measures simulator throughput; steps/s is reported.
+func BenchmarkRun(b *testing.B) {
+	steps := 0
+	start := time.Now()
+	for i := range b.N {
+		st, err := Run(Options{Seed: uint64(i + 1), Nodes: 5, Steps: 300})
+		if err != nil {
+			b.Fatal(err)
+		}
+		steps += st.Steps
+	}
+	b.ReportMetric(float64(steps)/time.Since(start).Seconds(), "steps/s")
+}

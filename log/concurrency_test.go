@@ -1,0 +1,190 @@
+package log
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/yggrdb/yggr/engine"
+)
+
+// TestReadsDuringWrites reads entries and terms from another goroutine while
+// the writer appends and truncates. Every read must see a whole write:
+// contiguous entries with the data their term and index imply.
+func TestReadsDuringWrites(t *testing.T) {
+	s := openDisk(t, t.TempDir(), Options{NoSync: true})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var readErr error
+	var reads int
+	wg.Add(1)
+	// The reader goroutine is owned by this test and ends when done closes.
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			reads++
+			first, last := s.FirstIndex(), s.LastIndex()
+			if last < first {
+				continue
+			}
+			lo := first
+			if last > 20 {
+				lo = max(first, last-20)
+			}
+			es, err := s.Entries(lo, last+1, 1<<20)
+			if errors.Is(err, ErrUnavailable) {
+				continue // a truncation shortened the log since LastIndex
+			}
+			if err != nil {
+				readErr = err
+				return
+			}
+			prevTerm := uint64(0)
+			for i, e := range es {
+				if e.Index != lo+uint64(i) || e.Term < prevTerm || !bytes.Equal(e.Data, testData(e.Index, e.Term)) {
+					readErr = errors.New("inconsistent read: " + e.String())
+					return
+				}
+				prevTerm = e.Term
+			}
+			if _, err := s.Term(last); err != nil && !errors.Is(err, ErrUnavailable) {
+				readErr = err
+				return
+			}
+		}
+	}()
+	last, term := uint64(0), uint64(1)
+	for w := range 300 {
+		b := Batch{}
+		first := last + 1
+		if w%7 == 6 && last > 5 {
+			term++
+			b.TruncateFrom = last - 4
+			first = b.TruncateFrom
+		}
+		b.Entries = ents(term, first, first+9)
+		mustWrite(t, s, b)
+		last = first + 9
+	}
+	close(done)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatalf("reader: %v", readErr)
+	}
+	t.Logf("%d reads during 300 writes", reads)
+}
+
+func TestBadgerLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l := badgerLogger{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	l.Debugf("debug %d\n", 1)
+	l.Infof("info %d\n", 2)
+	l.Warningf("warn %d\n", 3)
+	l.Errorf("error %d\n", 4)
+	got := buf.String()
+	for _, want := range []string{`level=WARN msg="warn 3" component=badger`, `level=ERROR msg="error 4" component=badger`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log output %q lacks %q", got, want)
+		}
+	}
+	for _, unwanted := range []string{"debug 1", "info 2"} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("log output %q has %q", got, unwanted)
+		}
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestGCRuns(t *testing.T) {
+	t.Run("after Compact", func(t *testing.T) {
+		s := openDisk(t, t.TempDir(), Options{GCInterval: -1})
+		mustWrite(t, s, Batch{Entries: ents(1, 1, 10)})
+		if err := s.SetSnapshot(engine.SnapshotMeta{Index: 5, Term: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.gcRuns.Load(); got != 0 {
+			t.Fatalf("GC ran %d times before Compact with periodic GC off", got)
+		}
+		if err := s.Compact(5); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a GC run after Compact", func() bool { return s.gcRuns.Load() >= 1 })
+	})
+	t.Run("periodically", func(t *testing.T) {
+		s := openDisk(t, t.TempDir(), Options{GCInterval: 10 * time.Millisecond})
+		waitFor(t, "two periodic GC runs", func() bool { return s.gcRuns.Load() >= 2 })
+	})
+}
+
+// TestCompactDuringWrites compacts from another goroutine while the writer
+// appends and records snapshots, as a runtime may.
+func TestCompactDuringWrites(t *testing.T) {
+	s := openDisk(t, t.TempDir(), Options{NoSync: true, GCInterval: -1})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var compactErr error
+	var compactions int
+	wg.Add(1)
+	// The compactor goroutine is owned by this test and ends when done closes.
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := s.Compact(s.FirstIndex() - 1); err != nil {
+				compactErr = err
+				return
+			}
+			compactions++
+		}
+	}()
+	last := uint64(0)
+	for w := range 200 {
+		mustWrite(t, s, Batch{Entries: ents(1, last+1, last+10)})
+		last += 10
+		if w%10 == 9 {
+			if err := s.SetSnapshot(engine.SnapshotMeta{Index: last - 15, Term: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(done)
+	wg.Wait()
+	if compactErr != nil {
+		t.Fatalf("Compact: %v", compactErr)
+	}
+	if err := s.Compact(s.FirstIndex() - 1); err != nil {
+		t.Fatal(err)
+	}
+	st := mustLoad(t, s)
+	if got, want := len(st.Entries), 15; got != want {
+		t.Errorf("entries after the snapshot = %d, want %d", got, want)
+	}
+	if got, want := countEntryKeys(t, s), 15; got != want {
+		t.Errorf("stored entries = %d, want %d", got, want)
+	}
+	t.Logf("%d compactions during 200 writes", compactions)
+}
