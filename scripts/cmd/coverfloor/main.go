@@ -255,10 +255,10 @@ func (r report) print(w io.Writer, minModule float64, floors []pkgFloor) (failed
 	for _, g := range r.generated {
 		fmt.Fprintf(w, "generated, not counted: %s\n", g)
 	}
-	fmt.Fprintf(w, "module total: %.1f%% of %d statements (floor %.0f%%)\n", r.module.percent(), r.module.total, minModule)
+	fmt.Fprintf(w, "module total: %.2f%% of %d statements (floor %.0f%%)\n", r.module.percent(), r.module.total, minModule)
 	if r.module.percent() < minModule {
 		failed = true
-		fmt.Fprintf(w, "FAIL: module coverage %.1f%% is below the floor %.0f%%; packages below it: %s\n",
+		fmt.Fprintf(w, "FAIL: module coverage %.2f%% is below the floor %.0f%%; packages below it: %s\n",
 			r.module.percent(), minModule, strings.Join(below, ", "))
 	}
 	for _, pf := range floors {
@@ -268,10 +268,10 @@ func (r report) print(w io.Writer, minModule float64, floors []pkgFloor) (failed
 			fmt.Fprintf(w, "FAIL: %s: no coverage data (is the package still there?)\n", pf.dir)
 			continue
 		}
-		fmt.Fprintf(w, "%s: %.1f%% of %d statements (floor %.0f%%)\n", pf.dir, fig.percent(), fig.total, pf.min)
+		fmt.Fprintf(w, "%s: %.2f%% of %d statements (floor %.0f%%)\n", pf.dir, fig.percent(), fig.total, pf.min)
 		if fig.percent() < pf.min {
 			failed = true
-			fmt.Fprintf(w, "FAIL: %s coverage %.1f%% is below the floor %.0f%%\n", pf.dir, fig.percent(), pf.min)
+			fmt.Fprintf(w, "FAIL: %s coverage %.2f%% is below the floor %.0f%%\n", pf.dir, fig.percent(), pf.min)
 		}
 	}
 	return failed

@@ -66,11 +66,11 @@ func TestPrintFloors(t *testing.T) {
 		wantOut    []string
 	}{
 		{name: "all above", min: 5, floors: []pkgFloor{{"engine", 3}}, wantFailed: false,
-			wantOut: []string{"module total: 6.1% of 114 statements"}},
+			wantOut: []string{"module total: 6.14% of 114 statements"}},
 		{name: "module below", min: 50, wantFailed: true,
-			wantOut: []string{"FAIL: module coverage 6.1% is below the floor 50%; packages below it: engine"}},
+			wantOut: []string{"FAIL: module coverage 6.14% is below the floor 50%; packages below it: engine"}},
 		{name: "package below", min: 0, floors: []pkgFloor{{"engine", 92}}, wantFailed: true,
-			wantOut: []string{"FAIL: engine coverage 3.6% is below the floor 92%"}},
+			wantOut: []string{"FAIL: engine coverage 3.64% is below the floor 92%"}},
 		{name: "package missing", min: 0, floors: []pkgFloor{{"gone", 1}}, wantFailed: true,
 			wantOut: []string{"FAIL: gone: no coverage data"}},
 	}
