@@ -13,7 +13,7 @@
 #       lines hold no covered mutant. YGGR_MUTATION_BASE=<ref> overrides the
 #       tag (e.g. YGGR_MUTATION_BASE=main on a branch).
 #
-# --changed runs under a time limit, YGGR_MUTATION_TIMEOUT (default 15m);
+# --changed runs under a time limit, YGGR_MUTATION_TIMEOUT (default 8m, keeping CI inside 30 min);
 # running out of time is a failure (timeout's exit 124), never a silent pass.
 # Results: YGGR_MUTATION_OUT (default: a temporary file) receives gremlins' JSON.
 set -euo pipefail
@@ -48,7 +48,7 @@ if [ "${1:-}" = --changed ]; then
 	# every mutant is skipped. diff.relative (and running from engine/)
 	# makes git print engine-relative names.
 	export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=diff.relative GIT_CONFIG_VALUE_0=true
-	limit=(timeout --kill-after=30s "${YGGR_MUTATION_TIMEOUT:-15m}")
+	limit=(timeout --kill-after=30s "${YGGR_MUTATION_TIMEOUT:-8m}")
 fi
 
 echo "mutation: gremlins ${GREMLINS_VERSION}, efficacy floor ${threshold}%, JSON results in $out"
