@@ -73,7 +73,8 @@ type ReadReady struct {
 }
 
 // ReadFailed: the read ID cannot be served here; Err says why (ErrNotLeader,
-// ErrNotReady, ErrSteppedDown, ErrReadTimeout, ErrBusy).
+// ErrNoLeader, ErrSteppedDown, ErrReadTimeout, ErrBusy). A read on a leader
+// that has not yet committed an entry of its term waits for it.
 type ReadFailed struct {
 	ID     uint64
 	Err    error

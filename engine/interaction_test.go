@@ -443,9 +443,9 @@ func errName(err error) string {
 		name string
 	}{
 		{ErrNotLeader, "not-leader"}, {ErrTransferInProgress, "transfer-in-progress"}, {ErrBusy, "busy"},
-		{ErrNotReady, "not-ready"}, {ErrSteppedDown, "stepped-down"}, {ErrReadTimeout, "read-timeout"},
+		{ErrSteppedDown, "stepped-down"}, {ErrReadTimeout, "read-timeout"},
 		{ErrNoLeader, "no-leader"}, {ErrConfPending, "conf-pending"}, {ErrConfNotReady, "conf-not-ready"},
-		{ErrLearnerNotCaughtUp, "learner-not-caught-up"}, {ErrRemoved, "removed"}, {ErrEmptyProposal, "empty-proposal"},
+		{ErrLearnerNotCaughtUp, "learner-not-caught-up"},
 	} {
 		if err == c.err {
 			return c.name

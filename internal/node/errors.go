@@ -60,8 +60,6 @@ func (n *Node) translate(err error, leader engine.NodeID) error {
 	case errors.Is(err, engine.ErrConfPending), errors.Is(err, engine.ErrConfNotReady),
 		errors.Is(err, engine.ErrConfInvalid), errors.Is(err, engine.ErrLearnerNotCaughtUp):
 		return fmt.Errorf("%w: %v", ErrMembership, err)
-	case errors.Is(err, engine.ErrNotReady):
-		return fmt.Errorf("%w: %v", ErrNoLeader, err)
 	}
 	return err
 }
