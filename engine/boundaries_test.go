@@ -110,3 +110,90 @@ func TestUnmarshalConfigShortest(t *testing.T) {
 		t.Errorf("round trip: %v %v", got, err)
 	}
 }
+
+// Config.Validate at the exact edges of each rule.
+func TestConfigValidateEdges(t *testing.T) {
+	base := func(f func(*Config)) error {
+		c := Config{ID: "n1", ElectionTicks: 10, HeartbeatTicks: 1}
+		f(&c)
+		return c.Validate()
+	}
+	cases := []struct {
+		name string
+		f    func(*Config)
+		ok   bool
+	}{
+		{"election 2 heartbeat 1", func(c *Config) { c.ElectionTicks, c.HeartbeatTicks = 2, 1 }, true},
+		{"heartbeat just below election", func(c *Config) { c.HeartbeatTicks = 9 }, true},
+		{"heartbeat equal to election", func(c *Config) { c.HeartbeatTicks = 10 }, false},
+		{"one inflight message", func(c *Config) { c.MaxInflightMsgs = 1 }, true},
+		{"negative inflight", func(c *Config) { c.MaxInflightMsgs = -1 }, false},
+		{"one pending read", func(c *Config) { c.MaxPendingReads = 1 }, true},
+		{"negative pending reads", func(c *Config) { c.MaxPendingReads = -1 }, false},
+		{"one drift tick", func(c *Config) { c.ClockDriftTicks = 1 }, true},
+		{"negative drift", func(c *Config) { c.ClockDriftTicks = -1 }, false},
+		{"lease at the bound", func(c *Config) { c.ClockDriftTicks, c.LeaseTicks = 2, 8 }, true},
+		{"lease one past the bound", func(c *Config) { c.ClockDriftTicks, c.LeaseTicks = 2, 9 }, false},
+		{"chunk of 64 MiB", func(c *Config) { c.SnapshotChunkBytes = 64 << 20 }, true},
+		{"chunk past 64 MiB", func(c *Config) { c.SnapshotChunkBytes = 64<<20 + 1 }, false},
+	}
+	for _, c := range cases {
+		if err := base(c.f); (err == nil) != c.ok {
+			t.Errorf("%s: Validate() = %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}
+
+// The engine's counters count what happened, exactly, in a small story:
+// n1 campaigns with pre-vote and wins; one proposal is committed; a
+// follower rejects a mismatched append; a proposal to a follower is
+// rejected.
+func TestCountersCountExactly(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.elect("n1")
+	c.step("n1", Propose{ID: 1, Data: []byte("a")})
+	c.deliver()
+	c.tick()
+	c.step("n2", Propose{ID: 2, Data: []byte("b")})
+	// A forged append with a mismatched previous entry.
+	c.step("n3", Receive{Msg: Message{Type: MsgApp, From: "n1", To: "n3", Term: c.nodes["n1"].e.term, PrevIndex: 99, PrevTerm: 9}})
+	c.msgs = nil
+
+	n1 := c.nodes["n1"].e.Status().Counters
+	if n1.PreVotesStarted != 1 || n1.ElectionsStarted != 1 || n1.ElectionsWon != 1 {
+		t.Errorf("n1 election counters = %+v, want 1 pre-vote, 1 election, 1 win", n1)
+	}
+	if n1.EntriesAppended != 2 || n1.EntriesCommitted != 2 || n1.EntriesApplied != 2 {
+		t.Errorf("n1 entry counters = %+v, want 2 appended/committed/applied (no-op and a)", n1)
+	}
+	n2 := c.nodes["n2"].e.Status().Counters
+	if n2.PreVotesGranted != 1 || n2.VotesGranted != 1 || n2.ProposalsRejected != 1 {
+		t.Errorf("n2 counters = %+v, want 1 pre-vote and 1 vote granted, 1 proposal rejected", n2)
+	}
+	if n2.AppendsReceived == 0 || n2.AppendsRejected != 0 {
+		t.Errorf("n2 append counters = %+v", n2)
+	}
+	n3 := c.nodes["n3"].e.Status().Counters
+	if n3.AppendsRejected != 1 {
+		t.Errorf("n3 AppendsRejected = %d, want 1", n3.AppendsRejected)
+	}
+}
+
+// A follower that heard from its leader exactly ElectionTicks-1 ticks ago
+// still refuses a disruptive vote; one tick later it no longer does.
+func TestInLeaseBoundary(t *testing.T) {
+	e, err := New(Config{ID: "n2", Peers: []NodeID{"n1", "n2", "n3"}, ElectionTicks: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Step(Recover{})
+	e.Step(Receive{Msg: Message{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 1}})
+	e.electionElapsed = 9
+	if !e.inLease() {
+		t.Fatal("9 ticks after the leader's heartbeat (ElectionTicks 10): not in lease")
+	}
+	e.electionElapsed = 10
+	if e.inLease() {
+		t.Fatal("10 ticks after the leader's heartbeat: still in lease")
+	}
+}
