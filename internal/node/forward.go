@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/yggrdb/yggr/engine"
 )
@@ -95,16 +96,30 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 // of a leader change (an election timeout at most), with ErrUnknownOutcome
 // since the request may have been appended before the leader died.
 func (n *Node) forward(ctx context.Context, leader engine.NodeID, req []byte) ([]byte, uint64, error) {
+	// A transfer's success is itself a leader change: only the caller's
+	// ctx bounds it.
+	watch := len(req) == 0 || req[0] != callTransfer
 	n.metrics.forwarded.Add(1)
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The watcher: owned by this call, it ends when the call returns
 	// (cancel closes callCtx) or the leader changes.
 	go func() {
+		if !watch {
+			return
+		}
 		for i := 0; i < 1<<20; i++ {
 			changed := n.leaderChanged()
 			if n.status.Load().Leader != leader {
-				cancel()
+				// A deposed but live leader still answers (NotLeader, or
+				// the result): give it two ticks before giving up.
+				t := time.NewTimer(2 * n.cfg.TickInterval)
+				defer t.Stop()
+				select {
+				case <-t.C:
+					cancel()
+				case <-callCtx.Done():
+				}
 				return
 			}
 			select {
