@@ -197,3 +197,78 @@ func TestInLeaseBoundary(t *testing.T) {
 		t.Fatal("10 ticks after the leader's heartbeat: still in lease")
 	}
 }
+
+// raftLog bookkeeping: truncation and compaction keep bytes, the entries
+// and the persisted mark exact.
+func TestRaftLogTruncateAndCompact(t *testing.T) {
+	var l raftLog
+	for i := uint64(1); i <= 5; i++ {
+		l.append(Entry{Term: 1, Index: i, Data: make([]byte, 100-entryOverhead)})
+	}
+	l.persisted, l.commit = 5, 2
+	l.truncate(4)
+	if l.lastIndex() != 3 || l.bytes != 300 || l.persisted != 3 || len(l.entries) != 3 {
+		t.Fatalf("after truncate(4): last=%d bytes=%d persisted=%d len=%d", l.lastIndex(), l.bytes, l.persisted, len(l.entries))
+	}
+	l.append(Entry{Term: 2, Index: 4})
+	if l.entry(4).Term != 2 {
+		t.Fatal("append after truncate misplaced")
+	}
+	l.applied = 3
+	l.compact(2)
+	if l.floor != 2 || l.floorTerm != 1 || l.firstIndex() != 3 || l.bytes != 100+entryOverhead || l.entry(3).Index != 3 {
+		t.Fatalf("after compact(2): floor=%d/%d first=%d bytes=%d", l.floorTerm, l.floor, l.firstIndex(), l.bytes)
+	}
+	l.compact(2) // at the floor: nothing
+	if l.floor != 2 {
+		t.Fatal("compact at the floor moved it")
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("truncate at the commit index did not panic")
+			}
+		}()
+		l.truncate(2)
+	}()
+}
+
+// Snapshot hints: exactly SnapshotEntries applied entries since the last
+// snapshot asks for one; one fewer does not.
+func TestSnapshotHintThreshold(t *testing.T) {
+	for _, c := range []struct {
+		applied uint64
+		want    bool
+	}{{9, false}, {10, true}} {
+		e, err := New(Config{ID: "n1", Peers: []NodeID{"n1"}, SnapshotEntries: 10, MaxLogEntries: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := uint64(1); i <= c.applied; i++ {
+			e.log.append(Entry{Term: 1, Index: i})
+		}
+		e.log.commit, e.log.applied = c.applied, c.applied
+		e.out = nil
+		e.maybeHintSnapshot()
+		got := len(e.out) == 1
+		if got != c.want {
+			t.Errorf("applied %d with SnapshotEntries 10: hint=%v, want %v", c.applied, got, c.want)
+		}
+	}
+	// The live-log guardrail: more than MaxLogEntries entries asks for one.
+	e, _ := New(Config{ID: "n1", Peers: []NodeID{"n1"}, SnapshotEntries: 1000, MaxLogEntries: 5})
+	for i := uint64(1); i <= 5; i++ {
+		e.log.append(Entry{Term: 1, Index: i})
+	}
+	e.log.commit, e.log.applied = 1, 1
+	e.out = nil
+	e.maybeHintSnapshot()
+	if len(e.out) != 0 {
+		t.Error("5 live entries with MaxLogEntries 5 asked for a snapshot")
+	}
+	e.log.append(Entry{Term: 1, Index: 6})
+	e.maybeHintSnapshot()
+	if len(e.out) != 1 {
+		t.Error("6 live entries with MaxLogEntries 5 did not ask for a snapshot")
+	}
+}
