@@ -211,7 +211,9 @@ func (n *Node) execute(acts []engine.Action) {
 			n.noteConfigEntries(a.Entries)
 		case engine.Send:
 			if n.mayGoEarly(a.Msg, j.termVote) {
-				n.sendAll([]engine.Message{a.Msg})
+				if n.net != nil {
+					n.net.Send(a.Msg)
+				}
 			} else {
 				j.late = append(j.late, a.Msg)
 			}
