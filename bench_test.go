@@ -80,6 +80,9 @@ func BenchmarkGet(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+			if m := db.Metrics(); m.ReadsStarted > 0 {
+				b.ReportMetric(float64(b.N)/float64(m.ReadsStarted), "reads/batch")
+			}
 		})
 	}
 }

@@ -136,6 +136,8 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		TickInterval: o.tick,
 		NoSync:       o.noSync,
 		Logger:       o.logger,
+
+		BeforeIteration: o.driverHook,
 	})
 	if err != nil {
 		if db.ownNet {

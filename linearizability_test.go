@@ -179,9 +179,15 @@ func startWorkload(ctx context.Context, c *testCluster, mu *sync.Mutex, clients 
 				var err error
 				switch r.IntN(5) {
 				case 0, 1:
+					// Half the reads are lease reads (every cluster here
+					// enables them): a leader answers them from its lease.
 					in = kvInput{op: "get", key: key}
+					consistency := Linearizable
+					if r.IntN(2) == 0 {
+						consistency = Lease
+					}
 					var v []byte
-					v, err = db.Get(opCtx, []byte(key))
+					v, err = db.Get(opCtx, []byte(key), WithConsistency(consistency))
 					if errors.Is(err, ErrNotFound) {
 						err = nil
 						last[key] = ""
@@ -274,7 +280,7 @@ func TestLinearizableUnderCrashesAndTransfers(t *testing.T) {
 		t.Skip("chaos test")
 	}
 	ctx := testCtx(t)
-	c := newQUICCluster(t, 3)
+	c := newQUICCluster(t, 3, WithLeaseReads())
 	c.leader(ctx)
 	var mu sync.Mutex
 	w := startWorkload(ctx, c, &mu, 4)
@@ -321,7 +327,7 @@ func TestLinearizableOverChaosNet(t *testing.T) {
 		t.Run(fmt.Sprintf("nodes=%d", n), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(30+5*chaosRounds())*time.Second)
 			defer cancel()
-			c := newChaosCluster(t, n, uint64(n))
+			c := newChaosCluster(t, n, uint64(n), WithLeaseReads())
 			c.chaos.SetDrop(0.02)
 			c.chaos.SetDuplicate(0.02)
 			c.chaos.SetDelay(0, 3*time.Millisecond)

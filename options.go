@@ -28,6 +28,7 @@ type options struct {
 	noSync          bool
 	network         netquic.Network // tests: an in-process network
 	engineTweak     func(*engine.Config)
+	driverHook      func()
 	listenAddr      string
 	snapshotEntries uint64
 	tracer          trace.TracerProvider
@@ -91,6 +92,10 @@ func withEngine(f func(*engine.Config)) Option { return func(o *options) { o.eng
 func WithSnapshotEntries(n uint64) Option {
 	return func(o *options) { o.snapshotEntries = n }
 }
+
+// withDriverHook runs f at the start of every driver iteration (tests: a
+// blocking f pauses the node).
+func withDriverHook(f func()) Option { return func(o *options) { o.driverHook = f } }
 
 // withNetwork replaces QUIC with an in-process network (tests).
 func withNetwork(n netquic.Network) Option { return func(o *options) { o.network = n } }

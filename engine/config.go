@@ -51,7 +51,11 @@ type Config struct {
 	// for ElectionTicks after hearing from the leader (check-quorum), and
 	// clocks whose rates differ by less than ClockDriftTicks per
 	// ElectionTicks; so LeaseTicks must be at most
-	// ElectionTicks-ClockDriftTicks and check-quorum must be on.
+	// ElectionTicks-ClockDriftTicks and check-quorum must be on. Ticks
+	// must also keep pace with real time on the leader: a host that can
+	// miss ticks (time.Ticker drops them for a slow receiver; a paused
+	// process misses them all) must not answer lease reads from Step, but
+	// time the lease on its own clock from Engine.Lease.
 	LeaseTicks int
 	// ClockDriftTicks is the drift margin for the lease. Default
 	// max(1, ElectionTicks/5).

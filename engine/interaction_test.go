@@ -134,6 +134,15 @@ func (env *iEnv) handle(d *datadriven.TestData) string {
 		for _, id := range env.nodeList(d) {
 			env.printLog(id)
 		}
+	case "lease":
+		for _, id := range env.nodeList(d) {
+			l := env.nodes[id].e.Lease()
+			if l.Held {
+				env.printf("%s: held since=%d now=%d commit=%d", id, l.Since, l.Now, l.Commit)
+			} else {
+				env.printf("%s: not held now=%d commit=%d", id, l.Now, l.Commit)
+			}
+		}
 	case "raft-state":
 		for _, id := range env.ids {
 			n := env.nodes[id]

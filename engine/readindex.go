@@ -305,3 +305,36 @@ func (r *readState) tickTimeouts(e *Engine) {
 	clear(r.queue[n:])
 	r.queue = r.queue[:n]
 }
+
+// LeaseState is what a host needs to serve lease reads without stepping the
+// engine: with it, a host maps the tick the lease was granted at to its own
+// clock and answers reads until that time plus Config.LeaseTicks ticks,
+// reading at Commit (see Engine.Lease).
+type LeaseState struct {
+	// Held says this node leads, has committed an entry of its term and
+	// holds a lease: a majority acknowledged a heartbeat round sent at tick
+	// Since, and no leadership transfer started in this term.
+	Held bool
+	// Since is the tick (counted by Now) at which the round that granted
+	// the lease was sent. The lease ends Config.LeaseTicks ticks later.
+	Since uint64
+	// Now is the number of Ticks stepped so far.
+	Now uint64
+	// Commit is the commit index: the read index of a lease read.
+	Commit uint64
+}
+
+// Lease returns the state of the leader's lease. A host that serves lease
+// reads from it must time the lease from when it stepped tick Since (a
+// round sent at that tick left no earlier), so that a host whose ticks
+// are late never stretches the lease in real time, and must take it after
+// each Step and before it performs that step's actions, so that no message
+// or applied entry of a newer commit is visible before the Commit it
+// serves reads at.
+func (e *Engine) Lease() LeaseState {
+	s := LeaseState{Now: e.ticks, Commit: e.log.commit}
+	if e.leaseValid() && e.committedInTerm() {
+		s.Held, s.Since = true, e.reads.leaseUntil-uint64(e.cfg.LeaseTicks)
+	}
+	return s
+}

@@ -47,6 +47,10 @@ type Config struct {
 	NoSync bool
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// BeforeIteration, when set, is called by the driver goroutine at the
+	// start of each iteration (tests: blocking in it pauses the node as a
+	// stopped process or a long GC pause would).
+	BeforeIteration func()
 }
 
 func (c *Config) fill() error {

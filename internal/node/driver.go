@@ -24,6 +24,8 @@ type driverState struct {
 	snapWaiters  []chan snapDone // user requests waiting for the snapshot in progress
 	evs          []engine.Event
 	props        []engine.Proposal
+	// tickTimes says when recent ticks were stepped, for the lease.
+	tickTimes [tickRing]tickTime
 }
 
 // snapDone reports the end of a snapshot the apply goroutine started.
@@ -48,6 +50,9 @@ func (n *Node) run() {
 		inbound = n.net.Inbound()
 	}
 	for {
+		if n.cfg.BeforeIteration != nil {
+			n.cfg.BeforeIteration()
+		}
 		evs, props := n.d.evs[:0], n.d.props[:0]
 		select {
 		case <-n.stop:
@@ -91,12 +96,22 @@ func (n *Node) run() {
 			for _, p := range props {
 				n.w.failProposal(p.ID, n.fatalErr())
 			}
+			for _, ev := range evs {
+				if r, ok := ev.(engine.Read); ok {
+					n.readDone(r.ID, 0, n.fatalErr())
+				}
+			}
 			n.d.evs, n.d.props = evs, props
 			continue
 		}
 		var acts []engine.Action
 		for _, ev := range evs {
-			acts = append(acts, eng.Step(ev)...)
+			switch ev := ev.(type) {
+			case engine.Tick:
+				acts = append(acts, n.stepTick()...)
+			default:
+				acts = append(acts, eng.Step(ev)...)
+			}
 		}
 		if len(props) > 0 {
 			// Group commit: every queued proposal in one append.
@@ -106,6 +121,7 @@ func (n *Node) run() {
 		clear(evs)
 		clear(props)
 		n.d.evs, n.d.props = evs, props
+		n.publishLease()
 		n.execute(acts)
 		n.publishStatus()
 	}
@@ -120,7 +136,9 @@ func (n *Node) maybeElectAlone() {
 		return
 	}
 	for i := 0; i < 4*n.cfg.Engine.ElectionTicks+64 && n.d.eng.Status().Role != engine.Leader; i++ {
-		n.execute(n.d.eng.Step(engine.Tick{}))
+		acts := n.stepTick()
+		n.publishLease()
+		n.execute(acts)
 	}
 }
 
@@ -234,9 +252,9 @@ func (n *Node) execute(acts []engine.Action) {
 		case engine.ProposalRejected:
 			n.w.failProposal(a.ID, n.translate(a.Err, a.Leader))
 		case engine.ReadReady:
-			n.w.readDone(a.ID, a.Index, nil)
+			n.readDone(a.ID, a.Index, nil)
 		case engine.ReadFailed:
-			n.w.readDone(a.ID, 0, n.translate(a.Err, a.Leader))
+			n.readDone(a.ID, 0, n.translate(a.Err, a.Leader))
 		case engine.WriteSnapshotChunk:
 			flushBatch()
 			c := a

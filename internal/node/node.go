@@ -39,6 +39,10 @@ type Node struct {
 	applyQ *applyQueue
 
 	status atomic.Pointer[engine.Status]
+	// lease and commit are published by the driver for lease reads
+	// (lease.go).
+	lease  atomic.Pointer[leaseGrant]
+	commit atomic.Uint64
 	// leaderMu guards leaderCh, closed and replaced whenever the role,
 	// term or leader changes, so callers can wait for a leader.
 	leaderMu sync.Mutex
@@ -151,7 +155,9 @@ func Start(cfg Config) (*Node, error) {
 	go n.compactLoop()
 	// Recover the engine before the driver starts, so that a single-node
 	// database leads by the time Start returns.
-	n.execute(eng.Step(rec))
+	acts := eng.Step(rec)
+	n.publishLease()
+	n.execute(acts)
 	n.maybeElectAlone()
 	n.publishStatus()
 	// The driver goroutine: owned by the Node, ends when stop closes.

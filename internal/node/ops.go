@@ -103,45 +103,76 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 }
 
 // ReadIndex returns an index such that a read of the state machine once it
-// has applied that index is linearizable (engine.ReadIndex), or, with
-// engine.ReadLease, allowed by the leader's lease. It waits until this
-// node's state machine has applied the index.
+// has applied that index is linearizable, and waits until this node's state
+// machine has applied it. With engine.ReadLease, a leader holding a lease
+// answers from the lease published by the driver (lease.go), without a
+// round; otherwise, and for engine.ReadIndex, the read joins a batch
+// (waiters.joinRead) that the engine serves with one ReadIndex round. The
+// engine's own lease path is not used: it is timed in ticks, which a busy
+// driver counts late.
 func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, error) {
 	start := time.Now()
+	if mode == engine.ReadLease {
+		if index, ok := n.leaseIndex(); ok {
+			return n.readAt(ctx, start, index)
+		}
+	}
 	var lastErr error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		changed := n.leaderChanged()
-		id, ch := n.w.newRead()
-		if err := n.submit(engine.Read{ID: id, Mode: mode}); err != nil {
-			n.w.readDone(id, 0, err)
-			<-ch
-			return 0, err
+		b, submit := n.w.joinRead()
+		if submit {
+			n.submitRead(b)
 		}
-		var r result
 		select {
-		case r = <-ch:
+		case <-b.done:
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 		case <-n.stop:
 			return 0, ErrClosed
 		}
-		if r.err == nil {
-			trace.SpanFromContext(ctx).AddEvent("read index", trace.WithAttributes(attribute.Int64("yggr.index", int64(r.index))))
-			if err := n.WaitApplied(ctx, r.index); err != nil {
-				return 0, err
-			}
-			n.metrics.readTime.observe(time.Since(start).Seconds())
-			return r.index, nil
+		if b.err == nil {
+			trace.SpanFromContext(ctx).AddEvent("read index", trace.WithAttributes(attribute.Int64("yggr.index", int64(b.index))))
+			return n.readAt(ctx, start, b.index)
 		}
-		if !retryable(r.err) && !errors.Is(r.err, ErrTimeout) {
-			return 0, r.err
+		if !retryable(b.err) && !errors.Is(b.err, ErrTimeout) {
+			return 0, b.err
 		}
-		lastErr = r.err
+		lastErr = b.err
 		if err := n.waitChange(ctx, changed); err != nil {
 			return 0, fmt.Errorf("%w (last: %v)", err, lastErr)
 		}
 	}
 	return 0, lastErr
+}
+
+// submitRead hands a read batch to the driver, or fails it (and hands on
+// the next batch) when the driver's queue is full or the node stopped.
+func (n *Node) submitRead(b *readBatch) {
+	for b != nil {
+		err := n.submit(engine.Read{ID: b.id, Mode: engine.ReadIndex})
+		if err == nil {
+			return
+		}
+		b = n.w.readDone(b.id, 0, err)
+	}
+}
+
+// readDone answers a read batch and hands the next one to the driver.
+func (n *Node) readDone(id, index uint64, err error) {
+	if next := n.w.readDone(id, index, err); next != nil {
+		n.submitRead(next)
+	}
+}
+
+// readAt waits until the state machine has applied index, the read index
+// of a read that started at start.
+func (n *Node) readAt(ctx context.Context, start time.Time, index uint64) (uint64, error) {
+	if err := n.WaitApplied(ctx, index); err != nil {
+		return 0, err
+	}
+	n.metrics.readTime.observe(time.Since(start).Seconds())
+	return index, nil
 }
 
 // ChangeMembership proposes a single-server membership change and returns

@@ -29,7 +29,10 @@ type waiters struct {
 	nextID  uint64
 	byID    map[uint64]*proposalWaiter // proposals not yet accepted
 	byIndex map[uint64]*proposalWaiter // accepted proposals
-	reads   map[uint64]chan result     // reads waiting for a read index
+	reads   map[uint64]*readBatch      // read batches waiting for a read index
+	// readInFlight is the batch handed to the engine; openRead is the
+	// batch new reads join meanwhile (nil if none).
+	readInFlight, openRead *readBatch
 
 	// applied watchers: closed once applied ≥ index.
 	applied  uint64
@@ -42,7 +45,7 @@ type appliedWatcher struct {
 }
 
 func newWaiters() *waiters {
-	return &waiters{byID: map[uint64]*proposalWaiter{}, byIndex: map[uint64]*proposalWaiter{}, reads: map[uint64]chan result{}}
+	return &waiters{byID: map[uint64]*proposalWaiter{}, byIndex: map[uint64]*proposalWaiter{}, reads: map[uint64]*readBatch{}}
 }
 
 // newProposal registers a proposal waiter and returns its ID.
@@ -55,14 +58,37 @@ func (w *waiters) newProposal() (uint64, *proposalWaiter) {
 	return w.nextID, pw
 }
 
-// newRead registers a read waiter and returns its ID.
-func (w *waiters) newRead() (uint64, chan result) {
+// readBatch is a group of reads served by one engine.Read. At most one
+// batch per node is in the engine at a time; reads that arrive meanwhile
+// join the open batch, which is handed to the engine when the batch before
+// it is answered. Every member of a batch joined it before its Read was
+// stepped, so the read index the engine chooses serves all of them.
+type readBatch struct {
+	id    uint64
+	done  chan struct{} // closed once index or err is set
+	index uint64
+	err   error
+}
+
+// joinRead adds a read to a batch. submit says the caller must hand
+// engine.Read{ID: b.id} to the driver (or fail it with readDone);
+// otherwise the batch goes to the engine when the one in flight ends
+// (readDone returns it).
+func (w *waiters) joinRead() (b *readBatch, submit bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.openRead != nil {
+		return w.openRead, false
+	}
 	w.nextID++
-	ch := make(chan result, 1)
-	w.reads[w.nextID] = ch
-	return w.nextID, ch
+	b = &readBatch{id: w.nextID, done: make(chan struct{})}
+	w.reads[b.id] = b
+	if w.readInFlight == nil {
+		w.readInFlight = b
+		return b, true
+	}
+	w.openRead = b
+	return b, false
 }
 
 // accepted moves a proposal to its (term, index) key. A waiter already at
@@ -121,14 +147,28 @@ func (w *waiters) restoredTo(index uint64) {
 	}
 }
 
-// readReady hands a read its read index.
-func (w *waiters) readDone(id uint64, index uint64, err error) {
+// readDone hands a read batch its read index, or its error. When the batch
+// in flight ends, the open batch (if any) takes its place and is returned:
+// the caller must hand its Read to the engine (or fail it).
+func (w *waiters) readDone(id uint64, index uint64, err error) (next *readBatch) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if ch := w.reads[id]; ch != nil {
-		delete(w.reads, id)
-		ch <- result{index: index, err: err}
+	b := w.reads[id]
+	if b == nil {
+		return nil
 	}
+	w.finishRead(b, index, err)
+	if b != w.readInFlight {
+		return nil
+	}
+	w.readInFlight, w.openRead = w.openRead, nil
+	return w.readInFlight
+}
+
+func (w *waiters) finishRead(b *readBatch, index uint64, err error) {
+	delete(w.reads, b.id)
+	b.index, b.err = index, err
+	close(b.done)
 }
 
 // setApplied records the applied index and wakes watchers it satisfies.
@@ -184,8 +224,8 @@ func (w *waiters) failAll(err error) {
 		delete(w.byIndex, i)
 		pw.ch <- result{err: err}
 	}
-	for id, ch := range w.reads {
-		delete(w.reads, id)
-		ch <- result{err: err}
+	for _, b := range w.reads {
+		w.finishRead(b, 0, err)
 	}
+	w.readInFlight, w.openRead = nil, nil
 }

@@ -109,21 +109,67 @@ func TestFailAll(t *testing.T) {
 	_, p1 := w.newProposal()
 	id2, p2 := w.newProposal()
 	w.accepted(id2, 1, 1)
-	_, rd := w.newRead()
+	rd, _ := w.joinRead()
 	w.failAll(ErrClosed)
-	for _, ch := range []chan result{p1.ch, p2.ch, rd} {
+	for _, ch := range []chan result{p1.ch, p2.ch} {
 		if r := recv(t, ch); !errors.Is(r.err, ErrClosed) {
 			t.Fatalf("got %+v, want ErrClosed", r)
 		}
 	}
+	<-rd.done
+	if !errors.Is(rd.err, ErrClosed) {
+		t.Fatalf("read batch: got %v, want ErrClosed", rd.err)
+	}
 }
 
-func TestIncarnationCountsStarts(t *testing.T) {
-	dir := t.TempDir()
-	for want := uint64(1); want <= 3; want++ {
-		got, err := nextIncarnation(dir)
-		if err != nil || got != want {
-			t.Fatalf("start %d: incarnation %d, %v", want, got, err)
-		}
+// TestReadBatches: one batch is in the engine at a time; reads arriving
+// meanwhile share the open batch, which takes its place when it is answered
+// (its read index is chosen after all of them arrived); every member of a
+// batch gets its result.
+func TestReadBatches(t *testing.T) {
+	w := newWaiters()
+	b1, submit := w.joinRead()
+	if !submit {
+		t.Fatal("first read: submit false, want true")
+	}
+	b2, submit := w.joinRead()
+	if b2 == b1 || submit {
+		t.Fatalf("read while b1 in flight: batch %d submit %v, want a new batch, not submitted", b2.id, submit)
+	}
+	if b, submit := w.joinRead(); b != b2 || submit {
+		t.Fatalf("third read: batch %d submit %v, want batch %d, not submitted", b.id, submit, b2.id)
+	}
+	if next := w.readDone(b1.id, 7, nil); next != b2 {
+		t.Fatalf("answer to b1 handed on %v, want b2", next)
+	}
+	<-b1.done
+	if b1.index != 7 || b1.err != nil {
+		t.Fatalf("b1: index %d err %v, want 7, nil", b1.index, b1.err)
+	}
+	select {
+	case <-b2.done:
+		t.Fatal("b2 done before its Read was answered")
+	default:
+	}
+	// b2 is in flight now: a new read opens b3.
+	b3, submit := w.joinRead()
+	if b3 == b2 || submit {
+		t.Fatalf("read while b2 in flight: batch %d submit %v, want a new batch, not submitted", b3.id, submit)
+	}
+	if next := w.readDone(b1.id, 9, nil); next != nil || b1.index != 7 {
+		t.Fatalf("duplicate answer to b1: handed on %v, index %d; want nil, 7", next, b1.index)
+	}
+	if next := w.readDone(b2.id, 0, ErrBusy); next != b3 {
+		t.Fatalf("failure of b2 handed on %v, want b3", next)
+	}
+	<-b2.done
+	if !errors.Is(b2.err, ErrBusy) {
+		t.Fatalf("b2: err %v, want ErrBusy", b2.err)
+	}
+	if next := w.readDone(b3.id, 8, nil); next != nil {
+		t.Fatalf("answer to b3 with nothing open handed on %v", next)
+	}
+	if b4, submit := w.joinRead(); !submit || b4 == b3 {
+		t.Fatalf("read with nothing in flight: batch %d submit %v, want a new batch to submit", b4.id, submit)
 	}
 }
