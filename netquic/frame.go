@@ -271,8 +271,10 @@ func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
 
 // bodyChunkBytes: of a body longer than this, only the first chunk is
 // allocated until it has arrived, so a peer announcing huge frames and
-// sending nothing pins little memory.
-const bodyChunkBytes = 1 << 20
+// sending nothing pins at most this much per stream. Bodies up to it (a
+// snapshot chunk of engine.DefaultSnapshotChunkBytes with its header, a
+// MsgApp of the default byte limit) are read into one allocation.
+const bodyChunkBytes = 8 << 20
 
 func readBody(r io.Reader, n int) ([]byte, error) {
 	if n <= bodyChunkBytes {
