@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestQuick runs the whole harness (floor, both systems in child processes
+// TestQuick runs the whole harness (floor, all three systems in child processes
 // built from this test binary, the idle node) with short rows and checks
 // that every system produced its rows without errors.
 func TestQuick(t *testing.T) {
@@ -64,6 +64,7 @@ func TestQuick(t *testing.T) {
 		"yggr/write-128B/1", "yggr/write-128B/64", "yggr/read-linearizable/64", "yggr/read-lease/64",
 		"yggr/read-stale/64", "yggr/write-1KiB/64", "yggr/catchup/0", "yggr/failover/0", "yggr/idle-node-rss/0",
 		"hashicorp/write-128B/64", "hashicorp/read-linearizable/64", "hashicorp/catchup/0", "hashicorp/failover/0",
+		"etcd/write-128B/64", "etcd/read-linearizable/64", "etcd/catchup/0", "etcd/failover/0",
 	} {
 		r, ok := got[k]
 		if !ok {

@@ -9,7 +9,9 @@ require (
 	github.com/hashicorp/raft-boltdb/v2 v2.3.1
 	github.com/quic-go/quic-go v0.65.0
 	github.com/yggrdb/yggr v0.0.0-00010101000000-000000000000
+	go.etcd.io/raft/v3 v3.7.0
 	golang.org/x/sys v0.48.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -41,7 +43,6 @@ require (
 	go.opentelemetry.io/otel/trace v1.41.0 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.59.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 // raft v1.8.0 requires go-metrics v0.7.0, which removed the compat package

@@ -1,5 +1,6 @@
-// Command bench runs yggr and its peers (hashicorp/raft with raft-boltdb/v2)
-// as three-node clusters on loopback with durable storage in temp
+// Command bench runs yggr and its peers (hashicorp/raft with raft-boltdb/v2,
+// and a minimal go.etcd.io/raft/v3 harness with a file WAL) as three-node
+// clusters on loopback with durable storage in temp
 // directories, measures the same workloads on each, measures the physical
 // floor (fdatasync, TCP and QUIC round trips) in the same run, and prints a
 // markdown table with yggr/peer ratios, optionally JSON lines (-json FILE).
@@ -61,7 +62,7 @@ func parseFlags(args []string) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "duration of each throughput row")
-	fs.StringVar(&f.systems, "systems", "yggr,hashicorp", "systems to run: yggr,hashicorp")
+	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd")
 	fs.StringVar(&f.workloads, "workloads", "floor,write,read,write1k,catchup,failover,idle",
 		"workloads: floor,write,read,write1k,catchup,failover,idle")
 	fs.BoolVar(&f.quick, "quick", false, "smoke test: 1s rows, concurrency 1 and 64, 2000 catch-up entries, 200 floor samples")
@@ -150,6 +151,8 @@ func child(f flags) error {
 		sys, err = startYggr(ctx, root)
 	case "hashicorp":
 		sys, err = startHashicorp(ctx, root)
+	case "etcd":
+		sys, err = startEtcd(ctx, root)
 	default:
 		return fmt.Errorf("bench: unknown system %q", f.childSys)
 	}
