@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,6 +77,52 @@ func TestQuick(t *testing.T) {
 		}
 		if r.ValueMs > float64(time.Minute/time.Millisecond) {
 			t.Errorf("row %s: %v ms, want under a minute", k, r.ValueMs)
+		}
+	}
+}
+
+// TestSnapshotImpact runs the snapshot workload with a small state on the
+// systems that support it and checks both rows exist without errors (etcd
+// has no snapshot in the harness and must produce no row).
+func TestSnapshotImpact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three-node clusters for a few seconds")
+	}
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	f, err := parseFlags([]string{"-workloads", "snapshot", "-snapshot-keys", "2000", "-duration", "200ms", "-json", out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	if err := orchestrate(f, devnull); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := readRows(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Result{}
+	for _, r := range rows {
+		if r.System == "" {
+			continue
+		}
+		if r.Err != "" {
+			t.Errorf("%s %s: error %s", r.System, r.Workload, r.Err)
+		}
+		got[r.System+"/"+r.Workload] = r
+	}
+	for _, k := range []string{"yggr/snapshot-baseline", "yggr/snapshot-during", "hashicorp/snapshot-baseline", "hashicorp/snapshot-during"} {
+		if r, ok := got[k]; !ok || r.OpsPerSec <= 0 || r.P99Ms <= 0 {
+			t.Errorf("row %s: got %+v (present %v), want ops/s and p99 > 0", k, r, ok)
+		}
+	}
+	for k := range got {
+		if strings.HasPrefix(k, "etcd/") || strings.HasSuffix(k, "/process-rss") {
+			t.Errorf("row %s: got a row, want none in a snapshot-only run", k)
 		}
 	}
 }

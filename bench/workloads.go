@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -85,6 +86,13 @@ func runSystem(ctx context.Context, name string, sys system, cfg config, want ma
 	if want["catchup"] {
 		add(catchup(ctx, sys, cfg, small))
 	}
+	if want["snapshot"] && cfg.snapshotKeys > 0 {
+		if ss, ok := sys.(snapshotter); ok {
+			for _, r := range snapshotImpact(ctx, ss, cfg, small) {
+				add(r)
+			}
+		}
+	}
 	if want["failover"] {
 		l := load1()
 		d, err := sys.Failover(ctx)
@@ -121,4 +129,66 @@ func catchup(ctx context.Context, sys system, cfg config, val []byte) Result {
 		r.Err = err.Error()
 	}
 	return r
+}
+
+// snapshotter is a system that can bulk-load keys and take a snapshot on
+// every node on demand (the snapshot-impact workload).
+type snapshotter interface {
+	system
+	// Load writes key16(base+i) = val for i in [0, n), batched.
+	Load(ctx context.Context, base, n int64, val []byte) error
+	// SnapshotAll snapshots every running node at once and returns each
+	// node's duration, the leader's first.
+	SnapshotAll(ctx context.Context) ([]time.Duration, error)
+}
+
+// snapshotImpact loads cfg.snapshotKeys keys (16 B keys, 128 B values),
+// measures writes at concurrency 16 for cfg.duration as a baseline, then
+// snapshots every node while measuring writes for the same duration.
+func snapshotImpact(ctx context.Context, sys snapshotter, cfg config, val []byte) []Result {
+	l := load1()
+	t0 := time.Now()
+	if err := sys.Load(ctx, 5e12, int64(cfg.snapshotKeys), val); err != nil {
+		return []Result{{Workload: "snapshot-baseline", Concurrency: 16, Load1: l, Err: err.Error()}}
+	}
+	loaded := time.Since(t0)
+	// A first snapshot on every node ends any automatic snapshot the load
+	// started and compacts the log, so that the baseline has no snapshot.
+	settle, err := sys.SnapshotAll(ctx)
+	if err != nil {
+		return []Result{{Workload: "snapshot-baseline", Concurrency: 16, Load1: l, Err: "settling snapshot: " + err.Error()}}
+	}
+	put := func(base int64) func(ctx context.Context, i int64) error {
+		return func(ctx context.Context, i int64) error { return sys.Put(ctx, key16(base+i), val) }
+	}
+	l = load1()
+	base := runLoad(ctx, 16, cfg.duration, 0, put(6e12))
+	base.Workload, base.Load1 = "snapshot-baseline", l
+	base.Note = fmt.Sprintf("writes at c=16 after loading %d keys (16 B keys, 128 B values, batches of 128) in %.1f s and a settling snapshot (leader %.0f ms)",
+		cfg.snapshotKeys, loaded.Seconds(), ms(settle[0]))
+	type snapDone struct {
+		ds  []time.Duration
+		err error
+	}
+	done := make(chan snapDone, 1)
+	l = load1()
+	// Owned by snapshotImpact, which waits for it below; ends when every
+	// node's snapshot has finished.
+	go func() {
+		ds, err := sys.SnapshotAll(ctx)
+		done <- snapDone{ds, err}
+	}()
+	during := runLoad(ctx, 16, cfg.duration, 0, put(7e12))
+	sd := <-done
+	during.Workload, during.Load1 = "snapshot-during", l
+	var dms []string
+	for _, d := range sd.ds {
+		dms = append(dms, fmt.Sprintf("%.0f", ms(d)))
+	}
+	during.Note = fmt.Sprintf("writes at c=16 for %v from the moment every node starts a snapshot of %d keys; snapshot took (leader, followers) %s ms; p99 during/baseline %.2f×",
+		cfg.duration, cfg.snapshotKeys, strings.Join(dms, ", "), div(during.P99Ms, base.P99Ms))
+	if sd.err != nil {
+		during.Err = sd.err.Error()
+	}
+	return []Result{base, during}
 }
