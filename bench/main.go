@@ -173,7 +173,7 @@ func child(f flags) error {
 		if snapOnly {
 			tweak = func(c *raft.Config) { c.SnapshotThreshold, c.SnapshotInterval = 1<<40, 24*time.Hour }
 		}
-		sys, err = startHashicorp(ctx, root, tweak)
+		sys, err = startHashicorp(ctx, root, tweak, snapOnly)
 	case "etcd":
 		sys, err = startEtcd(ctx, root)
 	default:

@@ -53,17 +53,23 @@ func (f *kvFSM) Apply(l *raft.Log) any {
 	return nil
 }
 
-// applyBatch applies a bulk-load command: uvarint count, then count times
-// uvarint(len(key)) key uvarint(len(value)) value. (A single command never
-// starts with 0: the bench has no empty keys.)
+// applyBatch applies a bulk-load command (see forEachBatchPut).
 func (f *kvFSM) applyBatch(b []byte) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return forEachBatchPut(b, func(k, v []byte) { f.m[string(k)] = bytes.Clone(v) })
+}
+
+// forEachBatchPut decodes a bulk-load command: uvarint count, then count
+// times uvarint(len(key)) key uvarint(len(value)) value, and calls fn for
+// each pair (the slices alias b). A single-put command never starts with 0:
+// the bench has no empty keys.
+func forEachBatchPut(b []byte, fn func(k, v []byte)) error {
 	count, k := binary.Uvarint(b)
 	if k <= 0 {
 		return errors.New("bench: bad batch")
 	}
 	b = b[k:]
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	for range min(count, uint64(len(b))) {
 		var kv [2][]byte
 		for j := range kv {
@@ -74,7 +80,7 @@ func (f *kvFSM) applyBatch(b []byte) any {
 			kv[j] = b[k : k+int(n)]
 			b = b[k+int(n):]
 		}
-		f.m[string(kv[0])] = bytes.Clone(kv[1])
+		fn(kv[0], kv[1])
 	}
 	return nil
 }
@@ -125,10 +131,17 @@ type hcNode struct {
 	addr  string
 	dir   string
 	r     *raft.Raft
-	fsm   *kvFSM
+	fsm   hcFSM
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
 	tweak func(*raft.Config) // nil: the settings above
+	radix bool               // immutable radix tree FSM instead of the map
+}
+
+// hcFSM is the state machine of a hashicorp node.
+type hcFSM interface {
+	raft.FSM
+	get(key []byte) ([]byte, bool)
 }
 
 // hashicorpSys is a three-node hashicorp/raft cluster with raft-boltdb/v2
@@ -189,7 +202,11 @@ func (n *hcNode) start() error {
 	if n.tweak != nil {
 		n.tweak(cfg)
 	}
-	n.fsm = &kvFSM{m: map[string][]byte{}}
+	if n.radix {
+		n.fsm = newRadixFSM()
+	} else {
+		n.fsm = &kvFSM{m: map[string][]byte{}}
+	}
 	r, err := raft.NewRaft(cfg, n.fsm, store, store, snaps, trans)
 	if err != nil {
 		trans.Close()
@@ -206,12 +223,15 @@ func (n *hcNode) stop() error {
 	return errors.Join(err, n.trans.Close(), n.store.Close())
 }
 
-func startHashicorp(ctx context.Context, root string, tweak func(*raft.Config)) (*hashicorpSys, error) {
+// startHashicorp starts the cluster; tweak (if not nil) adjusts each node's
+// raft.Config, radix selects the immutable radix tree FSM.
+func startHashicorp(ctx context.Context, root string, tweak func(*raft.Config), radix bool) (*hashicorpSys, error) {
 	s := &hashicorpSys{}
 	s.cached.Store(-1)
 	var conf raft.Configuration
 	for i := range 3 {
-		n := &hcNode{id: raft.ServerID(fmt.Sprintf("h%d", i+1)), addr: "127.0.0.1:0", dir: filepath.Join(root, fmt.Sprintf("h%d", i+1)), tweak: tweak}
+		n := &hcNode{id: raft.ServerID(fmt.Sprintf("h%d", i+1)), addr: "127.0.0.1:0", dir: filepath.Join(root, fmt.Sprintf("h%d", i+1)),
+			tweak: tweak, radix: radix}
 		if err := n.start(); err != nil {
 			s.Close()
 			return nil, err
@@ -361,7 +381,7 @@ func (s *hashicorpSys) Close() error {
 // puts from 16 workers (the same batching as yggr's load).
 func (s *hashicorpSys) Load(ctx context.Context, base, n int64, val []byte) error {
 	const batch = 128
-	r := runLoad(ctx, 16, time.Hour, (n+batch-1)/batch, func(ctx context.Context, b int64) error {
+	err := bulkLoad(ctx, (n+batch-1)/batch, func(ctx context.Context, b int64) error {
 		nd, err := s.fast(ctx)
 		if err != nil {
 			return err
@@ -382,8 +402,8 @@ func (s *hashicorpSys) Load(ctx context.Context, base, n int64, val []byte) erro
 		}
 		return nil
 	})
-	if r.Errors > 0 {
-		return fmt.Errorf("bench: hashicorp: load: %d failed batches, first: %s", r.Errors, r.FirstErr)
+	if err != nil {
+		return fmt.Errorf("bench: hashicorp: load: %w", err)
 	}
 	return nil
 }

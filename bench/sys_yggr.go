@@ -236,7 +236,7 @@ func (s *yggrSys) Close() error {
 // puts (yggr's default MaxTxnOps) from 16 workers.
 func (s *yggrSys) Load(ctx context.Context, base, n int64, val []byte) error {
 	const batch = 128
-	r := runLoad(ctx, 16, time.Hour, (n+batch-1)/batch, func(ctx context.Context, b int64) error {
+	err := bulkLoad(ctx, (n+batch-1)/batch, func(ctx context.Context, b int64) error {
 		db, err := s.fast(ctx)
 		if err != nil {
 			return err
@@ -248,8 +248,8 @@ func (s *yggrSys) Load(ctx context.Context, base, n int64, val []byte) error {
 		_, err = db.Txn(ctx, t)
 		return s.forget(err)
 	})
-	if r.Errors > 0 {
-		return fmt.Errorf("bench: yggr: load: %d failed batches, first: %s", r.Errors, r.FirstErr)
+	if err != nil {
+		return fmt.Errorf("bench: yggr: load: %w", err)
 	}
 	return nil
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -191,4 +194,44 @@ func snapshotImpact(ctx context.Context, sys snapshotter, cfg config, val []byte
 		during.Err = sd.err.Error()
 	}
 	return []Result{base, during}
+}
+
+// bulkLoad runs batch for b in [1, nb] on 16 workers. A failed batch (a
+// leader change under load) is retried up to 20 times, each attempt with
+// its own 10 s timeout: the batches of a load are idempotent puts.
+func bulkLoad(ctx context.Context, nb int64, batch func(ctx context.Context, b int64) error) error {
+	var next atomic.Int64
+	errs := make([]error, 16)
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Add(1)
+		// Owned by bulkLoad, which waits for it; ends after the last batch,
+		// on a batch that failed 20 times, or when ctx ends.
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				b := next.Add(1)
+				if b > nb {
+					return
+				}
+				var err error
+				for range 20 {
+					actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					err = batch(actx, b)
+					cancel()
+					if err == nil || ctx.Err() != nil {
+						break
+					}
+					time.Sleep(10 * time.Millisecond) // back off; bounded by the attempt count
+				}
+				if err != nil {
+					errs[w] = fmt.Errorf("batch %d: %w", b, err)
+					return
+				}
+			}
+			errs[w] = ctx.Err()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
