@@ -1,5 +1,6 @@
-// Command bench runs yggr and its peers (hashicorp/raft with raft-boltdb/v2)
-// as three-node clusters on loopback with durable storage in temp
+// Command bench runs yggr and its peers (hashicorp/raft with raft-boltdb/v2,
+// and a minimal go.etcd.io/raft/v3 harness with a file WAL) as three-node
+// clusters on loopback with durable storage in temp
 // directories, measures the same workloads on each, measures the physical
 // floor (fdatasync, TCP and QUIC round trips) in the same run, and prints a
 // markdown table with yggr/peer ratios, optionally JSON lines (-json FILE).
@@ -29,6 +30,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/yggrdb/yggr"
 )
 
 type config struct {
@@ -37,6 +41,8 @@ type config struct {
 	catchupEntries int
 	catchupMax     time.Duration
 	floorN         int
+	// snapshotKeys is the state size of the snapshot workload; 0 skips it.
+	snapshotKeys int
 }
 
 type flags struct {
@@ -47,6 +53,7 @@ type flags struct {
 	jsonOut    string
 	cpuprofile string
 	catchup    int
+	snapKeys   int
 	rounds     int
 	childSys   string
 	childOut   string
@@ -61,14 +68,15 @@ func parseFlags(args []string) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "duration of each throughput row")
-	fs.StringVar(&f.systems, "systems", "yggr,hashicorp", "systems to run: yggr,hashicorp")
-	fs.StringVar(&f.workloads, "workloads", "floor,write,read,write1k,catchup,failover,idle",
-		"workloads: floor,write,read,write1k,catchup,failover,idle")
+	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd")
+	fs.StringVar(&f.workloads, "workloads", "floor,write,read,write1k,catchup,failover,idle,snapshot",
+		"workloads: floor,write,read,write1k,catchup,failover,idle,snapshot (snapshot: yggr and hashicorp, not under -quick)")
 	fs.BoolVar(&f.quick, "quick", false, "smoke test: 1s rows, concurrency 1 and 64, 2000 catch-up entries, 200 floor samples")
 	fs.StringVar(&f.jsonOut, "json", "", "write JSON lines to this file")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile per system to FILE.<system>")
 	fs.IntVar(&f.rounds, "rounds", 1, "repeat floor and systems this many times (alternating system order); the table shows medians")
 	fs.IntVar(&f.catchup, "catchup", 100000, "entries a stopped follower misses in the catch-up workload")
+	fs.IntVar(&f.snapKeys, "snapshot-keys", 1000000, "keys loaded before the snapshot workload")
 	fs.StringVar(&f.childSys, "child-system", "", "internal: run one system in this process")
 	fs.StringVar(&f.childOut, "child-out", "", "internal: JSON lines output of -child-system")
 	fs.BoolVar(&f.idle, "idle-node", false, "internal: host one idle yggr node and report its RSS")
@@ -84,13 +92,14 @@ func parseFlags(args []string) (flags, error) {
 
 func (f flags) config() config {
 	c := config{duration: f.duration, concs: []int{1, 16, 64, 256}, catchupEntries: f.catchup,
-		catchupMax: 300 * time.Second, floorN: 2000}
+		catchupMax: 300 * time.Second, floorN: 2000, snapshotKeys: f.snapKeys}
 	if f.quick {
 		c.duration = min(c.duration, time.Second)
 		c.concs = []int{1, 64}
 		c.catchupEntries = min(c.catchupEntries, 2000)
 		c.catchupMax = 30 * time.Second
 		c.floorN = 200
+		c.snapshotKeys = 0
 	}
 	return c
 }
@@ -128,7 +137,11 @@ func main() {
 // child runs one system in this process and writes its rows to f.childOut.
 func child(f flags) error {
 	if f.cpuprofile != "" {
-		pf, err := os.Create(f.cpuprofile + "." + f.childSys)
+		name := f.cpuprofile + "." + f.childSys
+		if f.workloads == "snapshot" {
+			name += "-snapshot"
+		}
+		pf, err := os.Create(name)
 		if err != nil {
 			return err
 		}
@@ -144,12 +157,25 @@ func child(f flags) error {
 	}
 	defer os.RemoveAll(root)
 	ctx := context.Background()
+	// A snapshot-only child gets its own cluster with automatic snapshots
+	// off, so that the baseline has none (snapshotImpact takes them).
+	snapOnly := f.workloads == "snapshot"
 	var sys system
 	switch f.childSys {
 	case "yggr":
-		sys, err = startYggr(ctx, root)
+		if snapOnly {
+			sys, err = startYggr(ctx, root, yggr.WithSnapshotEntries(1<<40))
+		} else {
+			sys, err = startYggr(ctx, root)
+		}
 	case "hashicorp":
-		sys, err = startHashicorp(ctx, root)
+		var tweak func(*raft.Config)
+		if snapOnly {
+			tweak = func(c *raft.Config) { c.SnapshotThreshold, c.SnapshotInterval = 1<<40, 24*time.Hour }
+		}
+		sys, err = startHashicorp(ctx, root, tweak, snapOnly)
+	case "etcd":
+		sys, err = startEtcd(ctx, root)
 	default:
 		return fmt.Errorf("bench: unknown system %q", f.childSys)
 	}
@@ -157,9 +183,11 @@ func child(f flags) error {
 		return fmt.Errorf("bench: start %s: %w", f.childSys, err)
 	}
 	rows := runSystem(ctx, f.childSys, sys, f.config(), set(f.workloads))
-	hwm, rss := procMem()
-	rows = append(rows, Result{System: f.childSys, Workload: "process-rss", HWMMiB: hwm, RSSMiB: rss, Load1: load1(),
-		Note: "whole process: three nodes + load generator; VmHWM is the peak over all workloads"})
+	if !snapOnly {
+		hwm, rss := procMem()
+		rows = append(rows, Result{System: f.childSys, Workload: "process-rss", HWMMiB: hwm, RSSMiB: rss, Load1: load1(),
+			Note: "whole process: three nodes + load generator; VmHWM is the peak over all workloads"})
+	}
 	if err := sys.Close(); err != nil {
 		slog.Warn("bench: close", "system", f.childSys, "err", err)
 	}
@@ -218,8 +246,20 @@ func orchestrate(f flags, w *os.File) error {
 		if round%2 == 1 {
 			slices.Reverse(order)
 		}
+		others := strings.Join(slices.DeleteFunc(strings.Split(f.workloads, ","), func(w string) bool { return w == "snapshot" }), ",")
 		for _, s := range order {
-			rrows = append(rrows, runChild(f, cfg, exe, tmp, s)...)
+			if others != "" {
+				rrows = append(rrows, runChild(f, cfg, exe, tmp, s, others)...)
+			}
+		}
+		// The snapshot workload runs in its own child per system (its own
+		// cluster of 1M keys, not counted in process-rss).
+		if want["snapshot"] && cfg.snapshotKeys > 0 {
+			for _, s := range order {
+				if s == "yggr" || s == "hashicorp" {
+					rrows = append(rrows, runChild(f, cfg, exe, tmp, s, "snapshot")...)
+				}
+			}
 		}
 		for i := range rrows {
 			rrows[i].Round = round + 1
@@ -258,7 +298,7 @@ func orchestrate(f flags, w *os.File) error {
 }
 
 // runChild runs system s in a child process and returns its rows.
-func runChild(f flags, cfg config, exe, tmp, s string) []Result {
+func runChild(f flags, cfg config, exe, tmp, s, workloads string) []Result {
 	out := filepath.Join(tmp, s+".jsonl")
 	os.Remove(out)
 	// Bounded: every workload is bounded; the whole child gets a generous cap.
@@ -266,7 +306,8 @@ func runChild(f flags, cfg config, exe, tmp, s string) []Result {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	args := []string{"-child-system", s, "-child-out", out, "-duration", cfg.duration.String(),
-		"-workloads", f.workloads, "-catchup", strconv.Itoa(cfg.catchupEntries), "-cpuprofile", f.cpuprofile}
+		"-workloads", workloads, "-catchup", strconv.Itoa(cfg.catchupEntries), "-snapshot-keys", strconv.Itoa(cfg.snapshotKeys),
+		"-cpuprofile", f.cpuprofile}
 	if f.quick {
 		args = append(args, "-quick")
 	}

@@ -38,6 +38,9 @@ func (f *kvFSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	if len(l.Data) > 0 && l.Data[0] == 0 {
+		return f.applyBatch(l.Data[1:])
+	}
 	n, k := binary.Uvarint(l.Data)
 	if k <= 0 || uint64(len(l.Data)-k) < n {
 		return errors.New("bench: bad command")
@@ -47,6 +50,38 @@ func (f *kvFSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	f.m[key] = val
 	f.mu.Unlock()
+	return nil
+}
+
+// applyBatch applies a bulk-load command (see forEachBatchPut).
+func (f *kvFSM) applyBatch(b []byte) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return forEachBatchPut(b, func(k, v []byte) { f.m[string(k)] = bytes.Clone(v) })
+}
+
+// forEachBatchPut decodes a bulk-load command: uvarint count, then count
+// times uvarint(len(key)) key uvarint(len(value)) value, and calls fn for
+// each pair (the slices alias b). A single-put command never starts with 0:
+// the bench has no empty keys.
+func forEachBatchPut(b []byte, fn func(k, v []byte)) error {
+	count, k := binary.Uvarint(b)
+	if k <= 0 {
+		return errors.New("bench: bad batch")
+	}
+	b = b[k:]
+	for range min(count, uint64(len(b))) {
+		var kv [2][]byte
+		for j := range kv {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < n {
+				return errors.New("bench: bad batch")
+			}
+			kv[j] = b[k : k+int(n)]
+			b = b[k+int(n):]
+		}
+		fn(kv[0], kv[1])
+	}
 	return nil
 }
 
@@ -96,9 +131,17 @@ type hcNode struct {
 	addr  string
 	dir   string
 	r     *raft.Raft
-	fsm   *kvFSM
+	fsm   hcFSM
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
+	tweak func(*raft.Config) // nil: the settings above
+	radix bool               // immutable radix tree FSM instead of the map
+}
+
+// hcFSM is the state machine of a hashicorp node.
+type hcFSM interface {
+	raft.FSM
+	get(key []byte) ([]byte, bool)
 }
 
 // hashicorpSys is a three-node hashicorp/raft cluster with raft-boltdb/v2
@@ -156,7 +199,14 @@ func (n *hcNode) start() error {
 	cfg.LeaderLeaseTimeout = hcLease
 	cfg.LogOutput = io.Discard
 	cfg.LogLevel = "ERROR"
-	n.fsm = &kvFSM{m: map[string][]byte{}}
+	if n.tweak != nil {
+		n.tweak(cfg)
+	}
+	if n.radix {
+		n.fsm = newRadixFSM()
+	} else {
+		n.fsm = &kvFSM{m: map[string][]byte{}}
+	}
 	r, err := raft.NewRaft(cfg, n.fsm, store, store, snaps, trans)
 	if err != nil {
 		trans.Close()
@@ -173,12 +223,15 @@ func (n *hcNode) stop() error {
 	return errors.Join(err, n.trans.Close(), n.store.Close())
 }
 
-func startHashicorp(ctx context.Context, root string) (*hashicorpSys, error) {
+// startHashicorp starts the cluster; tweak (if not nil) adjusts each node's
+// raft.Config, radix selects the immutable radix tree FSM.
+func startHashicorp(ctx context.Context, root string, tweak func(*raft.Config), radix bool) (*hashicorpSys, error) {
 	s := &hashicorpSys{}
 	s.cached.Store(-1)
 	var conf raft.Configuration
 	for i := range 3 {
-		n := &hcNode{id: raft.ServerID(fmt.Sprintf("h%d", i+1)), addr: "127.0.0.1:0", dir: filepath.Join(root, fmt.Sprintf("h%d", i+1))}
+		n := &hcNode{id: raft.ServerID(fmt.Sprintf("h%d", i+1)), addr: "127.0.0.1:0", dir: filepath.Join(root, fmt.Sprintf("h%d", i+1)),
+			tweak: tweak, radix: radix}
 		if err := n.start(); err != nil {
 			s.Close()
 			return nil, err
@@ -322,4 +375,67 @@ func (s *hashicorpSys) Close() error {
 		s.nodes[i] = nil
 	}
 	return errors.Join(errs...)
+}
+
+// Load writes key16(base+i) = val for i in [0, n) as batch commands of 128
+// puts from 16 workers (the same batching as yggr's load).
+func (s *hashicorpSys) Load(ctx context.Context, base, n int64, val []byte) error {
+	const batch = 128
+	err := bulkLoad(ctx, (n+batch-1)/batch, func(ctx context.Context, b int64) error {
+		nd, err := s.fast(ctx)
+		if err != nil {
+			return err
+		}
+		lo, hi := (b-1)*batch, min(b*batch, n)
+		cmd := binary.AppendUvarint([]byte{0}, uint64(hi-lo))
+		for i := lo; i < hi; i++ {
+			k := key16(base + i)
+			cmd = append(binary.AppendUvarint(cmd, uint64(len(k))), k...)
+			cmd = append(binary.AppendUvarint(cmd, uint64(len(val))), val...)
+		}
+		f := nd.r.Apply(cmd, 10*time.Second)
+		if err := f.Error(); err != nil {
+			return s.forget(err)
+		}
+		if e, ok := f.Response().(error); ok {
+			return e
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bench: hashicorp: load: %w", err)
+	}
+	return nil
+}
+
+// SnapshotAll calls raft.Snapshot (a user snapshot: FSM snapshot, then
+// persisted to the FileSnapshotStore, then log compaction) on every running
+// node at once and returns each node's duration, the leader's first.
+func (s *hashicorpSys) SnapshotAll(ctx context.Context) ([]time.Duration, error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order := []int{l, (l + 1) % 3, (l + 2) % 3}
+	ds := make([]time.Duration, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for k, i := range order {
+		n := s.nodes[i]
+		if n == nil || n.r == nil {
+			continue
+		}
+		wg.Add(1)
+		// Owned by SnapshotAll, which waits for it; ends when the snapshot does.
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			if err := n.r.Snapshot().Error(); !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+				errs[k] = err // nothing new (a follower that applied nothing since the last one) is no failure
+			}
+			ds[k] = time.Since(t0)
+		}()
+	}
+	wg.Wait()
+	return ds, errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,8 @@ type yggrSys struct {
 	peers []string
 	ids   [3]string
 	dbs   [3]*yggr.DB
+	// extra options for every Open (the snapshot workload's cluster).
+	opts []yggr.Option
 	// cached is the last leader index seen, or -1; the load path uses it
 	// so that the harness does not call Status on every operation.
 	cached atomic.Int32
@@ -71,7 +74,8 @@ func freeUDPPorts(n int) ([]string, error) {
 }
 
 func (s *yggrSys) open(i int) error {
-	db, err := yggr.Open(s.dirs[i], s.peers, yggr.WithID(s.ids[i]), yggr.WithInsecure(), yggr.WithLeaseReads())
+	opts := append([]yggr.Option{yggr.WithID(s.ids[i]), yggr.WithInsecure(), yggr.WithLeaseReads()}, s.opts...)
+	db, err := yggr.Open(s.dirs[i], s.peers, opts...)
 	if err != nil {
 		return err
 	}
@@ -79,12 +83,12 @@ func (s *yggrSys) open(i int) error {
 	return nil
 }
 
-func startYggr(ctx context.Context, root string) (*yggrSys, error) {
+func startYggr(ctx context.Context, root string, opts ...yggr.Option) (*yggrSys, error) {
 	addrs, err := freeUDPPorts(3)
 	if err != nil {
 		return nil, err
 	}
-	s := &yggrSys{}
+	s := &yggrSys{opts: opts}
 	s.cached.Store(-1)
 	for i := range 3 {
 		s.ids[i] = fmt.Sprintf("n%d", i+1)
@@ -226,4 +230,55 @@ func (s *yggrSys) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Load writes key16(base+i) = val for i in [0, n) as transactions of 128
+// puts (yggr's default MaxTxnOps) from 16 workers.
+func (s *yggrSys) Load(ctx context.Context, base, n int64, val []byte) error {
+	const batch = 128
+	err := bulkLoad(ctx, (n+batch-1)/batch, func(ctx context.Context, b int64) error {
+		db, err := s.fast(ctx)
+		if err != nil {
+			return err
+		}
+		var t yggr.Txn
+		for i := (b - 1) * batch; i < min(b*batch, n); i++ {
+			t.Then = append(t.Then, yggr.Request{Op: yggr.OpPut, Key: key16(base + i), Value: val})
+		}
+		_, err = db.Txn(ctx, t)
+		return s.forget(err)
+	})
+	if err != nil {
+		return fmt.Errorf("bench: yggr: load: %w", err)
+	}
+	return nil
+}
+
+// SnapshotAll calls Snapshot on every open node at once and returns each
+// node's duration, the leader's first.
+func (s *yggrSys) SnapshotAll(ctx context.Context) ([]time.Duration, error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order := []int{l, (l + 1) % 3, (l + 2) % 3}
+	ds := make([]time.Duration, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for k, i := range order {
+		db := s.dbs[i]
+		if db == nil {
+			continue
+		}
+		wg.Add(1)
+		// Owned by SnapshotAll, which waits for it; ends when the snapshot does.
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			_, errs[k] = db.Snapshot(ctx)
+			ds[k] = time.Since(t0)
+		}()
+	}
+	wg.Wait()
+	return ds, errors.Join(errs...)
 }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,6 +89,13 @@ func runSystem(ctx context.Context, name string, sys system, cfg config, want ma
 	if want["catchup"] {
 		add(catchup(ctx, sys, cfg, small))
 	}
+	if want["snapshot"] && cfg.snapshotKeys > 0 {
+		if ss, ok := sys.(snapshotter); ok {
+			for _, r := range snapshotImpact(ctx, ss, cfg, small) {
+				add(r)
+			}
+		}
+	}
 	if want["failover"] {
 		l := load1()
 		d, err := sys.Failover(ctx)
@@ -121,4 +132,106 @@ func catchup(ctx context.Context, sys system, cfg config, val []byte) Result {
 		r.Err = err.Error()
 	}
 	return r
+}
+
+// snapshotter is a system that can bulk-load keys and take a snapshot on
+// every node on demand (the snapshot-impact workload).
+type snapshotter interface {
+	system
+	// Load writes key16(base+i) = val for i in [0, n), batched.
+	Load(ctx context.Context, base, n int64, val []byte) error
+	// SnapshotAll snapshots every running node at once and returns each
+	// node's duration, the leader's first.
+	SnapshotAll(ctx context.Context) ([]time.Duration, error)
+}
+
+// snapshotImpact loads cfg.snapshotKeys keys (16 B keys, 128 B values),
+// measures writes at concurrency 16 for cfg.duration as a baseline, then
+// snapshots every node while measuring writes for the same duration.
+func snapshotImpact(ctx context.Context, sys snapshotter, cfg config, val []byte) []Result {
+	l := load1()
+	t0 := time.Now()
+	if err := sys.Load(ctx, 5e12, int64(cfg.snapshotKeys), val); err != nil {
+		return []Result{{Workload: "snapshot-baseline", Concurrency: 16, Load1: l, Err: err.Error()}}
+	}
+	loaded := time.Since(t0)
+	// A first snapshot on every node ends any automatic snapshot the load
+	// started and compacts the log, so that the baseline has no snapshot.
+	settle, err := sys.SnapshotAll(ctx)
+	if err != nil {
+		return []Result{{Workload: "snapshot-baseline", Concurrency: 16, Load1: l, Err: "settling snapshot: " + err.Error()}}
+	}
+	put := func(base int64) func(ctx context.Context, i int64) error {
+		return func(ctx context.Context, i int64) error { return sys.Put(ctx, key16(base+i), val) }
+	}
+	l = load1()
+	base := runLoad(ctx, 16, cfg.duration, 0, put(6e12))
+	base.Workload, base.Load1 = "snapshot-baseline", l
+	base.Note = fmt.Sprintf("writes at c=16 after loading %d keys (16 B keys, 128 B values, batches of 128) in %.1f s and a settling snapshot (leader %.0f ms)",
+		cfg.snapshotKeys, loaded.Seconds(), ms(settle[0]))
+	type snapDone struct {
+		ds  []time.Duration
+		err error
+	}
+	done := make(chan snapDone, 1)
+	l = load1()
+	// Owned by snapshotImpact, which waits for it below; ends when every
+	// node's snapshot has finished.
+	go func() {
+		ds, err := sys.SnapshotAll(ctx)
+		done <- snapDone{ds, err}
+	}()
+	during := runLoad(ctx, 16, cfg.duration, 0, put(7e12))
+	sd := <-done
+	during.Workload, during.Load1 = "snapshot-during", l
+	var dms []string
+	for _, d := range sd.ds {
+		dms = append(dms, fmt.Sprintf("%.0f", ms(d)))
+	}
+	during.Note = fmt.Sprintf("writes at c=16 for %v from the moment every node starts a snapshot of %d keys; snapshot took (leader, followers) %s ms; p99 during/baseline %.2f×",
+		cfg.duration, cfg.snapshotKeys, strings.Join(dms, ", "), div(during.P99Ms, base.P99Ms))
+	if sd.err != nil {
+		during.Err = sd.err.Error()
+	}
+	return []Result{base, during}
+}
+
+// bulkLoad runs batch for b in [1, nb] on 16 workers. A failed batch (a
+// leader change under load) is retried up to 20 times, each attempt with
+// its own 10 s timeout: the batches of a load are idempotent puts.
+func bulkLoad(ctx context.Context, nb int64, batch func(ctx context.Context, b int64) error) error {
+	var next atomic.Int64
+	errs := make([]error, 16)
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Add(1)
+		// Owned by bulkLoad, which waits for it; ends after the last batch,
+		// on a batch that failed 20 times, or when ctx ends.
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				b := next.Add(1)
+				if b > nb {
+					return
+				}
+				var err error
+				for range 20 {
+					actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					err = batch(actx, b)
+					cancel()
+					if err == nil || ctx.Err() != nil {
+						break
+					}
+					time.Sleep(10 * time.Millisecond) // back off; bounded by the attempt count
+				}
+				if err != nil {
+					errs[w] = fmt.Errorf("batch %d: %w", b, err)
+					return
+				}
+			}
+			errs[w] = ctx.Err()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
