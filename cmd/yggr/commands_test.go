@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -322,42 +321,53 @@ func TestBinaryExitCodes(t *testing.T) {
 func TestHTTPS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"certs", "init", "--out", dir},
-		{"certs", "node", "--ca-dir", dir, "--id", "web", "--host", "127.0.0.1", "--out", dir},
-	} {
-		if r := runIn(t, "", args...); r.code != 0 {
-			t.Fatalf("yggr %v: %v", args, r)
+	makeCerts(t, dir, "web")
+	other := filepath.Join(dir, "other")
+	makeCerts(t, other)
+	n := startTLSNode(t, dir, "web")
+	ca := filepath.Join(dir, "ca.crt")
+	runSteps(t, n.httpAddr, []step{
+		{name: "put", args: []string{"put", "--cacert", ca, "k", "v"}, wantStdout: str("OK\n")},
+		{name: "get", args: []string{"get", "--cacert", ca, "k"}, wantStdout: str("v")},
+		{name: "get https scheme", args: []string{"get", "--cacert", ca, "--addr", "https://" + n.httpAddr, "k"}, wantStdout: str("v")},
+		{name: "plain http", args: []string{"get", "k"}, wantCode: exitUsage, stderrHas: "HTTPS server"},
+		{name: "another CA", args: []string{"get", "--cacert", filepath.Join(other, "ca.crt"), "k"}, wantCode: exitUnavailable, stderrHas: "certificate"},
+		{name: "not PEM", args: []string{"get", "--cacert", filepath.Join(dir, "web.key.txt"), "k"}, wantCode: exitUsage, stderrHas: "no PEM certificates"},
+		{name: "missing file", args: []string{"get", "--cacert", filepath.Join(dir, "nope.crt"), "k"}, wantCode: exitUsage, stderrHas: "nope.crt"},
+	})
+}
+
+// makeCerts runs `yggr certs init` into dir and `yggr certs node` for
+// each id (host 127.0.0.1), and writes dir/web.key.txt, a file with no
+// certificate in it.
+func makeCerts(t *testing.T, dir string, ids ...string) {
+	t.Helper()
+	if r := runIn(t, "", "certs", "init", "--out", dir); r.code != 0 {
+		t.Fatalf("certs init: %v", r)
+	}
+	for _, id := range ids {
+		if r := runIn(t, "", "certs", "node", "--ca-dir", dir, "--id", id, "--host", "127.0.0.1", "--out", dir); r.code != 0 {
+			t.Fatalf("certs node %s: %v", id, r)
 		}
 	}
+	if err := os.WriteFile(filepath.Join(dir, "web.key.txt"), []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startTLSNode starts a single-node serve in this process whose HTTP API
+// uses certs/<id>.crt, and waits until it answers over HTTPS (trusting
+// certs/ca.crt).
+func startTLSNode(t *testing.T, certs, id string, extra ...string) *servedNode {
+	t.Helper()
 	https, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &localNode{id: "n1", dir: filepath.Join(dir, "data"), httpAddr: https[0], exe: yggrBin,
-		logPath: filepath.Join(dir, "n1.log"), args: []string{"serve", "--dir", filepath.Join(dir, "data"),
-			"--http-addr", https[0], "--http-tls-cert", filepath.Join(dir, "web.crt"),
-			"--http-tls-key", filepath.Join(dir, "web.key"), "--log-level", "warn"}}
-	if err := n.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.stop(10 * time.Second) })
-	ca := filepath.Join(dir, "ca.crt")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var r result
-	// Bounded by ctx: poll until the server answers over TLS.
-	poll(ctx, func() bool {
-		r = runIn(t, "", "put", "--cacert", ca, "--addr", https[0], "k", "v")
-		return r.code == 0 || !n.running()
-	})
-	if r.code != 0 {
-		t.Fatalf("put over https: %v; log:\n%s", r, n.logTail(20))
-	}
-	if r := runIn(t, "", "get", "--cacert", ca, "--addr", https[0], "k"); r.code != 0 || r.stdout != "v" {
-		t.Errorf("get over https: got %v, want v", r)
-	}
-	if r := runIn(t, "", "get", "--addr", https[0], "k"); r.code == 0 {
-		t.Errorf("plain http to an https server: got %v, want an error", r)
-	}
+	dir := filepath.Join(t.TempDir(), "data")
+	n := serveIn(t, append([]string{"--id", id, "--dir", dir, "--http-addr", https[0], "--log-level", "warn",
+		"--http-tls-cert", filepath.Join(certs, id+".crt"), "--http-tls-key", filepath.Join(certs, id+".key")}, extra...)...)
+	n.httpAddr, n.dir, n.cacert = https[0], dir, filepath.Join(certs, "ca.crt")
+	waitReady(t, n, 20*time.Second)
+	return n
 }

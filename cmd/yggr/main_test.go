@@ -114,6 +114,7 @@ func startNode(t *testing.T, extra ...string) *servedNode {
 type servedNode struct {
 	httpAddr string // set by the caller of serveIn
 	dir      string // set by the caller of serveIn
+	cacert   string // the CA of an HTTPS API; set by the caller of serveIn
 	stdout   syncBuffer
 	stderr   syncBuffer // the log
 	cancel   context.CancelFunc
@@ -220,10 +221,18 @@ func (s *syncBuffer) String() string {
 // has a leader and has caught up.
 func waitReady(t *testing.T, n server, timeout time.Duration) {
 	t.Helper()
-	cl := testClient(t, n.endpoint())
+	f := clientFlags{Addr: n.endpoint(), Timeout: 2 * time.Second}
+	if s, ok := n.(*servedNode); ok {
+		f.CACert = s.cacert
+	}
+	cl, err := f.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := poll(ctx, func() bool {
+	err = poll(ctx, func() bool {
 		if !n.running() {
 			return true
 		}

@@ -217,7 +217,7 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 		}
 		cfg, err := yggr.PeerTLSConfig(ca, cert, key)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, usagef("--tls-ca/--tls-cert/--tls-key: %v", err)
 		}
 		opts = append(opts, yggr.WithTLS(cfg))
 	}
@@ -247,7 +247,7 @@ func (c *serveCmd) httpTLS() (*tls.Config, error) {
 	}
 	cert, err := tls.LoadX509KeyPair(c.HTTPTLSCert, c.HTTPTLSKey)
 	if err != nil {
-		return nil, fmt.Errorf("serve: --http-tls-cert/--http-tls-key: %w", err)
+		return nil, usagef("--http-tls-cert/--http-tls-key: %v", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
