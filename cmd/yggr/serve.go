@@ -338,19 +338,27 @@ func (c *serveCmd) membership(ctx context.Context, cl *httpapi.Client) (member, 
 
 // retry calls f until it succeeds with a short pause between attempts,
 // giving up when ctx ends or f fails with an error that retrying cannot
-// fix.
+// fix. Giving up at ctx's end, it reports the last failure that ctx did
+// not cause (why the attempts failed) along with ctx's error.
 func retry(ctx context.Context, f func() error) error {
-	var err error
+	var last error
 	for {
-		if err = f(); err == nil {
+		err := f()
+		if err == nil {
 			return nil
 		}
 		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) {
 			return err
 		}
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
+			if errors.Is(last, ctx.Err()) {
+				return last
+			}
+			return fmt.Errorf("%w (gave up: %w)", last, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
