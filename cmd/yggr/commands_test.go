@@ -134,23 +134,6 @@ func TestClusterCommandsSingleNode(t *testing.T) {
 	runSteps(t, m.httpAddr, []step{{name: "get restored", args: []string{"get", "k"}, wantStdout: str("v")}})
 }
 
-func TestUnavailable(t *testing.T) {
-	t.Parallel()
-	addrs, err := freeAddrs("tcp", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{
-		{"get", "k"}, {"put", "k", "v"}, {"del", "k"}, {"scan"}, {"cas", "k", "a", "b"}, {"status"},
-		{"members", "list"}, {"snapshot"}, {"transfer-leader", "n2"},
-	} {
-		r := runIn(t, "", append(args, "--addr", addrs[0])...)
-		if r.code != exitUnavailable || !strings.HasPrefix(r.stderr, "Error: ") || r.stdout != "" {
-			t.Errorf("yggr %v against a closed port: got %v, want exit %d with Error: on stderr only", args, r, exitUnavailable)
-		}
-	}
-}
-
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
