@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/engine"
 )
 
 // certsCmd groups the certificate subcommands.
@@ -73,6 +74,9 @@ func (c *certsNodeCmd) Help() string {
 
 // Run issues the certificate.
 func (c *certsNodeCmd) Run(e *env) error {
+	if !engine.ValidNodeID(engine.NodeID(c.ID)) {
+		return usagef("--id %q: a node ID is 1 to %d letters, digits, '-', '_' or '.'", c.ID, engine.MaxNodeIDLen)
+	}
 	caCert, err := os.ReadFile(filepath.Join(c.CADir, "ca.crt"))
 	if err != nil {
 		return err

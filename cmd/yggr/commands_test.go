@@ -232,33 +232,6 @@ func TestBench(t *testing.T) {
 	}
 }
 
-func TestCerts(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	r := runIn(t, "", "certs", "init", "--out", dir)
-	if r.code != 0 {
-		t.Fatalf("certs init: %v", r)
-	}
-	r = runIn(t, "", "certs", "node", "--ca-dir", dir, "--id", "n1", "--host", "127.0.0.1,localhost", "--out", dir)
-	if r.code != 0 {
-		t.Fatalf("certs node: %v", r)
-	}
-	for name, mode := range map[string]os.FileMode{"ca.crt": 0o644, "ca.key": 0o600, "n1.crt": 0o644, "n1.key": 0o600} {
-		st, err := os.Stat(filepath.Join(dir, name))
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		if got := st.Mode().Perm(); got != mode {
-			t.Errorf("%s: got mode %v, want %v", name, got, mode)
-		}
-	}
-	r = runIn(t, "", "certs", "init", "--out", dir)
-	if r.code != exitError || !strings.Contains(r.stderr, "not overwriting") {
-		t.Errorf("certs init over an existing CA: got %v, want a refusal", r)
-	}
-}
-
 func TestVersion(t *testing.T) {
 	t.Parallel()
 	r := runCLI(t, "", nil, "version")
