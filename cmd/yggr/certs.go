@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/yggrdb/yggr"
-	"github.com/yggrdb/yggr/engine"
 )
 
 // certsCmd groups the certificate subcommands.
@@ -74,8 +73,8 @@ func (c *certsNodeCmd) Help() string {
 
 // Run issues the certificate.
 func (c *certsNodeCmd) Run(e *env) error {
-	if !engine.ValidNodeID(engine.NodeID(c.ID)) {
-		return usagef("--id %q: a node ID is 1 to %d letters, digits, '-', '_' or '.'", c.ID, engine.MaxNodeIDLen)
+	if err := checkNodeID("--id", c.ID); err != nil {
+		return err
 	}
 	caCert, err := os.ReadFile(filepath.Join(c.CADir, "ca.crt"))
 	if err != nil {

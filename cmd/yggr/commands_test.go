@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -93,45 +95,43 @@ func TestKVCommands(t *testing.T) {
 	})
 }
 
+// TestClusterCommandsSingleNode checks status and members output, text
+// and JSON, on a single node.
 func TestClusterCommandsSingleNode(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
-	dir := t.TempDir()
-	backup := filepath.Join(dir, "db.backup")
 	runSteps(t, n.httpAddr, []step{
 		{name: "put", args: []string{"put", "k", "v"}, wantStdout: str("OK\n")},
-		{name: "status", args: []string{"status"}, stdoutHas: "n1  -     leader"},
 		{name: "members", args: []string{"members", "list"}, wantStdout: str("ID  ADDR  KIND\nn1        voter\n")},
-		{name: "members default", args: []string{"members"}, stdoutHas: "voter"},
-		{name: "members json", args: []string{"members", "list", "-o", "json"}, stdoutHas: `"id": "n1"`},
+		{name: "members default", args: []string{"members"}, wantStdout: str("ID  ADDR  KIND\nn1        voter\n")},
+		{name: "members json", args: []string{"members", "list", "-o", "json"}, wantStdout: str("[\n  {\n    \"id\": \"n1\",\n    \"addr\": \"\",\n    \"voter\": true\n  }\n]\n")},
 		{name: "remove unknown", args: []string{"members", "remove", "n9"}, wantCode: exitError, stderrHas: "not a member"},
 		{name: "promote unknown", args: []string{"members", "promote", "n9"}, wantCode: exitError},
 		{name: "add bad id", args: []string{"members", "add", "bad id!", "127.0.0.1:1"}, wantCode: exitUsage},
 		{name: "snapshot", args: []string{"snapshot"}, stdoutHas: "\n"},
-		{name: "backup", args: []string{"backup", backup}, stdoutHas: "OK "},
 	})
-	// status -o json parses and names the leader.
+	// status -o json, and the text table made of the same numbers (nothing
+	// is written in between).
 	r := runIn(t, "", "status", "-o", "json", "--addr", n.httpAddr)
 	var st statusOutput
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
 		t.Fatalf("status -o json: %v (%v)", err, r)
 	}
-	if got, want := st.Leader, "n1"; got != want {
-		t.Errorf("status -o json: got leader %q, want %q", got, want)
+	if len(st.Members) != 1 || len(st.Nodes) != 1 {
+		t.Fatalf("status -o json: got %+v, want one member and one node", st)
 	}
-
-	// restore the backup offline, serve it, read the key.
-	restored := filepath.Join(dir, "restored")
-	r = runIn(t, "", "restore", "--dir", restored, "--id", "n1", backup)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "OK restored index ") {
-		t.Fatalf("restore: %v", r)
+	m, node := st.Members[0], st.Nodes[0]
+	if st.Leader != "n1" || m.ID != "n1" || m.Role != "leader" || !m.Voter || m.Endpoint != "http://"+n.httpAddr ||
+		m.Term == nil || *m.Term != node.Term || *m.Term == 0 || m.Commit == nil || *m.Commit != node.Commit ||
+		m.Applied == nil || *m.Applied != node.Applied || m.Match == nil || *m.Match != node.LastIndex || m.Lag == nil || *m.Lag != 0 {
+		t.Errorf("status -o json: got leader %q, row %+v, node %+v; want n1 leading with its own numbers and lag 0", st.Leader, m, node)
 	}
-	r = runIn(t, "", "restore", "--dir", restored, "--id", "n1", backup)
-	if r.code != exitError {
-		t.Errorf("restore into a non-empty dir: got %v, want exit %d", r, exitError)
+	want := fmt.Sprintf("ID  ADDR  ROLE    TERM  COMMIT  APPLIED  MATCH  LAG\nn1  -     leader  %-4d  %-6d  %-7d  %-5d  0\n",
+		node.Term, node.Commit, node.Applied, node.LastIndex)
+	r = runIn(t, "", "status", "--addr", n.httpAddr)
+	if diff := cmp.Diff(want, r.stdout); r.code != 0 || diff != "" {
+		t.Errorf("status: got %v; stdout (-want +got):\n%s", r, diff)
 	}
-	m := startNode(t, "--dir", restored)
-	runSteps(t, m.httpAddr, []step{{name: "get restored", args: []string{"get", "k"}, wantStdout: str("v")}})
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -232,11 +232,20 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestVersion is not parallel: it sets the package's version variable.
 func TestVersion(t *testing.T) {
-	t.Parallel()
 	r := runCLI(t, "", nil, "version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "yggr ") {
 		t.Errorf("version: got %v", r)
+	}
+	platform := " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	if r := runIn(t, "", "version"); r.code != 0 || r.stdout != "yggr (devel)"+platform {
+		t.Errorf("version in a test binary: got %v, want %q", r, "yggr (devel)"+platform)
+	}
+	defer func(v string) { version = v }(version)
+	version = "v1.2.3"
+	if r := runIn(t, "", "version"); r.code != 0 || r.stdout != "yggr v1.2.3"+platform {
+		t.Errorf("version set at build time: got %v, want %q", r, "yggr v1.2.3"+platform)
 	}
 }
 
