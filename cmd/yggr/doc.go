@@ -44,6 +44,7 @@
 // --join` talks plain HTTP to the member it joins through, or HTTPS with
 // an https:// address (system roots) or --join-ca FILE. A cluster must
 // start with at least two voters in --peers to be grown with --join: a
-// node with no --peers, or with only itself in them, has no peer listener. The demo and the tests start child processes of this
-// binary; they listen on 127.0.0.1 only.
+// node with no --peers, or with only itself in them, has no peer listener.
+// The demo starts child processes of this binary; it and the tests listen
+// on 127.0.0.1 only.
 package main

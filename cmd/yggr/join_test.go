@@ -120,6 +120,7 @@ func TestJoinFailures(t *testing.T) {
 	other := filepath.Join(root, "other")
 	makeCerts(t, other)
 	web := startTLSNode(t, certs, "web")
+	locked := startNode(t, "--token", "s3cret")
 	closed, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +134,9 @@ func TestJoinFailures(t *testing.T) {
 		{"unreachable", []string{"--join", closed[0]}, exitUnavailable, "connection refused (gave up: context deadline exceeded)"},
 		{"https without a CA", []string{"--join", "https://" + web.httpAddr}, exitUnavailable, "certificate signed by unknown authority"},
 		{"another CA", []string{"--join", web.httpAddr, "--join-ca", filepath.Join(other, "ca.crt")}, exitUnavailable, "certificate signed by unknown authority"},
-		// A 400 is not retried: the serve ends at once.
+		// A 400 or a 401 is not retried: the serve ends at once.
 		{"http to https", []string{"--join", web.httpAddr}, exitUsage, "Client sent an HTTP request to an HTTPS server"},
+		{"wrong token", []string{"--join", locked.httpAddr, "--token", "wrong"}, exitError, "401 unauthorized"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,11 +149,22 @@ func TestJoinFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Short for the joins retried until it passes, long for the
+			// others, which must end well before it.
+			joinTimeout := 1500 * time.Millisecond
+			if tt.wantCode != exitUnavailable {
+				joinTimeout = 25 * time.Second
+			}
 			args := append([]string{"--id", "n9", "--dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addrs[0],
-				"--raft-addr", rafts[0], "--insecure", "--log-level", "warn", "--join-timeout", "1500ms"}, tt.join...)
+				"--raft-addr", rafts[0], "--insecure", "--log-level", "warn", "--join-timeout", joinTimeout.String()}, tt.join...)
+			start := time.Now()
 			n := serveIn(t, args...)
 			code := n.wait(30 * time.Second)
+			took := time.Since(start)
 			log := n.stderr.String()
+			if retried := tt.wantCode == exitUnavailable; retried != (took >= joinTimeout) {
+				t.Errorf("serve %v: ended after %v; want it to retry until --join-timeout %v only when unavailable", tt.join, took, joinTimeout)
+			}
 			if code != tt.wantCode || !strings.Contains(log, "Error: serve: join: ") || !strings.Contains(log, tt.stderrHas) {
 				t.Errorf("serve %v: got exit %d and stderr %q, want exit %d and \"Error: serve: join: ...%s...\"",
 					tt.join, code, log, tt.wantCode, tt.stderrHas)

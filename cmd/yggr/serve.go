@@ -347,7 +347,7 @@ func retry(ctx context.Context, f func() error) error {
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) {
+		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) || errors.Is(err, httpapi.ErrUnauthorized) {
 			return err
 		}
 		if last == nil || ctx.Err() == nil {
