@@ -73,9 +73,6 @@ func (c *certsNodeCmd) Help() string {
 
 // Run issues the certificate.
 func (c *certsNodeCmd) Run(e *env) error {
-	if err := checkNodeID("--id", c.ID); err != nil {
-		return err
-	}
 	caCert, err := os.ReadFile(filepath.Join(c.CADir, "ca.crt"))
 	if err != nil {
 		return err

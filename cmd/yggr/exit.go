@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/yggrdb/yggr"
-	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/httpapi"
 )
 
@@ -25,14 +24,6 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
-
-// checkNodeID is a usage error naming flag unless id is a valid node ID.
-func checkNodeID(flag, id string) error {
-	if !engine.ValidNodeID(engine.NodeID(id)) {
-		return usagef("%s %q: a node ID is 1 to %d letters, digits, '-', '_' or '.'", flag, id, engine.MaxNodeIDLen)
-	}
-	return nil
-}
 
 // notFoundError is a not-found error with a message of its own; it
 // matches yggr.ErrNotFound.

@@ -37,9 +37,6 @@ type restoreOutput struct {
 
 // Run restores the backup.
 func (c *restoreCmd) Run(e *env) error {
-	if err := checkNodeID("--id", c.ID); err != nil {
-		return err
-	}
 	var r io.Reader = e.stdin
 	size := int64(-1)
 	if c.File != "-" {
