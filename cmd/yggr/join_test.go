@@ -51,6 +51,11 @@ func TestJoinHTTPS(t *testing.T) {
 	n3 := serveIn(t, n3args...)
 	n3.httpAddr = https[2]
 	waitVoter(t, n1, "n3", n3, 30*time.Second)
+	// n3 logs its promotion once the change it asked for returns, which
+	// may be after the members list shows it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	poll(ctx, func() bool { return strings.Contains(n3.stderr.String(), "joined as a voter") })
 	for _, want := range []string{"msg=\"joining as a learner\" node=n3 via=" + n1.httpAddr, "msg=\"catching up\"", "msg=\"joined as a voter\" node=n3"} {
 		if !strings.Contains(n3.stderr.String(), want) {
 			t.Errorf("n3's log: got %q, want a record with %q", n3.logTail(20), want)
@@ -71,7 +76,7 @@ func TestJoinHTTPS(t *testing.T) {
 	}
 	n3b := serveIn(t, n3args...)
 	n3b.httpAddr = https[2]
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := poll(ctx, func() bool { return strings.Contains(n3b.stderr.String(), "already a voter") || !n3b.running() }); err != nil || !n3b.running() {
 		t.Fatalf("restarted n3 did not find itself a voter (%v); log:\n%s", err, n3b.logTail(20))
