@@ -158,7 +158,12 @@ func (c *benchCmd) Run(e *env) error {
 	}
 	printBench(e.stdout, out)
 	if out.All.Ops == 0 && out.FirstErr != "" {
-		return fmt.Errorf("bench: every operation failed; first error: %s", out.FirstErr)
+		var first error
+		for _, w := range workers {
+			first = cmpOr(first, w.firstErr)
+		}
+		// %w: the exit code says why (4 when no endpoint answered).
+		return fmt.Errorf("bench: every operation failed; first error: %w", first)
 	}
 	return nil
 }

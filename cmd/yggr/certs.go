@@ -31,7 +31,7 @@ Examples:
 // certsInitCmd creates a cluster CA.
 type certsInitCmd struct {
 	Out  string `required:"" help:"Directory to write ca.crt and ca.key to (created if missing)." type:"path"`
-	Name string `help:"The CA's common name." default:"yggr cluster CA"`
+	Name string `help:"The cluster's name; the CA certificate's common name is NAME followed by \" CA\"." default:"yggr cluster"`
 }
 
 // Help is the detailed help with examples.

@@ -60,17 +60,26 @@ func (f *clientFlags) client() (*httpapi.Client, error) {
 func (f *clientFlags) clientFor(endpoints []string) (*httpapi.Client, error) {
 	opts := httpapi.ClientOptions{Token: f.Token, Timeout: f.Timeout}
 	if f.CACert != "" {
-		pem, err := os.ReadFile(f.CACert)
-		if err != nil {
+		var err error
+		if opts.TLS, err = caTLSConfig("--cacert", f.CACert); err != nil {
 			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usagef("--cacert %s: no PEM certificates", f.CACert)
-		}
-		opts.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return httpapi.NewClient(endpoints, opts)
+}
+
+// caTLSConfig is a client TLS configuration that trusts only the CA
+// certificates in the PEM file at path (given by flag).
+func caTLSConfig(flag, path string) (*tls.Config, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, usagef("%s %s: no PEM certificates", flag, path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // context bounds the command by --timeout.

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -94,61 +95,42 @@ func TestKVCommands(t *testing.T) {
 	})
 }
 
+// TestClusterCommandsSingleNode checks status and members output, text
+// and JSON, on a single node.
 func TestClusterCommandsSingleNode(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
-	dir := t.TempDir()
-	backup := filepath.Join(dir, "db.backup")
 	runSteps(t, n.httpAddr, []step{
 		{name: "put", args: []string{"put", "k", "v"}, wantStdout: str("OK\n")},
-		{name: "status", args: []string{"status"}, stdoutHas: "n1  -     leader"},
 		{name: "members", args: []string{"members", "list"}, wantStdout: str("ID  ADDR  KIND\nn1        voter\n")},
-		{name: "members default", args: []string{"members"}, stdoutHas: "voter"},
-		{name: "members json", args: []string{"members", "list", "-o", "json"}, stdoutHas: `"id": "n1"`},
+		{name: "members default", args: []string{"members"}, wantStdout: str("ID  ADDR  KIND\nn1        voter\n")},
+		{name: "members json", args: []string{"members", "list", "-o", "json"}, wantStdout: str("[\n  {\n    \"id\": \"n1\",\n    \"addr\": \"\",\n    \"voter\": true\n  }\n]\n")},
 		{name: "remove unknown", args: []string{"members", "remove", "n9"}, wantCode: exitError, stderrHas: "not a member"},
 		{name: "promote unknown", args: []string{"members", "promote", "n9"}, wantCode: exitError},
 		{name: "add bad id", args: []string{"members", "add", "bad id!", "127.0.0.1:1"}, wantCode: exitUsage},
 		{name: "snapshot", args: []string{"snapshot"}, stdoutHas: "\n"},
-		{name: "backup", args: []string{"backup", backup}, stdoutHas: "OK "},
 	})
-	// status -o json parses and names the leader.
+	// status -o json, and the text table made of the same numbers (nothing
+	// is written in between).
 	r := runIn(t, "", "status", "-o", "json", "--addr", n.httpAddr)
 	var st statusOutput
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 {
 		t.Fatalf("status -o json: %v (%v)", err, r)
 	}
-	if got, want := st.Leader, "n1"; got != want {
-		t.Errorf("status -o json: got leader %q, want %q", got, want)
+	if len(st.Members) != 1 || len(st.Nodes) != 1 {
+		t.Fatalf("status -o json: got %+v, want one member and one node", st)
 	}
-
-	// restore the backup offline, serve it, read the key.
-	restored := filepath.Join(dir, "restored")
-	r = runIn(t, "", "restore", "--dir", restored, "--id", "n1", backup)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "OK restored index ") {
-		t.Fatalf("restore: %v", r)
+	m, node := st.Members[0], st.Nodes[0]
+	if st.Leader != "n1" || m.ID != "n1" || m.Role != "leader" || !m.Voter || m.Endpoint != "http://"+n.httpAddr ||
+		m.Term == nil || *m.Term != node.Term || *m.Term == 0 || m.Commit == nil || *m.Commit != node.Commit ||
+		m.Applied == nil || *m.Applied != node.Applied || m.Match == nil || *m.Match != node.LastIndex || m.Lag == nil || *m.Lag != 0 {
+		t.Errorf("status -o json: got leader %q, row %+v, node %+v; want n1 leading with its own numbers and lag 0", st.Leader, m, node)
 	}
-	r = runIn(t, "", "restore", "--dir", restored, "--id", "n1", backup)
-	if r.code != exitError {
-		t.Errorf("restore into a non-empty dir: got %v, want exit %d", r, exitError)
-	}
-	m := startNode(t, "--dir", restored)
-	runSteps(t, m.httpAddr, []step{{name: "get restored", args: []string{"get", "k"}, wantStdout: str("v")}})
-}
-
-func TestUnavailable(t *testing.T) {
-	t.Parallel()
-	addrs, err := freeAddrs("tcp", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{
-		{"get", "k"}, {"put", "k", "v"}, {"del", "k"}, {"scan"}, {"cas", "k", "a", "b"}, {"status"},
-		{"members", "list"}, {"snapshot"}, {"transfer-leader", "n2"},
-	} {
-		r := runIn(t, "", append(args, "--addr", addrs[0])...)
-		if r.code != exitUnavailable || !strings.HasPrefix(r.stderr, "Error: ") || r.stdout != "" {
-			t.Errorf("yggr %v against a closed port: got %v, want exit %d with Error: on stderr only", args, r, exitUnavailable)
-		}
+	want := fmt.Sprintf("ID  ADDR  ROLE    TERM  COMMIT  APPLIED  MATCH  LAG\nn1  -     leader  %-4d  %-6d  %-7d  %-5d  0\n",
+		node.Term, node.Commit, node.Applied, node.LastIndex)
+	r = runIn(t, "", "status", "--addr", n.httpAddr)
+	if diff := cmp.Diff(want, r.stdout); r.code != 0 || diff != "" {
+		t.Errorf("status: got %v; stdout (-want +got):\n%s", r, diff)
 	}
 }
 
@@ -178,6 +160,27 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"restore", "x.backup"}, "missing flags"},
 		{[]string{"certs", "node", "--id", "n1"}, "missing flags"},
 		{[]string{"demo", "--keys", "0"}, "--keys"},
+		{[]string{"put"}, `expected "<key>"`},
+		{[]string{"put", "k", "v", "extra"}, "unexpected argument extra"},
+		{[]string{"del"}, `expected "<key>"`},
+		{[]string{"scan", "extra"}, "unexpected argument extra"},
+		{[]string{"cas"}, `expected "<key>`},
+		{[]string{"txn", "--file", "/nonexistent.json"}, "/nonexistent.json"},
+		{[]string{"txn", "extra"}, "unexpected argument extra"},
+		{[]string{"status", "extra"}, "unexpected argument extra"},
+		{[]string{"members", "frob"}, "unexpected argument frob"},
+		{[]string{"members", "remove"}, `expected "<id>"`},
+		{[]string{"transfer-leader", "n1", "n2"}, "unexpected argument n2"},
+		{[]string{"snapshot", "extra"}, "unexpected argument extra"},
+		{[]string{"backup"}, `expected "<file>"`},
+		{[]string{"restore", "--dir", "d", "--id", "n1"}, `expected "<file>"`},
+		{[]string{"bench", "--duration", "0s"}, "--duration"},
+		{[]string{"bench", "--max-ops", "0"}, "--max-ops"},
+		{[]string{"bench", "--keys", "0"}, "--keys"},
+		{[]string{"bench", "--value-size", "-1"}, "--value-size"},
+		{[]string{"serve", "--max-value-bytes=-5"}, "--max-*-bytes"},
+		{[]string{"serve", "--log-level", "loud"}, "--log-level"},
+		{[]string{"version", "extra"}, "unexpected argument extra"},
 	}
 	for _, tt := range tests {
 		r := runIn(t, "", tt.args...)
@@ -250,38 +253,20 @@ func TestBench(t *testing.T) {
 	}
 }
 
-func TestCerts(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	r := runIn(t, "", "certs", "init", "--out", dir)
-	if r.code != 0 {
-		t.Fatalf("certs init: %v", r)
-	}
-	r = runIn(t, "", "certs", "node", "--ca-dir", dir, "--id", "n1", "--host", "127.0.0.1,localhost", "--out", dir)
-	if r.code != 0 {
-		t.Fatalf("certs node: %v", r)
-	}
-	for name, mode := range map[string]os.FileMode{"ca.crt": 0o644, "ca.key": 0o600, "n1.crt": 0o644, "n1.key": 0o600} {
-		st, err := os.Stat(filepath.Join(dir, name))
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		if got := st.Mode().Perm(); got != mode {
-			t.Errorf("%s: got mode %v, want %v", name, got, mode)
-		}
-	}
-	r = runIn(t, "", "certs", "init", "--out", dir)
-	if r.code != exitError || !strings.Contains(r.stderr, "not overwriting") {
-		t.Errorf("certs init over an existing CA: got %v, want a refusal", r)
-	}
-}
-
+// TestVersion is not parallel: it sets the package's version variable.
 func TestVersion(t *testing.T) {
-	t.Parallel()
 	r := runCLI(t, "", nil, "version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "yggr ") {
 		t.Errorf("version: got %v", r)
+	}
+	platform := " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	if r := runIn(t, "", "version"); r.code != 0 || r.stdout != "yggr (devel)"+platform {
+		t.Errorf("version in a test binary: got %v, want %q", r, "yggr (devel)"+platform)
+	}
+	defer func(v string) { version = v }(version)
+	version = "v1.2.3"
+	if r := runIn(t, "", "version"); r.code != 0 || r.stdout != "yggr v1.2.3"+platform {
+		t.Errorf("version set at build time: got %v, want %q", r, "yggr v1.2.3"+platform)
 	}
 }
 
@@ -322,42 +307,53 @@ func TestBinaryExitCodes(t *testing.T) {
 func TestHTTPS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"certs", "init", "--out", dir},
-		{"certs", "node", "--ca-dir", dir, "--id", "web", "--host", "127.0.0.1", "--out", dir},
-	} {
-		if r := runIn(t, "", args...); r.code != 0 {
-			t.Fatalf("yggr %v: %v", args, r)
+	makeCerts(t, dir, "web")
+	other := filepath.Join(dir, "other")
+	makeCerts(t, other)
+	n := startTLSNode(t, dir, "web")
+	ca := filepath.Join(dir, "ca.crt")
+	runSteps(t, n.httpAddr, []step{
+		{name: "put", args: []string{"put", "--cacert", ca, "k", "v"}, wantStdout: str("OK\n")},
+		{name: "get", args: []string{"get", "--cacert", ca, "k"}, wantStdout: str("v")},
+		{name: "get https scheme", args: []string{"get", "--cacert", ca, "--addr", "https://" + n.httpAddr, "k"}, wantStdout: str("v")},
+		{name: "plain http", args: []string{"get", "k"}, wantCode: exitUsage, stderrHas: "HTTPS server"},
+		{name: "another CA", args: []string{"get", "--cacert", filepath.Join(other, "ca.crt"), "k"}, wantCode: exitUnavailable, stderrHas: "certificate"},
+		{name: "not PEM", args: []string{"get", "--cacert", filepath.Join(dir, "web.key.txt"), "k"}, wantCode: exitUsage, stderrHas: "no PEM certificates"},
+		{name: "missing file", args: []string{"get", "--cacert", filepath.Join(dir, "nope.crt"), "k"}, wantCode: exitUsage, stderrHas: "nope.crt"},
+	})
+}
+
+// makeCerts runs `yggr certs init` into dir and `yggr certs node` for
+// each id (host 127.0.0.1), and writes dir/web.key.txt, a file with no
+// certificate in it.
+func makeCerts(t *testing.T, dir string, ids ...string) {
+	t.Helper()
+	if r := runIn(t, "", "certs", "init", "--out", dir); r.code != 0 {
+		t.Fatalf("certs init: %v", r)
+	}
+	for _, id := range ids {
+		if r := runIn(t, "", "certs", "node", "--ca-dir", dir, "--id", id, "--host", "127.0.0.1", "--out", dir); r.code != 0 {
+			t.Fatalf("certs node %s: %v", id, r)
 		}
 	}
+	if err := os.WriteFile(filepath.Join(dir, "web.key.txt"), []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startTLSNode starts a single-node serve in this process whose HTTP API
+// uses certs/<id>.crt, and waits until it answers over HTTPS (trusting
+// certs/ca.crt).
+func startTLSNode(t *testing.T, certs, id string, extra ...string) *servedNode {
+	t.Helper()
 	https, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &localNode{id: "n1", dir: filepath.Join(dir, "data"), httpAddr: https[0], exe: yggrBin,
-		logPath: filepath.Join(dir, "n1.log"), args: []string{"serve", "--dir", filepath.Join(dir, "data"),
-			"--http-addr", https[0], "--http-tls-cert", filepath.Join(dir, "web.crt"),
-			"--http-tls-key", filepath.Join(dir, "web.key"), "--log-level", "warn"}}
-	if err := n.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.stop(10 * time.Second) })
-	ca := filepath.Join(dir, "ca.crt")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var r result
-	// Bounded by ctx: poll until the server answers over TLS.
-	poll(ctx, func() bool {
-		r = runIn(t, "", "put", "--cacert", ca, "--addr", https[0], "k", "v")
-		return r.code == 0 || !n.running()
-	})
-	if r.code != 0 {
-		t.Fatalf("put over https: %v; log:\n%s", r, n.logTail(20))
-	}
-	if r := runIn(t, "", "get", "--cacert", ca, "--addr", https[0], "k"); r.code != 0 || r.stdout != "v" {
-		t.Errorf("get over https: got %v, want v", r)
-	}
-	if r := runIn(t, "", "get", "--addr", https[0], "k"); r.code == 0 {
-		t.Errorf("plain http to an https server: got %v, want an error", r)
-	}
+	dir := filepath.Join(t.TempDir(), "data")
+	n := serveIn(t, append([]string{"--id", id, "--dir", dir, "--http-addr", https[0], "--log-level", "warn",
+		"--http-tls-cert", filepath.Join(certs, id+".crt"), "--http-tls-key", filepath.Join(certs, id+".key")}, extra...)...)
+	n.httpAddr, n.dir, n.cacert = https[0], dir, filepath.Join(certs, "ca.crt")
+	waitReady(t, n, 20*time.Second)
+	return n
 }

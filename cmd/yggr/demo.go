@@ -41,6 +41,11 @@ Examples:
   yggr demo --keys 10000 --concurrency 32`
 }
 
+// executable is the program the demo starts its nodes from: this one.
+// Tests point it at a built yggr binary before running any demo (a test
+// binary is not one).
+var executable = os.Executable
+
 // demoRun is the state of one demo.
 type demoRun struct {
 	e       *env
@@ -54,7 +59,7 @@ func (c *demoCmd) Run(e *env) error {
 	if c.Keys < 1 || c.Concurrency < 1 {
 		return usagef("--keys and --concurrency must be ≥ 1")
 	}
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		return fmt.Errorf("demo: cannot find this program to start nodes: %w", err)
 	}

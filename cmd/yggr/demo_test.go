@@ -23,7 +23,8 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo runs three processes for several seconds: skipped with -short")
 	}
-	r := runCLI(t, "", nil, "demo", "--keys", "600", "--concurrency", "8", "--timeout", "50s")
+	// In this process (its nodes are processes of the built binary).
+	r := runIn(t, "", "demo", "--keys", "600", "--concurrency", "8", "--timeout", "50s")
 	if r.code != 0 {
 		t.Fatalf("demo: %v", r)
 	}

@@ -41,7 +41,10 @@
 // status` shows a member's own term, commit and applied index only when its
 // HTTP endpoint is among --addr; for the others it shows the leader's view
 // (match index), and only when the leader is among --addr. `yggr serve
-// --join` talks plain HTTP (or HTTPS with system roots) to the member it
-// joins through. The demo and the tests start child processes of this
-// binary; they listen on 127.0.0.1 only.
+// --join` talks plain HTTP to the member it joins through, or HTTPS with
+// an https:// address (system roots) or --join-ca FILE. A cluster must
+// start with at least two voters in --peers to be grown with --join: a
+// node with no --peers, or with only itself in them, has no peer listener.
+// The demo starts child processes of this binary; it and the tests listen
+// on 127.0.0.1 only.
 package main

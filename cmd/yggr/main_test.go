@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	yggrBin = filepath.Join(dir, "yggr")
+	// A demo run in this process starts its nodes from the built binary.
+	executable = func() (string, error) { return yggrBin, nil }
 	build := exec.Command("go", "build", "-o", yggrBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -90,38 +93,148 @@ func runCLI(t *testing.T, stdin string, env []string, args ...string) result {
 	return r
 }
 
-// startNode starts a single-node `yggr serve` on free loopback ports in a
-// temporary directory (extra flags appended) and waits until it answers.
-func startNode(t *testing.T, extra ...string) *localNode {
+// startNode starts a single-node `yggr serve` in this process on a free
+// loopback port in a temporary directory (extra flags appended), waits
+// until it answers, and at cleanup stops it and checks that it exited 0.
+func startNode(t *testing.T, extra ...string) *servedNode {
 	t.Helper()
 	https, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	n := &localNode{id: "n1", dir: filepath.Join(root, "data"), httpAddr: https[0], exe: yggrBin,
-		logPath: filepath.Join(root, "n1.log")}
-	n.args = append([]string{"serve", "--dir", n.dir, "--http-addr", n.httpAddr, "--log-level", "warn"}, extra...)
-	if err := n.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.stop(10 * time.Second); err != nil {
-			t.Error(err)
-		}
-	})
+	dir := filepath.Join(t.TempDir(), "data")
+	n := serveIn(t, append([]string{"--dir", dir, "--http-addr", https[0], "--log-level", "warn"}, extra...)...)
+	n.httpAddr, n.dir = https[0], dir
 	waitReady(t, n, 20*time.Second)
 	return n
 }
 
+// servedNode is a `yggr serve` run in this process by serveIn: run, as
+// main does, with a context the test cancels instead of a signal.
+type servedNode struct {
+	httpAddr string // set by the caller of serveIn
+	dir      string // set by the caller of serveIn
+	cacert   string // the CA of an HTTPS API; set by the caller of serveIn
+	stdout   syncBuffer
+	stderr   syncBuffer // the log
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when run has returned
+	code     int           // run's exit code; read only after done is closed
+}
+
+// serveIn runs `yggr serve args...` in this process without waiting for
+// it to answer. A cleanup stops it (if the test did not) and checks that
+// it returned within 20s, with exit code 0 if it was still running.
+func serveIn(t *testing.T, args ...string) *servedNode {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &servedNode{cancel: cancel, done: make(chan struct{})}
+	// Owned by the test; ends when serve returns: by itself on an error,
+	// else when stop cancels ctx (a cleanup makes sure it does).
+	go func() {
+		defer close(n.done)
+		n.code = run(ctx, append([]string{"serve"}, args...),
+			&env{ctx: ctx, stdin: strings.NewReader(""), stdout: &n.stdout, stderr: &n.stderr})
+	}()
+	t.Cleanup(func() {
+		// A serve that ended by itself was the test's to check.
+		wasRunning := n.running()
+		if code := n.stop(t); wasRunning && code != exitOK && !t.Failed() {
+			t.Errorf("yggr serve %v: got exit %d at the end, want 0; log:\n%s", args, code, n.logTail(30))
+		}
+	})
+	return n
+}
+
+// stop cancels the serve's context and returns its exit code, or -1 if it
+// did not return within 20s.
+func (n *servedNode) stop(t *testing.T) int {
+	t.Helper()
+	n.cancel()
+	select {
+	case <-n.done:
+		return n.code
+	case <-time.After(20 * time.Second):
+		t.Errorf("serve did not return within 20s of being stopped; log:\n%s", n.logTail(30))
+		return -1
+	}
+}
+
+// wait waits (at most timeout) for the serve to return by itself and
+// returns its exit code, or -1 if it is still running.
+func (n *servedNode) wait(timeout time.Duration) int {
+	select {
+	case <-n.done:
+		return n.code
+	case <-time.After(timeout):
+		return -1
+	}
+}
+
+func (n *servedNode) running() bool {
+	select {
+	case <-n.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (n *servedNode) endpoint() string { return n.httpAddr }
+
+func (n *servedNode) logTail(lines int) string {
+	ls := strings.Split(strings.TrimRight(n.stderr.String(), "\n"), "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+func (n *localNode) endpoint() string { return n.httpAddr }
+
+// server is a `yggr serve` under test: a child process (localNode) or one
+// in this process (servedNode).
+type server interface {
+	running() bool
+	endpoint() string
+	logTail(lines int) string
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use (a serve's log is
+// written by its goroutines while the test reads it).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // waitReady polls the node's /readyz (public even with --token) until it
 // has a leader and has caught up.
-func waitReady(t *testing.T, n *localNode, timeout time.Duration) {
+func waitReady(t *testing.T, n server, timeout time.Duration) {
 	t.Helper()
-	cl := testClient(t, n.httpAddr)
+	f := clientFlags{Addr: n.endpoint(), Timeout: 2 * time.Second}
+	if s, ok := n.(*servedNode); ok {
+		f.CACert = s.cacert
+	}
+	cl, err := f.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := poll(ctx, func() bool {
+	err = poll(ctx, func() bool {
 		if !n.running() {
 			return true
 		}
@@ -130,10 +243,10 @@ func waitReady(t *testing.T, n *localNode, timeout time.Duration) {
 		return cl.Readyz(sctx) == nil
 	})
 	if !n.running() {
-		t.Fatalf("%s exited; log:\n%s", n.id, n.logTail(30))
+		t.Fatalf("%s exited; log:\n%s", n.endpoint(), n.logTail(30))
 	}
 	if err != nil {
-		t.Fatalf("%s not ready after %v; log:\n%s", n.id, timeout, n.logTail(30))
+		t.Fatalf("%s not ready after %v; log:\n%s", n.endpoint(), timeout, n.logTail(30))
 	}
 }
 

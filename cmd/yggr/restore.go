@@ -20,8 +20,9 @@ type restoreCmd struct {
 // Help is the detailed help with examples.
 func (c *restoreCmd) Help() string {
 	return `Works offline, without a running node. The result is a single-node database:
-serve it with 'yggr serve --dir DIR --id ID', then grow it into a cluster by
-starting new nodes with 'yggr serve --join'.
+serve it with 'yggr serve --dir DIR --id ID'. A single-node database has no
+peer listener, so for now it cannot be grown with 'yggr serve --join': a node
+added to it never catches up.
 
 Examples:
   yggr restore --dir ./yggr-data --id n1 yggr.backup

@@ -24,6 +24,7 @@ type serveCmd struct {
 	HTTPAddr       string        `name:"http-addr" help:"HTTP API address to listen on." default:"127.0.0.1:7070"`
 	Peers          []string      `help:"Every voter of a new cluster as id=host:port (this node included). Empty: a single-node database." placeholder:"ID=HOST:PORT,..."`
 	Join           string        `help:"Join a running cluster through this member's HTTP address (adds this node as a learner, then promotes it once caught up)." placeholder:"HOST:PORT"`
+	JoinCA         string        `name:"join-ca" help:"PEM file of the CA that signed the --join member's HTTPS certificate (implies https)." type:"existingfile" placeholder:"FILE"`
 	TLSCert        string        `name:"tls-cert" help:"This node's peer certificate (PEM)." type:"existingfile" and:"tls"`
 	TLSKey         string        `name:"tls-key" help:"This node's peer key (PEM)." type:"existingfile" and:"tls"`
 	TLSCA          string        `name:"tls-ca" help:"The cluster CA certificate (PEM)." type:"existingfile" and:"tls"`
@@ -75,6 +76,12 @@ func (c *serveCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	var joinTLS *tls.Config
+	if c.JoinCA != "" {
+		if joinTLS, err = caTLSConfig("--join-ca", c.JoinCA); err != nil {
+			return err
+		}
+	}
 	// Listen first, so a taken port fails before the database opens.
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
@@ -111,7 +118,7 @@ func (c *serveCmd) Run(e *env) error {
 		// Owned by Run; ends when the join finishes or joinCtx ends (at
 		// the latest after --join-timeout). Run waits for it before closing
 		// the database.
-		go func() { joinErr <- c.join(joinCtx, db, logger) }()
+		go func() { joinErr <- c.join(joinCtx, db, logger, joinTLS) }()
 	}
 	pendingJoin := joinErr
 
@@ -185,6 +192,8 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 		}
 	}
 	switch {
+	case c.JoinCA != "" && c.Join == "":
+		return nil, nil, usagef("--join-ca needs --join")
 	case c.Join != "" && len(peers) > 0:
 		return nil, nil, usagef("--join and --peers exclude each other: a joining node learns the members from the cluster")
 	case c.Join != "":
@@ -208,7 +217,7 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 		}
 		cfg, err := yggr.PeerTLSConfig(ca, cert, key)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, usagef("--tls-ca/--tls-cert/--tls-key: %v", err)
 		}
 		opts = append(opts, yggr.WithTLS(cfg))
 	}
@@ -238,7 +247,7 @@ func (c *serveCmd) httpTLS() (*tls.Config, error) {
 	}
 	cert, err := tls.LoadX509KeyPair(c.HTTPTLSCert, c.HTTPTLSKey)
 	if err != nil {
-		return nil, fmt.Errorf("serve: --http-tls-cert/--http-tls-key: %w", err)
+		return nil, usagef("--http-tls-cert/--http-tls-key: %v", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
@@ -246,15 +255,19 @@ func (c *serveCmd) httpTLS() (*tls.Config, error) {
 // join adds this node to the cluster through the member at --join: as a
 // learner first, then, once it has applied everything the cluster had
 // committed when it was added, as a voter. A node that is already a
-// member (a restart) skips the steps already done.
-func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger) error {
+// member (a restart) skips the steps already done. joinTLS, if not nil,
+// is the TLS configuration for an https --join endpoint (from --join-ca).
+func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, joinTLS *tls.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
 	defer cancel()
 	ep := c.Join
 	if !strings.Contains(ep, "://") {
 		ep = "http://" + ep
+		if c.JoinCA != "" {
+			ep = "https://" + c.Join
+		}
 	}
-	cl, err := httpapi.NewClient([]string{ep}, httpapi.ClientOptions{Token: c.Token, Timeout: 5 * time.Second})
+	cl, err := httpapi.NewClient([]string{ep}, httpapi.ClientOptions{Token: c.Token, Timeout: 5 * time.Second, TLS: joinTLS})
 	if err != nil {
 		return err
 	}
@@ -325,19 +338,27 @@ func (c *serveCmd) membership(ctx context.Context, cl *httpapi.Client) (member, 
 
 // retry calls f until it succeeds with a short pause between attempts,
 // giving up when ctx ends or f fails with an error that retrying cannot
-// fix.
+// fix. Giving up at ctx's end, it reports the last failure that ctx did
+// not cause (why the attempts failed) along with ctx's error.
 func retry(ctx context.Context, f func() error) error {
-	var err error
+	var last error
 	for {
-		if err = f(); err == nil {
+		err := f()
+		if err == nil {
 			return nil
 		}
-		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) {
+		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) || errors.Is(err, httpapi.ErrUnauthorized) {
 			return err
+		}
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
+			if errors.Is(last, ctx.Err()) {
+				return last
+			}
+			return fmt.Errorf("%w (gave up: %w)", last, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

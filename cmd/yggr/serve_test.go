@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,4 +144,179 @@ func TestClusterTLSAndJoin(t *testing.T) {
 	if r.code != 0 || strings.Count(r.stdout, "\n") != 5 || !strings.Contains(r.stdout, "leader") {
 		t.Errorf("status of four nodes: got %v, want a header and four rows", r)
 	}
+}
+
+// TestServeLease: with --lease a get with --consistency lease is served;
+// without it the server refuses lease reads (exit 2, the reason named).
+func TestServeLease(t *testing.T) {
+	t.Parallel()
+	lease := startNode(t, "--lease")
+	plain := startNode(t)
+	for _, n := range []*servedNode{lease, plain} {
+		runSteps(t, n.httpAddr, []step{{name: "put", args: []string{"put", "k", "v"}, wantStdout: str("OK\n")}})
+	}
+	runSteps(t, lease.httpAddr, []step{
+		{name: "lease get", args: []string{"get", "--consistency", "lease", "k"}, wantStdout: str("v")},
+		{name: "lease get json", args: []string{"get", "--consistency", "lease", "-o", "json", "k"}, stdoutHas: `"value": "dg=="`},
+		{name: "lease get missing", args: []string{"get", "--consistency", "lease", "nope"}, wantCode: exitNotFound},
+		{name: "lease scan", args: []string{"scan", "--consistency", "lease"}, wantStdout: str("k\nv\n")},
+	})
+	r := runIn(t, "", "bench", "--addr", lease.httpAddr, "--duration", "5s", "--max-ops", "40", "--read-ratio", "1",
+		"--consistency", "lease", "--keys", "4", "--concurrency", "2", "-o", "json")
+	var out benchOutput
+	if err := json.Unmarshal([]byte(r.stdout), &out); r.code != 0 || err != nil {
+		t.Fatalf("bench of lease reads: %v (%v)", r, err)
+	}
+	if out.Reads.Ops != 40 || out.Reads.Errors != 0 || out.Writes.Ops != 0 {
+		t.Errorf("bench of lease reads: got %+v reads and %+v writes, want 40 reads, no errors, no writes", out.Reads, out.Writes)
+	}
+	runSteps(t, plain.httpAddr, []step{
+		{name: "lease get refused", args: []string{"get", "--consistency", "lease", "k"}, wantCode: exitUsage, stderrHas: "lease reads are not enabled"},
+		{name: "linearizable get", args: []string{"get", "k"}, wantStdout: str("v")},
+	})
+}
+
+// TestServeLog checks --log-format and --log-level: the records of a
+// whole serve, from start to stop.
+func TestServeLog(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		format, level string
+		wantServing   bool
+	}{
+		{"json", "info", true},
+		{"json", "debug", true},
+		{"text", "info", true},
+		{"json", "warn", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format+"-"+tt.level, func(t *testing.T) {
+			t.Parallel()
+			https, err := freeAddrs("tcp", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(t.TempDir(), "data")
+			n := serveIn(t, "--dir", dir, "--http-addr", https[0], "--log-format", tt.format, "--log-level", tt.level)
+			n.httpAddr = https[0]
+			waitReady(t, n, 20*time.Second)
+			runSteps(t, n.httpAddr, []step{{name: "put", args: []string{"put", "k", "v"}, wantStdout: str("OK\n")}})
+			if code := n.stop(t); code != exitOK {
+				t.Fatalf("serve: got exit %d, want 0; log:\n%s", code, n.logTail(20))
+			}
+			log := n.stderr.String()
+			if got := n.stdout.String(); got != "" {
+				t.Errorf("serve wrote %q to stdout, want nothing (logs go to stderr)", got)
+			}
+			wantServing := map[string]any{"level": "INFO", "msg": "serving", "node": "n1", "http": https[0],
+				"raft": "(none: single node)", "dir": dir}
+			var got []map[string]any
+			if tt.format == "json" {
+				for i, line := range strings.Split(strings.TrimRight(log, "\n"), "\n") {
+					if line == "" && i == 0 {
+						continue // no records at all
+					}
+					var rec map[string]any
+					if err := json.Unmarshal([]byte(line), &rec); err != nil {
+						t.Fatalf("log line %d is not JSON: %v: %q", i+1, err, line)
+					}
+					if _, ok := rec["time"].(string); !ok {
+						t.Errorf("log line %d: got no time attribute: %q", i+1, line)
+					}
+					got = append(got, rec)
+				}
+			} else {
+				want := fmt.Sprintf(`level=INFO msg=serving node=n1 http=%s raft="(none: single node)" dir=%s`, https[0], dir)
+				if !strings.Contains(log, want) || !strings.Contains(log, "level=INFO msg=stopped node=n1") {
+					t.Errorf("text log: got %q, want records %q and stopped", log, want)
+				}
+				return
+			}
+			find := func(msg string) map[string]any {
+				for _, rec := range got {
+					if rec["msg"] == msg {
+						return rec
+					}
+				}
+				return nil
+			}
+			serving := find("serving")
+			if tt.wantServing {
+				for k, v := range wantServing {
+					if serving[k] != v {
+						t.Errorf("serving record: got %s=%v, want %v (record %v)", k, serving[k], v, serving)
+					}
+				}
+				if rec := find("stopped"); rec == nil || rec["node"] != "n1" {
+					t.Errorf("log: got no stopped record for n1 in %q", log)
+				}
+			} else if serving != nil || find("stopped") != nil {
+				t.Errorf("--log-level %s: got info records %q, want none", tt.level, log)
+			}
+			for _, rec := range got {
+				if tt.level == "warn" && (rec["level"] == "INFO" || rec["level"] == "DEBUG") {
+					t.Errorf("--log-level warn: got record %v", rec)
+				}
+			}
+		})
+	}
+}
+
+// TestServeConfigErrors: a serve whose flags are wrong in a way only Run
+// can find fails before it serves, with the documented exit code.
+func TestServeConfigErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs")
+	makeCerts(t, certs, "n1")
+	junk := filepath.Join(certs, "web.key.txt")
+	aFile := filepath.Join(dir, "file")
+	if err := os.WriteFile(aFile, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		wantCode  int
+		stderrHas string
+	}{
+		{"negative limit", []string{"--max-key-bytes=-1"}, exitUsage, "--max-*-bytes must be ≥ 0"},
+		{"join-ca without join", []string{"--join-ca", filepath.Join(certs, "ca.crt")}, exitUsage, "--join-ca needs --join"},
+		{"join-ca not PEM", []string{"--join", closed[0], "--insecure", "--join-ca", junk}, exitUsage, "--join-ca " + junk + ": no PEM certificates"},
+		{"http tls junk", []string{"--http-tls-cert", junk, "--http-tls-key", junk}, exitUsage, "--http-tls-cert/--http-tls-key: tls: "},
+		{"http tls half", []string{"--http-tls-cert", filepath.Join(certs, "n1.crt")}, exitUsage, "--http-tls-key"},
+		{"peer tls junk", []string{"--peers", "n1=127.0.0.1:1", "--tls-ca", junk, "--tls-cert", junk, "--tls-key", junk}, exitUsage, "--tls-ca/--tls-cert/--tls-key: netquic: no CA certificate"},
+		{"peer tls half", []string{"--tls-ca", filepath.Join(certs, "ca.crt")}, exitUsage, "--tls-cert"},
+		{"tls and secret", []string{"--peers", "n1=127.0.0.1:1", "--tls-ca", filepath.Join(certs, "ca.crt"),
+			"--tls-cert", filepath.Join(certs, "n1.crt"), "--tls-key", filepath.Join(certs, "n1.key"), "--cluster-secret", "s"}, exitUsage, "choose one"},
+		{"http addr taken", []string{"--http-addr", "127.0.0.1:-1"}, exitError, "serve: http listener"},
+		{"dir is a file", []string{"--dir", aFile}, exitError, aFile},
+	}
+	for _, tt := range tests {
+		args := append([]string{"serve", "--dir", filepath.Join(dir, tt.name), "--http-addr", closed[0]}, tt.args...)
+		r := runIn(t, "", args...)
+		if r.code != tt.wantCode || !strings.HasPrefix(r.stderr, "Error: ") || !strings.Contains(r.stderr, tt.stderrHas) {
+			t.Errorf("%s: yggr %v: got %v, want exit %d and stderr \"Error: ...%s...\"", tt.name, args, r, tt.wantCode, tt.stderrHas)
+		}
+	}
+}
+
+// TestServeLimits: --max-key-bytes and --max-value-bytes reach both the
+// HTTP API and the database.
+func TestServeLimits(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--max-key-bytes", "8", "--max-value-bytes", "16")
+	runSteps(t, n.httpAddr, []step{
+		{name: "key at the limit", args: []string{"put", "12345678", "v"}, wantStdout: str("OK\n")},
+		{name: "key over", args: []string{"put", "123456789", "v"}, wantCode: exitError, stderrHas: "too_large"},
+		{name: "value at the limit", args: []string{"put", "k", strings.Repeat("v", 16)}, wantStdout: str("OK\n")},
+		{name: "value over", args: []string{"put", "k", strings.Repeat("v", 17)}, wantCode: exitError, stderrHas: "too_large"},
+		{name: "value over in a txn", args: []string{"txn"}, stdin: `{"success":[{"op":"put","key":"aw==","value":"` +
+			base64.StdEncoding.EncodeToString([]byte(strings.Repeat("v", 17))) + `"}]}`, wantCode: exitError, stderrHas: "too_large"},
+		{name: "unchanged", args: []string{"get", "k"}, wantStdout: str(strings.Repeat("v", 16))},
+	})
 }

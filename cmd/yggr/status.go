@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/yggrdb/yggr"
-	"github.com/yggrdb/yggr/httpapi"
 )
 
 // statusCmd shows the members and their replication state.
@@ -107,7 +106,9 @@ func collectStatus(ctx context.Context, f *clientFlags, eps []string) (statusOut
 		byID[a.st.ID] = i
 	}
 	if len(out.Nodes) == 0 {
-		return out, errors.Join(append([]error{fmt.Errorf("no endpoint answered: %w", httpapi.ErrUnavailable)}, errs...)...)
+		// The endpoints' own errors decide the exit code: a refused
+		// connection is "unavailable", a 401 is not.
+		return out, fmt.Errorf("status: no endpoint answered: %w", errors.Join(errs...))
 	}
 	// The leader's view, if we reached the leader; else the view with the
 	// highest term.
