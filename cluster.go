@@ -41,6 +41,12 @@ func (db *DB) change(ctx context.Context, op engine.ConfOp, id, addr string) err
 	if (op == engine.ConfAddLearner || op == engine.ConfAddVoter) && addr == "" {
 		return fmt.Errorf("%w: adding %s needs its peer address", ErrInvalid, id)
 	}
+	if (op == engine.ConfAddLearner || op == engine.ConfAddVoter) && db.net == nil {
+		// Without a peer listener nothing could reach the new member: a
+		// learner would never catch up, and a voter would leave the
+		// cluster without a majority.
+		return fmt.Errorf("%w: %s has no peer listener, so it cannot add members; open it with its own address as its only peer (\"%s=host:port\") to grow it into a cluster", ErrMembership, db.id, db.id)
+	}
 	_, err := db.node.ChangeMembership(ctx, engine.ConfChange{Op: op, Node: engine.NodeID(id), Addr: addr})
 	return err
 }

@@ -65,7 +65,9 @@ type kvMachine struct{ *kv.Store }
 func (m kvMachine) Snapshot() (io.WriterTo, error) { return m.Store.Snapshot(), nil }
 
 // Open opens (creating if needed) the database in dir. With no peers it is
-// a single-node database with no network listener. Otherwise peers lists
+// a single-node database with no network listener, which cannot add
+// members; with only itself as "id=host:port" it is a single node that
+// listens and can grow. Otherwise peers lists
 // every voter of a new cluster as "id=host:port" (this node included, named
 // by WithID), and peer traffic must be secured with WithClusterSecret or
 // WithTLS, or explicitly left open with WithInsecure.
@@ -101,7 +103,9 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	if o.tracer != nil {
 		db.tracer = o.tracer.Tracer("github.com/yggrdb/yggr")
 	}
-	multi := len(addrs) > 1 || o.join
+	// A node listens for peers when it has some, joins a cluster, or names
+	// its own address (a single node that can grow into a cluster).
+	multi := len(addrs) > 1 || o.join || (len(addrs) == 1 && addrs[id] != "")
 	if multi {
 		if db.net, err = openNetwork(id, addrs, o); err != nil {
 			return nil, err

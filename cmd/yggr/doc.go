@@ -42,9 +42,9 @@
 // HTTP endpoint is among --addr; for the others it shows the leader's view
 // (match index), and only when the leader is among --addr. `yggr serve
 // --join` talks plain HTTP to the member it joins through, or HTTPS with
-// an https:// address (system roots) or --join-ca FILE. A cluster must
-// start with at least two voters in --peers to be grown with --join: a
-// node with no --peers, or with only itself in them, has no peer listener.
+// an https:// address (system roots) or --join-ca FILE. A node with no
+// --peers has no peer listener and refuses to add members; restarted with
+// only itself in --peers it listens and can be grown with --join.
 // The demo starts child processes of this binary; it and the tests listen
 // on 127.0.0.1 only.
 package main

@@ -101,7 +101,13 @@ func TestUnauthorized(t *testing.T) {
 // server but cannot do what was asked, and of endpoint lists.
 func TestOutcomes(t *testing.T) {
 	t.Parallel()
-	n := startNode(t)
+	// With only itself in --peers the node has a peer listener, so it
+	// can add members (a node without one refuses, see the root package's TestSingleNodeWithoutListenerCannotAddMembers).
+	raft, err := freeAddrs("udp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, "--id", "n1", "--peers", "n1="+raft[0], "--insecure")
 	closed, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +128,8 @@ func TestOutcomes(t *testing.T) {
 		{name: "transfer json", args: []string{"transfer-leader", "-o", "json", "n1"}, wantStdout: str("{\n  \"to\": \"n1\"\n}\n")},
 		{name: "add voter json", args: []string{"members", "add", "-o", "json", "--learner", "n2", "127.0.0.1:9"},
 			wantStdout: str("{\n  \"id\": \"n2\",\n  \"addr\": \"127.0.0.1:9\",\n  \"voter\": false\n}\n")},
-		{name: "list learner", args: []string{"members"}, wantStdout: str("ID  ADDR         KIND\nn1               voter\nn2  127.0.0.1:9  learner\n")},
+		{name: "list learner", args: []string{"members"}, wantStdout: str(fmt.Sprintf("ID  ADDR%s  KIND\nn1  %s  voter\nn2  127.0.0.1:9%s  learner\n",
+			strings.Repeat(" ", len(raft[0])-4), raft[0], strings.Repeat(" ", len(raft[0])-len("127.0.0.1:9"))))},
 		{name: "add again", args: []string{"members", "add", "--learner", "n2", "127.0.0.1:9"}, wantCode: exitError, stderrHas: "membership"},
 		{name: "remove learner", args: []string{"members", "remove", "-o", "json", "n2"}, wantStdout: str("{\n  \"removed\": \"n2\"\n}\n")},
 		{name: "snapshot json", args: []string{"snapshot", "-o", "json"}, stdoutHas: `"index": `},
@@ -139,7 +146,7 @@ func TestOutcomes(t *testing.T) {
 		{[]string{"status", "--addr", ","}, exitUsage, "", "Error: --addr: no endpoints"},
 		{[]string{"get", "--addr", closed[0] + "," + n.httpAddr, "k"}, exitOK, "w", ""},
 		{[]string{"get", "--addr", "http://" + n.httpAddr, "k"}, exitOK, "w", ""},
-		{[]string{"status", "--addr", closed[0] + "," + n.httpAddr}, exitOK, "n1  -     leader", ""},
+		{[]string{"status", "--addr", closed[0] + "," + n.httpAddr}, exitOK, "n1  " + raft[0] + "  leader", ""},
 		{[]string{"status", "--addr", closed[0]}, exitUnavailable, "", "Error: status: no endpoint answered: http://" + closed[0]},
 	}
 	for _, tt := range tests {

@@ -20,9 +20,10 @@ type restoreCmd struct {
 // Help is the detailed help with examples.
 func (c *restoreCmd) Help() string {
 	return `Works offline, without a running node. The result is a single-node database:
-serve it with 'yggr serve --dir DIR --id ID'. A single-node database has no
-peer listener, so for now it cannot be grown with 'yggr serve --join': a node
-added to it never catches up.
+serve it with 'yggr serve --dir DIR --id ID'. Served like that it has no peer
+listener and refuses to add members; to grow it into a cluster, serve it with
+only itself in --peers (--peers ID=HOST:PORT and --cluster-secret or TLS files),
+then start the new nodes with --join.
 
 Examples:
   yggr restore --dir ./yggr-data --id n1 yggr.backup

@@ -1,0 +1,93 @@
+package yggr
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSingleNodeWithoutListenerCannotAddMembers: a database opened with no
+// peers has no peer listener; adding a member would leave a learner that
+// never catches up or a voter that breaks the majority, so it is refused.
+func TestSingleNodeWithoutListenerCannotAddMembers(t *testing.T) {
+	ctx := testCtx(t)
+	db, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, add := range []func() error{
+		func() error { return db.AddLearner(ctx, "n2", freeUDPAddr(t)) },
+		func() error { return db.AddVoter(ctx, "n2", freeUDPAddr(t)) },
+	} {
+		if err := add(); !errors.Is(err, ErrMembership) || !strings.Contains(err.Error(), "no peer listener") {
+			t.Fatalf("adding a member to a node without a listener: %v, want ErrMembership (no peer listener)", err)
+		}
+	}
+	if st := db.Status(); len(st.Members) != 1 {
+		t.Fatalf("members after refused adds: %+v", st.Members)
+	}
+}
+
+// TestSingleNodeGrowsIntoCluster: a node opened with only its own address
+// listens, and grows into a three-node cluster through learners that are
+// promoted once caught up; its data reaches the new members.
+func TestSingleNodeGrowsIntoCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	ctx := testCtx(t)
+	timing := WithTiming(20*time.Millisecond, 10)
+	addrs := map[string]string{"n1": freeUDPAddr(t), "n2": freeUDPAddr(t), "n3": freeUDPAddr(t)}
+	n1, err := Open(t.TempDir(), []string{"n1=" + addrs["n1"]}, WithID("n1"), WithInsecure(), timing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n1.Close()
+	if err := n1.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	dbs := map[string]*DB{"n1": n1}
+	for _, id := range []string{"n2", "n3"} {
+		db, err := Open(t.TempDir(), []string{id + "=" + addrs[id]}, WithID(id), WithInsecure(), WithJoin(), timing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs[id] = db
+		if err := n1.AddLearner(ctx, id, addrs[id]); err != nil {
+			t.Fatalf("add learner %s: %v", id, err)
+		}
+		// Promote once the learner has caught up (the leader refuses
+		// before), waiting on the leader's view of its progress.
+		caughtUp := func() bool {
+			st := n1.Status()
+			for _, f := range st.Followers {
+				if f.ID == id && f.Match >= st.Commit {
+					return true
+				}
+			}
+			return false
+		}
+		for !caughtUp() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("learner %s never caught up: %+v", id, n1.Status().Followers)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if err := n1.Promote(ctx, id); err != nil {
+			t.Fatalf("promote %s: %v", id, err)
+		}
+	}
+	if got := len(n1.Status().Members); got != 3 {
+		t.Fatalf("members: %d, want 3", got)
+	}
+	for id, db := range dbs {
+		v, err := db.Get(ctx, []byte("k"))
+		if err != nil || string(v) != "v" {
+			t.Fatalf("%s: get k = %q, %v; want v", id, v, err)
+		}
+	}
+}
