@@ -153,15 +153,8 @@ func (s *etcdSys) StopFollower(ctx context.Context) (func(context.Context) (time
 		}
 		s.nodes[f] = n
 		open = time.Since(t0)
-		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
-		defer cancel()
-		for ctx.Err() == nil {
-			if n.applied.Load() >= target {
-				return time.Since(t0), open, nil
-			}
-			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
-		}
-		return time.Since(t0), open, fmt.Errorf("bench: etcd: follower applied %d < %d after 120s", n.applied.Load(), target)
+		d, err := waitApplied(ctx, "etcd", t0, target, n.applied.Load)
+		return d, open, err
 	}, nil
 }
 

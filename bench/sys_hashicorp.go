@@ -326,15 +326,8 @@ func (s *hashicorpSys) StopFollower(ctx context.Context) (func(context.Context) 
 			return 0, 0, err
 		}
 		open = time.Since(t0)
-		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
-		defer cancel()
-		for ctx.Err() == nil {
-			if n.r.AppliedIndex() >= target {
-				return time.Since(t0), open, nil
-			}
-			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
-		}
-		return time.Since(t0), open, fmt.Errorf("bench: hashicorp: follower applied %d < %d after 120s", n.r.AppliedIndex(), target)
+		d, err := waitApplied(ctx, "hashicorp", t0, target, n.r.AppliedIndex)
+		return d, open, err
 	}, nil
 }
 
@@ -416,26 +409,16 @@ func (s *hashicorpSys) SnapshotAll(ctx context.Context) ([]time.Duration, error)
 	if err != nil {
 		return nil, err
 	}
-	order := []int{l, (l + 1) % 3, (l + 2) % 3}
-	ds := make([]time.Duration, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for k, i := range order {
+	return snapshotEach(l, func(i int) error {
 		n := s.nodes[i]
 		if n == nil || n.r == nil {
-			continue
+			return errSkipNode
 		}
-		wg.Add(1)
-		// Owned by SnapshotAll, which waits for it; ends when the snapshot does.
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			if err := n.r.Snapshot().Error(); !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-				errs[k] = err // nothing new (a follower that applied nothing since the last one) is no failure
-			}
-			ds[k] = time.Since(t0)
-		}()
-	}
-	wg.Wait()
-	return ds, errors.Join(errs...)
+		// Nothing new (a follower that applied nothing since the last
+		// one) is no failure.
+		if err := n.r.Snapshot().Error(); !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			return err
+		}
+		return nil
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -178,19 +177,14 @@ func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time
 		}
 		open = time.Since(t0)
 		opened := s.dbs[f].Status()
-		ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
-		defer cancel()
-		for ctx.Err() == nil {
-			if st := s.dbs[f].Status(); st.Applied >= target {
-				d := time.Since(t0)
-				slog.Info("bench: yggr catch-up", "stopped_applied", before.Applied, "stopped_snapshot", before.SnapshotIndex,
-					"opened_applied", opened.Applied, "opened_snapshot", opened.SnapshotIndex, "target", target,
-					"leader_snapshot", s.dbs[l].Status().SnapshotIndex, "caught_up_snapshot", st.SnapshotIndex, "open", open, "total", d)
-				return d, open, nil
-			}
-			time.Sleep(200 * time.Microsecond) // poll, bounded by ctx
+		d, err := waitApplied(ctx, "yggr", t0, target, func() uint64 { return s.dbs[f].Status().Applied })
+		if err == nil {
+			st := s.dbs[f].Status()
+			slog.Info("bench: yggr catch-up", "stopped_applied", before.Applied, "stopped_snapshot", before.SnapshotIndex,
+				"opened_applied", opened.Applied, "opened_snapshot", opened.SnapshotIndex, "target", target,
+				"leader_snapshot", s.dbs[l].Status().SnapshotIndex, "caught_up_snapshot", st.SnapshotIndex, "open", open, "total", d)
 		}
-		return time.Since(t0), open, fmt.Errorf("bench: yggr: follower applied %d < %d after 120s", s.dbs[f].Status().Applied, target)
+		return d, open, err
 	}, nil
 }
 
@@ -261,24 +255,12 @@ func (s *yggrSys) SnapshotAll(ctx context.Context) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	order := []int{l, (l + 1) % 3, (l + 2) % 3}
-	ds := make([]time.Duration, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for k, i := range order {
+	return snapshotEach(l, func(i int) error {
 		db := s.dbs[i]
 		if db == nil {
-			continue
+			return errSkipNode
 		}
-		wg.Add(1)
-		// Owned by SnapshotAll, which waits for it; ends when the snapshot does.
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			_, errs[k] = db.Snapshot(ctx)
-			ds[k] = time.Since(t0)
-		}()
-	}
-	wg.Wait()
-	return ds, errors.Join(errs...)
+		_, err := db.Snapshot(ctx)
+		return err
+	})
 }
