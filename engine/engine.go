@@ -325,7 +325,10 @@ func (e *Engine) Status() Status {
 		Counters:       e.counters,
 	}
 	if e.role == Leader {
-		for _, id := range e.membership.Members() {
+		if n := len(e.membership.Voters) + len(e.membership.Learners) - 1; n > 0 {
+			s.Followers = make([]FollowerStatus, 0, n)
+		}
+		for id := range e.membership.All() {
 			if id == e.id {
 				continue
 			}

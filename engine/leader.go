@@ -14,7 +14,7 @@ func (e *Engine) becomeLeader() {
 	e.transferTarget, e.transferElapsed, e.transferredInTerm = "", 0, false
 	e.reads.resetLeader()
 	e.progress = make(map[NodeID]*progress)
-	for _, id := range e.membership.Members() {
+	for id := range e.membership.All() {
 		e.addProgress(id)
 	}
 	e.emit(RoleChanged{Role: Leader, Term: e.term, Leader: e.id})
@@ -138,7 +138,7 @@ func (e *Engine) propose(ps []Proposal) {
 
 // bcastAppend sends new entries to every follower that is not paused.
 func (e *Engine) bcastAppend() {
-	for _, id := range e.membership.Members() {
+	for id := range e.membership.All() {
 		if id != e.id {
 			e.sendAppend(id, false)
 		}
@@ -177,7 +177,7 @@ func (e *Engine) sendAppend(to NodeID, empty bool) bool {
 // round (Raft thesis §6.4).
 func (e *Engine) bcastHeartbeat() {
 	round := e.reads.startRound(e.ticks)
-	for _, id := range e.membership.Members() {
+	for id := range e.membership.All() {
 		pr := e.progress[id]
 		if id == e.id || pr == nil {
 			continue
@@ -284,7 +284,7 @@ func (e *Engine) sendAppendAll(to NodeID) {
 // nothing else coming (replicate state with an empty window), so they can
 // apply without waiting for the next heartbeat.
 func (e *Engine) bcastAppendCommit() {
-	for _, id := range e.membership.Members() {
+	for id := range e.membership.All() {
 		pr := e.progress[id]
 		if id == e.id || pr == nil || pr.state != Replicate {
 			continue

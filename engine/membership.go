@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -58,9 +59,26 @@ func (m Membership) Equal(o Membership) bool {
 
 // Members returns voters and learners, sorted.
 func (m Membership) Members() []NodeID {
-	all := append(slices.Clone(m.Voters), m.Learners...)
-	slices.Sort(all)
-	return all
+	return slices.AppendSeq(make([]NodeID, 0, len(m.Voters)+len(m.Learners)), m.All())
+}
+
+// All yields every member, voters and learners, in ID order, without
+// allocating: it merges the two sorted, disjoint lists.
+func (m Membership) All() iter.Seq[NodeID] {
+	return func(yield func(NodeID) bool) {
+		v, l := m.Voters, m.Learners
+		for len(v) > 0 || len(l) > 0 {
+			var id NodeID
+			if len(l) == 0 || (len(v) > 0 && v[0] < l[0]) {
+				id, v = v[0], v[1:]
+			} else {
+				id, l = l[0], l[1:]
+			}
+			if !yield(id) {
+				return
+			}
+		}
+	}
 }
 
 // Validate checks that the lists are sorted, disjoint, duplicate-free and

@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
+	"pgregory.net/rapid"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,6 +85,20 @@ func TestMembershipHelpers(t *testing.T) {
 	}
 	if got := m.Members(); !cmp.Equal(got, ids("n1 n2 n3 n4 n5")) {
 		t.Fatalf("Members = %v", got)
+	}
+	mixed := NewMembership(ids("b d e"), ids("a c f"))
+	if got := mixed.Members(); !cmp.Equal(got, ids("a b c d e f")) {
+		t.Fatalf("Members of interleaved lists = %v", got)
+	}
+	var upToC []NodeID
+	for id := range mixed.All() {
+		upToC = append(upToC, id)
+		if id == "c" {
+			break // All stops when asked
+		}
+	}
+	if !cmp.Equal(upToC, ids("a b c")) {
+		t.Fatalf("All up to c = %v", upToC)
 	}
 	if !m.IsVoter("n2") || m.IsLearner("n2") || !m.IsLearner("n5") || !m.Contains("n5") || m.Contains("n9") {
 		t.Fatal("IsVoter/IsLearner/Contains wrong")
@@ -197,6 +213,28 @@ func FuzzUnmarshalConfig(f *testing.F) {
 		c2, m2, err := UnmarshalConfig(MarshalConfig(c, m))
 		if err != nil || c2 != c || !m2.Equal(m) {
 			t.Fatalf("round trip of %v %v: got %v %v %v", c, m, c2, m2, err)
+		}
+	})
+}
+
+// TestMembersMergesInOrder: Members (a merge of the two sorted lists) is
+// the sorted union of voters and learners, for any membership.
+func TestMembersMergesInOrder(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		pool := rapid.SliceOfNDistinct(rapid.StringMatching(`n[0-9]{1,3}`), 0, 12, rapid.ID[string]).Draw(t, "ids")
+		var voters, learners []NodeID
+		for _, id := range pool {
+			if rapid.Bool().Draw(t, "voter") {
+				voters = append(voters, NodeID(id))
+			} else {
+				learners = append(learners, NodeID(id))
+			}
+		}
+		m := NewMembership(voters, learners)
+		want := append(slices.Clone(m.Voters), m.Learners...)
+		slices.Sort(want)
+		if got := m.Members(); !slices.Equal(got, want) {
+			t.Fatalf("Members(%v) = %v, want %v", m, got, want)
 		}
 	})
 }
