@@ -73,10 +73,11 @@ func leaseDeadline(l engine.LeaseState, ticks *[tickRing]tickTime, leaseTicks in
 }
 
 // leaseIndex returns the read index of a lease read if the lease is held
-// now: the newest published commit index.
-func (n *Node) leaseIndex() (uint64, bool) {
+// at now (a reading of the monotonic clock taken by the caller, no earlier
+// than the read began): the newest published commit index.
+func (n *Node) leaseIndex(now time.Time) (uint64, bool) {
 	g := n.lease.Load()
-	if g == nil || !time.Now().Before(g.until) {
+	if g == nil || !now.Before(g.until) {
 		return 0, false
 	}
 	return n.commit.Load(), true

@@ -2,7 +2,6 @@ package node
 
 import (
 	"math"
-	"sync"
 	"sync/atomic"
 )
 
@@ -15,13 +14,16 @@ type metrics struct {
 	snapshotBytesSent                                     atomic.Uint64
 }
 
-// histogram is a fixed-bucket histogram (bucket bounds grow by 2×).
+// histogram is a fixed-bucket histogram (bucket bounds grow by 2×). It is
+// lock-free: reads at a million per second observe it from every reader
+// goroutine.
 type histogram struct {
-	base   float64 // upper bound of the first bucket; 0 means 1e-6 (seconds)
-	mu     sync.Mutex
-	counts [histBuckets]uint64
-	count  uint64
-	sum    float64
+	base float64 // upper bound of the first bucket; 0 means 1e-6 (seconds)
+	// The counters change on every observation; base is read on every
+	// one: keep them on separate cache lines.
+	_      [64]byte
+	counts [histBuckets]atomic.Uint64
+	sum    atomic.Uint64 // float64 bits
 }
 
 const histBuckets = 32
@@ -44,16 +46,31 @@ func bucketBound(i int, base float64) float64 {
 }
 
 func (h *histogram) observe(v float64) {
-	base := h.baseOrDefault()
-	i := 0
-	for i < histBuckets-1 && v > bucketBound(i, base) {
-		i++
+	h.counts[bucketOf(v, h.baseOrDefault())].Add(1)
+	for {
+		old := h.sum.Load()
+		if h.sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
+		}
 	}
-	h.mu.Lock()
-	h.counts[i]++
-	h.count++
-	h.sum += v
-	h.mu.Unlock()
+}
+
+// bucketOf is the first bucket whose bound is at least v: 0 for v ≤ base
+// (and NaN), else ⌈log2(v/base)⌉, the last for anything beyond.
+func bucketOf(v, base float64) int {
+	if !(v > base) {
+		return 0
+	}
+	x := v / base
+	if math.IsInf(x, 1) {
+		return histBuckets - 1
+	}
+	frac, exp := math.Frexp(x) // x = frac·2^exp, frac in [0.5, 1)
+	i := exp
+	if frac == 0.5 {
+		i-- // an exact power of two sits on its bucket's bound
+	}
+	return min(i, histBuckets-1)
 }
 
 func (h *histogram) baseOrDefault() float64 {
@@ -65,11 +82,10 @@ func (h *histogram) baseOrDefault() float64 {
 
 func (h *histogram) snapshot() HistogramSnapshot {
 	base := h.baseOrDefault()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s := HistogramSnapshot{Count: h.count, Sum: h.sum, Counts: make([]uint64, histBuckets), Bounds: make([]float64, histBuckets)}
-	copy(s.Counts, h.counts[:])
-	for i := range s.Bounds {
+	s := HistogramSnapshot{Sum: math.Float64frombits(h.sum.Load()), Counts: make([]uint64, histBuckets), Bounds: make([]float64, histBuckets)}
+	for i := range s.Counts {
+		s.Counts[i] = h.counts[i].Load()
+		s.Count += s.Counts[i] // so that Count always matches the buckets
 		s.Bounds[i] = bucketBound(i, base)
 	}
 	return s

@@ -331,9 +331,7 @@ func (n *Node) Status() engine.Status {
 
 // Applied returns the index of the last entry applied to the state machine.
 func (n *Node) Applied() uint64 {
-	n.w.mu.Lock()
-	defer n.w.mu.Unlock()
-	return n.w.applied
+	return n.w.appliedFast.Load()
 }
 
 // Addr returns the peer address recorded for a member.

@@ -113,7 +113,7 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, error) {
 	start := time.Now()
 	if mode == engine.ReadLease {
-		if index, ok := n.leaseIndex(); ok {
+		if index, ok := n.leaseIndex(start); ok {
 			return n.readAt(ctx, start, index)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // result is what a proposal or read waiter receives.
@@ -34,9 +35,11 @@ type waiters struct {
 	// batch new reads join meanwhile (nil if none).
 	readInFlight, openRead *readBatch
 
-	// applied watchers: closed once applied ≥ index.
-	applied  uint64
-	watchers []appliedWatcher
+	// applied watchers: closed once applied ≥ index. appliedFast mirrors
+	// applied for waits that are already satisfied, without the lock.
+	applied     uint64
+	appliedFast atomic.Uint64
+	watchers    []appliedWatcher
 }
 
 type appliedWatcher struct {
@@ -176,6 +179,7 @@ func (w *waiters) setApplied(index uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.applied = index
+	w.appliedFast.Store(index)
 	n := 0
 	for _, aw := range w.watchers {
 		if aw.index <= index {
@@ -191,6 +195,9 @@ func (w *waiters) setApplied(index uint64) {
 
 // waitApplied blocks until applied ≥ index, ctx ends or done closes.
 func (w *waiters) waitApplied(ctx context.Context, index uint64, done <-chan struct{}) error {
+	if w.appliedFast.Load() >= index {
+		return nil
+	}
 	w.mu.Lock()
 	if w.applied >= index {
 		w.mu.Unlock()
