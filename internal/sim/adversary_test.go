@@ -26,6 +26,8 @@ type adversary struct {
 
 func (a *adversary) Status() engine.Status { return a.inner.Status() }
 
+func (a *adversary) Lease() engine.LeaseState { return a.inner.Lease() }
+
 func (a *adversary) Step(ev engine.Event) []engine.Action {
 	switch a.mode {
 	case "fast-read":

@@ -12,6 +12,7 @@ type stubEngine struct{ st engine.Status }
 
 func (s *stubEngine) Step(engine.Event) []engine.Action { return nil }
 func (s *stubEngine) Status() engine.Status             { return s.st }
+func (s *stubEngine) Lease() engine.LeaseState          { return engine.LeaseState{} }
 
 func stubWorld(t *testing.T) (*world, []*host) {
 	t.Helper()

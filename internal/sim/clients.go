@@ -44,6 +44,8 @@ type readOp struct {
 	index   uint64
 	attempt int
 	mode    engine.ReadMode
+	// hostLease: served by the host from Engine.Lease (Options.HostLease).
+	hostLease bool
 }
 
 // keyHist is the real-time history of one key: at seq, some client knew
@@ -184,6 +186,15 @@ func (c *clients) generate(w *world) {
 			c.read(w, h, c.keys[r.IntN(len(c.keys))], 0)
 		}
 	}
+	if w.opts.HostLease {
+		// A client request that waited on a paused process is served
+		// when it resumes, before the network backlog.
+		for _, h := range w.hosts {
+			if h.up && h.pausedUntil == w.step && r.IntN(2) == 0 {
+				c.read(w, h, c.keys[r.IntN(len(c.keys))], 0)
+			}
+		}
+	}
 	if c.admin && r.Float64() < 0.012 {
 		c.changeMembership(w)
 	}
@@ -216,8 +227,20 @@ func (c *clients) read(w *world, h *host, key string, attempt int) {
 		mode = engine.ReadLease
 	}
 	op := &readOp{id: c.id(), key: key, node: h.id, start: w.seq + 1, attempt: attempt, mode: mode}
+	if mode == engine.ReadLease && w.opts.HostLease {
+		if index, ok := w.hostLease(h); ok {
+			op.index, op.hostLease = index, true
+			if h.sm.applied >= index {
+				c.serve(w, h, op)
+			} else {
+				h.ready = append(h.ready, op)
+			}
+			return
+		}
+		op.mode = engine.ReadIndex
+	}
 	h.reads[op.id] = op
-	w.feed(h, engine.Read{ID: op.id, Mode: mode})
+	w.feed(h, engine.Read{ID: op.id, Mode: op.mode})
 }
 
 func (c *clients) accepted(w *world, h *host, a engine.ProposalAccepted) {
@@ -429,6 +452,9 @@ func (c *clients) serve(w *world, h *host, op *readOp) {
 		w.stats.ReadsFollower++
 	} else if op.mode == engine.ReadLease {
 		w.stats.ReadsLease++
+	}
+	if op.hostLease {
+		w.stats.ReadsHostLease++
 	}
 	if op.start > c.markSeq {
 		c.servedSinceMk++

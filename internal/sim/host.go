@@ -57,6 +57,10 @@ type host struct {
 	configIdx            []uint64 // indexes of config entries in the current log
 
 	rate, clock float64
+	// local is the host's own clock (real time at its rate, running while
+	// paused); tickAt says when recent ticks were stepped (HostLease).
+	local       float64
+	tickAt      [tickRing]tickStamp
 	fsyncP      float64
 	slowUntil   int
 	pausedUntil int
@@ -77,8 +81,37 @@ type waiter struct {
 	conf  *confOp
 }
 
+// tickStamp is when a host stepped a tick, on its own clock.
+type tickStamp struct {
+	tick uint64
+	at   float64
+}
+
+// tickRing bounds the ticks a host remembers for its lease.
+const tickRing = 256
+
+// hostLease returns the read index of a lease read served by h itself
+// (Options.HostLease): the engine's commit index, if the engine holds a
+// lease and h's clock is still before the granting tick's time plus
+// LeaseTicks.
+func (w *world) hostLease(h *host) (uint64, bool) {
+	l := h.eng.Lease()
+	if !l.Held {
+		return 0, false
+	}
+	if w.opts.leaseByTicks {
+		return l.Commit, l.Now < l.Since+uint64(w.cfg.LeaseTicks)
+	}
+	ts := h.tickAt[l.Since%tickRing]
+	if ts.tick != l.Since || ts.at == 0 {
+		return 0, false
+	}
+	return l.Commit, h.local < ts.at+float64(w.cfg.LeaseTicks)
+}
+
 func (h *host) reset(eng Engine) {
 	h.eng, h.up, h.everStarted = eng, true, true
+	h.tickAt = [tickRing]tickStamp{}
 	h.role, h.term, h.leader = engine.Follower, 0, ""
 	h.held, h.inbox, h.snapDue = nil, nil, nil
 	h.writes, h.confs = map[uint64]*writeOp{}, map[uint64]*confOp{}

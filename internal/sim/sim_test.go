@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/yggrdb/yggr/engine"
 )
 
 // traceLen is YGGR_SIM_TRACE (default 200): trace lines in a failure.
@@ -152,4 +153,57 @@ func BenchmarkRun(b *testing.B) {
 		steps += st.Steps
 	}
 	b.ReportMetric(float64(steps)/time.Since(start).Seconds(), "steps/s")
+}
+
+// withLease turns lease reads on for every seed whose configuration allows
+// them (check-quorum on).
+func withLease(c *engine.Config) {
+	if !c.DisableCheckQuorum && c.LeaseTicks == 0 {
+		c.LeaseTicks = c.ElectionTicks - max(1, c.ElectionTicks/5)
+	}
+}
+
+// TestChaosHostLease runs the chaos workload with lease reads served by the
+// hosts from Engine.Lease on their own clocks (as internal/node does), with
+// process pauses, which drop a paused host's ticks.
+func TestChaosHostLease(t *testing.T) {
+	steps := envInt(t, "YGGR_SIM_STEPS", 1500)
+	storm := envInt(t, "YGGR_SIM_STORM", 2)
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			t.Parallel()
+			var hostLease, pauses int
+			for _, seed := range seeds(t, 48) {
+				st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, TraceLen: traceLen(t), Storm: float64(storm), HostLease: true, Configure: withLease})
+				if err != nil {
+					fail(t, err, fmt.Sprintf("YGGR_SIM_STORM=%d YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestChaosHostLease/n=%d$' -v", storm, steps, n))
+				}
+				hostLease += st.ReadsHostLease
+				pauses += st.Pauses
+			}
+			t.Logf("%d lease reads served by hosts, %d pauses", hostLease, pauses)
+			if hostLease == 0 || pauses == 0 {
+				t.Fatalf("the runs served %d host lease reads with %d pauses: nothing was exercised", hostLease, pauses)
+			}
+		})
+	}
+}
+
+// TestHostLeaseByTicksIsCaught: a host that times its lease by the engine's
+// tick count, which a pause leaves behind real time, serves stale reads;
+// the checker must catch it.
+func TestHostLeaseByTicksIsCaught(t *testing.T) {
+	for seed := uint64(1); seed <= 200; seed++ {
+		_, err := Run(Options{Seed: seed, Nodes: 3, Steps: 1500, Storm: 4, HostLease: true, leaseByTicks: true, Configure: withLease})
+		if err == nil {
+			continue
+		}
+		var v *Violation
+		if !errors.As(err, &v) || v.Property != "linearizability" {
+			t.Fatalf("seed %d: got %v, want a linearizability violation", seed, err)
+		}
+		t.Logf("caught at seed %d step %d: %s", seed, v.Step, v.Detail)
+		return
+	}
+	t.Fatal("a tick-timed host lease went unnoticed for 200 seeds")
 }

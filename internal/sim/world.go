@@ -15,6 +15,7 @@ import (
 type Engine interface {
 	Step(engine.Event) []engine.Action
 	Status() engine.Status
+	Lease() engine.LeaseState
 }
 
 // NewEngine builds the engine of one node.
@@ -70,6 +71,16 @@ type Options struct {
 	Configure func(*engine.Config)
 	// TraceLen is how many trace lines a failure report keeps; default 200.
 	TraceLen int
+	// HostLease makes hosts serve lease reads as internal/node does: from
+	// Engine.Lease, timed on the host's own clock from when it stepped the
+	// tick the lease was granted at, falling back to ReadIndex; the
+	// engine's ReadLease path is not used. Process pauses then happen in
+	// lease runs too (a paused host's ticks are dropped, as time.Ticker
+	// drops them), which the engine's tick-timed lease cannot survive.
+	HostLease bool
+	// leaseByTicks (tests: an adversary host) times host leases by the
+	// engine's tick count instead of the host clock.
+	leaseByTicks bool
 }
 
 // Stats describes a finished run.
@@ -83,13 +94,17 @@ type Stats struct {
 	ReadsServed   int
 	ReadsFollower int // served by a node that was not leader
 	ReadsLease    int // ReadLease reads served by the leader
-	ConfChanges   int
-	Transfers     int
-	Crashes       int
-	Partitions    int
-	Snapshots     int // snapshots taken by hosts
-	Installs      int // snapshots restored from a leader
-	Ignored       int // violations ignored under Garbage
+	// ReadsHostLease counts lease reads a host served from Engine.Lease
+	// (HostLease).
+	ReadsHostLease int
+	ConfChanges    int
+	Transfers      int
+	Crashes        int
+	Pauses         int // process pauses (ticks and messages held)
+	Partitions     int
+	Snapshots      int // snapshots taken by hosts
+	Installs       int // snapshots restored from a leader
+	Ignored        int // violations ignored under Garbage
 }
 
 // ErrViolation is wrapped by every Violation.
@@ -437,6 +452,7 @@ func (w *world) tick() {
 		items = append(items, item{h: w.byID[m.msg.To], kind: 0, msg: m.msg})
 	}
 	for _, h := range w.hosts {
+		h.local += h.rate // real time passes, paused or not
 		if !h.up || h.pausedUntil > w.step {
 			continue
 		}
@@ -477,6 +493,10 @@ func (w *world) tick() {
 			w.feed(h, engine.Receive{Msg: m})
 		case 1:
 			w.feed(h, engine.Tick{})
+			if h.up {
+				now := h.eng.Lease().Now
+				h.tickAt[now%tickRing] = tickStamp{tick: now, at: h.local}
+			}
 		case 2:
 			n := len(h.disk.pending)
 			if w.rng.IntN(4) == 0 {
@@ -590,13 +610,17 @@ func (w *world) faults() {
 		}
 	}
 	// A paused process (a GC or VM pause) takes no ticks and handles no
-	// messages for a while. That breaks the lease's clock assumption, so
-	// it happens only in runs without lease reads.
-	if w.cfg.LeaseTicks == 0 && r.Float64() < 0.003*w.opts.Storm {
+	// messages for a while. That breaks the engine's tick-timed lease, so
+	// it happens only in runs without lease reads or with host leases.
+	if (w.cfg.LeaseTicks == 0 || w.opts.HostLease) && r.Float64() < 0.003*w.opts.Storm {
 		up := w.upHosts()
 		if len(up) > 0 {
 			h := up[r.IntN(len(up))]
+			if l := w.leader(); w.opts.HostLease && l != nil && r.IntN(2) == 0 {
+				h = l // a paused leader is what tests a lease
+			}
 			h.pausedUntil = w.step + 5 + r.IntN(40)
+			w.stats.Pauses++
 			w.note(h, "pause until step %d", h.pausedUntil)
 		}
 	}
