@@ -325,9 +325,7 @@ func (e *Engine) Status() Status {
 		Counters:       e.counters,
 	}
 	if e.role == Leader {
-		if n := len(e.membership.Voters) + len(e.membership.Learners) - 1; n > 0 {
-			s.Followers = make([]FollowerStatus, 0, n)
-		}
+		s.Followers = make([]FollowerStatus, 0, len(e.progress))
 		for id := range e.membership.All() {
 			if id == e.id {
 				continue

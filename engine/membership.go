@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -69,7 +70,8 @@ func (m Membership) All() iter.Seq[NodeID] {
 		v, l := m.Voters, m.Learners
 		for len(v) > 0 || len(l) > 0 {
 			var id NodeID
-			if len(l) == 0 || (len(v) > 0 && v[0] < l[0]) {
+			// The lists are disjoint, so the order of equal IDs never matters.
+			if len(l) == 0 || (len(v) > 0 && cmp.Less(v[0], l[0])) {
 				id, v = v[0], v[1:]
 			} else {
 				id, l = l[0], l[1:]

@@ -36,7 +36,14 @@ if [ "${1:-}" = --changed ]; then
 		echo "mutation: run scripts/mutation.sh for the full run, or set YGGR_MUTATION_BASE=<ref>."
 		exit 0
 	fi
-	changed=$(git diff --name-only --merge-base "$base" -- engine | grep '\.go$' | grep -v '_test\.go$' || true)
+	# An annotated tag names a tag object: diff against its commit. A git
+	# failure here must fail the run, not read as "nothing changed".
+	if ! base=$(git rev-parse --verify --quiet "$base^{commit}"); then
+		echo "mutation: cannot resolve the base ${YGGR_MUTATION_BASE:-tag} to a commit" >&2
+		exit 1
+	fi
+	files=$(git diff --name-only --merge-base "$base" -- engine)
+	changed=$(printf '%s\n' "$files" | grep '\.go$' | grep -v '_test\.go$' || true)
 	if [ -z "$changed" ]; then
 		echo "mutation: no engine source changed since $base; skipped"
 		exit 0
