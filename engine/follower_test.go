@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// newFollower returns n2 of n1, n2, n3 recovered from the given durable
+// state.
+func newFollower(t *testing.T, r Recover) *Engine {
+	t.Helper()
+	e, err := New(Config{ID: "n2", Peers: []NodeID{"n1", "n2", "n3"}, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Step(r)
+	return e
+}
+
+var threeVoters = NewMembership([]NodeID{"n1", "n2", "n3"}, nil)
+
+// A follower restored from a snapshot truncates a conflicting uncommitted
+// suffix above it (Raft §5.3) and keeps the rest.
+func TestFollowerTruncatesAboveSnapshot(t *testing.T) {
+	snap := SnapshotMeta{Index: 5, Term: 1, Membership: threeVoters}
+	var es []Entry
+	for i := uint64(6); i <= 9; i++ {
+		es = append(es, Entry{Term: 1, Index: i, Data: []byte{byte(i)}})
+	}
+	e := newFollower(t, Recover{HardState: HardState{Term: 1, Commit: 6}, Snapshot: snap, Entries: es})
+	z := Entry{Term: 2, Index: 8, Data: []byte("z")}
+	got := e.Step(Receive{Msg: Message{Type: MsgApp, From: "n3", To: "n2", Term: 2, PrevIndex: 7, PrevTerm: 1, Entries: []Entry{z}, Commit: 8}})
+	want := []Action{
+		RoleChanged{Role: Follower, Term: 2, Leader: "n3"},
+		TruncateLog{Index: 8},
+		PersistEntries{Entries: []Entry{z}},
+		ApplyEntries{Entries: []Entry{es[1], z}},
+		PersistHardState{HardState: HardState{Term: 2, Commit: 8}},
+		Send{Msg: Message{Type: MsgAppResp, From: "n2", To: "n3", Term: 2, Index: 8}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("follower on a conflicting MsgApp (-want +got):\n%s", d)
+	}
+	st := e.Status()
+	if st.FirstIndex != 6 || st.LastIndex != 8 || st.LastTerm != 2 || st.Commit != 8 {
+		t.Fatalf("log [%d, %d] last term %d commit %d, want [6, 8] term 2 commit 8", st.FirstIndex, st.LastIndex, st.LastTerm, st.Commit)
+	}
+	// The log goes on from the new entry.
+	w := Entry{Term: 2, Index: 9, Data: []byte("w")}
+	got = e.Step(Receive{Msg: Message{Type: MsgApp, From: "n3", To: "n2", Term: 2, PrevIndex: 8, PrevTerm: 2, Entries: []Entry{w}, Commit: 8}})
+	want = []Action{PersistEntries{Entries: []Entry{w}}, Send{Msg: Message{Type: MsgAppResp, From: "n2", To: "n3", Term: 2, Index: 9}}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("follower on the next MsgApp (-want +got):\n%s", d)
+	}
+}
+
+// A snapshot that ends on an entry the follower holds (same index and
+// term) keeps the entries after it (Raft §7: "If existing log entry has
+// same index and term as snapshot's last included entry, retain log
+// entries following it"); one that does not match discards the log.
+func TestSnapshotInstallKeepsMatchingTail(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		snapTerm uint64
+		keep     bool
+		last     uint64
+	}{
+		{"matching entry", 1, true, 5},
+		{"other term", 2, false, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFollower(t, Recover{})
+			var es []Entry
+			for i := uint64(1); i <= 5; i++ {
+				es = append(es, Entry{Term: 1, Index: i, Data: []byte{byte(i)}})
+			}
+			e.Step(Receive{Msg: Message{Type: MsgApp, From: "n1", To: "n2", Term: 2, Entries: es}})
+			meta := SnapshotMeta{Index: 3, Term: tc.snapTerm, Membership: threeVoters, Size: 3}
+			got := e.Step(Receive{Msg: Message{Type: MsgSnap, From: "n1", To: "n2", Term: 2, Snapshot: meta, Data: []byte("abc"), Done: true}})
+			want := []Action{
+				WriteSnapshotChunk{Meta: meta, Data: []byte("abc"), Done: true},
+				RestoreSnapshot{Meta: meta, KeepLog: tc.keep},
+				MembershipChanged{Membership: threeVoters},
+				Send{Msg: Message{Type: MsgAppResp, From: "n2", To: "n1", Term: 2, Index: 3}},
+				PersistHardState{HardState: HardState{Term: 2, Commit: 3}},
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Fatalf("follower on the snapshot (-want +got):\n%s", d)
+			}
+			st := e.Status()
+			if st.SnapshotIndex != 3 || st.LastIndex != tc.last || st.Counters.SnapshotsInstalled != 1 {
+				t.Fatalf("snapshot %d last %d installed %d, want 3, %d, 1", st.SnapshotIndex, st.LastIndex, st.Counters.SnapshotsInstalled, tc.last)
+			}
+		})
+	}
+}
