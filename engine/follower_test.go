@@ -95,3 +95,102 @@ func TestSnapshotInstallKeepsMatchingTail(t *testing.T) {
 		})
 	}
 }
+
+// A snapshot that ends at the follower's commit index brings nothing new:
+// the follower says where it stands and writes nothing.
+func TestSnapshotAtCommitIndexNotInstalled(t *testing.T) {
+	e := newFollower(t, Recover{})
+	es := []Entry{{Term: 1, Index: 1}, {Term: 1, Index: 2}, {Term: 1, Index: 3}}
+	e.Step(Receive{Msg: Message{Type: MsgApp, From: "n1", To: "n2", Term: 1, Entries: es, Commit: 3}})
+	meta := SnapshotMeta{Index: 3, Term: 1, Membership: threeVoters}
+	got := e.Step(Receive{Msg: Message{Type: MsgSnap, From: "n1", To: "n2", Term: 1, Snapshot: meta, Data: []byte("abc"), Done: true}})
+	want := []Action{Send{Msg: Message{Type: MsgAppResp, From: "n2", To: "n1", Term: 1, Index: 3}}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("follower on a snapshot at its commit index (-want +got):\n%s", d)
+	}
+}
+
+// A follower that installed a leader's snapshot and then takes its own
+// keeps CompactionKeep entries below it; when that is exactly the floor
+// the snapshot left, there is nothing to compact.
+func TestOwnSnapshotAfterInstallCompactsOnlyBelowFloor(t *testing.T) {
+	for _, tc := range []struct {
+		at   uint64
+		want []Action
+	}{
+		{5, nil},
+		{6, []Action{CompactLog{Index: 4}}},
+	} {
+		e, err := New(Config{ID: "n2", Peers: []NodeID{"n1", "n2", "n3"}, CompactionKeep: 2, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Step(Recover{})
+		meta := SnapshotMeta{Index: 3, Term: 1, Membership: threeVoters}
+		e.Step(Receive{Msg: Message{Type: MsgSnap, From: "n1", To: "n2", Term: 1, Snapshot: meta, Data: []byte("abc"), Done: true}})
+		es := []Entry{{Term: 1, Index: 4}, {Term: 1, Index: 5}, {Term: 1, Index: 6}}
+		e.Step(Receive{Msg: Message{Type: MsgApp, From: "n1", To: "n2", Term: 1, PrevIndex: 3, PrevTerm: 1, Entries: es, Commit: 6}})
+		got := e.Step(SnapshotTaken{Meta: SnapshotMeta{Index: tc.at, Term: 1}})
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("snapshot at %d over floor 3 with CompactionKeep 2 (-want +got):\n%s", tc.at, d)
+		}
+		if st := e.Status(); st.SnapshotIndex != tc.at {
+			t.Errorf("snapshot index %d, want %d", st.SnapshotIndex, tc.at)
+		}
+	}
+}
+
+// The live-log guardrails count the entries above the log floor and their
+// bytes: a log at exactly MaxLogEntries entries or MaxLogBytes bytes asks
+// for no snapshot, one entry more does; after a snapshot compacted the
+// log, only the entries above the new floor count.
+func TestSnapshotHintLiveLogLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		hint uint64 // the index whose commit asks for a snapshot
+	}{
+		{"entries", Config{MaxLogEntries: 4}, 5},
+		{"bytes", Config{MaxLogBytes: 3 * entryOverhead}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.ID, cfg.Peers, cfg.CompactionKeep, cfg.Seed = "n1", []NodeID{"n1"}, 1, 1
+			e, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Step(Recover{})
+			for i := 0; i < 100 && e.role != Leader; i++ {
+				e.Step(Tick{})
+			}
+			hints := func(as []Action) []uint64 {
+				var out []uint64
+				for _, a := range as {
+					if h, ok := a.(SnapshotHint); ok {
+						out = append(out, h.Index)
+					}
+				}
+				return out
+			}
+			for i := uint64(1); i <= tc.hint; i++ {
+				if i > 1 {
+					e.Step(Propose{ID: i})
+				}
+				got := hints(e.Step(LogPersisted{Index: i, Term: 1}))
+				var want []uint64
+				if i == tc.hint {
+					want = []uint64{i}
+				}
+				if d := cmp.Diff(want, got); d != "" {
+					t.Fatalf("hints on committing %d (-want +got):\n%s", i, d)
+				}
+			}
+			e.Step(SnapshotTaken{Meta: SnapshotMeta{Index: tc.hint, Term: 1}})
+			e.Step(Propose{ID: 99})
+			if got := hints(e.Step(LogPersisted{Index: tc.hint + 1, Term: 1})); len(got) != 0 {
+				t.Fatalf("hint %v with 2 live entries after the snapshot", got)
+			}
+		})
+	}
+}
