@@ -194,3 +194,29 @@ func TestSnapshotHintLiveLogLimits(t *testing.T) {
 		})
 	}
 }
+
+// The same above an earlier snapshot's floor: a follower restored from a
+// snapshot at 2 that holds 3..6 keeps 5..6 when it installs one at 4.
+func TestSnapshotInstallKeepsTailAboveFloor(t *testing.T) {
+	var es []Entry
+	for i := uint64(3); i <= 6; i++ {
+		es = append(es, Entry{Term: 1, Index: i, Data: []byte{byte(i)}})
+	}
+	e := newFollower(t, Recover{HardState: HardState{Term: 1, Commit: 2}, Snapshot: SnapshotMeta{Index: 2, Term: 1, Membership: threeVoters}, Entries: es})
+	meta := SnapshotMeta{Index: 4, Term: 1, Membership: threeVoters}
+	got := e.Step(Receive{Msg: Message{Type: MsgSnap, From: "n1", To: "n2", Term: 1, Snapshot: meta, Data: []byte("abcd"), Done: true}})
+	want := []Action{
+		RoleChanged{Role: Follower, Term: 1, Leader: "n1"},
+		WriteSnapshotChunk{Meta: meta, Data: []byte("abcd"), Done: true},
+		RestoreSnapshot{Meta: meta, KeepLog: true},
+		MembershipChanged{Membership: threeVoters},
+		Send{Msg: Message{Type: MsgAppResp, From: "n2", To: "n1", Term: 1, Index: 4}},
+		PersistHardState{HardState: HardState{Term: 1, Commit: 4}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("follower on the snapshot (-want +got):\n%s", d)
+	}
+	if st := e.Status(); st.FirstIndex != 5 || st.LastIndex != 6 || st.Commit != 4 {
+		t.Fatalf("log [%d, %d] commit %d, want [5, 6] commit 4", st.FirstIndex, st.LastIndex, st.Commit)
+	}
+}
