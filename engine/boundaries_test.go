@@ -95,6 +95,12 @@ func TestMaybeUpdateBoundary(t *testing.T) {
 	if !p.maybeUpdate(6) || p.match != 6 || len(p.inflight) != 1 || p.inflight[0] != 8 {
 		t.Errorf("after ack 6: %+v", p)
 	}
+	// An acknowledgement past next (of a MsgApp sent before the leader
+	// backed off) moves next past it: those entries are not sent again.
+	p = &progress{match: 5, next: 7, state: Replicate}
+	if !p.maybeUpdate(9) || p.match != 9 || p.next != 10 {
+		t.Errorf("after ack 9 with next 7: %+v, want match 9 next 10", p)
+	}
 }
 
 // UnmarshalConfig rejects data shorter than its two header bytes, and

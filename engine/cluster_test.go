@@ -29,10 +29,16 @@ type testCluster struct {
 	// drop filters messages out of delivery.
 	drop func(Message) bool
 	cfg  func(*Config)
+	// seen tallies, per node, the events and actions that a counter of
+	// the engine's Status must match (see checkCountersMatchActions).
+	seen map[NodeID]*Counters
+	// commitSeen is the commit index each node's host last learned of.
+	commitSeen   map[NodeID]uint64
+	lowerPreVote bool
 }
 
 func newTestCluster(t testing.TB, n int, tweak func(*Config)) *testCluster {
-	c := &testCluster{t: t, nodes: map[NodeID]*testNode{}, cfg: tweak}
+	c := &testCluster{t: t, nodes: map[NodeID]*testNode{}, cfg: tweak, seen: map[NodeID]*Counters{}, commitSeen: map[NodeID]uint64{}}
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, NodeID(fmt.Sprintf("n%d", i)))
 	}
@@ -53,14 +59,81 @@ func newTestCluster(t testing.TB, n int, tweak func(*Config)) *testCluster {
 }
 
 func (c *testCluster) step(id NodeID, ev Event) {
+	seen := c.tally(id)
+	switch ev := ev.(type) {
+	case Read:
+		seen.ReadsStarted++
+	case Receive:
+		// A MsgApp of the current or a newer term reaches the follower's
+		// handler; an older one is answered without it. A pre-vote of an
+		// older term is refused without counting.
+		e := c.nodes[id].e
+		if ev.Msg.Type == MsgApp && ev.Msg.Term >= e.term {
+			seen.AppendsReceived++
+		}
+		c.lowerPreVote = ev.Msg.Type == MsgPreVote && ev.Msg.Term < e.term
+	}
 	c.exec(id, c.nodes[id].e.Step(ev))
+	c.lowerPreVote = false
+}
+
+func (c *testCluster) tally(id NodeID) *Counters {
+	if c.seen[id] == nil {
+		c.seen[id] = &Counters{}
+	}
+	return c.seen[id]
 }
 
 // exec carries out actions as a host would, synchronously.
 func (c *testCluster) exec(id NodeID, as []Action) {
 	n := c.nodes[id]
 	var persisted []Entry
+	seen := c.tally(id)
 	for _, a := range as {
+		switch a := a.(type) {
+		case Send:
+			switch m := a.Msg; {
+			case m.Type == MsgApp:
+				seen.AppendsSent++
+			case m.Type == MsgAppResp && m.Reject && m.Index > 0:
+				seen.AppendsRejected++
+			case m.Type == MsgVoteResp && m.Reject:
+				seen.VotesDenied++
+			case m.Type == MsgVoteResp:
+				seen.VotesGranted++
+			case m.Type == MsgPreVoteResp && m.Reject && !c.lowerPreVote:
+				seen.PreVotesDenied++
+			case m.Type == MsgPreVoteResp && !m.Reject:
+				seen.PreVotesGranted++
+			}
+		case PersistHardState:
+			// Commits counted by the engine; a snapshot install moves the
+			// commit index without committing entries.
+			if hc := a.HardState.Commit; hc > c.commitSeen[id] {
+				seen.EntriesCommitted += hc - c.commitSeen[id]
+				c.commitSeen[id] = hc
+			}
+		case PersistEntries:
+			seen.EntriesAppended += uint64(len(a.Entries))
+		case ApplyEntries:
+			seen.EntriesApplied += uint64(len(a.Entries))
+		case ProposalRejected:
+			seen.ProposalsRejected++
+		case ReadReady:
+			seen.ReadsCompleted++
+		case ReadFailed:
+			seen.ReadsFailed++
+		case RestoreSnapshot:
+			seen.SnapshotsInstalled++
+			c.commitSeen[id] = max(c.commitSeen[id], a.Meta.Index)
+		case RoleChanged:
+			switch a.Role {
+			case Leader:
+				seen.ElectionsWon++
+			case Candidate:
+				seen.ElectionsStarted++
+			}
+		}
 		switch a := a.(type) {
 		case PersistHardState:
 			n.hs = a.HardState

@@ -3,12 +3,13 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
-	"pgregory.net/rapid"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 )
 
 func ids(s string) []NodeID {
@@ -72,6 +73,14 @@ func TestMembershipApply(t *testing.T) {
 	}
 	if got, err := one.Apply(ConfChange{Op: ConfRemove, Node: "n2"}); err != nil || !got.Equal(NewMembership(ids("n1"), nil)) {
 		t.Fatalf("removing the learner of a single voter: got %v, %v", got, err)
+	}
+	// Making one learner a voter leaves the other learners as they are.
+	two := NewMembership(ids("n1"), ids("n4 n5 n6"))
+	for _, op := range []ConfOp{ConfPromote, ConfAddVoter} {
+		got, err := two.Apply(ConfChange{Op: op, Node: "n5"})
+		if want := NewMembership(ids("n1 n5"), ids("n4 n6")); err != nil || !got.Equal(want) {
+			t.Errorf("%s n5 of %v: got %v, %v, want %v", op, two, got, err, want)
+		}
 	}
 }
 
@@ -161,15 +170,32 @@ func TestConfigEntryRoundTrip(t *testing.T) {
 	}
 }
 
+// The largest membership a config entry may carry, maxMembers voters,
+// decodes; one more is refused (the "too many ids" case below).
+func TestConfigEntryMaxMembers(t *testing.T) {
+	var voters []NodeID
+	for i := range maxMembers {
+		voters = append(voters, NodeID(fmt.Sprintf("n%04d", i)))
+	}
+	m := NewMembership(voters, nil)
+	_, got, err := UnmarshalConfig(MarshalConfig(ConfChange{Op: ConfAddVoter, Node: voters[0]}, m))
+	if err != nil || !got.Equal(m) {
+		t.Fatalf("UnmarshalConfig of %d voters: %d voters, %v", maxMembers, len(got.Voters), err)
+	}
+}
+
 func TestUnmarshalConfigBadInput(t *testing.T) {
 	good := MarshalConfig(ConfChange{Op: ConfAddVoter, Node: "n4", Addr: "x"}, NewMembership(ids("n1 n4"), ids("n5")))
 	huge := binary.AppendUvarint([]byte{configEntryVersion, byte(ConfAddVoter)}, 1<<40)
+	noLearners := MarshalConfig(ConfChange{Op: ConfAddVoter, Node: "n1"}, Membership{Voters: ids("n1")}) // ends in learner count 0
 	tests := map[string][]byte{
 		"empty":              nil,
 		"one byte":           {configEntryVersion},
 		"bad version":        append([]byte{2}, good[1:]...),
 		"op none":            {configEntryVersion, 0, 0, 0, 0, 0},
 		"op unknown":         {configEntryVersion, 9, 0, 0, 0, 0},
+		"op past the last":   {configEntryVersion, byte(maxConfOp), 0, 0, 0, 0},
+		"no learner count":   noLearners[:len(noLearners)-1],
 		"truncated":          good[:len(good)-1],
 		"trailing":           append(append([]byte(nil), good...), 0),
 		"huge string":        huge,

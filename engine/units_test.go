@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,6 +34,7 @@ func TestMessageString(t *testing.T) {
 		{Message{Type: MsgReadIndexResp, From: "n1", To: "n2", Term: 3, Context: 4, Reject: true}, "n1->n2 ReadIndexResp 3 ctx=4 index=0 reject"},
 		{Message{Type: MsgNone, From: "n1", To: "n2"}, "n1->n2 None 0"},
 		{Message{Type: MessageType(99), From: "n1", To: "n2", Term: 1}, "n1->n2 MessageType(99) 1"},
+		{Message{Type: maxMessageType, From: "n1", To: "n2", Term: 1}, fmt.Sprintf("n1->n2 MessageType(%d) 1", maxMessageType)},
 	}
 	for _, tt := range tests {
 		if got := tt.m.String(); got != tt.want {

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// checkCountersMatchActions compares each node's Status counters with what
+// its host saw (testCluster.seen): reads stepped and answered, proposals
+// rejected, MsgApps sent, received and rejected, votes and pre-votes
+// answered, entries appended, committed and applied, snapshots installed,
+// elections started and won. extra adds what the host cannot see (votes
+// ignored without an answer, pre-vote campaigns, transfers, snapshots
+// sent), per node.
+func checkCountersMatchActions(t *testing.T, c *testCluster, extra map[NodeID]Counters) {
+	t.Helper()
+	for _, id := range c.ids {
+		got := c.nodes[id].e.Status().Counters
+		want := *c.tally(id)
+		x := extra[id]
+		want.VotesDenied += x.VotesDenied
+		want.PreVotesStarted = x.PreVotesStarted
+		want.TransfersStarted = x.TransfersStarted
+		want.SnapshotsSent = x.SnapshotsSent
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: counters differ from the actions seen (-seen +engine):\n%s", id, d)
+		}
+	}
+}
+
+// readOutcome is how a read ended on one node.
+type readOutcome struct {
+	Index uint64 // ReadReady's index
+	Err   error  // ReadFailed's error
+}
+
+func readOutcomes(c *testCluster, id NodeID) map[uint64]readOutcome {
+	n := c.nodes[id]
+	out := map[uint64]readOutcome{}
+	for rid, idx := range n.ready {
+		out[rid] = readOutcome{Index: idx}
+	}
+	for rid, err := range n.failed {
+		out[rid] = readOutcome{Err: err}
+	}
+	return out
+}
+
+var cmpErrIs = cmp.Comparer(func(a, b error) bool { return errors.Is(a, b) && errors.Is(b, a) })
+
+// A story through every way a read ends, on the leader and on followers:
+// each ends exactly once, with the expected result, and the counters agree.
+func TestCountersReadPaths(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReads = 1; cfg.DisableCheckQuorum = true })
+	// 1: no leader known yet.
+	c.step("n2", Read{ID: 1})
+	c.elect("n1")
+	c.tick()
+	commit := c.nodes["n1"].e.log.commit
+
+	// 2 is confirmed by a heartbeat round; 3 finds the pending-read limit
+	// reached; n2's 4 reaches the leader while 2 still fills its queue
+	// and is refused.
+	c.step("n1", Read{ID: 2})
+	c.step("n1", Read{ID: 3})
+	c.step("n2", Read{ID: 4})
+	c.deliver()
+
+	// 5: the leader hears from no one for 2*ElectionTicks ticks; the read
+	// times out on the tick after that.
+	c.step("n1", Read{ID: 5})
+	c.drop = func(m Message) bool { return m.To == "n1" }
+	for i := 1; i <= 2*10; i++ {
+		c.tick("n1")
+	}
+	if _, done := readOutcomes(c, "n1")[5]; done {
+		t.Fatal("read 5 ended before 2*ElectionTicks ticks")
+	}
+	c.tick("n1")
+
+	// 6 is queued when n3 takes over (n1 cut off meanwhile): n1 steps down.
+	c.step("n1", Read{ID: 6})
+	c.drop = func(m Message) bool { return m.To == "n1" || m.From == "n1" }
+	c.msgs = nil
+	c.elect("n3")
+	c.drop = nil
+	c.tick("n3")
+
+	// 7: n2 forwards to n3, whose answer never comes; n1 takes over.
+	c.step("n2", Read{ID: 7})
+	c.drop = func(m Message) bool { return m.To == "n3" || m.From == "n3" }
+	c.deliver()
+	c.elect("n1")
+	c.drop = nil
+	c.tick()
+
+	// 8: n2 forwards to n1, which never answers: after ElectionTicks
+	// ticks n2 gives up (the tick before, it still waits).
+	c.step("n2", Read{ID: 8})
+	c.msgs = nil
+	for range 9 {
+		c.step("n2", Tick{})
+	}
+	if _, done := readOutcomes(c, "n2")[8]; done {
+		t.Fatal("read 8 ended before ElectionTicks ticks")
+	}
+	c.step("n2", Tick{})
+	c.msgs = nil
+
+	want := map[NodeID]map[uint64]readOutcome{
+		"n1": {2: {Index: commit}, 3: {Err: ErrBusy}, 5: {Err: ErrReadTimeout}, 6: {Err: ErrSteppedDown}},
+		"n2": {1: {Err: ErrNoLeader}, 4: {Err: ErrNotLeader}, 7: {Err: ErrSteppedDown}, 8: {Err: ErrReadTimeout}},
+	}
+	for id, w := range want {
+		if d := cmp.Diff(w, readOutcomes(c, id), cmpErrIs); d != "" {
+			t.Errorf("%s reads (-want +got):\n%s", id, d)
+		}
+	}
+	st := c.nodes["n2"].e.Status().Counters
+	if st.ReadsStarted != 4 || st.ReadsFailed != 4 || st.ReadsCompleted != 0 {
+		t.Errorf("n2 read counters = %d started, %d failed, %d completed; want 4, 4, 0", st.ReadsStarted, st.ReadsFailed, st.ReadsCompleted)
+	}
+	checkCountersMatchActions(t, c, map[NodeID]Counters{
+		"n1": {PreVotesStarted: 2}, "n2": {PreVotesStarted: 1}, "n3": {PreVotesStarted: 1},
+	})
+}
+
+// Reads that succeed: a read-index read on the leader, a follower's read
+// forwarded to it, and a lease read answered within the Step.
+func TestCountersReadsCompleted(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.LeaseTicks = 5 })
+	c.elect("n1")
+	c.tick()
+	commit := c.nodes["n1"].e.log.commit
+	c.step("n1", Read{ID: 1})
+	c.step("n2", Read{ID: 2})
+	c.deliver()
+	c.tick()
+	got := c.nodes["n1"].e.Step(Read{ID: 3, Mode: ReadLease})
+	c.tally("n1").ReadsStarted++
+	c.exec("n1", got)
+	if d := cmp.Diff([]Action{ReadReady{ID: 3, Index: commit}}, got); d != "" {
+		t.Errorf("lease read (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[uint64]readOutcome{1: {Index: commit}, 3: {Index: commit}}, readOutcomes(c, "n1"), cmpErrIs); d != "" {
+		t.Errorf("n1 reads (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[uint64]readOutcome{2: {Index: commit}}, readOutcomes(c, "n2"), cmpErrIs); d != "" {
+		t.Errorf("n2 reads (-want +got):\n%s", d)
+	}
+	checkCountersMatchActions(t, c, map[NodeID]Counters{"n1": {PreVotesStarted: 1}})
+}
+
+// A story with several commits, refused votes, a leadership transfer and
+// a snapshot sent to a follower that fell behind: every counter agrees
+// with the actions the hosts saw.
+func TestCountersClusterStory(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionKeep = 1 })
+	c.elect("n1")
+	c.step("n1", Propose{ID: 1, Data: []byte("a")})
+	c.deliver()
+	c.step("n1", ProposeBatch{Proposals: []Proposal{{ID: 2, Data: []byte("b")}, {ID: 3, Data: []byte("c")}}})
+	c.deliver()
+	c.tick()
+	term := c.nodes["n1"].e.term
+
+	// n3 campaigns in n1's term (a split vote): n2 voted for n1 and says
+	// no. Its pre-vote for the next term (duplicated by the network) and
+	// its vote in the next term reach n2 within n1's lease: refused, the
+	// vote without an answer.
+	n2 := c.nodes["n2"].e
+	for _, tc := range []struct {
+		m    Message
+		want []Action
+	}{
+		{Message{Type: MsgVote, From: "n3", To: "n2", Term: term, LastIndex: 9, LastTerm: term},
+			[]Action{Send{Msg: Message{Type: MsgVoteResp, From: "n2", To: "n3", Term: term, Reject: true}}}},
+		{Message{Type: MsgPreVote, From: "n3", To: "n2", Term: term + 1, LastIndex: 9, LastTerm: term},
+			[]Action{Send{Msg: Message{Type: MsgPreVoteResp, From: "n2", To: "n3", Term: term, Reject: true}}}},
+		{Message{Type: MsgPreVote, From: "n3", To: "n2", Term: term + 1, LastIndex: 9, LastTerm: term},
+			[]Action{Send{Msg: Message{Type: MsgPreVoteResp, From: "n2", To: "n3", Term: term, Reject: true}}}},
+		{Message{Type: MsgVote, From: "n3", To: "n2", Term: term + 1, LastIndex: 9, LastTerm: term}, nil},
+	} {
+		got := n2.Step(Receive{Msg: tc.m})
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("n2 receives %s (-want +got):\n%s", tc.m, d)
+		}
+		c.exec("n2", got)
+	}
+	c.msgs = nil
+	// A membership change asked of a follower is refused.
+	c.step("n2", ChangeMembership{ID: 9, Change: ConfChange{Op: ConfAddLearner, Node: "n4"}})
+	if err := c.nodes["n2"].failed[9]; err != ErrNotLeader {
+		t.Errorf("change on a follower: %v, want ErrNotLeader", err)
+	}
+
+	// Leadership moves to n2.
+	c.step("n1", TransferLeadership{To: "n2"})
+	c.deliver()
+	c.tick()
+	if n2.role != Leader {
+		t.Fatalf("n2 is %s after the transfer, want leader", n2.role)
+	}
+
+	// n3 misses three entries that n2 then compacts away: it gets the
+	// snapshot.
+	c.drop = func(m Message) bool { return m.To == "n3" }
+	for i := uint64(4); i <= 6; i++ {
+		c.step("n2", Propose{ID: i, Data: []byte{byte('a' + i)}})
+		c.deliver()
+	}
+	c.tick("n1", "n2")
+	st := n2.Status()
+	c.step("n2", SnapshotTaken{Meta: SnapshotMeta{Index: st.Applied, Term: st.Term}})
+	c.drop = nil
+	c.tick()
+	c.tick()
+	if got := c.nodes["n3"].e.Status(); got.Commit != st.Commit || got.SnapshotIndex != st.Applied {
+		t.Fatalf("n3 at commit %d snapshot %d, want %d and %d", got.Commit, got.SnapshotIndex, st.Commit, st.Applied)
+	}
+	// n1 and n2 committed every entry; n3 skipped those the snapshot
+	// covered (checked below against its hard states).
+	for _, id := range []NodeID{"n1", "n2"} {
+		if got := c.nodes[id].e.Status().Counters.EntriesCommitted; got != st.Commit {
+			t.Errorf("%s EntriesCommitted = %d, want %d", id, got, st.Commit)
+		}
+	}
+	checkCountersMatchActions(t, c, map[NodeID]Counters{
+		"n1": {PreVotesStarted: 1, TransfersStarted: 1},
+		"n2": {VotesDenied: 1, SnapshotsSent: 1},
+	})
+}

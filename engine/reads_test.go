@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Status.PendingReads counts every read not yet answered: queued at the
+// leader, forwarded in a batch, or waiting for the next batch; and
+// MaxPendingReads bounds that sum.
+func TestPendingReadsCountEveryStage(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReads = 3 })
+	c.elect("n1")
+	c.tick()
+	c.step("n1", Read{ID: 1})
+	c.step("n2", Read{ID: 2}) // forwarded at once
+	c.step("n2", Read{ID: 3}) // waits for the batch in flight
+	c.step("n2", Read{ID: 4})
+	got := c.nodes["n2"].e.Step(Read{ID: 5})
+	want := []Action{ReadFailed{ID: 5, Err: ErrBusy, Leader: "n1"}}
+	if d := cmp.Diff(want, got, cmpErrIs); d != "" {
+		t.Errorf("read past MaxPendingReads (-want +got):\n%s", d)
+	}
+	if got := c.nodes["n1"].e.Status().PendingReads; got != 1 {
+		t.Errorf("leader PendingReads = %d, want 1", got)
+	}
+	if got := c.nodes["n2"].e.Status().PendingReads; got != 3 {
+		t.Errorf("follower PendingReads = %d, want 3 (1 forwarded, 2 waiting)", got)
+	}
+	c.deliver()
+	c.tick()
+	for _, id := range []NodeID{"n1", "n2"} {
+		if got := c.nodes[id].e.Status().PendingReads; got != 0 {
+			t.Errorf("%s PendingReads = %d after the rounds, want 0", id, got)
+		}
+	}
+	commit := c.nodes["n1"].e.log.commit
+	if d := cmp.Diff(map[uint64]uint64{2: commit, 3: commit, 4: commit}, c.nodes["n2"].ready); d != "" {
+		t.Errorf("n2 reads ready (-want +got):\n%s", d)
+	}
+}
+
+// leaseCluster returns a 3-node cluster whose leader n1 holds a lease from
+// a heartbeat round acknowledged at its last tick.
+func leaseCluster(t *testing.T) *testCluster {
+	t.Helper()
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.LeaseTicks = 5 })
+	c.elect("n1")
+	c.tick()
+	if !c.nodes["n1"].e.Status().LeaseValid {
+		t.Fatal("no lease after an acknowledged round")
+	}
+	return c
+}
+
+// The lease of a round sent at tick t lasts until t+LeaseTicks, exclusive:
+// a lease read at the last tick inside it is answered locally, one at
+// t+LeaseTicks waits for a heartbeat round like a read-index read.
+func TestLeaseEndsAtLeaseTicks(t *testing.T) {
+	c := leaseCluster(t)
+	n1 := c.nodes["n1"].e
+	commit := n1.log.commit
+	c.drop = func(Message) bool { return true } // no more acknowledgements
+	for i := 1; i <= 4; i++ {
+		c.tick("n1")
+		if !n1.Status().LeaseValid {
+			t.Fatalf("lease gone %d ticks after its round (LeaseTicks 5)", i)
+		}
+	}
+	got := n1.Step(Read{ID: 1, Mode: ReadLease})
+	if d := cmp.Diff([]Action{ReadReady{ID: 1, Index: commit}}, got); d != "" {
+		t.Errorf("lease read 4 ticks after the round (-want +got):\n%s", d)
+	}
+	c.tick("n1")
+	if n1.Status().LeaseValid {
+		t.Fatal("lease still valid LeaseTicks ticks after its round")
+	}
+	for _, a := range n1.Step(Read{ID: 2, Mode: ReadLease}) {
+		if _, ok := a.(ReadReady); ok {
+			t.Fatalf("lease read answered locally after the lease ended: %v", a)
+		}
+	}
+	if got := n1.Status().PendingReads; got != 1 {
+		t.Fatalf("PendingReads = %d, want the read queued for a round", got)
+	}
+}
+
+// The leader remembers the send times of at most maxTrackedRounds
+// unacknowledged rounds; acknowledging a round sent after that (its time
+// forgotten) confirms reads but does not extend the lease. The next round
+// is remembered again.
+func TestLeaseUntrackedRoundDoesNotExtend(t *testing.T) {
+	c := leaseCluster(t)
+	n1 := c.nodes["n1"].e
+	var last Message // the newest heartbeat to n2
+	c.drop = func(m Message) bool {
+		if m.Type == MsgHeartbeat && m.To == "n2" {
+			last = m
+		}
+		return true
+	}
+	// n2 stays in touch (a duplicated acknowledgement of its match every
+	// few ticks keeps check-quorum happy) but acknowledges no round.
+	dup := Message{Type: MsgAppResp, From: "n2", To: "n1", Term: n1.term, Index: n1.log.commit}
+	// The read arrives before the last round is sent, and waits for it.
+	start := n1.reads.round
+	for i := 0; i < maxTrackedRounds+1; i++ {
+		if i == maxTrackedRounds {
+			c.step("n1", Read{ID: 1})
+		}
+		c.tick("n1")
+		if i%5 == 0 {
+			c.step("n1", Receive{Msg: dup})
+		}
+	}
+	if n1.role != Leader || last.Context != start+maxTrackedRounds+1 {
+		t.Fatalf("leader %v, newest round %d: want leader, round %d", n1.role, last.Context, start+maxTrackedRounds+1)
+	}
+	ack := func() {
+		c.drop = nil
+		c.step("n2", Receive{Msg: last})
+		c.deliver()
+	}
+	ack()
+	if _, ok := c.nodes["n1"].ready[1]; !ok {
+		t.Fatal("the acknowledged round did not confirm the read")
+	}
+	if n1.Status().LeaseValid {
+		t.Fatal("a round whose send time was not remembered extended the lease")
+	}
+	c.drop = func(m Message) bool {
+		if m.Type == MsgHeartbeat && m.To == "n2" {
+			last = m
+		}
+		return true
+	}
+	c.tick("n1")
+	ack()
+	if !n1.Status().LeaseValid {
+		t.Fatal("the next round, remembered again, did not extend the lease")
+	}
+}
