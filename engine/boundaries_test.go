@@ -51,21 +51,6 @@ func TestSliceByteLimit(t *testing.T) {
 // MaxUncommittedBytes: a batch that exactly reaches the limit is accepted,
 // one byte more is refused with ErrBusy; the first proposal is always taken.
 func TestUncommittedBytesBoundary(t *testing.T) {
-	newLeader := func(limit uint64) *Engine {
-		e, err := New(Config{ID: "n1", Peers: []NodeID{"n1", "n2", "n3"}, MaxUncommittedBytes: limit, DisablePreVote: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Step(Recover{})
-		for i := 0; i < 100 && e.role != Candidate; i++ {
-			e.Step(Tick{})
-		}
-		e.Step(Receive{Msg: Message{Type: MsgVoteResp, From: "n2", To: "n1", Term: e.term}})
-		if e.role != Leader {
-			t.Fatalf("not leader: %s", e.Status())
-		}
-		return e
-	}
 	busy := func(acts []Action) bool {
 		for _, a := range acts {
 			if r, ok := a.(ProposalRejected); ok && r.Err == ErrBusy {
@@ -74,7 +59,7 @@ func TestUncommittedBytesBoundary(t *testing.T) {
 		}
 		return false
 	}
-	e := newLeader(1000)
+	e := newLeader(t, func(c *Config) { c.MaxUncommittedBytes = 1000 })
 	used := e.uncommittedBytes // the no-op
 	room := 1000 - used - entryOverhead
 	if busy(e.Step(Propose{ID: 1, Data: make([]byte, room)})) {
