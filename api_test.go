@@ -296,3 +296,14 @@ func TestWrongSecretIsRefused(t *testing.T) {
 		t.Fatalf("the node with the wrong secret knows leader %q", l)
 	}
 }
+
+// TestBadNodeIDIsInvalid: the offline helpers refuse a malformed node ID
+// as invalid input (the CLI maps it to a usage error).
+func TestBadNodeIDIsInvalid(t *testing.T) {
+	if _, err := RestoreBackup(t.TempDir(), "bad id", strings.NewReader("")); !errors.Is(err, ErrInvalid) {
+		t.Errorf("RestoreBackup with a bad id: %v, want ErrInvalid", err)
+	}
+	if _, _, err := NewNodeCert(nil, nil, "bad id!", []string{"127.0.0.1"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("NewNodeCert with a bad id: %v, want ErrInvalid", err)
+	}
+}

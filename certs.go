@@ -2,6 +2,7 @@ package yggr
 
 import (
 	"crypto/tls"
+	"fmt"
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/netquic"
@@ -14,6 +15,9 @@ func NewClusterCA(name string) (certPEM, keyPEM []byte, err error) { return netq
 // NewNodeCert issues a certificate for node id, valid for the given host
 // names and IP addresses, signed by the cluster CA.
 func NewNodeCert(caCertPEM, caKeyPEM []byte, id string, hosts []string) (certPEM, keyPEM []byte, err error) {
+	if !engine.ValidNodeID(engine.NodeID(id)) {
+		return nil, nil, fmt.Errorf("%w: invalid node id %q", ErrInvalid, id)
+	}
 	return netquic.NewNodeCert(caCertPEM, caKeyPEM, engine.NodeID(id), hosts)
 }
 

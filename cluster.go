@@ -79,6 +79,9 @@ func RestoreBackup(dir, id string, r io.Reader) (uint64, error) {
 	if id == "" {
 		id = defaultID
 	}
+	if !engine.ValidNodeID(engine.NodeID(id)) {
+		return 0, fmt.Errorf("%w: invalid node id %q", ErrInvalid, id)
+	}
 	meta, err := node.RestoreBackup(dir, clusterID(map[engine.NodeID]string{engine.NodeID(id): ""}, false), engine.NodeID(id), r, kvMachine{kv.New()})
 	if err != nil {
 		return 0, err

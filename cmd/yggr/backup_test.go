@@ -96,8 +96,7 @@ func TestBackupRestore(t *testing.T) {
 		{"restore empty stdin", []string{"restore", "--dir", filepath.Join(dir, "x3"), "--id", "r1", "-"}, "", exitError, "Error: "},
 		{"restore a cut backup", []string{"restore", "--dir", filepath.Join(dir, "x4"), "--id", "r1", "-"}, streamed.stdout[:len(streamed.stdout)/2], exitError, "Error: "},
 		{"backup into a missing dir", []string{"backup", "--addr", n.httpAddr, filepath.Join(dir, "no", "db.backup")}, "", exitError, "no such file"},
-		// Exit 1, not 2: yggr.RestoreBackup's error does not match ErrInvalid.
-		{"restore with a bad id", []string{"restore", "--dir", filepath.Join(dir, "x5"), "--id", "bad id", file}, "", exitError, `invalid node id "bad id"`},
+		{"restore with a bad id", []string{"restore", "--dir", filepath.Join(dir, "x5"), "--id", "bad id", file}, "", exitUsage, `invalid node id "bad id"`},
 		{"backup without a file", []string{"backup", "--addr", n.httpAddr}, "", exitUsage, "<file>"},
 	}
 	for _, tt := range tests {

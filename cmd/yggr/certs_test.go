@@ -124,8 +124,7 @@ func TestCerts(t *testing.T) {
 	}{
 		{[]string{"certs", "init", "--out", dir}, exitError, "ca.key already exists; not overwriting it"},
 		{[]string{"certs", "node", "--ca-dir", dir, "--id", "n1", "--host", "127.0.0.1", "--out", dir}, exitError, "n1.key already exists"},
-		// Exit 1, not 2: yggr.NewNodeCert's error does not match ErrInvalid.
-		{[]string{"certs", "node", "--ca-dir", dir, "--id", "bad id!", "--host", "127.0.0.1", "--out", dir}, exitError, `invalid node id "bad id!"`},
+		{[]string{"certs", "node", "--ca-dir", dir, "--id", "bad id!", "--host", "127.0.0.1", "--out", dir}, exitUsage, `invalid node id "bad id!"`},
 		{[]string{"certs", "node", "--ca-dir", noKey, "--id", "n3", "--host", "127.0.0.1", "--out", noKey}, exitError, "ca.key"},
 		{[]string{"certs", "node", "--ca-dir", filepath.Join(dir, "nope"), "--id", "n3", "--host", "h", "--out", dir}, exitUsage, "nope"},
 		{[]string{"certs", "node", "--ca-dir", dir, "--id", "n3", "--out", dir}, exitUsage, "--host"},
