@@ -195,7 +195,7 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	if lastAPI != nil {
 		return nil, lastAPI
 	}
-	return nil, fmt.Errorf("%w: %v", ErrUnavailable, lastErr)
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, lastErr)
 }
 
 // notApplied reports whether a request answered 503 with code may be sent

@@ -211,8 +211,14 @@ func TestClientFailover(t *testing.T) {
 	})
 	t.Run("all endpoints dead", func(t *testing.T) {
 		c := newClient(t, []string{deadAddr(t), deadAddr(t)}, ClientOptions{})
-		if _, err := c.Put(ctx, []byte("k"), []byte("v")); !errors.Is(err, ErrUnavailable) {
+		_, err := c.Put(ctx, []byte("k"), []byte("v"))
+		if !errors.Is(err, ErrUnavailable) {
 			t.Errorf("err = %v, want ErrUnavailable", err)
+		}
+		// The last transport error stays in the chain, as documented.
+		var opErr *net.OpError
+		if !errors.As(err, &opErr) {
+			t.Errorf("err = %v, want the connection error wrapped too", err)
 		}
 	})
 	t.Run("all endpoints without leader", func(t *testing.T) {
