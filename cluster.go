@@ -73,8 +73,10 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (uint64, error) {
 
 // RestoreBackup creates, in the empty or missing directory dir, a
 // single-node database with node ID id holding the state of a backup.
-// Open(dir, nil, WithID(id)) then serves it; grow it into a cluster with
-// AddLearner and Promote.
+// Open(dir, nil, WithID(id)) then serves it alone, with no peer listener;
+// to grow it into a cluster, open it with its own address as its only peer
+// (Open(dir, []string{id + "=host:port"}, WithID(id), WithClusterSecret(...)))
+// and add members with AddLearner and Promote.
 func RestoreBackup(dir, id string, r io.Reader) (uint64, error) {
 	if id == "" {
 		id = defaultID

@@ -161,3 +161,33 @@ func TestLeaseReadAfterLeaderPause(t *testing.T) {
 	t.Logf("lease read on the resumed old leader: %q, %v", r.v, r.err)
 	c.chaos.Heal()
 }
+
+// TestLeaseReadAfterClose: a closed database answers no read, lease reads
+// included (the published lease is dropped on Close), and a read with a
+// context that has already ended fails at once whatever the consistency.
+func TestLeaseReadAfterClose(t *testing.T) {
+	ctx := testCtx(t)
+	db, err := Open(t.TempDir(), nil, WithLeaseReads())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.Get(ctx, []byte("k"), WithConsistency(Lease)); err != nil || string(v) != "v" {
+		t.Fatalf("lease read = %q, %v", v, err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, c := range []Consistency{Linearizable, Lease} {
+		if _, err := db.Get(done, []byte("k"), WithConsistency(c)); !errors.Is(err, ErrTimeout) {
+			t.Errorf("%s read with an ended context: %v, want ErrTimeout", c, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(ctx, []byte("k"), WithConsistency(Lease)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("lease read after Close: %v, want ErrClosed", err)
+	}
+}

@@ -159,6 +159,7 @@ type fatal struct{ err error }
 func (n *Node) setFatal(err error) {
 	if n.fatal.CompareAndSwap(nil, &fatal{err}) {
 		n.cfg.Logger.Error("storage failed; node stops", "node", n.cfg.ID, "err", err)
+		n.lease.Store(nil)
 		n.w.failAll(err)
 	}
 }

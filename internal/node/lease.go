@@ -77,8 +77,18 @@ func leaseDeadline(l engine.LeaseState, ticks *[tickRing]tickTime, leaseTicks in
 // than the read began): the newest published commit index.
 func (n *Node) leaseIndex(now time.Time) (uint64, bool) {
 	g := n.lease.Load()
-	if g == nil || !now.Before(g.until) {
+	if g == nil || !now.Before(g.until) || n.failed() || n.stopped() {
 		return 0, false
 	}
 	return n.commit.Load(), true
+}
+
+// stopped reports whether Close has begun.
+func (n *Node) stopped() bool {
+	select {
+	case <-n.stop:
+		return true
+	default:
+		return false
+	}
 }

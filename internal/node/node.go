@@ -303,6 +303,7 @@ func (n *Node) restoreSnapshot(meta engine.SnapshotMeta) error {
 // storage is closed. It is safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.lease.Store(nil)
 		close(n.stop)
 		n.wg.Wait()
 		n.w.failAll(ErrClosed)

@@ -25,6 +25,10 @@ func retryable(err error) bool {
 // the leader; with no leader known it waits for one until ctx ends. A
 // cancelled ctx ends the wait, never the apply of a committed entry.
 func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		// Ended before it began: nothing was proposed.
+		return nil, 0, fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
 	var lastErr error = ErrNoLeader
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		changed := n.leaderChanged()
@@ -111,6 +115,11 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 // engine's own lease path is not used: it is timed in ticks, which a busy
 // driver counts late.
 func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		// Deterministic: without this, a read whose answer is ready
+		// races the done context in the selects below.
+		return 0, fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
 	start := time.Now()
 	if mode == engine.ReadLease {
 		if index, ok := n.leaseIndex(start); ok {
