@@ -13,11 +13,16 @@ import (
 // reading and two atomic loads: no event, no driver hop.
 //
 // The deadline is timed from when the driver stepped the tick the granting
-// round was sent at (tickTimes), plus LeaseTicks tick intervals. The round
+// round was sent at (tickTimes), plus LeaseTicks-1 tick intervals. The round
 // left no earlier than that, so the voters' promise started no earlier; a
 // driver that falls behind its ticker (ticks dropped while it was busy)
 // counts fewer ticks than time passed, which the wall-clock deadline does
-// not, so it never outlives the engine's own lease.
+// not, so it never outlives the engine's own lease. The one tick less is
+// for the voters: a voter's promise is counted in its own ticks, and
+// time.Ticker keeps one tick for a driver that was busy, which arrives at
+// once and may be counted right after the heartbeat that started the
+// promise although it was due before it, so a promise can end up to one
+// tick early in real time.
 
 // leaseGrant is a published lease: reads may be served locally until the
 // monotonic deadline until.
@@ -58,18 +63,19 @@ func (n *Node) publishLease() {
 	n.lease.Store(&leaseGrant{until: until})
 }
 
-// leaseDeadline is when the lease l ends on the monotonic clock: leaseTicks
-// intervals after the tick it was granted at was stepped. ok is false when
-// no lease is held or that tick is no longer remembered.
+// leaseDeadline is when the lease l ends on the monotonic clock: leaseTicks-1
+// intervals after the tick it was granted at was stepped (see above). ok is
+// false when no lease is held, the lease is a single tick, or that tick is
+// no longer remembered.
 func leaseDeadline(l engine.LeaseState, ticks *[tickRing]tickTime, leaseTicks int, interval time.Duration) (time.Time, bool) {
-	if !l.Held || leaseTicks <= 0 {
+	if !l.Held || leaseTicks <= 1 {
 		return time.Time{}, false
 	}
 	tt := ticks[l.Since%tickRing]
 	if tt.tick != l.Since || tt.at.IsZero() {
 		return time.Time{}, false
 	}
-	return tt.at.Add(time.Duration(leaseTicks) * interval), true
+	return tt.at.Add(time.Duration(leaseTicks-1) * interval), true
 }
 
 // leaseIndex returns the read index of a lease read if the lease is held

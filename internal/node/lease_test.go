@@ -25,8 +25,10 @@ func TestLeaseDeadline(t *testing.T) {
 		want   time.Time
 		wantOK bool
 	}{
-		{"held", engine.LeaseState{Held: true, Since: 302, Now: 304}, 6, base.Add(240*time.Millisecond + 300*time.Millisecond), true},
-		{"held, granted at the current tick", engine.LeaseState{Held: true, Since: 310, Now: 310}, 6, base.Add(1200*time.Millisecond + 300*time.Millisecond), true},
+		// LeaseTicks-1 intervals: one tick of margin for a voter's late tick.
+		{"held", engine.LeaseState{Held: true, Since: 302, Now: 304}, 6, base.Add(240*time.Millisecond + 250*time.Millisecond), true},
+		{"held, granted at the current tick", engine.LeaseState{Held: true, Since: 310, Now: 310}, 6, base.Add(1200*time.Millisecond + 250*time.Millisecond), true},
+		{"a one-tick lease leaves nothing", engine.LeaseState{Held: true, Since: 302, Now: 304}, 1, time.Time{}, false},
 		{"not held", engine.LeaseState{Since: 302, Now: 304}, 6, time.Time{}, false},
 		{"leases off", engine.LeaseState{Held: true, Since: 302, Now: 304}, 0, time.Time{}, false},
 		// Tick 46 shares its slot with 302; the ring holds 302.

@@ -454,6 +454,11 @@ func (w *world) tick() {
 	for _, h := range w.hosts {
 		h.local += h.rate // real time passes, paused or not
 		if !h.up || h.pausedUntil > w.step {
+			if h.up && w.opts.HostLease {
+				// time.Ticker keeps one tick for a receiver that is
+				// not reading: it arrives at once when the pause ends.
+				h.clock = min(h.clock+h.rate, 1)
+			}
 			continue
 		}
 		h.clock += h.rate
