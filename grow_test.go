@@ -91,3 +91,39 @@ func TestSingleNodeGrowsIntoCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestListeningNodeNeedsItsPeersOnReopen: a node created with its own
+// address listens for peers (and may have grown into a cluster); reopened
+// with no peers it would be a member nobody reaches, so Open refuses. A
+// database created without peers (or restored) reopens without them.
+func TestListeningNodeNeedsItsPeersOnReopen(t *testing.T) {
+	dir := t.TempDir()
+	self := []string{"n1=" + freeUDPAddr(t)}
+	db, err := Open(dir, self, WithID("n1"), WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(dir, nil, WithID("n1")); !errors.Is(err, ErrConfig) {
+		if err == nil {
+			db.Close()
+		}
+		t.Fatalf("reopen without peers: %v, want ErrConfig", err)
+	}
+	db, err = Open(dir, self, WithID("n1"), WithInsecure())
+	if err != nil {
+		t.Fatalf("reopen with its address: %v", err)
+	}
+	db.Close()
+
+	plain := t.TempDir()
+	for range 2 {
+		db, err := Open(plain, nil)
+		if err != nil {
+			t.Fatalf("a database created without peers, reopened without them: %v", err)
+		}
+		db.Close()
+	}
+}

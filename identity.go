@@ -109,12 +109,28 @@ func checkIdentity(dir string, id engine.NodeID, addrs map[engine.NodeID]string,
 	if have.ID != want.ID {
 		return fmt.Errorf("%w: %s belongs to node %q, not %q", ErrConfig, dir, have.ID, want.ID)
 	}
+	// A node created with a peer address listens for peers; reopened with
+	// none it would run as a member nobody can reach (a voter lost to the
+	// cluster), so that is refused.
+	if len(want.Peers) == 0 && !join && hasAddress(have.Peers) {
+		return fmt.Errorf("%w: %s was created with peers %v and listens for them; open it with its peers (its own address at least)", ErrConfig, dir, have.Peers)
+	}
 	// A restored or joined node was created without a peer list; accept the
 	// list the operator gives later only if it was empty at creation.
 	if len(have.Peers) > 0 && len(want.Peers) > 0 && !slices.Equal(peerIDs(have.Peers), peerIDs(want.Peers)) && !have.Join {
 		return fmt.Errorf("%w: %s was created for peers %v, not %v (change membership with AddVoter/RemoveMember)", ErrConfig, dir, have.Peers, want.Peers)
 	}
 	return nil
+}
+
+// hasAddress reports whether any "id=addr" entry has an address.
+func hasAddress(peers []string) bool {
+	for _, p := range peers {
+		if _, addr, _ := strings.Cut(p, "="); addr != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func peerIDs(peers []string) []string {
