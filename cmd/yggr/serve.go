@@ -347,7 +347,11 @@ func retry(ctx context.Context, f func() error) error {
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) || errors.Is(err, httpapi.ErrUnauthorized) {
+		var badCert *tls.CertificateVerificationError
+		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) || errors.Is(err, httpapi.ErrUnauthorized) ||
+			errors.As(err, &badCert) {
+			// A refusal, or a certificate that does not verify: the
+			// same request can only fail again.
 			return err
 		}
 		if last == nil || ctx.Err() == nil {
