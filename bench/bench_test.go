@@ -27,19 +27,7 @@ func TestQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three-node clusters for ~30 s")
 	}
-	out := filepath.Join(t.TempDir(), "out.jsonl")
-	f, err := parseFlags([]string{"-quick", "-duration", "300ms", "-catchup", "500", "-json", out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnull.Close()
-	if err := orchestrate(f, devnull); err != nil {
-		t.Fatal(err)
-	}
+	out := runHarness(t, "-quick", "-duration", "300ms", "-catchup", "500")
 	fh, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)
@@ -88,19 +76,7 @@ func TestSnapshotImpact(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three-node clusters for a few seconds")
 	}
-	out := filepath.Join(t.TempDir(), "out.jsonl")
-	f, err := parseFlags([]string{"-workloads", "snapshot", "-snapshot-keys", "2000", "-duration", "200ms", "-json", out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnull.Close()
-	if err := orchestrate(f, devnull); err != nil {
-		t.Fatal(err)
-	}
+	out := runHarness(t, "-workloads", "snapshot", "-snapshot-keys", "2000", "-duration", "200ms")
 	rows, err := readRows(out)
 	if err != nil {
 		t.Fatal(err)
@@ -125,4 +101,24 @@ func TestSnapshotImpact(t *testing.T) {
 			t.Errorf("row %s: got a row, want none in a snapshot-only run", k)
 		}
 	}
+}
+
+// runHarness runs the whole harness with args, its table discarded, and
+// returns the path of its JSON lines.
+func runHarness(t *testing.T, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	f, err := parseFlags(append(args, "-json", out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	if err := orchestrate(f, devnull); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,3 +53,32 @@ func snapshotEach(l int, snap func(i int) error) ([]time.Duration, error) {
 
 // errSkipNode tells snapshotEach that a node is not running.
 var errSkipNode = errors.New("bench: node not running")
+
+// leaderCache remembers the index of the node a system's load path last
+// found leading, so that an operation does not look for the leader each
+// time; -1 (reset) means unknown.
+type leaderCache struct{ i atomic.Int32 }
+
+func (c *leaderCache) reset() { c.i.Store(-1) }
+
+// index returns the cached leader's index while alive holds for it, else
+// finds the leader with find and caches it.
+func (c *leaderCache) index(ctx context.Context, alive func(i int) bool, find func(context.Context) (int, error)) (int, error) {
+	if i := int(c.i.Load()); i >= 0 && alive(i) {
+		return i, nil
+	}
+	i, err := find(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c.i.Store(int32(i))
+	return i, nil
+}
+
+// forget drops the cached leader after an error, and returns err.
+func (c *leaderCache) forget(err error) error {
+	if err != nil {
+		c.reset()
+	}
+	return err
+}

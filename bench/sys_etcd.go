@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 )
 
@@ -19,7 +18,7 @@ type etcdSys struct {
 	addrs [3]string
 	dirs  [3]string
 	// cached is the last leader index seen, or -1 (see yggrSys.cached).
-	cached atomic.Int32
+	cached leaderCache
 }
 
 func (s *etcdSys) peersOf(i int) map[uint64]string {
@@ -34,7 +33,7 @@ func (s *etcdSys) peersOf(i int) map[uint64]string {
 
 func startEtcd(ctx context.Context, root string) (*etcdSys, error) {
 	s := &etcdSys{}
-	s.cached.Store(-1)
+	s.cached.reset()
 	var lns [3]net.Listener
 	for i := range 3 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,25 +80,13 @@ func (s *etcdSys) leader(ctx context.Context) (int, error) {
 	return -1, errors.New("bench: etcd: no leader within 10s")
 }
 
+// fast returns the cached leader, resolving it if unknown.
 func (s *etcdSys) fast(ctx context.Context) (*etcdNode, error) {
-	if i := s.cached.Load(); i >= 0 {
-		if n := s.nodes[i]; n != nil {
-			return n, nil
-		}
-	}
-	i, err := s.leader(ctx)
+	i, err := s.cached.index(ctx, func(i int) bool { return s.nodes[i] != nil }, s.leader)
 	if err != nil {
 		return nil, err
 	}
-	s.cached.Store(int32(i))
 	return s.nodes[i], nil
-}
-
-func (s *etcdSys) forget(err error) error {
-	if err != nil {
-		s.cached.Store(-1)
-	}
-	return err
 }
 
 func (s *etcdSys) Put(ctx context.Context, key, value []byte) error {
@@ -107,7 +94,7 @@ func (s *etcdSys) Put(ctx context.Context, key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.forget(n.put(ctx, key, value))
+	return s.cached.forget(n.put(ctx, key, value))
 }
 
 func (s *etcdSys) Read(ctx context.Context, mode string, key []byte) error {
@@ -120,7 +107,7 @@ func (s *etcdSys) Read(ctx context.Context, mode string, key []byte) error {
 	}
 	_, ok, err := n.get(ctx, key)
 	if err != nil {
-		return s.forget(err)
+		return s.cached.forget(err)
 	}
 	if !ok {
 		return errors.New("bench: etcd: key not found")
@@ -136,7 +123,7 @@ func (s *etcdSys) StopFollower(ctx context.Context) (func(context.Context) (time
 	f := (l + 1) % 3
 	n := s.nodes[f]
 	s.nodes[f] = nil
-	s.cached.Store(-1)
+	s.cached.reset()
 	if err := n.stop(); err != nil {
 		return nil, err
 	}
@@ -163,7 +150,7 @@ func (s *etcdSys) Failover(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.cached.Store(-1)
+	s.cached.reset()
 	t0 := time.Now()
 	n := s.nodes[l]
 	s.nodes[l] = nil

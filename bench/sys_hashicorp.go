@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -149,28 +148,16 @@ type hcFSM interface {
 type hashicorpSys struct {
 	nodes [3]*hcNode
 	// cached is the last leader index seen, or -1 (see yggrSys.cached).
-	cached atomic.Int32
+	cached leaderCache
 }
 
+// fast returns the cached leader, resolving it if unknown.
 func (s *hashicorpSys) fast(ctx context.Context) (*hcNode, error) {
-	if i := s.cached.Load(); i >= 0 {
-		if n := s.nodes[i]; n != nil && n.r != nil {
-			return n, nil
-		}
-	}
-	i, err := s.leader(ctx)
+	i, err := s.cached.index(ctx, func(i int) bool { return s.nodes[i] != nil && s.nodes[i].r != nil }, s.leader)
 	if err != nil {
 		return nil, err
 	}
-	s.cached.Store(int32(i))
 	return s.nodes[i], nil
-}
-
-func (s *hashicorpSys) forget(err error) error {
-	if err != nil {
-		s.cached.Store(-1)
-	}
-	return err
 }
 
 func (n *hcNode) start() error {
@@ -227,7 +214,7 @@ func (n *hcNode) stop() error {
 // raft.Config, radix selects the immutable radix tree FSM.
 func startHashicorp(ctx context.Context, root string, tweak func(*raft.Config), radix bool) (*hashicorpSys, error) {
 	s := &hashicorpSys{}
-	s.cached.Store(-1)
+	s.cached.reset()
 	var conf raft.Configuration
 	for i := range 3 {
 		n := &hcNode{id: raft.ServerID(fmt.Sprintf("h%d", i+1)), addr: "127.0.0.1:0", dir: filepath.Join(root, fmt.Sprintf("h%d", i+1)),
@@ -280,7 +267,7 @@ func (s *hashicorpSys) Put(ctx context.Context, key, value []byte) error {
 	}
 	f := n.r.Apply(encodeCmd(key, value), timeout)
 	if err := f.Error(); err != nil {
-		return s.forget(err)
+		return s.cached.forget(err)
 	}
 	if e, ok := f.Response().(error); ok {
 		return e
@@ -297,7 +284,7 @@ func (s *hashicorpSys) Read(ctx context.Context, mode string, key []byte) error 
 		return err
 	}
 	if err := n.r.VerifyLeader().Error(); err != nil {
-		return s.forget(err)
+		return s.cached.forget(err)
 	}
 	if _, ok := n.fsm.get(key); !ok {
 		return errors.New("bench: hashicorp: key not found")
@@ -311,7 +298,7 @@ func (s *hashicorpSys) StopFollower(ctx context.Context) (func(context.Context) 
 		return nil, err
 	}
 	n := s.nodes[(l+1)%3]
-	s.cached.Store(-1)
+	s.cached.reset()
 	if err := n.stop(); err != nil {
 		return nil, err
 	}
@@ -336,7 +323,7 @@ func (s *hashicorpSys) Failover(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.cached.Store(-1)
+	s.cached.reset()
 	t0 := time.Now()
 	if err := s.nodes[l].stop(); err != nil {
 		return 0, err
@@ -388,7 +375,7 @@ func (s *hashicorpSys) Load(ctx context.Context, base, n int64, val []byte) erro
 		}
 		f := nd.r.Apply(cmd, 10*time.Second)
 		if err := f.Error(); err != nil {
-			return s.forget(err)
+			return s.cached.forget(err)
 		}
 		if e, ok := f.Response().(error); ok {
 			return e

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/yggrdb/yggr"
@@ -25,30 +24,16 @@ type yggrSys struct {
 	opts []yggr.Option
 	// cached is the last leader index seen, or -1; the load path uses it
 	// so that the harness does not call Status on every operation.
-	cached atomic.Int32
+	cached leaderCache
 }
 
-// fast returns the cached leader's DB, resolving it if unknown.
+// fast returns the cached leader, resolving it if unknown.
 func (s *yggrSys) fast(ctx context.Context) (*yggr.DB, error) {
-	if i := s.cached.Load(); i >= 0 {
-		if db := s.dbs[i]; db != nil {
-			return db, nil
-		}
-	}
-	i, err := s.leader(ctx)
+	i, err := s.cached.index(ctx, func(i int) bool { return s.dbs[i] != nil }, s.leader)
 	if err != nil {
 		return nil, err
 	}
-	s.cached.Store(int32(i))
 	return s.dbs[i], nil
-}
-
-// forget drops the cached leader after an error.
-func (s *yggrSys) forget(err error) error {
-	if err != nil {
-		s.cached.Store(-1)
-	}
-	return err
 }
 
 // freeUDPPorts reserves n loopback UDP ports (released before use, so a
@@ -88,7 +73,7 @@ func startYggr(ctx context.Context, root string, opts ...yggr.Option) (*yggrSys,
 		return nil, err
 	}
 	s := &yggrSys{opts: opts}
-	s.cached.Store(-1)
+	s.cached.reset()
 	for i := range 3 {
 		s.ids[i] = fmt.Sprintf("n%d", i+1)
 		s.dirs[i] = filepath.Join(root, s.ids[i])
@@ -130,7 +115,7 @@ func (s *yggrSys) Put(ctx context.Context, key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.forget(db.Put(ctx, key, value))
+	return s.cached.forget(db.Put(ctx, key, value))
 }
 
 func (s *yggrSys) Read(ctx context.Context, mode string, key []byte) error {
@@ -150,7 +135,7 @@ func (s *yggrSys) Read(ctx context.Context, mode string, key []byte) error {
 		return errUnsupported
 	}
 	_, err = db.Get(ctx, key, yggr.WithConsistency(c))
-	return s.forget(err)
+	return s.cached.forget(err)
 }
 
 func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time.Duration, time.Duration, error), error) {
@@ -164,7 +149,7 @@ func (s *yggrSys) StopFollower(ctx context.Context) (func(context.Context) (time
 		return nil, err
 	}
 	s.dbs[f] = nil
-	s.cached.Store(-1)
+	s.cached.reset()
 	return func(ctx context.Context) (total, open time.Duration, err error) {
 		l, err := s.leader(ctx)
 		if err != nil {
@@ -199,7 +184,7 @@ func (s *yggrSys) Failover(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	s.dbs[l] = nil
-	s.cached.Store(-1)
+	s.cached.reset()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var last error
@@ -240,7 +225,7 @@ func (s *yggrSys) Load(ctx context.Context, base, n int64, val []byte) error {
 			t.Then = append(t.Then, yggr.Request{Op: yggr.OpPut, Key: key16(base + i), Value: val})
 		}
 		_, err = db.Txn(ctx, t)
-		return s.forget(err)
+		return s.cached.forget(err)
 	})
 	if err != nil {
 		return fmt.Errorf("bench: yggr: load: %w", err)
