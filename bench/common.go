@@ -82,3 +82,20 @@ func (c *leaderCache) forget(err error) error {
 	}
 	return err
 }
+
+// findLeader polls the three nodes every millisecond until isLeader holds
+// for one and returns its index; after 10 s (or when ctx ends) it fails,
+// naming the system.
+func findLeader(ctx context.Context, system string, isLeader func(i int) bool) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		for i := range 3 {
+			if isLeader(i) {
+				return i, nil
+			}
+		}
+		time.Sleep(time.Millisecond) // poll, bounded by ctx
+	}
+	return -1, fmt.Errorf("bench: %s: no leader within 10s", system)
+}

@@ -67,17 +67,10 @@ func startEtcd(ctx context.Context, root string) (*etcdSys, error) {
 
 // leader returns the index of the current leader, waiting up to 10 s.
 func (s *etcdSys) leader(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		for i, n := range s.nodes {
-			if n != nil && n.isLeader() {
-				return i, nil
-			}
-		}
-		time.Sleep(time.Millisecond) // poll, bounded by ctx
-	}
-	return -1, errors.New("bench: etcd: no leader within 10s")
+	return findLeader(ctx, "etcd", func(i int) bool {
+		n := s.nodes[i]
+		return n != nil && n.isLeader()
+	})
 }
 
 // fast returns the cached leader, resolving it if unknown.

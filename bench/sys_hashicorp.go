@@ -238,17 +238,10 @@ func startHashicorp(ctx context.Context, root string, tweak func(*raft.Config), 
 }
 
 func (s *hashicorpSys) leader(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		for i, n := range s.nodes {
-			if n != nil && n.r != nil && n.r.State() == raft.Leader {
-				return i, nil
-			}
-		}
-		time.Sleep(time.Millisecond) // poll, bounded by ctx
-	}
-	return -1, errors.New("bench: hashicorp: no leader within 10s")
+	return findLeader(ctx, "hashicorp", func(i int) bool {
+		n := s.nodes[i]
+		return n != nil && n.r != nil && n.r.State() == raft.Leader
+	})
 }
 
 func encodeCmd(key, value []byte) []byte {

@@ -94,20 +94,10 @@ func startYggr(ctx context.Context, root string, opts ...yggr.Option) (*yggrSys,
 
 // leader returns the index of the current leader, waiting up to 10 s.
 func (s *yggrSys) leader(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		for i, db := range s.dbs {
-			if db == nil {
-				continue
-			}
-			if db.Status().Role == "leader" {
-				return i, nil
-			}
-		}
-		time.Sleep(time.Millisecond) // poll, bounded by ctx
-	}
-	return -1, errors.New("bench: yggr: no leader within 10s")
+	return findLeader(ctx, "yggr", func(i int) bool {
+		db := s.dbs[i]
+		return db != nil && db.Status().Role == "leader"
+	})
 }
 
 func (s *yggrSys) Put(ctx context.Context, key, value []byte) error {
