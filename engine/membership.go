@@ -2,7 +2,6 @@ package engine
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -83,10 +82,13 @@ func (m Membership) All() iter.Seq[NodeID] {
 	}
 }
 
-// Validate checks that the lists are sorted, disjoint, duplicate-free and
-// hold only valid IDs.
+// Validate checks that the lists are sorted, disjoint, duplicate-free, hold
+// only valid IDs and at most MaxMembers each.
 func (m Membership) Validate() error {
 	for _, list := range [][]NodeID{m.Voters, m.Learners} {
+		if len(list) > MaxMembers {
+			return fmt.Errorf("engine: membership list of %d members, more than %d", len(list), MaxMembers)
+		}
 		for i, id := range list {
 			if !ValidNodeID(id) {
 				return fmt.Errorf("engine: invalid node id %q in membership", id)
@@ -211,93 +213,51 @@ func (m Membership) Apply(c ConfChange) (Membership, error) {
 // configEntryVersion is the first byte of an EntryConfig's data.
 const configEntryVersion = 1
 
+// maxAddrLen bounds the address a config entry carries.
+const maxAddrLen = 1024
+
 // MarshalConfig encodes a config entry's data: the change and the membership
 // that results from it. Carrying the result makes the log self-describing:
 // the membership at any index is the last config entry at or before it.
+//
+//	version:u8 op:u8 node:str addr:str membership (see AppendMembership)
+//
+// where str is a uvarint length and the bytes. testdata/config.golden
+// locks the bytes.
 func MarshalConfig(c ConfChange, result Membership) []byte {
 	b := []byte{configEntryVersion, byte(c.Op)}
 	b = appendString(b, string(c.Node))
 	b = appendString(b, c.Addr)
-	b = appendIDs(b, result.Voters)
-	b = appendIDs(b, result.Learners)
-	return b
+	return AppendMembership(b, result)
 }
 
 // UnmarshalConfig decodes the data of an EntryConfig. It validates
 // everything and never panics on bad input.
 func UnmarshalConfig(data []byte) (ConfChange, Membership, error) {
 	var c ConfChange
-	var m Membership
 	if len(data) < 2 || data[0] != configEntryVersion {
-		return c, m, errors.New("engine: bad config entry header")
+		return c, Membership{}, errors.New("engine: bad config entry header")
 	}
 	c.Op = ConfOp(data[1])
 	if c.Op == ConfNone || c.Op >= maxConfOp {
-		return c, m, fmt.Errorf("engine: bad config op %d", data[1])
+		return c, Membership{}, fmt.Errorf("engine: bad config op %d", data[1])
 	}
 	r := data[2:]
 	var node, addr string
 	var err error
 	if node, r, err = readString(r, MaxNodeIDLen); err != nil {
-		return c, m, err
+		return c, Membership{}, err
 	}
-	if addr, r, err = readString(r, 1024); err != nil {
-		return c, m, err
+	if addr, r, err = readString(r, maxAddrLen); err != nil {
+		return c, Membership{}, err
 	}
 	c.Node, c.Addr = NodeID(node), addr
-	if m.Voters, r, err = readIDs(r); err != nil {
-		return c, m, err
+	m, n, err := DecodeMembership(r)
+	if err != nil {
+		return c, Membership{}, err
 	}
-	if m.Learners, r, err = readIDs(r); err != nil {
-		return c, m, err
-	}
-	if len(r) != 0 {
-		return c, m, errors.New("engine: trailing bytes in config entry")
-	}
-	if err := m.Validate(); err != nil {
-		return c, m, err
+	if n != len(r) {
+		return c, Membership{}, errors.New("engine: trailing bytes in config entry")
 	}
 	return c, m, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendIDs(b []byte, ids []NodeID) []byte {
-	b = binary.AppendUvarint(b, uint64(len(ids)))
-	for _, id := range ids {
-		b = appendString(b, string(id))
-	}
-	return b
-}
-
-func readString(b []byte, max int) (string, []byte, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(max) || n > uint64(len(b)-k) {
-		return "", nil, errors.New("engine: bad string in config entry")
-	}
-	return string(b[k : k+int(n)]), b[k+int(n):], nil
-}
-
-// maxMembers bounds the size of a decoded membership.
-const maxMembers = 1024
-
-func readIDs(b []byte) ([]NodeID, []byte, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > maxMembers {
-		return nil, nil, errors.New("engine: bad id list in config entry")
-	}
-	b = b[k:]
-	var ids []NodeID
-	for i := uint64(0); i < n; i++ {
-		s, rest, err := readString(b, MaxNodeIDLen)
-		if err != nil {
-			return nil, nil, err
-		}
-		ids = append(ids, NodeID(s))
-		b = rest
-	}
-	return ids, b, nil
 }

@@ -170,17 +170,17 @@ func TestConfigEntryRoundTrip(t *testing.T) {
 	}
 }
 
-// The largest membership a config entry may carry, maxMembers voters,
+// The largest membership a config entry may carry, MaxMembers voters,
 // decodes; one more is refused (the "too many ids" case below).
 func TestConfigEntryMaxMembers(t *testing.T) {
 	var voters []NodeID
-	for i := range maxMembers {
+	for i := range MaxMembers {
 		voters = append(voters, NodeID(fmt.Sprintf("n%04d", i)))
 	}
 	m := NewMembership(voters, nil)
 	_, got, err := UnmarshalConfig(MarshalConfig(ConfChange{Op: ConfAddVoter, Node: voters[0]}, m))
 	if err != nil || !got.Equal(m) {
-		t.Fatalf("UnmarshalConfig of %d voters: %d voters, %v", maxMembers, len(got.Voters), err)
+		t.Fatalf("UnmarshalConfig of %d voters: %d voters, %v", MaxMembers, len(got.Voters), err)
 	}
 }
 
@@ -201,7 +201,7 @@ func TestUnmarshalConfigBadInput(t *testing.T) {
 		"huge string":        huge,
 		"long node id":       appendString([]byte{configEntryVersion, 1}, strings.Repeat("a", MaxNodeIDLen+1)),
 		"long addr":          appendString(appendString([]byte{configEntryVersion, 1}, "n1"), strings.Repeat("a", 1025)),
-		"too many ids":       binary.AppendUvarint(appendString(appendString([]byte{configEntryVersion, 1}, "n1"), ""), maxMembers+1),
+		"too many ids":       binary.AppendUvarint(appendString(appendString([]byte{configEntryVersion, 1}, "n1"), ""), MaxMembers+1),
 		"bad varint":         {configEntryVersion, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		"unsorted voters":    MarshalConfig(ConfChange{Op: ConfAddVoter, Node: "n1"}, Membership{Voters: ids("n2 n1")}),
 		"voter also learner": MarshalConfig(ConfChange{Op: ConfAddVoter, Node: "n1"}, Membership{Voters: ids("n1"), Learners: ids("n1")}),

@@ -75,7 +75,7 @@ func BenchmarkBadgerRaw(b *testing.B) {
 				for range b.N {
 					txn := db.NewTransaction(true)
 					for range n {
-						if err := txn.Set(entryKey(next), data); err != nil {
+						if err := txn.Set(v1EntryKeyFor(next), data); err != nil {
 							b.Fatal(err)
 						}
 						next++

@@ -47,7 +47,9 @@ func TestHelperProcess(t *testing.T) {
 	}
 	seed, _ := strconv.ParseUint(os.Getenv("YGGR_LOG_CRASH_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	s, err := Open(dir, Options{ClusterID: "crash", NodeID: "n1"})
+	// Small checkpoints and runs, so that kills also land during
+	// checkpoints, some of them overtaken by truncations.
+	s, err := Open(dir, Options{ClusterID: "crash", NodeID: "n1", CheckpointBytes: 8 << 10, maxRunBytes: 512})
 	if err != nil {
 		fmt.Printf("E open: %v\n", err)
 		os.Exit(2)
@@ -106,7 +108,7 @@ func TestCrashRecovery(t *testing.T) {
 	var acked []uint64 // terms of the acknowledged log
 	var ackedTerm uint64
 	for round := range rounds {
-		kill := 1 + rng.IntN(25)
+		kill := 1 + rng.IntN(60)
 		pending, lines := runCrashChild(t, dir, seed+uint64(round), kill, func(b crashBatch) {
 			acked = b.applyTo(acked)
 			ackedTerm = b.term

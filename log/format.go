@@ -4,82 +4,92 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
-// On-disk format. Every Badger key starts with a kind byte. Entry keys are
-// the kind byte followed by the big-endian index, so entries sort by index;
-// the other records have one-byte keys.
+// Badger records, format 2. Every Badger key starts with a kind byte. A
+// run (several consecutive entries under one key) is keyed by the kind byte
+// and the big-endian indexes of its first and last entries, so runs sort by
+// index and their extent is known from the key alone; the other records
+// have one-byte keys.
 //
-// Every value starts with a version byte and ends with a CRC-32C
+// Every value starts with the format version byte and ends with a CRC-32C
 // (Castagnoli), big-endian, computed over the key and then over every value
 // byte before the checksum. Covering the key means a record stored under the
 // wrong key (a misdirected write) fails verification. Integers are
-// fixed-width big-endian; byte strings are length-prefixed, and every length
-// is bounded before anything is allocated. The bytes are locked by
-// testdata/*.golden.
+// fixed-width big-endian; strings have a one-byte length; a membership is
+// engine.AppendMembership's encoding. Every length is bounded before
+// anything is allocated. testdata/records.golden locks the bytes.
 //
-//	entry       'e' index:u64 → 1 term:u64 type:u8 len:u32 data[len] crc:u32
-//	hard state  'h'           → 1 term:u64 commit:u64 len:u8 vote[len] crc:u32
-//	snapshot    's'           → 1 index:u64 term:u64 size:u64 voters learners crc:u32
-//	                            (each list: count:u16, then len:u8 id[len] per member)
-//	identity    'i'           → 1 len:u8 cluster[len] len:u8 node[len] crc:u32
+//	format      'f'                 → 2 crc:u32
+//	run         'r' first:u64 last:u64 → 2 entry* crc:u32
+//	            entry = term:u64 type:u8 len:u32 data[len], last-first+1 of them
+//	hard state  'h'                 → 2 term:u64 commit:u64 len:u8 vote[len] crc:u32
+//	snapshot    's'                 → 2 index:u64 term:u64 size:u64 membership crc:u32
+//	identity    'i'                 → 2 len:u8 cluster[len] len:u8 node[len] crc:u32
+//	checkpoint  'c'                 → 2 lsn:u64 crc:u32
+//
+// The checkpoint record names the last write-ahead-log record whose
+// effects the other records hold (wal.go). Format 1 (no 'f' record, one
+// key per entry) is read only by the migration in migrate.go.
 const (
-	kindEntry     byte = 'e'
-	kindHardState byte = 'h'
-	kindSnapshot  byte = 's'
-	kindIdentity  byte = 'i'
+	kindFormat     byte = 'f'
+	kindRun        byte = 'r'
+	kindHardState  byte = 'h'
+	kindSnapshot   byte = 's'
+	kindIdentity   byte = 'i'
+	kindCheckpoint byte = 'c'
 
-	// recordVersion is the first byte of every value.
-	recordVersion byte = 1
+	// formatVersion is the version of the records this code writes: the
+	// first byte of every Badger value and of every WAL segment's header.
+	formatVersion byte = 2
 
 	crcLen         = 4
-	entryHeaderLen = 1 + 8 + 1 + 4
-	entryKeyLen    = 9
+	runKeyLen      = 17
+	entryHeaderLen = 8 + 1 + 4
 )
 
 // MaxEntryBytes bounds the Data of one entry. Write rejects larger entries
-// and the decoder treats a larger length as corruption.
+// and the decoders treat a larger length as corruption.
 const MaxEntryBytes = 16 << 20
 
 // MaxIdentityLen bounds Options.ClusterID and Options.NodeID.
 const MaxIdentityLen = 255
 
-// maxMembers bounds each member list of a decoded snapshot membership.
-const maxMembers = 4096
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 var (
-	keyHardState = []byte{kindHardState}
-	keySnapshot  = []byte{kindSnapshot}
-	keyIdentity  = []byte{kindIdentity}
+	keyFormat     = []byte{kindFormat}
+	keyHardState  = []byte{kindHardState}
+	keySnapshot   = []byte{kindSnapshot}
+	keyIdentity   = []byte{kindIdentity}
+	keyCheckpoint = []byte{kindCheckpoint}
 )
 
 // errRecord is the cause inside a corruption error; callers wrap it with
 // ErrCorrupt and the record's name and directory.
 var errRecord = errors.New("invalid record")
 
-// entryKey returns the key of the entry at index.
-func entryKey(index uint64) []byte {
-	k := make([]byte, entryKeyLen)
-	k[0] = kindEntry
-	binary.BigEndian.PutUint64(k[1:], index)
+// runKey returns the key of the run holding entries first..last.
+func runKey(first, last uint64) []byte {
+	k := make([]byte, runKeyLen)
+	k[0] = kindRun
+	binary.BigEndian.PutUint64(k[1:], first)
+	binary.BigEndian.PutUint64(k[9:], last)
 	return k
 }
 
-// parseEntryKey returns the index of an entry key.
-func parseEntryKey(k []byte) (uint64, bool) {
-	if len(k) != entryKeyLen || k[0] != kindEntry {
-		return 0, false
+// parseRunKey returns the extent of a run key.
+func parseRunKey(k []byte) (first, last uint64, ok bool) {
+	if len(k) != runKeyLen || k[0] != kindRun {
+		return 0, 0, false
 	}
-	return binary.BigEndian.Uint64(k[1:]), true
+	first, last = binary.BigEndian.Uint64(k[1:]), binary.BigEndian.Uint64(k[9:])
+	return first, last, first <= last
 }
 
 func checksum(key, body []byte) uint32 {
-	return crc32.Update(crc32.Update(0, castagnoli, key), castagnoli, body)
+	return record.UpdateChecksum(record.Checksum(key), body)
 }
 
 // seal appends the checksum of key and b to b.
@@ -87,13 +97,13 @@ func seal(key, b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, checksum(key, b))
 }
 
-// unseal verifies the version byte and checksum of v under key and returns the
-// body between them.
+// unseal verifies the version byte and checksum of v under key and returns
+// the body between them.
 func unseal(key, v []byte) ([]byte, error) {
 	if len(v) < 1+crcLen {
 		return nil, fmt.Errorf("%w: %d bytes is too short", errRecord, len(v))
 	}
-	if v[0] != recordVersion {
+	if v[0] != formatVersion {
 		return nil, fmt.Errorf("%w: unknown version %d", errRecord, v[0])
 	}
 	n := len(v) - crcLen
@@ -103,207 +113,153 @@ func unseal(key, v []byte) ([]byte, error) {
 	return v[1:n], nil
 }
 
-// encodeEntry returns the value of entry e (stored under entryKey(e.Index)).
-func encodeEntry(e engine.Entry) []byte {
-	b := make([]byte, 0, entryHeaderLen+len(e.Data)+crcLen)
-	b = append(b, recordVersion)
-	b = binary.BigEndian.AppendUint64(b, e.Term)
-	b = append(b, byte(e.Type))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Data)))
-	b = append(b, e.Data...)
-	return seal(entryKey(e.Index), b)
+// entryWeight is the engine's measure of an entry for byte limits.
+func entryWeight(e engine.Entry) uint64 { return uint64(len(e.Data)) + entryOverhead }
+
+// entryOverhead matches the engine's per-entry weight for byte limits.
+const entryOverhead = 24
+
+// appendEntries appends the encoding of es (term, type, data length, data
+// each) to b.
+func appendEntries(b []byte, es []engine.Entry) []byte {
+	for _, e := range es {
+		b = binary.BigEndian.AppendUint64(b, e.Term)
+		b = append(b, byte(e.Type))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Data)))
+		b = append(b, e.Data...)
+	}
+	return b
 }
 
-// decodeEntry decodes the value v of the entry at index. The returned Data
-// is a fresh copy; v may be reused by the caller.
-func decodeEntry(index uint64, v []byte) (engine.Entry, error) {
-	body, err := unseal(entryKey(index), v)
+// entriesLen is the length of appendEntries' output for es.
+func entriesLen(es []engine.Entry) int {
+	n := 0
+	for _, e := range es {
+		n += entryHeaderLen + len(e.Data)
+	}
+	return n
+}
+
+// readEntries decodes n entries with indexes first, first+1, ... from r.
+// Each entry's Data aliases r's input when alias is set, else it is a fresh
+// copy. Terms must not decrease, types must be known and lengths bounded.
+func readEntries(r *record.Reader, first uint64, n uint64, alias bool) []engine.Entry {
+	// Each entry takes at least entryHeaderLen bytes: bound n before
+	// allocating.
+	if n > uint64(r.Len()/entryHeaderLen) {
+		r.Failf("%d entries in %d bytes", n, r.Len())
+		return nil
+	}
+	es := make([]engine.Entry, 0, n)
+	var prevTerm uint64
+	for i := range n {
+		e := engine.Entry{Index: first + i, Term: r.U64(), Type: engine.EntryType(r.U8())}
+		size := r.U32()
+		if r.Err() != nil {
+			return nil
+		}
+		if !e.Type.Valid() {
+			r.Failf("entry %d has unknown type %d", e.Index, e.Type)
+			return nil
+		}
+		if size > MaxEntryBytes {
+			r.Failf("entry %d has %d bytes, more than %d", e.Index, size, MaxEntryBytes)
+			return nil
+		}
+		if e.Term < prevTerm {
+			r.Failf("entry %d has term %d below the previous entry's %d", e.Index, e.Term, prevTerm)
+			return nil
+		}
+		prevTerm = e.Term
+		if data := r.Bytes(int(size)); len(data) > 0 {
+			if alias {
+				e.Data = data
+			} else {
+				e.Data = append([]byte(nil), data...)
+			}
+		}
+		if r.Err() != nil {
+			return nil
+		}
+		es = append(es, e)
+	}
+	return es
+}
+
+// encodeRun returns the value of the run holding es (contiguous, at least
+// one), stored under runKey(es[0].Index, es[len(es)-1].Index).
+func encodeRun(es []engine.Entry) []byte {
+	key := runKey(es[0].Index, es[len(es)-1].Index)
+	b := make([]byte, 0, 1+entriesLen(es)+crcLen)
+	b = append(b, formatVersion)
+	b = appendEntries(b, es)
+	return seal(key, b)
+}
+
+// decodeRun decodes the run value v stored under the run key of
+// first..last. The entries' Data are fresh copies.
+func decodeRun(first, last uint64, v []byte) ([]engine.Entry, error) {
+	body, err := unseal(runKey(first, last), v)
 	if err != nil {
-		return engine.Entry{}, err
+		return nil, err
 	}
-	if len(body) < entryHeaderLen-1 {
-		return engine.Entry{}, fmt.Errorf("%w: entry header truncated", errRecord)
+	r := record.NewReader(body)
+	es := readEntries(r, first, last-first+1, false)
+	if err := r.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errRecord, err)
 	}
-	e := engine.Entry{Index: index, Term: binary.BigEndian.Uint64(body), Type: engine.EntryType(body[8])}
-	if !e.Type.Valid() {
-		return engine.Entry{}, fmt.Errorf("%w: unknown entry type %d", errRecord, body[8])
-	}
-	n := binary.BigEndian.Uint32(body[9:])
-	rest := body[13:]
-	if n > MaxEntryBytes || uint64(n) != uint64(len(rest)) {
-		return engine.Entry{}, fmt.Errorf("%w: data length %d, record holds %d", errRecord, n, len(rest))
-	}
-	if n > 0 {
-		e.Data = make([]byte, n)
-		copy(e.Data, rest)
-	}
-	return e, nil
+	return es, nil
 }
 
-// decodeEntryTerm verifies the entry value v at index and returns its term
-// without copying the data.
-func decodeEntryTerm(index uint64, v []byte) (uint64, error) {
-	body, err := unseal(entryKey(index), v)
-	if err != nil {
-		return 0, err
-	}
-	if len(body) < entryHeaderLen-1 {
-		return 0, fmt.Errorf("%w: entry header truncated", errRecord)
-	}
-	if n := binary.BigEndian.Uint32(body[9:]); n > MaxEntryBytes || uint64(n) != uint64(len(body)-13) {
-		return 0, fmt.Errorf("%w: data length %d, record holds %d", errRecord, n, len(body)-13)
-	}
-	if t := engine.EntryType(body[8]); !t.Valid() {
-		return 0, fmt.Errorf("%w: unknown entry type %d", errRecord, body[8])
-	}
-	return binary.BigEndian.Uint64(body), nil
-}
-
-// reader consumes a record body, remembering the first error.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: "+format, append([]any{errRecord}, args...)...)
-	}
-}
-
-func (r *reader) u64() uint64 {
-	if r.err != nil || len(r.b) < 8 {
-		r.fail("truncated integer")
-		return 0
-	}
-	v := binary.BigEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *reader) u16() uint16 {
-	if r.err != nil || len(r.b) < 2 {
-		r.fail("truncated count")
-		return 0
-	}
-	v := binary.BigEndian.Uint16(r.b)
-	r.b = r.b[2:]
-	return v
-}
-
-// str reads a u8-length-prefixed string of at most max bytes.
-func (r *reader) str(max int) string {
-	if r.err != nil || len(r.b) < 1 {
-		r.fail("truncated string")
-		return ""
-	}
-	n := int(r.b[0])
-	if n > max || n > len(r.b)-1 {
-		r.fail("string length %d out of bounds", n)
-		return ""
-	}
-	s := string(r.b[1 : 1+n])
-	r.b = r.b[1+n:]
-	return s
-}
-
-func (r *reader) ids() []engine.NodeID {
-	n := int(r.u16())
-	if r.err != nil {
-		return nil
-	}
-	// Each member takes at least two bytes; bound before allocating.
-	if n > maxMembers || n > len(r.b)/2 {
-		r.fail("member count %d out of bounds", n)
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	ids := make([]engine.NodeID, 0, n)
-	for range n {
-		ids = append(ids, engine.NodeID(r.str(engine.MaxNodeIDLen)))
-	}
-	return ids
-}
-
-func (r *reader) end() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
-	}
-	return r.err
-}
-
-func appendStr(b []byte, s string) []byte {
-	return append(append(b, byte(len(s))), s...)
-}
+// encodeFormat returns the value of the format record.
+func encodeFormat() []byte { return seal(keyFormat, []byte{formatVersion}) }
 
 // encodeHardState returns the value of the hard state record. The vote must
 // be at most engine.MaxNodeIDLen bytes (checked by Write).
 func encodeHardState(hs engine.HardState) []byte {
-	b := []byte{recordVersion}
+	return seal(keyHardState, appendHardState([]byte{formatVersion}, hs))
+}
+
+func appendHardState(b []byte, hs engine.HardState) []byte {
 	b = binary.BigEndian.AppendUint64(b, hs.Term)
 	b = binary.BigEndian.AppendUint64(b, hs.Commit)
-	b = appendStr(b, string(hs.Vote))
-	return seal(keyHardState, b)
+	return record.AppendString8(b, string(hs.Vote))
+}
+
+func readHardState(r *record.Reader) engine.HardState {
+	return engine.HardState{Term: r.U64(), Commit: r.U64(), Vote: engine.NodeID(r.String8(engine.MaxNodeIDLen))}
 }
 
 func decodeHardState(v []byte) (engine.HardState, error) {
-	body, err := unseal(keyHardState, v)
-	if err != nil {
-		return engine.HardState{}, err
-	}
-	r := reader{b: body}
-	hs := engine.HardState{Term: r.u64(), Commit: r.u64(), Vote: engine.NodeID(r.str(engine.MaxNodeIDLen))}
-	if err := r.end(); err != nil {
-		return engine.HardState{}, err
-	}
-	return hs, nil
+	return decodeWith(keyHardState, v, readHardState)
 }
 
 // encodeSnapshotMeta returns the value of the snapshot record. The
 // membership must be valid (checked by the callers).
 func encodeSnapshotMeta(m engine.SnapshotMeta) []byte {
-	b := []byte{recordVersion}
+	return seal(keySnapshot, appendSnapshotMeta([]byte{formatVersion}, m))
+}
+
+func appendSnapshotMeta(b []byte, m engine.SnapshotMeta) []byte {
 	b = binary.BigEndian.AppendUint64(b, m.Index)
 	b = binary.BigEndian.AppendUint64(b, m.Term)
 	b = binary.BigEndian.AppendUint64(b, m.Size)
-	for _, list := range [][]engine.NodeID{m.Membership.Voters, m.Membership.Learners} {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(list)))
-		for _, id := range list {
-			b = appendStr(b, string(id))
-		}
-	}
-	return seal(keySnapshot, b)
+	return engine.AppendMembership(b, m.Membership)
+}
+
+func readSnapshotMeta(r *record.Reader) engine.SnapshotMeta {
+	m := engine.SnapshotMeta{Index: r.U64(), Term: r.U64(), Size: r.U64()}
+	r.Use(func(b []byte) (int, error) {
+		var n int
+		var err error
+		m.Membership, n, err = engine.DecodeMembership(b)
+		return n, err
+	})
+	return m
 }
 
 func decodeSnapshotMeta(v []byte) (engine.SnapshotMeta, error) {
-	body, err := unseal(keySnapshot, v)
-	if err != nil {
-		return engine.SnapshotMeta{}, err
-	}
-	r := reader{b: body}
-	m := engine.SnapshotMeta{Index: r.u64(), Term: r.u64(), Size: r.u64()}
-	m.Membership.Voters = r.ids()
-	m.Membership.Learners = r.ids()
-	if err := r.end(); err != nil {
-		return engine.SnapshotMeta{}, err
-	}
-	if err := m.Membership.Validate(); err != nil {
-		return engine.SnapshotMeta{}, fmt.Errorf("%w: %v", errRecord, err)
-	}
-	return m, nil
-}
-
-// validSnapshotMeta reports whether m can be encoded and decoded back.
-func validSnapshotMeta(m engine.SnapshotMeta) error {
-	if err := m.Membership.Validate(); err != nil {
-		return err
-	}
-	if len(m.Membership.Voters) > maxMembers || len(m.Membership.Learners) > maxMembers {
-		return fmt.Errorf("log: membership has more than %d members in a list", maxMembers)
-	}
-	return nil
+	return decodeWith(keySnapshot, v, readSnapshotMeta)
 }
 
 // identity names the cluster and node a store belongs to.
@@ -313,21 +269,42 @@ type identity struct {
 }
 
 func encodeIdentity(id identity) []byte {
-	b := []byte{recordVersion}
-	b = appendStr(b, id.ClusterID)
-	b = appendStr(b, id.NodeID)
+	b := []byte{formatVersion}
+	b = record.AppendString8(b, id.ClusterID)
+	b = record.AppendString8(b, id.NodeID)
 	return seal(keyIdentity, b)
 }
 
 func decodeIdentity(v []byte) (identity, error) {
-	body, err := unseal(keyIdentity, v)
+	return decodeWith(keyIdentity, v, func(r *record.Reader) identity {
+		return identity{ClusterID: r.String8(MaxIdentityLen), NodeID: r.String8(MaxIdentityLen)}
+	})
+}
+
+func encodeCheckpoint(lsn uint64) []byte {
+	return seal(keyCheckpoint, binary.BigEndian.AppendUint64([]byte{formatVersion}, lsn))
+}
+
+func decodeCheckpoint(v []byte) (uint64, error) {
+	return decodeWith(keyCheckpoint, v, func(r *record.Reader) uint64 { return r.U64() })
+}
+
+// decodeWith unseals v under key and reads its whole body with read.
+func decodeWith[T any](key, v []byte, read func(*record.Reader) T) (T, error) {
+	var zero T
+	body, err := unseal(key, v)
 	if err != nil {
-		return identity{}, err
+		return zero, err
 	}
-	r := reader{b: body}
-	id := identity{ClusterID: r.str(MaxIdentityLen), NodeID: r.str(MaxIdentityLen)}
-	if err := r.end(); err != nil {
-		return identity{}, err
+	r := record.NewReader(body)
+	out := read(r)
+	if err := r.Finish(); err != nil {
+		return zero, fmt.Errorf("%w: %v", errRecord, err)
 	}
-	return id, nil
+	return out, nil
+}
+
+// validSnapshotMeta reports whether m can be encoded and decoded back.
+func validSnapshotMeta(m engine.SnapshotMeta) error {
+	return m.Membership.Validate()
 }

@@ -34,12 +34,14 @@ var (
 	sampleIdentities = []identity{{}, {ClusterID: "c1", NodeID: "n1"}}
 )
 
-// sampleRecords returns every sample record as (name, key, value).
+// sampleRecords returns every sample record as (name, key, value): the
+// Badger records, then write-ahead log record bodies (under an empty key).
 func sampleRecords() [][3]string {
 	var out [][3]string
 	add := func(name string, k, v []byte) { out = append(out, [3]string{name, string(k), string(v)}) }
-	for _, e := range sampleEntries {
-		add("entry "+e.String(), entryKey(e.Index), encodeEntry(e))
+	add("format", keyFormat, encodeFormat())
+	for _, run := range [][]engine.Entry{sampleEntries[:1], sampleRunEntries} {
+		add(fmt.Sprintf("run %d..%d", run[0].Index, run[len(run)-1].Index), runKey(run[0].Index, run[len(run)-1].Index), encodeRun(run))
 	}
 	for i, hs := range sampleHardStates {
 		add(fmt.Sprintf("hardstate %d", i), keyHardState, encodeHardState(hs))
@@ -50,7 +52,19 @@ func sampleRecords() [][3]string {
 	for i, id := range sampleIdentities {
 		add(fmt.Sprintf("identity %d", i), keyIdentity, encodeIdentity(id))
 	}
+	add("checkpoint 77", keyCheckpoint, encodeCheckpoint(77))
+	add("wal batch", nil, encodeBatch(Batch{TruncateFrom: 3, Entries: sampleRunEntries, HardState: &sampleHardStates[1]})[walRecHeaderLen:])
+	add("wal batch without hard state", nil, encodeBatch(Batch{Entries: sampleEntries[:1]})[walRecHeaderLen:])
+	add("wal snapshot", nil, encodeSnapshotOp(opSnapshot, sampleSnapshots[1], false)[walRecHeaderLen:])
+	add("wal reset keep", nil, encodeSnapshotOp(opReset, sampleSnapshots[1], true)[walRecHeaderLen:])
 	return out
+}
+
+// sampleRunEntries are contiguous entries of several types and terms.
+var sampleRunEntries = []engine.Entry{
+	{Term: 3, Index: 17, Type: engine.EntryNormal, Data: []byte("put k v")},
+	{Term: 3, Index: 18, Type: engine.EntryNoop},
+	{Term: 4, Index: 19, Type: engine.EntryConfig, Data: []byte{0, 1, 2, 0xff}},
 }
 
 // TestGoldenRecords locks the on-disk bytes: a format change shows as a
@@ -76,18 +90,21 @@ func TestGoldenRecords(t *testing.T) {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
-	for _, e := range sampleEntries {
-		got, err := decodeEntry(e.Index, encodeEntry(e))
+	for _, run := range [][]engine.Entry{sampleEntries[:1], sampleEntries[2:], sampleRunEntries} {
+		first, last := run[0].Index, run[len(run)-1].Index
+		got, err := decodeRun(first, last, encodeRun(run))
 		if err != nil {
-			t.Fatalf("decodeEntry(%v): %v", e, err)
+			t.Fatalf("decodeRun(%v): %v", run, err)
 		}
-		if diff := cmp.Diff(e, got); diff != "" {
-			t.Errorf("entry round trip (-want +got):\n%s", diff)
+		if diff := cmp.Diff(run, got, cmpEntries); diff != "" {
+			t.Errorf("run round trip (-want +got):\n%s", diff)
 		}
-		term, err := decodeEntryTerm(e.Index, encodeEntry(e))
-		if err != nil || term != e.Term {
-			t.Errorf("decodeEntryTerm(%v) = %d, %v, want %d, nil", e, term, err, e.Term)
+		if f, l, ok := parseRunKey(runKey(first, last)); !ok || f != first || l != last {
+			t.Errorf("parseRunKey(runKey(%d, %d)) = %d, %d, %v", first, last, f, l, ok)
 		}
+	}
+	if _, _, ok := parseRunKey(runKey(5, 4)); ok {
+		t.Error("parseRunKey accepted a run whose last index is below its first")
 	}
 	for _, hs := range sampleHardStates {
 		got, err := decodeHardState(encodeHardState(hs))
@@ -110,23 +127,59 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Errorf("identity round trip: got %+v, %v, want %+v", got, err, id)
 		}
 	}
+	if got, err := decodeCheckpoint(encodeCheckpoint(77)); err != nil || got != 77 {
+		t.Errorf("checkpoint round trip: got %d, %v", got, err)
+	}
+	b := Batch{TruncateFrom: 3, Entries: sampleRunEntries, HardState: &sampleHardStates[1]}
+	op, err := decodeOp(encodeBatch(b)[walRecHeaderLen:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := walOp{kind: opBatch, truncate: 3, hs: b.HardState, entries: b.Entries}
+	if diff := cmp.Diff(want, op, cmp.AllowUnexported(walOp{}), cmpEntries); diff != "" {
+		t.Errorf("batch round trip (-want +got):\n%s", diff)
+	}
+	for _, kind := range []byte{opSnapshot, opReset} {
+		op, err := decodeOp(encodeSnapshotOp(kind, sampleSnapshots[1], kind == opReset)[walRecHeaderLen:])
+		want := walOp{kind: kind, snap: sampleSnapshots[1], keep: kind == opReset}
+		if diff := cmp.Diff(want, op, cmp.AllowUnexported(walOp{}), cmpEntries); err != nil || diff != "" {
+			t.Errorf("op %d round trip: %v (-want +got):\n%s", kind, err, diff)
+		}
+	}
 }
 
 // decodeRecord decodes value v stored under key with the matching decoder
-// and re-encodes the result; ok is false if decoding failed.
+// and re-encodes the result. An empty key means a WAL record body, which
+// has no checksum of its own (the WAL frame holds it): only its structure
+// is checked.
 func decodeRecord(key, v []byte) (reencoded []byte, err error) {
 	switch {
-	case len(key) == entryKeyLen && key[0] == kindEntry:
-		i, _ := parseEntryKey(key)
-		e, err := decodeEntry(i, v)
-		term, terr := decodeEntryTerm(i, v)
-		if (err == nil) != (terr == nil) || (err == nil && term != e.Term) {
-			return nil, fmt.Errorf("decodeEntry and decodeEntryTerm disagree: %v/%d vs %v/%d", err, e.Term, terr, term)
-		}
+	case len(key) == 0:
+		op, err := decodeOp(v)
 		if err != nil {
 			return nil, err
 		}
-		return encodeEntry(e), nil
+		switch op.kind {
+		case opBatch:
+			return encodeBatch(Batch{TruncateFrom: op.truncate, Entries: op.entries, HardState: op.hs})[walRecHeaderLen:], nil
+		default:
+			return encodeSnapshotOp(op.kind, op.snap, op.keep)[walRecHeaderLen:], nil
+		}
+	case key[0] == kindRun:
+		first, last, ok := parseRunKey(key)
+		if !ok {
+			return nil, errRecord
+		}
+		es, err := decodeRun(first, last, v)
+		if err != nil {
+			return nil, err
+		}
+		return encodeRun(es), nil
+	case bytes.Equal(key, keyFormat):
+		if _, err := unseal(key, v); err != nil {
+			return nil, err
+		}
+		return encodeFormat(), nil
 	case bytes.Equal(key, keyHardState):
 		hs, err := decodeHardState(v)
 		if err != nil {
@@ -145,13 +198,25 @@ func decodeRecord(key, v []byte) (reencoded []byte, err error) {
 			return nil, err
 		}
 		return encodeIdentity(id), nil
+	case bytes.Equal(key, keyCheckpoint):
+		lsn, err := decodeCheckpoint(v)
+		if err != nil {
+			return nil, err
+		}
+		return encodeCheckpoint(lsn), nil
 	}
 	return nil, errors.New("unknown key")
 }
 
+// TestFlippedBytesAreDetected: any flipped byte or truncation of a Badger
+// record fails its checksum. (WAL bodies are covered by the WAL frame's
+// checksum: TestWALDamage.)
 func TestFlippedBytesAreDetected(t *testing.T) {
 	for _, r := range sampleRecords() {
 		key, v := []byte(r[1]), []byte(r[2])
+		if len(key) == 0 {
+			continue
+		}
 		for pos := range v {
 			for _, mask := range []byte{0x01, 0x80, 0xff} {
 				d := bytes.Clone(v)

@@ -9,9 +9,9 @@ import (
 
 // gcLoop runs value-log GC every period and whenever kickGC asks. It is
 // owned by the Store, started by Open for on-disk stores, and ends when
-// Close closes gcStop; Close waits for gcDone before closing Badger.
+// Close closes stop; Close waits for it before closing Badger.
 func (s *Store) gcLoop(period time.Duration) {
-	defer close(s.gcDone)
+	defer s.wg.Done()
 	var tick <-chan time.Time
 	if period > 0 {
 		t := time.NewTicker(period)
@@ -20,7 +20,7 @@ func (s *Store) gcLoop(period time.Duration) {
 	}
 	for {
 		select {
-		case <-s.gcStop:
+		case <-s.stop:
 			return
 		case <-tick:
 		case <-s.gcKick:
@@ -44,7 +44,7 @@ func (s *Store) kickGC() {
 func (s *Store) runGC() int {
 	for n := range maxGCRoundsPerGC {
 		select {
-		case <-s.gcStop:
+		case <-s.stop:
 			return n
 		default:
 		}

@@ -17,9 +17,8 @@ type State struct {
 	Snapshot engine.SnapshotMeta
 	// Entries are the entries after Snapshot.Index: ascending, contiguous.
 	Entries []engine.Entry
-	// Dropped holds one human-readable note per torn or invalid tail
-	// record that Open deleted (at most 16 notes, then a count). The
-	// runtime should log them: an acknowledged entry may have been lost.
+	// Dropped holds one human-readable note per torn record that Open
+	// dropped (a write that never returned). The runtime should log them.
 	Dropped []string
 }
 
@@ -70,10 +69,8 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 	return s.entries(lo, hi, maxBytes)
 }
 
-// entryOverhead matches the engine's per-entry weight for byte limits.
-const entryOverhead = 24
-
-// entries reads [lo, hi), which must lie within the log. s.mu held.
+// entries reads [lo, hi), which must lie within the log: the part below
+// memFirst from Badger, the rest from memory. s.mu held.
 func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 	if lo >= hi {
 		return nil, nil
@@ -83,39 +80,55 @@ func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 		out = make([]engine.Entry, 0, n)
 	}
 	var size uint64
+	if lo < s.memFirst {
+		var err error
+		out, size, err = s.badgerEntries(out, lo, min(hi, s.memFirst), maxBytes)
+		if err != nil || uint64(len(out)) < min(hi, s.memFirst)-lo {
+			return out, err // stopped by maxBytes, or failed
+		}
+		lo = s.memFirst
+	}
+	for i := lo; i < hi; i++ {
+		e := s.mem[i-s.memFirst]
+		size += entryWeight(e)
+		if len(out) > 0 && size > maxBytes {
+			break
+		}
+		e.Data = slices.Clone(e.Data)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// badgerEntries appends the entries [lo, hi) read from Badger's runs to
+// out, stopping before the one that would exceed maxBytes (never before the
+// first of all). It returns the new out and its total weight.
+func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64) ([]engine.Entry, uint64, error) {
+	var size uint64
+	for _, e := range out {
+		size += entryWeight(e)
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte{kindEntry}
-		opts.PrefetchSize = int(min(hi-lo, 64))
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		want := lo
-		for it.Seek(entryKey(lo)); want < hi; it.Next() {
-			if !it.Valid() {
-				return s.corruptEntry(want, errors.New("missing"))
-			}
-			i, ok := parseEntryKey(it.Item().Key())
-			if !ok || i != want {
-				return s.corruptEntry(want, errors.New("missing"))
-			}
-			var e engine.Entry
-			err := it.Item().Value(func(v []byte) error {
-				var err error
-				e, err = decodeEntry(i, v)
-				return err
-			})
-			if errors.Is(err, errRecord) {
-				return s.corruptEntry(i, err)
-			}
+		for want := lo; want < hi; {
+			first, last, v, err := findRun(txn, want)
 			if err != nil {
 				return err
 			}
-			size += uint64(len(e.Data)) + entryOverhead
-			if len(out) > 0 && size > maxBytes {
-				return nil
+			if v == nil {
+				return s.corruptEntry(want, errors.New("missing"))
 			}
-			out = append(out, e)
-			want++
+			es, err := decodeRun(first, last, v)
+			if err != nil {
+				return s.corrupt(fmt.Sprintf("run of entries %d to %d", first, last), err)
+			}
+			for _, e := range es[want-first : min(last+1, hi)-first] {
+				size += entryWeight(e)
+				if len(out) > 0 && size > maxBytes {
+					return nil
+				}
+				out = append(out, e)
+			}
+			want = min(last+1, hi)
 		}
 		return nil
 	})
@@ -123,15 +136,60 @@ func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 		err = fmt.Errorf("log: read entries in %s: %w", s.where, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return out, nil
+	return out, size, nil
+}
+
+// findRun returns the extent and value of a run holding entry i, or a nil
+// value if none does. Runs are disjoint except where a crash or a running
+// checkpoint left an older run overlapping a newer one; any run holding i
+// then holds the same entry i, since Badger is only read below memFirst.
+func findRun(txn *badger.Txn, i uint64) (first, last uint64, v []byte, err error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRun}, Reverse: true})
+	defer it.Close()
+	for it.Seek(runKey(i, math.MaxUint64)); it.Valid(); it.Next() {
+		f, l, ok := parseRunKey(it.Item().Key())
+		if !ok {
+			return 0, 0, nil, fmt.Errorf("%w: run key %x", errRecord, it.Item().Key())
+		}
+		if l < i {
+			continue // an older, shorter run; one further down may hold i
+		}
+		v, err := it.Item().ValueCopy(nil)
+		return f, l, v, err
+	}
+	return 0, 0, nil, nil
+}
+
+// badgerTerm returns the term of entry i from Badger.
+func (s *Store) badgerTerm(i uint64) (uint64, error) {
+	var term uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		first, last, v, err := findRun(txn, i)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			return s.corruptEntry(i, errors.New("missing"))
+		}
+		es, err := decodeRun(first, last, v)
+		if err != nil {
+			return s.corrupt(fmt.Sprintf("run of entries %d to %d", first, last), err)
+		}
+		term = es[i-first].Term
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		err = fmt.Errorf("log: read entry %d in %s: %w", i, s.where, err)
+	}
+	return term, err
 }
 
 // Term returns the term of the entry at index; the snapshot's index gives
 // the snapshot's term. It fails with ErrCompacted below the snapshot index,
 // ErrUnavailable above LastIndex, and ErrCorrupt for a damaged record. The
-// last entry's term is answered from memory.
+// terms of entries not yet checkpointed are answered from memory.
 func (s *Store) Term(index uint64) (uint64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -147,25 +205,10 @@ func (s *Store) Term(index uint64) (uint64, error) {
 		return 0, fmt.Errorf("log: term of %d: %w (last index %d)", index, ErrUnavailable, s.last)
 	case index == s.last:
 		return s.lastTerm, nil
+	case index >= s.memFirst:
+		return s.mem[index-s.memFirst].Term, nil
 	}
-	var term uint64
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(entryKey(index))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return s.corruptEntry(index, errors.New("missing"))
-		}
-		if err != nil {
-			return fmt.Errorf("log: read entry %d in %s: %w", index, s.where, err)
-		}
-		return item.Value(func(v []byte) error {
-			term, err = decodeEntryTerm(index, v)
-			if err != nil {
-				return s.corruptEntry(index, err)
-			}
-			return nil
-		})
-	})
-	return term, err
+	return s.badgerTerm(index)
 }
 
 // FirstIndex returns the index of the first entry that can be present: the
@@ -182,16 +225,4 @@ func (s *Store) LastIndex() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.last
-}
-
-// usable returns why the store cannot be used, or nil. s.mu held.
-func (s *Store) usable() error {
-	if s.closed {
-		return ErrClosed
-	}
-	return s.failed
-}
-
-func (s *Store) corruptEntry(index uint64, cause error) error {
-	return s.corrupt(fmt.Sprintf("entry %d", index), cause)
 }

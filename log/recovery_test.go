@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,61 +40,6 @@ func rawGet(txn *badger.Txn, key []byte) []byte {
 	return v
 }
 
-// damages of the record at entry 5, in a log of entries 1..10 of term 2.
-var entryDamages = []struct {
-	name   string
-	damage func(txn *badger.Txn) error
-}{
-	{"flipped byte", func(txn *badger.Txn) error {
-		v := rawGet(txn, entryKey(5))
-		v[len(v)/2] ^= 0x40
-		return txn.Set(entryKey(5), v)
-	}},
-	{"truncated", func(txn *badger.Txn) error {
-		v := rawGet(txn, entryKey(5))
-		return txn.Set(entryKey(5), v[:len(v)-3])
-	}},
-	{"empty", func(txn *badger.Txn) error { return txn.Set(entryKey(5), []byte{}) }},
-	{"unknown version", func(txn *badger.Txn) error {
-		v := rawGet(txn, entryKey(5))
-		v[0] = 7
-		return txn.Set(entryKey(5), v)
-	}},
-	{"misdirected write", func(txn *badger.Txn) error { return txn.Set(entryKey(5), rawGet(txn, entryKey(6))) }},
-	{"missing", func(txn *badger.Txn) error { return txn.Delete(entryKey(5)) }},
-}
-
-func TestCorruptEntryInTheMiddle(t *testing.T) {
-	for _, d := range entryDamages {
-		t.Run(d.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := openDisk(t, dir, Options{})
-			mustWrite(t, s, Batch{Entries: ents(2, 1, 10)})
-
-			// A live store notices on read.
-			if err := s.db.Update(d.damage); err != nil {
-				t.Fatal(err)
-			}
-			checkCorrupt(t, "Entries", func() error { _, err := s.Entries(1, 11, 1<<20); return err }, "entry 5", s.where)
-			checkCorrupt(t, "Load", func() error { _, err := s.Load(); return err }, "entry 5", s.where)
-			checkCorrupt(t, "Term", func() error { _, err := s.Term(5); return err }, "entry 5", s.where)
-			if got, err := s.Entries(6, 11, 1<<20); err != nil || len(got) != 5 {
-				t.Errorf("Entries(6, 11) = %d entries, %v; want 5, nil", len(got), err)
-			}
-			s.Close()
-
-			// Open refuses it: a valid entry follows the bad one.
-			checkCorrupt(t, "Open", func() error {
-				s, err := Open(dir, Options{})
-				if err == nil {
-					s.Close()
-				}
-				return err
-			}, "entry 5", filepath.Join(dir, "raft"))
-		})
-	}
-}
-
 func checkCorrupt(t *testing.T, op string, f func() error, wantIn ...string) {
 	t.Helper()
 	err := f()
@@ -107,6 +53,91 @@ func checkCorrupt(t *testing.T, op string, f func() error, wantIn ...string) {
 	}
 }
 
+func openErr(dir string, opts Options) func() error {
+	return func() error {
+		s, err := Open(dir, opts)
+		if err == nil {
+			s.Close()
+		}
+		return err
+	}
+}
+
+// checkpointed returns a closed store in a new directory holding entries
+// 1..12 of term 2 in Badger runs of entries 1-3, 4-6, 7-9 and 10-12, and
+// nothing in the write-ahead log.
+func checkpointed(t *testing.T) string {
+	dir := t.TempDir()
+	s := openDisk(t, dir, Options{})
+	for i := uint64(1); i <= 12; i += 3 {
+		mustWrite(t, s, Batch{Entries: ents(2, i, i+2), HardState: &engine.HardState{Term: 2, Commit: i}})
+		if err := s.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	return dir
+}
+
+// damages of the run of entries 4..6.
+var runDamages = []struct {
+	name   string
+	damage func(txn *badger.Txn) error
+}{
+	{"flipped byte", func(txn *badger.Txn) error {
+		v := rawGet(txn, runKey(4, 6))
+		v[len(v)/2] ^= 0x40
+		return txn.Set(runKey(4, 6), v)
+	}},
+	{"truncated", func(txn *badger.Txn) error {
+		v := rawGet(txn, runKey(4, 6))
+		return txn.Set(runKey(4, 6), v[:len(v)-3])
+	}},
+	{"empty", func(txn *badger.Txn) error { return txn.Set(runKey(4, 6), []byte{}) }},
+	{"unknown version", func(txn *badger.Txn) error {
+		v := rawGet(txn, runKey(4, 6))
+		v[0] = 7
+		return txn.Set(runKey(4, 6), v)
+	}},
+	{"misdirected write", func(txn *badger.Txn) error { return txn.Set(runKey(4, 6), rawGet(txn, runKey(7, 9))) }},
+}
+
+// TestCorruptRun: a damaged run fails every read of it with ErrCorrupt
+// naming the entries, live and after a reopen; the other runs still read.
+func TestCorruptRun(t *testing.T) {
+	for _, d := range runDamages {
+		t.Run(d.name, func(t *testing.T) {
+			dir := checkpointed(t)
+			rawUpdate(t, dir, d.damage)
+			s := openDisk(t, dir, Options{})
+			checkCorrupt(t, "Load", func() error { _, err := s.Load(); return err }, "entries 4 to 6", s.where)
+			checkCorrupt(t, "Entries", func() error { _, err := s.Entries(1, 13, 1<<20); return err }, "entries 4 to 6")
+			checkCorrupt(t, "Term", func() error { _, err := s.Term(5); return err }, "entries 4 to 6")
+			if got, err := s.Entries(7, 13, 1<<20); err != nil || len(got) != 6 {
+				t.Errorf("Entries(7, 13) = %d entries, %v; want 6, nil", len(got), err)
+			}
+		})
+	}
+}
+
+// TestMissingRun: a run deleted from the middle of the log is refused at
+// Open, never silently cut off with the runs after it.
+func TestMissingRun(t *testing.T) {
+	dir := checkpointed(t)
+	rawUpdate(t, dir, func(txn *badger.Txn) error { return txn.Delete(runKey(4, 6)) })
+	checkCorrupt(t, "Open", openErr(dir, Options{}), "entry 4", "missing", "entries 7 to 9")
+	// The last run missing looks like a shorter log: nothing says the
+	// entries existed, except the commit index.
+	dir = checkpointed(t)
+	rawUpdate(t, dir, func(txn *badger.Txn) error { return txn.Delete(runKey(10, 12)) })
+	s := openDisk(t, dir, Options{})
+	if got := s.LastIndex(); got != 9 {
+		t.Errorf("LastIndex with the last run deleted = %d, want 9", got)
+	}
+}
+
+// TestCorruptFixedRecords: every one-key record, damaged, is refused at
+// Open with ErrCorrupt naming it.
 func TestCorruptFixedRecords(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -115,6 +146,8 @@ func TestCorruptFixedRecords(t *testing.T) {
 		{"hard state record", keyHardState},
 		{"snapshot record", keySnapshot},
 		{"identity record", keyIdentity},
+		{"checkpoint record", keyCheckpoint},
+		{"format record", keyFormat},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -123,159 +156,216 @@ func TestCorruptFixedRecords(t *testing.T) {
 			if err := s.SetSnapshot(engine.SnapshotMeta{Index: 3, Term: 2}); err != nil {
 				t.Fatal(err)
 			}
+			if err := s.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
 			s.Close()
 			rawUpdate(t, dir, func(txn *badger.Txn) error {
 				v := rawGet(txn, tt.key)
-				v[1] ^= 1
+				if bytes := len(v); bytes > 5 {
+					v[1] ^= 1
+				} else {
+					v = v[:bytes-1] // the format record: one byte short
+				}
 				return txn.Set(tt.key, v)
 			})
-			checkCorrupt(t, "Open", func() error {
-				s, err := Open(dir, Options{})
-				if err == nil {
-					s.Close()
-				}
-				return err
-			}, tt.name, filepath.Join(dir, "raft"))
+			checkCorrupt(t, "Open", openErr(dir, Options{}), tt.name, filepath.Join(dir, "raft"))
 		})
 	}
 }
 
-func TestTornTail(t *testing.T) {
-	garbage := func(keys ...uint64) func(txn *badger.Txn) error {
-		return func(txn *badger.Txn) error {
-			for _, k := range keys {
-				if err := txn.Set(entryKey(k), []byte("\x01torn")); err != nil {
-					return err
-				}
+// walState writes batches 1..5 (entries 1-3, 4-6, ... of term 1) to a new
+// store, checkpoints after the first, closes it and returns the directory,
+// the segment file and the offsets where each record ends.
+func walState(t *testing.T) (dir, seg string, ends []int64) {
+	dir = t.TempDir()
+	s := openDisk(t, dir, Options{})
+	for i := uint64(1); i <= 15; i += 3 {
+		mustWrite(t, s, Batch{Entries: ents(1, i, i+2), HardState: &engine.HardState{Term: 1, Commit: i - 1}})
+		ends = append(ends, s.wal.off)
+		if i == 1 {
+			if err := s.Checkpoint(); err != nil {
+				t.Fatal(err)
 			}
-			return nil
 		}
 	}
-	tests := []struct {
-		name        string
-		damage      func(txn *badger.Txn) error
-		wantLast    uint64
-		wantDropped []string // substrings, one per note
-		wantErr     string   // if set, Open fails with ErrCorrupt mentioning it
-	}{
-		{
-			name:        "last two records bad",
-			damage:      garbage(9, 10),
-			wantLast:    8,
-			wantDropped: []string{"entry 9", "entry 10"},
-		},
-		{
-			name:        "bad record then bad record after a gap",
-			damage:      garbage(10, 12),
-			wantLast:    9,
-			wantDropped: []string{"entry 10", "entry 12"},
-		},
-		{
-			name:        "bad record after a gap",
-			damage:      garbage(12),
-			wantLast:    10,
-			wantDropped: []string{"entry 12"},
-		},
-		{
-			name: "term regression at the end",
-			damage: func(txn *badger.Txn) error {
-				return txn.Set(entryKey(10), encodeEntry(engine.Entry{Index: 10, Term: 1}))
-			},
-			wantLast:    9,
-			wantDropped: []string{"entry 10"},
-		},
-		{
-			name:        "commit above the last entry",
-			damage:      func(txn *badger.Txn) error { return garbage(7, 8, 9, 10)(txn) },
-			wantLast:    6,
-			wantDropped: []string{"entry 7", "entry 8", "entry 9", "entry 10", "commit 8 is above the last index 6"},
-		},
-		{
-			name: "valid record after a gap",
-			damage: func(txn *badger.Txn) error {
-				return txn.Set(entryKey(12), encodeEntry(engine.Entry{Index: 12, Term: 2}))
-			},
-			wantErr: "entry 11",
-		},
-		{
-			name: "valid record after a bad one",
-			damage: func(txn *badger.Txn) error {
-				if err := garbage(9)(txn); err != nil {
-					return err
-				}
-				return txn.Set(entryKey(11), encodeEntry(engine.Entry{Index: 11, Term: 2}))
-			},
-			wantErr: "entry 9",
-		},
+	seg = s.wal.f.Name()
+	s.Close()
+	return dir, seg, ends
+}
+
+func damageFile(t *testing.T, path string, f func(b []byte)) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
+	f(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWALTornTail: a damaged last record is a write that never returned:
+// Open drops it with a note and zeroes it, the log goes on from the record
+// before, and the next Open finds nothing to drop.
+func TestWALTornTail(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		damage func(b []byte, last, end int64)
+	}{
+		{"zeroed second half", func(b []byte, last, end int64) { clear(b[(last+end)/2 : end]) }},
+		{"flipped byte", func(b []byte, last, end int64) { b[last+30] ^= 0x20 }},
+		{"bad length", func(b []byte, last, end int64) { b[last] = 0x7f }},
+		{"header only", func(b []byte, last, end int64) { clear(b[last+walRecHeaderLen : end]) }},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir, seg, ends := walState(t)
+			damageFile(t, seg, func(b []byte) { tt.damage(b, ends[3], ends[4]) })
 			s := openDisk(t, dir, Options{})
-			mustWrite(t, s, Batch{Entries: ents(2, 1, 10), HardState: &engine.HardState{Term: 2, Commit: 8}})
-			s.Close()
-			rawUpdate(t, dir, tt.damage)
-			if tt.wantErr != "" {
-				checkCorrupt(t, "Open", func() error {
-					s, err := Open(dir, Options{})
-					if err == nil {
-						s.Close()
-					}
-					return err
-				}, tt.wantErr)
-				return
-			}
-			s = openDisk(t, dir, Options{})
 			st := mustLoad(t, s)
-			if diff := cmp.Diff(ents(2, 1, tt.wantLast), st.Entries, cmpEntries); diff != "" {
+			if diff := cmp.Diff(ents(1, 1, 12), st.Entries, cmpEntries); diff != "" {
 				t.Errorf("entries (-want +got):\n%s", diff)
 			}
-			if len(st.Dropped) != len(tt.wantDropped) {
-				t.Fatalf("Dropped = %q, want %d notes", st.Dropped, len(tt.wantDropped))
+			if len(st.Dropped) != 1 || !strings.Contains(st.Dropped[0], "torn record") || !strings.Contains(st.Dropped[0], seg) {
+				t.Errorf("Dropped = %q, want one note on a torn record in %s", st.Dropped, seg)
 			}
-			for i, w := range tt.wantDropped {
-				if !strings.Contains(st.Dropped[i], w) {
-					t.Errorf("Dropped[%d] = %q, want it to mention %q", i, st.Dropped[i], w)
-				}
+			if st.HardState.Commit != 9 {
+				t.Errorf("hard state commit = %d, want 9 (of the last whole record)", st.HardState.Commit)
 			}
-			// The tail is gone from disk: the next open drops nothing and
-			// the log continues after the kept entries.
+			mustWrite(t, s, Batch{Entries: ents(2, 13, 14)})
 			s.Close()
 			s = openDisk(t, dir, Options{})
 			st = mustLoad(t, s)
-			if len(st.Dropped) != 0 || s.LastIndex() != tt.wantLast {
-				t.Errorf("second open: Dropped = %q, LastIndex = %d; want none, %d", st.Dropped, s.LastIndex(), tt.wantLast)
+			if len(st.Dropped) != 0 || s.LastIndex() != 14 {
+				t.Errorf("second open: Dropped = %q, LastIndex = %d; want none, 14", st.Dropped, s.LastIndex())
 			}
-			if got, want := countEntryKeys(t, s), int(tt.wantLast); got != want {
-				t.Errorf("stored entries = %d, want %d", got, want)
-			}
-			mustWrite(t, s, Batch{Entries: ents(3, tt.wantLast+1, tt.wantLast+1)})
 		})
 	}
 }
 
-func TestTornTailNotesAreBounded(t *testing.T) {
+// TestWALDamageInTheMiddle: a damaged record followed by a valid one is
+// not a tear: Open refuses with ErrCorrupt naming the segment.
+func TestWALDamageInTheMiddle(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		damage func(b []byte, ends []int64)
+		want   string
+	}{
+		{"flipped byte", func(b []byte, ends []int64) { b[ends[1]+40] ^= 1 }, "followed by valid record"},
+		{"zeroed record", func(b []byte, ends []int64) { clear(b[ends[1]:ends[2]]) }, "valid record 4 follows"},
+		{"zeroed header", func(b []byte, ends []int64) { clear(b[ends[1] : ends[1]+walRecHeaderLen]) }, "valid record 4 follows"},
+		{"record moved", func(b []byte, ends []int64) {
+			copy(b[ends[1]:ends[2]], b[ends[2]:ends[3]]) // record 4 where 3 was
+		}, "record"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, seg, ends := walState(t)
+			damageFile(t, seg, func(b []byte) { tt.damage(b, ends) })
+			checkCorrupt(t, "Open", openErr(dir, Options{}), seg, tt.want)
+		})
+	}
+}
+
+// TestWALSegments: with tiny segments, writes switch segments (to the
+// spare when it is ready), checkpoints delete the segments they no longer
+// need, a record larger than a segment gets one of its own, and every
+// reopen reads the same log.
+func TestWALSegments(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{segmentBytes: 2048, CheckpointBytes: 1 << 40}
+	s := openDisk(t, dir, opts)
+	var want []engine.Entry
+	next := uint64(1)
+	write := func(n int, size int) {
+		var es []engine.Entry
+		for range n {
+			es = append(es, engine.Entry{Term: 1, Index: next, Data: []byte(strings.Repeat("x", size))})
+			next++
+		}
+		mustWrite(t, s, Batch{Entries: es})
+		want = append(want, es...)
+	}
+	for range 40 {
+		write(3, 100)
+	}
+	if n := s.wal.segmentCount(); n < 5 {
+		t.Fatalf("%d segments after 40 records of ~330 bytes in 2 KiB segments", n)
+	}
+	write(1, 5000) // larger than a segment
+	write(2, 10)
+	if err := s.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.wal.segmentCount(); n != 1 {
+		t.Errorf("%d segments after a checkpoint of everything, want 1 (the one being written)", n)
+	}
+	for round := range 2 {
+		write(2, 50)
+		s.Close()
+		s = openDisk(t, dir, opts)
+		if diff := cmp.Diff(want, mustLoad(t, s).Entries, cmpEntries); diff != "" {
+			t.Fatalf("round %d: entries after reopen (-want +got):\n%s", round, diff)
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "raft", "wal", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) > 3 {
+		t.Errorf("wal holds %d files, want at most 3 (segments being written, the spare): %v", len(files), files)
+	}
+}
+
+// TestWALMissingSegment: a segment deleted from the middle is refused.
+func TestWALMissingSegment(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{segmentBytes: 1024, CheckpointBytes: 1 << 40}
+	s := openDisk(t, dir, opts)
+	for i := uint64(1); i <= 60; i += 3 {
+		mustWrite(t, s, Batch{Entries: ents(1, i, i+2)})
+	}
+	s.Close()
+	segs, err := filepath.Glob(filepath.Join(dir, "raft", "wal", "0*.wal"))
+	if err != nil || len(segs) < 3 {
+		t.Fatalf("segments %v, %v: want at least 3", segs, err)
+	}
+	if err := os.Remove(segs[1]); err != nil {
+		t.Fatal(err)
+	}
+	checkCorrupt(t, "Open", openErr(dir, opts), "missing")
+}
+
+// TestWALLeftovers: what an interrupted preparation leaves (a .tmp file,
+// a spare of the wrong size) is removed at Open.
+func TestWALLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	s := openDisk(t, dir, Options{})
-	mustWrite(t, s, Batch{Entries: ents(2, 1, 100)})
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 3)})
 	s.Close()
-	rawUpdate(t, dir, func(txn *badger.Txn) error {
-		for i := uint64(51); i <= 100; i++ {
-			if err := txn.Set(entryKey(i), []byte{1}); err != nil {
-				return err
-			}
+	walDir := filepath.Join(dir, "raft", "wal")
+	for _, name := range []string{"spare.wal.tmp", "0000000000000009.wal.tmp"} {
+		if err := os.WriteFile(filepath.Join(walDir, name), []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
+	}
+	if err := os.WriteFile(filepath.Join(walDir, spareName), []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s = openDisk(t, dir, Options{})
-	st := mustLoad(t, s)
-	if got, want := len(st.Dropped), maxDroppedNotes+1; got != want {
-		t.Fatalf("len(Dropped) = %d, want %d", got, want)
+	if diff := cmp.Diff(ents(1, 1, 3), mustLoad(t, s).Entries, cmpEntries); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
 	}
-	if got, want := st.Dropped[maxDroppedNotes], "and 34 more"; !strings.Contains(got, want) {
-		t.Errorf("last note %q does not mention %q", got, want)
+	if _, err := os.Stat(filepath.Join(walDir, "0000000000000009.wal.tmp")); !os.IsNotExist(err) {
+		t.Errorf("0000000000000009.wal.tmp still there: %v", err)
 	}
-	if got, want := s.LastIndex(), uint64(50); got != want {
-		t.Errorf("LastIndex = %d, want %d", got, want)
+	// The short spare was removed; the preparer makes a new one (through
+	// spare.wal.tmp, which the leftover was removed to make room for).
+	waitFor(t, "a new spare", func() bool {
+		fi, err := os.Stat(filepath.Join(walDir, spareName))
+		return err == nil && fi.Size() == segmentBytes
+	})
+	if _, err := os.Stat(filepath.Join(walDir, "spare.wal.tmp")); !os.IsNotExist(err) {
+		t.Errorf("spare.wal.tmp still there after the spare is ready: %v", err)
 	}
 }

@@ -24,6 +24,9 @@ var (
 	ErrCorrupt          = errors.New("log: corrupt record")
 	ErrIdentityMismatch = errors.New("log: store belongs to another cluster or node")
 	ErrClosed           = errors.New("log: store is closed")
+	// ErrFormat reports a directory written by a format this code cannot
+	// read (a newer yggr); the message says which.
+	ErrFormat = errors.New("log: unsupported format")
 )
 
 // Options configure Open. The zero value is usable.
@@ -49,16 +52,30 @@ type Options struct {
 	// the Store. Zero means 10 minutes; negative disables the periodic run
 	// (Compact still triggers one).
 	GCInterval time.Duration
+	// CheckpointBytes is how many bytes of write-ahead log records wait
+	// before the checkpoint goroutine moves them into Badger. Zero means
+	// 4 MiB.
+	CheckpointBytes int64
 
 	// memTableSize overrides the Badger memtable size (tests use a small
 	// one to reach the one-transaction limit cheaply); zero is the default.
 	memTableSize int64
+	// maxRunBytes overrides the size of a run (tests use a small one to get
+	// many runs); zero is the default.
+	maxRunBytes int
+	// segmentBytes overrides the size of a write-ahead log segment (tests
+	// use a small one to switch segments often); zero is the default.
+	segmentBytes int64
+	// crashCheckpoint, if set, is called with a checkpoint's mutations and
+	// returns how many of them to commit before the checkpoint fails as if
+	// the process had crashed (-1: commit them all, no crash). Tests only.
+	crashCheckpoint func(ms []mutation) int
 }
 
 // Badger tuning for a tiny database; see doc.go.
 const (
 	memTableSize     = 8 << 20
-	valueThreshold   = 64 << 10
+	valueThreshold   = 4 << 10
 	valueLogFileSize = 64 << 20
 	blockCacheSize   = 1 << 20
 	indexCacheSize   = 1 << 20
@@ -66,53 +83,84 @@ const (
 	gcDiscardRatio   = 0.5
 	maxGCRoundsPerGC = 16
 	maxDroppedNotes  = 16
+
+	defaultCheckpointBytes = 4 << 20
+	// defaultRunBytes bounds the entry bytes of one run (one Badger value),
+	// though a run always holds at least one entry.
+	defaultRunBytes = 256 << 10
 )
 
 // Store is the durable Raft state of one node: log entries, hard state and
-// snapshot metadata, in one Badger database under dir/raft.
+// snapshot metadata, in a write-ahead log and one Badger database under
+// dir/raft (see doc.go).
 //
 // Concurrency: all methods are safe for concurrent use. Writers (Write,
 // SetSnapshot, ResetTo) are serialized; readers (Load, Entries, Term,
 // FirstIndex, LastIndex) always see the state before or after a whole
-// write, never half of one: a write that changes or deletes visible entries
-// holds them off until it is durable, a pure append publishes its new last
-// index only once durable. Compact runs beside all of them (it touches only
-// invisible entries). The runtime is expected to write from one goroutine.
+// write, never half of one: a write is published only once durable.
+// Compact and the checkpoint goroutine run beside all of them.
 type Store struct {
 	db     *badger.DB
+	wal    *wal   // nil in memory
 	where  string // the Badger directory, or "memory", for error messages
 	logger *slog.Logger
+	opts   Options
 
 	// writeMu serializes writers, so that one write's phases are never
 	// interleaved with another's.
 	writeMu sync.Mutex
-	// compactMu serializes Compact calls, which do not take writeMu.
-	compactMu sync.Mutex
+	// badgerMu serializes the writers of entries into Badger: the
+	// checkpoint and Compact.
+	badgerMu sync.Mutex
 
 	mu       sync.RWMutex
 	closed   bool
-	failed   error // sticky: set when a commit failed midway; later writes refuse
+	failed   error // sticky: set when a write failed; later writes refuse
 	hs       engine.HardState
 	snap     engine.SnapshotMeta // recorded snapshot; floor of the log
 	last     uint64              // index of the last entry, snap.Index if none
 	lastTerm uint64              // term of entry last (snap.Term if none)
 	dropped  []string            // notes from recovery, reported by Load
 
+	// The entries [memFirst, last] are in mem, and are the truth for those
+	// indexes; the entries [snap.Index+1, memFirst) are in Badger. Badger
+	// may also hold stale entries at or above memFirst (of a truncated
+	// suffix, or written by a checkpoint that a truncation overtook): they
+	// are never read, and the next checkpoint replaces them.
+	//
+	// mem is only appended to or re-sliced, never written in place: a
+	// checkpoint reads a captured slice of it without holding mu.
+	mem      []engine.Entry
+	memFirst uint64
+	// lsn is the LSN of the last WAL record; cpLSN the last one whose
+	// effects Badger holds (the checkpoint record).
+	lsn, cpLSN uint64
+	// pending is the size of the WAL records above cpLSN.
+	pending int64
+	// truncatedAt is the lowest index a write truncated since the running
+	// checkpoint captured mem; 0 if none.
+	truncatedAt uint64
+	// compactTo asks the next checkpoint to delete the entries at or below
+	// it (what Compact asked for, or a ResetTo dropped); compacted is what
+	// a checkpoint last deleted up to.
+	compactTo, compacted uint64
+
+	checkpoints    atomic.Int64 // completed checkpoints, for tests
 	chunkedCommits atomic.Int64 // commits too large for one transaction, for tests
 	gcRuns         atomic.Int64 // runs of the GC goroutine, for tests
 
-	gcKick chan struct{} // buffered(1): request a GC run
-	gcStop chan struct{} // closed by Close
-	gcDone chan struct{} // closed when the GC goroutine ends; nil if none
+	ckptKick chan struct{} // buffered(1): request a checkpoint
+	gcKick   chan struct{} // buffered(1): request a GC run
+	stop     chan struct{} // closed by Close
+	wg       sync.WaitGroup
 }
 
 // Open opens (creating if needed) the store in filepath.Join(dir, "raft"),
-// checks or records the identity, and recovers: a torn or invalid tail of
-// the log (records after the last valid contiguous entry, none of them
-// valid) is deleted and reported by Load in State.Dropped. Any other damage
-// (a bad hard state or snapshot record, a bad or missing entry followed by
-// valid ones) fails with an error wrapping ErrCorrupt. The caller must Close
-// the store.
+// checks or records the identity, migrates a directory written by format 1,
+// and recovers: Badger's records, then the write-ahead log's records above
+// the checkpoint. A torn last WAL record (a write that never returned) is
+// dropped and reported by Load in State.Dropped. Any other damage fails
+// with an error wrapping ErrCorrupt. The caller must Close the store.
 func Open(dir string, opts Options) (*Store, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -121,7 +169,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if len(opts.ClusterID) > MaxIdentityLen || len(opts.NodeID) > MaxIdentityLen {
 		return nil, fmt.Errorf("log: cluster or node id longer than %d bytes", MaxIdentityLen)
 	}
-	s := &Store{logger: logger, where: "memory"}
+	opts.CheckpointBytes = cmp.Or(opts.CheckpointBytes, defaultCheckpointBytes)
+	opts.maxRunBytes = cmp.Or(opts.maxRunBytes, defaultRunBytes)
+	opts.segmentBytes = cmp.Or(opts.segmentBytes, segmentBytes)
+	s := &Store{logger: logger, where: "memory", opts: opts}
 	bopts := badgerOptions("", opts, logger)
 	if !opts.InMemory {
 		s.where = filepath.Join(dir, "raft")
@@ -135,25 +186,32 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("log: open badger in %s: %w", s.where, err)
 	}
 	s.db = db
-	if err := s.checkIdentity(identity{ClusterID: opts.ClusterID, NodeID: opts.NodeID}); err != nil {
+	if err := s.open(identity{ClusterID: opts.ClusterID, NodeID: opts.NodeID}); err != nil {
+		if s.wal != nil {
+			s.wal.close()
+		}
 		db.Close()
 		return nil, err
 	}
-	if err := s.recover(); err != nil {
-		db.Close()
-		return nil, err
-	}
+	s.ckptKick = make(chan struct{}, 1)
 	s.gcKick = make(chan struct{}, 1)
-	s.gcStop = make(chan struct{})
+	s.stop = make(chan struct{})
+	s.wg.Add(1)
+	// The checkpoint goroutine is owned by the Store; it ends when Close
+	// closes stop, and Close waits for it.
+	go s.checkpointLoop()
 	if !opts.InMemory {
 		period := opts.GCInterval
 		if period == 0 {
 			period = defaultGCPeriod
 		}
-		s.gcDone = make(chan struct{})
-		// The GC goroutine is owned by the Store; it ends when Close closes
-		// gcStop, and Close waits for gcDone.
+		s.wg.Add(1)
+		// The GC goroutine is owned by the Store; it ends when Close
+		// closes stop, and Close waits for it.
 		go s.gcLoop(period)
+	}
+	if s.pending >= s.opts.CheckpointBytes {
+		s.kickCheckpoint()
 	}
 	return s, nil
 }
@@ -165,8 +223,10 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 	o := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{logger}).
 		WithInMemory(opts.InMemory).
-		// One Write is one Badger write request; with SyncWrites Badger
-		// syncs its write-ahead log (and value log) inside that request.
+		// Badger is written by the checkpoint goroutine, off the write
+		// path: each of its writes is synced inside the request that
+		// writes it, so that nothing acknowledged lives in a file nobody
+		// synced (see doc.go).
 		WithSyncWrites(!opts.NoSync && !opts.InMemory).
 		WithMemTableSize(mt).
 		WithNumMemtables(2).
@@ -192,13 +252,13 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 	return o
 }
 
-// Close stops the GC goroutine and closes Badger. Later calls return
-// ErrClosed; so do all other methods.
+// Close stops the checkpoint and GC goroutines and closes the write-ahead
+// log and Badger. Records not yet checkpointed stay in the write-ahead log
+// and are replayed by the next Open. Later calls return ErrClosed; so do
+// all other methods.
 func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	s.compactMu.Lock()
-	defer s.compactMu.Unlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -206,55 +266,35 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	close(s.gcStop)
-	if s.gcDone != nil {
-		<-s.gcDone
+	close(s.stop)
+	s.wg.Wait()
+	s.badgerMu.Lock()
+	defer s.badgerMu.Unlock()
+	var errs []error
+	if s.wal != nil {
+		errs = append(errs, s.wal.close())
 	}
 	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("log: close %s: %w", s.where, err)
+		errs = append(errs, fmt.Errorf("log: close %s: %w", s.where, err))
 	}
-	return nil
-}
-
-// checkIdentity records want on first open and compares it afterwards.
-func (s *Store) checkIdentity(want identity) error {
-	var (
-		got   identity
-		found bool
-	)
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(keyIdentity)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		return item.Value(func(v []byte) error {
-			got, err = decodeIdentity(v)
-			return err
-		})
-	})
-	if errors.Is(err, errRecord) {
-		return s.corrupt("identity record", err)
-	}
-	if err != nil {
-		return fmt.Errorf("log: read identity in %s: %w", s.where, err)
-	}
-	if found {
-		if got != want {
-			return fmt.Errorf("%w: %s holds cluster %q node %q, opened as cluster %q node %q",
-				ErrIdentityMismatch, s.where, got.ClusterID, got.NodeID, want.ClusterID, want.NodeID)
-		}
-		return nil
-	}
-	return s.commit([][]mutation{{set(keyIdentity, encodeIdentity(want))}})
+	return errors.Join(errs...)
 }
 
 // corrupt returns the error for a damaged record named what.
 func (s *Store) corrupt(what string, cause error) error {
 	return fmt.Errorf("%w: %s in %s: %v", ErrCorrupt, what, s.where, cause)
+}
+
+func (s *Store) corruptEntry(index uint64, cause error) error {
+	return s.corrupt(fmt.Sprintf("entry %d", index), cause)
+}
+
+// usable returns why the store cannot be used, or nil. s.mu held.
+func (s *Store) usable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.failed
 }
 
 // badgerLogger routes Badger's log messages to slog: errors and warnings

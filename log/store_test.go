@@ -402,7 +402,7 @@ func TestIdentity(t *testing.T) {
 
 func TestSnapshotAndCompact(t *testing.T) {
 	dir := t.TempDir()
-	s := openDisk(t, dir, Options{})
+	s := openDisk(t, dir, perEntry)
 	mustWrite(t, s, Batch{Entries: append(ents(1, 1, 50), ents(2, 51, 100)...)})
 	meta := engine.SnapshotMeta{Index: 60, Term: 2, Membership: engine.NewMembership([]engine.NodeID{"n1"}, nil)}
 
@@ -459,26 +459,33 @@ func TestSnapshotAndCompact(t *testing.T) {
 	}
 	mustWrite(t, s, Batch{TruncateFrom: 61, Entries: ents(3, 61, 61)})
 	s.Close()
-	s = openDisk(t, dir, Options{})
+	s = openDisk(t, dir, perEntry)
 	want = State{Snapshot: meta, Entries: ents(3, 61, 61)}
 	if diff := cmp.Diff(want, mustLoad(t, s), cmpEntries); diff != "" {
 		t.Errorf("Load after reopen (-want +got):\n%s", diff)
 	}
 }
 
-// countEntryKeys counts the entry records physically stored.
+// countEntryKeys checkpoints s, then counts the entries stored in Badger's
+// runs. With Options.maxRunBytes 1 every run holds one entry.
 func countEntryKeys(t *testing.T, s *Store) int {
 	t.Helper()
-	runs, err := s.entryRuns(^uint64(0))
-	if err != nil {
+	if err := s.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, r := range runs {
-		n += int(r.hi - r.lo + 1)
+	err := s.eachRun(func(first, last uint64) error {
+		n += int(last - first + 1)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return n
 }
+
+// perEntry stores one entry per run, so that tests can count them.
+var perEntry = Options{maxRunBytes: 1}
 
 func TestResetTo(t *testing.T) {
 	mem := engine.NewMembership([]engine.NodeID{"n1", "n2"}, nil)
@@ -515,8 +522,11 @@ func TestResetTo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s := openDisk(t, dir, Options{})
+			s := openDisk(t, dir, perEntry)
 			mustWrite(t, s, Batch{Entries: ents(1, 1, 20)})
+			if err := s.Checkpoint(); err != nil { // some of the entries in Badger
+				t.Fatal(err)
+			}
 			if err := s.SetSnapshot(engine.SnapshotMeta{Index: 5, Term: 1}); err != nil {
 				t.Fatal(err)
 			}
@@ -537,7 +547,7 @@ func TestResetTo(t *testing.T) {
 					t.Errorf("round %d: stored entries = %d, want %d", round, got, tt.wantKeys)
 				}
 				s.Close()
-				s = openDisk(t, dir, Options{})
+				s = openDisk(t, dir, perEntry)
 			}
 			next := tt.wantLast + 1
 			mustWrite(t, s, Batch{Entries: ents(3, next, next)})
@@ -548,11 +558,12 @@ func TestResetTo(t *testing.T) {
 	}
 }
 
-// TestLargeBatches writes and truncates more than one Badger transaction
-// holds, which takes the chunked commit path.
+// TestLargeBatches checkpoints and truncates more than one Badger
+// transaction holds, which takes the chunked commit path.
 func TestLargeBatches(t *testing.T) {
-	// A 1 MiB memtable holds about 1600 keys per transaction.
-	s, err := Open("", Options{InMemory: true, memTableSize: 1 << 20})
+	// A 1 MiB memtable holds about 1600 keys per transaction; one entry per
+	// run makes one key per entry.
+	s, err := Open("", Options{InMemory: true, memTableSize: 1 << 20, maxRunBytes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,12 +573,15 @@ func TestLargeBatches(t *testing.T) {
 	if got := s.LastIndex(); got != n {
 		t.Fatalf("LastIndex = %d, want %d", got, n)
 	}
-	mustWrite(t, s, Batch{TruncateFrom: 10, Entries: ents(2, 10, 12)})
-	if got, want := s.chunkedCommits.Load(), int64(2); got != want {
-		t.Errorf("chunked commits = %d, want %d", got, want)
+	if err := s.Checkpoint(); err != nil {
+		t.Fatal(err)
 	}
+	mustWrite(t, s, Batch{TruncateFrom: 10, Entries: ents(2, 10, 12)})
 	if got, want := countEntryKeys(t, s), 12; got != want {
 		t.Errorf("stored entries = %d, want %d", got, want)
+	}
+	if got, want := s.chunkedCommits.Load(), int64(2); got != want {
+		t.Errorf("chunked commits = %d, want %d", got, want)
 	}
 	want := State{HardState: engine.HardState{Term: 1, Commit: 7}, Entries: append(ents(1, 1, 9), ents(2, 10, 12)...)}
 	if diff := cmp.Diff(want, mustLoad(t, s), cmpEntries); diff != "" {
@@ -585,9 +599,28 @@ func TestLargeBatches(t *testing.T) {
 	}
 }
 
-// TestFailedWriteIsSticky closes Badger under the store so that a commit
-// fails; the store must then refuse all use rather than guess its state.
+// TestFailedWriteIsSticky closes the write-ahead log's file under the
+// store so that a write fails; the store must then refuse all use rather
+// than guess its state.
 func TestFailedWriteIsSticky(t *testing.T) {
+	s := openDisk(t, t.TempDir(), Options{})
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 3)})
+	if err := s.wal.f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	werr := s.Write(Batch{Entries: ents(1, 4, 4)})
+	if werr == nil {
+		t.Fatal("Write on a closed write-ahead log succeeded")
+	}
+	if got := s.LastIndex(); got != 3 {
+		t.Errorf("LastIndex after a failed write = %d, want 3", got)
+	}
+	checkSticky(t, s, werr)
+}
+
+// TestFailedCheckpointIsSticky closes Badger under the store so that a
+// checkpoint fails: the store refuses all use from then on.
+func TestFailedCheckpointIsSticky(t *testing.T) {
 	s, err := Open("", Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
@@ -596,22 +629,32 @@ func TestFailedWriteIsSticky(t *testing.T) {
 	if err := s.db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	werr := s.Write(Batch{Entries: ents(1, 4, 4)})
-	if werr == nil {
-		t.Fatal("Write on a closed Badger succeeded")
-	}
-	if got := s.LastIndex(); got != 3 {
-		t.Errorf("LastIndex after a failed write = %d, want 3", got)
-	}
+	s.kickCheckpoint()
+	waitFor(t, "the failed checkpoint to stick", func() bool {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.failed != nil
+	})
+	s.mu.RLock()
+	ferr := s.failed
+	s.mu.RUnlock()
+	checkSticky(t, s, ferr)
+	s.Close() // Badger is already closed; only the goroutines are released.
+}
+
+func checkSticky(t *testing.T, s *Store, werr error) {
+	t.Helper()
 	for name, f := range map[string]func() error{
-		"Write":   func() error { return s.Write(Batch{Entries: ents(1, 4, 4)}) },
-		"Load":    func() error { _, err := s.Load(); return err },
-		"Entries": func() error { _, err := s.Entries(1, 2, 0); return err },
-		"Term":    func() error { _, err := s.Term(2); return err },
+		"Write":       func() error { return s.Write(Batch{Entries: ents(1, 4, 4)}) },
+		"SetSnapshot": func() error { return s.SetSnapshot(engine.SnapshotMeta{Index: 1, Term: 1}) },
+		"ResetTo":     func() error { return s.ResetTo(engine.SnapshotMeta{Index: 9, Term: 1}, false) },
+		"Load":        func() error { _, err := s.Load(); return err },
+		"Entries":     func() error { _, err := s.Entries(1, 2, 0); return err },
+		"Term":        func() error { _, err := s.Term(2); return err },
+		"Checkpoint":  s.Checkpoint,
 	} {
 		if err := f(); err == nil || err.Error() != werr.Error() {
-			t.Errorf("%s after a failed write = %v, want %v", name, err, werr)
+			t.Errorf("%s after a failure = %v, want %v", name, err, werr)
 		}
 	}
-	s.Close() // Badger is already closed; only the GC state is released.
 }

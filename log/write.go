@@ -1,10 +1,8 @@
 package log
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/yggrdb/yggr/engine"
 )
 
@@ -24,15 +22,14 @@ type Batch struct {
 	HardState *engine.HardState
 }
 
-// Write makes b durable: one Badger transaction, written as one request and
-// synced once (group commit), unless the batch is too large for one
-// transaction (see doc.go). When Write returns nil, everything in b survives
-// a crash. An invalid batch (not contiguous, below the snapshot, too large)
-// is rejected with nothing written. If the commit itself fails, the store
-// refuses all later use (the state on disk is unknown until a reopen) and
-// the runtime should stop.
+// Write makes b durable: one write-ahead log record, written with one write
+// and one fdatasync (group commit: however many entries b holds). When
+// Write returns nil, everything in b survives a crash. An invalid batch
+// (not contiguous, below the snapshot, too large) is rejected with nothing
+// written. If the write itself fails, the store refuses all later use (the
+// state on disk is unknown until a reopen) and the runtime should stop.
 //
-// Entries' Data is copied into the encoding; the caller keeps ownership.
+// Entries' Data is copied into the record; the caller keeps ownership.
 func (s *Store) Write(b Batch) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -61,55 +58,18 @@ func (s *Store) Write(b Batch) error {
 	if hs := b.HardState; hs != nil && len(hs.Vote) > engine.MaxNodeIDLen {
 		return fmt.Errorf("log: vote %q longer than %d bytes", hs.Vote, engine.MaxNodeIDLen)
 	}
-
-	// Phase 1 deletes the conflicting suffix from the top down; phase 2
-	// appends in ascending order, then records the hard state. If a large
-	// batch must be split, a crash leaves a prefix of this sequence: a
-	// shorter suffix of uncommitted (conflicting) entries, or a contiguous
-	// part of the new entries without the new hard state. The hard state
-	// comes last so that its commit index never exceeds the last entry.
-	var phases [][]mutation
-	if truncating {
-		phases = append(phases, []mutation{deleteEntries(b.TruncateFrom, last, true)})
-	}
-	var appendPhase []mutation
-	for _, e := range b.Entries {
-		appendPhase = append(appendPhase, set(entryKey(e.Index), encodeEntry(e)))
-	}
-	if b.HardState != nil {
-		appendPhase = append(appendPhase, set(keyHardState, encodeHardState(*b.HardState)))
-	}
-	if len(appendPhase) > 0 {
-		phases = append(phases, appendPhase)
-	}
-	if len(phases) == 0 {
+	if !truncating && len(b.Entries) == 0 && b.HardState == nil {
 		return nil
 	}
-	if n := len(b.Entries); n > 0 {
-		newLast, newLastTerm = b.Entries[n-1].Index, b.Entries[n-1].Term
+	if !truncating {
+		b.TruncateFrom = 0
 	}
-
-	// A truncation changes entries readers may be reading: hold them off
-	// for the whole commit. A pure append only adds entries above the
-	// published last index, so readers may proceed until it is published.
-	if truncating {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		err = s.commit(phases)
-	} else {
-		err = s.commit(phases)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
+	buf := encodeBatch(b)
+	op, err := decodeOp(buf[walRecHeaderLen:]) // entries whose Data aliases buf
 	if err != nil {
-		s.failed = fmt.Errorf("log: write failed in %s: %w", s.where, err)
-		return s.failed
+		return fmt.Errorf("log: encode batch: %w", err)
 	}
-	s.last, s.lastTerm = newLast, newLastTerm
-	if b.HardState != nil {
-		s.hs = *b.HardState
-	}
-	return nil
+	return s.append(buf, op)
 }
 
 // checkAppend validates entries to be appended after the entry prevIndex of
@@ -131,6 +91,117 @@ func checkAppend(entries []engine.Entry, prevIndex, prevTerm uint64) error {
 		prevIndex, prevTerm = e.Index, e.Term
 	}
 	return nil
+}
+
+// append writes the record buf (whose body decodes to op) to the WAL, then
+// applies op to the in-memory state and publishes it. s.writeMu held.
+func (s *Store) append(buf []byte, op walOp) error {
+	lsn := s.lsn + 1 // only writers change s.lsn, and s.writeMu is held
+	size := recordSize(len(buf) - walRecHeaderLen)
+	if s.wal != nil {
+		if err := s.wal.append(lsn, buf); err != nil {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.failed = fmt.Errorf("log: write failed in %s: %w", s.where, err)
+			return s.failed
+		}
+	}
+	s.mu.Lock()
+	s.apply(op)
+	s.lsn = lsn
+	s.pending += size
+	kick := s.pending >= s.opts.CheckpointBytes
+	s.mu.Unlock()
+	if kick {
+		s.kickCheckpoint()
+	}
+	return nil
+}
+
+// apply makes op part of the in-memory state: the same rules replay the
+// WAL at open. s.mu held (or the store not yet shared).
+func (s *Store) apply(op walOp) {
+	switch op.kind {
+	case opBatch:
+		from := op.truncate
+		if len(op.entries) > 0 && (from == 0 || op.entries[0].Index < from) {
+			from = op.entries[0].Index
+		}
+		if from != 0 && from <= s.last {
+			s.truncateMem(from)
+		}
+		if n := len(op.entries); n > 0 {
+			if len(s.mem) == 0 {
+				s.memFirst = op.entries[0].Index
+			}
+			s.mem = append(s.mem, op.entries...)
+			s.last, s.lastTerm = op.entries[n-1].Index, op.entries[n-1].Term
+		}
+		if op.hs != nil {
+			s.hs = *op.hs
+		}
+	case opSnapshot:
+		// The entries at or below the new floor stay, invisible, until
+		// Compact deletes them (a checkpoint still moves them to Badger).
+		s.snap = op.snap
+	case opReset:
+		s.snap = op.snap
+		s.compactTo = max(s.compactTo, op.snap.Index)
+		if !op.keep || s.last <= op.snap.Index {
+			if s.last > op.snap.Index {
+				s.truncateMem(op.snap.Index + 1)
+			}
+			s.last, s.lastTerm = op.snap.Index, op.snap.Term
+		}
+		s.dropMemThrough(op.snap.Index)
+	}
+}
+
+// truncateMem deletes the entries ≥ from (from ≤ s.last) from the
+// in-memory view. Entries below memFirst are in Badger: truncating there
+// makes mem start at from, and Badger's entries from there on stale.
+func (s *Store) truncateMem(from uint64) {
+	if from >= s.memFirst {
+		// Clip the capacity: the next append must not write over entries
+		// that a running checkpoint may be reading.
+		k := from - s.memFirst
+		s.mem = s.mem[:k:k]
+	} else {
+		s.mem, s.memFirst = nil, from
+	}
+	if s.truncatedAt == 0 || from < s.truncatedAt {
+		s.truncatedAt = from
+	}
+	s.last = from - 1
+	s.lastTerm = s.termLocked(s.last)
+}
+
+// termLocked returns the term of entry i, which must be in the log or be
+// the snapshot index (0 if it cannot be read, which a later read reports).
+// s.mu held.
+func (s *Store) termLocked(i uint64) uint64 {
+	switch {
+	case i == s.snap.Index:
+		return s.snap.Term
+	case i >= s.memFirst && i < s.memFirst+uint64(len(s.mem)):
+		return s.mem[i-s.memFirst].Term
+	}
+	t, err := s.badgerTerm(i)
+	if err != nil {
+		return 0
+	}
+	return t
+}
+
+// dropMemThrough forgets the in-memory entries at or below index, which a
+// ResetTo made obsolete. s.mu held.
+func (s *Store) dropMemThrough(index uint64) {
+	if index < s.memFirst {
+		return
+	}
+	k := min(index+1-s.memFirst, uint64(len(s.mem)))
+	s.mem = s.mem[k:]
+	s.memFirst = index + 1
 }
 
 // SetSnapshot durably records meta (membership included) as the snapshot
@@ -169,30 +240,20 @@ func (s *Store) SetSnapshot(meta engine.SnapshotMeta) error {
 	} else if meta.Term != snap.Term {
 		return fmt.Errorf("log: snapshot %s does not match the recorded %s", meta, snap)
 	}
-	err = s.commit([][]mutation{{set(keySnapshot, encodeSnapshotMeta(meta))}})
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		s.failed = fmt.Errorf("log: write snapshot meta in %s: %w", s.where, err)
-		return s.failed
-	}
-	s.snap = meta
-	return nil
+	meta.Membership = meta.Membership.Clone()
+	return s.append(encodeSnapshotOp(opSnapshot, meta, false), walOp{kind: opSnapshot, snap: meta})
 }
 
-// Compact deletes the entries with index ≤ index from disk (they are already
-// invisible: index must not exceed the recorded snapshot's index), then
-// asks the GC goroutine to reclaim value-log space. Its cost is linear in
-// the number of entries deleted (one Badger tombstone each).
-//
-// Compact touches only keys below the log's floor, which no other method
-// reads or writes, so it does not hold off Write or the readers: the
-// runtime may call it from another goroutine while the driver writes.
-// Concurrent Compact calls are serialized. A Compact interrupted by a crash
-// leaves invisible entries that a later Compact deletes.
-func (s *Store) Compact(index uint64) error {
-	s.compactMu.Lock()
-	defer s.compactMu.Unlock()
+// ResetTo records meta as the snapshot the state machine was just restored
+// from (the engine's RestoreSnapshot action) and drops every entry, or with
+// keepLog only those at or below meta.Index: one write-ahead log record and
+// one sync. meta.Index must not be below the recorded snapshot's index.
+// After it, FirstIndex is meta.Index+1 and LastIndex is meta.Index, or the
+// old LastIndex if keepLog and it was higher. The dropped entries are
+// deleted from Badger in the background.
+func (s *Store) ResetTo(meta engine.SnapshotMeta, keepLog bool) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	s.mu.RLock()
 	err := s.usable()
 	snap := s.snap
@@ -200,93 +261,49 @@ func (s *Store) Compact(index uint64) error {
 	if err != nil {
 		return err
 	}
-	if index > snap.Index {
-		return fmt.Errorf("log: compact to %d above the snapshot index %d", index, snap.Index)
-	}
-	runs, err := s.entryRuns(index)
-	if err != nil {
-		return err
-	}
-	if len(runs) == 0 {
-		return nil
-	}
-	if err := s.commit([][]mutation{runs}); err != nil {
-		return fmt.Errorf("log: compact in %s: %w", s.where, err)
-	}
-	s.kickGC()
-	return nil
-}
-
-// ResetTo records meta as the snapshot the state machine was just restored
-// from (the engine's RestoreSnapshot action) and deletes every entry, or
-// with keepLog only those at or below meta.Index, in one batch and one
-// sync. meta.Index must not be below the recorded snapshot's index. After
-// it, FirstIndex is meta.Index+1 and LastIndex is meta.Index, or the old
-// LastIndex if keepLog and it was higher.
-func (s *Store) ResetTo(meta engine.SnapshotMeta, keepLog bool) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.usable(); err != nil {
-		return err
-	}
 	if err := validSnapshotMeta(meta); err != nil {
 		return fmt.Errorf("log: snapshot %s: %w", meta, err)
 	}
-	if meta.Index < s.snap.Index {
-		return fmt.Errorf("log: snapshot %s is older than the recorded %s", meta, s.snap)
+	if meta.Index < snap.Index {
+		return fmt.Errorf("log: snapshot %s is older than the recorded %s", meta, snap)
 	}
-	newLast, newLastTerm := meta.Index, meta.Term
-	if keepLog && s.last > meta.Index {
-		newLast, newLastTerm = s.last, s.lastTerm
-	}
-	// Phase 1 deletes the entries above the new snapshot from the top down
-	// (when not kept); phase 2 records the snapshot, then deletes the
-	// entries it covers, which are invisible once it is recorded.
-	var phases [][]mutation
-	if !keepLog && s.last > meta.Index {
-		phases = append(phases, []mutation{deleteEntries(meta.Index+1, s.last, true)})
-	}
-	runs, err := s.entryRuns(meta.Index)
-	if err != nil {
+	meta.Membership = meta.Membership.Clone()
+	if err := s.append(encodeSnapshotOp(opReset, meta, keepLog), walOp{kind: opReset, snap: meta, keep: keepLog}); err != nil {
 		return err
 	}
-	phases = append(phases, append([]mutation{set(keySnapshot, encodeSnapshotMeta(meta))}, runs...))
-	if err := s.commit(phases); err != nil {
-		s.failed = fmt.Errorf("log: reset to snapshot in %s: %w", s.where, err)
-		return s.failed
-	}
-	s.snap, s.last, s.lastTerm = meta, newLast, newLastTerm
-	s.kickGC()
+	s.kickCheckpoint()
 	return nil
 }
 
-// entryRuns returns deletions for the entry keys stored at or below index,
-// as runs of contiguous indexes (usually one).
-func (s *Store) entryRuns(index uint64) ([]mutation, error) {
-	var runs []mutation
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindEntry}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			i, ok := parseEntryKey(it.Item().Key())
-			if !ok {
-				return s.corrupt(fmt.Sprintf("key %x", it.Item().Key()), errRecord)
-			}
-			if i > index {
-				break
-			}
-			if n := len(runs); n > 0 && runs[n-1].hi+1 == i {
-				runs[n-1].hi = i
-				continue
-			}
-			runs = append(runs, deleteEntries(i, i, false))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, ErrCorrupt) {
-		err = fmt.Errorf("log: list entries in %s: %w", s.where, err)
+// Compact deletes the entries with index ≤ index from disk (they are
+// already invisible: index must not exceed the recorded snapshot's index),
+// then asks the GC goroutine to reclaim value-log space. A run of entries
+// that reaches above index is kept whole. It runs a checkpoint, whose
+// Badger commit records the snapshot before it deletes what the snapshot
+// covers, so that a crash never leaves Badger without entries it still
+// needs to replay the write-ahead log.
+//
+// Compact touches only entries below the log's floor, which no other method
+// reads, so it does not hold off Write or the readers: the runtime may call
+// it from another goroutine while the driver writes. It waits for a
+// running checkpoint. A Compact interrupted by a crash leaves invisible
+// runs that a later Compact deletes.
+func (s *Store) Compact(index uint64) error {
+	s.mu.Lock()
+	err := s.usable()
+	snap := s.snap
+	if err == nil && index <= snap.Index {
+		s.compactTo = max(s.compactTo, index)
 	}
-	return runs, err
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if index > snap.Index {
+		return fmt.Errorf("log: compact to %d above the snapshot index %d", index, snap.Index)
+	}
+	if err := s.checkpoint(); err != nil {
+		return fmt.Errorf("log: compact in %s: %w", s.where, err)
+	}
+	return nil
 }

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// MaxMembers bounds each list of a Membership (voters, learners):
+// Validate refuses a longer list and DecodeMembership bounds the counts it
+// reads by it, so every membership that is written can be read back.
+const MaxMembers = 1024
+
+// AppendMembership appends the encoding of m to b and returns the extended
+// slice: for the voters and then the learners, a uvarint count followed by
+// each ID as a uvarint length and its bytes. It is yggr's one encoding of a
+// membership, used by config entries, the log's snapshot record and
+// snapshot manifests. m must be valid (see Validate).
+func AppendMembership(b []byte, m Membership) []byte {
+	b = appendIDs(b, m.Voters)
+	return appendIDs(b, m.Learners)
+}
+
+// DecodeMembership decodes a membership written by AppendMembership from
+// the front of b and returns it with the number of bytes it took. The
+// membership is validated; bad input is an error, never a panic, and no
+// count is trusted before the bytes to back it are there.
+func DecodeMembership(b []byte) (Membership, int, error) {
+	var m Membership
+	rest := b
+	var err error
+	if m.Voters, rest, err = readIDs(rest); err != nil {
+		return Membership{}, 0, err
+	}
+	if m.Learners, rest, err = readIDs(rest); err != nil {
+		return Membership{}, 0, err
+	}
+	if err := m.Validate(); err != nil {
+		return Membership{}, 0, err
+	}
+	return m, len(b) - len(rest), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendIDs(b []byte, ids []NodeID) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		b = appendString(b, string(id))
+	}
+	return b
+}
+
+var errBadString = errors.New("engine: bad string in membership or config entry")
+
+func readString(b []byte, max int) (string, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(max) || n > uint64(len(b)-k) {
+		return "", nil, errBadString
+	}
+	return string(b[k : k+int(n)]), b[k+int(n):], nil
+}
+
+// readIDs reads a uvarint count and that many IDs. Each ID takes at least
+// two bytes, so the count is bounded by the bytes left before anything is
+// allocated.
+func readIDs(b []byte) ([]NodeID, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > MaxMembers || n > uint64(len(b)-k)/2 {
+		return nil, nil, fmt.Errorf("engine: bad member list (count %d, %d bytes)", n, len(b))
+	}
+	b = b[k:]
+	if n == 0 {
+		return nil, b, nil
+	}
+	ids := make([]NodeID, 0, n)
+	for range n {
+		s, rest, err := readString(b, MaxNodeIDLen)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, NodeID(s))
+		b = rest
+	}
+	return ids, b, nil
+}

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestMembershipEncodingGolden locks the bytes of a membership and of every
+// kind of config entry: a change shows here as a reviewed diff.
+func TestMembershipEncodingGolden(t *testing.T) {
+	m := NewMembership(ids("n1 n2 n3"), ids("n4"))
+	cases := []struct {
+		name string
+		b    []byte
+	}{
+		{"membership voters=(n1 n2 n3) learners=(n4)", AppendMembership(nil, m)},
+		{"membership empty", AppendMembership(nil, Membership{})},
+		{"config add-voter n4 127.0.0.1:7401", MarshalConfig(ConfChange{Op: ConfAddVoter, Node: "n4", Addr: "127.0.0.1:7401"}, NewMembership(ids("n1 n2 n3 n4"), nil))},
+		{"config add-learner n4 127.0.0.1:7401", MarshalConfig(ConfChange{Op: ConfAddLearner, Node: "n4", Addr: "127.0.0.1:7401"}, m)},
+		{"config promote n4", MarshalConfig(ConfChange{Op: ConfPromote, Node: "n4"}, NewMembership(ids("n1 n2 n3 n4"), nil))},
+		{"config remove n1", MarshalConfig(ConfChange{Op: ConfRemove, Node: "n1"}, NewMembership(ids("n2 n3"), ids("n4")))},
+	}
+	var sb strings.Builder
+	for _, c := range cases {
+		fmt.Fprintf(&sb, "%s\n%s\n", c.name, hex.EncodeToString(c.b))
+	}
+	path := filepath.Join("testdata", "membership.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got := sb.String(); got != string(want) {
+		t.Errorf("encodings changed (run with -update after review):\ngot:\n%swant:\n%s", got, want)
+	}
+}
+
+func TestDecodeMembership(t *testing.T) {
+	m := NewMembership(ids("n1 n2 n3"), ids("n4"))
+	enc := AppendMembership([]byte{0xaa}, m)[1:] // appends after existing bytes
+	got, n, err := DecodeMembership(append(enc, 0xee, 0xff))
+	if err != nil || n != len(enc) || !got.Equal(m) {
+		t.Fatalf("DecodeMembership = %v, %d, %v; want %v, %d, nil", got, n, err, m, len(enc))
+	}
+	empty, n, err := DecodeMembership([]byte{0, 0})
+	if err != nil || n != 2 || !empty.Empty() || len(empty.Learners) != 0 {
+		t.Fatalf("DecodeMembership(empty) = %v, %d, %v", empty, n, err)
+	}
+	bad := map[string][]byte{
+		"nil":              nil,
+		"no learners":      {0},
+		"count over bytes": {3, 2, 'n', '1', 0},
+		"unsorted":         append(appendIDs(nil, ids("n2 n1")), 0),
+		"overlap":          appendIDs(appendIDs(nil, ids("n1")), ids("n1")),
+		"truncated id":     {1, 5, 'n', '1'},
+		"invalid id":       append(appendIDs(nil, []NodeID{"a b"}), 0),
+	}
+	bad["count over max"] = append(binary.AppendUvarint(nil, MaxMembers+1), make([]byte, 4*(MaxMembers+1))...)
+	for name, b := range bad {
+		if _, _, err := DecodeMembership(b); err == nil {
+			t.Errorf("%s: DecodeMembership(%x) accepted", name, b)
+		}
+	}
+}
+
+// Validate enforces MaxMembers, so that every membership the engine
+// accepts can be encoded and read back.
+func TestValidateMaxMembers(t *testing.T) {
+	var voters []NodeID
+	for i := range MaxMembers + 1 {
+		voters = append(voters, NodeID(fmt.Sprintf("n%05d", i)))
+	}
+	if err := NewMembership(voters[:MaxMembers], nil).Validate(); err != nil {
+		t.Fatalf("Validate(%d voters) = %v", MaxMembers, err)
+	}
+	if err := NewMembership(voters, nil).Validate(); err == nil {
+		t.Fatalf("Validate(%d voters) accepted", MaxMembers+1)
+	}
+	if err := (Membership{Voters: []NodeID{"a0"}, Learners: voters}).Validate(); err == nil {
+		t.Fatalf("Validate(%d learners) accepted", MaxMembers+1)
+	}
+}

@@ -1,0 +1,27 @@
+// Package record holds what yggr's binary formats share: the CRC-32C
+// (Castagnoli) checksum every record carries, and a Reader that decodes
+// fixed-width big-endian fields with bounds checks and a sticky first error.
+//
+// The log (log/) and the snapshot files (snapshot/) build their records
+// from these pieces, so that a bounds rule or a checksum is written once.
+// Encoding is plain append calls (encoding/binary's Append functions and
+// the helpers here); decoding reads through a Reader and checks Err once
+// at the end.
+//
+// # Usage
+//
+//	b := []byte{version}
+//	b = binary.BigEndian.AppendUint64(b, index)
+//	b = record.AppendString8(b, id)
+//	b = binary.BigEndian.AppendUint32(b, record.Checksum(b))
+//
+//	r := record.NewReader(body)
+//	index := r.U64()
+//	id := r.String8(maxID)
+//	if err := r.Finish(); err != nil { ... } // truncated, too long, trailing bytes
+//
+// # Caveats
+//
+// Slices returned by Reader.Bytes alias the input; copy them to keep them
+// beyond the input's lifetime.
+package record

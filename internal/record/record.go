@@ -1,0 +1,139 @@
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum returns the CRC-32C of b.
+func Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// UpdateChecksum returns the CRC-32C of the bytes summed into crc followed
+// by b: Checksum(x+y) == UpdateChecksum(Checksum(x), y).
+func UpdateChecksum(crc uint32, b []byte) uint32 { return crc32.Update(crc, castagnoli, b) }
+
+// ErrFormat is wrapped by every error a Reader reports.
+var ErrFormat = errors.New("malformed record")
+
+// AppendString8 appends s with a one-byte length prefix. s must be at most
+// 255 bytes (callers validate their strings before encoding).
+func AppendString8(b []byte, s string) []byte {
+	return append(append(b, byte(len(s))), s...)
+}
+
+// Reader decodes a record body. The first failure sticks: later reads
+// return zero values, and Err or Finish report it, so a decoder checks once
+// at the end, or wherever a value drives control flow (a count before an
+// allocation).
+type Reader struct {
+	b   []byte
+	off int // bytes consumed, for error messages
+	err error
+}
+
+// NewReader returns a Reader over b.
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// Err returns the first failure, or nil.
+func (r *Reader) Err() error { return r.err }
+
+// Len returns the number of bytes not yet read.
+func (r *Reader) Len() int { return len(r.b) }
+
+// Failf records a failure found by the caller (an out-of-range value), if
+// none is recorded yet.
+func (r *Reader) Failf(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: at byte %d: %s", ErrFormat, r.off, fmt.Sprintf(format, args...))
+	}
+	r.b = nil
+}
+
+// Finish returns the first failure, or a failure if bytes are left over.
+func (r *Reader) Finish() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.Failf("%d trailing bytes", len(r.b))
+	}
+	return r.err
+}
+
+// Bytes returns the next n bytes, aliasing the input, or nil after a
+// failure (n out of range is one).
+func (r *Reader) Bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.Failf("truncated: %d bytes wanted, %d left", n, len(r.b))
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	r.off += n
+	return v
+}
+
+// U8 reads one byte.
+func (r *Reader) U8() uint8 {
+	if v := r.Bytes(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+// U16 reads a big-endian uint16.
+func (r *Reader) U16() uint16 {
+	if v := r.Bytes(2); v != nil {
+		return binary.BigEndian.Uint16(v)
+	}
+	return 0
+}
+
+// U32 reads a big-endian uint32.
+func (r *Reader) U32() uint32 {
+	if v := r.Bytes(4); v != nil {
+		return binary.BigEndian.Uint32(v)
+	}
+	return 0
+}
+
+// U64 reads a big-endian uint64.
+func (r *Reader) U64() uint64 {
+	if v := r.Bytes(8); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// String8 reads a string written by AppendString8 and fails if it is longer
+// than max bytes.
+func (r *Reader) String8(max int) string {
+	n := int(r.U8())
+	if r.err != nil {
+		return ""
+	}
+	if n > max {
+		r.Failf("string of %d bytes, at most %d allowed", n, max)
+		return ""
+	}
+	return string(r.Bytes(n))
+}
+
+// Use hands the unread bytes to decode, which returns how many it consumed
+// or an error; the Reader then skips them or records the failure. It lets
+// a format embed another package's encoding (engine.DecodeMembership).
+func (r *Reader) Use(decode func(b []byte) (int, error)) {
+	if r.err != nil {
+		return
+	}
+	n, err := decode(r.b)
+	if err != nil {
+		r.Failf("%v", err)
+		return
+	}
+	r.Bytes(n)
+}

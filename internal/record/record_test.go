@@ -1,0 +1,113 @@
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"strings"
+	"testing"
+)
+
+func TestChecksum(t *testing.T) {
+	b := []byte("yggr records")
+	if got, want := Checksum(b), crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)); got != want {
+		t.Fatalf("Checksum = %08x, want %08x", got, want)
+	}
+	if got, want := UpdateChecksum(Checksum(b[:4]), b[4:]), Checksum(b); got != want {
+		t.Fatalf("UpdateChecksum = %08x, want %08x", got, want)
+	}
+	// The CRC-32C check value of "123456789".
+	if got := Checksum([]byte("123456789")); got != 0xe3069283 {
+		t.Fatalf("Checksum(123456789) = %08x, want e3069283", got)
+	}
+}
+
+func TestReaderRoundTrip(t *testing.T) {
+	var b []byte
+	b = append(b, 7)
+	b = binary.BigEndian.AppendUint16(b, 0x1234)
+	b = binary.BigEndian.AppendUint32(b, 0xdeadbeef)
+	b = binary.BigEndian.AppendUint64(b, 1<<60+5)
+	b = AppendString8(b, "n1")
+	b = append(b, "xyz"...)
+	b = append(b, 9, 9)
+	r := NewReader(b)
+	if got := r.U8(); got != 7 {
+		t.Errorf("U8 = %d", got)
+	}
+	if got := r.U16(); got != 0x1234 {
+		t.Errorf("U16 = %x", got)
+	}
+	if got := r.U32(); got != 0xdeadbeef {
+		t.Errorf("U32 = %x", got)
+	}
+	if got := r.U64(); got != 1<<60+5 {
+		t.Errorf("U64 = %d", got)
+	}
+	if got := r.String8(2); got != "n1" {
+		t.Errorf("String8 = %q", got)
+	}
+	if got := string(r.Bytes(3)); got != "xyz" {
+		t.Errorf("Bytes = %q", got)
+	}
+	r.Use(func(b []byte) (int, error) { return 1, nil })
+	if r.Len() != 1 {
+		t.Errorf("Len after Use = %d, want 1", r.Len())
+	}
+	if err := r.Finish(); err == nil || !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "1 trailing bytes") {
+		t.Errorf("Finish with a byte left = %v, want trailing bytes", err)
+	}
+}
+
+func TestReaderFailuresStick(t *testing.T) {
+	r := NewReader([]byte{1, 2, 3})
+	if got := r.U32(); got != 0 {
+		t.Errorf("U32 of 3 bytes = %d, want 0", got)
+	}
+	if r.Err() == nil || !errors.Is(r.Err(), ErrFormat) {
+		t.Fatalf("Err = %v, want ErrFormat", r.Err())
+	}
+	first := r.Err()
+	if got := r.U8(); got != 0 {
+		t.Errorf("U8 after a failure = %d, want 0", got)
+	}
+	r.Failf("second")
+	if r.Err() != first || r.Finish() != first {
+		t.Errorf("the first failure did not stick: %v", r.Err())
+	}
+
+	long := NewReader(AppendString8(nil, "abc"))
+	if s := long.String8(2); s != "" || long.Err() == nil {
+		t.Errorf("String8 over max = %q, %v", s, long.Err())
+	}
+	short := NewReader([]byte{5, 'a'})
+	if s := short.String8(10); s != "" || short.Err() == nil {
+		t.Errorf("String8 truncated = %q, %v", s, short.Err())
+	}
+	neg := NewReader([]byte{1})
+	if b := neg.Bytes(-1); b != nil || neg.Err() == nil {
+		t.Errorf("Bytes(-1) = %v, %v", b, neg.Err())
+	}
+	use := NewReader([]byte{1, 2})
+	use.Use(func([]byte) (int, error) { return 0, errors.New("bad inner") })
+	if use.Err() == nil || !strings.Contains(use.Err().Error(), "bad inner") {
+		t.Errorf("Use failure = %v", use.Err())
+	}
+	use.Use(func([]byte) (int, error) { t.Error("decode called after a failure"); return 0, nil })
+}
+
+// FuzzReader: no input makes a Reader panic, and a failure always sticks.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte{2, 'n', '1', 0, 0, 0, 0, 0, 0, 0, 9})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := NewReader(b)
+		_ = r.String8(8)
+		_ = r.U64()
+		_ = r.Bytes(int(r.U8()))
+		if err := r.Err(); err != nil {
+			if r.U8() != 0 || r.Finish() != err {
+				t.Fatal("failure did not stick")
+			}
+		}
+	})
+}
