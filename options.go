@@ -87,8 +87,13 @@ func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options
 // withEngine adjusts the engine configuration (tests).
 func withEngine(f func(*engine.Config)) Option { return func(o *options) { o.engineTweak = f } }
 
-// WithSnapshotEntries sets how many applied entries trigger an automatic
-// snapshot (default 10000); the log keeps CompactionKeep entries below it.
+// WithSnapshotEntries takes an automatic snapshot every n applied entries.
+// By default snapshots are sized by bytes instead: one is taken once the
+// entries applied since the last weigh as much as that snapshot (at least
+// 4 MiB), so that a snapshot writes at most one byte per byte of log it
+// replaces however large the state is, and a restart replays about as much
+// log as the state it restores. The log keeps 1000 entries below a
+// snapshot for followers slightly behind.
 func WithSnapshotEntries(n uint64) Option {
 	return func(o *options) { o.snapshotEntries = n }
 }

@@ -69,9 +69,18 @@ type Config struct {
 	// ErrBusy. Default 4096.
 	MaxPendingReads int
 
-	// SnapshotEntries asks for a snapshot every SnapshotEntries applied
-	// entries. Default 10000.
+	// SnapshotEntries, if set, asks for a snapshot every SnapshotEntries
+	// applied entries. Zero (the default) sizes the interval by bytes: a
+	// snapshot is asked for once the entries applied since the last one
+	// weigh as much as that snapshot's Size, and at least
+	// SnapshotMinBytes. A snapshot then costs at most one byte written per
+	// byte of log it replaces, whether the state is small or large, and a
+	// restart replays about as much log as the state it restores.
 	SnapshotEntries uint64
+	// SnapshotMinBytes is the least weight of applied entries (data plus 24
+	// bytes each) between automatic snapshots sized by bytes. Default
+	// 4 MiB.
+	SnapshotMinBytes uint64
 	// MaxLogEntries and MaxLogBytes ask for a snapshot as soon as the live
 	// log is longer, whatever SnapshotEntries says. Defaults 100000 and
 	// 64 MiB.
@@ -123,8 +132,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxPendingReads == 0 {
 		c.MaxPendingReads = 4096
 	}
-	if c.SnapshotEntries == 0 {
-		c.SnapshotEntries = 10000
+	if c.SnapshotMinBytes == 0 {
+		c.SnapshotMinBytes = 4 << 20
 	}
 	if c.MaxLogEntries == 0 {
 		c.MaxLogEntries = 100000

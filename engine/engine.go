@@ -297,6 +297,9 @@ func (e *Engine) applyCommitted() {
 	}
 	es := slices.Clone(e.log.slice(e.log.applied+1, e.log.commit+1, ^uint64(0)))
 	e.log.applied = e.log.commit
+	for _, en := range es {
+		e.log.appliedBytes += en.size()
+	}
 	e.counters.EntriesApplied += uint64(len(es))
 	e.emit(ApplyEntries{Entries: es})
 	e.maybeHintSnapshot()

@@ -22,6 +22,9 @@ type raftLog struct {
 	persisted uint64
 	// bytes is the total size of entries.
 	bytes uint64
+	// appliedBytes is the total size of the entries (snap.Index, applied]:
+	// what a new snapshot would replace.
+	appliedBytes uint64
 }
 
 func (l *raftLog) firstIndex() uint64 { return l.floor + 1 }
@@ -128,6 +131,12 @@ func (l *raftLog) reset(s SnapshotMeta, keep bool) {
 	}
 	l.commit = max(l.commit, s.Index)
 	l.applied = max(l.applied, s.Index)
+	l.appliedBytes = 0
+	for _, e := range l.entries {
+		if e.Index <= l.applied {
+			l.appliedBytes += e.size()
+		}
+	}
 	l.persisted = max(min(l.persisted, l.lastIndex()), s.Index)
 	if !keep {
 		l.persisted = s.Index

@@ -142,6 +142,8 @@ func (env *iEnv) checkSim(st *simState, restarted NodeID) {
 		}
 		if !(l.floor <= l.snap.Index && l.snap.Index <= l.applied && l.applied <= l.commit && l.commit <= l.lastIndex()) {
 			env.fail("%s: log invariant broken: floor=%d snap=%d applied=%d commit=%d last=%d", id, l.floor, l.snap.Index, l.applied, l.commit, l.lastIndex())
+		} else if want := l.weight(l.snap.Index+1, l.applied+1); l.appliedBytes != want {
+			env.fail("%s: appliedBytes %d, want %d (the entries %d to %d)", id, l.appliedBytes, want, l.snap.Index+1, l.applied)
 		}
 		for i := 1; i < len(n.log); i++ {
 			if n.log[i].Index != n.log[i-1].Index+1 {
@@ -501,4 +503,13 @@ func hasLaterMsgApp(as []Action) bool {
 		}
 	}
 	return false
+}
+
+// weight is the total size of the entries [lo, hi), counted naively.
+func (l *raftLog) weight(lo, hi uint64) uint64 {
+	var w uint64
+	for i := lo; i < hi; i++ {
+		w += l.entry(i).size()
+	}
+	return w
 }

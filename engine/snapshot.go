@@ -6,15 +6,20 @@ package engine
 // (WriteSnapshotChunk, RestoreSnapshot). The engine tracks metadata and
 // offsets.
 
-// maybeHintSnapshot asks for a snapshot when enough entries were applied
-// since the last one, or when the live log is too long or too large.
+// maybeHintSnapshot asks for a snapshot when enough was applied since the
+// last one (SnapshotEntries entries, or by default as many bytes as the
+// last snapshot holds), or when the live log is too long or too large.
 func (e *Engine) maybeHintSnapshot() {
 	if e.snapshotHinted != 0 || e.log.applied <= e.log.snap.Index {
 		return
 	}
-	live := e.log.lastIndex() - e.log.floor
-	if e.log.applied-e.log.snap.Index >= e.cfg.SnapshotEntries ||
-		live > e.cfg.MaxLogEntries || e.log.bytes > e.cfg.MaxLogBytes {
+	due := e.log.lastIndex()-e.log.floor > e.cfg.MaxLogEntries || e.log.bytes > e.cfg.MaxLogBytes
+	if n := e.cfg.SnapshotEntries; n > 0 {
+		due = due || e.log.applied-e.log.snap.Index >= n
+	} else {
+		due = due || e.log.appliedBytes >= max(e.cfg.SnapshotMinBytes, e.log.snap.Size)
+	}
+	if due {
 		e.snapshotHinted = e.log.applied
 		e.emit(SnapshotHint{Index: e.log.applied})
 	}
@@ -32,6 +37,9 @@ func (e *Engine) snapshotTaken(s SnapshotMeta) {
 	}
 	// The engine knows the membership at s.Index better than the host.
 	s.Membership = e.membershipAt(s.Index)
+	for i := e.log.snap.Index + 1; i <= s.Index; i++ { // floor ≤ snap.Index < i
+		e.log.appliedBytes -= e.log.entry(i).size()
+	}
 	e.log.snap = s
 	if s.Index > e.cfg.CompactionKeep {
 		if c := s.Index - e.cfg.CompactionKeep; c > e.log.floor {

@@ -207,3 +207,29 @@ func TestHostLeaseByTicksIsCaught(t *testing.T) {
 	}
 	t.Fatal("a tick-timed host lease went unnoticed for 200 seeds")
 }
+
+// TestChaosSnapshotBytes runs the chaos schedule with snapshots sized by
+// bytes (the default: SnapshotEntries 0), with a small minimum so that they
+// happen within a run. The other tests keep the SnapshotEntries bands their
+// seeds were found with.
+func TestChaosSnapshotBytes(t *testing.T) {
+	steps := envInt(t, "YGGR_SIM_STEPS", 1500)
+	var snapshots, installs int
+	for _, n := range []int{3, 5} {
+		for _, seed := range seeds(t, 48) {
+			st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, TraceLen: traceLen(t), Configure: func(c *engine.Config) {
+				c.SnapshotMinBytes = 64 + c.SnapshotEntries*8 // from the seed's own draw: 128 to 640 bytes
+				c.SnapshotEntries = 0
+			}})
+			if err != nil {
+				fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestChaosSnapshotBytes$' -v", steps))
+			}
+			snapshots += st.Snapshots
+			installs += st.Installs
+		}
+	}
+	if snapshots == 0 || installs == 0 {
+		t.Errorf("%d snapshots and %d installs in the runs: the policy is not exercised", snapshots, installs)
+	}
+	t.Logf("%d snapshots, %d installs", snapshots, installs)
+}
