@@ -16,7 +16,8 @@ import (
 // wrong data without an error: Open fails only with ErrCorrupt; a Reader
 // either returns the original bytes or an error; a resumed receive,
 // completed from the offset it reports, publishes exactly the original
-// bytes.
+// bytes. If v1, the store's manifest and progress record are in format
+// version 1, as yggr v0.1 left them.
 func FuzzDamagedSnapshot(f *testing.F) {
 	const chunk = 16
 	pristine := f.TempDir()
@@ -46,17 +47,28 @@ func FuzzDamagedSnapshot(f *testing.F) {
 		f.Fatal(err)
 	}
 	slices.Sort(files)
-
-	f.Add([]byte{})
-	// Two kinds of damage per file, every kind on every kind of file.
-	for i := range files {
-		f.Add([]byte{byte(i), byte(i % 5), 3, 0x40})
-		f.Add([]byte{byte(i), byte(i+2) % 5, 17, 0x01})
+	pristineV1 := f.TempDir()
+	if err := os.CopyFS(pristineV1, os.DirFS(pristine)); err != nil {
+		f.Fatal(err)
 	}
-	f.Add([]byte{0, 0, 1, 1, 1, 0, 2, 2, 5, 1, 0, 0})
-	f.Fuzz(func(t *testing.T, ops []byte) {
+	rewriteV1(f, pristineV1)
+
+	for _, v1 := range []bool{false, true} {
+		f.Add(v1, []byte{})
+		// Two kinds of damage per file, every kind on every kind of file.
+		for i := range files {
+			f.Add(v1, []byte{byte(i), byte(i % 5), 3, 0x40})
+			f.Add(v1, []byte{byte(i), byte(i+2) % 5, 17, 0x01})
+		}
+		f.Add(v1, []byte{0, 0, 1, 1, 1, 0, 2, 2, 5, 1, 0, 0})
+	}
+	f.Fuzz(func(t *testing.T, v1 bool, ops []byte) {
 		dir := t.TempDir()
-		if err := os.CopyFS(dir, os.DirFS(pristine)); err != nil {
+		src := pristine
+		if v1 {
+			src = pristineV1
+		}
+		if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 			t.Fatal(err)
 		}
 		for ; len(ops) >= 4; ops = ops[4:] {

@@ -5,11 +5,25 @@
 // dir/snapshots/<term>-<index>/ (both zero-padded to 20 decimal digits, so
 // names sort) holding chunk files chunk-000000, chunk-000001, ... of
 // Options.ChunkBytes each (the last one shorter) and a manifest: a version
-// byte, a kind byte, the index, term, membership, total size, chunk size
-// and count, the CRC-32C of every chunk, the SHA-256 of the whole snapshot,
-// and a CRC-32C of the manifest itself. The package never sees the state
-// machine: it takes a byte stream (Writer, Receiver) and gives one back
-// (Reader).
+// byte, a kind byte, the index, term, total size, chunk size and count,
+// membership, the CRC-32C of every chunk, the SHA-256 of the whole
+// snapshot, and a CRC-32C of the manifest itself. A partial receive keeps
+// the same facts, and how far it got, in a progress record. The package
+// never sees the state machine: it takes a byte stream (Writer, Receiver)
+// and gives one back (Reader).
+//
+// # Format versions
+//
+// Manifests and progress records are written in format version 2, whose
+// membership is engine.AppendMembership's encoding, the one yggr uses
+// everywhere. Version 1, written by yggr v0.1, differs only in the
+// membership (u16 counts, u8-length IDs) and is still read, so a node
+// upgraded from v0.1 keeps its snapshots and can resume an interrupted
+// receive. Any other version is refused: a manifest of another version
+// makes Open fail with an error wrapping ErrCorrupt that names the file and
+// the version; a progress record of another version is discarded with its
+// partial receive, which starts over. The byte layouts are in manifest.go
+// and progress.go; testdata/*.golden locks them.
 //
 // Every change is published atomically: files are written under a
 // temporary name and fsynced, the directory is renamed into place and the
@@ -52,6 +66,9 @@
 //     rename(2) of directories, as on Linux and other Unix systems. After
 //     an fsync failure the store's in-memory view may lag the disk until the
 //     next Open.
+//   - Version 1 manifests are read, never rewritten; everything written
+//     since the upgrade is version 2, which yggr v0.1 cannot read, so a
+//     store cannot be handed back to v0.1.
 //   - A snapshot with a damaged manifest among the newest Retain makes Open
 //     fail (an error wrapping ErrCorrupt that names the file) rather than
 //     silently fall back to an older snapshot: the log may already be

@@ -1,31 +1,51 @@
 package snapshot
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
-// Disk format, version 1. Every integer is big-endian and fixed-width.
+// Disk format, version 2 (written) and 1 (read). Integers are big-endian
+// and fixed-width, except in the version 2 membership (engine's encoding,
+// with uvarints).
 //
 // manifest:
 //
-//	u8  version (1)      u8  kind (kindManifest)
+//	u8  version (2)      u8  kind (kindManifest)
 //	u64 index            u64 term            u64 size (bytes)
 //	u32 chunk bytes      u32 chunk count
-//	membership           (see appendMembership)
+//	membership           (see below)
 //	u32 × chunk count    CRC-32C of each chunk file
 //	[32]byte             SHA-256 of the whole snapshot
 //	u32                  CRC-32C of everything above
 //
 // The chunk count must be ceil(size / chunk bytes): every chunk file but
 // the last holds exactly chunk bytes, the last holds the remainder.
+//
+// The two versions differ only in the membership (of the manifest and of
+// the progress record, progress.go):
+//
+//   - version 2: engine.AppendMembership, yggr's one encoding of a
+//     membership (uvarint counts and lengths), in its canonical form.
+//   - version 1 (yggr v0.1): for the voters and then the learners, a u16
+//     count and each ID as a u8 length and its bytes.
+//
+// Version 1 files are still read, since a node upgraded from v0.1 keeps
+// its snapshots (and perhaps an interrupted receive); they are never
+// rewritten, except that a resumed receive saves its progress as version
+// 2. Any other version is refused.
 const (
-	formatVersion = 1
+	formatV1 = 1
+	formatV2 = 2
+
+	// formatVersion is the version this code writes.
+	formatVersion = formatV2
 
 	kindManifest = 1
 	kindProgress = 2
@@ -38,14 +58,7 @@ const (
 	// read before decoding (a 1 TiB snapshot of 1 MiB chunks needs 4 MiB of
 	// CRCs).
 	maxMetaFileBytes = 16 << 20
-
-	// maxMembers bounds each membership list.
-	maxMembers = 1024
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // manifest describes one complete snapshot.
 type manifest struct {
@@ -98,31 +111,27 @@ func (m *manifest) encode() []byte {
 	b = binary.BigEndian.AppendUint64(b, m.Size)
 	b = binary.BigEndian.AppendUint32(b, m.ChunkBytes)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.CRCs)))
-	b = appendMembership(b, m.Membership)
+	b = engine.AppendMembership(b, m.Membership)
 	for _, c := range m.CRCs {
 		b = binary.BigEndian.AppendUint32(b, c)
 	}
 	b = append(b, m.SHA256[:]...)
-	return binary.BigEndian.AppendUint32(b, crc32c(b))
+	return binary.BigEndian.AppendUint32(b, record.Checksum(b))
 }
 
-// decodeManifest parses and validates a manifest. It never panics and
-// bounds every length before allocating.
+// decodeManifest parses and validates a manifest of either version. It
+// never panics and bounds every length before allocating.
 func decodeManifest(b []byte) (*manifest, error) {
-	body, err := checkFrame(b, kindManifest)
+	version, body, err := checkFrame(b, kindManifest)
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{b: body}
-	m := &manifest{}
-	m.Index = d.u64()
-	m.Term = d.u64()
-	m.Size = d.u64()
-	m.ChunkBytes = d.u32()
-	count := d.u32()
-	m.Membership = d.membership()
-	if d.err != nil {
-		return nil, d.err
+	r := record.NewReader(body)
+	m := &manifest{Index: r.U64(), Term: r.U64(), Size: r.U64(), ChunkBytes: r.U32()}
+	count := r.U32()
+	m.Membership = readMembership(r, version)
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	if m.ChunkBytes == 0 || m.ChunkBytes > MaxChunkBytes {
 		return nil, fmt.Errorf("chunk size %d out of range", m.ChunkBytes)
@@ -130,139 +139,106 @@ func decodeManifest(b []byte) (*manifest, error) {
 	if uint64(count) != chunkCount(m.Size, m.ChunkBytes) {
 		return nil, fmt.Errorf("chunk count %d does not match size %d and chunk size %d", count, m.Size, m.ChunkBytes)
 	}
-	if uint64(count)*4 > uint64(len(d.b)) {
+	if uint64(count)*4 > uint64(r.Len()) {
 		return nil, errors.New("truncated chunk checksums")
 	}
 	m.CRCs = make([]uint32, count)
 	for i := range m.CRCs {
-		m.CRCs[i] = d.u32()
+		m.CRCs[i] = r.U32()
 	}
-	copy(m.SHA256[:], d.bytes(sha256.Size))
-	if d.err != nil {
-		return nil, d.err
-	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%d trailing bytes", len(d.b))
+	copy(m.SHA256[:], r.Bytes(sha256.Size))
+	if err := r.Finish(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
+// errVersion: a manifest or progress record of a version this code does
+// not read (written by a newer yggr, or a damaged version byte).
+var errVersion = errors.New("unsupported format version")
+
 // checkFrame verifies the version and kind bytes and the trailing CRC-32C,
-// and returns the bytes between them.
-func checkFrame(b []byte, kind byte) ([]byte, error) {
+// and returns the version and the bytes between them. The version is
+// checked first: another version may place its checksum elsewhere.
+func checkFrame(b []byte, kind byte) (byte, []byte, error) {
 	if len(b) < 2+4 {
-		return nil, fmt.Errorf("too short (%d bytes)", len(b))
+		return 0, nil, fmt.Errorf("too short (%d bytes)", len(b))
 	}
-	if b[0] != formatVersion {
-		return nil, fmt.Errorf("unknown format version %d", b[0])
+	version := b[0]
+	if version != formatV1 && version != formatV2 {
+		return 0, nil, fmt.Errorf("%w %d: this yggr reads versions %d and %d (written by a newer yggr, or damaged)",
+			errVersion, version, formatV1, formatV2)
 	}
 	if b[1] != kind {
-		return nil, fmt.Errorf("unexpected kind %d, want %d", b[1], kind)
+		return 0, nil, fmt.Errorf("unexpected kind %d, want %d", b[1], kind)
 	}
 	n := len(b) - 4
-	if got, want := crc32c(b[:n]), binary.BigEndian.Uint32(b[n:]); got != want {
-		return nil, fmt.Errorf("checksum mismatch (computed %08x, stored %08x)", got, want)
+	if got, want := record.Checksum(b[:n]), binary.BigEndian.Uint32(b[n:]); got != want {
+		return 0, nil, fmt.Errorf("checksum mismatch (computed %08x, stored %08x)", got, want)
 	}
-	return b[2:n], nil
+	return version, b[2:n], nil
 }
 
-// appendMembership encodes voters then learners, each as a u16 count and
-// u8-length-prefixed IDs.
-func appendMembership(b []byte, m engine.Membership) []byte {
-	for _, list := range [][]engine.NodeID{m.Voters, m.Learners} {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(list)))
-		for _, id := range list {
-			b = append(b, byte(len(id)))
-			b = append(b, id...)
+// readMembership reads the membership of a record of the given version.
+// Version 2 must be in the canonical form AppendMembership writes, so that
+// every record has one encoding (engine.DecodeMembership also accepts
+// uvarints with redundant continuation bytes).
+func readMembership(r *record.Reader, version byte) engine.Membership {
+	if version == formatV1 {
+		return readMembershipV1(r)
+	}
+	var m engine.Membership
+	r.Use(func(b []byte) (int, error) {
+		var n int
+		var err error
+		if m, n, err = engine.DecodeMembership(b); err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(engine.AppendMembership(nil, m), b[:n]) {
+			return 0, errors.New("membership not in canonical encoding")
+		}
+		return n, nil
+	})
+	if r.Err() != nil {
+		return engine.Membership{}
+	}
+	return m
+}
+
+// readMembershipV1 reads the membership layout of format version 1: for
+// the voters and then the learners, a u16 count and each ID as a u8 length
+// and its bytes. The membership is validated as engine.DecodeMembership
+// validates version 2.
+func readMembershipV1(r *record.Reader) engine.Membership {
+	var lists [2][]engine.NodeID
+	for i := range lists {
+		n := int(r.U16())
+		// Each ID takes at least its length byte.
+		if n > engine.MaxMembers || n > r.Len() {
+			r.Failf("membership list of %d ids", n)
+			return engine.Membership{}
+		}
+		for range n {
+			lists[i] = append(lists[i], engine.NodeID(r.String8(engine.MaxNodeIDLen)))
 		}
 	}
-	return b
+	if r.Err() != nil {
+		return engine.Membership{}
+	}
+	m := engine.Membership{Voters: lists[0], Learners: lists[1]}
+	if err := m.Validate(); err != nil {
+		r.Failf("%v", err)
+		return engine.Membership{}
+	}
+	return m
 }
 
 // validateMembership checks a membership before it is written, so that
-// everything written can be decoded again.
+// everything written can be decoded again (Validate bounds the lists by
+// engine.MaxMembers).
 func validateMembership(m engine.Membership) error {
-	if len(m.Voters) > maxMembers || len(m.Learners) > maxMembers {
-		return fmt.Errorf("snapshot: membership has more than %d members", maxMembers)
-	}
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("snapshot: invalid membership: %w", err)
 	}
 	return nil
-}
-
-// decoder reads fixed-width fields; the first failure sticks in err and
-// every later read returns zero values.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) bytes(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(d.b) {
-		d.err = errors.New("truncated")
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u8() uint8 {
-	if v := d.bytes(1); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (d *decoder) u16() uint16 {
-	if v := d.bytes(2); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (d *decoder) u32() uint32 {
-	if v := d.bytes(4); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (d *decoder) u64() uint64 {
-	if v := d.bytes(8); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (d *decoder) membership() engine.Membership {
-	var lists [2][]engine.NodeID
-	for i := range lists {
-		n := int(d.u16())
-		if d.err != nil {
-			return engine.Membership{}
-		}
-		if n > maxMembers || n > len(d.b) {
-			d.err = fmt.Errorf("membership list of %d ids", n)
-			return engine.Membership{}
-		}
-		for range n {
-			l := int(d.u8())
-			id := d.bytes(l)
-			if d.err != nil {
-				return engine.Membership{}
-			}
-			lists[i] = append(lists[i], engine.NodeID(id))
-		}
-	}
-	m := engine.Membership{Voters: lists[0], Learners: lists[1]}
-	if err := m.Validate(); err != nil {
-		d.err = err
-		return engine.Membership{}
-	}
-	return m
 }

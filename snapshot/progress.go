@@ -6,20 +6,25 @@ import (
 	"fmt"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // progress is the durable state of a partial receive, kept in the file
 // "progress" of its recv- directory and replaced atomically after every
-// WriteAt. Format (version 1, big-endian):
+// WriteAt. Format (version 2, big-endian):
 //
-//	u8  version (1)      u8  kind (kindProgress)
+//	u8  version (2)      u8  kind (kindProgress)
 //	u64 index            u64 term            u64 announced size (0 = unknown)
 //	u32 chunk bytes      u64 offset (bytes received, fsynced)
 //	u32 crc count        (= ceil(offset / chunk bytes))
-//	membership           (see appendMembership)
+//	membership           engine.AppendMembership
 //	u32 × crc count      CRC-32C of each chunk; the last one covers only
 //	                     the received prefix of a partial chunk
 //	u32                  CRC-32C of everything above
+//
+// Version 1 (yggr v0.1), still read, differs only in the membership: u16
+// counts and u8-length IDs (see the format comment in manifest.go). A
+// receive resumed from a version 1 record saves its progress as version 2.
 type progress struct {
 	Index      uint64
 	Term       uint64
@@ -39,31 +44,26 @@ func (p *progress) encode() []byte {
 	b = binary.BigEndian.AppendUint32(b, p.ChunkBytes)
 	b = binary.BigEndian.AppendUint64(b, p.Offset)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(p.CRCs)))
-	b = appendMembership(b, p.Membership)
+	b = engine.AppendMembership(b, p.Membership)
 	for _, c := range p.CRCs {
 		b = binary.BigEndian.AppendUint32(b, c)
 	}
-	return binary.BigEndian.AppendUint32(b, crc32c(b))
+	return binary.BigEndian.AppendUint32(b, record.Checksum(b))
 }
 
-// decodeProgress parses and validates a progress record. It never panics
-// and bounds every length before allocating.
+// decodeProgress parses and validates a progress record of either
+// version. It never panics and bounds every length before allocating.
 func decodeProgress(b []byte) (*progress, error) {
-	body, err := checkFrame(b, kindProgress)
+	version, body, err := checkFrame(b, kindProgress)
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{b: body}
-	p := &progress{}
-	p.Index = d.u64()
-	p.Term = d.u64()
-	p.Size = d.u64()
-	p.ChunkBytes = d.u32()
-	p.Offset = d.u64()
-	count := d.u32()
-	p.Membership = d.membership()
-	if d.err != nil {
-		return nil, d.err
+	r := record.NewReader(body)
+	p := &progress{Index: r.U64(), Term: r.U64(), Size: r.U64(), ChunkBytes: r.U32(), Offset: r.U64()}
+	count := r.U32()
+	p.Membership = readMembership(r, version)
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	if p.ChunkBytes == 0 || p.ChunkBytes > MaxChunkBytes {
 		return nil, fmt.Errorf("chunk size %d out of range", p.ChunkBytes)
@@ -74,15 +74,15 @@ func decodeProgress(b []byte) (*progress, error) {
 	if uint64(count) != chunkCount(p.Offset, p.ChunkBytes) {
 		return nil, fmt.Errorf("%d checksums for offset %d and chunk size %d", count, p.Offset, p.ChunkBytes)
 	}
-	if uint64(count)*4 != uint64(len(d.b)) {
+	if uint64(count)*4 != uint64(r.Len()) {
 		return nil, errors.New("checksum list does not fill the record")
 	}
 	p.CRCs = make([]uint32, count)
 	for i := range p.CRCs {
-		p.CRCs[i] = d.u32()
+		p.CRCs[i] = r.U32()
 	}
-	if d.err != nil {
-		return nil, d.err
+	if err := r.Finish(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // Reader reads one complete snapshot. Every chunk is verified against its
@@ -185,7 +186,7 @@ func loadChunk(root *os.Root, path string, i, want int, crc uint32, buf []byte) 
 	if _, err := io.ReadFull(f, b); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
 	}
-	if got := crc32c(b); got != crc {
+	if got := record.Checksum(b); got != crc {
 		return nil, fmt.Errorf("%w: %s: checksum mismatch (computed %08x, manifest %08x)", ErrCorrupt, name, got, crc)
 	}
 	return b, nil

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // Receiver writes a snapshot arriving from the leader (InstallSnapshot) at
@@ -222,7 +222,7 @@ func prefixMatches(path string, buf []byte, crc uint32) (bool, error) {
 	}
 	defer f.Close()
 	n, _ := f.ReadAt(buf, 0)
-	return n == len(buf) && crc32c(buf) == crc, nil
+	return n == len(buf) && record.Checksum(buf) == crc, nil
 }
 
 func parseChunkName(name string) (int, bool) {
@@ -310,9 +310,9 @@ func (r *Receiver) append(data []byte) error {
 			return err
 		}
 		if within == 0 {
-			crcs = append(crcs, crc32c(data[:k]))
+			crcs = append(crcs, record.Checksum(data[:k]))
 		} else {
-			crcs[i] = crc32.Update(crcs[i], castagnoli, data[:k])
+			crcs[i] = record.UpdateChecksum(crcs[i], data[:k])
 		}
 		offset += k
 		data = data[k:]

@@ -343,6 +343,18 @@ func TestReceiveResumeDamaged(t *testing.T) {
 		{"flipped progress byte", func(d string) error { return flipByte(filepath.Join(d, progressName), 10) }, 0},
 		{"truncated progress", func(d string) error { return os.Truncate(filepath.Join(d, progressName), 7) }, 0},
 		{"missing progress", func(d string) error { return os.Remove(filepath.Join(d, progressName)) }, 0},
+		{"progress in version 1", func(d string) error {
+			return changeRecord(filepath.Join(d, progressName), func(b []byte) ([]byte, error) {
+				p, err := decodeProgress(b)
+				if err != nil {
+					return nil, err
+				}
+				return progressV1(p), nil
+			})
+		}, 45},
+		{"progress of version 3", func(d string) error {
+			return changeRecord(filepath.Join(d, progressName), func(b []byte) ([]byte, error) { return withVersion(b, 3), nil })
+		}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

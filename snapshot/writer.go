@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // Writer writes a new local snapshot. It cuts the byte stream into chunk
@@ -90,7 +91,7 @@ func (w *Writer) flush() error {
 		w.err = fmt.Errorf("snapshot: write %s: %w", path, err)
 		return w.err
 	}
-	w.crcs = append(w.crcs, crc32c(w.buf))
+	w.crcs = append(w.crcs, record.Checksum(w.buf))
 	w.hash.Write(w.buf)
 	w.size += uint64(len(w.buf))
 	w.buf = w.buf[:0]
