@@ -50,13 +50,16 @@
 // length, key, uvarint CreateIndex, ModIndex and Version, value). The entry
 // is the blob and the first 8 bytes of the key as an integer, so most
 // comparisons in a large tree do not follow the blob pointer (a cache
-// miss): this roughly halved Get's CPU time on a 1M-key store.
+// miss): this roughly halved Get's CPU time on a 1M-key store. The tree has
+// degree 32 (nodes of up to 63 entries, 1.5 KiB), where smaller degrees
+// waste more node capacity and larger ones make each copy-on-write copy
+// after a Clone dearer.
 //
 // Measured with TestFootprint1M on 1M keys of 16 B with 128 B values (144
-// B/key raw), live heap after a GC: 200 B/key after 1M puts or 10k
-// transactions of 100 puts, 225 B/key after Restore, of which the blob is
-// 160 (152 bytes in the allocator's 160-byte size class) and the tree 40
-// and 65. The layout before (80-byte entries of an Item, the key and value
+// B/key raw), live heap after a GC: 192 B/key after 1M puts or 10k
+// transactions of 100 puts, 212 B/key after Restore, of which the blob is
+// 160 (152 bytes in the allocator's 160-byte size class) and the tree 32
+// and 52. The layout before (80-byte entries of an Item, the key and value
 // in a separate allocation) held 266 and 329 B/key.
 //
 // Encodings are written by hand with encoding/binary: a version byte, a
@@ -76,7 +79,7 @@
 //   - Store.Apply does not fill Result.Prev (it would copy the previous
 //     value, up to MaxValueBytes, on every write); the field is reserved.
 //   - Every Range or Snapshot makes the next writes to each touched B-tree
-//     node copy it (about 0.8 KiB per node); frequent ranges on a write-heavy
+//     node copy it (about 1.5 KiB per node); frequent ranges on a write-heavy
 //     store cost allocation. Scan reads under the read lock instead, so a
 //     Scan with no limit over a large range delays Apply while it collects:
 //     use Range for large iterations.
