@@ -217,6 +217,26 @@ func (r *snapReader) full(what string, n int) ([]byte, error) {
 	return buf, nil
 }
 
+// restoreBatch is how many entries Restore collects before it inserts
+// them into the tree, in descending order (see insertDescending).
+const restoreBatch = 1024
+
+// insertDescending inserts batch, whose keys increase and are all above
+// the keys in t, into t from its last entry to its first. The order
+// changes nothing but the tree's shape: google/btree splits a full node in
+// the middle, and the half an insertion leaves behind is never filled
+// again. Ascending inserts leave behind left halves that keep the full
+// node's capacity (half of it unused); descending inserts leave behind
+// right halves, allocated at their size. For 1M keys this took the tree
+// from 52 to 28 bytes per key (TestFootprint1M). Later random writes into
+// these exactly-sized nodes grow them back towards the share of a tree
+// built by Apply.
+func insertDescending(t *tree, batch []entry) {
+	for i := len(batch) - 1; i >= 0; i-- {
+		t.ReplaceOrInsert(batch[i])
+	}
+}
+
 // copyTo appends the next n bytes of the stream to b. It grows b no faster
 // than the bytes arrive.
 func (r *snapReader) copyTo(b *strings.Builder, what string, n int) error {
@@ -255,6 +275,7 @@ func readSnapshot(rd io.Reader) (*tree, uint64, error) {
 	var prev string
 	var f [5]uint64
 	var hb [maxBlobHeaderBytes]byte
+	batch := make([]entry, 0, restoreBatch)
 	for i := uint64(0); i < count; i++ {
 		if err := r.uvarints("item header", f[:]); err != nil {
 			return nil, 0, fmt.Errorf("item %d: %w", i, err)
@@ -297,8 +318,13 @@ func readSnapshot(rd io.Reader) (*tree, uint64, error) {
 			return nil, 0, corrupt("item %d: key not above the previous key", i)
 		}
 		prev = key
-		t.ReplaceOrInsert(e)
+		batch = append(batch, e)
+		if len(batch) == cap(batch) {
+			insertDescending(t, batch)
+			batch = batch[:0]
+		}
 	}
+	insertDescending(t, batch)
 	want := r.crc
 	tail, err := r.full("checksum", 4)
 	if err != nil {
