@@ -44,6 +44,14 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			applyAll(t, big, del(fmt.Sprintf("key%05d", i/2)))
 		}
 	}
+	batches := New() // Restore inserts in batches of restoreBatch
+	for i := range 2*restoreBatch + 7 {
+		applyAll(t, batches, put(fmt.Sprintf("k%06d", i*7919%(2*restoreBatch+7)), "v"))
+	}
+	long := New() // key lengths that take one and two uvarint bytes
+	for _, n := range []int{9, 127, 128, 129, 300} {
+		applyAll(t, long, put(longKey(n, 'a'), strconv.Itoa(n)), put(longKey(n, 'b'), ""))
+	}
 	large := New()
 	applyAll(t, large, EncodePut([]byte("large"), bytes.Repeat([]byte("0123456789"), restoreChunkBytes/4)), put("small", "x"))
 	tests := []struct {
@@ -54,6 +62,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		{"noop only", func() *Store { s := New(); s.ApplyNoop(3); return s }()},
 		{"few", populated(t)},
 		{"many", big},
+		{"over two restore batches", batches},
+		{"long keys", long},
 		{"value over one chunk", large},
 	}
 	for _, tt := range tests {

@@ -33,20 +33,6 @@ type Item struct {
 	Version uint64
 }
 
-// clone returns a deep copy of it, key and value in one allocation.
-func (it Item) clone() Item {
-	buf := make([]byte, len(it.Key)+len(it.Value))
-	n := copy(buf, it.Key)
-	copy(buf[n:], it.Value)
-	it.Key = buf[:n:n]
-	if len(it.Value) > 0 {
-		it.Value = buf[n:]
-	} else {
-		it.Value = nil
-	}
-	return it
-}
-
 // Store is the replicated key-value state machine: an ordered in-memory
 // B-tree of items and the index of the last applied command.
 //
@@ -58,7 +44,8 @@ type Store struct {
 	// tree holds the items ordered by key. Guarded by mu: Apply and Restore
 	// write under the write lock; Get, Scan and Len read under the read lock;
 	// Clone (which swaps the tree's copy-on-write context) takes the write
-	// lock. Items in the tree are never modified in place: clones share them.
+	// lock. Entries in the tree are never modified in place: clones share
+	// them.
 	tree *tree
 	// applied is the index of the last applied command. Guarded by mu; it
 	// only grows, except through Restore.
@@ -139,14 +126,13 @@ func (s *Store) ApplyNoop(index uint64) {
 // put sets key to value at index and reports whether the key existed. It
 // copies key and value. The caller holds the write lock.
 func (s *Store) put(index uint64, key, value []byte) bool {
-	it := Item{Key: key, Value: value, ModIndex: index}.clone()
+	createIndex, version := index, uint64(1)
 	old, found := s.tree.Get(pivot(key))
 	if found {
-		it.CreateIndex, it.Version = old.item.CreateIndex, old.item.Version+1
-	} else {
-		it.CreateIndex, it.Version = index, 1
+		v := old.view()
+		createIndex, version = v.createIndex, v.version+1
 	}
-	s.tree.ReplaceOrInsert(newEntry(it))
+	s.tree.ReplaceOrInsert(newEntry(key, value, createIndex, index, version))
 	return found
 }
 
@@ -166,7 +152,7 @@ func (s *Store) Get(key []byte) (Item, bool) {
 	if !found {
 		return Item{}, false
 	}
-	return e.item.clone(), true // outside the lock: tree items are immutable
+	return e.item(), true // outside the lock: tree entries are immutable
 }
 
 // Scan returns the items with start <= key < end in key order, at most
@@ -175,20 +161,24 @@ func (s *Store) Get(key []byte) (Item, bool) {
 // copies owned by the caller. The result is consistent: no command is
 // applied while Scan collects it, so keep limits small on a hot store.
 func (s *Store) Scan(start, end []byte, limit int) ([]Item, bool) {
-	var items []Item
+	var entries []entry
 	more := false
 	s.mu.RLock()
-	ascend(s.tree, start, end, func(it Item) bool {
-		if limit > 0 && len(items) == limit {
+	ascend(s.tree, start, end, func(e entry) bool {
+		if limit > 0 && len(entries) == limit {
 			more = true
 			return false
 		}
-		items = append(items, it)
+		entries = append(entries, e)
 		return true
 	})
 	s.mu.RUnlock()
-	for i := range items {
-		items[i] = items[i].clone()
+	if len(entries) == 0 {
+		return nil, more
+	}
+	items := make([]Item, len(entries)) // outside the lock: entries are immutable
+	for i, e := range entries {
+		items[i] = e.item()
 	}
 	return items, more
 }
@@ -204,7 +194,7 @@ func (s *Store) Range(start, end []byte) iter.Seq[Item] {
 	start = bytes.Clone(start)
 	end = bytes.Clone(end) // keeps nil nil
 	return func(yield func(Item) bool) {
-		ascend(t, start, end, func(it Item) bool { return yield(it.clone()) })
+		ascend(t, start, end, func(e entry) bool { return yield(e.item()) })
 	}
 }
 

@@ -1,7 +1,5 @@
 package kv
 
-import "bytes"
-
 // txn evaluates t's compares against the current state, then runs Then or
 // Else. The caller holds the write lock.
 func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
@@ -29,9 +27,9 @@ func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
 		case OpDelete:
 			res.Found = s.delete(r.Key)
 		case OpGet:
-			var e entry
-			e, res.Found = s.tree.Get(pivot(r.Key))
-			res.Item = e.item
+			if e, found := s.tree.Get(pivot(r.Key)); found {
+				res.Found, res.Item = true, e.item()
+			}
 		}
 	}
 	return succeeded, results
@@ -41,16 +39,18 @@ func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
 // lock.
 func (s *Store) holds(c Compare) bool {
 	e, found := s.tree.Get(pivot(c.Key))
-	it := e.item
 	switch c.Target {
 	case CmpExists:
 		return found
 	case CmpMissing:
 		return !found
 	case CmpValue:
-		return found && bytes.Equal(it.Value, c.Value)
+		return found && e.view().value == string(c.Value)
 	case CmpModIndex:
-		return it.ModIndex == c.ModIndex // zero Item when missing
+		if !found {
+			return c.ModIndex == 0 // a missing key has ModIndex 0
+		}
+		return e.view().modIndex == c.ModIndex
 	}
 	return false
 }
