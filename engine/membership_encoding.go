@@ -56,8 +56,19 @@ func appendIDs(b []byte, ids []NodeID) []byte {
 
 var errBadString = errors.New("engine: bad string in membership or config entry")
 
+// uvarint decodes a canonical uvarint (the shortest encoding of its value,
+// as binary.AppendUvarint writes it), so that whatever decodes re-encodes
+// to the same bytes; k <= 0 means b does not start with one.
+func uvarint(b []byte) (v uint64, k int) {
+	v, k = binary.Uvarint(b)
+	if k > 1 && b[k-1] == 0 {
+		return 0, -k // a padded encoding
+	}
+	return v, k
+}
+
 func readString(b []byte, max int) (string, []byte, error) {
-	n, k := binary.Uvarint(b)
+	n, k := uvarint(b)
 	if k <= 0 || n > uint64(max) || n > uint64(len(b)-k) {
 		return "", nil, errBadString
 	}
@@ -68,7 +79,7 @@ func readString(b []byte, max int) (string, []byte, error) {
 // two bytes, so the count is bounded by the bytes left before anything is
 // allocated.
 func readIDs(b []byte) ([]NodeID, []byte, error) {
-	n, k := binary.Uvarint(b)
+	n, k := uvarint(b)
 	if k <= 0 || n > MaxMembers || n > uint64(len(b)-k)/2 {
 		return nil, nil, fmt.Errorf("engine: bad member list (count %d, %d bytes)", n, len(b))
 	}

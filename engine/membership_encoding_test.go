@@ -66,6 +66,8 @@ func TestDecodeMembership(t *testing.T) {
 		"overlap":          appendIDs(appendIDs(nil, ids("n1")), ids("n1")),
 		"truncated id":     {1, 5, 'n', '1'},
 		"invalid id":       append(appendIDs(nil, []NodeID{"a b"}), 0),
+		"padded count":     {0x80, 0x00, 0},
+		"padded length":    {1, 0x82, 0x00, 'n', '1', 0},
 	}
 	bad["count over max"] = append(binary.AppendUvarint(nil, MaxMembers+1), make([]byte, 4*(MaxMembers+1))...)
 	for name, b := range bad {
