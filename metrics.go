@@ -18,6 +18,9 @@ type Metrics struct {
 	ReadsStarted, ReadsCompleted, ReadsFailed         uint64
 	ProposalsRejected, TransfersStarted               uint64
 	Forwarded                                         uint64
+	// EntriesFilled counts entries the leader read back from its log for
+	// followers behind the entries it keeps in memory.
+	EntriesFilled uint64
 
 	// Gauges.
 	Term, Commit, Applied, LastIndex, SnapshotIndex uint64
@@ -29,7 +32,13 @@ type Metrics struct {
 
 	// Latencies (seconds) and sizes.
 	ProposeSeconds, ReadSeconds, FsyncSeconds, ApplySeconds, SnapshotSeconds Histogram
-	BatchSize                                                                Histogram
+	// The stages of ProposeSeconds, for writes proposed on this node (the
+	// leader): waiting for the driver to append the write, replication
+	// until the driver sees it committed (the leader's sync and a
+	// majority's acknowledgements), waiting for the apply goroutine, and
+	// applying its batch and waking the caller.
+	ProposeQueueSeconds, ProposeCommitSeconds, ProposeApplySeconds, ProposeReplySeconds Histogram
+	BatchSize                                                                           Histogram
 }
 
 // Metrics returns the node's counters and gauges.
@@ -46,13 +55,15 @@ func (db *DB) Metrics() Metrics {
 		SnapshotsSent: c.SnapshotsSent, SnapshotsInstalled: c.SnapshotsInstalled,
 		ReadsStarted: c.ReadsStarted, ReadsCompleted: c.ReadsCompleted, ReadsFailed: c.ReadsFailed,
 		ProposalsRejected: c.ProposalsRejected, TransfersStarted: c.TransfersStarted,
-		Forwarded: rm.Forwarded,
-		Term:      st.Term, Commit: st.Commit, Applied: st.Applied, LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
+		Forwarded: rm.Forwarded, EntriesFilled: rm.EntriesFilled,
+		Term: st.Term, Commit: st.Commit, Applied: st.Applied, LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
 		LogEntries: st.LastIndex - st.FirstIndex + 1,
 		Role:       st.Role.String(), IsLeader: st.Role.String() == "leader",
 		ApplyLag:       rm.ApplyLag,
 		ProposeSeconds: rm.ProposeSeconds, ReadSeconds: rm.ReadSeconds, FsyncSeconds: rm.FsyncSeconds,
 		ApplySeconds: rm.ApplySeconds, SnapshotSeconds: rm.SnapshotSeconds, BatchSize: rm.BatchSize,
+		ProposeQueueSeconds: rm.StageQueueSeconds, ProposeCommitSeconds: rm.StageCommitSeconds,
+		ProposeApplySeconds: rm.StageApplySeconds, ProposeReplySeconds: rm.StageReplySeconds,
 	}
 	for _, f := range st.Followers {
 		m.Followers = append(m.Followers, FollowerStatus{ID: string(f.ID), Match: f.Match, Next: f.Next,

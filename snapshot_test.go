@@ -3,6 +3,7 @@ package yggr
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/yggrdb/yggr/engine"
 )
@@ -49,5 +50,56 @@ func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 	}
 	if m := db.Metrics(); m.SnapshotsSent == 0 {
 		t.Errorf("leader sent no snapshot")
+	}
+}
+
+// A new member joins after the leader released the data of the entries it
+// needs from memory (engine.Config.EntryCacheBytes), with no snapshot to
+// send: it catches up from the leader's log, which the leader reads back
+// for it.
+func TestLearnerCatchesUpFromTheLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	ctx := testCtx(t)
+	timing := WithTiming(20*time.Millisecond, 10)
+	small := withEngine(func(e *engine.Config) { e.EntryCacheBytes = 2 << 10 }) // about 30 entries
+	addrs := map[string]string{"n1": freeUDPAddr(t), "n2": freeUDPAddr(t)}
+	n1, err := Open(t.TempDir(), []string{"n1=" + addrs["n1"]}, WithID("n1"), WithInsecure(), timing, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n1.Close()
+	var last uint64
+	for i := 0; i < 300; i++ {
+		if last, err = n1.PutIndex(ctx, []byte(fmt.Sprintf("key-%03d", i)), []byte(fmt.Sprintf("value-%03d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n2, err := Open(t.TempDir(), []string{"n2=" + addrs["n2"]}, WithID("n2"), WithInsecure(), WithJoin(), timing, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Close()
+	if err := n1.AddLearner(ctx, "n2", addrs["n2"]); err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := n2.List(ctx, nil, nil, 0, WithConsistency(Stale), AtLeast(last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 300 {
+		t.Fatalf("learner has %d keys after catching up, want 300", len(items))
+	}
+	for i, it := range items {
+		if want := fmt.Sprintf("value-%03d", i); string(it.Value) != want {
+			t.Fatalf("learner key %s = %q, want %q", it.Key, it.Value, want)
+		}
+	}
+	if m := n2.Metrics(); m.SnapshotsInstalled != 0 {
+		t.Errorf("learner installed a snapshot; it should have caught up from the log")
+	}
+	if m := n1.Metrics(); m.EntriesFilled < 250 {
+		t.Errorf("leader read %d entries back from its log for the learner, want at least 250", m.EntriesFilled)
 	}
 }

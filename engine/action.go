@@ -30,7 +30,16 @@ type PersistEntries struct{ Entries []Entry }
 
 // Send: deliver Msg to Msg.To. Delivery may fail, be delayed, reordered or
 // duplicated; the protocol copes.
-type Send struct{ Msg Message }
+//
+// FillThrough, when not zero, says the engine no longer holds the data of
+// Msg's entries up to that index (Config.EntryCacheBytes): before sending,
+// the host replaces those entries with its log's copies, which are durable
+// and committed. If it cannot read them, it drops the message (the leader
+// sends them again).
+type Send struct {
+	Msg         Message
+	FillThrough uint64
+}
 
 // SendSnapshot: read up to MaxBytes of the snapshot Msg.Snapshot at
 // Msg.Offset from the snapshot store, set Msg.Data (and Msg.Done if the chunk

@@ -40,6 +40,13 @@ type Config struct {
 	// MaxAppendBytes bounds the entry bytes of one MsgApp (at least one
 	// entry is always sent). Default 1 MiB.
 	MaxAppendBytes uint64
+	// EntryCacheBytes bounds the data of applied entries the engine keeps
+	// in memory (an entry weighs its data plus 24 bytes): beyond it the data
+	// of the oldest applied entries the host has made durable is dropped,
+	// and a MsgApp that carries them asks the host to read it back from its
+	// log (Send.FillThrough). The live log's terms and sizes stay in memory
+	// (about 60 bytes an entry). Default 8 MiB.
+	EntryCacheBytes uint64
 	// MaxUncommittedBytes bounds the bytes of appended but uncommitted
 	// entries on the leader; proposals beyond it are rejected with ErrBusy.
 	// Default 64 MiB.
@@ -122,6 +129,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAppendBytes == 0 {
 		c.MaxAppendBytes = 1 << 20
+	}
+	if c.EntryCacheBytes == 0 {
+		c.EntryCacheBytes = 8 << 20
 	}
 	if c.MaxUncommittedBytes == 0 {
 		c.MaxUncommittedBytes = 64 << 20

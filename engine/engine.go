@@ -151,6 +151,7 @@ func (e *Engine) flush() []Action {
 	if e.log.commit != e.durable.Commit || e.term != e.durable.Term || e.vote != e.durable.Vote {
 		e.persistHardState()
 	}
+	e.log.release(e.cfg.EntryCacheBytes)
 	out := e.out
 	e.out = nil
 	return out
@@ -166,7 +167,11 @@ func (e *Engine) persistHardState() {
 
 // send emits a message, first persisting a changed term or vote (Raft §5:
 // a node persists its term and vote before answering).
-func (e *Engine) send(m Message) {
+func (e *Engine) send(m Message) { e.sendFilled(m, 0) }
+
+// sendFilled emits a Send whose entries up to fill the host must read
+// from its log (0: none).
+func (e *Engine) sendFilled(m Message, fill uint64) {
 	if e.term != e.durable.Term || e.vote != e.durable.Vote {
 		e.persistHardState()
 	}
@@ -174,7 +179,7 @@ func (e *Engine) send(m Message) {
 	if m.Term == 0 {
 		m.Term = e.term
 	}
-	e.emit(Send{Msg: m})
+	e.emit(Send{Msg: m, FillThrough: fill})
 }
 
 // recover restores durable state (see Recover).
@@ -184,6 +189,7 @@ func (e *Engine) recover(r Recover) {
 	e.term, e.vote = r.HardState.Term, r.HardState.Vote
 	s := r.Snapshot
 	e.log.floor, e.log.floorTerm, e.log.snap = s.Index, s.Term, s
+	e.log.dataFloor = s.Index
 	e.log.commit, e.log.applied = s.Index, s.Index
 	for _, ent := range r.Entries {
 		if ent.Index <= e.log.floor {
@@ -279,7 +285,7 @@ func (e *Engine) commitTo(c uint64) {
 	e.counters.EntriesCommitted += c - old
 	for i := old + 1; i <= c; i++ {
 		if e.log.entry(i).Term == e.term {
-			e.uncommittedBytes -= min(e.uncommittedBytes, e.log.entry(i).size())
+			e.uncommittedBytes -= min(e.uncommittedBytes, e.log.sizeAt(i))
 		}
 	}
 	e.applyCommitted()
@@ -297,8 +303,8 @@ func (e *Engine) applyCommitted() {
 	}
 	es := slices.Clone(e.log.slice(e.log.applied+1, e.log.commit+1, ^uint64(0)))
 	e.log.applied = e.log.commit
-	for _, en := range es {
-		e.log.appliedBytes += en.size()
+	for i := range es {
+		e.log.appliedBytes += e.log.sizeAt(es[i].Index)
 	}
 	e.counters.EntriesApplied += uint64(len(es))
 	e.emit(ApplyEntries{Entries: es})

@@ -167,8 +167,13 @@ func (e *Engine) sendAppend(to NodeID, empty bool) bool {
 		return false
 	}
 	e.counters.AppendsSent++
-	e.send(Message{Type: MsgApp, To: to, PrevIndex: prevIndex, PrevTerm: prevTerm,
-		Entries: slices.Clone(es), Commit: e.log.commit})
+	m := Message{Type: MsgApp, To: to, PrevIndex: prevIndex, PrevTerm: prevTerm,
+		Entries: slices.Clone(es), Commit: e.log.commit}
+	if len(es) > 0 && es[0].Index <= e.log.dataFloor {
+		e.sendFilled(m, min(e.log.dataFloor, es[len(es)-1].Index))
+	} else {
+		e.send(m)
+	}
 	pr.sentEntries(prevIndex+uint64(len(es)), len(es))
 	return true
 }

@@ -8,11 +8,22 @@ import "fmt"
 //
 // Invariants: floor ≤ snap.Index ≤ applied ≤ commit ≤ lastIndex() (the
 // floor sits below the snapshot when CompactionKeep entries under it are
-// kept for slow followers), and entries[i].Index == floor+1+i.
+// kept for slow followers), entries[i].Index == floor+1+i, and
+// floor ≤ dataFloor ≤ min(applied, persisted).
 type raftLog struct {
 	floor     uint64 // entries with index ≤ floor are gone from memory
 	floorTerm uint64 // term of the entry at floor
 	entries   []Entry
+	// lens[i] is the length of entries[i].Data as appended: an entry whose
+	// data was released still weighs what it did.
+	lens []uint32
+	// dataFloor: the entries up to it hold no Data in memory, except config
+	// entries (the engine reads those); the host's log has it, and a MsgApp
+	// that carries them asks the host to fill it in (Send.FillThrough).
+	// Only applied entries the host has made durable are released.
+	dataFloor uint64
+	// cachedBytes is the total size of the entries above dataFloor.
+	cachedBytes uint64
 
 	snap SnapshotMeta // newest snapshot; snap.Index ≥ floor
 
@@ -48,6 +59,11 @@ func (l *raftLog) term(i uint64) (uint64, bool) {
 // entry returns the entry at i, which must be in the live log.
 func (l *raftLog) entry(i uint64) *Entry { return &l.entries[i-l.floor-1] }
 
+// sizeAt is the weight of the entry at i (in the live log) for byte
+// limits: its data as appended, whether or not still in memory, plus a
+// fixed overhead.
+func (l *raftLog) sizeAt(i uint64) uint64 { return uint64(l.lens[i-l.floor-1]) + entryOverhead }
+
 // matchTerm reports whether the log has an entry at i with term t.
 func (l *raftLog) matchTerm(i, t uint64) bool {
 	lt, ok := l.term(i)
@@ -70,8 +86,8 @@ func (l *raftLog) slice(lo, hi, maxBytes uint64) []Entry {
 	hi = min(hi, l.lastIndex()+1)
 	es := l.entries[lo-l.floor-1 : hi-l.floor-1]
 	var size uint64
-	for i, e := range es {
-		size += e.size()
+	for i := range es {
+		size += l.sizeAt(lo + uint64(i))
 		if i > 0 && size > maxBytes {
 			return es[:i:i]
 		}
@@ -86,7 +102,9 @@ func (l *raftLog) append(es ...Entry) {
 			panic(fmt.Sprintf("engine: appending %s after last index %d", e, l.lastIndex()))
 		}
 		l.entries = append(l.entries, e)
+		l.lens = append(l.lens, uint32(len(e.Data)))
 		l.bytes += e.size()
+		l.cachedBytes += e.size()
 	}
 }
 
@@ -95,11 +113,14 @@ func (l *raftLog) truncate(i uint64) {
 	if i <= l.commit || i <= l.floor {
 		panic(fmt.Sprintf("engine: truncating at %d with commit %d floor %d", i, l.commit, l.floor))
 	}
-	for _, e := range l.entries[i-l.floor-1:] {
-		l.bytes -= e.size()
+	// Every truncated entry is uncommitted, so above dataFloor.
+	for _, n := range l.lens[i-l.floor-1:] {
+		l.bytes -= uint64(n) + entryOverhead
+		l.cachedBytes -= uint64(n) + entryOverhead
 	}
 	clear(l.entries[i-l.floor-1:])
 	l.entries = l.entries[:i-l.floor-1]
+	l.lens = l.lens[:i-l.floor-1]
 	l.persisted = min(l.persisted, i-1)
 }
 
@@ -109,32 +130,61 @@ func (l *raftLog) compact(i uint64) {
 		return
 	}
 	t, _ := l.term(i)
-	for _, e := range l.entries[:i-l.floor] {
-		l.bytes -= e.size()
+	for k, n := range l.lens[:i-l.floor] {
+		l.bytes -= uint64(n) + entryOverhead
+		if l.entries[k].Index > l.dataFloor {
+			l.cachedBytes -= uint64(n) + entryOverhead
+		}
 	}
 	l.entries = append([]Entry(nil), l.entries[i-l.floor:]...)
+	l.lens = append([]uint32(nil), l.lens[i-l.floor:]...)
 	l.floor, l.floorTerm = i, t
+	l.dataFloor = max(l.dataFloor, i)
+}
+
+// release drops the data of the oldest entries kept in memory while they
+// weigh more than budget bytes, among the applied entries the host has made
+// durable (its log can give them back). Config entries keep their data.
+func (l *raftLog) release(budget uint64) {
+	limit := min(l.applied, l.persisted)
+	for l.cachedBytes > budget && l.dataFloor < limit {
+		i := l.dataFloor + 1 // > floor: dataFloor ≥ floor
+		if e := l.entry(i); e.Type != EntryConfig {
+			e.Data = nil
+		}
+		l.cachedBytes -= l.sizeAt(i)
+		l.dataFloor = i
+	}
 }
 
 // reset replaces the log with an empty one whose floor is the snapshot,
 // keeping the entries after it when keep is set.
 func (l *raftLog) reset(s SnapshotMeta, keep bool) {
 	var kept []Entry
+	var keptLens []uint32
 	if keep {
 		kept = append(kept, l.entries[s.Index-l.floor:]...)
+		keptLens = append(keptLens, l.lens[s.Index-l.floor:]...)
 	}
-	l.entries, l.bytes = nil, 0
+	l.entries, l.lens, l.bytes, l.cachedBytes = kept, keptLens, 0, 0
 	l.floor, l.floorTerm, l.snap = s.Index, s.Term, s
-	for _, e := range kept {
-		l.entries = append(l.entries, e)
-		l.bytes += e.size()
+	l.dataFloor = max(l.dataFloor, s.Index)
+	if !keep {
+		l.dataFloor = s.Index
+	}
+	for i := range kept {
+		size := uint64(keptLens[i]) + entryOverhead
+		l.bytes += size
+		if kept[i].Index > l.dataFloor {
+			l.cachedBytes += size
+		}
 	}
 	l.commit = max(l.commit, s.Index)
 	l.applied = max(l.applied, s.Index)
 	l.appliedBytes = 0
-	for _, e := range l.entries {
+	for k, e := range l.entries {
 		if e.Index <= l.applied {
-			l.appliedBytes += e.size()
+			l.appliedBytes += uint64(l.lens[k]) + entryOverhead
 		}
 	}
 	l.persisted = max(min(l.persisted, l.lastIndex()), s.Index)

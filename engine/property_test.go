@@ -84,7 +84,8 @@ func newSimEnv(t *testing.T, fail func(string, ...any), opt simOptions) *iEnv {
 	for i, id := range append(slices.Clone(peers), "n4") {
 		cfg := Config{ID: id, Peers: peers, ElectionTicks: 10, HeartbeatTicks: 2, Seed: uint64(i + 1),
 			DisablePreVote: !opt.preVote, MaxInflightMsgs: 4, MaxAppendBytes: 100,
-			SnapshotEntries: 8, CompactionKeep: 2, SnapshotChunkBytes: 7, MaxPendingReads: 16}
+			SnapshotEntries: 8, CompactionKeep: 2, SnapshotChunkBytes: 7, MaxPendingReads: 16,
+			EntryCacheBytes: 60} // about two entries: data is released and read back all the time
 		if id == "n4" {
 			cfg.Peers = nil
 		}
@@ -144,6 +145,18 @@ func (env *iEnv) checkSim(st *simState, restarted NodeID) {
 			env.fail("%s: log invariant broken: floor=%d snap=%d applied=%d commit=%d last=%d", id, l.floor, l.snap.Index, l.applied, l.commit, l.lastIndex())
 		} else if want := l.weight(l.snap.Index+1, l.applied+1); l.appliedBytes != want {
 			env.fail("%s: appliedBytes %d, want %d (the entries %d to %d)", id, l.appliedBytes, want, l.snap.Index+1, l.applied)
+		}
+		if l.dataFloor < l.floor || len(l.lens) != len(l.entries) {
+			env.fail("%s: dataFloor %d below the floor %d, or %d lengths for %d entries", id, l.dataFloor, l.floor, len(l.lens), len(l.entries))
+		} else if want := l.weight(max(l.dataFloor, l.floor)+1, l.lastIndex()+1); l.cachedBytes != want || l.bytes != l.weight(l.floor+1, l.lastIndex()+1) {
+			env.fail("%s: cachedBytes %d (want %d), bytes %d (want %d)", id, l.cachedBytes, want, l.bytes, l.weight(l.floor+1, l.lastIndex()+1))
+		}
+		for i := l.floor + 1; i <= l.lastIndex(); i++ {
+			e := l.entry(i)
+			if released := i <= l.dataFloor && e.Type != EntryConfig; (len(e.Data) == 0) != (released || l.lens[i-l.floor-1] == 0) {
+				env.fail("%s: entry %s holds %d bytes of data, %d appended, dataFloor %d", id, e, len(e.Data), l.lens[i-l.floor-1], l.dataFloor)
+				break
+			}
 		}
 		for i := 1; i < len(n.log); i++ {
 			if n.log[i].Index != n.log[i-1].Index+1 {
@@ -322,6 +335,13 @@ func runSim(ch chooser, env *iEnv, opt simOptions) {
 // it started.
 func TestPropertyClusterSafety(t *testing.T) {
 	setPropertyChecks(t)
+	var filled uint64 // entries the hosts read back for Send.FillThrough
+	defer func() {
+		if !t.Failed() && filled == 0 {
+			t.Error("no MsgApp asked its host to fill released entries: EntryCacheBytes is not exercised")
+		}
+		t.Logf("%d entries filled from the hosts' logs", filled)
+	}()
 	rapid.Check(t, func(rt *rapid.T) {
 		lockstep := rapid.Bool().Draw(rt, "lockstep")
 		opt := simOptions{
@@ -334,6 +354,7 @@ func TestPropertyClusterSafety(t *testing.T) {
 		}
 		env := newSimEnv(t, rt.Fatalf, opt)
 		runSim(rapidChooser{rt}, env, opt)
+		filled += env.filled
 	})
 }
 
@@ -509,7 +530,7 @@ func hasLaterMsgApp(as []Action) bool {
 func (l *raftLog) weight(lo, hi uint64) uint64 {
 	var w uint64
 	for i := lo; i < hi; i++ {
-		w += l.entry(i).size()
+		w += uint64(l.lens[i-l.floor-1]) + entryOverhead
 	}
 	return w
 }

@@ -38,7 +38,7 @@ func (e *Engine) snapshotTaken(s SnapshotMeta) {
 	// The engine knows the membership at s.Index better than the host.
 	s.Membership = e.membershipAt(s.Index)
 	for i := e.log.snap.Index + 1; i <= s.Index; i++ { // floor ≤ snap.Index < i
-		e.log.appliedBytes -= e.log.entry(i).size()
+		e.log.appliedBytes -= e.log.sizeAt(i)
 	}
 	e.log.snap = s
 	if s.Index > e.cfg.CompactionKeep {

@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -60,6 +61,9 @@ type iEnv struct {
 	nodes     map[NodeID]*iNode
 	ids       []NodeID
 	msgs      []Message
+	// filled counts the entries hosts read back from their logs for a
+	// Send.FillThrough.
+	filled uint64
 	// group assigns nodes to partition groups; messages between different
 	// groups are dropped on delivery. Empty: no partition.
 	group  map[NodeID]int
@@ -238,6 +242,22 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 		}
 	case Send:
 		m := a.Msg
+		if a.FillThrough != 0 {
+			// The engine released this data: read it back from the durable
+			// log, which must hold the very entries it sent.
+			m.Entries = slices.Clone(m.Entries)
+			for i := range m.Entries {
+				if ent := &m.Entries[i]; ent.Index <= a.FillThrough {
+					j, ok := slices.BinarySearchFunc(n.log, ent.Index, func(e Entry, i uint64) int { return cmp.Compare(e.Index, i) })
+					if !ok || n.log[j].Term != ent.Term {
+						env.fail("%s: Send asks to fill entry %s, which the durable log does not hold", n.id, ent)
+						return nil
+					}
+					ent.Data = n.log[j].Data
+				}
+			}
+			env.filled += a.FillThrough - m.Entries[0].Index + 1
+		}
 		env.msgs = append(env.msgs, m)
 	case SendSnapshot:
 		m := a.Msg

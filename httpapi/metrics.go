@@ -64,6 +64,7 @@ func newDBCollector(db *yggr.DB) *dbCollector {
 	counter("proposals_rejected", "Proposals the engine rejected.", func(m *yggr.Metrics) uint64 { return m.ProposalsRejected })
 	counter("transfers_started", "Leadership transfers started.", func(m *yggr.Metrics) uint64 { return m.TransfersStarted })
 	counter("forwarded", "Requests forwarded to the leader.", func(m *yggr.Metrics) uint64 { return m.Forwarded })
+	counter("entries_filled", "Entries read back from the log for followers behind the in-memory entries.", func(m *yggr.Metrics) uint64 { return m.EntriesFilled })
 
 	gauge := func(name, help string, get func(*yggr.Metrics) float64) {
 		c.gauges = append(c.gauges, gaugeDesc{prometheus.NewDesc("yggr_"+name, help, nil, nil), get})
@@ -86,6 +87,10 @@ func newDBCollector(db *yggr.DB) *dbCollector {
 		c.hists = append(c.hists, histDesc{prometheus.NewDesc("yggr_"+name, help, nil, nil), get})
 	}
 	hist("propose_seconds", "Latency of proposals, from submission to apply.", func(m *yggr.Metrics) yggr.Histogram { return m.ProposeSeconds })
+	hist("propose_queue_seconds", "Stage of propose_seconds: waiting for the driver to append the write.", func(m *yggr.Metrics) yggr.Histogram { return m.ProposeQueueSeconds })
+	hist("propose_commit_seconds", "Stage of propose_seconds: replication until committed (leader sync, majority acknowledgements).", func(m *yggr.Metrics) yggr.Histogram { return m.ProposeCommitSeconds })
+	hist("propose_apply_seconds", "Stage of propose_seconds: waiting for the apply goroutine.", func(m *yggr.Metrics) yggr.Histogram { return m.ProposeApplySeconds })
+	hist("propose_reply_seconds", "Stage of propose_seconds: applying the batch and waking the caller.", func(m *yggr.Metrics) yggr.Histogram { return m.ProposeReplySeconds })
 	hist("read_seconds", "Latency of linearizable and lease reads.", func(m *yggr.Metrics) yggr.Histogram { return m.ReadSeconds })
 	hist("fsync_seconds", "Latency of log syncs.", func(m *yggr.Metrics) yggr.Histogram { return m.FsyncSeconds })
 	hist("apply_seconds", "Latency of applying a batch of entries.", func(m *yggr.Metrics) yggr.Histogram { return m.ApplySeconds })

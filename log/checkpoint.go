@@ -71,7 +71,7 @@ func (s *Store) checkpoint() error {
 	s.dropMemThrough(compactTo)
 	capFirst := s.memFirst
 	ents := s.mem
-	hs, snap, pending := s.hs, s.snap, s.pending
+	hs, snap, pending, history := s.hs, s.snap, s.pending, s.historyFloor
 	snap.Membership = snap.Membership.Clone()
 	s.truncatedAt = 0
 	s.mu.Unlock()
@@ -114,7 +114,7 @@ func (s *Store) checkpoint() error {
 	ms = append(ms,
 		set(keyHardState, encodeHardState(hs)),
 		set(keySnapshot, encodeSnapshotMeta(snap)),
-		set(keyCheckpoint, encodeCheckpoint(lsn)))
+		set(keyCheckpoint, encodeCheckpoint(checkpointRecord{lsn: lsn, history: history})))
 	if err := s.commitCheckpoint(ms, compactions); err != nil {
 		return err
 	}

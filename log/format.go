@@ -29,10 +29,12 @@ import (
 //	hard state  'h'                 → 2 term:u64 commit:u64 len:u8 vote[len] crc:u32
 //	snapshot    's'                 → 2 index:u64 term:u64 size:u64 membership crc:u32
 //	identity    'i'                 → 2 len:u8 cluster[len] len:u8 node[len] crc:u32
-//	checkpoint  'c'                 → 2 lsn:u64 crc:u32
+//	checkpoint  'c'                 → 2 lsn:u64 history:u64 crc:u32
 //
 // The checkpoint record names the last write-ahead-log record whose
-// effects the other records hold (wal.go). Format 1 (no 'f' record, one
+// effects the other records hold (wal.go), and the index at or below which
+// entries are no history any more (compacted, or dropped by a snapshot
+// install): runs below it that a crash left behind are never read. Format 1 (no 'f' record, one
 // key per entry) is read only by the migration in migrate.go.
 const (
 	kindFormat     byte = 'f'
@@ -281,12 +283,21 @@ func decodeIdentity(v []byte) (identity, error) {
 	})
 }
 
-func encodeCheckpoint(lsn uint64) []byte {
-	return seal(keyCheckpoint, binary.BigEndian.AppendUint64([]byte{formatVersion}, lsn))
+// checkpointRecord is the content of the checkpoint record.
+type checkpointRecord struct {
+	lsn     uint64 // the last WAL record included
+	history uint64 // no entry at or below it is history
 }
 
-func decodeCheckpoint(v []byte) (uint64, error) {
-	return decodeWith(keyCheckpoint, v, func(r *record.Reader) uint64 { return r.U64() })
+func encodeCheckpoint(c checkpointRecord) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{formatVersion}, c.lsn)
+	return seal(keyCheckpoint, binary.BigEndian.AppendUint64(b, c.history))
+}
+
+func decodeCheckpoint(v []byte) (checkpointRecord, error) {
+	return decodeWith(keyCheckpoint, v, func(r *record.Reader) checkpointRecord {
+		return checkpointRecord{lsn: r.U64(), history: r.U64()}
+	})
 }
 
 // decodeWith unseals v under key and reads its whole body with read.

@@ -52,7 +52,7 @@ func sampleRecords() [][3]string {
 	for i, id := range sampleIdentities {
 		add(fmt.Sprintf("identity %d", i), keyIdentity, encodeIdentity(id))
 	}
-	add("checkpoint 77", keyCheckpoint, encodeCheckpoint(77))
+	add("checkpoint 77 history 12", keyCheckpoint, encodeCheckpoint(checkpointRecord{lsn: 77, history: 12}))
 	add("wal batch", nil, encodeBatch(Batch{TruncateFrom: 3, Entries: sampleRunEntries, HardState: &sampleHardStates[1]})[walRecHeaderLen:])
 	add("wal batch without hard state", nil, encodeBatch(Batch{Entries: sampleEntries[:1]})[walRecHeaderLen:])
 	add("wal snapshot", nil, encodeSnapshotOp(opSnapshot, sampleSnapshots[1], false)[walRecHeaderLen:])
@@ -127,8 +127,10 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Errorf("identity round trip: got %+v, %v, want %+v", got, err, id)
 		}
 	}
-	if got, err := decodeCheckpoint(encodeCheckpoint(77)); err != nil || got != 77 {
-		t.Errorf("checkpoint round trip: got %d, %v", got, err)
+	if c := (checkpointRecord{lsn: 77, history: 12}); true {
+		if got, err := decodeCheckpoint(encodeCheckpoint(c)); err != nil || got != c {
+			t.Errorf("checkpoint round trip: got %+v, %v", got, err)
+		}
 	}
 	b := Batch{TruncateFrom: 3, Entries: sampleRunEntries, HardState: &sampleHardStates[1]}
 	op, err := decodeOp(encodeBatch(b)[walRecHeaderLen:])
@@ -199,11 +201,11 @@ func decodeRecord(key, v []byte) (reencoded []byte, err error) {
 		}
 		return encodeIdentity(id), nil
 	case bytes.Equal(key, keyCheckpoint):
-		lsn, err := decodeCheckpoint(v)
+		c, err := decodeCheckpoint(v)
 		if err != nil {
 			return nil, err
 		}
-		return encodeCheckpoint(lsn), nil
+		return encodeCheckpoint(c), nil
 	}
 	return nil, errors.New("unknown key")
 }

@@ -112,7 +112,7 @@ func (s *Store) migrateV1() error {
 		set(keyHardState, encodeHardState(st.hs)),
 		set(keySnapshot, encodeSnapshotMeta(st.snap)),
 		set(keyIdentity, encodeIdentity(st.id)),
-		set(keyCheckpoint, encodeCheckpoint(0)),
+		set(keyCheckpoint, encodeCheckpoint(checkpointRecord{history: st.snap.Index})),
 		set(keyFormat, encodeFormat()))
 	if err := s.commit(ms); err != nil {
 		return fmt.Errorf("log: migrate %s from format 1: %w", s.where, err)

@@ -21,6 +21,8 @@ type logModel struct {
 	snap engine.SnapshotMeta
 	hs   engine.HardState
 	term uint64 // the term of new entries
+	// gone: History may not read at or below it (compactions, resets).
+	gone uint64
 }
 
 func (m *logModel) last() uint64 { return uint64(len(m.log)) }
@@ -151,6 +153,7 @@ func TestPropertyStore(t *testing.T) {
 				if err := s.ResetTo(meta, keep); err != nil {
 					rt.Fatalf("ResetTo(%v, %v): %v", meta, keep, err)
 				}
+				m.gone = max(m.gone, i)
 				if !keep || m.last() <= i {
 					for uint64(len(m.log)) < i {
 						m.log = append(m.log, engine.Entry{Index: uint64(len(m.log)) + 1, Term: meta.Term})
@@ -161,9 +164,11 @@ func TestPropertyStore(t *testing.T) {
 				m.snap = meta
 			},
 			"compact": func(rt *rapid.T) {
-				if err := s.Compact(rapid.Uint64Range(0, m.snap.Index).Draw(rt, "index")); err != nil {
+				i := rapid.Uint64Range(0, m.snap.Index).Draw(rt, "index")
+				if err := s.Compact(i); err != nil {
 					rt.Fatalf("Compact: %v", err)
 				}
+				m.gone = max(m.gone, i)
 			},
 			"checkpoint": func(rt *rapid.T) {
 				if err := s.Checkpoint(); err != nil {
@@ -199,6 +204,19 @@ func TestPropertyStore(t *testing.T) {
 					}
 					if got, err := s.Term(i); err != nil || got != want {
 						rt.Fatalf("Term(%d) = %d, %v; want %d", i, got, err, want)
+					}
+				}
+				hf := s.HistoryFloor()
+				if hf > m.snap.Index || hf < m.gone {
+					rt.Fatalf("HistoryFloor = %d, want between %d (compacted) and %d (the snapshot)", hf, m.gone, m.snap.Index)
+				}
+				if lo := hf + 1; lo <= m.last() {
+					es, err := s.History(lo, m.last()+1, 1<<20)
+					if err != nil || len(es) == 0 {
+						rt.Fatalf("History(%d, %d) = %d entries, %v", lo, m.last()+1, len(es), err)
+					}
+					if diff := cmp.Diff(m.log[lo-1:lo-1+uint64(len(es))], es, cmpEntries); diff != "" {
+						rt.Fatalf("History (-model +store):\n%s", diff)
 					}
 				}
 				if lo := m.snap.Index + 1; lo <= m.last() {

@@ -69,6 +69,37 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 	return s.entries(lo, hi, maxBytes)
 }
 
+// History returns the entries [lo, hi) as Entries does, but may read below
+// the snapshot index, down to what Compact kept: the committed entries a
+// runtime keeps behind its snapshot for followers slightly behind, and the
+// history a reader replays. It fails with ErrCompacted if lo is at or below
+// HistoryFloor.
+func (s *Store) History(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	if lo > hi {
+		return nil, fmt.Errorf("log: invalid range [%d, %d)", lo, hi)
+	}
+	if lo <= s.historyFloor {
+		return nil, fmt.Errorf("log: entries from %d: %w (history starts after %d)", lo, ErrCompacted, s.historyFloor)
+	}
+	if hi > s.last+1 {
+		return nil, fmt.Errorf("log: entries up to %d: %w (last index %d)", hi-1, ErrUnavailable, s.last)
+	}
+	return s.entries(lo, hi, maxBytes)
+}
+
+// HistoryFloor returns the index after which History reads: at most the
+// snapshot index, lower while entries behind the snapshot are kept.
+func (s *Store) HistoryFloor() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.historyFloor
+}
+
 // entries reads [lo, hi), which must lie within the log: the part below
 // memFirst from Badger, the rest from memory. s.mu held.
 func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {

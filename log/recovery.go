@@ -132,7 +132,11 @@ func (s *Store) readState() (gapRuns [][2]uint64, err error) {
 	}{
 		{keyHardState, "hard state record", func(v []byte) (err error) { s.hs, err = decodeHardState(v); return }},
 		{keySnapshot, "snapshot record", func(v []byte) (err error) { s.snap, err = decodeSnapshotMeta(v); return }},
-		{keyCheckpoint, "checkpoint record", func(v []byte) (err error) { s.cpLSN, err = decodeCheckpoint(v); return }},
+		{keyCheckpoint, "checkpoint record", func(v []byte) (err error) {
+			c, err := decodeCheckpoint(v)
+			s.cpLSN, s.historyFloor = c.lsn, c.history
+			return err
+		}},
 	} {
 		if _, err := s.get(r.key, r.what, r.decode); err != nil {
 			return nil, err
@@ -143,7 +147,11 @@ func (s *Store) readState() (gapRuns [][2]uint64, err error) {
 	// interrupted) extends it; the WAL replay below replaces whatever it
 	// holds beyond the truth.
 	end := s.snap.Index
+	var below [][2]uint64 // runs that start at or below the snapshot index
 	err = s.eachRun(func(first, last uint64) error {
+		if first <= s.snap.Index {
+			below = append(below, [2]uint64{first, last})
+		}
 		if first <= end+1 {
 			end = max(end, last)
 		} else if last > s.snap.Index {
@@ -154,6 +162,17 @@ func (s *Store) readState() (gapRuns [][2]uint64, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// History reaches down through the runs that hold the entries behind
+	// the snapshot without a gap, but never to or below the recorded
+	// floor (a crash may leave runs a compaction was deleting).
+	recorded := s.historyFloor
+	s.historyFloor = s.snap.Index
+	for i := len(below) - 1; i >= 0; i-- {
+		if r := below[i]; r[0] <= s.historyFloor && r[1] >= s.historyFloor {
+			s.historyFloor = r[0] - 1
+		}
+	}
+	s.historyFloor = max(s.historyFloor, recorded)
 	s.last, s.lastTerm = end, s.snap.Term
 	if end > s.snap.Index {
 		if s.lastTerm, err = s.badgerTerm(end); err != nil {

@@ -144,6 +144,9 @@ type Store struct {
 	// it (what Compact asked for, or a ResetTo dropped); compacted is what
 	// a checkpoint last deleted up to.
 	compactTo, compacted uint64
+	// historyFloor: History reads the entries above it (the snapshot index
+	// or lower: the entries kept behind the snapshot).
+	historyFloor uint64
 
 	checkpoints    atomic.Int64 // completed checkpoints, for tests
 	chunkedCommits atomic.Int64 // commits too large for one transaction, for tests

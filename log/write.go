@@ -147,6 +147,7 @@ func (s *Store) apply(op walOp) {
 	case opReset:
 		s.snap = op.snap
 		s.compactTo = max(s.compactTo, op.snap.Index)
+		s.historyFloor = max(s.historyFloor, op.snap.Index)
 		if !op.keep || s.last <= op.snap.Index {
 			if s.last > op.snap.Index {
 				s.truncateMem(op.snap.Index + 1)
@@ -294,6 +295,7 @@ func (s *Store) Compact(index uint64) error {
 	snap := s.snap
 	if err == nil && index <= snap.Index {
 		s.compactTo = max(s.compactTo, index)
+		s.historyFloor = max(s.historyFloor, index)
 	}
 	s.mu.Unlock()
 	if err != nil {

@@ -15,9 +15,10 @@ import (
 
 // applyItem is one unit of work for the apply goroutine, in log order.
 type applyItem struct {
-	entries  []engine.Entry
-	restore  *engine.SnapshotMeta // replace the state machine with this snapshot
-	snapshot bool                 // capture the state machine into a snapshot
+	entries   []engine.Entry
+	committed time.Time            // when the driver saw the entries committed
+	restore   *engine.SnapshotMeta // replace the state machine with this snapshot
+	snapshot  bool                 // capture the state machine into a snapshot
 }
 
 // applyQueue hands work from the driver to the apply goroutine without ever
@@ -80,7 +81,7 @@ func (n *Node) applyLoop() {
 		for _, it := range n.applyQ.take() {
 			switch {
 			case it.entries != nil:
-				n.applyEntries(it.entries)
+				n.applyEntries(it.entries, it.committed)
 			case it.restore != nil:
 				n.applyRestore(*it.restore)
 			case it.snapshot:
@@ -90,7 +91,7 @@ func (n *Node) applyLoop() {
 	}
 }
 
-func (n *Node) applyEntries(es []engine.Entry) {
+func (n *Node) applyEntries(es []engine.Entry, committed time.Time) {
 	q := n.applyQ
 	applied := n.Applied()
 	start := time.Now()
@@ -108,7 +109,7 @@ func (n *Node) applyEntries(es []engine.Entry) {
 			}
 		}
 		applied, q.appliedTerm = e.Index, e.Term
-		n.w.appliedEntry(e.Term, e.Index, res)
+		n.w.appliedEntry(e.Term, e.Index, res, committed, start)
 	}
 	n.metrics.applyTime.observe(time.Since(start).Seconds())
 	n.metrics.entriesApplied.Add(uint64(len(es)))

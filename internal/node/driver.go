@@ -1,7 +1,9 @@
 package node
 
 import (
+	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
@@ -179,7 +181,14 @@ func (n *Node) execute(acts []engine.Action) {
 		j     storeJob
 		b     raftlog.Batch
 		dirty bool
+		now   time.Time // read once, when a proposal or a commit needs it
 	)
+	clock := func() time.Time {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		return now
+	}
 	flushBatch := func() {
 		if !dirty {
 			return
@@ -229,12 +238,16 @@ func (n *Node) execute(acts []engine.Action) {
 			j.persisted = &last
 			n.noteConfigEntries(a.Entries)
 		case engine.Send:
-			if n.mayGoEarly(a.Msg, j.termVote) {
+			m := a.Msg
+			if a.FillThrough != 0 && !n.fillFromLog(&m, a.FillThrough) {
+				continue // the leader sends the entries again
+			}
+			if n.mayGoEarly(m, j.termVote) {
 				if n.net != nil {
-					n.net.Send(a.Msg)
+					n.net.Send(m)
 				}
 			} else {
-				j.late = append(j.late, a.Msg)
+				j.late = append(j.late, m)
 			}
 		case engine.SendSnapshot:
 			if m, ok := n.snapshotChunk(a); ok {
@@ -243,13 +256,14 @@ func (n *Node) execute(acts []engine.Action) {
 		case engine.ApplyEntries:
 			// Committed entries need no local durability; they only keep
 			// their order with snapshot restores, which wait in the job.
+			it := applyItem{entries: a.Entries, committed: clock()}
 			if len(j.apply) == 0 && n.applyInFlight.Load() == 0 {
-				n.applyQ.push(applyItem{entries: a.Entries})
+				n.applyQ.push(it)
 			} else {
-				j.apply = append(j.apply, applyItem{entries: a.Entries})
+				j.apply = append(j.apply, it)
 			}
 		case engine.ProposalAccepted:
-			n.w.accepted(a.ID, a.Term, a.Index)
+			n.w.accepted(a.ID, a.Term, a.Index, clock())
 		case engine.ProposalRejected:
 			n.w.failProposal(a.ID, n.translate(a.Err, a.Leader))
 		case engine.ReadReady:
@@ -292,6 +306,31 @@ func (n *Node) execute(acts []engine.Action) {
 	case n.jobs <- j:
 	case <-n.stop:
 	}
+}
+
+// fillFromLog reads the data of m's entries up to through back from the
+// log, where the engine released it (engine.Send.FillThrough). Those
+// entries are committed and durable here; a failed read drops the message.
+func (n *Node) fillFromLog(m *engine.Message, through uint64) bool {
+	lo := m.Entries[0].Index
+	es, err := n.logs.History(lo, through+1, math.MaxUint64)
+	if err == nil && uint64(len(es)) != through+1-lo {
+		err = fmt.Errorf("read %d entries, want %d", len(es), through+1-lo)
+	}
+	for i := 0; err == nil && i < len(es); i++ {
+		if es[i].Term != m.Entries[i].Term {
+			err = fmt.Errorf("entry %d has term %d in the log, %d in the engine", es[i].Index, es[i].Term, m.Entries[i].Term)
+		}
+	}
+	if err != nil {
+		n.cfg.Logger.Warn("cannot read entries back from the log for a follower", "node", n.cfg.ID, "peer", string(m.To), "index", lo, "err", err)
+		return false
+	}
+	n.metrics.entriesFilled.Add(uint64(len(es)))
+	for i := range es {
+		m.Entries[i].Data = es[i].Data
+	}
+	return true
 }
 
 // mayGoEarly reports whether a message may be sent before the storage

@@ -3,15 +3,38 @@ package node
 import (
 	"math"
 	"sync/atomic"
+	"time"
 )
 
 // metrics are the runtime's own measurements; engine counters come from
 // the engine's Status.
 type metrics struct {
 	proposeTime, readTime, fsync, applyTime, snapshotTime histogram
-	batchSizes                                            histogram
-	forwarded, entriesApplied, snapshotsRestored          atomic.Uint64
-	snapshotBytesSent                                     atomic.Uint64
+	// The stages of a proposal's proposeTime (observeStages).
+	stageQueue, stageCommit, stageApply, stageReply histogram
+	batchSizes                                      histogram
+	forwarded, entriesApplied, snapshotsRestored    atomic.Uint64
+	snapshotBytesSent                               atomic.Uint64
+	// entriesFilled counts entries read back from the log for followers
+	// (engine.Send.FillThrough).
+	entriesFilled atomic.Uint64
+}
+
+// observeStages records a local proposal that started at start and ended
+// with r: its whole latency and each stage of it. queue is the wait for the
+// driver to append it, commit the replication and syncs until the driver
+// saw it committed, apply the wait for the apply goroutine, reply the
+// application of its batch and the caller's wake-up.
+func (m *metrics) observeStages(start time.Time, r result) {
+	end := time.Now()
+	m.proposeTime.observe(end.Sub(start).Seconds())
+	if r.accepted.IsZero() || r.committed.IsZero() || r.applied.IsZero() {
+		return
+	}
+	m.stageQueue.observe(r.accepted.Sub(start).Seconds())
+	m.stageCommit.observe(r.committed.Sub(r.accepted).Seconds())
+	m.stageApply.observe(r.applied.Sub(r.committed).Seconds())
+	m.stageReply.observe(end.Sub(r.applied).Seconds())
 }
 
 // histogram is a fixed-bucket histogram (bucket bounds grow by 2×). It is
@@ -110,25 +133,37 @@ func (s HistogramSnapshot) Quantile(q float64) float64 {
 // Metrics is the runtime's view of its own performance.
 type Metrics struct {
 	ProposeSeconds, ReadSeconds, FsyncSeconds, ApplySeconds, SnapshotSeconds HistogramSnapshot
-	BatchSize                                                                HistogramSnapshot
-	Forwarded, EntriesApplied, SnapshotsRestored, SnapshotBytesSent          uint64
-	ApplyLag                                                                 int
+	// The stages of ProposeSeconds, for proposals made on this node:
+	// waiting for the driver, replication until committed, waiting for the
+	// apply goroutine, applying and waking the caller.
+	StageQueueSeconds, StageCommitSeconds, StageApplySeconds, StageReplySeconds HistogramSnapshot
+	BatchSize                                                                   HistogramSnapshot
+	Forwarded, EntriesApplied, SnapshotsRestored, SnapshotBytesSent             uint64
+	// EntriesFilled counts entries the leader read back from its log for
+	// followers beyond the engine's entry cache.
+	EntriesFilled uint64
+	ApplyLag      int
 }
 
 // Metrics returns a snapshot of the runtime's measurements.
 func (n *Node) Metrics() Metrics {
 	m := &n.metrics
 	return Metrics{
-		ProposeSeconds:    m.proposeTime.snapshot(),
-		ReadSeconds:       m.readTime.snapshot(),
-		FsyncSeconds:      m.fsync.snapshot(),
-		ApplySeconds:      m.applyTime.snapshot(),
-		SnapshotSeconds:   m.snapshotTime.snapshot(),
-		BatchSize:         m.batchSizes.snapshot(),
-		Forwarded:         m.forwarded.Load(),
-		EntriesApplied:    m.entriesApplied.Load(),
-		SnapshotsRestored: m.snapshotsRestored.Load(),
-		SnapshotBytesSent: m.snapshotBytesSent.Load(),
-		ApplyLag:          n.applyQ.lag(),
+		ProposeSeconds:     m.proposeTime.snapshot(),
+		StageQueueSeconds:  m.stageQueue.snapshot(),
+		StageCommitSeconds: m.stageCommit.snapshot(),
+		StageApplySeconds:  m.stageApply.snapshot(),
+		StageReplySeconds:  m.stageReply.snapshot(),
+		ReadSeconds:        m.readTime.snapshot(),
+		FsyncSeconds:       m.fsync.snapshot(),
+		ApplySeconds:       m.applyTime.snapshot(),
+		SnapshotSeconds:    m.snapshotTime.snapshot(),
+		BatchSize:          m.batchSizes.snapshot(),
+		Forwarded:          m.forwarded.Load(),
+		EntriesApplied:     m.entriesApplied.Load(),
+		SnapshotsRestored:  m.snapshotsRestored.Load(),
+		SnapshotBytesSent:  m.snapshotBytesSent.Load(),
+		EntriesFilled:      m.entriesFilled.Load(),
+		ApplyLag:           n.applyQ.lag(),
 	}
 }

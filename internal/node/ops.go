@@ -95,7 +95,7 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 	select {
 	case r := <-pw.ch:
 		if r.err == nil {
-			n.metrics.proposeTime.observe(time.Since(start).Seconds())
+			n.metrics.observeStages(start, r)
 			trace.SpanFromContext(ctx).AddEvent("applied", trace.WithAttributes(attribute.Int64("yggr.index", int64(r.index))))
 		}
 		return r.data, r.index, r.err

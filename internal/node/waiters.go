@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // result is what a proposal or read waiter receives.
@@ -12,6 +13,9 @@ type result struct {
 	data  []byte
 	index uint64
 	err   error
+	// For a proposal: when the driver appended it, when the driver saw it
+	// committed, and when the apply goroutine applied it (stage metrics).
+	accepted, committed, applied time.Time
 }
 
 // proposalWaiter waits for one proposal. It is keyed by its proposal ID
@@ -21,6 +25,7 @@ type result struct {
 type proposalWaiter struct {
 	ch          chan result // buffered 1; receives exactly one result
 	term, index uint64
+	accepted    time.Time // when the driver appended it
 }
 
 // waiters is the registry shared by callers, the driver and the apply
@@ -95,8 +100,9 @@ func (w *waiters) joinRead() (b *readBatch, submit bool) {
 }
 
 // accepted moves a proposal to its (term, index) key. A waiter already at
-// that index belongs to an entry that was overwritten: it fails.
-func (w *waiters) accepted(id, term, index uint64) {
+// that index belongs to an entry that was overwritten: it fails. now is
+// when the driver appended it.
+func (w *waiters) accepted(id, term, index uint64, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	pw := w.byID[id]
@@ -107,7 +113,7 @@ func (w *waiters) accepted(id, term, index uint64) {
 	if old := w.byIndex[index]; old != nil {
 		old.ch <- result{err: ErrDropped}
 	}
-	pw.term, pw.index = term, index
+	pw.term, pw.index, pw.accepted = term, index, now
 	w.byIndex[index] = pw
 }
 
@@ -121,8 +127,10 @@ func (w *waiters) failProposal(id uint64, err error) {
 	}
 }
 
-// applied delivers the result of the entry (term, index) to its waiter.
-func (w *waiters) appliedEntry(term, index uint64, data []byte) {
+// appliedEntry delivers the result of the entry (term, index) to its
+// waiter; committed and applied are when the driver saw the entry
+// committed and when it was applied.
+func (w *waiters) appliedEntry(term, index uint64, data []byte, committed, applied time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	pw := w.byIndex[index]
@@ -131,7 +139,7 @@ func (w *waiters) appliedEntry(term, index uint64, data []byte) {
 	}
 	delete(w.byIndex, index)
 	if pw.term == term {
-		pw.ch <- result{data: data, index: index}
+		pw.ch <- result{data: data, index: index, accepted: pw.accepted, committed: committed, applied: applied}
 	} else {
 		pw.ch <- result{err: ErrDropped}
 	}

@@ -24,8 +24,8 @@ func recv(t *testing.T, ch chan result) result {
 func TestOverwrittenProposalFails(t *testing.T) {
 	w := newWaiters()
 	id, pw := w.newProposal()
-	w.accepted(id, 2, 7) // appended at 2/7 by an old leader
-	w.appliedEntry(3, 7, []byte("someone else's result"))
+	w.accepted(id, 2, 7, time.Time{}) // appended at 2/7 by an old leader
+	w.appliedEntry(3, 7, []byte("someone else's result"), time.Time{}, time.Time{})
 	r := recv(t, pw.ch)
 	if !errors.Is(r.err, ErrDropped) || r.data != nil {
 		t.Fatalf("got %+v, want ErrDropped and no data", r)
@@ -35,9 +35,9 @@ func TestOverwrittenProposalFails(t *testing.T) {
 func TestProposalGetsItsResult(t *testing.T) {
 	w := newWaiters()
 	id, pw := w.newProposal()
-	w.accepted(id, 2, 7)
-	w.appliedEntry(2, 6, []byte("other")) // another index: not ours
-	w.appliedEntry(2, 7, []byte("mine"))
+	w.accepted(id, 2, 7, time.Time{})
+	w.appliedEntry(2, 6, []byte("other"), time.Time{}, time.Time{}) // another index: not ours
+	w.appliedEntry(2, 7, []byte("mine"), time.Time{}, time.Time{})
 	if r := recv(t, pw.ch); r.err != nil || string(r.data) != "mine" || r.index != 7 {
 		t.Fatalf("got %+v, want mine at 7", r)
 	}
@@ -49,12 +49,12 @@ func TestReacceptedIndexFailsOldWaiter(t *testing.T) {
 	w := newWaiters()
 	id1, pw1 := w.newProposal()
 	id2, pw2 := w.newProposal()
-	w.accepted(id1, 2, 7)
-	w.accepted(id2, 3, 7)
+	w.accepted(id1, 2, 7, time.Time{})
+	w.accepted(id2, 3, 7, time.Time{})
 	if r := recv(t, pw1.ch); !errors.Is(r.err, ErrDropped) {
 		t.Fatalf("first waiter got %+v, want ErrDropped", r)
 	}
-	w.appliedEntry(3, 7, []byte("second"))
+	w.appliedEntry(3, 7, []byte("second"), time.Time{}, time.Time{})
 	if r := recv(t, pw2.ch); string(r.data) != "second" {
 		t.Fatalf("second waiter got %+v", r)
 	}
@@ -68,7 +68,7 @@ func TestRejectedAndRestoredProposals(t *testing.T) {
 		t.Fatalf("got %+v, want ErrBusy", r)
 	}
 	id2, pw2 := w.newProposal()
-	w.accepted(id2, 1, 5)
+	w.accepted(id2, 1, 5, time.Time{})
 	w.restoredTo(10)
 	if r := recv(t, pw2.ch); !errors.Is(r.err, ErrUnknownOutcome) {
 		t.Fatalf("got %+v, want ErrUnknownOutcome", r)
@@ -108,7 +108,7 @@ func TestFailAll(t *testing.T) {
 	w := newWaiters()
 	_, p1 := w.newProposal()
 	id2, p2 := w.newProposal()
-	w.accepted(id2, 1, 1)
+	w.accepted(id2, 1, 1, time.Time{})
 	rd, _ := w.joinRead()
 	w.failAll(ErrClosed)
 	for _, ch := range []chan result{p1.ch, p2.ch} {

@@ -165,7 +165,11 @@ func (w *world) execute(h *host, a engine.Action) {
 			}
 		}
 	case engine.Send:
-		w.send(h, copyMessage(a.Msg))
+		m := copyMessage(a.Msg)
+		if a.FillThrough != 0 && !w.fill(h, &m, a.FillThrough) {
+			return
+		}
+		w.send(h, m)
 	case engine.SendSnapshot:
 		m := copyMessage(a.Msg)
 		data, ok := h.disk.readSnapshot(m.Snapshot.Index, m.Snapshot.Term, w.step)
@@ -230,6 +234,28 @@ func (w *world) execute(h *host, a engine.Action) {
 
 // send sends m at once if the contract allows (a leader's MsgApp), else
 // holds it until every write issued before it is durable.
+//
+// fill reads the data of m's entries up to through back from h's log, as
+// Send.FillThrough asks; the engine released it, so the log must hold those
+// very entries durably.
+func (w *world) fill(h *host, m *engine.Message, through uint64) bool {
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		if e.Index > through {
+			break
+		}
+		t, ok := h.disk.cur.term(e.Index)
+		seq, _ := h.disk.cur.writtenBy(e.Index)
+		if !ok || t != e.Term || e.Index <= h.disk.cur.floorIndex || seq > h.disk.synced {
+			w.violate("fill from the log", "%s asked to fill %s, which its durable log does not hold", h.id, e)
+			return false
+		}
+		e.Data = slices.Clone(h.disk.cur.entries[e.Index-h.disk.cur.floorIndex-1].Data)
+		w.stats.Filled++
+	}
+	return true
+}
+
 func (w *world) send(h *host, m engine.Message) {
 	s := heldSend{msg: m, need: h.disk.issued}
 	cur := &h.disk.cur
