@@ -38,6 +38,15 @@ type Result struct {
 	Rounds int `json:"rounds,omitempty"`
 	// FirstErr is the first failed operation's error in a load row.
 	FirstErr string `json:"first_error,omitempty"`
+	// CPUUsPerOp is the CPU time (user + system) of the harness process
+	// that ran a load row, per successful operation, in µs: for the
+	// embedded systems the three nodes and the load generator, for
+	// yggr-serve* the load generator (client) alone.
+	CPUUsPerOp float64 `json:"cpu_us_per_op,omitempty"`
+	// ServerCPUUsPerOp is, for systems whose nodes are processes of their
+	// own (yggr-serve*), the CPU time of the three server processes per
+	// successful operation, in µs.
+	ServerCPUUsPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
 }
 
 // key is the row identity used to pair systems for ratios.
@@ -127,28 +136,6 @@ func load1() float64 {
 	return v
 }
 
-// procMem returns VmHWM and VmRSS of this process in MiB.
-func procMem() (hwm, rss float64) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmHWM:":
-			hwm = v / 1024
-		case "VmRSS:":
-			rss = v / 1024
-		}
-	}
-	return hwm, rss
-}
-
 // key16 is a 16-byte key for index i.
 func key16(i int64) []byte { return fmt.Appendf(nil, "k%015d", i) }
 
@@ -184,7 +171,7 @@ func aggregate(rows []Result, rounds int) []Result {
 	for _, k := range order {
 		g := groups[k]
 		m := Result{System: g[0].System, Workload: g[0].Workload, Concurrency: g[0].Concurrency, Note: g[0].Note}
-		var ops, p50, p99, val, hwm, rss, load, secs []float64
+		var ops, p50, p99, val, hwm, rss, load, secs, cpu, scpu []float64
 		var errs []string
 		for _, r := range g {
 			if r.Err != "" {
@@ -199,9 +186,11 @@ func aggregate(rows []Result, rounds int) []Result {
 			}
 			ops, p50, p99, val = append(ops, r.OpsPerSec), append(p50, r.P50Ms), append(p99, r.P99Ms), append(val, r.ValueMs)
 			hwm, rss, load, secs = append(hwm, r.HWMMiB), append(rss, r.RSSMiB), append(load, r.Load1), append(secs, r.Seconds)
+			cpu, scpu = append(cpu, r.CPUUsPerOp), append(scpu, r.ServerCPUUsPerOp)
 		}
 		m.OpsPerSec, m.P50Ms, m.P99Ms, m.ValueMs = median(ops), median(p50), median(p99), median(val)
 		m.HWMMiB, m.RSSMiB, m.Load1, m.Seconds = median(hwm), median(rss), median(load), median(secs)
+		m.CPUUsPerOp, m.ServerCPUUsPerOp = median(cpu), median(scpu)
 		if len(errs) > 0 {
 			if m.Rounds == 0 {
 				m.Err = errs[0]

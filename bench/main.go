@@ -9,9 +9,12 @@
 //
 // Each system runs in its own child process (the program re-executes
 // itself), so VmHWM is that system's peak: three nodes plus the load
-// generator. The idle RSS of one yggr node is measured in another child
-// that hosts one node of a three-node cluster whose other two nodes live in
-// the parent.
+// generator. The yggr-serve systems are three `yggr serve` processes
+// (built once per run from ../cmd/yggr) started by that child, which
+// drives them over HTTP: with the httpapi client (yggr-serve) or plain
+// net/http (yggr-serve-http); their VmHWM is the servers' sum. The idle
+// RSS of one yggr node is measured in another child that hosts one node
+// of a three-node cluster whose other two nodes live in the parent.
 package main
 
 import (
@@ -57,6 +60,8 @@ type flags struct {
 	rounds     int
 	childSys   string
 	childOut   string
+	childRoot  string
+	yggrBin    string
 	idle       bool
 	idleDir    string
 	idleID     string
@@ -68,7 +73,7 @@ func parseFlags(args []string) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "duration of each throughput row")
-	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd")
+	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd,yggr-serve,yggr-serve-http")
 	fs.StringVar(&f.workloads, "workloads", "floor,write,read,write1k,catchup,failover,idle,snapshot",
 		"workloads: floor,write,read,write1k,catchup,failover,idle,snapshot (snapshot: yggr and hashicorp, not under -quick)")
 	fs.BoolVar(&f.quick, "quick", false, "smoke test: 1s rows, concurrency 1 and 64, 2000 catch-up entries, 200 floor samples")
@@ -79,6 +84,8 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.snapKeys, "snapshot-keys", 1000000, "keys loaded before the snapshot workload")
 	fs.StringVar(&f.childSys, "child-system", "", "internal: run one system in this process")
 	fs.StringVar(&f.childOut, "child-out", "", "internal: JSON lines output of -child-system")
+	fs.StringVar(&f.childRoot, "child-root", "", "internal: data directory of -child-system (its parent removes it)")
+	fs.StringVar(&f.yggrBin, "yggr-bin", "", "yggr binary for the yggr-serve systems (default: go build ../cmd/yggr once per run)")
 	fs.BoolVar(&f.idle, "idle-node", false, "internal: host one idle yggr node and report its RSS")
 	fs.StringVar(&f.idleDir, "idle-dir", "", "internal")
 	fs.StringVar(&f.idleID, "idle-id", "", "internal")
@@ -151,9 +158,12 @@ func child(f flags) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	root, err := os.MkdirTemp("", "yggr-bench-"+f.childSys+"-")
-	if err != nil {
-		return err
+	root := f.childRoot
+	var err error
+	if root == "" {
+		if root, err = os.MkdirTemp("", "yggr-bench-"+f.childSys+"-"); err != nil {
+			return err
+		}
 	}
 	defer os.RemoveAll(root)
 	ctx := context.Background()
@@ -176,6 +186,8 @@ func child(f flags) error {
 		sys, err = startHashicorp(ctx, root, tweak, snapOnly)
 	case "etcd":
 		sys, err = startEtcd(ctx, root)
+	case sysServe, sysServeHTTP:
+		sys, err = startServe(ctx, f.childSys, f.yggrBin, root)
 	default:
 		return fmt.Errorf("bench: unknown system %q", f.childSys)
 	}
@@ -185,8 +197,14 @@ func child(f flags) error {
 	rows := runSystem(ctx, f.childSys, sys, f.config(), set(f.workloads))
 	if !snapOnly {
 		hwm, rss := procMem()
-		rows = append(rows, Result{System: f.childSys, Workload: "process-rss", HWMMiB: hwm, RSSMiB: rss, Load1: load1(),
-			Note: "whole process: three nodes + load generator; VmHWM is the peak over all workloads"})
+		r := Result{System: f.childSys, Workload: "process-rss", HWMMiB: hwm, RSSMiB: rss, Load1: load1(),
+			Note: "whole process: three nodes + load generator; VmHWM is the peak over all workloads"}
+		if sp, ok := sys.(serverProcs); ok {
+			r.HWMMiB, r.RSSMiB = sp.ServerMem()
+			r.Note = fmt.Sprintf("sum of the three server processes (VmHWM: each node's peak over all workloads, a restarted node counting its larger one; VmRSS: the running ones); "+
+				"the load generator's own process: VmHWM %.0f MiB, VmRSS %.0f MiB", hwm, rss)
+		}
+		rows = append(rows, r)
 	}
 	if err := sys.Close(); err != nil {
 		slog.Warn("bench: close", "system", f.childSys, "err", err)
@@ -229,6 +247,13 @@ func orchestrate(f flags, w *os.File) error {
 			}
 		}
 	})
+	if f.yggrBin == "" && slices.ContainsFunc(systems, func(s string) bool { return s == sysServe || s == sysServeHTTP }) {
+		t0 := time.Now()
+		if f.yggrBin, err = buildServe(tmp); err != nil {
+			return err
+		}
+		slog.Info("bench: built yggr", "bin", f.yggrBin, "took", time.Since(t0).Round(time.Millisecond))
+	}
 	rounds := max(1, f.rounds)
 	for round := range rounds {
 		var rrows []Result
@@ -301,11 +326,18 @@ func orchestrate(f flags, w *os.File) error {
 func runChild(f flags, cfg config, exe, tmp, s, workloads string) []Result {
 	out := filepath.Join(tmp, s+".jsonl")
 	os.Remove(out)
+	// The child's data directory is made and removed here, so that it goes
+	// even if the child is killed.
+	root, err := os.MkdirTemp("", "yggr-bench-"+s+"-")
+	if err != nil {
+		return []Result{{System: s, Workload: "run", Err: err.Error()}}
+	}
+	defer os.RemoveAll(root)
 	// Bounded: every workload is bounded; the whole child gets a generous cap.
 	limit := 20*cfg.duration + 2*cfg.catchupMax + 5*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	args := []string{"-child-system", s, "-child-out", out, "-duration", cfg.duration.String(),
+	args := []string{"-child-system", s, "-child-out", out, "-child-root", root, "-yggr-bin", f.yggrBin, "-duration", cfg.duration.String(),
 		"-workloads", workloads, "-catchup", strconv.Itoa(cfg.catchupEntries), "-snapshot-keys", strconv.Itoa(cfg.snapshotKeys),
 		"-cpuprofile", f.cpuprofile}
 	if f.quick {
@@ -314,7 +346,7 @@ func runChild(f flags, cfg config, exe, tmp, s, workloads string) []Result {
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	slog.Info("bench: system", "name", s, "load1", load1())
-	err := cmd.Run()
+	err = cmd.Run()
 	rs, rerr := readRows(out)
 	if err != nil || rerr != nil {
 		rs = append(rs, Result{System: s, Workload: "run", Err: fmt.Sprintf("child: %v; rows: %v", err, rerr)})

@@ -31,8 +31,42 @@ type Ratio struct {
 type RatioRow struct {
 	Workload    string `json:"workload"`
 	Concurrency int    `json:"concurrency,omitempty"`
-	Peer        string `json:"peer"`
+	// Base is the yggr system of the ratio (yggr, or a yggr-serve variant
+	// against a server peer).
+	Base string `json:"base"`
+	Peer string `json:"peer"`
 	Ratio
+}
+
+// systemKind says how a system's nodes run: "embedded" (three nodes in
+// the harness's child process: yggr, hashicorp, etcd) or "server" (three
+// server processes driven over their client protocol: yggr-serve,
+// yggr-serve-http). Ratios compare systems of one kind only.
+func systemKind(s string) string {
+	if s == sysServe || s == sysServeHTTP {
+		return "server"
+	}
+	return "embedded"
+}
+
+// isYggr reports whether s is yggr in some form (the numerator of ratios).
+func isYggr(s string) bool { return s == "yggr" || strings.HasPrefix(s, "yggr-") }
+
+// ratioPairs returns the (yggr system, peer) pairs of the ratio columns:
+// every yggr system against every peer of its kind, in the order given.
+func ratioPairs(systems []string) [][2]string {
+	var out [][2]string
+	for _, y := range systems {
+		if !isYggr(y) {
+			continue
+		}
+		for _, p := range systems {
+			if !isYggr(p) && systemKind(p) == systemKind(y) {
+				out = append(out, [2]string{y, p})
+			}
+		}
+	}
+	return out
 }
 
 func div(a, b float64) float64 {
@@ -50,7 +84,8 @@ func ratio(y, p Result) Ratio {
 // ratioRows are kept in a package variable for the JSON output.
 var ratioRows []RatioRow
 
-// addRatios computes yggr/peer ratios for every row both systems have.
+// addRatios computes yggr/peer ratios (see ratioPairs) for every row both
+// systems have.
 func addRatios(rows []Result, systems []string) []Result {
 	ratioRows = nil
 	by := map[string]map[string]Result{}
@@ -60,16 +95,14 @@ func addRatios(rows []Result, systems []string) []Result {
 		}
 		by[r.System][r.key()] = r
 	}
+	pairs := ratioPairs(systems)
 	for _, r := range rows {
-		if r.System != "yggr" {
-			continue
-		}
-		for _, peer := range systems {
-			if peer == "yggr" {
+		for _, pair := range pairs {
+			if r.System != pair[0] {
 				continue
 			}
-			if p, ok := by[peer][r.key()]; ok {
-				ratioRows = append(ratioRows, RatioRow{Workload: r.Workload, Concurrency: r.Concurrency, Peer: peer, Ratio: ratio(r, p)})
+			if p, ok := by[pair[1]][r.key()]; ok {
+				ratioRows = append(ratioRows, RatioRow{Workload: r.Workload, Concurrency: r.Concurrency, Base: pair[0], Peer: pair[1], Ratio: ratio(r, p)})
 			}
 		}
 	}
@@ -84,6 +117,12 @@ func cell(r Result) string {
 		return fmt.Sprintf("VmHWM %.0f MiB, VmRSS %.0f MiB", r.HWMMiB, r.RSSMiB)
 	case r.OpsPerSec > 0:
 		s := fmt.Sprintf("%.0f/s, p50 %s ms, p99 %s ms", r.OpsPerSec, fmtMs(r.P50Ms), fmtMs(r.P99Ms))
+		switch {
+		case r.ServerCPUUsPerOp > 0:
+			s += fmt.Sprintf(", cpu %.0f µs/op server + %.0f client", r.ServerCPUUsPerOp, r.CPUUsPerOp)
+		case r.CPUUsPerOp > 0:
+			s += fmt.Sprintf(", cpu %.0f µs/op", r.CPUUsPerOp)
+		}
 		if r.Errors > 0 {
 			s += fmt.Sprintf(" (%d errors)", r.Errors)
 		}
@@ -148,14 +187,11 @@ func writeTable(w io.Writer, rows []Result, systems []string) {
 	for _, s := range systems {
 		fmt.Fprintf(w, " %s |", s)
 	}
-	var peers []string
-	for _, s := range systems {
-		if s != "yggr" {
-			peers = append(peers, s)
-			fmt.Fprintf(w, " yggr/%s |", s)
-		}
+	pairs := ratioPairs(systems)
+	for _, p := range pairs {
+		fmt.Fprintf(w, " %s/%s |", p[0], p[1])
 	}
-	fmt.Fprintf(w, " load1 |\n|---|---|%s\n", strings.Repeat("---|", len(systems)+len(peers)+1))
+	fmt.Fprintf(w, " load1 |\n|---|---|%s\n", strings.Repeat("---|", len(systems)+len(pairs)+1))
 	for _, k := range keys {
 		m := by[k]
 		var any Result
@@ -177,9 +213,9 @@ func writeTable(w io.Writer, rows []Result, systems []string) {
 			fmt.Fprintf(w, " %s |", cell(r))
 			loads = append(loads, fmt.Sprintf("%.1f", r.Load1))
 		}
-		for _, p := range peers {
-			y, ok1 := m["yggr"]
-			pr, ok2 := m[p]
+		for _, p := range pairs {
+			y, ok1 := m[p[0]]
+			pr, ok2 := m[p[1]]
 			if !ok1 || !ok2 || y.Err != "" || pr.Err != "" {
 				fmt.Fprintf(w, " - |")
 				continue
@@ -188,6 +224,10 @@ func writeTable(w io.Writer, rows []Result, systems []string) {
 		}
 		fmt.Fprintf(w, " %s |\n", strings.Join(loads, "/"))
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "cpu: CPU time (user + system) per successful operation. Embedded systems: the child process (three nodes + load generator). "+
+		"yggr-serve*: the three `yggr serve` processes (server) and the load generator's process (client); "+
+		"their process-rss is the servers' sum. \"-\": not measured for that system.")
 	fmt.Fprintln(w)
 	for _, r := range rows {
 		if r.Workload == "idle-node-rss" {

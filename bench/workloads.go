@@ -26,6 +26,43 @@ type system interface {
 	Close() error
 }
 
+// serverProcs is a system whose nodes are processes of their own (not
+// inside the harness's process), so that their CPU time and memory are
+// measured apart from the load generator's.
+type serverProcs interface {
+	// ServerCPU returns the CPU time the running server processes have
+	// used so far, summed. No load row stops or starts a server, so the
+	// difference over a row is the servers' CPU during it.
+	ServerCPU() time.Duration
+	// ServerMem returns the sum of the nodes' VmHWM and VmRSS in MiB.
+	ServerMem() (hwm, rss float64)
+}
+
+// withCPU runs load and sets the result's CPU per successful operation:
+// this process's (getrusage), and the servers' if sys has server
+// processes.
+func withCPU(sys system, load func() Result) Result {
+	sp, _ := sys.(serverProcs)
+	var srv0 time.Duration
+	if sp != nil {
+		srv0 = sp.ServerCPU()
+	}
+	self0 := selfCPU()
+	r := load()
+	self := selfCPU() - self0
+	if r.Ops > 0 {
+		r.CPUUsPerOp = float64(self.Microseconds()) / float64(r.Ops)
+		if sp != nil {
+			r.ServerCPUUsPerOp = float64((sp.ServerCPU() - srv0).Microseconds()) / float64(r.Ops)
+		}
+	}
+	return r
+}
+
+// failoverNoter is a system that explains its last failover measurement
+// (appended to the row's note).
+type failoverNoter interface{ FailoverNote() string }
+
 // workload names, in run order. failover is last: it leaves two nodes.
 var allWorkloads = []string{"write", "read", "write1k", "catchup", "failover"}
 
@@ -51,8 +88,10 @@ func runSystem(ctx context.Context, name string, sys system, cfg config, want ma
 	writes := func(workload string, conc int, val []byte) {
 		base := seq
 		l := load1()
-		r := runLoad(ctx, conc, cfg.duration, 0, func(ctx context.Context, i int64) error {
-			return sys.Put(ctx, key16(base+i), val)
+		r := withCPU(sys, func() Result {
+			return runLoad(ctx, conc, cfg.duration, 0, func(ctx context.Context, i int64) error {
+				return sys.Put(ctx, key16(base+i), val)
+			})
 		})
 		seq += r.Ops + r.Errors + int64(conc)
 		r.Workload, r.Load1 = workload, l
@@ -76,8 +115,10 @@ func runSystem(ctx context.Context, name string, sys system, cfg config, want ma
 			if err := sys.Read(ctx, mode, key16(1e12+1)); err == errUnsupported {
 				continue
 			}
-			r := runLoad(ctx, 64, cfg.duration, 0, func(ctx context.Context, i int64) error {
-				return sys.Read(ctx, mode, key16(1e12+1+i%nkeys))
+			r := withCPU(sys, func() Result {
+				return runLoad(ctx, 64, cfg.duration, 0, func(ctx context.Context, i int64) error {
+					return sys.Read(ctx, mode, key16(1e12+1+i%nkeys))
+				})
 			})
 			r.Workload, r.Load1 = "read-"+mode, l
 			add(r)
@@ -100,6 +141,9 @@ func runSystem(ctx context.Context, name string, sys system, cfg config, want ma
 		l := load1()
 		d, err := sys.Failover(ctx)
 		r := Result{Workload: "failover", ValueMs: ms(d), Load1: l, Note: "graceful stop of the leader to next successful write via another node"}
+		if fn, ok := sys.(failoverNoter); ok {
+			r.Note += "; " + fn.FailoverNote()
+		}
 		if err != nil {
 			r.Err = err.Error()
 		}
