@@ -57,6 +57,7 @@ func sampleRecords() [][3]string {
 	add("wal batch without hard state", nil, encodeBatch(Batch{Entries: sampleEntries[:1]})[walRecHeaderLen:])
 	add("wal snapshot", nil, encodeSnapshotOp(opSnapshot, sampleSnapshots[1], false)[walRecHeaderLen:])
 	add("wal reset keep", nil, encodeSnapshotOp(opReset, sampleSnapshots[1], true)[walRecHeaderLen:])
+	add("wal two batches", nil, encodeBatches([]Batch{{Entries: sampleEntries[:1]}, {TruncateFrom: 1, Entries: sampleEntries[:1], HardState: &sampleHardStates[1]}})[walRecHeaderLen:])
 	return out
 }
 
@@ -157,16 +158,20 @@ func TestRecordRoundTrip(t *testing.T) {
 func decodeRecord(key, v []byte) (reencoded []byte, err error) {
 	switch {
 	case len(key) == 0:
-		op, err := decodeOp(v)
+		ops, err := decodeOps(v)
 		if err != nil {
 			return nil, err
 		}
-		switch op.kind {
-		case opBatch:
-			return encodeBatch(Batch{TruncateFrom: op.truncate, Entries: op.entries, HardState: op.hs})[walRecHeaderLen:], nil
-		default:
-			return encodeSnapshotOp(op.kind, op.snap, op.keep)[walRecHeaderLen:], nil
+		var out []byte
+		for _, op := range ops {
+			switch op.kind {
+			case opBatch:
+				out = appendBatch(out, Batch{TruncateFrom: op.truncate, Entries: op.entries, HardState: op.hs})
+			default:
+				out = append(out, encodeSnapshotOp(op.kind, op.snap, op.keep)[walRecHeaderLen:]...)
+			}
 		}
+		return out, nil
 	case key[0] == kindRun:
 		first, last, ok := parseRunKey(key)
 		if !ok {

@@ -35,6 +35,34 @@ func (m *logModel) state() State {
 	return State{HardState: m.hs, Snapshot: m.snap, Entries: es}
 }
 
+// batchFor draws a batch that follows the model's log (truncating a suffix
+// above the snapshot sometimes) and applies it to the model.
+func batchFor(rt *rapid.T, m *logModel, data *rapid.Generator[[]byte]) Batch {
+	var b Batch
+	if m.last() > m.snap.Index && rapid.IntRange(0, 3).Draw(rt, "truncate?") == 0 {
+		b.TruncateFrom = rapid.Uint64Range(m.snap.Index+1, m.last()).Draw(rt, "truncateFrom")
+		m.log = m.log[:b.TruncateFrom-1]
+		m.term++
+	}
+	n := rapid.IntRange(0, 6).Draw(rt, "entries")
+	for range n {
+		e := engine.Entry{Term: m.term, Index: m.last() + 1, Data: data.Draw(rt, "data")}
+		if len(e.Data) == 0 {
+			e.Data = nil
+		}
+		b.Entries = append(b.Entries, e)
+		m.log = append(m.log, e)
+	}
+	if rapid.Bool().Draw(rt, "hardState?") {
+		hs := engine.HardState{Term: m.term, Commit: rapid.Uint64Range(0, m.last()).Draw(rt, "commit")}
+		if rapid.Bool().Draw(rt, "vote?") {
+			hs.Vote = "n2"
+		}
+		b.HardState, m.hs = &hs, hs
+	}
+	return b
+}
+
 // TestPropertyStore runs random sequences of writes (with truncations),
 // snapshots, resets, compactions, checkpoints, checkpoints cut by a
 // simulated crash after any number of their Badger mutations, and reopens,
@@ -99,29 +127,13 @@ func TestPropertyStore(t *testing.T) {
 		data := rapid.SliceOfN(rapid.Byte(), 0, 40)
 		rt.Repeat(map[string]func(*rapid.T){
 			"write": func(rt *rapid.T) {
-				var b Batch
-				if m.last() > m.snap.Index && rapid.IntRange(0, 3).Draw(rt, "truncate?") == 0 {
-					b.TruncateFrom = rapid.Uint64Range(m.snap.Index+1, m.last()).Draw(rt, "truncateFrom")
-					m.log = m.log[:b.TruncateFrom-1]
-					m.term++
+				// One to three batches in one Write (group commit); a later
+				// one may truncate what an earlier one appended.
+				var bs []Batch
+				for range rapid.IntRange(1, 3).Draw(rt, "batches") {
+					bs = append(bs, batchFor(rt, m, data))
 				}
-				n := rapid.IntRange(0, 6).Draw(rt, "entries")
-				for range n {
-					e := engine.Entry{Term: m.term, Index: m.last() + 1, Data: data.Draw(rt, "data")}
-					if len(e.Data) == 0 {
-						e.Data = nil
-					}
-					b.Entries = append(b.Entries, e)
-					m.log = append(m.log, e)
-				}
-				if rapid.Bool().Draw(rt, "hardState?") {
-					hs := engine.HardState{Term: m.term, Commit: rapid.Uint64Range(0, m.last()).Draw(rt, "commit")}
-					if rapid.Bool().Draw(rt, "vote?") {
-						hs.Vote = "n2"
-					}
-					b.HardState, m.hs = &hs, hs
-				}
-				if err := s.Write(b); err != nil {
+				if err := s.Write(bs...); err != nil {
 					rt.Fatalf("Write: %v", err)
 				}
 			},

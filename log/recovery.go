@@ -200,17 +200,19 @@ func (s *Store) replay(gapRuns [][2]uint64) error {
 	s.wal = w
 	var touched uint64 // the lowest index a replayed record replaced from; 0: none
 	for _, rec := range recs {
-		op, err := decodeOp(rec.body)
+		ops, err := decodeOps(rec.body)
 		if err != nil {
 			return s.corrupt(fmt.Sprintf("write-ahead log record %d", rec.lsn), err)
 		}
-		if err := s.check(op); err != nil {
-			return s.corrupt(fmt.Sprintf("write-ahead log record %d", rec.lsn), err)
+		for _, op := range ops {
+			if err := s.check(op); err != nil {
+				return s.corrupt(fmt.Sprintf("write-ahead log record %d", rec.lsn), err)
+			}
+			if t := replacedFrom(op); t != 0 && (touched == 0 || t < touched) {
+				touched = t
+			}
+			s.apply(op)
 		}
-		if t := replacedFrom(op); t != 0 && (touched == 0 || t < touched) {
-			touched = t
-		}
-		s.apply(op)
 		s.lsn = rec.lsn
 		s.pending += recordSize(len(rec.body))
 	}

@@ -658,3 +658,46 @@ func checkSticky(t *testing.T, s *Store, werr error) {
 		}
 	}
 }
+
+// TestWriteSeveralBatches: one Write of several batches (the runtime's
+// group commit) gives the log that writing them one by one gives, a later
+// batch truncating what an earlier one appended included.
+func TestWriteSeveralBatches(t *testing.T) {
+	hs1, hs2 := engine.HardState{Term: 1, Commit: 1}, engine.HardState{Term: 2, Commit: 2}
+	cases := []struct {
+		name string
+		bs   []Batch
+	}{
+		{"append", []Batch{{Entries: ents(1, 5, 5), HardState: &hs1}, {Entries: ents(1, 6, 6)}}},
+		{"the second truncates the first's tail", []Batch{{Entries: ents(1, 5, 7)}, {TruncateFrom: 6, Entries: ents(2, 6, 6), HardState: &hs2}}},
+		{"the second truncates below the first", []Batch{{TruncateFrom: 3, Entries: ents(2, 3, 6)}, {TruncateFrom: 2, Entries: ents(3, 2, 2)}}},
+		{"three, the last only a hard state", []Batch{{Entries: ents(1, 5, 6)}, {TruncateFrom: 6, Entries: ents(2, 6, 8)}, {HardState: &hs2}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			one, all := openMem(t), openMem(t)
+			for _, s := range []*Store{one, all} {
+				mustWrite(t, s, Batch{Entries: ents(1, 1, 4)})
+			}
+			for _, b := range c.bs {
+				mustWrite(t, one, b)
+			}
+			if err := all.Write(c.bs...); err != nil {
+				t.Fatalf("Write of %d batches: %v", len(c.bs), err)
+			}
+			if diff := cmp.Diff(mustLoad(t, one), mustLoad(t, all), cmpEntries); diff != "" {
+				t.Errorf("one Write of all batches differs from one Write each (-each +all):\n%s", diff)
+			}
+		})
+	}
+	// A batch that does not follow the ones before it in the same Write is
+	// refused, and nothing is written.
+	s := openMem(t)
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 4)})
+	if err := s.Write(Batch{Entries: ents(1, 5, 5)}, Batch{Entries: ents(1, 7, 7)}); err == nil {
+		t.Fatal("Write accepted a batch with a gap after the one before it")
+	}
+	if got := s.LastIndex(); got != 4 {
+		t.Errorf("LastIndex after a refused Write = %d, want 4", got)
+	}
+}

@@ -8,8 +8,9 @@ import (
 	"github.com/yggrdb/yggr/internal/record"
 )
 
-// Bodies of write-ahead log records (see wal.go for the framing). The
-// first byte is the kind:
+// Bodies of write-ahead log records (see wal.go for the framing). A body is
+// one or more operations back to back (a Write of several batches is one
+// record, all or nothing); each starts with its kind:
 //
 //	batch     1 truncate:u64 hasHS:u8 [hardstate] first:u64 count:u32 entry*
 //	snapshot  2 snapshot                        (SetSnapshot)
@@ -36,12 +37,26 @@ type walOp struct {
 
 // encodeBatch returns a record buffer for b: walRecHeaderLen bytes for the
 // framing, then the body.
-func encodeBatch(b Batch) []byte {
-	n := walRecHeaderLen + 1 + 8 + 1 + 8 + 4 + entriesLen(b.Entries)
-	if b.HardState != nil {
-		n += 8 + 8 + 1 + len(b.HardState.Vote)
+func encodeBatch(b Batch) []byte { return encodeBatches([]Batch{b}) }
+
+// encodeBatches returns a record buffer whose body holds bs, in order.
+func encodeBatches(bs []Batch) []byte {
+	n := walRecHeaderLen
+	for _, b := range bs {
+		n += 1 + 8 + 1 + 8 + 4 + entriesLen(b.Entries)
+		if b.HardState != nil {
+			n += 8 + 8 + 1 + len(b.HardState.Vote)
+		}
 	}
 	buf := make([]byte, walRecHeaderLen, n+7) // room for the padding
+	for _, b := range bs {
+		buf = appendBatch(buf, b)
+	}
+	return buf
+}
+
+// appendBatch appends the operation of b to buf.
+func appendBatch(buf []byte, b Batch) []byte {
 	buf = append(buf, opBatch)
 	buf = binary.BigEndian.AppendUint64(buf, b.TruncateFrom)
 	if b.HardState != nil {
@@ -72,9 +87,34 @@ func encodeSnapshotOp(kind byte, m engine.SnapshotMeta, keep bool) []byte {
 	return appendSnapshotMeta(buf, m)
 }
 
-// decodeOp decodes a record body. Entry data aliases body.
-func decodeOp(body []byte) (walOp, error) {
+// decodeOps decodes a record body: one or more operations. Entry data
+// aliases body.
+func decodeOps(body []byte) ([]walOp, error) {
 	r := record.NewReader(body)
+	var ops []walOp
+	for r.Err() == nil && (len(ops) == 0 || r.Len() > 0) {
+		ops = append(ops, readOp(r))
+	}
+	if err := r.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errRecord, err)
+	}
+	return ops, nil
+}
+
+// decodeOp decodes a record body holding exactly one operation.
+func decodeOp(body []byte) (walOp, error) {
+	ops, err := decodeOps(body)
+	if err == nil && len(ops) != 1 {
+		err = fmt.Errorf("%w: %d operations in the record, want one", errRecord, len(ops))
+	}
+	if err != nil {
+		return walOp{}, err
+	}
+	return ops[0], nil
+}
+
+// readOp reads one operation.
+func readOp(r *record.Reader) walOp {
 	op := walOp{kind: r.U8()}
 	switch op.kind {
 	case opBatch:
@@ -108,8 +148,5 @@ func decodeOp(body []byte) (walOp, error) {
 	default:
 		r.Failf("unknown record kind %d", op.kind)
 	}
-	if err := r.Finish(); err != nil {
-		return walOp{}, fmt.Errorf("%w: %v", errRecord, err)
-	}
-	return op, nil
+	return op
 }

@@ -22,15 +22,16 @@ type Batch struct {
 	HardState *engine.HardState
 }
 
-// Write makes b durable: one write-ahead log record, written with one write
-// and one fdatasync (group commit: however many entries b holds). When
-// Write returns nil, everything in b survives a crash. An invalid batch
-// (not contiguous, below the snapshot, too large) is rejected with nothing
-// written. If the write itself fails, the store refuses all later use (the
-// state on disk is unknown until a reopen) and the runtime should stop.
+// Write makes the batches durable, in order: one write-ahead log record
+// written with one write and one fdatasync (group commit: however many
+// batches and entries). When Write returns nil, everything in them survives
+// a crash. An invalid batch (not contiguous, below the snapshot, too large)
+// is rejected with nothing written. If the write itself fails, the store
+// refuses all later use (the state on disk is unknown until a reopen) and
+// the runtime should stop.
 //
 // Entries' Data is copied into the record; the caller keeps ownership.
-func (s *Store) Write(b Batch) error {
+func (s *Store) Write(bs ...Batch) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.RLock()
@@ -40,36 +41,59 @@ func (s *Store) Write(b Batch) error {
 	if err != nil {
 		return err
 	}
-
-	newLast, newLastTerm := last, lastTerm
-	truncating := b.TruncateFrom != 0 && b.TruncateFrom <= last
-	if b.TruncateFrom != 0 && b.TruncateFrom < first {
-		return fmt.Errorf("log: truncate from %d: %w (first index %d)", b.TruncateFrom, ErrCompacted, first)
+	// The entries the batches before this one append: a later batch may
+	// truncate them, or follow them.
+	var pending []engine.Entry
+	termOf := func(i uint64) (uint64, error) {
+		if len(pending) > 0 && i >= pending[0].Index {
+			return pending[i-pending[0].Index].Term, nil
+		}
+		return s.Term(i)
 	}
-	if truncating {
-		newLast = b.TruncateFrom - 1
-		if newLastTerm, err = s.Term(newLast); err != nil {
+	var ops []Batch
+	for _, b := range bs {
+		truncating := b.TruncateFrom != 0 && b.TruncateFrom <= last
+		if b.TruncateFrom != 0 && b.TruncateFrom < first {
+			return fmt.Errorf("log: truncate from %d: %w (first index %d)", b.TruncateFrom, ErrCompacted, first)
+		}
+		if truncating {
+			last = b.TruncateFrom - 1
+			if lastTerm, err = termOf(last); err != nil {
+				return err
+			}
+			if len(pending) > 0 && pending[0].Index > last {
+				pending = nil
+			} else if len(pending) > 0 {
+				pending = pending[:last+1-pending[0].Index]
+			}
+		}
+		if err := checkAppend(b.Entries, last, lastTerm); err != nil {
 			return err
 		}
+		if hs := b.HardState; hs != nil && len(hs.Vote) > engine.MaxNodeIDLen {
+			return fmt.Errorf("log: vote %q longer than %d bytes", hs.Vote, engine.MaxNodeIDLen)
+		}
+		if n := len(b.Entries); n > 0 {
+			pending = append(pending, b.Entries...)
+			last, lastTerm = b.Entries[n-1].Index, b.Entries[n-1].Term
+		}
+		if !truncating && len(b.Entries) == 0 && b.HardState == nil {
+			continue
+		}
+		if !truncating {
+			b.TruncateFrom = 0
+		}
+		ops = append(ops, b)
 	}
-	if err := checkAppend(b.Entries, newLast, newLastTerm); err != nil {
-		return err
-	}
-	if hs := b.HardState; hs != nil && len(hs.Vote) > engine.MaxNodeIDLen {
-		return fmt.Errorf("log: vote %q longer than %d bytes", hs.Vote, engine.MaxNodeIDLen)
-	}
-	if !truncating && len(b.Entries) == 0 && b.HardState == nil {
+	if len(ops) == 0 {
 		return nil
 	}
-	if !truncating {
-		b.TruncateFrom = 0
-	}
-	buf := encodeBatch(b)
-	op, err := decodeOp(buf[walRecHeaderLen:]) // entries whose Data aliases buf
+	buf := encodeBatches(ops)
+	decoded, err := decodeOps(buf[walRecHeaderLen:]) // entries whose Data aliases buf
 	if err != nil {
 		return fmt.Errorf("log: encode batch: %w", err)
 	}
-	return s.append(buf, op)
+	return s.append(buf, decoded...)
 }
 
 // checkAppend validates entries to be appended after the entry prevIndex of
@@ -93,9 +117,9 @@ func checkAppend(entries []engine.Entry, prevIndex, prevTerm uint64) error {
 	return nil
 }
 
-// append writes the record buf (whose body decodes to op) to the WAL, then
-// applies op to the in-memory state and publishes it. s.writeMu held.
-func (s *Store) append(buf []byte, op walOp) error {
+// append writes the record buf (whose body decodes to ops) to the WAL, then
+// applies the ops to the in-memory state and publishes it. s.writeMu held.
+func (s *Store) append(buf []byte, ops ...walOp) error {
 	lsn := s.lsn + 1 // only writers change s.lsn, and s.writeMu is held
 	size := recordSize(len(buf) - walRecHeaderLen)
 	if s.wal != nil {
@@ -107,7 +131,9 @@ func (s *Store) append(buf []byte, op walOp) error {
 		}
 	}
 	s.mu.Lock()
-	s.apply(op)
+	for _, op := range ops {
+		s.apply(op)
+	}
 	s.lsn = lsn
 	s.pending += size
 	kick := s.pending >= s.opts.CheckpointBytes

@@ -209,8 +209,7 @@ func (n *Node) execute(acts []engine.Action) {
 		if b.HardState != nil {
 			n.d.lastHS = *b.HardState
 		}
-		batch := b
-		j.ops = append(j.ops, storeOp{batch: &batch})
+		j.ops = append(j.ops, storeOp{batches: []raftlog.Batch{b}})
 		b, dirty = raftlog.Batch{}, false
 	}
 	for _, a := range acts {
@@ -290,6 +289,10 @@ func (n *Node) execute(acts []engine.Action) {
 			n.cfg.Logger.Info("role changed", "node", n.cfg.ID, "role", a.Role.String(), "term", a.Term, "leader", string(a.Leader))
 		case engine.MembershipChanged:
 			n.membershipChanged(a.Membership)
+		default:
+			// The engine's actions are a closed set: one this runtime does
+			// not know is a programming error, never input.
+			panic(fmt.Sprintf("node: unknown engine action %T", a))
 		}
 	}
 	flushBatch()

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
-	raftlog "github.com/yggrdb/yggr/log"
 )
 
 func TestForwardResponseRoundTrip(t *testing.T) {
@@ -90,40 +89,5 @@ func TestDiskStallHoldsEverySend(t *testing.T) {
 	n.writeStarted.Store(time.Now().Add(-time.Second).UnixNano())
 	if n.mayGoEarly(hb, false) || n.mayGoEarly(app, false) {
 		t.Fatal("a write stuck for 1s (over the 500ms election timeout) must hold every send")
-	}
-}
-
-func TestMergeBatches(t *testing.T) {
-	e := func(term, index uint64) engine.Entry { return engine.Entry{Term: term, Index: index} }
-	hs1, hs2 := engine.HardState{Term: 1, Commit: 1}, engine.HardState{Term: 2, Commit: 2}
-	cases := []struct {
-		name       string
-		a, b       raftlog.Batch
-		want       []engine.Entry
-		truncate   uint64
-		wantCommit uint64
-	}{
-		{"append", raftlog.Batch{Entries: []engine.Entry{e(1, 1)}, HardState: &hs1},
-			raftlog.Batch{Entries: []engine.Entry{e(1, 2)}}, []engine.Entry{e(1, 1), e(1, 2)}, 0, 1},
-		{"b truncates a's tail", raftlog.Batch{Entries: []engine.Entry{e(1, 5), e(1, 6), e(1, 7)}},
-			raftlog.Batch{TruncateFrom: 6, Entries: []engine.Entry{e(2, 6)}, HardState: &hs2}, []engine.Entry{e(1, 5), e(2, 6)}, 6, 2},
-		{"b truncates below a", raftlog.Batch{TruncateFrom: 6, Entries: []engine.Entry{e(2, 6)}},
-			raftlog.Batch{TruncateFrom: 4, Entries: []engine.Entry{e(3, 4)}}, []engine.Entry{e(3, 4)}, 4, 0},
-	}
-	for _, c := range cases {
-		got := mergeBatches(c.a, c.b)
-		var commit uint64
-		if got.HardState != nil {
-			commit = got.HardState.Commit
-		}
-		if len(got.Entries) != len(c.want) || got.TruncateFrom != c.truncate || commit != c.wantCommit {
-			t.Errorf("%s: got %+v", c.name, got)
-			continue
-		}
-		for i := range c.want {
-			if got.Entries[i].Term != c.want[i].Term || got.Entries[i].Index != c.want[i].Index {
-				t.Errorf("%s: entry %d = %v, want %v", c.name, i, got.Entries[i], c.want[i])
-			}
-		}
 	}
 }

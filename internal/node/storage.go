@@ -10,9 +10,11 @@ import (
 
 // storeOp is one durable step of a storage job; exactly one field is set.
 type storeOp struct {
-	batch *raftlog.Batch // log entries, truncation and hard state: one write, one sync
-	chunk *engine.WriteSnapshotChunk
-	reset *engine.RestoreSnapshot
+	// batches: log entries, truncations and hard states, in order: one
+	// write, one sync however many.
+	batches []raftlog.Batch
+	chunk   *engine.WriteSnapshotChunk
+	reset   *engine.RestoreSnapshot
 }
 
 // storeJob is the durable work of one driver iteration and what must wait
@@ -68,15 +70,15 @@ func (n *Node) storageLoop() {
 	}
 }
 
-// runJobs makes a run of jobs durable, merging their consecutive log
-// writes into one batch, then releases what each job holds, in order.
+// runJobs makes a run of jobs durable, their consecutive log writes in one
+// Store.Write (one record, one sync), then releases what each job holds, in
+// order.
 func (n *Node) runJobs(jobs []storeJob) {
 	var ops []storeOp
 	for _, j := range jobs {
 		for _, op := range j.ops {
-			if op.batch != nil && len(ops) > 0 && ops[len(ops)-1].batch != nil {
-				merged := mergeBatches(*ops[len(ops)-1].batch, *op.batch)
-				ops[len(ops)-1].batch = &merged
+			if op.batches != nil && len(ops) > 0 && ops[len(ops)-1].batches != nil {
+				ops[len(ops)-1].batches = append(ops[len(ops)-1].batches, op.batches...)
 				continue
 			}
 			ops = append(ops, op)
@@ -88,27 +90,6 @@ func (n *Node) runJobs(jobs []storeJob) {
 	}
 }
 
-// mergeBatches returns one batch equivalent to writing a then b.
-func mergeBatches(a, b raftlog.Batch) raftlog.Batch {
-	out := a
-	out.Entries = append([]engine.Entry(nil), a.Entries...)
-	if t := b.TruncateFrom; t != 0 {
-		k := 0
-		for k < len(out.Entries) && out.Entries[k].Index < t {
-			k++
-		}
-		out.Entries = out.Entries[:k]
-		if out.TruncateFrom == 0 || t < out.TruncateFrom {
-			out.TruncateFrom = t
-		}
-	}
-	out.Entries = append(out.Entries, b.Entries...)
-	if b.HardState != nil {
-		out.HardState = b.HardState
-	}
-	return out
-}
-
 // runOps performs durable operations in order; a failure is fatal.
 func (n *Node) runOps(ops []storeOp) {
 	for _, op := range ops {
@@ -116,10 +97,10 @@ func (n *Node) runOps(ops []storeOp) {
 			return
 		}
 		switch {
-		case op.batch != nil:
+		case op.batches != nil:
 			start := time.Now()
 			n.writeStarted.Store(start.UnixNano())
-			err := n.logs.Write(*op.batch)
+			err := n.logs.Write(op.batches...)
 			n.writeStarted.Store(0)
 			if err != nil {
 				n.setFatal(err)
