@@ -10,15 +10,24 @@ import (
 )
 
 // A checkpoint moves what the write-ahead log holds into Badger, as SQLite
-// moves its WAL into the database file: the entries not yet there (as runs
-// of up to maxRunBytes), the hard state, the snapshot record and the LSN of
-// the last WAL record included, in one Badger commit that Badger syncs.
-// The WAL segments whose records are all included are then released.
+// moves its WAL into the database file: the entries not yet there, as runs
+// of up to maxRunBytes of data, the hard state, the snapshot record and the
+// checkpoint record (the LSN of the last WAL record included, and the log's
+// extent then); the WAL segments whose records are all included are then
+// released. It also deletes the runs a truncation made stale and those
+// Compact (or a ResetTo) made obsolete.
 //
-// The same commit deletes the stale runs (of entries a truncation
-// replaced); after it, the runs that Compact (or a ResetTo) made obsolete
-// are deleted (see commitCheckpoint). Until the checkpoint record is
-// durable, Open replays the WAL from the previous checkpoint.
+// Its Badger writes are ordered so that a crash anywhere between them still
+// recovers, whatever Badger's transaction limits make of them (several
+// transactions when too large for one): first the new runs, in a
+// generation newer than any run Badger holds; then the three records, in
+// one transaction; then the deletions. Until the checkpoint record is
+// durable, Open replays the WAL from the previous checkpoint, over runs
+// that are all still there (a replayed record that appends at index i may
+// need the entries before i, even ones a later record truncates); once it
+// is, Open reads the newest generation wherever runs overlap and ignores
+// runs outside (history, last], so that stale runs a crash kept from being
+// deleted are never read, and deletes them.
 
 // checkpointLoop is the checkpoint goroutine: owned by the Store, started by
 // Open, ended by Close (which waits for it).
@@ -30,14 +39,7 @@ func (s *Store) checkpointLoop() {
 			return
 		case <-s.ckptKick:
 		}
-		if err := s.checkpoint(); err != nil && !errors.Is(err, ErrClosed) {
-			s.mu.Lock()
-			if s.failed == nil {
-				s.failed = fmt.Errorf("log: checkpoint failed in %s: %w", s.where, err)
-			}
-			s.mu.Unlock()
-			s.logger.Error("log: checkpoint failed; the store refuses further writes", "dir", s.where, "err", err)
-		}
+		s.checkpoint() // a failure sticks in s.failed
 	}
 }
 
@@ -54,7 +56,23 @@ func (s *Store) kickCheckpoint() {
 // call it (a goroutine does it as the WAL grows); tests and tools do.
 func (s *Store) Checkpoint() error { return s.checkpoint() }
 
+// checkpoint runs one checkpoint. A failure leaves Badger in a state only a
+// reopen knows: the store refuses all later use, as after a failed write.
 func (s *Store) checkpoint() error {
+	err := s.checkpointOnce()
+	if err != nil && !errors.Is(err, ErrClosed) {
+		s.mu.Lock()
+		if s.failed == nil {
+			s.failed = fmt.Errorf("log: checkpoint failed in %s: %w", s.where, err)
+			s.logger.Error("log: checkpoint failed; the store refuses further writes", "dir", s.where, "err", err)
+		}
+		err = s.failed
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *Store) checkpointOnce() error {
 	s.badgerMu.Lock()
 	defer s.badgerMu.Unlock()
 
@@ -71,30 +89,31 @@ func (s *Store) checkpoint() error {
 	s.dropMemThrough(compactTo)
 	capFirst := s.memFirst
 	ents := s.mem
-	hs, snap, pending, history := s.hs, s.snap, s.pending, s.historyFloor
+	hs, snap, pending, history, last := s.hs, s.snap, s.pending, s.historyFloor, s.last
 	snap.Membership = snap.Membership.Clone()
 	s.truncatedAt = 0
 	s.mu.Unlock()
 
 	// Badger's runs at or above capFirst are stale, and a run reaching
 	// across capFirst is cut back to its part below.
-	var ms, dels, compactions []mutation
-	keep := map[string]bool{}
-	err := s.eachRun(func(first, last uint64) error {
+	gen := s.nextGen
+	s.nextGen++ // used even if this checkpoint fails: a generation is never reused
+	var puts, dels []mutation
+	err := s.eachRun(func(r runID) error {
 		switch {
-		case last <= compactTo:
-			compactions = append(compactions, del(runKey(first, last)))
-		case first >= capFirst:
-			dels = append(dels, del(runKey(first, last)))
-		case last >= capFirst:
-			dels = append(dels, del(runKey(first, last)))
-			prefix, err := s.readRun(first, last)
+		case r.last <= compactTo:
+			dels = append(dels, del(r.key()))
+		case r.first >= capFirst:
+			dels = append(dels, del(r.key()))
+		case r.last >= capFirst:
+			dels = append(dels, del(r.key()))
+			prefix, err := s.readRun(r)
 			if err != nil {
 				return err
 			}
-			prefix = prefix[:capFirst-first]
-			ms = append(ms, set(runKey(first, capFirst-1), encodeRun(prefix)))
-			keep[string(runKey(first, capFirst-1))] = true
+			prefix = prefix[:capFirst-r.first]
+			id := runOf(prefix, gen)
+			puts = append(puts, set(id.key(), encodeRun(id, prefix)))
 		}
 		return nil
 	})
@@ -102,23 +121,19 @@ func (s *Store) checkpoint() error {
 		return err
 	}
 	for _, run := range splitRuns(ents, s.opts.maxRunBytes) {
-		key := runKey(run[0].Index, run[len(run)-1].Index)
-		ms = append(ms, set(key, encodeRun(run)))
-		keep[string(key)] = true
+		id := runOf(run, gen)
+		puts = append(puts, set(id.key(), encodeRun(id, run)))
 	}
-	for _, d := range dels {
-		if !keep[string(d.key)] {
-			ms = append(ms, d)
-		}
-	}
-	ms = append(ms,
+	records := []mutation{
 		set(keyHardState, encodeHardState(hs)),
 		set(keySnapshot, encodeSnapshotMeta(snap)),
-		set(keyCheckpoint, encodeCheckpoint(checkpointRecord{lsn: lsn, history: history})))
-	if err := s.commitCheckpoint(ms, compactions); err != nil {
+		set(keyCheckpoint, encodeCheckpoint(checkpointRecord{lsn: lsn, history: history, last: last})),
+	}
+	if err := s.commitCheckpoint(puts, records, dels); err != nil {
 		return err
 	}
-	if len(compactions) > 0 {
+	compacted := len(dels) > 0
+	if compacted {
 		s.kickGC()
 	}
 
@@ -145,47 +160,30 @@ func (s *Store) checkpoint() error {
 	return nil
 }
 
-// commitCheckpoint commits a checkpoint's mutations: the runs, the
-// deletions of stale runs and the records in one Badger transaction, then
-// the compactions (in as many as they need). The first must be atomic: a
-// stale run deleted before the checkpoint record is durable can be one that
-// replaying the WAL from the previous checkpoint still needs, and one left
-// after it would read as part of the log. Runs larger than the value
-// threshold cost Badger's transaction a few dozen bytes each (their bytes
-// go to the value log), so a checkpoint fits in one transaction unless
-// gigabytes of runs are written or stale at once; an on-disk store that
-// meets one fails rather than risk its log. (In memory nothing survives a
-// crash, and the chunked path is fine.) Compacted runs lie below the
-// durable snapshot, which Open ignores: deleting them may take several
-// transactions.
-func (s *Store) commitCheckpoint(main, compactions []mutation) error {
+// commitCheckpoint commits a checkpoint's mutations in their order: the
+// runs, then the records in one transaction, then the deletions; the runs
+// and the deletions take as many transactions as they need.
+func (s *Store) commitCheckpoint(puts, records, dels []mutation) error {
 	if f := s.opts.crashCheckpoint; f != nil {
-		if k := f(slices.Concat(main, compactions)); k >= 0 {
-			// A crash after k mutations: the main transaction is all or
-			// nothing.
-			if k >= len(main) {
-				if err := s.commitOne(main); err != nil {
-					return err
-				}
-				if err := s.commit(compactions[:k-len(main)]); err != nil {
-					return err
-				}
+		if k := f(slices.Concat(puts, records, dels)); k >= 0 {
+			// A crash after k mutations: the records are all or nothing.
+			switch {
+			case k <= len(puts):
+				return errors.Join(s.commit(puts[:k]), errSimulatedCrash)
+			case k < len(puts)+len(records):
+				return errors.Join(s.commit(puts), errSimulatedCrash)
 			}
-			return errSimulatedCrash
+			err := errors.Join(s.commit(puts), s.commitOne(records), s.commit(dels[:k-len(puts)-len(records)]))
+			return errors.Join(err, errSimulatedCrash)
 		}
 	}
-	err := s.commitOne(main)
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		if !s.opts.InMemory {
-			return fmt.Errorf("log: a checkpoint of %d Badger mutations does not fit in one transaction: %w", len(main), err)
-		}
-		s.chunkedCommits.Add(1)
-		err = s.commitChunked(main)
-	}
-	if err != nil {
+	if err := s.commit(puts); err != nil {
 		return err
 	}
-	return s.commit(compactions)
+	if err := s.commitOne(records); err != nil {
+		return fmt.Errorf("log: commit the checkpoint records in %s: %w", s.where, err)
+	}
+	return s.commit(dels)
 }
 
 // errSimulatedCrash ends a checkpoint that Options.crashCheckpoint cut.
@@ -207,17 +205,17 @@ func splitRuns(es []engine.Entry, maxBytes int) [][]engine.Entry {
 	return runs
 }
 
-// eachRun calls f with the extent of every run in Badger, in key order.
-func (s *Store) eachRun(f func(first, last uint64) error) error {
+// eachRun calls f with every run in Badger, in key order (by first index).
+func (s *Store) eachRun(f func(runID) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRun}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			first, last, ok := parseRunKey(it.Item().Key())
+			r, ok := parseRunKey(it.Item().Key())
 			if !ok {
 				return s.corrupt(fmt.Sprintf("run key %x", it.Item().Key()), errRecord)
 			}
-			if err := f(first, last); err != nil {
+			if err := f(r); err != nil {
 				return err
 			}
 		}
@@ -225,21 +223,21 @@ func (s *Store) eachRun(f func(first, last uint64) error) error {
 	})
 }
 
-// readRun returns the entries of the run first..last.
-func (s *Store) readRun(first, last uint64) ([]engine.Entry, error) {
+// readRun returns the entries of run r.
+func (s *Store) readRun(r runID) ([]engine.Entry, error) {
 	var es []engine.Entry
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(runKey(first, last))
+		item, err := txn.Get(r.key())
 		if err != nil {
 			return err
 		}
 		return item.Value(func(v []byte) error {
-			es, err = decodeRun(first, last, v)
+			es, err = decodeRun(r, v)
 			return err
 		})
 	})
 	if errors.Is(err, errRecord) {
-		return nil, s.corrupt(fmt.Sprintf("run of entries %d to %d", first, last), err)
+		return nil, s.corrupt(r.String(), err)
 	}
 	return es, err
 }

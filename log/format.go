@@ -24,17 +24,20 @@ import (
 // anything is allocated. testdata/records.golden locks the bytes.
 //
 //	format      'f'                 → 2 crc:u32
-//	run         'r' first:u64 last:u64 → 2 entry* crc:u32
+//	run         'r' first:u64 last:u64 gen:u64 → 2 entry* crc:u32
 //	            entry = term:u64 type:u8 len:u32 data[len], last-first+1 of them
 //	hard state  'h'                 → 2 term:u64 commit:u64 len:u8 vote[len] crc:u32
 //	snapshot    's'                 → 2 index:u64 term:u64 size:u64 membership crc:u32
 //	identity    'i'                 → 2 len:u8 cluster[len] len:u8 node[len] crc:u32
-//	checkpoint  'c'                 → 2 lsn:u64 history:u64 crc:u32
+//	checkpoint  'c'                 → 2 lsn:u64 history:u64 last:u64 crc:u32
 //
-// The checkpoint record names the last write-ahead-log record whose
-// effects the other records hold (wal.go), and the index at or below which
-// entries are no history any more (compacted, or dropped by a snapshot
-// install): runs below it that a crash left behind are never read. Format 1 (no 'f' record, one
+// A run's generation is the checkpoint that wrote it (increasing): where a
+// crash leaves runs overlapping, the newer generation holds the log. The
+// checkpoint record names the last write-ahead-log record whose effects
+// the other records hold (wal.go), the index at or below which entries are
+// no history any more (compacted, or dropped by a snapshot install), and
+// the log's last index at that record: runs a crash left outside
+// (history, last] are never read. Format 1 (no 'f' record, one
 // key per entry) is read only by the migration in migrate.go.
 const (
 	kindFormat     byte = 'f'
@@ -49,7 +52,7 @@ const (
 	formatVersion byte = 2
 
 	crcLen         = 4
-	runKeyLen      = 17
+	runKeyLen      = 25
 	entryHeaderLen = 8 + 1 + 4
 )
 
@@ -72,22 +75,31 @@ var (
 // ErrCorrupt and the record's name and directory.
 var errRecord = errors.New("invalid record")
 
-// runKey returns the key of the run holding entries first..last.
-func runKey(first, last uint64) []byte {
+// runID names a run: the entries first..last, written by the checkpoint
+// of generation gen.
+type runID struct{ first, last, gen uint64 }
+
+func (r runID) String() string {
+	return fmt.Sprintf("run of entries %d to %d (generation %d)", r.first, r.last, r.gen)
+}
+
+// key returns the run's Badger key.
+func (r runID) key() []byte {
 	k := make([]byte, runKeyLen)
 	k[0] = kindRun
-	binary.BigEndian.PutUint64(k[1:], first)
-	binary.BigEndian.PutUint64(k[9:], last)
+	binary.BigEndian.PutUint64(k[1:], r.first)
+	binary.BigEndian.PutUint64(k[9:], r.last)
+	binary.BigEndian.PutUint64(k[17:], r.gen)
 	return k
 }
 
-// parseRunKey returns the extent of a run key.
-func parseRunKey(k []byte) (first, last uint64, ok bool) {
+// parseRunKey returns the run a key names.
+func parseRunKey(k []byte) (runID, bool) {
 	if len(k) != runKeyLen || k[0] != kindRun {
-		return 0, 0, false
+		return runID{}, false
 	}
-	first, last = binary.BigEndian.Uint64(k[1:]), binary.BigEndian.Uint64(k[9:])
-	return first, last, first <= last
+	r := runID{binary.BigEndian.Uint64(k[1:]), binary.BigEndian.Uint64(k[9:]), binary.BigEndian.Uint64(k[17:])}
+	return r, r.first <= r.last
 }
 
 func checksum(key, body []byte) uint32 {
@@ -188,25 +200,30 @@ func readEntries(r *record.Reader, first uint64, n uint64, alias bool) []engine.
 	return es
 }
 
-// encodeRun returns the value of the run holding es (contiguous, at least
-// one), stored under runKey(es[0].Index, es[len(es)-1].Index).
-func encodeRun(es []engine.Entry) []byte {
-	key := runKey(es[0].Index, es[len(es)-1].Index)
+// runOf returns the ID of the run holding es (contiguous, at least one) in
+// generation gen.
+func runOf(es []engine.Entry, gen uint64) runID {
+	return runID{es[0].Index, es[len(es)-1].Index, gen}
+}
+
+// encodeRun returns the value of the run id holding es (contiguous, at
+// least one).
+func encodeRun(id runID, es []engine.Entry) []byte {
 	b := make([]byte, 0, 1+entriesLen(es)+crcLen)
 	b = append(b, formatVersion)
 	b = appendEntries(b, es)
-	return seal(key, b)
+	return seal(id.key(), b)
 }
 
-// decodeRun decodes the run value v stored under the run key of
-// first..last. The entries' Data are fresh copies.
-func decodeRun(first, last uint64, v []byte) ([]engine.Entry, error) {
-	body, err := unseal(runKey(first, last), v)
+// decodeRun decodes the value v of the run id. The entries' Data are fresh
+// copies.
+func decodeRun(id runID, v []byte) ([]engine.Entry, error) {
+	body, err := unseal(id.key(), v)
 	if err != nil {
 		return nil, err
 	}
 	r := record.NewReader(body)
-	es := readEntries(r, first, last-first+1, false)
+	es := readEntries(r, id.first, id.last-id.first+1, false)
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errRecord, err)
 	}
@@ -287,16 +304,18 @@ func decodeIdentity(v []byte) (identity, error) {
 type checkpointRecord struct {
 	lsn     uint64 // the last WAL record included
 	history uint64 // no entry at or below it is history
+	last    uint64 // the log's last index after record lsn
 }
 
 func encodeCheckpoint(c checkpointRecord) []byte {
 	b := binary.BigEndian.AppendUint64([]byte{formatVersion}, c.lsn)
-	return seal(keyCheckpoint, binary.BigEndian.AppendUint64(b, c.history))
+	b = binary.BigEndian.AppendUint64(b, c.history)
+	return seal(keyCheckpoint, binary.BigEndian.AppendUint64(b, c.last))
 }
 
 func decodeCheckpoint(v []byte) (checkpointRecord, error) {
 	return decodeWith(keyCheckpoint, v, func(r *record.Reader) checkpointRecord {
-		return checkpointRecord{lsn: r.U64(), history: r.U64()}
+		return checkpointRecord{lsn: r.U64(), history: r.U64(), last: r.U64()}
 	})
 }
 

@@ -41,7 +41,8 @@ func sampleRecords() [][3]string {
 	add := func(name string, k, v []byte) { out = append(out, [3]string{name, string(k), string(v)}) }
 	add("format", keyFormat, encodeFormat())
 	for _, run := range [][]engine.Entry{sampleEntries[:1], sampleRunEntries} {
-		add(fmt.Sprintf("run %d..%d", run[0].Index, run[len(run)-1].Index), runKey(run[0].Index, run[len(run)-1].Index), encodeRun(run))
+		id := runOf(run, 7)
+		add(fmt.Sprintf("run %d..%d generation 7", run[0].Index, run[len(run)-1].Index), id.key(), encodeRun(id, run))
 	}
 	for i, hs := range sampleHardStates {
 		add(fmt.Sprintf("hardstate %d", i), keyHardState, encodeHardState(hs))
@@ -52,7 +53,7 @@ func sampleRecords() [][3]string {
 	for i, id := range sampleIdentities {
 		add(fmt.Sprintf("identity %d", i), keyIdentity, encodeIdentity(id))
 	}
-	add("checkpoint 77 history 12", keyCheckpoint, encodeCheckpoint(checkpointRecord{lsn: 77, history: 12}))
+	add("checkpoint 77 history 12 last 90", keyCheckpoint, encodeCheckpoint(checkpointRecord{lsn: 77, history: 12, last: 90}))
 	add("wal batch", nil, encodeBatch(Batch{TruncateFrom: 3, Entries: sampleRunEntries, HardState: &sampleHardStates[1]})[walRecHeaderLen:])
 	add("wal batch without hard state", nil, encodeBatch(Batch{Entries: sampleEntries[:1]})[walRecHeaderLen:])
 	add("wal snapshot", nil, encodeSnapshotOp(opSnapshot, sampleSnapshots[1], false)[walRecHeaderLen:])
@@ -93,18 +94,19 @@ func TestGoldenRecords(t *testing.T) {
 func TestRecordRoundTrip(t *testing.T) {
 	for _, run := range [][]engine.Entry{sampleEntries[:1], sampleEntries[2:], sampleRunEntries} {
 		first, last := run[0].Index, run[len(run)-1].Index
-		got, err := decodeRun(first, last, encodeRun(run))
+		id := runID{first, last, 3}
+		got, err := decodeRun(id, encodeRun(id, run))
 		if err != nil {
 			t.Fatalf("decodeRun(%v): %v", run, err)
 		}
 		if diff := cmp.Diff(run, got, cmpEntries); diff != "" {
 			t.Errorf("run round trip (-want +got):\n%s", diff)
 		}
-		if f, l, ok := parseRunKey(runKey(first, last)); !ok || f != first || l != last {
-			t.Errorf("parseRunKey(runKey(%d, %d)) = %d, %d, %v", first, last, f, l, ok)
+		if got, ok := parseRunKey(id.key()); !ok || got != id {
+			t.Errorf("parseRunKey(%v.key()) = %v, %v", id, got, ok)
 		}
 	}
-	if _, _, ok := parseRunKey(runKey(5, 4)); ok {
+	if _, ok := parseRunKey(runID{5, 4, 1}.key()); ok {
 		t.Error("parseRunKey accepted a run whose last index is below its first")
 	}
 	for _, hs := range sampleHardStates {
@@ -128,7 +130,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Errorf("identity round trip: got %+v, %v, want %+v", got, err, id)
 		}
 	}
-	if c := (checkpointRecord{lsn: 77, history: 12}); true {
+	if c := (checkpointRecord{lsn: 77, history: 12, last: 90}); true {
 		if got, err := decodeCheckpoint(encodeCheckpoint(c)); err != nil || got != c {
 			t.Errorf("checkpoint round trip: got %+v, %v", got, err)
 		}
@@ -173,15 +175,15 @@ func decodeRecord(key, v []byte) (reencoded []byte, err error) {
 		}
 		return out, nil
 	case key[0] == kindRun:
-		first, last, ok := parseRunKey(key)
+		id, ok := parseRunKey(key)
 		if !ok {
 			return nil, errRecord
 		}
-		es, err := decodeRun(first, last, v)
+		es, err := decodeRun(id, v)
 		if err != nil {
 			return nil, err
 		}
-		return encodeRun(es), nil
+		return encodeRun(id, es), nil
 	case bytes.Equal(key, keyFormat):
 		if _, err := unseal(key, v); err != nil {
 			return nil, err

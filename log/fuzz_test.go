@@ -19,7 +19,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range sampleRecords() {
 		f.Add([]byte(r[1]), []byte(r[2]))
 	}
-	f.Add(runKey(5, 6), []byte{2})
+	f.Add(runID{5, 6, 1}.key(), []byte{2})
 	f.Add(keySnapshot, []byte{2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0})
 	f.Add([]byte{}, []byte{opBatch, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff})
 	f.Add(keyHardState, []byte{})

@@ -106,13 +106,18 @@ func (s *Store) migrateV1() error {
 	}
 	var ms []mutation
 	for _, run := range splitRuns(st.entries, s.opts.maxRunBytes) {
-		ms = append(ms, set(runKey(run[0].Index, run[len(run)-1].Index), encodeRun(run)))
+		id := runOf(run, 1)
+		ms = append(ms, set(id.key(), encodeRun(id, run)))
+	}
+	last := st.snap.Index
+	if n := len(st.entries); n > 0 {
+		last = st.entries[n-1].Index
 	}
 	ms = append(ms,
 		set(keyHardState, encodeHardState(st.hs)),
 		set(keySnapshot, encodeSnapshotMeta(st.snap)),
 		set(keyIdentity, encodeIdentity(st.id)),
-		set(keyCheckpoint, encodeCheckpoint(checkpointRecord{history: st.snap.Index})),
+		set(keyCheckpoint, encodeCheckpoint(checkpointRecord{history: st.snap.Index, last: last})),
 		set(keyFormat, encodeFormat()))
 	if err := s.commit(ms); err != nil {
 		return fmt.Errorf("log: migrate %s from format 1: %w", s.where, err)

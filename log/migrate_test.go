@@ -148,7 +148,8 @@ func TestMigrateV1Interrupted(t *testing.T) {
 	dir := v1Fixture(t)
 	rawUpdate(t, dir, func(txn *badger.Txn) error {
 		es := v1FixtureState().Entries[:3]
-		return txn.Set(runKey(es[0].Index, es[2].Index), encodeRun(es))
+		id := runOf(es, 1)
+		return txn.Set(id.key(), encodeRun(id, es))
 	})
 	s := openDisk(t, dir, Options{ClusterID: "c0ffee", NodeID: "n2"})
 	if diff := cmp.Diff(v1FixtureState(), mustLoad(t, s), cmpEntries); diff != "" {

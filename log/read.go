@@ -141,25 +141,25 @@ func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64) ([]en
 	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		for want := lo; want < hi; {
-			first, last, v, err := findRun(txn, want)
+			r, v, err := findRun(txn, want)
 			if err != nil {
 				return err
 			}
 			if v == nil {
 				return s.corruptEntry(want, errors.New("missing"))
 			}
-			es, err := decodeRun(first, last, v)
+			es, err := decodeRun(r, v)
 			if err != nil {
-				return s.corrupt(fmt.Sprintf("run of entries %d to %d", first, last), err)
+				return s.corrupt(r.String(), err)
 			}
-			for _, e := range es[want-first : min(last+1, hi)-first] {
+			for _, e := range es[want-r.first : min(r.last+1, hi)-r.first] {
 				size += entryWeight(e)
 				if len(out) > 0 && size > maxBytes {
 					return nil
 				}
 				out = append(out, e)
 			}
-			want = min(last+1, hi)
+			want = min(r.last+1, hi)
 		}
 		return nil
 	})
@@ -172,43 +172,44 @@ func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64) ([]en
 	return out, size, nil
 }
 
-// findRun returns the extent and value of a run holding entry i, or a nil
-// value if none does. Runs are disjoint except where a crash or a running
-// checkpoint left an older run overlapping a newer one; any run holding i
-// then holds the same entry i, since Badger is only read below memFirst.
-func findRun(txn *badger.Txn, i uint64) (first, last uint64, v []byte, err error) {
+// findRun returns a run holding entry i and its value, or a nil value if
+// none does. Below memFirst, runs that hold the same index hold the same
+// entry there: a checkpoint moves memFirst past its runs only once the
+// stale runs they replace are deleted, and Open deletes the stale runs a
+// crash left.
+func findRun(txn *badger.Txn, i uint64) (runID, []byte, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRun}, Reverse: true})
 	defer it.Close()
-	for it.Seek(runKey(i, math.MaxUint64)); it.Valid(); it.Next() {
-		f, l, ok := parseRunKey(it.Item().Key())
+	for it.Seek(runID{i, math.MaxUint64, math.MaxUint64}.key()); it.Valid(); it.Next() {
+		r, ok := parseRunKey(it.Item().Key())
 		if !ok {
-			return 0, 0, nil, fmt.Errorf("%w: run key %x", errRecord, it.Item().Key())
+			return runID{}, nil, fmt.Errorf("%w: run key %x", errRecord, it.Item().Key())
 		}
-		if l < i {
-			continue // an older, shorter run; one further down may hold i
+		if r.last < i {
+			continue // a shorter run; one further down may hold i
 		}
 		v, err := it.Item().ValueCopy(nil)
-		return f, l, v, err
+		return r, v, err
 	}
-	return 0, 0, nil, nil
+	return runID{}, nil, nil
 }
 
 // badgerTerm returns the term of entry i from Badger.
 func (s *Store) badgerTerm(i uint64) (uint64, error) {
 	var term uint64
 	err := s.db.View(func(txn *badger.Txn) error {
-		first, last, v, err := findRun(txn, i)
+		r, v, err := findRun(txn, i)
 		if err != nil {
 			return err
 		}
 		if v == nil {
 			return s.corruptEntry(i, errors.New("missing"))
 		}
-		es, err := decodeRun(first, last, v)
+		es, err := decodeRun(r, v)
 		if err != nil {
-			return s.corrupt(fmt.Sprintf("run of entries %d to %d", first, last), err)
+			return s.corrupt(r.String(), err)
 		}
-		term = es[i-first].Term
+		term = es[i-r.first].Term
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrCorrupt) {

@@ -1,9 +1,11 @@
 package log
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -121,10 +123,11 @@ func (s *Store) get(key []byte, what string, decode func([]byte) error) (found b
 }
 
 // readState reads the hard state, the snapshot and the checkpoint records,
-// and sets the log's extent to what Badger's runs hold contiguously above
-// the snapshot. It returns the runs above the snapshot that lie beyond a
-// gap.
-func (s *Store) readState() (gapRuns [][2]uint64, err error) {
+// cleans Badger's runs of what a crash left (cleanRuns), and sets the log's
+// extent to what the runs hold contiguously above the snapshot. It returns
+// the runs above the snapshot that lie beyond a gap.
+func (s *Store) readState() (gapRuns []runID, err error) {
+	var cp checkpointRecord
 	for _, r := range []struct {
 		key    []byte
 		what   string
@@ -132,44 +135,33 @@ func (s *Store) readState() (gapRuns [][2]uint64, err error) {
 	}{
 		{keyHardState, "hard state record", func(v []byte) (err error) { s.hs, err = decodeHardState(v); return }},
 		{keySnapshot, "snapshot record", func(v []byte) (err error) { s.snap, err = decodeSnapshotMeta(v); return }},
-		{keyCheckpoint, "checkpoint record", func(v []byte) (err error) {
-			c, err := decodeCheckpoint(v)
-			s.cpLSN, s.historyFloor = c.lsn, c.history
-			return err
-		}},
+		{keyCheckpoint, "checkpoint record", func(v []byte) (err error) { cp, err = decodeCheckpoint(v); return }},
 	} {
 		if _, err := s.get(r.key, r.what, r.decode); err != nil {
 			return nil, err
 		}
 	}
-	// The runs, in key order, cover the log from the floor up to end. A
-	// run that overlaps the coverage so far (left by a checkpoint a crash
-	// interrupted) extends it; the WAL replay below replaces whatever it
-	// holds beyond the truth.
-	end := s.snap.Index
-	var below [][2]uint64 // runs that start at or below the snapshot index
-	err = s.eachRun(func(first, last uint64) error {
-		if first <= s.snap.Index {
-			below = append(below, [2]uint64{first, last})
-		}
-		if first <= end+1 {
-			end = max(end, last)
-		} else if last > s.snap.Index {
-			gapRuns = append(gapRuns, [2]uint64{first, last})
-		}
-		return nil
-	})
+	s.cpLSN, s.historyFloor = cp.lsn, cp.history
+	runs, err := s.cleanRuns(cp.history, max(cp.last, s.snap.Index))
 	if err != nil {
 		return nil, err
 	}
-	// History reaches down through the runs that hold the entries behind
-	// the snapshot without a gap, but never to or below the recorded
-	// floor (a crash may leave runs a compaction was deleting).
+	// The runs, sorted by first index, cover the log from the snapshot up
+	// to end; History reaches down through those behind the snapshot that
+	// hold its entries without a gap.
+	end := s.snap.Index
+	for _, r := range runs {
+		if r.first <= end+1 {
+			end = max(end, r.last)
+		} else if r.last > s.snap.Index {
+			gapRuns = append(gapRuns, r)
+		}
+	}
 	recorded := s.historyFloor
 	s.historyFloor = s.snap.Index
-	for i := len(below) - 1; i >= 0; i-- {
-		if r := below[i]; r[0] <= s.historyFloor && r[1] >= s.historyFloor {
-			s.historyFloor = r[0] - 1
+	for i := len(runs) - 1; i >= 0; i-- {
+		if r := runs[i]; r.first <= s.historyFloor && r.last >= s.historyFloor {
+			s.historyFloor = r.first - 1
 		}
 	}
 	s.historyFloor = max(s.historyFloor, recorded)
@@ -184,11 +176,102 @@ func (s *Store) readState() (gapRuns [][2]uint64, err error) {
 	return gapRuns, nil
 }
 
+// cleanRuns makes Badger's runs disjoint and within (history, last], the
+// log as of the checkpoint record: where a crash left runs overlapping, the
+// newest generation holds the log, and a run that holds nothing it alone
+// holds there is deleted (or, if it still holds some, cut to those parts).
+// It returns the runs that remain, sorted by first index, and sets nextGen
+// above every generation.
+func (s *Store) cleanRuns(history, last uint64) ([]runID, error) {
+	var runs []runID
+	err := s.eachRun(func(r runID) error {
+		runs = append(runs, r)
+		s.nextGen = max(s.nextGen, r.gen+1)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.nextGen = max(s.nextGen, 1)
+	slices.SortStableFunc(runs, func(a, b runID) int { return cmp.Compare(b.gen, a.gen) })
+	var (
+		painted [][2]uint64 // ranges held by newer runs, sorted and disjoint
+		kept    []runID
+		ms      []mutation
+	)
+	for _, r := range runs {
+		// A run below the history floor is a compaction's leftover; its
+		// part behind the floor of one that reaches above it stays
+		// (unread), so that Open does not rewrite such runs each time.
+		var pieces [][2]uint64
+		if r.last > history && r.first <= last {
+			pieces = uncovered(painted, r.first, min(r.last, last))
+		}
+		switch {
+		case len(pieces) == 1 && pieces[0] == [2]uint64{r.first, r.last}:
+			kept = append(kept, r)
+		case len(pieces) == 0:
+			ms = append(ms, del(r.key()))
+		default:
+			es, err := s.readRun(r)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range pieces {
+				part := es[p[0]-r.first : p[1]-r.first+1]
+				id := runOf(part, r.gen)
+				ms = append(ms, set(id.key(), encodeRun(id, part)))
+				kept = append(kept, id)
+			}
+			ms = append(ms, del(r.key()))
+		}
+		for _, p := range pieces {
+			painted = paint(painted, p)
+		}
+	}
+	if len(ms) > 0 {
+		// Every state along these commits reads the same log: the parts
+		// written hold what the runs they replace held.
+		if err := s.commit(ms); err != nil {
+			return nil, fmt.Errorf("log: clean runs in %s: %w", s.where, err)
+		}
+		s.logger.Info("log: recovery: deleted or cut runs a crash left", "dir", s.where, "mutations", len(ms))
+	}
+	slices.SortFunc(kept, func(a, b runID) int { return cmp.Compare(a.first, b.first) })
+	return kept, nil
+}
+
+// uncovered returns the parts of [lo, hi] that no range of painted (sorted,
+// disjoint) covers.
+func uncovered(painted [][2]uint64, lo, hi uint64) [][2]uint64 {
+	var out [][2]uint64
+	next := lo
+	for _, p := range painted {
+		if p[1] < next || p[0] > hi {
+			continue
+		}
+		if p[0] > next {
+			out = append(out, [2]uint64{next, p[0] - 1})
+		}
+		if p[1] >= hi {
+			return out
+		}
+		next = p[1] + 1
+	}
+	return append(out, [2]uint64{next, hi})
+}
+
+// paint adds r to painted (sorted, disjoint; r overlaps none of them).
+func paint(painted [][2]uint64, r [2]uint64) [][2]uint64 {
+	i, _ := slices.BinarySearchFunc(painted, r[0], func(p [2]uint64, x uint64) int { return cmp.Compare(p[0], x) })
+	return slices.Insert(painted, i, r)
+}
+
 // replay opens the write-ahead log and applies its records above the
 // checkpoint, in order, checking each against the state so far. A run
 // beyond a gap in Badger's runs is stale only if a replayed record replaced
 // the entries from before it; otherwise the gap's entries were lost.
-func (s *Store) replay(gapRuns [][2]uint64) error {
+func (s *Store) replay(gapRuns []runID) error {
 	end := s.last
 	if s.opts.InMemory {
 		return nil
@@ -217,8 +300,8 @@ func (s *Store) replay(gapRuns [][2]uint64) error {
 		s.pending += recordSize(len(rec.body))
 	}
 	for _, r := range gapRuns {
-		if r[1] > s.snap.Index && (touched == 0 || touched > r[0]) {
-			return s.corruptEntry(end+1, fmt.Errorf("missing: entries %d to %d are in no run, but a run holds entries %d to %d", end+1, r[0]-1, r[0], r[1]))
+		if r.last > s.snap.Index && (touched == 0 || touched > r.first) {
+			return s.corruptEntry(end+1, fmt.Errorf("missing: entries %d to %d are in no run, but a %s holds later ones", end+1, r.first-1, r))
 		}
 	}
 	for _, n := range notes {

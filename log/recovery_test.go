@@ -2,6 +2,7 @@ package log
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -26,6 +27,18 @@ func rawUpdate(t *testing.T, dir string, f func(txn *badger.Txn) error) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// runKeyAt returns the key of the run that starts at index first.
+func runKeyAt(txn *badger.Txn, first uint64) []byte {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRun}})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if r, ok := parseRunKey(it.Item().Key()); ok && r.first == first {
+			return it.Item().KeyCopy(nil)
+		}
+	}
+	panic(fmt.Sprintf("no run starts at %d", first))
 }
 
 func rawGet(txn *badger.Txn, key []byte) []byte {
@@ -85,21 +98,21 @@ var runDamages = []struct {
 	damage func(txn *badger.Txn) error
 }{
 	{"flipped byte", func(txn *badger.Txn) error {
-		v := rawGet(txn, runKey(4, 6))
+		v := rawGet(txn, runKeyAt(txn, 4))
 		v[len(v)/2] ^= 0x40
-		return txn.Set(runKey(4, 6), v)
+		return txn.Set(runKeyAt(txn, 4), v)
 	}},
 	{"truncated", func(txn *badger.Txn) error {
-		v := rawGet(txn, runKey(4, 6))
-		return txn.Set(runKey(4, 6), v[:len(v)-3])
+		v := rawGet(txn, runKeyAt(txn, 4))
+		return txn.Set(runKeyAt(txn, 4), v[:len(v)-3])
 	}},
-	{"empty", func(txn *badger.Txn) error { return txn.Set(runKey(4, 6), []byte{}) }},
+	{"empty", func(txn *badger.Txn) error { return txn.Set(runKeyAt(txn, 4), []byte{}) }},
 	{"unknown version", func(txn *badger.Txn) error {
-		v := rawGet(txn, runKey(4, 6))
+		v := rawGet(txn, runKeyAt(txn, 4))
 		v[0] = 7
-		return txn.Set(runKey(4, 6), v)
+		return txn.Set(runKeyAt(txn, 4), v)
 	}},
-	{"misdirected write", func(txn *badger.Txn) error { return txn.Set(runKey(4, 6), rawGet(txn, runKey(7, 9))) }},
+	{"misdirected write", func(txn *badger.Txn) error { return txn.Set(runKeyAt(txn, 4), rawGet(txn, runKeyAt(txn, 7))) }},
 }
 
 // TestCorruptRun: a damaged run fails every read of it with ErrCorrupt
@@ -124,12 +137,12 @@ func TestCorruptRun(t *testing.T) {
 // Open, never silently cut off with the runs after it.
 func TestMissingRun(t *testing.T) {
 	dir := checkpointed(t)
-	rawUpdate(t, dir, func(txn *badger.Txn) error { return txn.Delete(runKey(4, 6)) })
+	rawUpdate(t, dir, func(txn *badger.Txn) error { return txn.Delete(runKeyAt(txn, 4)) })
 	checkCorrupt(t, "Open", openErr(dir, Options{}), "entry 4", "missing", "entries 7 to 9")
 	// The last run missing looks like a shorter log: nothing says the
 	// entries existed, except the commit index.
 	dir = checkpointed(t)
-	rawUpdate(t, dir, func(txn *badger.Txn) error { return txn.Delete(runKey(10, 12)) })
+	rawUpdate(t, dir, func(txn *badger.Txn) error { return txn.Delete(runKeyAt(txn, 10)) })
 	s := openDisk(t, dir, Options{})
 	if got := s.LastIndex(); got != 9 {
 		t.Errorf("LastIndex with the last run deleted = %d, want 9", got)

@@ -54,7 +54,7 @@ type Options struct {
 	GCInterval time.Duration
 	// CheckpointBytes is how many bytes of write-ahead log records wait
 	// before the checkpoint goroutine moves them into Badger. Zero means
-	// 4 MiB.
+	// 8 MiB.
 	CheckpointBytes int64
 
 	// memTableSize overrides the Badger memtable size (tests use a small
@@ -74,9 +74,10 @@ type Options struct {
 
 // Badger tuning for a tiny database; see doc.go.
 const (
-	memTableSize     = 8 << 20
-	valueThreshold   = 4 << 10
-	valueLogFileSize = 64 << 20
+	memTableSize     = 1 << 20
+	memTableSizeMem  = 8 << 20 // in memory: every run lives in the memtables
+	valueThreshold   = 1 << 10
+	valueLogFileSize = 16 << 20
 	blockCacheSize   = 1 << 20
 	indexCacheSize   = 1 << 20
 	defaultGCPeriod  = 10 * time.Minute
@@ -84,10 +85,11 @@ const (
 	maxGCRoundsPerGC = 16
 	maxDroppedNotes  = 16
 
-	defaultCheckpointBytes = 4 << 20
+	defaultCheckpointBytes = 8 << 20
 	// defaultRunBytes bounds the entry bytes of one run (one Badger value),
-	// though a run always holds at least one entry.
-	defaultRunBytes = 256 << 10
+	// though a run always holds at least one entry. See doc.go (Badger
+	// tuning) for why runs are small and live in the value log.
+	defaultRunBytes = 4 << 10
 )
 
 // Store is the durable Raft state of one node: log entries, hard state and
@@ -112,6 +114,9 @@ type Store struct {
 	// badgerMu serializes the writers of entries into Badger: the
 	// checkpoint and Compact.
 	badgerMu sync.Mutex
+	// nextGen is the generation of the next checkpoint's runs: above every
+	// run in Badger. Guarded by badgerMu.
+	nextGen uint64
 
 	mu       sync.RWMutex
 	closed   bool
@@ -223,6 +228,9 @@ func Open(dir string, opts Options) (*Store, error) {
 // in memory.
 func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options {
 	mt := cmp.Or(opts.memTableSize, memTableSize)
+	if opts.InMemory {
+		mt = cmp.Or(opts.memTableSize, memTableSizeMem)
+	}
 	o := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{logger}).
 		WithInMemory(opts.InMemory).

@@ -474,8 +474,8 @@ func countEntryKeys(t *testing.T, s *Store) int {
 		t.Fatal(err)
 	}
 	n := 0
-	err := s.eachRun(func(first, last uint64) error {
-		n += int(last - first + 1)
+	err := s.eachRun(func(r runID) error {
+		n += int(r.last - r.first + 1)
 		return nil
 	})
 	if err != nil {

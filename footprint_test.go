@@ -1,0 +1,196 @@
+package yggr
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"syscall"
+
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFootprint1M measures what issue 15 sets targets for, on one node: the
+// memory of 1M keys of 16 B with 128 B values (144 MB raw) while they are
+// written as 10k transactions of 100 puts and at rest, and the time to
+// reopen the directory and serve the first read. It takes about a minute
+// and is skipped unless YGGR_FOOTPRINT=1:
+//
+//	YGGR_FOOTPRINT=1 go test -run TestFootprint1M -v .
+//	YGGR_FOOTPRINT=1 GOMEMLIMIT=250MiB go test -run TestFootprint1M -v .
+//	YGGR_FOOTPRINT=1 YGGR_FOOTPRINT_HEAP=heap.prof go test -run TestFootprint1M .
+//
+// The numbers are logged; the test fails only if a key is missing. Run it
+// alone: RSS is the whole test process.
+func TestFootprint1M(t *testing.T) {
+	if os.Getenv("YGGR_FOOTPRINT") != "1" {
+		t.Skip("set YGGR_FOOTPRINT=1 to measure (about a minute)")
+	}
+	const txns, perTxn = 10000, 100
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(i int) []byte {
+		k := binary.BigEndian.AppendUint64(nil, uint64(i)*0x9E3779B97F4A7C15)
+		return binary.BigEndian.AppendUint64(k, uint64(i))
+	}
+	value := make([]byte, 128)
+	var peakHeap uint64
+	start := time.Now()
+	for x := range txns {
+		var tx Txn
+		for j := range perTxn {
+			tx.Then = append(tx.Then, Request{Op: OpPut, Key: key(x*perTxn + j), Value: value})
+		}
+		if _, err := db.Txn(ctx, tx); err != nil {
+			t.Fatalf("txn %d: %v", x, err)
+		}
+		if x%100 == 0 {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peakHeap = max(peakHeap, ms.HeapInuse)
+		}
+	}
+	written := time.Since(start)
+	rssWriting, hwm := procStatus(t, "VmRSS"), procStatus(t, "VmHWM")
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("wrote %d keys in %d transactions in %v (%.0f keys/s)", txns*perTxn, txns, written.Round(time.Millisecond), float64(txns*perTxn)/written.Seconds())
+	t.Logf("while writing: VmHWM %d MiB, VmRSS at the end %d MiB (RssAnon %d MiB, RssFile %d MiB: mapped files), peak heap in use (sampled) %d MiB",
+		hwm>>20, rssWriting>>20, procStatus(t, "RssAnon")>>20, procStatus(t, "RssFile")>>20, peakHeap>>20)
+	t.Logf("at rest after GC: heap in use %d MiB (%.0f B/key), VmRSS %d MiB (RssAnon %d MiB); raw data 144 MB",
+		ms.HeapInuse>>20, float64(ms.HeapInuse)/float64(txns*perTxn), procStatus(t, "VmRSS")>>20, procStatus(t, "RssAnon")>>20)
+	logMappedFiles(t)
+	t.Logf("data directory: %d MiB allocated on disk", dirBytes(t, dir)>>20)
+	if p := os.Getenv("YGGR_FOOTPRINT_HEAP"); p != "" { // a heap profile at rest
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	st := db.Status()
+	t.Logf("log: last index %d, snapshot index %d", st.LastIndex, st.SnapshotIndex)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	runtime.GC()
+	start = time.Now()
+	db, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	opened := time.Since(start)
+	got, err := db.Get(ctx, key(txns*perTxn-1))
+	if err != nil || len(got) != len(value) {
+		t.Fatalf("first read after reopening: %d bytes, %v", len(got), err)
+	}
+	served := time.Since(start)
+	runtime.ReadMemStats(&ms)
+	t.Logf("reopen: Open %v, first linearizable read served %v after the start; heap in use %d MiB",
+		opened.Round(time.Millisecond), served.Round(time.Millisecond), ms.HeapInuse>>20)
+	for _, i := range []int{0, txns*perTxn/2 + 7, txns*perTxn - 1} {
+		if _, err := db.Get(ctx, key(i), WithConsistency(Stale)); err != nil {
+			t.Errorf("key %d after reopening: %v", i, err)
+		}
+	}
+}
+
+// procStatus returns a size field of /proc/self/status in bytes.
+func procStatus(t *testing.T, field string) uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", field, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// logMappedFiles logs the resident memory of the process's mappings, by
+// file extension ("anon" for anonymous memory), the largest first.
+func logMappedFiles(t *testing.T) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Logf("no smaps: %v", err)
+		return
+	}
+	defer f.Close()
+	rss := map[string]uint64{}
+	cur := "anon"
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-"):
+			cur = "anon"
+			if len(fields) >= 6 {
+				cur = filepath.Ext(fields[5])
+			}
+		case len(fields) >= 2 && fields[0] == "Rss:":
+			kb, _ := strconv.ParseUint(fields[1], 10, 64)
+			rss[cur] += kb << 10
+		}
+	}
+	var names []string
+	for n := range rss {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(rss[b], rss[a]) })
+	var parts []string
+	for _, n := range names[:min(4, len(names))] {
+		parts = append(parts, fmt.Sprintf("%s %d MiB", n, rss[n]>>20))
+	}
+	t.Logf("resident memory by mapping: %s", strings.Join(parts, ", "))
+}
+
+// dirBytes returns the bytes the files under dir allocate on disk.
+func dirBytes(t *testing.T, dir string) uint64 {
+	var n uint64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			n += uint64(st.Blocks) * 512
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
