@@ -122,12 +122,17 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 			p.dialing = true
 			addr, wait := p.addr, p.backoff
 			p.mu.Unlock()
-			c, err := p.dial(ctx, addr, wait)
+			c, err := p.dial(ctx, addr, wait, changed)
 			p.mu.Lock()
 			p.dialing = false
 			// A successful dial does not reset the backoff: a peer that
 			// completes handshakes and then drops us must not be redialed
 			// in a tight loop. Traffic from the peer resets it (heard).
+			if errors.Is(err, errWaitEnded) {
+				p.broadcastLocked()
+				p.mu.Unlock()
+				continue // the peer connected to us meanwhile, or its address changed
+			}
 			if err != nil && ctx.Err() == nil {
 				p.backoff = min(max(2*p.backoff, backoffMin), backoffMax)
 				p.backingOff.Store(true)
@@ -153,9 +158,16 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 	}
 }
 
+// errWaitEnded ends a dial's backoff early: the peer changed (it connected
+// to us, or its address changed).
+var errWaitEnded = errors.New("netquic: backoff ended by a peer change")
+
 // dial waits wait (jittered) and then dials addr, checking that the peer's
-// certificate names p.id.
-func (p *peer) dial(ctx context.Context, addr string, wait time.Duration) (*quic.Conn, error) {
+// certificate names p.id. The wait and the handshake end early with
+// errWaitEnded when changed closes: a peer that restarts connects to us at
+// once (eagerly), and what we queued for it then goes on that connection
+// instead of waiting out a backoff of up to backoffMax.
+func (p *peer) dial(ctx context.Context, addr string, wait time.Duration, changed <-chan struct{}) (*quic.Conn, error) {
 	if wait > 0 {
 		wait = wait/2 + rand.N(wait/2+1) // jitter: [wait/2, wait]
 		timer := time.NewTimer(wait)
@@ -163,6 +175,9 @@ func (p *peer) dial(ctx context.Context, addr string, wait time.Duration) (*quic
 		case <-ctx.Done():
 			timer.Stop()
 			return nil, ctx.Err()
+		case <-changed:
+			timer.Stop()
+			return nil, errWaitEnded
 		case <-timer.C:
 		}
 	}
@@ -180,7 +195,24 @@ func (p *peer) dial(ctx context.Context, addr string, wait time.Duration) (*quic
 	}
 	dctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
+	// A change during the handshake ends it too: a dial to a peer that was
+	// down waits out handshakeTimeout, and the peer's own connection (or
+	// its new address) makes it moot.
+	var ended atomic.Bool
+	dialed := make(chan struct{})
+	defer close(dialed)
+	go func() {
+		select {
+		case <-changed:
+			ended.Store(true)
+			cancel()
+		case <-dialed:
+		}
+	}()
 	c, err := p.t.qt.Dial(dctx, ua, tc, p.t.qconf)
+	if err != nil && ended.Load() && ctx.Err() == nil {
+		return nil, errWaitEnded
+	}
 	if err != nil {
 		var te *quic.TransportError
 		if errors.As(err, &te) && te.ErrorCode.IsCryptoError() && !refusedByUs.Load() {

@@ -374,6 +374,11 @@ func (t *Transport) ensurePeer(id engine.NodeID) *peer {
 	// Owned by the peer; end when RemovePeer or Close cancels p.ctx.
 	t.spawn(func() { p.sendLoop(p.raftQ, false) })
 	t.spawn(func() { p.sendLoop(p.snapQ, true) })
+	// Connect at once rather than at the first message: a node that just
+	// (re)started tells its peers so, and what they queued for it flows
+	// without waiting for their redial backoff. Owned by the peer; ends
+	// once connected, or when RemovePeer or Close cancels p.ctx.
+	t.spawn(func() { p.connect(p.ctx) })
 	return p
 }
 
