@@ -13,7 +13,12 @@ import (
 func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 	ctx := testCtx(t)
 	c := newQUICCluster(t, 3, withEngine(func(e *engine.Config) {
-		e.SnapshotEntries, e.CompactionKeep, e.SnapshotChunkBytes = 50, 10, 512
+		// MaxLogEntries bounds the log kept below a snapshot, which would
+		// otherwise be as large as the snapshot and serve the catch-up;
+		// MaxInflightMsgs bounds the appends the leader sends the down
+		// follower, which its transport queues and delivers on restart.
+		e.SnapshotEntries, e.CompactionKeep, e.MaxLogEntries, e.SnapshotChunkBytes = 50, 10, 40, 512
+		e.MaxInflightMsgs = 4
 	}))
 	leader := c.leader(ctx)
 	lagging := c.ids[(indexOf(c.ids, leader)+1)%3]

@@ -93,8 +93,11 @@ type Config struct {
 	// 64 MiB.
 	MaxLogEntries uint64
 	MaxLogBytes   uint64
-	// CompactionKeep is how many entries below a snapshot stay in the log so
-	// that a follower slightly behind needs no snapshot. Default 1000.
+	// CompactionKeep is how many entries below a snapshot at least stay in
+	// the log so that a follower slightly behind needs no snapshot. Older
+	// entries stay too while they weigh no more than the snapshot (and
+	// MaxLogEntries, MaxLogBytes): sending them costs less than sending
+	// the snapshot. Default 1000.
 	CompactionKeep uint64
 	// SnapshotChunkBytes is the size of one InstallSnapshot chunk.
 	// Default 1 MiB.

@@ -36,6 +36,9 @@ type raftLog struct {
 	// appliedBytes is the total size of the entries (snap.Index, applied]:
 	// what a new snapshot would replace.
 	appliedBytes uint64
+	// behind is the total size of the entries (floor, snap.Index]: the log
+	// kept below the snapshot (see weighBehind).
+	behind uint64
 }
 
 func (l *raftLog) firstIndex() uint64 { return l.floor + 1 }
@@ -58,6 +61,15 @@ func (l *raftLog) term(i uint64) (uint64, bool) {
 
 // entry returns the entry at i, which must be in the live log.
 func (l *raftLog) entry(i uint64) *Entry { return &l.entries[i-l.floor-1] }
+
+// weighBehind sets behind, the weight of the entries kept below the
+// snapshot, (floor, snap.Index]; called when either moves.
+func (l *raftLog) weighBehind() {
+	l.behind = 0
+	for k := range min(l.snap.Index-l.floor, uint64(len(l.lens))) {
+		l.behind += uint64(l.lens[k]) + entryOverhead
+	}
+}
 
 // sizeAt is the weight of the entry at i (in the live log) for byte
 // limits: its data as appended, whether or not still in memory, plus a
@@ -166,7 +178,7 @@ func (l *raftLog) reset(s SnapshotMeta, keep bool) {
 		kept = append(kept, l.entries[s.Index-l.floor:]...)
 		keptLens = append(keptLens, l.lens[s.Index-l.floor:]...)
 	}
-	l.entries, l.lens, l.bytes, l.cachedBytes = kept, keptLens, 0, 0
+	l.entries, l.lens, l.bytes, l.cachedBytes, l.behind = kept, keptLens, 0, 0, 0
 	l.floor, l.floorTerm, l.snap = s.Index, s.Term, s
 	l.dataFloor = max(l.dataFloor, s.Index)
 	if !keep {

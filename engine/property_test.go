@@ -146,6 +146,9 @@ func (env *iEnv) checkSim(st *simState, restarted NodeID) {
 		} else if want := l.weight(l.snap.Index+1, l.applied+1); l.appliedBytes != want {
 			env.fail("%s: appliedBytes %d, want %d (the entries %d to %d)", id, l.appliedBytes, want, l.snap.Index+1, l.applied)
 		}
+		if want := l.weight(l.floor+1, min(l.snap.Index, l.lastIndex())+1); l.behind != want {
+			env.fail("%s: behind %d, want %d (the entries %d to %d)", id, l.behind, want, l.floor+1, l.snap.Index)
+		}
 		if l.dataFloor < l.floor || len(l.lens) != len(l.entries) {
 			env.fail("%s: dataFloor %d below the floor %d, or %d lengths for %d entries", id, l.dataFloor, l.floor, len(l.lens), len(l.entries))
 		} else if want := l.weight(max(l.dataFloor, l.floor)+1, l.lastIndex()+1); l.cachedBytes != want || l.bytes != l.weight(l.floor+1, l.lastIndex()+1) {

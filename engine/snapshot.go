@@ -8,12 +8,13 @@ package engine
 
 // maybeHintSnapshot asks for a snapshot when enough was applied since the
 // last one (SnapshotEntries entries, or by default as many bytes as the
-// last snapshot holds), or when the live log is too long or too large.
+// last snapshot holds), or when the log above the snapshot is too long or
+// too large.
 func (e *Engine) maybeHintSnapshot() {
 	if e.snapshotHinted != 0 || e.log.applied <= e.log.snap.Index {
 		return
 	}
-	due := e.log.lastIndex()-e.log.floor > e.cfg.MaxLogEntries || e.log.bytes > e.cfg.MaxLogBytes
+	due := e.log.lastIndex()-e.log.snap.Index > e.cfg.MaxLogEntries || e.log.bytes-e.log.behind > e.cfg.MaxLogBytes
 	if n := e.cfg.SnapshotEntries; n > 0 {
 		due = due || e.log.applied-e.log.snap.Index >= n
 	} else {
@@ -25,8 +26,11 @@ func (e *Engine) maybeHintSnapshot() {
 	}
 }
 
-// snapshotTaken moves the snapshot floor and compacts the log prefix,
-// keeping CompactionKeep entries below it for followers slightly behind.
+// snapshotTaken moves the snapshot floor and compacts the log prefix. It
+// keeps CompactionKeep entries below the snapshot, and older ones as long
+// as they weigh no more than the snapshot: a follower behind by less than
+// that catches up from the log, which costs less to send than the
+// snapshot; one further behind gets the snapshot.
 func (e *Engine) snapshotTaken(s SnapshotMeta) {
 	e.snapshotHinted = 0 // any answer ends the hint
 	if s.Index <= e.log.snap.Index || s.Index > e.log.applied {
@@ -41,12 +45,27 @@ func (e *Engine) snapshotTaken(s SnapshotMeta) {
 		e.log.appliedBytes -= e.log.sizeAt(i)
 	}
 	e.log.snap = s
+	c := e.log.floor
 	if s.Index > e.cfg.CompactionKeep {
-		if c := s.Index - e.cfg.CompactionKeep; c > e.log.floor {
-			e.log.compact(c)
-			e.emit(CompactLog{Index: c})
-		}
+		c = max(c, s.Index-e.cfg.CompactionKeep)
 	}
+	// Walk back while the older entries kept weigh at most the snapshot,
+	// and never keep more below it than the live log may hold above it
+	// (MaxLogEntries, MaxLogBytes): the engine keeps every live entry's
+	// header in memory.
+	budget := min(s.Size, e.cfg.MaxLogBytes)
+	var kept uint64
+	for c > e.log.floor && s.Index-c < e.cfg.MaxLogEntries {
+		if kept += e.log.sizeAt(c); kept > budget {
+			break
+		}
+		c--
+	}
+	if c > e.log.floor {
+		e.log.compact(c)
+		e.emit(CompactLog{Index: c})
+	}
+	e.log.weighBehind()
 }
 
 // startSnapshot switches a follower to snapshot state and sends the first

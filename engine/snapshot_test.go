@@ -113,3 +113,37 @@ func TestResetCountsKeptAppliedBytes(t *testing.T) {
 		t.Errorf("after a reset dropping the log: appliedBytes = %d, want 0", l.appliedBytes)
 	}
 }
+
+// A snapshot keeps below it as much log as it weighs (and at least
+// CompactionKeep entries): a follower behind by less catches up from the
+// log.
+func TestCompactionKeepsSnapshotWeight(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		size      uint64 // of the snapshot
+		keep      uint64 // CompactionKeep
+		maxEntries, maxBytes uint64 // MaxLogEntries, MaxLogBytes
+		wantFloor            uint64
+	}{
+		{"a snapshot of 350 bytes keeps the 3 entries of 100 below it", 350, 1, 0, 0, 16},
+		{"a tiny snapshot keeps CompactionKeep entries", 10, 2, 0, 0, 20 - 2},
+		{"a huge snapshot keeps the whole log", 1 << 20, 1, 0, 0, 0},
+		{"at most MaxLogEntries below the snapshot", 1 << 20, 1, 5, 0, 15},
+		{"at most MaxLogBytes below the snapshot", 1 << 20, 1, 0, 250, 17},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := soloLeader(t, Config{SnapshotMinBytes: 1 << 30, CompactionKeep: c.keep, MaxLogEntries: c.maxEntries, MaxLogBytes: c.maxBytes})
+			data := make([]byte, 76) // weighs 100
+			for e.log.applied < 20 {
+				commitOne(t, e, data)
+			}
+			e.Step(SnapshotTaken{Meta: SnapshotMeta{Index: 20, Term: e.term, Size: c.size}})
+			if e.log.floor != c.wantFloor {
+				t.Errorf("floor after a snapshot of %d bytes at 20 = %d, want %d", c.size, e.log.floor, c.wantFloor)
+			}
+			if want := e.log.weight(e.log.floor+1, 21); e.log.behind != want {
+				t.Errorf("behind = %d, want %d", e.log.behind, want)
+			}
+		})
+	}
+}
