@@ -119,9 +119,9 @@ func TestResetCountsKeptAppliedBytes(t *testing.T) {
 // log.
 func TestCompactionKeepsSnapshotWeight(t *testing.T) {
 	for _, c := range []struct {
-		name      string
-		size      uint64 // of the snapshot
-		keep      uint64 // CompactionKeep
+		name                 string
+		size                 uint64 // of the snapshot
+		keep                 uint64 // CompactionKeep
 		maxEntries, maxBytes uint64 // MaxLogEntries, MaxLogBytes
 		wantFloor            uint64
 	}{
