@@ -133,12 +133,19 @@ func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, err
 		if submit {
 			n.submitRead(b)
 		}
+		var err error
 		select {
 		case <-b.done:
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+			err = fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 		case <-n.stop:
-			return 0, ErrClosed
+			err = ErrClosed
+		}
+		if next := n.w.leaveRead(b); next != nil {
+			n.submitRead(next)
+		}
+		if err != nil {
+			return 0, err
 		}
 		if b.err == nil {
 			trace.SpanFromContext(ctx).AddEvent("read index", trace.WithAttributes(attribute.Int64("yggr.index", int64(b.index))))
@@ -167,7 +174,8 @@ func (n *Node) submitRead(b *readBatch) {
 	}
 }
 
-// readDone answers a read batch and hands the next one to the driver.
+// readDone answers a read batch and hands the next one to the driver when
+// the answered batch has no reader left to wake (waiters.readDone).
 func (n *Node) readDone(id, index uint64, err error) {
 	if next := n.w.readDone(id, index, err); next != nil {
 		n.submitRead(next)
