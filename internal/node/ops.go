@@ -42,7 +42,9 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) 
 		case st.Role == engine.Leader || n.net == nil:
 			data, index, err = n.proposeLocal(ctx, cmd)
 		case st.Leader != "":
-			trace.SpanFromContext(ctx).AddEvent("forward", trace.WithAttributes(attribute.String("yggr.leader", string(st.Leader))))
+			if span := recording(ctx); span != nil {
+				span.AddEvent("forward", trace.WithAttributes(attribute.String("yggr.leader", string(st.Leader))))
+			}
 			req := append([]byte{callPropose}, cmd...)
 			data, index, err = n.forward(ctx, st.Leader, req)
 		default:
@@ -57,6 +59,16 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) 
 		}
 	}
 	return nil, 0, lastErr
+}
+
+// recording returns ctx's span if it records events, else nil: building
+// an event's attributes allocates, which a read without a tracer should
+// not pay.
+func recording(ctx context.Context) trace.Span {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		return span
+	}
+	return nil
 }
 
 // waitChange waits for the next leader change, or a short backoff when the
@@ -91,12 +103,16 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 	default:
 		n.w.failProposal(id, ErrBusy)
 	}
-	trace.SpanFromContext(ctx).AddEvent("propose")
+	if span := recording(ctx); span != nil {
+		span.AddEvent("propose")
+	}
 	select {
 	case r := <-pw.ch:
 		if r.err == nil {
 			n.metrics.proposeTime.observe(time.Since(start).Seconds())
-			trace.SpanFromContext(ctx).AddEvent("applied", trace.WithAttributes(attribute.Int64("yggr.index", int64(r.index))))
+			if span := recording(ctx); span != nil {
+				span.AddEvent("applied", trace.WithAttributes(attribute.Int64("yggr.index", int64(r.index))))
+			}
 		}
 		return r.data, r.index, r.err
 	case <-ctx.Done():
@@ -148,7 +164,9 @@ func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, err
 			return 0, err
 		}
 		if b.err == nil {
-			trace.SpanFromContext(ctx).AddEvent("read index", trace.WithAttributes(attribute.Int64("yggr.index", int64(b.index))))
+			if span := recording(ctx); span != nil {
+				span.AddEvent("read index", trace.WithAttributes(attribute.Int64("yggr.index", int64(b.index))))
+			}
 			return n.readAt(ctx, start, b.index)
 		}
 		if !retryable(b.err) && !errors.Is(b.err, ErrTimeout) {
