@@ -149,14 +149,7 @@ func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, err
 		if submit {
 			n.submitRead(b)
 		}
-		var err error
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			err = fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-		case <-n.stop:
-			err = ErrClosed
-		}
+		err := n.waitRead(ctx, b)
 		if next := n.w.leaveRead(b); next != nil {
 			n.submitRead(next)
 		}
@@ -178,6 +171,27 @@ func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, err
 		}
 	}
 	return 0, lastErr
+}
+
+// waitRead waits until b is answered or ctx ends. It does not watch
+// n.stop: Close fails every batch (waiters.failAll) once the node's
+// goroutines have ended, which closes b.done. Up to 64 readers wait on one
+// batch, and every channel a reader selects on is locked when it parks and
+// again when it wakes: a shared stop channel made that lock contended, and
+// without a ctx to watch the wait is a plain receive, which wakes without
+// relocking at all.
+func (n *Node) waitRead(ctx context.Context, b *readBatch) error {
+	done := ctx.Done()
+	if done == nil {
+		<-b.done
+		return nil
+	}
+	select {
+	case <-b.done:
+		return nil
+	case <-done:
+		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	}
 }
 
 // submitRead hands a read batch to the driver, or fails it (and hands on
