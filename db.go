@@ -212,7 +212,11 @@ func ParseConsistency(s string) (Consistency, error) {
 }
 
 // ReadOption configures a read.
-type ReadOption func(*readOptions)
+//
+// Options take and return the settings by value: a pointer handed to an
+// option (a function the compiler cannot see through) would move the
+// settings of every read to the heap.
+type ReadOption func(readOptions) readOptions
 
 type readOptions struct {
 	consistency Consistency
@@ -220,12 +224,16 @@ type readOptions struct {
 }
 
 // WithConsistency sets the read's consistency level.
-func WithConsistency(c Consistency) ReadOption { return func(r *readOptions) { r.consistency = c } }
+func WithConsistency(c Consistency) ReadOption {
+	return func(r readOptions) readOptions { r.consistency = c; return r }
+}
 
 // AtLeast makes a read wait until this node has applied index (for
 // example the index a write returned): read-your-writes at Stale
 // consistency.
-func AtLeast(index uint64) ReadOption { return func(r *readOptions) { r.atLeast = index } }
+func AtLeast(index uint64) ReadOption {
+	return func(r readOptions) readOptions { r.atLeast = index; return r }
+}
 
 // readBarrier waits until a read at the requested consistency may be
 // served from the local state machine, and returns the index it is served
@@ -233,7 +241,7 @@ func AtLeast(index uint64) ReadOption { return func(r *readOptions) { r.atLeast 
 func (db *DB) readBarrier(ctx context.Context, opts []ReadOption) (uint64, error) {
 	var ro readOptions
 	for _, o := range opts {
-		o(&ro)
+		ro = o(ro)
 	}
 	if db.tracer != nil {
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("yggr.consistency", ro.consistency.String()))
