@@ -55,6 +55,8 @@ type Node struct {
 	snapReq  chan chan snapDone
 	// compactCh carries the newest compaction index to the compactor.
 	compactCh chan uint64
+	// pins holds the log for history readers (history.go).
+	pins historyPins
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
