@@ -89,3 +89,21 @@ func TestReleaseKeepsCacheAtBudget(t *testing.T) {
 		t.Errorf("release(%d) with %d cached: data floor %d -> %d, want one entry released", before-1, before, floor, e.log.dataFloor)
 	}
 }
+
+// release never drops the data of an entry that is not both applied and
+// durable: the host could not give it back.
+func TestReleaseStopsAtAppliedAndPersisted(t *testing.T) {
+	e := cachedLeader(t, 4)
+	limit := e.log.applied
+	e.Step(Propose{ID: 100, Data: make([]byte, 76)})
+	e.Step(Propose{ID: 101, Data: make([]byte, 76)})
+	e.log.release(0)
+	if e.log.dataFloor != limit {
+		t.Errorf("release(0) with entries applied and persisted through %d: data floor %d, want %d", limit, e.log.dataFloor, limit)
+	}
+	for i := limit + 1; i <= e.log.lastIndex(); i++ {
+		if len(e.log.entry(i).Data) != 76 {
+			t.Errorf("entry %d (not applied) lost its data", i)
+		}
+	}
+}
