@@ -189,6 +189,16 @@ func (db *DB) Watch(ctx context.Context, start, end []byte, opts ...WatchOption)
 	}
 }
 
+// OldestRevision returns the oldest revision a watch on this node can
+// start from (FromRevision) right now: the start of the cache of recent
+// changes or of the history in the log, whichever reaches further back.
+// A watch from an older revision ends with a *CompactedError. It only
+// moves forward, as the node compacts its log, so a watch from it may
+// still find it compacted if a compaction comes first.
+func (db *DB) OldestRevision() uint64 {
+	return min(db.node.OldestHistory(), db.hub.Stats().Floor+1)
+}
+
 // watchError maps the watch package's errors to the database's.
 func watchError(err error) error {
 	if errors.Is(err, watch.ErrClosed) {

@@ -368,16 +368,48 @@ func TestSlowWatcherDoesNotBlockWrites(t *testing.T) {
 		last = c.Revision
 	}
 }
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
+// OldestRevision is where a watch can start: from it a watch works, from
+// before it the watch ends with a *CompactedError.
+func TestOldestRevision(t *testing.T) {
+	ctx := testCtx(t)
+	db := openSingle(t, WithWatchCache(1), withEngine(func(e *engine.Config) {
+		e.SnapshotEntries, e.CompactionKeep, e.MaxLogEntries = 10, 1, 2
+	}))
+	if got := db.OldestRevision(); got != 1 {
+		t.Fatalf("OldestRevision of a new database = %d, want 1", got)
 	}
+	for i := range 100 {
+		if err := db.Put(ctx, []byte("k"), fmt.Append(nil, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the log to be compacted", func() bool { return db.OldestRevision() > 1 })
+	if err := db.Put(ctx, []byte("k"), []byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	// Snapshots and compactions may still be under way: until they settle,
+	// a watch from OldestRevision may find it compacted by then, with a
+	// later oldest revision.
+	var oldest uint64
+	waitFor(t, "a watch from OldestRevision to start", func() bool {
+		oldest = db.OldestRevision()
+		for _, err := range db.Watch(ctx, []byte("k"), nil, FromRevision(oldest-1)) {
+			var cerr *CompactedError
+			if !errors.As(err, &cerr) || cerr.Oldest < oldest {
+				t.Fatalf("watch from %d (before OldestRevision %d): %v, want a CompactedError", oldest-1, oldest, err)
+			}
+			break
+		}
+		for c, err := range db.Watch(ctx, []byte("k"), nil, FromRevision(oldest)) {
+			var cerr *CompactedError
+			if errors.As(err, &cerr) && cerr.Oldest > oldest {
+				return false // compacted meanwhile: try again
+			}
+			if err != nil || c.Revision < oldest {
+				t.Fatalf("watch from OldestRevision %d yielded %+v, %v", oldest, c, err)
+			}
+			break
+		}
+		return true
+	})
 }
