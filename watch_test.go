@@ -368,6 +368,7 @@ func TestSlowWatcherDoesNotBlockWrites(t *testing.T) {
 		last = c.Revision
 	}
 }
+
 // OldestRevision is where a watch can start: from it a watch works, from
 // before it the watch ends with a *CompactedError.
 func TestOldestRevision(t *testing.T) {
