@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +42,7 @@ type serveCmd struct {
 	MaxKeyBytes    int64         `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
 	MaxValueBytes  int64         `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
 	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
+	MemoryLimit    byteSize      `name:"memory-limit" help:"Soft limit on the process's memory, as GOMEMLIMIT (e.g. 512MiB, 2GiB): the garbage collector works harder as the heap nears it. 0: GOMEMLIMIT's value, or none." default:"0"`
 }
 
 // Help is the detailed help with examples.
@@ -71,6 +73,13 @@ func (c *serveCmd) Run(e *env) error {
 	opts, peers, err := c.options(logger)
 	if err != nil {
 		return err
+	}
+	memLimit, err := applyMemoryLimit(c.MemoryLimit)
+	if err != nil {
+		return err
+	}
+	if memLimit != math.MaxInt64 {
+		logger.Info("memory limit", "bytes", memLimit)
 	}
 	httpTLS, err := c.httpTLS()
 	if err != nil {

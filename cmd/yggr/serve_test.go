@@ -285,6 +285,8 @@ func TestServeConfigErrors(t *testing.T) {
 		stderrHas string
 	}{
 		{"negative limit", []string{"--max-key-bytes=-1"}, exitUsage, "--max-*-bytes must be ≥ 0"},
+		{"memory limit not a size", []string{"--memory-limit", "lots"}, exitUsage, `"lots" is not a size`},
+		{"memory limit too small", []string{"--memory-limit", "1MiB"}, exitUsage, "below the minimum of 32MiB"},
 		{"join-ca without join", []string{"--join-ca", filepath.Join(certs, "ca.crt")}, exitUsage, "--join-ca needs --join"},
 		{"join-ca not PEM", []string{"--join", closed[0], "--insecure", "--join-ca", junk}, exitUsage, "--join-ca " + junk + ": no PEM certificates"},
 		{"http tls junk", []string{"--http-tls-cert", junk, "--http-tls-key", junk}, exitUsage, "--http-tls-cert/--http-tls-key: tls: "},
