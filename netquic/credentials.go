@@ -20,8 +20,21 @@ import (
 	"github.com/yggrdb/yggr/engine"
 )
 
-// ALPN is the application protocol negotiated on every peer connection.
+// ALPN is the application protocol negotiated on every peer connection:
+// "yggr/" and the wire format Version. Two nodes that share no protocol
+// refuse each other during the handshake (ErrWireVersion), before a frame
+// is sent.
 const ALPN = "yggr/1"
+
+// ErrWireVersion is returned, and logged, when a peer does not speak this
+// node's wire format: it runs a yggr release that cannot talk to this one.
+// docs/upgrades.md says which releases can run together.
+var ErrWireVersion = errors.New("netquic: peer speaks another wire format version (" + ALPN + " here): it runs an incompatible yggr release")
+
+// tlsAlertNoApplicationProtocol is the TLS alert a server sends when the
+// client offers none of its ALPN protocols (RFC 7301); QUIC carries it as
+// the crypto error 0x100 + alert.
+const tlsAlertNoApplicationProtocol = 120
 
 // nodeURIScheme and nodeURIHost form a node's identity in its certificate:
 // the URI SAN yggr://node/<id>.

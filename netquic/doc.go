@@ -19,6 +19,10 @@
 //
 // # Wire format
 //
+// The TLS handshake negotiates ALPN "yggr/1"; a peer that offers no
+// protocol of ours (an incompatible release) is refused there, and both
+// sides log ErrWireVersion (docs/upgrades.md).
+//
 // A frame is [version byte][kind byte][uvarint body length][msgpack body]
 // (frame.go). The kind of a Raft message is its engine.MessageType; forwarded
 // calls have KindCallRequest and KindCallResponse. A body is a msgpack array

@@ -216,10 +216,14 @@ func (p *peer) dial(ctx context.Context, addr string, wait time.Duration, change
 	if err != nil {
 		var te *quic.TransportError
 		if errors.As(err, &te) && te.ErrorCode.IsCryptoError() && !refusedByUs.Load() {
-			// The peer refused our certificate (verifyConn counted the
-			// cases where we refused theirs).
+			// The peer refused our certificate or our protocol
+			// (verifyConn counted the cases where we refused theirs).
 			p.handshakeFailures.Add(1)
 			p.t.handshakeFailures.Add(1)
+			if te.ErrorCode == quic.TransportErrorCode(0x100+tlsAlertNoApplicationProtocol) {
+				err = fmt.Errorf("%w (peer %s at %s): %w", ErrWireVersion, p.id, addr, err)
+				p.t.log.Warn("netquic: refused by peer", "peer", string(p.id), "addr", addr, "err", err)
+			}
 		}
 		return nil, err
 	}

@@ -251,7 +251,25 @@ func (t *Transport) setupTLS() error {
 	t.tls.ClientAuth = tls.RequestClientCert
 	t.tls.InsecureSkipVerify = true
 	t.tls.VerifyConnection = t.verifyConn("")
+	t.tls.GetConfigForClient = t.checkProtocols
 	return nil
+}
+
+// checkProtocols logs and counts a client that offers none of this node's
+// protocols, that is, a node of an incompatible release; the TLS stack then
+// refuses it with the no_application_protocol alert, which the client
+// reports as ErrWireVersion.
+func (t *Transport) checkProtocols(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	if slices.Contains(hello.SupportedProtos, ALPN) {
+		return nil, nil
+	}
+	t.handshakeFailures.Add(1)
+	remote := ""
+	if hello.Conn != nil {
+		remote = hello.Conn.RemoteAddr().String()
+	}
+	t.log.Warn("netquic: refused peer", "remote", remote, "offers", hello.SupportedProtos, "speaks", ALPN, "err", ErrWireVersion)
+	return nil, nil
 }
 
 // resetKey derives the QUIC stateless reset key, stable across restarts,
