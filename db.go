@@ -175,6 +175,7 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		Engine:       ecfg,
 		TickInterval: o.tick,
 		NoSync:       o.noSync,
+		DiskReserve:  o.diskReserve,
 		Logger:       o.logger,
 
 		BeforeIteration: o.driverHook,

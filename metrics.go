@@ -28,7 +28,11 @@ type Metrics struct {
 	Role                                            string
 	IsLeader                                        bool
 	ApplyLag                                        int
-	Followers                                       []FollowerStatus
+	// DiskFreeBytes is the free space of the data directory's file system
+	// as last read (0 if unknown), DiskReserveBytes the reserve below which
+	// the node refuses writes as leader (0: no check; WithDiskReserve).
+	DiskFreeBytes, DiskReserveBytes uint64
+	Followers                       []FollowerStatus
 
 	// Latencies (seconds) and sizes.
 	ProposeSeconds, ReadSeconds, FsyncSeconds, ApplySeconds, SnapshotSeconds Histogram
@@ -59,7 +63,8 @@ func (db *DB) Metrics() Metrics {
 		Term: st.Term, Commit: st.Commit, Applied: st.Applied, LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
 		LogEntries: st.LastIndex - st.FirstIndex + 1,
 		Role:       st.Role.String(), IsLeader: st.Role.String() == "leader",
-		ApplyLag:       rm.ApplyLag,
+		ApplyLag:      rm.ApplyLag,
+		DiskFreeBytes: rm.DiskFreeBytes, DiskReserveBytes: rm.DiskReserveBytes,
 		ProposeSeconds: rm.ProposeSeconds, ReadSeconds: rm.ReadSeconds, FsyncSeconds: rm.FsyncSeconds,
 		ApplySeconds: rm.ApplySeconds, SnapshotSeconds: rm.SnapshotSeconds, BatchSize: rm.BatchSize,
 		ProposeQueueSeconds: rm.StageQueueSeconds, ProposeCommitSeconds: rm.StageCommitSeconds,

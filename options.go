@@ -34,7 +34,15 @@ type options struct {
 	tracer          trace.TracerProvider
 	watchCache      int
 	watchBuffer     int
+	diskReserve     int64
 }
+
+// WithDiskReserve sets the free space, in bytes, that a node keeps on the
+// file system of its data directory: below it the node, as leader, refuses
+// writes with ErrNoSpace rather than fill the disk (where a write could
+// fault). Default 64 MiB; a negative value disables the check. Raise it
+// when the directory shares its file system with other writers.
+func WithDiskReserve(bytes int64) Option { return func(o *options) { o.diskReserve = bytes } }
 
 // WithWatchCache sets how many bytes of recent changes a node keeps in
 // memory for watches that start in the recent past or fall behind

@@ -49,8 +49,12 @@ var (
 	ErrUnknownOutcome = node.ErrUnknownOutcome
 	ErrMembership     = node.ErrMembership
 	ErrTransfer       = node.ErrTransfer
-	ErrTooLarge       = errors.New("yggr: too large")
-	ErrInvalid        = errors.New("yggr: invalid argument")
+	// ErrNoSpace: the leader's disk has less free space than its reserve
+	// (WithDiskReserve); the write was not applied. Reads go on, and writes
+	// are accepted again once space is freed.
+	ErrNoSpace  = node.ErrNoSpace
+	ErrTooLarge = errors.New("yggr: too large")
+	ErrInvalid  = errors.New("yggr: invalid argument")
 	// ErrLeaseDisabled: a Lease read on a database opened without
 	// WithLeaseReads.
 	ErrLeaseDisabled = errors.New("yggr: lease reads are not enabled (WithLeaseReads)")

@@ -21,6 +21,7 @@ const (
 	CodeMembership       = "membership"         // 409: membership change refused
 	CodeTransfer         = "transfer"           // 409: leadership transfer in progress
 	CodeTooLarge         = "too_large"          // 413: key, value or body beyond the limits
+	CodeNoSpace          = "no_space"           // 507: the leader's disk is below its free-space reserve
 	CodeNoLeader         = "no_leader"          // 503: no leader known
 	CodeNotLeader        = "not_leader"         // 503: this node cannot serve it without a leader
 	CodeBusy             = "busy"               // 503: too many pending requests
@@ -86,6 +87,8 @@ func (e *APIError) Is(target error) bool {
 			return e.Code == CodeMembership
 		case yggr.ErrTransfer:
 			return e.Code == CodeTransfer
+		case yggr.ErrNoSpace:
+			return e.Code == CodeNoSpace
 		case yggr.ErrNoLeader:
 			return e.Code == CodeNoLeader
 		case yggr.ErrNotLeader:
@@ -126,6 +129,8 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, CodeMembership
 	case errors.Is(err, yggr.ErrTransfer):
 		return http.StatusConflict, CodeTransfer
+	case errors.Is(err, yggr.ErrNoSpace):
+		return http.StatusInsufficientStorage, CodeNoSpace
 	case errors.Is(err, yggr.ErrNotLeader):
 		return http.StatusServiceUnavailable, CodeNotLeader
 	case errors.Is(err, yggr.ErrNoLeader):

@@ -577,6 +577,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		"yggr_commit_index ",
 		"yggr_applied_index ",
 		"yggr_last_index ",
+		"yggr_disk_free_bytes ",
+		"yggr_disk_reserve_bytes 6.7108864e+07",
 		"yggr_apply_lag ",
 		"yggr_entries_applied_total ",
 		`yggr_propose_seconds_bucket{le="+Inf"}`,

@@ -53,7 +53,9 @@ func (s *Store) kickCheckpoint() {
 
 // Checkpoint moves everything the write-ahead log holds into Badger now and
 // releases the WAL segments it no longer needs. The runtime never needs to
-// call it (a goroutine does it as the WAL grows); tests and tools do.
+// call it (a goroutine does it as the WAL grows); tests and tools do. When
+// the file system lacks room for it (space.go) it moves nothing and
+// returns nil: the WAL keeps the records.
 func (s *Store) Checkpoint() error { return s.checkpoint() }
 
 // checkpoint runs one checkpoint. A failure leaves Badger in a state only a
@@ -85,6 +87,10 @@ func (s *Store) checkpointOnce() error {
 	if lsn == s.cpLSN && compactTo <= s.compacted {
 		s.mu.Unlock()
 		return nil
+	}
+	if !s.roomForCheckpoint(s.pending) {
+		s.mu.Unlock()
+		return nil // the WAL keeps the records; a later Write asks again
 	}
 	s.dropMemThrough(compactTo)
 	capFirst := s.memFirst

@@ -66,6 +66,8 @@ type Options struct {
 	// segmentBytes overrides the size of a write-ahead log segment (tests
 	// use a small one to switch segments often); zero is the default.
 	segmentBytes int64
+	// freeBytes, if set, replaces FreeBytes (tests fake a full disk).
+	freeBytes func(path string) (uint64, error)
 	// crashCheckpoint, if set, is called with a checkpoint's mutations and
 	// returns how many of them to commit before the checkpoint fails as if
 	// the process had crashed (-1: commit them all, no crash). Tests only.
@@ -117,6 +119,10 @@ type Store struct {
 	// nextGen is the generation of the next checkpoint's runs: above every
 	// run in Badger. Guarded by badgerMu.
 	nextGen uint64
+	// checkpointWaiting is set while checkpoints wait for free space, and
+	// checkpointsWaited counts them (space.go). Guarded by badgerMu.
+	checkpointWaiting bool
+	checkpointsWaited uint64
 
 	mu       sync.RWMutex
 	closed   bool

@@ -49,7 +49,7 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, httpapi.ErrUnavailable), errors.Is(err, yggr.ErrNoLeader),
 		errors.Is(err, yggr.ErrNotLeader), errors.Is(err, yggr.ErrBusy),
-		errors.Is(err, yggr.ErrClosed), errors.Is(err, yggr.ErrDropped),
+		errors.Is(err, yggr.ErrClosed), errors.Is(err, yggr.ErrDropped), errors.Is(err, yggr.ErrNoSpace),
 		errors.Is(err, yggr.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return exitUnavailable
 	}

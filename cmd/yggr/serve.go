@@ -42,6 +42,7 @@ type serveCmd struct {
 	MaxKeyBytes    int64         `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
 	MaxValueBytes  int64         `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
 	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
+	DiskReserve    byteSize      `name:"disk-reserve" help:"Free space to keep on the data directory's file system: below it the node, as leader, refuses writes (HTTP 507). 0: 64MiB." default:"0"`
 	MemoryLimit    byteSize      `name:"memory-limit" help:"Soft limit on the process's memory, as GOMEMLIMIT (e.g. 512MiB, 2GiB): the garbage collector works harder as the heap nears it. 0: GOMEMLIMIT's value, or none." default:"0"`
 }
 
@@ -193,6 +194,9 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 	}
 	if c.Lease {
 		opts = append(opts, yggr.WithLeaseReads())
+	}
+	if c.DiskReserve > 0 {
+		opts = append(opts, yggr.WithDiskReserve(int64(c.DiskReserve)))
 	}
 	var peers []string
 	for _, p := range c.Peers {

@@ -43,6 +43,11 @@ type Config struct {
 	// MaxApplyLag bounds committed entries waiting for the apply
 	// goroutine; beyond it, new proposals get ErrBusy. Default 65536.
 	MaxApplyLag int
+	// DiskReserve is the free space, in bytes, that the file system
+	// holding Dir keeps: below it this node, as leader, refuses new
+	// proposals with ErrNoSpace (space.go). Zero means
+	// DefaultDiskReserve; negative disables the check.
+	DiskReserve int64
 	// NoSync skips fsync (benchmarks only: loses the durability guarantee).
 	NoSync bool
 	// Logger receives structured logs; nil discards them.
@@ -51,6 +56,10 @@ type Config struct {
 	// start of each iteration (tests: blocking in it pauses the node as a
 	// stopped process or a long GC pause would).
 	BeforeIteration func()
+
+	// freeBytes, if set, replaces raftlog.FreeBytes (tests fake a full
+	// disk).
+	freeBytes func(path string) (uint64, error)
 }
 
 func (c *Config) fill() error {
@@ -71,6 +80,9 @@ func (c *Config) fill() error {
 	}
 	if c.MaxApplyLag == 0 {
 		c.MaxApplyLag = 65536
+	}
+	if c.DiskReserve == 0 {
+		c.DiskReserve = DefaultDiskReserve
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -25,6 +25,10 @@ var (
 	ErrCorrupt        = errors.New("yggr: corrupt data")
 	ErrTransfer       = errors.New("yggr: leadership transfer in progress")
 	ErrMembership     = errors.New("yggr: membership change refused")
+	// ErrNoSpace: the leader's disk has less free space than its reserve
+	// (Config.DiskReserve); the write was not applied. Reads go on; writes
+	// are accepted again once space is freed.
+	ErrNoSpace = errors.New("yggr: not enough free disk space on the leader; the write was not applied")
 )
 
 // NotLeaderError says which node leads, when known. It matches ErrNotLeader

@@ -32,6 +32,7 @@ const (
 	statusTransfer
 	statusClosed
 	statusOther
+	statusNoSpace // after statusOther: the values are on the wire
 )
 
 var statusErrors = map[byte]error{
@@ -42,6 +43,7 @@ var statusErrors = map[byte]error{
 	statusMembership: ErrMembership,
 	statusTransfer:   ErrTransfer,
 	statusClosed:     ErrClosed,
+	statusNoSpace:    ErrNoSpace,
 }
 
 func encodeResponse(index uint64, data []byte, err error) []byte {

@@ -23,6 +23,7 @@ func TestForwardResponseRoundTrip(t *testing.T) {
 		{ErrMembership, ErrMembership},
 		{ErrTransfer, ErrTransfer},
 		{ErrClosed, ErrClosed},
+		{ErrNoSpace, ErrNoSpace},
 	}
 	for _, c := range cases {
 		data, index, err := n.decodeResponse(encodeResponse(42, []byte("res"), c.err))

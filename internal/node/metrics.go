@@ -143,11 +143,21 @@ type Metrics struct {
 	// followers beyond the engine's entry cache.
 	EntriesFilled uint64
 	ApplyLag      int
+	// DiskFreeBytes is the free space of the file system holding the data
+	// directory, as last read (0 when unknown or in memory), and
+	// DiskReserveBytes the reserve below which this node refuses writes
+	// as leader (0: no check).
+	DiskFreeBytes, DiskReserveBytes uint64
 }
 
 // Metrics returns a snapshot of the runtime's measurements.
 func (n *Node) Metrics() Metrics {
 	m := &n.metrics
+	free, _ := n.disk.freeBytes()
+	var reserve uint64
+	if n.disk != nil {
+		reserve = n.disk.reserve
+	}
 	return Metrics{
 		ProposeSeconds:     m.proposeTime.snapshot(),
 		StageQueueSeconds:  m.stageQueue.snapshot(),
@@ -165,5 +175,7 @@ func (n *Node) Metrics() Metrics {
 		SnapshotBytesSent:  m.snapshotBytesSent.Load(),
 		EntriesFilled:      m.entriesFilled.Load(),
 		ApplyLag:           n.applyQ.lag(),
+		DiskFreeBytes:      free,
+		DiskReserveBytes:   reserve,
 	}
 }

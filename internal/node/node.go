@@ -49,6 +49,7 @@ type Node struct {
 	leaderCh atomic.Pointer[chan struct{}]
 
 	metrics metrics
+	disk    *diskGuard // nil: no free-space check
 	// fatal is set when storage failed.
 	fatal    atomic.Pointer[fatal]
 	snapDone chan snapDone
@@ -119,6 +120,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.disk = newDiskGuard(cfg)
 	rec, err := n.restore()
 	if err != nil {
 		n.logs.Close()

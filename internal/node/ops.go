@@ -96,6 +96,9 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 	if n.applyQ.lag() > n.cfg.MaxApplyLag {
 		return nil, 0, ErrBusy
 	}
+	if err := n.disk.admit(len(cmd)); err != nil {
+		return nil, 0, err
+	}
 	id, pw := n.w.newProposal()
 	start := time.Now()
 	select {
