@@ -192,20 +192,18 @@ func run(dir string, out io.Writer) error {
 	if err := waitReload(0); err != nil {
 		return err
 	}
-	var last uint64
-	if last, err = db.PutIndex(ctx, key("feature-x"), []byte("on")); err != nil {
+	if err := db.Put(ctx, key("feature-x"), []byte("on")); err != nil {
 		return err
 	}
-	res, err := db.Txn(ctx, yggr.Txn{Then: []yggr.Request{
+	if _, err := db.Txn(ctx, yggr.Txn{Then: []yggr.Request{
 		{Op: yggr.OpPut, Key: key("log-level"), Value: []byte("debug")},
 		{Op: yggr.OpPut, Key: key("port"), Value: []byte("9090")},
-	}})
+	}}); err != nil {
+		return err
+	}
+	last, _, err := db.DeleteIndex(ctx, key("feature-x")) // the last change
 	if err != nil {
 		return err
 	}
-	if last, _, err = db.DeleteIndex(ctx, key("feature-x")); err != nil {
-		return err
-	}
-	last = max(last, res.Index)
 	return waitReload(last)
 }

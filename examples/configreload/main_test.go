@@ -48,15 +48,15 @@ func TestFollowerReadsAgainAfterCompaction(t *testing.T) {
 	if err := db.Put(ctx, []byte("cfg/a"), []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	// More writes elsewhere than the log keeps below a snapshot (1000
-	// entries, and older ones weighing up to the snapshot: keep the state
-	// small).
+	// Writes elsewhere, well beyond what the log keeps below a snapshot:
+	// 1000 entries, and older ones as long as they weigh no more than the
+	// snapshot (keep the state small: 8 keys rewritten).
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 175 {
+			for i := range 500 {
 				if err := db.Put(ctx, fmt.Appendf(nil, "other/%d", w), fmt.Append(nil, i)); err != nil {
 					t.Error(err)
 					return
