@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Benchmarks run a 3-node cluster over QUIC loopback with durable storage
@@ -111,4 +112,67 @@ func benchGet(b *testing.B, db *DB, c Consistency) {
 	if m := db.Metrics(); m.ReadsStarted > 0 {
 		b.ReportMetric(float64(b.N)/float64(m.ReadsStarted), "reads/batch")
 	}
+}
+
+// BenchmarkPutOneNode writes 128 B values from 64 goroutines to a
+// single-node database (no network): the write path through the log, the
+// engine and apply without QUIC. sync=on is the default durability (fsync
+// per batch); sync=off (WithUnsafeNoSync) leaves the CPU cost of the path,
+// which shows a change to it more clearly.
+func BenchmarkPutOneNode(b *testing.B) {
+	for _, durable := range []bool{true, false} {
+		b.Run("sync="+onOff(durable), func(b *testing.B) {
+			var opts []Option
+			if !durable {
+				opts = append(opts, WithUnsafeNoSync())
+			}
+			db, err := Open(b.TempDir(), nil, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			benchPuts(b, db, 64, "key-")
+		})
+	}
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+// benchPuts writes b.N keys prefix+%010d with 128 B values from conc
+// goroutines, resets the timer first, and reports writes/s and the
+// process's CPU time per write (cpu-ns/op). It returns the wall time of
+// the writes.
+func benchPuts(b *testing.B, db *DB, conc int, prefix string) time.Duration {
+	ctx := context.Background()
+	val := make([]byte, 128)
+	var next atomic.Int64
+	b.ResetTimer()
+	cpu0, t0 := processCPUNanos(), time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if err := db.Put(ctx, []byte(fmt.Sprintf("%s%010d", prefix, i)), val); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(t0)
+	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/took.Seconds(), "writes/s")
+	return took
 }

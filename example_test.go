@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	"github.com/yggrdb/yggr"
 )
@@ -229,4 +230,115 @@ func ExampleParseConsistency() {
 	c, err := yggr.ParseConsistency("lease")
 	fmt.Println(c, err)
 	// Output: lease <nil>
+}
+
+func ExampleDB_Watch() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	// The watch follows every change from the moment Watch is called,
+	// even the ones made before the loop starts.
+	prefix := []byte("jobs/")
+	changes := db.Watch(ctx, prefix, yggr.PrefixEnd(prefix), yggr.WithPrevItem())
+	db.Put(ctx, []byte("jobs/1"), []byte("queued"))
+	db.Put(ctx, []byte("other"), []byte("not watched"))
+	db.Txn(ctx, yggr.Txn{Then: []yggr.Request{ // one revision, two events
+		{Op: yggr.OpPut, Key: []byte("jobs/1"), Value: []byte("running")},
+		{Op: yggr.OpPut, Key: []byte("jobs/2"), Value: []byte("queued")},
+	}})
+	db.Delete(ctx, []byte("jobs/1"))
+
+	for c, err := range changes {
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, ev := range c.Events {
+			was := "-"
+			if ev.Prev != nil {
+				was = string(ev.Prev.Value)
+			}
+			fmt.Printf("%d events: %s %s %q (was %s)\n", len(c.Events), ev.Type, ev.Item.Key, ev.Item.Value, was)
+		}
+		if c.Events[0].Type == yggr.EventDelete {
+			break
+		}
+	}
+	// Output:
+	// 1 events: put jobs/1 "queued" (was -)
+	// 2 events: put jobs/1 "running" (was queued)
+	// 2 events: put jobs/2 "queued" (was -)
+	// 1 events: delete jobs/1 "" (was running)
+}
+
+// List, then watch: read a range and the revision it was read at, then
+// watch from the next revision. No change is missed and none is seen
+// twice, however much time passes in between (as long as the node keeps
+// the history: see CompactedError).
+func ExampleReadRevision() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	prefix := []byte("config/")
+	db.Put(ctx, []byte("config/a"), []byte("1"))
+	db.Put(ctx, []byte("config/b"), []byte("2"))
+
+	var rev uint64
+	items, _, err := db.List(ctx, prefix, yggr.PrefixEnd(prefix), 0, yggr.ReadRevision(&rev))
+	if err != nil {
+		log.Fatal(err)
+	}
+	config := map[string]string{}
+	for _, it := range items {
+		config[string(it.Key)] = string(it.Value)
+	}
+	fmt.Println("listed:", config)
+
+	db.Put(ctx, []byte("config/b"), []byte("3")) // a change after the list
+
+	for c, err := range db.Watch(ctx, prefix, yggr.PrefixEnd(prefix), yggr.FromRevision(rev+1)) {
+		if err != nil {
+			log.Fatal(err) // a *CompactedError: list again
+		}
+		for _, ev := range c.Events {
+			switch ev.Type {
+			case yggr.EventPut:
+				config[string(ev.Item.Key)] = string(ev.Item.Value)
+			case yggr.EventDelete:
+				delete(config, string(ev.Item.Key))
+			}
+		}
+		fmt.Println("watched:", config, c.Revision > rev)
+		break
+	}
+	// Output:
+	// listed: map[config/a:1 config/b:2]
+	// watched: map[config/a:1 config/b:3] true
+}
+
+func ExampleWithProgressNotify() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	// A quiet range still tells the watcher how current it is.
+	prefix := []byte("quiet/")
+	for c, err := range db.Watch(ctx, prefix, yggr.PrefixEnd(prefix), yggr.WithProgressNotify(10*time.Millisecond)) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(c.IsProgress(), c.Revision >= 1)
+		break
+	}
+	// Output: true true
 }

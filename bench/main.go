@@ -75,7 +75,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "duration of each throughput row")
 	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd,yggr-serve,yggr-serve-http")
 	fs.StringVar(&f.workloads, "workloads", "floor,write,read,write1k,catchup,failover,idle,snapshot",
-		"workloads: floor,write,read,write1k,catchup,failover,idle,snapshot (snapshot: yggr and hashicorp, not under -quick)")
+		"workloads: floor,write,read,write1k,catchup,failover,idle,snapshot,watch (snapshot: yggr and hashicorp, not under -quick; watch: yggr only, not in the default set)")
 	fs.BoolVar(&f.quick, "quick", false, "smoke test: 1s rows, concurrency 1 and 64, 2000 catch-up entries, 200 floor samples")
 	fs.StringVar(&f.jsonOut, "json", "", "write JSON lines to this file")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile per system to FILE.<system>")

@@ -137,6 +137,13 @@ func runSystem(ctx context.Context, name string, sys system, cfg config, want ma
 			}
 		}
 	}
+	if want["watch"] {
+		if ws, ok := sys.(watchSystem); ok {
+			for _, r := range watchFanout(ctx, ws, cfg, small) {
+				add(r)
+			}
+		}
+	}
 	if want["failover"] {
 		l := load1()
 		d, err := sys.Failover(ctx)
