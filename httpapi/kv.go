@@ -69,19 +69,27 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 	if err != nil {
 		return nil, errBadRequest("malformed query: %v", err)
 	}
+	if err := checkParams(q, allowed...); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// checkParams rejects unknown and repeated query parameters.
+func checkParams(q url.Values, allowed ...string) error {
 	for name, vs := range q {
 		ok := false
 		for _, a := range allowed {
 			ok = ok || a == name
 		}
 		if !ok {
-			return nil, errBadRequest("unknown query parameter %q", name)
+			return errBadRequest("unknown query parameter %q", name)
 		}
 		if len(vs) > 1 {
-			return nil, errBadRequest("query parameter %q repeated", name)
+			return errBadRequest("query parameter %q repeated", name)
 		}
 	}
-	return q, nil
+	return nil
 }
 
 // readOptions turns the consistency and min_index parameters into read
