@@ -23,8 +23,9 @@ import (
 const DefaultWatchRetryFor = time.Minute
 
 // Reconnection delays of Client.Watch: the first attempt after a stream
-// that was up for healthyStream goes at once, the next ones wait from
-// watchMinBackoff, doubling up to watchMaxBackoff (with jitter).
+// that delivered a change (or was up for healthyStream) goes at once, the
+// next ones wait from watchMinBackoff, doubling up to watchMaxBackoff
+// (with jitter).
 const (
 	watchMinBackoff = 100 * time.Millisecond
 	watchMaxBackoff = 5 * time.Second
@@ -109,11 +110,11 @@ func (s *watchStream) run(ctx context.Context) error {
 	c.mu.Unlock()
 	var failingSince time.Time // zero while the last attempt streamed
 	delay := time.Duration(0)
-	// Bounded: every round either returns, or waits (after a failure, by a
-	// growing delay) and counts toward RetryFor; a round that streamed
-	// consumed at least healthyStream or backs off as well.
+	// Bounded: every round either returns, or counts toward RetryFor and
+	// waits by a growing delay, or streamed: delivered changes or lasted
+	// healthyStream (else it backs off as well).
 	for {
-		began := time.Now()
+		began, from := time.Now(), s.next
 		err := s.attempt(ctx, i)
 		if errors.Is(err, errConsumerStopped) {
 			return err
@@ -129,8 +130,8 @@ func (s *watchStream) run(ctx context.Context) error {
 		switch {
 		case streamed:
 			failingSince = time.Time{}
-			if time.Since(began) >= healthyStream {
-				delay = 0
+			if s.next > from || time.Since(began) >= healthyStream {
+				delay = 0 // it worked: reconnect at once
 			}
 		case failingSince.IsZero():
 			failingSince = time.Now()
