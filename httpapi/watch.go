@@ -274,6 +274,10 @@ func compactedError(cerr *yggr.CompactedError) WatchError {
 	return WatchError{Status: http.StatusGone, Code: CodeCompacted, Message: cerr.Error(), Oldest: cerr.Oldest}
 }
 
+// NewWatchLine is the line of a change or progress notification, as a
+// watch stream sends it.
+func NewWatchLine(c yggr.Change) WatchLine { return lineOf(c) }
+
 // lineOf is the line of a change or progress notification.
 func lineOf(c yggr.Change) WatchLine {
 	if c.IsProgress() {
@@ -283,6 +287,9 @@ func lineOf(c yggr.Change) WatchLine {
 	for i, ev := range c.Events {
 		e := &l.Events[i]
 		e.Type, e.Item = eventTypeName(ev.Type), itemOf(ev.Item)
+		if ev.Type == yggr.EventPut && e.Item.Value == nil {
+			e.Item.Value = []byte{} // "" in JSON: null is for a delete
+		}
 		if ev.Prev != nil {
 			p := itemOf(*ev.Prev)
 			e.Prev = &p

@@ -41,6 +41,7 @@ type serveCmd struct {
 	MaxKeyBytes    int64         `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
 	MaxValueBytes  int64         `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
 	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
+	MaxWatchers    int           `name:"max-watchers" help:"Most watch streams served at once; more get 503 busy (0: 1000)." default:"0"`
 }
 
 // Help is the detailed help with examples.
@@ -92,10 +93,13 @@ func (c *serveCmd) Run(e *env) error {
 		ln.Close()
 		return err
 	}
+	streamsDone := make(chan struct{}) // closed by srv.Shutdown: ends the watch streams
 	handler := httpapi.NewHandler(db, httpapi.Options{Token: c.Token, Logger: logger, RequestTimeout: c.RequestTimeout,
-		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes})
+		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes,
+		MaxWatchers: c.MaxWatchers, Shutdown: streamsDone})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv.RegisterOnShutdown(func() { close(streamsDone) })
 	serveErr := make(chan error, 1)
 	// Owned by Run; ends when srv.Shutdown closes the listener (Run waits
 	// for it below).
@@ -176,6 +180,9 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 	opts := []yggr.Option{yggr.WithID(c.ID), yggr.WithLogger(logger)}
 	if c.MaxKeyBytes < 0 || c.MaxValueBytes < 0 || c.MaxBodyBytes < 0 {
 		return nil, nil, usagef("--max-*-bytes must be ≥ 0")
+	}
+	if c.MaxWatchers < 0 {
+		return nil, nil, usagef("--max-watchers must be ≥ 0")
 	}
 	if c.MaxKeyBytes > 0 || c.MaxValueBytes > 0 {
 		// The database enforces its own limits too; raise them with the
