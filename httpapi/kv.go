@@ -37,10 +37,12 @@ type DeleteResponse struct {
 
 // ScanResponse is the answer to GET /v1/kv: the items in key order, and
 // whether more remain after the last one (continue with start = last key
-// + "\x00").
+// + "\x00"). Revision is the revision the page was read at: watch from
+// Revision+1 (GET /v1/watch?from=) to follow the range without a gap.
 type ScanResponse struct {
-	Items []Item `json:"items"`
-	More  bool   `json:"more"`
+	Items    []Item `json:"items"`
+	More     bool   `json:"more"`
+	Revision uint64 `json:"revision"`
 }
 
 // Response headers of GET /v1/kv/{key}.
@@ -232,6 +234,7 @@ func (h *handler) scan(w http.ResponseWriter, r *http.Request) {
 	resp := ScanResponse{Items: []Item{}}
 	size := 0
 	if end == nil || bytes.Compare(start, end) < 0 {
+		opts = append(opts, yggr.ReadRevision(&resp.Revision))
 		for it, err := range h.db.Scan(r.Context(), start, end, opts...) {
 			if err != nil {
 				h.fail(w, r, err)

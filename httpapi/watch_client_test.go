@@ -337,3 +337,24 @@ func TestClientWatchSkipsDeadEndpoint(t *testing.T) {
 		t.Fatalf("watch: %+v, %v; want the change at %d", got, err, r)
 	}
 }
+
+// List, then watch: a scan says its revision, and a watch from the next
+// one yields exactly the changes made after the scan.
+func TestClientListThenWatch(t *testing.T) {
+	ctx := testCtx(t)
+	db := openDB(t)
+	srv := serve(t, db, Options{})
+	c := newClient(t, []string{srv.URL}, ClientOptions{})
+	put(t, db, "p/a", "1")
+	last := put(t, db, "p/b", "2")
+	put(t, db, "q", "outside") // after the last p/ write, before the scan
+	list, err := c.Scan(ctx, ScanRequest{Prefix: []byte("p/")})
+	if err != nil || len(list.Items) != 2 || list.Revision < last+1 {
+		t.Fatalf("scan: %+v, %v; want two items read at revision ≥ %d", list, err, last+1)
+	}
+	r1 := put(t, db, "p/a", "3")
+	got, err := collect(c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), WatchOptions{From: list.Revision + 1}), 1)
+	if err != nil || len(got) != 1 || got[0].Revision != r1 || string(got[0].Events[0].Item.Value) != "3" {
+		t.Fatalf("watch from the scan's revision + 1: %+v, %v; want only the change at %d", got, err, r1)
+	}
+}
