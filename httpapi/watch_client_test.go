@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -356,5 +358,86 @@ func TestClientListThenWatch(t *testing.T) {
 	got, err := collect(c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), WatchOptions{From: list.Revision + 1}), 1)
 	if err != nil || len(got) != 1 || got[0].Revision != r1 || string(got[0].Events[0].Item.Value) != "3" {
 		t.Fatalf("watch from the scan's revision + 1: %+v, %v; want only the change at %d", got, err, r1)
+	}
+}
+
+// A stub watch server: the i-th request (from 0) gets bodies[i] as a 200
+// NDJSON stream, and its from parameter is recorded.
+func stubWatch(t *testing.T, bodies ...string) (*httptest.Server, *[]string) {
+	t.Helper()
+	var mu sync.Mutex
+	var froms []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		i := len(froms)
+		froms = append(froms, r.URL.Query().Get("from"))
+		mu.Unlock()
+		if i >= len(bodies) {
+			writeErrorCode(w, http.StatusBadRequest, CodeInvalid, "no more bodies")
+			return
+		}
+		w.Header().Set("Content-Type", ContentTypeNDJSON)
+		io.WriteString(w, bodies[i])
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &froms
+}
+
+func TestClientWatchStreamHandling(t *testing.T) {
+	change := func(rev uint64) string {
+		return fmt.Sprintf(`{"revision":%d,"events":[{"type":"put","item":{"key":"aw==","value":"dg==","mod_index":%d,"create_index":1,"version":1}}]}`+"\n", rev, rev)
+	}
+	start := func(rev uint64) string { return fmt.Sprintf(`{"revision":%d,"progress":true}`+"\n", rev) }
+	tests := []struct {
+		name      string
+		bodies    []string
+		wantRevs  []uint64
+		wantFroms []string
+		check     func(error) bool
+	}{
+		{"a cut mid-line resumes after the last whole line",
+			[]string{start(0) + change(1) + change(2) + `{"revision":3,"ev`, start(2) + change(3) + change(4)},
+			[]uint64{1, 2, 3, 4}, []string{"1", "3"}, func(err error) bool { return err == nil }},
+		{"a closed line resumes; progress moves the resume point",
+			[]string{start(0) + change(1) + `{"revision":5,"progress":true}` + "\n" + `{"error":{"status":503,"code":"closed","message":"bye"}}` + "\n", start(5) + change(7)},
+			[]uint64{1, 7}, []string{"1", "6"}, func(err error) bool { return err == nil }},
+		{"compacted mid-stream",
+			[]string{start(0) + change(1) + `{"error":{"status":410,"code":"compacted","message":"gone","oldest":9}}` + "\n"},
+			[]uint64{1}, []string{"1"}, func(err error) bool {
+				var cerr *yggr.CompactedError
+				return errors.As(err, &cerr) && cerr.Requested == 2 && cerr.Oldest == 9
+			}},
+		{"another error ends it",
+			[]string{start(0) + `{"error":{"status":500,"code":"internal","message":"boom"}}` + "\n"},
+			nil, []string{"1"}, func(err error) bool {
+				var api *APIError
+				return errors.As(err, &api) && api.StatusCode == 500 && api.Code == CodeInternal
+			}},
+		{"a start line elsewhere", []string{start(4)}, nil, []string{"1"},
+			func(err error) bool { return err != nil && strings.Contains(err.Error(), "started with revision 4") }},
+		{"a revision going back", []string{start(0) + change(2) + change(2)}, []uint64{2}, []string{"1"},
+			func(err error) bool { return err != nil && strings.Contains(err.Error(), "went back") }},
+		{"garbage", []string{start(0) + "not json\n"}, nil, []string{"1"},
+			func(err error) bool { return err != nil && strings.Contains(err.Error(), "bad watch line") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, froms := stubWatch(t, tt.bodies...)
+			c := newClient(t, []string{srv.URL}, ClientOptions{})
+			var revs []uint64
+			var err error
+			for ch, e := range c.Watch(testCtx(t), nil, nil, WatchOptions{From: 1}) {
+				if err = e; e != nil {
+					break
+				}
+				revs = append(revs, ch.Revision)
+				if len(revs) == len(tt.wantRevs) && tt.check(nil) {
+					break
+				}
+			}
+			if !tt.check(err) || !cmp.Equal(revs, tt.wantRevs) || !cmp.Equal((*froms)[:len(tt.wantFroms)], tt.wantFroms) {
+				t.Fatalf("got revisions %v, error %v, requests from %v; want %v, from %v", revs, err, *froms, tt.wantRevs, tt.wantFroms)
+			}
+		})
 	}
 }
