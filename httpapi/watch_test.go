@@ -201,17 +201,20 @@ func TestWatchSSE(t *testing.T) {
 }
 
 // Progress lines come on a quiet range, and a stream outlives the
-// handler's RequestTimeout.
+// handler's RequestTimeout and the server's read and write timeouts.
 func TestWatchProgressAndNoTimeout(t *testing.T) {
 	db := openDB(t)
-	srv := serve(t, db, Options{RequestTimeout: 150 * time.Millisecond})
+	srv := httptest.NewUnstartedServer(NewHandler(db, Options{RequestTimeout: 150 * time.Millisecond}))
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 150*time.Millisecond, 150*time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
 	r1 := put(t, db, "elsewhere", "x")
 	s := openStream(t, srv, "prefix=quiet/&progress=100ms", nil)
 	if l := s.line(); !l.Progress || l.Revision != r1 {
 		t.Fatalf("start line %+v, want progress at %d (the node's last revision)", l, r1)
 	}
 	start := time.Now()
-	for n := 0; time.Since(start) < 300*time.Millisecond; n++ { // two RequestTimeouts
+	for n := 0; time.Since(start) < 300*time.Millisecond; n++ { // two timeouts
 		if n > 100 {
 			t.Fatal("too many progress lines")
 		}
