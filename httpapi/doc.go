@@ -9,7 +9,7 @@
 //	                                     → 200 raw value, X-Yggr-Index = the item's mod index
 //	DELETE /v1/kv/{key}                  → 200 {"index":N,"deleted":bool}
 //	GET    /v1/kv?prefix=&start=&end=&limit=&consistency=&min_index=
-//	                                     → 200 {"items":[{"key","value","mod_index","create_index","version"}],"more":bool}
+//	                                     → 200 {"items":[{"key","value","mod_index","create_index","version"}],"more":bool,"revision":N}
 //	POST   /v1/txn                       TxnRequest → TxnResponse
 //	GET    /v1/status                    yggr.Status
 //	GET    /v1/members                   {"members":[yggr.Member]}
@@ -19,6 +19,8 @@
 //	POST   /v1/leader/transfer           {"to":""} → {"leader":id}
 //	POST   /v1/snapshot                  → {"index":N}
 //	GET    /v1/backup                    the backup stream; trailer X-Yggr-Index
+//	GET    /v1/watch?prefix=&start=&end=&from=&prev=&progress=
+//	                                     → 200 a stream of changes, one JSON line each (see Watch)
 //	GET    /metrics                      Prometheus text
 //	GET    /healthz                      200 while the process serves
 //	GET    /readyz                       200 if a leader is known and applied is within 1000 of commit, else 503
@@ -31,9 +33,49 @@
 // Errors are {"error":{"code":"...","message":"..."}} with status 400 (bad
 // input), 401 (missing or wrong bearer token), 404 (no such key or route),
 // 405 (wrong method, with Allow), 409 (membership change refused, transfer
-// in progress), 413 (key, value or body beyond the limits), 503 (no leader,
-// busy, closing; with Retry-After: 1), 504 (timeout or cancelled: a write
-// may still be applied), 500 otherwise; the codes are the Code* constants.
+// in progress), 410 (a watch from a compacted revision), 413 (key, value
+// or body beyond the limits), 503 (no leader, busy, too many watchers,
+// closing; with Retry-After: 1), 504 (timeout or cancelled: a write may
+// still be applied), 500 otherwise; the codes are the Code* constants.
+//
+// # Watch
+//
+// GET /v1/watch streams the changes to the keys in a range, as
+// yggr.DB.Watch yields them: prefix, start and end select the range as in
+// a scan; from is the first revision (default: the node's next one); prev
+// (true or false; alone: true) adds each key's previous item; progress (a
+// duration from 100ms to 1h) asks for a progress line whenever that long
+// passes without a change. The response is newline-delimited JSON
+// (application/x-ndjson), one WatchLine per line, flushed as it happens:
+//
+//	{"revision":41,"progress":true}                       the start: every change before 42 is behind
+//	{"revision":42,"events":[{"type":"put","item":{...},"prev":{...}}]}
+//	{"revision":43,"events":[{"type":"delete","item":{"key":"...","mod_index":43}}]}
+//	{"revision":50,"progress":true}                       nothing else in the range up to 50
+//	{"error":{"status":410,"code":"compacted","message":"...","oldest":61}}   the last line
+//
+// The first line is always a progress line at from-1, so a client knows
+// where the stream starts even when it asked for "now"; to resume after a
+// disconnect, ask for from = the last revision seen (change or progress)
+// + 1. A transaction's changes share one line. With "Accept:
+// text/event-stream" the same JSON comes as Server-Sent Events: changes
+// as plain messages, progress as "event: progress", each with "id:" = its
+// revision, and the final error as "event: end"; the Last-Event-ID header
+// a browser's EventSource sends when it reconnects overrides from with
+// id+1, so an EventSource resumes by itself.
+//
+// A stream ends with an error line when the watch cannot go on: code
+// "compacted" (with "oldest", the oldest revision the node still has:
+// list the range again and watch from there), "closed" (the server is
+// shutting down or the database closed: resume, on another node if
+// need be). A from already older than the history is answered before the
+// stream starts with 410 Gone and the same error object (code compacted,
+// oldest). A watch stream is not bounded by RequestTimeout and clears the
+// server's read and write deadlines; it runs until the client leaves or
+// the stream ends. At most Options.MaxWatchers (default 1000) streams run
+// at once: one more is refused with 503 busy and Retry-After. Tokens
+// apply as to every route. Client.Watch is the Go client: it resumes on
+// its own after a dropped connection.
 //
 // # Usage
 //

@@ -53,8 +53,16 @@ type Options struct {
 	// runtime and process collectors.
 	Registry *prometheus.Registry
 	// RequestTimeout bounds every request, including a backup's streaming
-	// (default 10s).
+	// (default 10s), but not a watch stream.
 	RequestTimeout time.Duration
+	// MaxWatchers bounds the watch streams served at once (default
+	// DefaultMaxWatchers); one more is refused with 503 busy.
+	MaxWatchers int
+	// Shutdown, when closed, ends every watch stream with a final "closed"
+	// line (its client resumes elsewhere). http.Server.Shutdown waits for
+	// the streams, which otherwise run until their client leaves or the
+	// database closes: close it from http.Server.RegisterOnShutdown.
+	Shutdown <-chan struct{}
 }
 
 func (o Options) withDefaults() Options {
@@ -73,6 +81,9 @@ func (o Options) withDefaults() Options {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
 	}
+	if o.MaxWatchers <= 0 {
+		o.MaxWatchers = DefaultMaxWatchers
+	}
 	return o
 }
 
@@ -82,6 +93,10 @@ type handler struct {
 	opts    Options
 	mux     *http.ServeMux
 	metrics *httpMetrics
+	watches watchState
+	// watchHook, if set, runs before each change a watch stream sends
+	// (tests: pausing a stream).
+	watchHook func()
 }
 
 // kvPrefix is the escaped path prefix of the single-key routes.
@@ -125,6 +140,7 @@ func NewHandler(db *yggr.DB, opts Options) http.Handler {
 	m.HandleFunc("POST /v1/leader/transfer", h.transferLeader)
 	m.HandleFunc("POST /v1/snapshot", h.snapshot)
 	m.HandleFunc("GET /v1/backup", h.backup)
+	m.HandleFunc(watchPattern, h.watch)
 	m.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPromLogger{opts.Logger}}))
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)
@@ -174,6 +190,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route = strings.Replace(pattern, kvRoutePath, "/v1/kv/{key}", 1)
 	if !authed && !publicRoute(pattern) {
 		h.unauthorized(rw)
+		return
+	}
+	if streaming(pattern) {
+		h.mux.ServeHTTP(rw, r)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)

@@ -37,10 +37,12 @@ type DeleteResponse struct {
 
 // ScanResponse is the answer to GET /v1/kv: the items in key order, and
 // whether more remain after the last one (continue with start = last key
-// + "\x00").
+// + "\x00"). Revision is the revision the page was read at: watch from
+// Revision+1 (GET /v1/watch?from=) to follow the range without a gap.
 type ScanResponse struct {
-	Items []Item `json:"items"`
-	More  bool   `json:"more"`
+	Items    []Item `json:"items"`
+	More     bool   `json:"more"`
+	Revision uint64 `json:"revision"`
 }
 
 // Response headers of GET /v1/kv/{key}.
@@ -69,19 +71,27 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 	if err != nil {
 		return nil, errBadRequest("malformed query: %v", err)
 	}
+	if err := checkParams(q, allowed...); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// checkParams rejects unknown and repeated query parameters.
+func checkParams(q url.Values, allowed ...string) error {
 	for name, vs := range q {
 		ok := false
 		for _, a := range allowed {
 			ok = ok || a == name
 		}
 		if !ok {
-			return nil, errBadRequest("unknown query parameter %q", name)
+			return errBadRequest("unknown query parameter %q", name)
 		}
 		if len(vs) > 1 {
-			return nil, errBadRequest("query parameter %q repeated", name)
+			return errBadRequest("query parameter %q repeated", name)
 		}
 	}
-	return q, nil
+	return nil
 }
 
 // readOptions turns the consistency and min_index parameters into read
@@ -224,6 +234,7 @@ func (h *handler) scan(w http.ResponseWriter, r *http.Request) {
 	resp := ScanResponse{Items: []Item{}}
 	size := 0
 	if end == nil || bytes.Compare(start, end) < 0 {
+		opts = append(opts, yggr.ReadRevision(&resp.Revision))
 		for it, err := range h.db.Scan(r.Context(), start, end, opts...) {
 			if err != nil {
 				h.fail(w, r, err)

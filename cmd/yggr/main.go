@@ -19,6 +19,7 @@ type cli struct {
 	Put            putCmd            `cmd:"" help:"Set a key to a value (argument or stdin)."`
 	Del            delCmd            `cmd:"" help:"Delete a key."`
 	Scan           scanCmd           `cmd:"" help:"List keys in order by prefix or range."`
+	Watch          watchCmd          `cmd:"" help:"Print the changes to a prefix or range as they happen."`
 	Cas            casCmd            `cmd:"" help:"Compare-and-swap a key's value."`
 	Txn            txnCmd            `cmd:"" help:"Run a transaction given as JSON."`
 	Status         statusCmd         `cmd:"" help:"Show the cluster's members and their replication state."`

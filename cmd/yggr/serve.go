@@ -44,6 +44,7 @@ type serveCmd struct {
 	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
 	DiskReserve    byteSize      `name:"disk-reserve" help:"Free space to keep on the data directory's file system: below it the node, as leader, refuses writes (HTTP 507). 0: 64MiB." default:"0"`
 	MemoryLimit    byteSize      `name:"memory-limit" help:"Soft limit on the process's memory, as GOMEMLIMIT (e.g. 512MiB, 2GiB): the garbage collector works harder as the heap nears it. 0: GOMEMLIMIT's value, or none." default:"0"`
+	MaxWatchers    int           `name:"max-watchers" help:"Most watch streams served at once; more get 503 busy (0: 1000)." default:"0"`
 }
 
 // Help is the detailed help with examples.
@@ -102,10 +103,13 @@ func (c *serveCmd) Run(e *env) error {
 		ln.Close()
 		return err
 	}
+	streamsDone := make(chan struct{}) // closed by srv.Shutdown: ends the watch streams
 	handler := httpapi.NewHandler(db, httpapi.Options{Token: c.Token, Logger: logger, RequestTimeout: c.RequestTimeout,
-		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes})
+		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes,
+		MaxWatchers: c.MaxWatchers, Shutdown: streamsDone})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv.RegisterOnShutdown(func() { close(streamsDone) })
 	serveErr := make(chan error, 1)
 	// Owned by Run; ends when srv.Shutdown closes the listener (Run waits
 	// for it below).
@@ -186,6 +190,9 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 	opts := []yggr.Option{yggr.WithID(c.ID), yggr.WithLogger(logger)}
 	if c.MaxKeyBytes < 0 || c.MaxValueBytes < 0 || c.MaxBodyBytes < 0 {
 		return nil, nil, usagef("--max-*-bytes must be ≥ 0")
+	}
+	if c.MaxWatchers < 0 {
+		return nil, nil, usagef("--max-watchers must be ≥ 0")
 	}
 	if c.MaxKeyBytes > 0 || c.MaxValueBytes > 0 {
 		// The database enforces its own limits too; raise them with the
