@@ -53,11 +53,14 @@ func TestLeaseGrantAttachRevoke(t *testing.T) {
 	}
 	// Everything about a revoked lease is ErrLeaseNotFound.
 	for name, err := range map[string]error{
-		"keepalive":  func() error { _, err := db.KeepAlive(ctx, id); return err }(),
-		"ttl":        func() error { _, err := db.TimeToLive(ctx, id); return err }(),
-		"revoke":     db.Revoke(ctx, id),
-		"put":        db.Put(ctx, []byte("svc/c"), []byte("x"), WithLease(id)),
-		"txn":        func() error { _, err := db.Txn(ctx, Txn{Then: []Request{{Op: OpPut, Key: []byte("svc/c"), Lease: uint64(id)}}}); return err }(),
+		"keepalive": func() error { _, err := db.KeepAlive(ctx, id); return err }(),
+		"ttl":       func() error { _, err := db.TimeToLive(ctx, id); return err }(),
+		"revoke":    db.Revoke(ctx, id),
+		"put":       db.Put(ctx, []byte("svc/c"), []byte("x"), WithLease(id)),
+		"txn": func() error {
+			_, err := db.Txn(ctx, Txn{Then: []Request{{Op: OpPut, Key: []byte("svc/c"), Lease: uint64(id)}}})
+			return err
+		}(),
 		"unknown id": func() error { _, err := db.KeepAlive(ctx, id+1000); return err }(),
 		"id 0":       func() error { _, err := db.KeepAlive(ctx, 0); return err }(),
 	} {
