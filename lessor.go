@@ -37,6 +37,10 @@ type lessor struct {
 	// expiring holds the leases whose revoke this leader decided on: a
 	// keepalive can no longer save them.
 	expiring map[uint64]struct{}
+	// next is a lower bound of every deadline: before it nothing can have
+	// expired, so expired skips its scan. Keepalives only move deadlines
+	// later, which keeps it a lower bound; new deadlines lower it.
+	next time.Time
 }
 
 func newLessor() *lessor {
@@ -58,10 +62,20 @@ func (l *lessor) promote(now time.Time, term uint64, leases []kv.LeaseInfo, gen 
 	defer l.mu.Unlock()
 	clear(l.deadline)
 	clear(l.expiring)
+	l.next = time.Time{}
 	for _, le := range leases {
-		l.deadline[le.ID] = now.Add(ttlDuration(le.TTL))
+		l.setNew(le.ID, now.Add(ttlDuration(le.TTL)))
 	}
 	l.term, l.gen = term, gen
+}
+
+// setNew sets a new lease's deadline d and lowers next to it. The caller
+// holds mu.
+func (l *lessor) setNew(id uint64, d time.Time) {
+	l.deadline[id] = d
+	if l.next.IsZero() || d.Before(l.next) {
+		l.next = d
+	}
 }
 
 // demote stops leading: the deadlines are forgotten (a later promote
@@ -94,7 +108,7 @@ func (l *lessor) sync(now time.Time, leases []kv.LeaseInfo, gen uint64) {
 	for _, le := range leases {
 		live[le.ID] = struct{}{}
 		if _, ok := l.deadline[le.ID]; !ok {
-			l.deadline[le.ID] = now.Add(ttlDuration(le.TTL))
+			l.setNew(le.ID, now.Add(ttlDuration(le.TTL)))
 		}
 	}
 	for id := range l.deadline {
@@ -146,21 +160,31 @@ func (l *lessor) remaining(now time.Time, term, id uint64) (time.Duration, bool)
 func (l *lessor) expired(now time.Time, retry time.Duration, limit int) []uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.next.Before(now) {
+		return nil // no deadline before now: nothing to scan
+	}
 	var ids []uint64
+	var next time.Time
 	for id, d := range l.deadline {
 		if d.Before(now) {
 			ids = append(ids, id)
+		} else if next.IsZero() || d.Before(next) {
+			next = d
 		}
 	}
 	slices.Sort(ids)
-	if len(ids) > limit {
-		ids = ids[:limit]
+	if r := now.Add(retry); len(ids) > 0 && (next.IsZero() || r.Before(next)) {
+		next = r // the retries, and the ids over limit (still before now)
 	}
-	for _, id := range ids {
+	if len(ids) > limit {
+		next = now // those over the limit are due at the next call
+	}
+	for _, id := range ids[:min(limit, len(ids))] {
 		l.deadline[id] = now.Add(retry)
 		l.expiring[id] = struct{}{}
 	}
-	return ids
+	l.next = next
+	return ids[:min(limit, len(ids))]
 }
 
 // ttlDuration converts a TTL in milliseconds.

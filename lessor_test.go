@@ -106,6 +106,19 @@ func TestLessorSync(t *testing.T) {
 	if ids := l.expired(seen.Add(time.Second), time.Second, 2); !slices.Equal(ids, []uint64{8, 11}) {
 		t.Fatalf("expired = %v, want [8 11]", ids)
 	}
+	// The one over the limit comes at the next call, not after retry.
+	if ids := l.expired(seen.Add(time.Second+time.Millisecond), time.Second, 2); !slices.Equal(ids, []uint64{12}) {
+		t.Fatalf("expired after the limit = %v, want [12]", ids)
+	}
+	// A keepalive after the skip bound was computed still counts: the
+	// bound only lets expired skip scans while nothing can be due.
+	l.keepAlive(seen.Add(1500*time.Millisecond), 1, 7, 2000)
+	if ids := l.expired(seen.Add(2500*time.Millisecond), time.Second, 10); slices.Contains(ids, 7) {
+		t.Fatalf("expired %v: the kept-alive lease 7 is due at 3.5s", ids)
+	}
+	if ids := l.expired(seen.Add(3600*time.Millisecond), time.Second, 10); !slices.Contains(ids, 7) {
+		t.Fatalf("expired = %v at 3.6s, want lease 7 among them", ids)
+	}
 }
 
 func TestLeaseWireRoundTrip(t *testing.T) {
