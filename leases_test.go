@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/kv"
 )
 
 func TestLeaseGrantAttachRevoke(t *testing.T) {
@@ -185,6 +187,14 @@ func TestLeaseClusterFailover(t *testing.T) {
 	}
 	if err := f.Put(ctx, []byte("eph"), []byte("x"), WithLease(id)); err != nil {
 		t.Fatal(err)
+	}
+	// A follower's own decisions are never forwarded: the expiry loop
+	// proposes with ProposeLocal, which a follower refuses.
+	// (A revoke of a lease that does not exist: harmless if an election
+	// made f the leader meanwhile.)
+	_, _, err = f.node.ProposeLocal(ctx, kv.EncodeLeaseRevoke(1<<40))
+	if (err == nil && f.Status().Leader != follower) || (err != nil && !errors.Is(err, ErrNotLeader)) {
+		t.Fatalf("ProposeLocal on a follower: %v, want ErrNotLeader", err)
 	}
 	keepCtx, stop := context.WithCancel(ctx)
 	loopDone := make(chan error, 1)
