@@ -8,6 +8,8 @@ import (
 	"iter"
 	"log/slog"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
@@ -56,6 +58,14 @@ type DB struct {
 	hub    *watch.Hub   // fed by kvMachine; see Watch
 	// replaySem lets one watch at a time rebuild history (see replay).
 	replaySem chan struct{}
+	// lessor holds the leader's lease deadlines (lessor.go); lessorMu
+	// serializes lessorStep. The expiry loop and its revokes end when
+	// leaseCtx is cancelled (Close), and leaseWG waits for them.
+	lessor      *lessor
+	lessorMu    sync.Mutex
+	leaseCtx    context.Context
+	leaseCancel context.CancelFunc
+	leaseWG     sync.WaitGroup
 }
 
 // defaultElectionTicks with the default 50ms tick gives an election timeout
@@ -135,6 +145,7 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	db := &DB{id: id, kv: kv.New(), opts: o, logger: o.logger,
 		hub:       watch.New(0, watch.Options{CacheBytes: o.watchCache, BufferBytes: o.watchBuffer}),
 		replaySem: make(chan struct{}, 1),
+		lessor:    newLessor(),
 		limits:    kv.Limits{MaxKeyBytes: o.limits.MaxKeyBytes, MaxValueBytes: o.limits.MaxValueBytes, MaxTxnOps: o.limits.MaxTxnOps}}
 	if o.tracer != nil {
 		db.tracer = o.tracer.Tracer("github.com/yggrdb/yggr")
@@ -178,6 +189,7 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		DiskReserve:  o.diskReserve,
 		Logger:       o.logger,
 
+		LeaderCall:      db.serveLeaderCall,
 		BeforeIteration: o.driverHook,
 	})
 	if err != nil {
@@ -186,6 +198,15 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		}
 		return nil, err
 	}
+	tick := o.tick
+	if tick == 0 {
+		tick = 50 * time.Millisecond // node.Config's default
+	}
+	db.leaseCtx, db.leaseCancel = context.WithCancel(context.Background())
+	db.leaseWG.Add(1)
+	// The lease expiry goroutine: owned by the DB, ends at Close. A revoke
+	// that does not apply is proposed again after two election timeouts.
+	go db.expiryLoop(tick, 2*time.Duration(ecfg.ElectionTicks)*tick)
 	return db, nil
 }
 
@@ -199,6 +220,8 @@ func peersIfNew(addrs map[engine.NodeID]string, join bool) map[engine.NodeID]str
 // Close stops the node and releases its resources. Pending calls fail with
 // ErrClosed.
 func (db *DB) Close() error {
+	db.leaseCancel()
+	db.leaseWG.Wait()
 	db.hub.Close()
 	err := db.node.Close()
 	if db.ownNet {
@@ -415,14 +438,18 @@ func PrefixEnd(prefix []byte) []byte {
 }
 
 // Put sets key to value. It returns once the write is committed and
-// applied on this node.
-func (db *DB) Put(ctx context.Context, key, value []byte) (err error) {
+// applied on this node. WithLease attaches the key to a lease.
+func (db *DB) Put(ctx context.Context, key, value []byte, opts ...PutOption) (err error) {
 	ctx, span := db.span(ctx, "yggr.Put")
 	defer func() { endSpan(span, err) }()
 	if err := db.limits.CheckPut(key, value); err != nil {
 		return mapKVError(err)
 	}
-	_, err = db.propose(ctx, kv.EncodePut(key, value))
+	var po putOptions
+	for _, o := range opts {
+		po = o(po)
+	}
+	_, err = db.propose(ctx, kv.EncodePutLease(key, value, uint64(po.lease)))
 	return err
 }
 
@@ -449,6 +476,9 @@ func (db *DB) propose(ctx context.Context, cmd []byte) (kv.Result, error) {
 	}
 	if res.Err != "" {
 		return res, fmt.Errorf("%w: %s", ErrInvalid, res.Err)
+	}
+	if res.LeaseNotFound {
+		return res, fmt.Errorf("%w (the command changed nothing)", ErrLeaseNotFound)
 	}
 	return res, nil
 }

@@ -8,7 +8,17 @@ import (
 // commandVersion is the first byte of every encoded command. A decoder
 // rejects any other version: a replica that cannot read a command must not
 // guess at it.
-const commandVersion = 1
+//
+// Version 2 adds leases: a put (also in a transaction) that attaches its
+// key to a lease, and the lease grant and revoke commands. The encoder
+// writes version 2 only for a command that uses leases, so that every
+// command without one keeps its version 1 bytes, which replicas of the
+// previous release still apply (see doc.go: use leases only once every
+// replica runs a release that reads version 2).
+const (
+	commandVersion      = 1
+	commandVersionLease = 2
+)
 
 // Kind is the kind of a command, the second byte of its encoding.
 type Kind uint8
@@ -18,6 +28,12 @@ const (
 	KindPut    Kind = 1 // set Key to Value
 	KindDelete Kind = 2 // remove Key
 	KindTxn    Kind = 3 // compare, then Then or Else
+	// KindLeaseGrant creates a lease of TTL milliseconds whose ID is the
+	// log index of the command (version 2).
+	KindLeaseGrant Kind = 4
+	// KindLeaseRevoke deletes lease Lease and every key attached to it,
+	// all at the command's index (version 2).
+	KindLeaseRevoke Kind = 5
 )
 
 // String returns the kind's name ("put", "delete", "txn").
@@ -29,6 +45,10 @@ func (k Kind) String() string {
 		return "delete"
 	case KindTxn:
 		return "txn"
+	case KindLeaseGrant:
+		return "lease_grant"
+	case KindLeaseRevoke:
+		return "lease_revoke"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -98,6 +118,11 @@ type Request struct {
 	Op    Op
 	Key   []byte
 	Value []byte // OpPut only; empty otherwise
+	// Lease, for OpPut only, attaches the key to that lease (0: to none;
+	// a put without a lease detaches the key from the one it had). A
+	// transaction whose branch puts with a lease that does not exist
+	// changes nothing (Result.LeaseNotFound).
+	Lease uint64
 }
 
 // Txn is a transaction: if every Compare holds (an empty list holds), the
@@ -115,6 +140,11 @@ type Command struct {
 	Key   []byte // KindPut, KindDelete
 	Value []byte // KindPut
 	Txn   Txn    // KindTxn
+	// Lease is the lease a KindPut attaches its key to (0: none), or the
+	// lease a KindLeaseRevoke revokes.
+	Lease uint64
+	// TTL is a KindLeaseGrant's time to live in milliseconds, > 0.
+	TTL uint64
 }
 
 // EncodePut encodes a command that sets key to value. It does not check
@@ -125,6 +155,32 @@ func EncodePut(key, value []byte) []byte {
 	b = append(b, commandVersion, byte(KindPut))
 	b = appendBytes(b, key)
 	return appendBytes(b, value)
+}
+
+// EncodePutLease encodes a command that sets key to value and attaches
+// key to lease (version 2); with lease 0 it is EncodePut.
+func EncodePutLease(key, value []byte, lease uint64) []byte {
+	if lease == 0 {
+		return EncodePut(key, value)
+	}
+	b := make([]byte, 0, 2+2*binary.MaxVarintLen32+binary.MaxVarintLen64+len(key)+len(value))
+	b = append(b, commandVersionLease, byte(KindPut))
+	b = appendBytes(b, key)
+	b = appendBytes(b, value)
+	return binary.AppendUvarint(b, lease)
+}
+
+// EncodeLeaseGrant encodes a command that creates a lease of ttl
+// milliseconds; its ID is the log index the command is applied at. A ttl
+// of 0 makes an undecodable command.
+func EncodeLeaseGrant(ttl uint64) []byte {
+	return binary.AppendUvarint([]byte{commandVersionLease, byte(KindLeaseGrant)}, ttl)
+}
+
+// EncodeLeaseRevoke encodes a command that revokes lease id and deletes
+// its keys. An id of 0 makes an undecodable command.
+func EncodeLeaseRevoke(id uint64) []byte {
+	return binary.AppendUvarint([]byte{commandVersionLease, byte(KindLeaseRevoke)}, id)
 }
 
 // EncodeDelete encodes a command that removes key. An empty key makes an
@@ -142,7 +198,12 @@ func EncodeDelete(key []byte) []byte {
 // an undecodable command.
 func EncodeTxn(t Txn) []byte {
 	b := make([]byte, 0, txnSizeHint(t))
-	b = append(b, commandVersion, byte(KindTxn))
+	leased := txnUsesLeases(t)
+	if leased {
+		b = append(b, commandVersionLease, byte(KindTxn))
+	} else {
+		b = append(b, commandVersion, byte(KindTxn))
+	}
 	b = binary.AppendUvarint(b, uint64(len(t.Compares)))
 	for _, c := range t.Compares {
 		b = append(b, byte(c.Target))
@@ -154,8 +215,21 @@ func EncodeTxn(t Txn) []byte {
 			b = binary.AppendUvarint(b, c.ModIndex)
 		}
 	}
-	b = appendRequests(b, t.Then)
-	return appendRequests(b, t.Else)
+	b = appendRequests(b, t.Then, leased)
+	return appendRequests(b, t.Else, leased)
+}
+
+// txnUsesLeases reports whether a put of t attaches a lease, which makes
+// it a version 2 command.
+func txnUsesLeases(t Txn) bool {
+	for _, rs := range [][]Request{t.Then, t.Else} {
+		for _, r := range rs {
+			if r.Op == OpPut && r.Lease != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // EncodeCommand encodes c; it is the inverse of DecodeCommand. A command of
@@ -164,22 +238,29 @@ func EncodeTxn(t Txn) []byte {
 func EncodeCommand(c Command) []byte {
 	switch c.Kind {
 	case KindPut:
-		return EncodePut(c.Key, c.Value)
+		return EncodePutLease(c.Key, c.Value, c.Lease)
 	case KindDelete:
 		return EncodeDelete(c.Key)
 	case KindTxn:
 		return EncodeTxn(c.Txn)
+	case KindLeaseGrant:
+		return EncodeLeaseGrant(c.TTL)
+	case KindLeaseRevoke:
+		return EncodeLeaseRevoke(c.Lease)
 	}
 	return []byte{commandVersion, byte(c.Kind)}
 }
 
-func appendRequests(b []byte, rs []Request) []byte {
+func appendRequests(b []byte, rs []Request, leased bool) []byte {
 	b = binary.AppendUvarint(b, uint64(len(rs)))
 	for _, r := range rs {
 		b = append(b, byte(r.Op))
 		b = appendBytes(b, r.Key)
 		if r.Op == OpPut {
 			b = appendBytes(b, r.Value)
+			if leased {
+				b = binary.AppendUvarint(b, r.Lease)
+			}
 		}
 	}
 	return b
@@ -192,7 +273,7 @@ func txnSizeHint(t Txn) int {
 	}
 	for _, rs := range [][]Request{t.Then, t.Else} {
 		for _, r := range rs {
-			n += 1 + 2*binary.MaxVarintLen32 + len(r.Key) + len(r.Value)
+			n += 1 + 2*binary.MaxVarintLen32 + binary.MaxVarintLen64 + len(r.Key) + len(r.Value)
 		}
 	}
 	return n
@@ -212,23 +293,41 @@ const (
 // ErrCorrupt.
 func DecodeCommand(b []byte) (Command, error) {
 	d := decoder{buf: b}
-	if v := d.byte("version"); d.err == nil && v != commandVersion {
+	v := d.byte("version")
+	if d.err == nil && v != commandVersion && v != commandVersionLease {
 		return Command{}, fmt.Errorf("%w: unknown command version %d", ErrCorrupt, v)
 	}
+	leased := v == commandVersionLease
 	c := Command{Kind: Kind(d.byte("kind"))}
 	if d.err != nil {
 		return Command{}, d.err
 	}
-	switch c.Kind {
-	case KindPut:
+	switch {
+	case c.Kind == KindPut:
 		c.Key = d.key("put key")
 		c.Value = d.bytes("put value")
-	case KindDelete:
+		if leased {
+			if c.Lease = d.uvarint("put lease"); d.err == nil && c.Lease == 0 {
+				d.fail("version 2 put without a lease")
+			}
+		}
+	case c.Kind == KindDelete && !leased:
 		c.Key = d.key("delete key")
-	case KindTxn:
-		c.Txn = decodeTxn(&d)
+	case c.Kind == KindTxn:
+		c.Txn = decodeTxn(&d, leased)
+		if d.err == nil && leased && !txnUsesLeases(c.Txn) {
+			d.fail("version 2 transaction without a lease")
+		}
+	case c.Kind == KindLeaseGrant && leased:
+		if c.TTL = d.uvarint("lease ttl"); d.err == nil && c.TTL == 0 {
+			d.fail("lease ttl 0")
+		}
+	case c.Kind == KindLeaseRevoke && leased:
+		if c.Lease = d.uvarint("lease id"); d.err == nil && c.Lease == 0 {
+			d.fail("lease id 0")
+		}
 	default:
-		return Command{}, fmt.Errorf("%w: unknown command kind %d", ErrCorrupt, uint8(c.Kind))
+		return Command{}, fmt.Errorf("%w: unknown command kind %d in version %d", ErrCorrupt, uint8(c.Kind), v)
 	}
 	if err := d.finish(); err != nil {
 		return Command{}, err
@@ -236,7 +335,7 @@ func DecodeCommand(b []byte) (Command, error) {
 	return c, nil
 }
 
-func decodeTxn(d *decoder) Txn {
+func decodeTxn(d *decoder, leased bool) Txn {
 	var t Txn
 	if n := d.count("compare count", minCompareBytes); n > 0 {
 		t.Compares = make([]Compare, n)
@@ -258,15 +357,15 @@ func decodeTxn(d *decoder) Txn {
 			}
 		}
 	}
-	t.Then = decodeRequests(d, "then")
-	t.Else = decodeRequests(d, "else")
+	t.Then = decodeRequests(d, "then", leased)
+	t.Else = decodeRequests(d, "else", leased)
 	if d.err != nil {
 		return Txn{}
 	}
 	return t
 }
 
-func decodeRequests(d *decoder, branch string) []Request {
+func decodeRequests(d *decoder, branch string, leased bool) []Request {
 	n := d.count(branch+" count", minRequestBytes)
 	if n == 0 {
 		return nil
@@ -279,6 +378,9 @@ func decodeRequests(d *decoder, branch string) []Request {
 		switch r.Op {
 		case OpPut:
 			r.Value = d.bytes(branch + " value")
+			if leased {
+				r.Lease = d.uvarint(branch + " lease")
+			}
 		case OpDelete, OpGet:
 		default:
 			d.fail("unknown %s op %d", branch, uint8(r.Op))

@@ -190,6 +190,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		f.Add(EncodeCommand(tt.cmd))
 	}
 	f.Add([]byte{commandVersion, byte(KindDelete), 0x81, 0x00, 'k'})
+	f.Add(EncodeLeaseGrant(1000))
+	f.Add(EncodeLeaseRevoke(3))
+	f.Add(EncodePutLease([]byte("k"), []byte("v"), 2))
+	f.Add(EncodeTxn(Txn{Then: []Request{{Op: OpPut, Key: []byte("k"), Lease: 2}, {Op: OpDelete, Key: []byte("j")}}}))
 	f.Add([]byte{commandVersion, byte(KindTxn), 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeCommand(b)

@@ -128,6 +128,9 @@ func (l Limits) checkRequest(r Request) error {
 		if len(r.Value) > 0 {
 			return fmt.Errorf("%w: value given for a %s request", ErrInvalid, r.Op)
 		}
+		if r.Lease != 0 {
+			return fmt.Errorf("%w: lease given for a %s request", ErrInvalid, r.Op)
+		}
 		return l.CheckKey(r.Key)
 	}
 	return fmt.Errorf("%w: unknown op %d", ErrInvalid, uint8(r.Op))

@@ -14,6 +14,48 @@ import (
 type model struct {
 	items   map[string]Item
 	applied uint64
+	// leaseOf maps each key attached to a lease to it; ttls holds the
+	// live leases.
+	leaseOf map[string]uint64
+	ttls    map[uint64]uint64
+}
+
+func (m *model) putLease(index uint64, key, value []byte, lease uint64) bool {
+	found := m.put(index, key, value)
+	if lease == 0 {
+		delete(m.leaseOf, string(key))
+	} else {
+		m.leaseOf[string(key)] = lease
+	}
+	return found
+}
+
+// revoke deletes lease and its keys in key order.
+func (m *model) revoke(lease uint64) bool {
+	if _, ok := m.ttls[lease]; !ok {
+		return false
+	}
+	var keys []string
+	for k, l := range m.leaseOf {
+		if l == lease {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		m.delete([]byte(k))
+	}
+	delete(m.ttls, lease)
+	return true
+}
+
+func (m *model) leaseMissing(reqs []Request) bool {
+	for _, q := range reqs {
+		if _, ok := m.ttls[q.Lease]; q.Op == OpPut && q.Lease != 0 && !ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *model) put(index uint64, key, value []byte) bool {
@@ -29,6 +71,7 @@ func (m *model) put(index uint64, key, value []byte) bool {
 func (m *model) delete(key []byte) bool {
 	_, found := m.items[string(key)]
 	delete(m.items, string(key))
+	delete(m.leaseOf, string(key))
 	return found
 }
 
@@ -64,9 +107,17 @@ func (m *model) apply(index uint64, cmd []byte) *Result {
 	}
 	switch c.Kind {
 	case KindPut:
-		m.put(index, c.Key, c.Value)
+		if _, ok := m.ttls[c.Lease]; c.Lease != 0 && !ok {
+			r.LeaseNotFound = true
+			break
+		}
+		m.putLease(index, c.Key, c.Value, c.Lease)
 	case KindDelete:
 		r.Deleted = m.delete(c.Key)
+	case KindLeaseGrant:
+		m.ttls[index] = c.TTL
+	case KindLeaseRevoke:
+		r.LeaseNotFound = !m.revoke(c.Lease)
 	case KindTxn:
 		r.Succeeded = true
 		for _, cmpr := range c.Txn.Compares {
@@ -76,11 +127,15 @@ func (m *model) apply(index uint64, cmd []byte) *Result {
 		if !r.Succeeded {
 			reqs = c.Txn.Else
 		}
+		if m.leaseMissing(reqs) {
+			r.LeaseNotFound = true
+			break
+		}
 		for _, q := range reqs {
 			o := OpResult{Op: q.Op}
 			switch q.Op {
 			case OpPut:
-				o.Found = m.put(index, q.Key, q.Value)
+				o.Found = m.putLease(index, q.Key, q.Value, q.Lease)
 			case OpDelete:
 				o.Found = m.delete(q.Key)
 			case OpGet:
@@ -142,13 +197,23 @@ func genCompare(t *rapid.T, maxIndex uint64) Compare {
 	return c
 }
 
-func genRequests(t *rapid.T, label string) []Request {
+// genLease draws a lease ID: 0 (none) or an index up to maxIndex, which
+// may or may not name a live lease.
+func genLease(t *rapid.T, label string, maxIndex uint64) uint64 {
+	if rapid.Bool().Draw(t, label+"HasLease") {
+		return rapid.Uint64Range(1, max(1, maxIndex)).Draw(t, label+"Lease")
+	}
+	return 0
+}
+
+func genRequests(t *rapid.T, label string, maxIndex uint64) []Request {
 	n := rapid.IntRange(0, 3).Draw(t, label+"Count")
 	var rs []Request
 	for range n {
 		r := Request{Op: rapid.SampledFrom([]Op{OpPut, OpDelete, OpGet}).Draw(t, label+"Op"), Key: genKey().Draw(t, label+"Key")}
 		if r.Op == OpPut {
 			r.Value = genValue().Draw(t, label+"Value")
+			r.Lease = genLease(t, label, maxIndex)
 		}
 		rs = append(rs, r)
 	}
@@ -161,7 +226,7 @@ func genRequests(t *rapid.T, label string) []Request {
 func TestPropertyModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := New()
-		m := &model{items: map[string]Item{}}
+		m := &model{items: map[string]Item{}, leaseOf: map[string]uint64{}, ttls: map[uint64]uint64{}}
 		applyBoth := func(index uint64, cmd []byte) {
 			got := s.Apply(index, cmd)
 			want := m.apply(index, cmd)
@@ -192,8 +257,17 @@ func TestPropertyModel(t *testing.T) {
 				for range rapid.IntRange(0, 3).Draw(t, "compares") {
 					txn.Compares = append(txn.Compares, genCompare(t, m.applied+1))
 				}
-				txn.Then, txn.Else = genRequests(t, "then"), genRequests(t, "else")
+				txn.Then, txn.Else = genRequests(t, "then", m.applied), genRequests(t, "else", m.applied)
 				applyBoth(next(), EncodeTxn(txn))
+			},
+			"grant": func(t *rapid.T) {
+				applyBoth(next(), EncodeLeaseGrant(rapid.Uint64Range(1, 1<<40).Draw(t, "ttl")))
+			},
+			"revoke": func(t *rapid.T) {
+				applyBoth(next(), EncodeLeaseRevoke(rapid.Uint64Range(1, max(1, m.applied)).Draw(t, "revokeID")))
+			},
+			"put with lease": func(t *rapid.T) {
+				applyBoth(next(), EncodePutLease(genKey().Draw(t, "key"), genValue().Draw(t, "value"), genLease(t, "put", m.applied)))
 			},
 			"garbage": func(t *rapid.T) {
 				applyBoth(next(), rapid.SliceOfN(rapid.Byte(), 0, 12).Draw(t, "bytes"))
@@ -242,6 +316,27 @@ func TestPropertyModel(t *testing.T) {
 				if got, want := s.Len(), len(m.items); got != want {
 					t.Fatalf("Len() = %d, want %d", got, want)
 				}
+				leases, _ := s.Leases()
+				if len(leases) != len(m.ttls) {
+					t.Fatalf("%d leases, want %d", len(leases), len(m.ttls))
+				}
+				for _, l := range leases {
+					info, _ := s.Lease(l.ID)
+					var want []string
+					for k, id := range m.leaseOf {
+						if id == l.ID {
+							want = append(want, k)
+						}
+					}
+					slices.Sort(want)
+					var got []string
+					for _, k := range info.Keys {
+						got = append(got, string(k))
+					}
+					if m.ttls[l.ID] != l.TTL || !slices.Equal(got, want) {
+						t.Fatalf("lease %d: ttl %d keys %q, want ttl %d keys %q", l.ID, l.TTL, got, m.ttls[l.ID], want)
+					}
+				}
 				for _, k := range propKeys {
 					got, gotOK := s.Get([]byte(k))
 					want, wantOK := m.items[k]
@@ -257,7 +352,7 @@ func TestPropertyModel(t *testing.T) {
 // TestModelScanAgrees is a sanity check of the model itself against a
 // hand-computed answer, so that a broken model cannot hide a broken store.
 func TestModelScanAgrees(t *testing.T) {
-	m := &model{items: map[string]Item{}}
+	m := &model{items: map[string]Item{}, leaseOf: map[string]uint64{}, ttls: map[uint64]uint64{}}
 	for i, k := range []string{"b", "a", "c"} {
 		m.apply(uint64(i+1), EncodePut([]byte(k), []byte(strings.ToUpper(k))))
 	}

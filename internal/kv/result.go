@@ -13,7 +13,10 @@ const (
 	resultDeleted   = 1 << 0
 	resultSucceeded = 1 << 1
 	resultPrev      = 1 << 2
-	resultFlags     = resultDeleted | resultSucceeded | resultPrev
+	// resultLeaseNotFound is only set by commands that use leases, whose
+	// results only replicas that read version 2 commands decode.
+	resultLeaseNotFound = 1 << 3
+	resultFlags         = resultDeleted | resultSucceeded | resultPrev | resultLeaseNotFound
 )
 
 // OpResult flag bits.
@@ -31,6 +34,10 @@ type Result struct {
 	Prev      *Item      // reserved for a previous item; Store.Apply leaves it nil
 	Succeeded bool       // txn: whether every compare held (Then ran, else Else ran)
 	Results   []OpResult // txn: one per executed request, in order
+	// LeaseNotFound says the command named a lease that does not exist
+	// (never granted, revoked or expired): a revoke of it, or a put (also
+	// in a transaction's branch) attaching to it. Nothing changed then.
+	LeaseNotFound bool
 }
 
 // OpResult is the outcome of one request of a transaction.
@@ -68,6 +75,9 @@ func EncodeResult(r Result) []byte {
 	if r.Prev != nil {
 		flags |= resultPrev
 	}
+	if r.LeaseNotFound {
+		flags |= resultLeaseNotFound
+	}
 	b = append(b, flags)
 	b = appendBytes(b, []byte(r.Err))
 	if r.Prev != nil {
@@ -102,6 +112,7 @@ func DecodeResult(b []byte) (Result, error) {
 	}
 	r.Deleted = flags&resultDeleted != 0
 	r.Succeeded = flags&resultSucceeded != 0
+	r.LeaseNotFound = flags&resultLeaseNotFound != 0
 	r.Err = string(d.bytes("error"))
 	if flags&resultPrev != 0 {
 		it := decodeItem(&d, "prev")

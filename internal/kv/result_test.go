@@ -72,7 +72,7 @@ func TestDecodeResultErrors(t *testing.T) {
 		{"empty", nil},
 		{"unknown version", []byte{2, 0, 0, 0, 0}},
 		{"missing flags", []byte{resultVersion, 0}},
-		{"unknown flags", []byte{resultVersion, 0, 0x08, 0, 0}},
+		{"unknown flags", []byte{resultVersion, 0, 0x10, 0, 0}}, // 0x08 is LeaseNotFound since leases
 		{"overlong index", []byte{resultVersion, 0x80, 0x00, 0, 0, 0}},
 		{"error past the end", []byte{resultVersion, 0, 0, 9, 'x', 0}},
 		{"prev flag without item", []byte{resultVersion, 0, resultPrev, 0, 0}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -23,11 +24,29 @@ import (
 //	  key bytes, value bytes
 //	crc      4 bytes, big-endian CRC-32C (Castagnoli) of everything before
 //
-// Uvarints are canonical (shortest form). The encoding of a given state is
-// unique, so what Restore accepts, WriteTo writes back byte for byte.
+// Uvarints are canonical (shortest form).
+//
+// Version 2 adds the lease table, and is written only when the store has a
+// lease (a store without one writes version 1, which the previous release
+// reads):
+//
+//	magic    "YGKV"
+//	version  1 byte (snapshotVersionLease)
+//	index    uvarint: the applied index
+//	leases   uvarint: the number of leases, at least 1
+//	leases leases, in strictly increasing ID order, each:
+//	  uvarint ID (1 <= ID <= index), uvarint TTL in milliseconds (>= 1)
+//	count    uvarint: the number of items
+//	count items, as in version 1 but with one more uvarint after Version:
+//	  the item's lease ID, 0 for none, else one of the leases above
+//	crc      as in version 1
+//
+// The encoding of a given state is unique, so what Restore accepts,
+// WriteTo writes back byte for byte.
 const (
-	snapshotMagic   = "YGKV"
-	snapshotVersion = 1
+	snapshotMagic        = "YGKV"
+	snapshotVersion      = 1
+	snapshotVersionLease = 2
 )
 
 // Bounds Restore enforces on each item before it allocates. They are far
@@ -50,16 +69,29 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type Snapshot struct {
 	tree  *tree
 	index uint64
+	// leases are the leases in ID order (without keys), and byKey the
+	// lease of every attached key: copies, taken by Store.Snapshot.
+	leases []LeaseInfo
+	byKey  map[string]uint64
 }
 
 // Snapshot returns a point-in-time view of the store in O(1): a
 // copy-on-write clone of the tree. Call it on the apply goroutine between
 // Applies so that Index matches the log; WriteTo may then run on another
-// goroutine while Applies continue.
+// goroutine while Applies continue. The lease table is copied, in time
+// proportional to the number of leases and attached keys.
 func (s *Store) Snapshot() *Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return &Snapshot{tree: s.tree.Clone(), index: s.applied}
+	sn := &Snapshot{tree: s.tree.Clone(), index: s.applied}
+	if len(s.leases.ttl) > 0 {
+		for id, ttl := range s.leases.ttl {
+			sn.leases = append(sn.leases, LeaseInfo{ID: id, TTL: ttl})
+		}
+		slices.SortFunc(sn.leases, func(a, b LeaseInfo) int { return cmpUint(a.ID, b.ID) })
+		sn.byKey = maps.Clone(s.leases.byKey)
+	}
+	return sn
 }
 
 // Index returns the applied index the snapshot reflects.
@@ -73,8 +105,20 @@ func (sn *Snapshot) Len() int { return sn.tree.Len() }
 // It buffers its writes; on error the count is the bytes w accepted.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sw := snapWriter{bw: bufio.NewWriterSize(w, 64<<10)}
-	hdr := append([]byte(snapshotMagic), snapshotVersion)
-	hdr = binary.AppendUvarint(hdr, sn.index)
+	leased := len(sn.leases) > 0
+	var hdr []byte
+	if leased {
+		hdr = append([]byte(snapshotMagic), snapshotVersionLease)
+		hdr = binary.AppendUvarint(hdr, sn.index)
+		hdr = binary.AppendUvarint(hdr, uint64(len(sn.leases)))
+		for _, l := range sn.leases {
+			hdr = binary.AppendUvarint(hdr, l.ID)
+			hdr = binary.AppendUvarint(hdr, l.TTL)
+		}
+	} else {
+		hdr = append([]byte(snapshotMagic), snapshotVersion)
+		hdr = binary.AppendUvarint(hdr, sn.index)
+	}
 	hdr = binary.AppendUvarint(hdr, uint64(sn.tree.Len()))
 	sw.write(hdr)
 	scratch := make([]byte, 0, 4<<10)
@@ -85,6 +129,9 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		b = binary.AppendUvarint(b, v.createIndex)
 		b = binary.AppendUvarint(b, v.modIndex)
 		b = binary.AppendUvarint(b, v.version)
+		if leased {
+			b = binary.AppendUvarint(b, sn.byKey[v.key])
+		}
 		if len(b)+len(v.key)+len(v.value) <= cap(b) {
 			b = append(b, v.key...) // small item: one write
 			sw.write(append(b, v.value...))
@@ -144,13 +191,14 @@ func (w *snapWriter) writeString(s string, scratch []byte) {
 // state until the new one is complete. The index may be lower than
 // Applied: the caller decides which snapshot applies.
 func (s *Store) Restore(r io.Reader) error {
-	t, index, err := readSnapshot(r)
+	t, index, lt, err := readSnapshot(r)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tree, s.applied = t, index
+	lt.gen = s.leases.gen + 1
+	s.tree, s.applied, s.leases = t, index, lt
 	return nil
 }
 
@@ -254,7 +302,43 @@ func (r *snapReader) copyTo(b *strings.Builder, what string, n int) error {
 }
 
 // readSnapshot reads and validates a whole snapshot stream.
-func readSnapshot(rd io.Reader) (*tree, uint64, error) {
+func readSnapshot(rd io.Reader) (*tree, uint64, leaseTable, error) {
+	lt := newLeaseTable()
+	t, index, err := readSnapshotInto(rd, &lt)
+	return t, index, lt, err
+}
+
+// readLeases reads version 2's lease table into lt.
+func (r *snapReader) readLeases(index uint64, lt *leaseTable) error {
+	var n [1]uint64
+	if err := r.uvarints("lease count", n[:]); err != nil {
+		return err
+	}
+	if n[0] == 0 {
+		return corrupt("version %d with no lease", snapshotVersionLease)
+	}
+	var prev uint64
+	var f [2]uint64
+	for i := uint64(0); i < n[0]; i++ {
+		if err := r.uvarints("lease", f[:]); err != nil {
+			return fmt.Errorf("lease %d: %w", i, err)
+		}
+		id, ttl := f[0], f[1]
+		switch {
+		case id <= prev:
+			return corrupt("lease %d: id %d not above the previous id %d", i, id, prev)
+		case id > index:
+			return corrupt("lease %d: id %d above the applied index %d", i, id, index)
+		case ttl == 0:
+			return corrupt("lease %d: ttl 0", i)
+		}
+		prev = id
+		lt.ttl[id] = ttl
+	}
+	return nil
+}
+
+func readSnapshotInto(rd io.Reader, lt *leaseTable) (*tree, uint64, error) {
 	r := &snapReader{br: bufio.NewReaderSize(rd, 64<<10)}
 	head, err := r.full("header", len(snapshotMagic)+1)
 	if err != nil {
@@ -263,17 +347,32 @@ func readSnapshot(rd io.Reader) (*tree, uint64, error) {
 	if string(head[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, 0, corrupt("bad magic %q", head[:len(snapshotMagic)])
 	}
-	if v := head[len(snapshotMagic)]; v != snapshotVersion {
-		return nil, 0, corrupt("unknown version %d", v)
+	version := head[len(snapshotMagic)]
+	if version != snapshotVersion && version != snapshotVersionLease {
+		return nil, 0, corrupt("unknown version %d", version)
 	}
-	var hv [2]uint64
+	leased := version == snapshotVersionLease
+	var hv [1]uint64
 	if err := r.uvarints("header", hv[:]); err != nil {
 		return nil, 0, err
 	}
-	index, count := hv[0], hv[1]
+	index := hv[0]
+	if leased {
+		if err := r.readLeases(index, lt); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := r.uvarints("header", hv[:]); err != nil {
+		return nil, 0, err
+	}
+	count := hv[0]
 	t := newTree()
 	var prev string
-	var f [5]uint64
+	var fields [6]uint64
+	f := fields[:5]
+	if leased {
+		f = fields[:6]
+	}
 	var hb [maxBlobHeaderBytes]byte
 	batch := make([]entry, 0, restoreBatch)
 	for i := uint64(0); i < count; i++ {
@@ -293,6 +392,14 @@ func readSnapshot(rd io.Reader) (*tree, uint64, error) {
 				i, createIndex, modIndex, index)
 		case version == 0:
 			return nil, 0, corrupt("item %d: version 0", i)
+		}
+		var lease uint64
+		if leased {
+			if lease = f[5]; lease != 0 {
+				if _, ok := lt.ttl[lease]; !ok {
+					return nil, 0, corrupt("item %d: unknown lease %d", i, lease)
+				}
+			}
 		}
 		// The entry's blob (see newEntry), built as the bytes arrive.
 		h, split := appendBlobHeaders(hb[:0], int(keyLen), createIndex, modIndex, version)
@@ -318,6 +425,9 @@ func readSnapshot(rd io.Reader) (*tree, uint64, error) {
 			return nil, 0, corrupt("item %d: key not above the previous key", i)
 		}
 		prev = key
+		if lease != 0 {
+			lt.attach([]byte(key), lease)
+		}
 		batch = append(batch, e)
 		if len(batch) == cap(batch) {
 			insertDescending(t, batch)

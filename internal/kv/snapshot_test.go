@@ -362,8 +362,11 @@ func checkRestore(t *testing.T, b []byte) {
 func restoreSeeds(f *testing.F) [][]byte {
 	good := snapshotBytes(f, populated(f))
 	empty := snapshotBytes(f, New())
+	v2 := snapshotBytes(f, leased(f))
 	return [][]byte{
 		good[:len(good)-4],
+		v2[:len(v2)-4],
+		rawV2Item(rawV2(5, [][2]uint64{{3, 10}}, 1), "a", "1", 1, 1, 1, 4),
 		empty[:len(empty)-4],
 		rawItem(rawHeader(5, 1), "a", "1", 1, 1, 0),
 		append(rawHeader(5, 1), 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 1, 1, 'a'),

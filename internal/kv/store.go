@@ -53,11 +53,13 @@ type Store struct {
 	// rec, when not nil, receives the events of every command (Record).
 	// Guarded by mu; used by the apply goroutine.
 	rec *[]Event
+	// leases is the lease table (lease.go). Guarded by mu.
+	leases leaseTable
 }
 
 // New returns an empty store with nothing applied.
 func New() *Store {
-	return &Store{tree: newTree()}
+	return &Store{tree: newTree(), leases: newLeaseTable()}
 }
 
 // Applied returns the index of the last applied command or noop.
@@ -106,11 +108,19 @@ func (s *Store) apply(index uint64, cmd []byte) (Result, bool) {
 	}
 	switch c.Kind {
 	case KindPut:
-		s.put(index, c.Key, c.Value)
+		if c.Lease != 0 && !s.leasesExist([]Request{{Op: OpPut, Lease: c.Lease}}) {
+			r.LeaseNotFound = true
+			break
+		}
+		s.put(index, c.Key, c.Value, c.Lease)
 	case KindDelete:
 		r.Deleted = s.delete(c.Key)
 	case KindTxn:
-		r.Succeeded, r.Results = s.txn(index, c.Txn)
+		r.Succeeded, r.Results, r.LeaseNotFound = s.txn(index, c.Txn)
+	case KindLeaseGrant:
+		s.grant(index, c.TTL)
+	case KindLeaseRevoke:
+		r.LeaseNotFound = !s.revoke(c.Lease)
 	}
 	return r, true
 }
@@ -126,9 +136,11 @@ func (s *Store) ApplyNoop(index uint64) {
 	}
 }
 
-// put sets key to value at index and reports whether the key existed. It
-// copies key and value. The caller holds the write lock.
-func (s *Store) put(index uint64, key, value []byte) bool {
+// put sets key to value at index, attaches it to lease (0: none, which
+// detaches it from any lease), and reports whether the key existed. It
+// copies key and value. The caller holds the write lock and has checked
+// that the lease exists.
+func (s *Store) put(index uint64, key, value []byte, lease uint64) bool {
 	createIndex, version := index, uint64(1)
 	old, found := s.tree.Get(pivot(key))
 	if found {
@@ -137,6 +149,9 @@ func (s *Store) put(index uint64, key, value []byte) bool {
 	}
 	e := newEntry(key, value, createIndex, index, version)
 	s.tree.ReplaceOrInsert(e)
+	if lease != 0 || len(s.leases.byKey) > 0 {
+		s.leases.attach(key, lease)
+	}
 	if s.rec != nil {
 		*s.rec = append(*s.rec, Event{cur: e, prev: old})
 	}
@@ -147,6 +162,9 @@ func (s *Store) put(index uint64, key, value []byte) bool {
 // write lock.
 func (s *Store) delete(key []byte) bool {
 	old, found := s.tree.Delete(pivot(key))
+	if found && len(s.leases.byKey) > 0 {
+		s.leases.attach(key, 0)
+	}
 	if found && s.rec != nil {
 		*s.rec = append(*s.rec, Event{prev: old})
 	}

@@ -1,9 +1,11 @@
 package kv
 
 // txn evaluates t's compares against the current state, then runs Then or
-// Else. The caller holds the write lock.
-func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
-	succeeded := true
+// Else; if a put of that branch attaches to a lease that does not exist,
+// it changes nothing and reports leaseNotFound. The caller holds the write
+// lock.
+func (s *Store) txn(index uint64, t Txn) (succeeded bool, _ []OpResult, leaseNotFound bool) {
+	succeeded = true
 	for _, c := range t.Compares {
 		if !s.holds(c) {
 			succeeded = false
@@ -15,7 +17,10 @@ func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
 		reqs = t.Else
 	}
 	if len(reqs) == 0 {
-		return succeeded, nil
+		return succeeded, nil, false
+	}
+	if !s.leasesExist(reqs) {
+		return succeeded, nil, true
 	}
 	results := make([]OpResult, len(reqs))
 	for i, r := range reqs {
@@ -23,7 +28,7 @@ func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
 		res.Op = r.Op
 		switch r.Op {
 		case OpPut:
-			res.Found = s.put(index, r.Key, r.Value)
+			res.Found = s.put(index, r.Key, r.Value, r.Lease)
 		case OpDelete:
 			res.Found = s.delete(r.Key)
 		case OpGet:
@@ -32,7 +37,7 @@ func (s *Store) txn(index uint64, t Txn) (bool, []OpResult) {
 			}
 		}
 	}
-	return succeeded, results
+	return succeeded, results, false
 }
 
 // holds reports whether c holds in the current state. The caller holds the

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,13 @@ type Config struct {
 	NoSync bool
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// LeaderCall, when set, serves CallLeader requests on the leader
+	// (leadercall.go). It runs on the leader only, concurrently, and must
+	// be idempotent. Errors it returns that are node errors (ErrNotLeader,
+	// ErrTimeout, ...) keep their identity across forwarding; any other
+	// error reaches a forwarding caller as its message only, so
+	// application errors belong in the returned bytes.
+	LeaderCall func(ctx context.Context, req []byte) ([]byte, error)
 	// BeforeIteration, when set, is called by the driver goroutine at the
 	// start of each iteration (tests: blocking in it pauses the node as a
 	// stopped process or a long GC pause would).

@@ -19,6 +19,7 @@ const (
 	callPropose byte = 1 + iota
 	callMembership
 	callTransfer
+	callLeader // Config.LeaderCall (leadercall.go)
 )
 
 const (
@@ -161,6 +162,8 @@ func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) (
 	case callTransfer:
 		err := n.transferLocal(ctx, engine.NodeID(req[1:]))
 		return encodeResponse(0, nil, err), nil
+	case callLeader:
+		return n.handleLeaderCall(ctx, req[1:]), nil
 	}
 	return nil, fmt.Errorf("yggr: unknown forwarded request kind %d", req[0])
 }
