@@ -9,6 +9,7 @@ import (
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
+	"github.com/yggrdb/yggr/internal/watch"
 )
 
 // AddLearner adds a node that receives the log but does not vote; Promote
@@ -84,7 +85,7 @@ func RestoreBackup(dir, id string, r io.Reader) (uint64, error) {
 	if !engine.ValidNodeID(engine.NodeID(id)) {
 		return 0, fmt.Errorf("%w: invalid node id %q", ErrInvalid, id)
 	}
-	meta, err := node.RestoreBackup(dir, clusterID(map[engine.NodeID]string{engine.NodeID(id): ""}, false), engine.NodeID(id), r, kvMachine{kv.New()})
+	meta, err := node.RestoreBackup(dir, clusterID(map[engine.NodeID]string{engine.NodeID(id): ""}, false), engine.NodeID(id), r, newKVMachine(kv.New(), watch.New(0, watch.Options{})))
 	if err != nil {
 		return 0, err
 	}

@@ -225,3 +225,52 @@ func TestSingleNodeTransferIsRefused(t *testing.T) {
 		t.Fatalf("transfer to a non-member: err = %v, want ErrMembership", err)
 	}
 }
+
+// TestCloseEndsWaitingReads: linearizable reads waiting for a round that
+// cannot be confirmed (both followers gone) end with ErrClosed when the
+// leader is closed, even with a context that never ends (the wait then
+// watches only its batch, which Close fails).
+func TestCloseEndsWaitingReads(t *testing.T) {
+	ctx := testCtx(t)
+	c := newQUICCluster(t, 3)
+	leader := c.leader(ctx)
+	db := c.dbs[leader]
+	if err := db.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range c.ids {
+		if id != leader {
+			c.crash(id)
+		}
+	}
+	started := db.Metrics().ReadsStarted
+	const readers = 8
+	errs := make(chan error, readers)
+	for range readers {
+		go func() {
+			_, err := db.Get(context.Background(), []byte("k"))
+			errs <- err
+		}()
+	}
+	// Wait until a round is in the engine.
+	for db.Metrics().ReadsStarted == started {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no read reached the engine")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range readers {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrClosed) {
+				t.Errorf("read on a closed leader: %v, want ErrClosed", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("a read still waits after Close")
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
+	"github.com/yggrdb/yggr/internal/watch"
 	"github.com/yggrdb/yggr/netquic"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -52,6 +53,9 @@ type DB struct {
 	limits kv.Limits
 	logger *slog.Logger
 	tracer trace.Tracer // nil without WithTracerProvider: no spans at all
+	hub    *watch.Hub   // fed by kvMachine; see Watch
+	// replaySem lets one watch at a time rebuild history (see replay).
+	replaySem chan struct{}
 }
 
 // defaultElectionTicks with the default 50ms tick gives an election timeout
@@ -59,10 +63,40 @@ type DB struct {
 // under a second.
 const defaultElectionTicks = 8
 
-// kvMachine adapts the B-tree store to the runtime's StateMachine.
-type kvMachine struct{ *kv.Store }
+// kvMachine adapts the B-tree store to the runtime's StateMachine, and
+// publishes the changes it applies to the watch hub.
+type kvMachine struct {
+	*kv.Store
+	hub    *watch.Hub
+	events []kv.Event // the events of the command being applied
+}
 
-func (m kvMachine) Snapshot() (io.WriterTo, error) { return m.Store.Snapshot(), nil }
+func newKVMachine(s *kv.Store, hub *watch.Hub) *kvMachine {
+	m := &kvMachine{Store: s, hub: hub}
+	s.Record(&m.events)
+	return m
+}
+
+func (m *kvMachine) Apply(index uint64, cmd []byte) []byte {
+	res := m.Store.Apply(index, cmd)
+	if len(m.events) > 0 {
+		m.hub.Publish(index, m.events) // the hub keeps the slice
+		m.events = nil
+	}
+	return res
+}
+
+func (m *kvMachine) AppliedThrough(index uint64) { m.hub.Advance(index) }
+
+func (m *kvMachine) Restore(r io.Reader) error {
+	if err := m.Store.Restore(r); err != nil {
+		return err
+	}
+	m.hub.Reset(m.Store.Applied())
+	return nil
+}
+
+func (m *kvMachine) Snapshot() (io.WriterTo, error) { return m.Store.Snapshot(), nil }
 
 // Open opens (creating if needed) the database in dir. With no peers it is
 // a single-node database with no network listener, which cannot add
@@ -99,7 +133,9 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{id: id, kv: kv.New(), opts: o, logger: o.logger,
-		limits: kv.Limits{MaxKeyBytes: o.limits.MaxKeyBytes, MaxValueBytes: o.limits.MaxValueBytes, MaxTxnOps: o.limits.MaxTxnOps}}
+		hub:       watch.New(0, watch.Options{CacheBytes: o.watchCache, BufferBytes: o.watchBuffer}),
+		replaySem: make(chan struct{}, 1),
+		limits:    kv.Limits{MaxKeyBytes: o.limits.MaxKeyBytes, MaxValueBytes: o.limits.MaxValueBytes, MaxTxnOps: o.limits.MaxTxnOps}}
 	if o.tracer != nil {
 		db.tracer = o.tracer.Tracer("github.com/yggrdb/yggr")
 	}
@@ -135,7 +171,7 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		Peers:        peersIfNew(addrs, o.join),
 		Join:         o.join,
 		Network:      db.net,
-		StateMachine: kvMachine{db.kv},
+		StateMachine: newKVMachine(db.kv, db.hub),
 		Engine:       ecfg,
 		TickInterval: o.tick,
 		NoSync:       o.noSync,
@@ -162,6 +198,7 @@ func peersIfNew(addrs map[engine.NodeID]string, join bool) map[engine.NodeID]str
 // Close stops the node and releases its resources. Pending calls fail with
 // ErrClosed.
 func (db *DB) Close() error {
+	db.hub.Close()
 	err := db.node.Close()
 	if db.ownNet {
 		err = errors.Join(err, db.net.Close())
@@ -212,29 +249,58 @@ func ParseConsistency(s string) (Consistency, error) {
 }
 
 // ReadOption configures a read.
-type ReadOption func(*readOptions)
+//
+// Options take and return the settings by value: a pointer handed to an
+// option (a function the compiler cannot see through) would move the
+// settings of every read to the heap.
+type ReadOption func(readOptions) readOptions
 
 type readOptions struct {
 	consistency Consistency
 	atLeast     uint64
+	revision    *uint64
 }
 
 // WithConsistency sets the read's consistency level.
-func WithConsistency(c Consistency) ReadOption { return func(r *readOptions) { r.consistency = c } }
+func WithConsistency(c Consistency) ReadOption {
+	return func(r readOptions) readOptions { r.consistency = c; return r }
+}
 
 // AtLeast makes a read wait until this node has applied index (for
 // example the index a write returned): read-your-writes at Stale
 // consistency.
-func AtLeast(index uint64) ReadOption { return func(r *readOptions) { r.atLeast = index } }
+func AtLeast(index uint64) ReadOption {
+	return func(r readOptions) readOptions { r.atLeast = index; return r }
+}
+
+// ReadRevision stores in *rev the revision the read was served at: the
+// log index of the last command applied to the state it read, which
+// reflects every change up to that revision and none after. Watch from
+// *rev+1 (FromRevision) to follow what was read without a gap. With
+// List, every page is read at its own revision.
+func ReadRevision(rev *uint64) ReadOption {
+	return func(r readOptions) readOptions { r.revision = rev; return r }
+}
+
+func readOpts(opts []ReadOption) readOptions {
+	var ro readOptions
+	for _, o := range opts {
+		ro = o(ro)
+	}
+	return ro
+}
+
+// setRevision reports the revision a read was served at, if asked.
+func (ro readOptions) setRevision(rev uint64) {
+	if ro.revision != nil {
+		*ro.revision = rev
+	}
+}
 
 // readBarrier waits until a read at the requested consistency may be
 // served from the local state machine, and returns the index it is served
 // at.
-func (db *DB) readBarrier(ctx context.Context, opts []ReadOption) (uint64, error) {
-	var ro readOptions
-	for _, o := range opts {
-		o(&ro)
-	}
+func (db *DB) readBarrier(ctx context.Context, ro readOptions) (uint64, error) {
 	if db.tracer != nil {
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("yggr.consistency", ro.consistency.String()))
 	}
@@ -286,10 +352,12 @@ func (db *DB) GetItem(ctx context.Context, key []byte, opts ...ReadOption) (it I
 	if err := db.checkKey(key); err != nil {
 		return Item{}, err
 	}
-	if _, err := db.readBarrier(ctx, opts); err != nil {
+	ro := readOpts(opts)
+	if _, err := db.readBarrier(ctx, ro); err != nil {
 		return Item{}, err
 	}
-	it, ok := db.kv.Get(key)
+	it, ok, rev := db.kv.GetAt(key)
+	ro.setRevision(rev)
 	if !ok {
 		return Item{}, ErrNotFound
 	}
@@ -297,16 +365,20 @@ func (db *DB) GetItem(ctx context.Context, key []byte, opts ...ReadOption) (it I
 }
 
 // Scan returns the items with start ≤ key < end in key order (end nil: to
-// the last key), read at one point in time at the requested consistency.
-// The iterator yields a single error (and stops) if the read cannot be
+// the last key), read at one point in time at the requested consistency
+// (ReadRevision tells which, before the first item is yielded). The
+// iterator yields a single error (and stops) if the read cannot be
 // served.
 func (db *DB) Scan(ctx context.Context, start, end []byte, opts ...ReadOption) iter.Seq2[Item, error] {
 	return func(yield func(Item, error) bool) {
-		if _, err := db.readBarrier(ctx, opts); err != nil {
+		ro := readOpts(opts)
+		if _, err := db.readBarrier(ctx, ro); err != nil {
 			yield(Item{}, err)
 			return
 		}
-		for it := range db.kv.Range(start, end) {
+		items, rev := db.kv.RangeAt(start, end)
+		ro.setRevision(rev)
+		for it := range items {
 			if !yield(it, nil) {
 				return
 			}
@@ -319,10 +391,12 @@ func (db *DB) Scan(ctx context.Context, start, end []byte, opts ...ReadOption) i
 func (db *DB) List(ctx context.Context, start, end []byte, limit int, opts ...ReadOption) (_ []Item, _ bool, err error) {
 	ctx, span := db.span(ctx, "yggr.List")
 	defer func() { endSpan(span, err) }()
-	if _, err := db.readBarrier(ctx, opts); err != nil {
+	ro := readOpts(opts)
+	if _, err := db.readBarrier(ctx, ro); err != nil {
 		return nil, false, err
 	}
-	items, more := db.kv.Scan(start, end, limit)
+	items, more, rev := db.kv.ScanAt(start, end, limit)
+	ro.setRevision(rev)
 	return items, more, nil
 }
 

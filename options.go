@@ -32,7 +32,19 @@ type options struct {
 	listenAddr      string
 	snapshotEntries uint64
 	tracer          trace.TracerProvider
+	watchCache      int
+	watchBuffer     int
 }
+
+// WithWatchCache sets how many bytes of recent changes a node keeps in
+// memory for watches that start in the recent past or fall behind
+// (default 8 MiB); older history is replayed from the log (see Watch).
+func WithWatchCache(bytes int) Option { return func(o *options) { o.watchCache = bytes } }
+
+// WithWatchBuffer bounds the changes waiting for each watch's consumer, in
+// bytes (default 1 MiB); a consumer further behind goes on from the cache
+// and the log (see Watch).
+func WithWatchBuffer(bytes int) Option { return func(o *options) { o.watchBuffer = bytes } }
 
 // WithID names this node in a multi-node cluster; it must be one of the
 // peers. A single-node database defaults to "n1".

@@ -50,4 +50,10 @@
 // memory; SnapshotEntries, MaxLogEntries and MaxLogBytes bound it by asking
 // the host for snapshots. Entry data and message payloads passed in events are
 // owned by the engine afterwards; the host must not modify them.
+//
+// A ReadIndex round started for reads goes only to a quorum of voters (the
+// ones that acknowledged the newest rounds, see readindex.go). When one of
+// them stops answering, the reads of that round wait for the next heartbeat
+// interval, whose round goes to every follower; later rounds pass the
+// silent voter over.
 package engine

@@ -54,7 +54,10 @@ func appendIDs(b []byte, ids []NodeID) []byte {
 	return b
 }
 
-var errBadString = errors.New("engine: bad string in membership or config entry")
+var (
+	errBadString = errors.New("engine: bad string in membership or config entry")
+	errBadCount  = errors.New("engine: bad member list")
+)
 
 // uvarint decodes a canonical uvarint (the shortest encoding of its value,
 // as binary.AppendUvarint writes it), so that whatever decodes re-encodes
@@ -81,7 +84,7 @@ func readString(b []byte, max int) (string, []byte, error) {
 func readIDs(b []byte) ([]NodeID, []byte, error) {
 	n, k := uvarint(b)
 	if k <= 0 || n > MaxMembers || n > uint64(len(b)-k)/2 {
-		return nil, nil, fmt.Errorf("engine: bad member list (count %d, %d bytes)", n, len(b))
+		return nil, nil, fmt.Errorf("%w (count %d, %d bytes)", errBadCount, n, len(b))
 	}
 	b = b[k:]
 	if n == 0 {

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -74,6 +75,12 @@ func TestDecodeMembership(t *testing.T) {
 		if _, _, err := DecodeMembership(b); err == nil {
 			t.Errorf("%s: DecodeMembership(%x) accepted", name, b)
 		}
+	}
+	// The count is checked against the bytes left (two per ID at least)
+	// before anything is read or allocated: two IDs cannot fit in three
+	// bytes, although one does.
+	if _, _, err := DecodeMembership([]byte{2, 2, 'n', '1'}); !errors.Is(err, errBadCount) {
+		t.Errorf("two IDs in three bytes: %v, want errBadCount before reading them", err)
 	}
 }
 

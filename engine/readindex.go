@@ -1,5 +1,7 @@
 package engine
 
+import "slices"
+
 // Reads (Raft thesis §6.4). A leader serves a linearizable read at a read
 // index: its commit index when the read arrived (or, on a new leader, the
 // commit index once its first entry commits), after a heartbeat round that
@@ -8,6 +10,17 @@ package engine
 // follower echoes the number in its heartbeat answer, so a late answer to
 // an old round can never confirm a newer one. Reads that arrive while a
 // round is in flight share the next round.
+//
+// A round started for reads (sendReadRound) goes to a quorum, not to every
+// follower: the voters that acknowledged the newest rounds, as many as make
+// a majority with the leader, plus every follower that asked for a read in
+// this round (its heartbeat carries the commit index its read waits for).
+// The heartbeats of ticks still go to everyone and start rounds too, so a
+// round whose recipient stopped answering is confirmed by the next tick's
+// round at the latest, after which that recipient, its acknowledgements
+// behind, is passed over. A majority acknowledging a round that started
+// after the read arrived is all §6.4 asks for; in a three-node cluster this
+// halves the messages, and the followers' and the leader's work, per round.
 //
 // The lease (opt-in, Config.LeaseTicks): when a round sent at tick t is
 // acknowledged by a majority, each acknowledging voter reset its election
@@ -37,6 +50,8 @@ type readState struct {
 	leaseUntil uint64 // tick until which lease reads are allowed
 	sent       []roundSent
 	queue      []pendingRead
+	// to is scratch for sendReadRound: the recipients of a round.
+	to []NodeID
 
 	// Follower side: reads forwarded to the leader in batches. Batch
 	// contexts are Config.Incarnation<<40 | 1, 2, ..., so that no two starts
@@ -123,8 +138,57 @@ func (e *Engine) enqueueRead(p pendingRead) {
 	}
 	e.reads.queue = append(e.reads.queue, p)
 	if e.reads.confirmed == e.reads.round {
-		e.bcastHeartbeat()
+		e.sendReadRound()
 	}
+}
+
+// sendReadRound starts a read round and sends it to a quorum (see above):
+// the followers whose reads wait for it, then the voters with the newest
+// acknowledgements (ties in membership order) until they and the leader
+// are a majority of the voters.
+func (e *Engine) sendReadRound() {
+	round := e.reads.startRound(e.ticks)
+	to := e.reads.to[:0]
+	need := quorum(len(e.membership.Voters))
+	if e.membership.IsVoter(e.id) {
+		need--
+	}
+	for _, p := range e.reads.queue {
+		if p.round == round && p.from != "" && e.progress[p.from] != nil && !slices.Contains(to, p.from) {
+			to = append(to, p.from)
+			if e.membership.IsVoter(p.from) {
+				need--
+			}
+		}
+	}
+	for ; need > 0; need-- {
+		var best NodeID
+		var bestAck uint64
+		for _, id := range e.membership.Voters {
+			pr := e.progress[id]
+			if id == e.id || pr == nil || slices.Contains(to, id) {
+				continue
+			}
+			if best == "" || pr.readAck > bestAck {
+				best, bestAck = id, pr.readAck
+			}
+		}
+		if best == "" {
+			break
+		}
+		to = append(to, best)
+	}
+	for id := range e.membership.All() {
+		if id != e.id && slices.Contains(to, id) {
+			pr := e.progress[id]
+			// Clamped as in bcastHeartbeat: a follower never commits an
+			// entry it has not verified.
+			e.send(Message{Type: MsgHeartbeat, To: id, Commit: min(pr.match, e.log.commit), Context: round})
+		}
+	}
+	clear(to)
+	e.reads.to = to[:0]
+	e.maybeConfirmReads()
 }
 
 // handleReadIndexRequest answers a follower's MsgReadIndex.
@@ -198,7 +262,7 @@ func (e *Engine) releaseReads() {
 	e.reads.queue = q[:n]
 	// Reads that arrived during the last round wait for the next one.
 	if n > 0 && q[n-1].round > e.reads.round {
-		e.bcastHeartbeat()
+		e.sendReadRound()
 	}
 }
 

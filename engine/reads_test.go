@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -139,5 +141,99 @@ func TestLeaseUntrackedRoundDoesNotExtend(t *testing.T) {
 	ack()
 	if !n1.Status().LeaseValid {
 		t.Fatal("the next round, remembered again, did not extend the lease")
+	}
+}
+
+// heartbeatsTo returns the recipients of the heartbeats among as.
+func heartbeatsTo(as []Action) []NodeID {
+	var to []NodeID
+	for _, a := range as {
+		if s, ok := a.(Send); ok && s.Msg.Type == MsgHeartbeat {
+			to = append(to, s.Msg.To)
+		}
+	}
+	return to
+}
+
+// A round started for reads goes to as many voters as make a majority with
+// the leader (none in a cluster of one), and their answers alone confirm
+// it.
+func TestReadRoundGoesToQuorum(t *testing.T) {
+	for n := 1; n <= 7; n++ {
+		t.Run(fmt.Sprintf("voters=%d", n), func(t *testing.T) {
+			c := newTestCluster(t, n, nil)
+			c.elect("n1")
+			c.tick()
+			as := c.nodes["n1"].e.Step(Read{ID: 1})
+			to := heartbeatsTo(as)
+			if got, want := len(to), quorum(n)-1; got != want {
+				t.Fatalf("round sent to %v: %d followers, want %d", to, got, want)
+			}
+			c.exec("n1", as)
+			c.drop = func(m Message) bool {
+				// Only the round's recipients could answer it anyway;
+				// everyone else stays silent.
+				return m.Type == MsgHeartbeat && !slices.Contains(to, m.To)
+			}
+			c.deliver()
+			if _, ok := c.nodes["n1"].ready[1]; !ok {
+				t.Fatalf("read not confirmed by the answers of %v", to)
+			}
+		})
+	}
+}
+
+// The round goes to the voters with the newest acknowledgements: followers
+// that missed the last round are passed over while enough others answered
+// it.
+func TestReadRoundPrefersNewestAcks(t *testing.T) {
+	c := newTestCluster(t, 5, nil)
+	c.elect("n1")
+	c.tick()
+	// n2 and n3 miss a tick's round (it goes to everyone).
+	c.drop = func(m Message) bool { return m.To == "n2" || m.To == "n3" }
+	c.tick("n1")
+	c.drop = nil
+	as := c.nodes["n1"].e.Step(Read{ID: 1})
+	if d := cmp.Diff([]NodeID{"n4", "n5"}, heartbeatsTo(as)); d != "" {
+		t.Errorf("round recipients (-want +got):\n%s", d)
+	}
+	c.exec("n1", as)
+	c.deliver()
+	if _, ok := c.nodes["n1"].ready[1]; !ok {
+		t.Fatal("read not confirmed")
+	}
+}
+
+// A round for a follower's read goes to that follower, whatever its
+// acknowledgements (it needs the commit index the heartbeat carries), and
+// counts it toward the majority if it votes.
+func TestReadRoundIncludesRequester(t *testing.T) {
+	c := newTestCluster(t, 5, nil)
+	c.elect("n1")
+	c.tick()
+	// n5 misses a round: it has the oldest acknowledgement.
+	c.drop = func(m Message) bool { return m.To == "n5" }
+	c.tick("n1")
+	c.drop = nil
+	c.step("n5", Read{ID: 1}) // forwarded to n1
+	var req Message
+	for _, m := range c.msgs {
+		if m.Type == MsgReadIndex {
+			req = m
+		}
+	}
+	c.msgs = nil
+	if req.From != "n5" {
+		t.Fatalf("no MsgReadIndex from n5")
+	}
+	as := c.nodes["n1"].e.Step(Receive{Msg: req})
+	if d := cmp.Diff([]NodeID{"n2", "n5"}, heartbeatsTo(as)); d != "" {
+		t.Errorf("round recipients (-want +got):\n%s", d)
+	}
+	c.exec("n1", as)
+	c.deliver()
+	if _, ok := c.nodes["n5"].ready[1]; !ok {
+		t.Fatal("follower read not answered")
 	}
 }

@@ -45,10 +45,7 @@ func (e *Engine) snapshotTaken(s SnapshotMeta) {
 		e.log.appliedBytes -= e.log.sizeAt(i)
 	}
 	e.log.snap = s
-	c := e.log.floor
-	if s.Index > e.cfg.CompactionKeep {
-		c = max(c, s.Index-e.cfg.CompactionKeep)
-	}
+	c := max(e.log.floor, s.Index-min(s.Index, e.cfg.CompactionKeep))
 	// Walk back while the older entries kept weigh at most the snapshot,
 	// and never keep more below it than the live log may hold above it
 	// (MaxLogEntries, MaxLogBytes): the engine keeps every live entry's

@@ -130,6 +130,8 @@ func TestCompactionKeepsSnapshotWeight(t *testing.T) {
 		wantFloor            uint64
 	}{
 		{"a snapshot of 350 bytes keeps the 3 entries of 100 below it", 350, 1, 0, 0, 16},
+		{"a snapshot of exactly 300 bytes keeps 3 entries of 100", 300, 1, 0, 0, 16},
+		{"a snapshot at CompactionKeep keeps the whole log", 10, 20, 0, 0, 0},
 		{"a tiny snapshot keeps CompactionKeep entries", 10, 2, 0, 0, 20 - 2},
 		{"a huge snapshot keeps the whole log", 1 << 20, 1, 0, 0, 0},
 		{"at most MaxLogEntries below the snapshot", 1 << 20, 1, 5, 0, 15},

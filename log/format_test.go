@@ -35,7 +35,8 @@ var (
 )
 
 // sampleRecords returns every sample record as (name, key, value): the
-// Badger records, then write-ahead log record bodies (under an empty key).
+// Badger records, then write-ahead log records as written to a segment
+// (framed, under an empty key).
 func sampleRecords() [][3]string {
 	var out [][3]string
 	add := func(name string, k, v []byte) { out = append(out, [3]string{name, string(k), string(v)}) }
@@ -54,11 +55,11 @@ func sampleRecords() [][3]string {
 		add(fmt.Sprintf("identity %d", i), keyIdentity, encodeIdentity(id))
 	}
 	add("checkpoint 77 history 12 last 90", keyCheckpoint, encodeCheckpoint(checkpointRecord{lsn: 77, history: 12, last: 90}))
-	add("wal batch", nil, encodeBatch(Batch{TruncateFrom: 3, Entries: sampleRunEntries, HardState: &sampleHardStates[1]})[walRecHeaderLen:])
-	add("wal batch without hard state", nil, encodeBatch(Batch{Entries: sampleEntries[:1]})[walRecHeaderLen:])
-	add("wal snapshot", nil, encodeSnapshotOp(opSnapshot, sampleSnapshots[1], false)[walRecHeaderLen:])
-	add("wal reset keep", nil, encodeSnapshotOp(opReset, sampleSnapshots[1], true)[walRecHeaderLen:])
-	add("wal two batches", nil, encodeBatches([]Batch{{Entries: sampleEntries[:1]}, {TruncateFrom: 1, Entries: sampleEntries[:1], HardState: &sampleHardStates[1]}})[walRecHeaderLen:])
+	add("wal batch", nil, frameRecord(9, encodeBatch(Batch{TruncateFrom: 3, Entries: sampleRunEntries, HardState: &sampleHardStates[1]})))
+	add("wal batch without hard state", nil, frameRecord(9, encodeBatch(Batch{Entries: sampleEntries[:1]})))
+	add("wal snapshot", nil, frameRecord(9, encodeSnapshotOp(opSnapshot, sampleSnapshots[1], false)))
+	add("wal reset keep", nil, frameRecord(9, encodeSnapshotOp(opReset, sampleSnapshots[1], true)))
+	add("wal two batches", nil, frameRecord(9, encodeBatches([]Batch{{Entries: sampleEntries[:1]}, {TruncateFrom: 1, Entries: sampleEntries[:1], HardState: &sampleHardStates[1]}})))
 	return out
 }
 
@@ -154,17 +155,24 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 // decodeRecord decodes value v stored under key with the matching decoder
-// and re-encodes the result. An empty key means a WAL record body, which
-// has no checksum of its own (the WAL frame holds it): only its structure
-// is checked.
+// and re-encodes the result. An empty key means a framed WAL record as it
+// sits in a segment: its checksum is verified as at open, then its body
+// decoded.
 func decodeRecord(key, v []byte) (reencoded []byte, err error) {
 	switch {
 	case len(key) == 0:
-		ops, err := decodeOps(v)
+		s, ok := validAt(v, 0)
+		if !ok || int64(len(v)) != recordSize(int(s.n)) {
+			return nil, fmt.Errorf("%w: not one framed record", errRecord)
+		}
+		if bytes.ContainsFunc(v[walRecHeaderLen+int(s.n):], func(r rune) bool { return r != 0 }) {
+			return nil, fmt.Errorf("%w: padding is not zero", errRecord)
+		}
+		ops, err := decodeOps(v[walRecHeaderLen : walRecHeaderLen+int(s.n)])
 		if err != nil {
 			return nil, err
 		}
-		var out []byte
+		out := make([]byte, walRecHeaderLen)
 		for _, op := range ops {
 			switch op.kind {
 			case opBatch:
@@ -173,7 +181,7 @@ func decodeRecord(key, v []byte) (reencoded []byte, err error) {
 				out = append(out, encodeSnapshotOp(op.kind, op.snap, op.keep)[walRecHeaderLen:]...)
 			}
 		}
-		return out, nil
+		return frameRecord(s.lsn, out), nil
 	case key[0] == kindRun:
 		id, ok := parseRunKey(key)
 		if !ok {

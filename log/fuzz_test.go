@@ -21,7 +21,10 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Add(runID{5, 6, 1}.key(), []byte{2})
 	f.Add(keySnapshot, []byte{2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0})
-	f.Add([]byte{}, []byte{opBatch, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff})
+	framed := func(body ...byte) []byte { return frameRecord(1, append(make([]byte, walRecHeaderLen), body...)) }
+	f.Add([]byte{}, framed(opBatch, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff))
+	// No entries, yet a first index: not what appendBatch writes.
+	f.Add([]byte{}, framed(opBatch, 0, 0, 0, 0, 0, 0, 0, 0, 0, '0', '0', '0', '0', '0', '0', '0', '0', 0, 0, 0, 0))
 	f.Add(keyHardState, []byte{})
 	f.Fuzz(func(t *testing.T, key, v []byte) {
 		re, err := decodeRecord(key, v)

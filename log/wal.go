@@ -339,14 +339,12 @@ func writeZeros(f *os.File, off, end int64) error {
 	return nil
 }
 
-// append writes one record with the given LSN; buf holds walRecHeaderLen
-// free bytes, then the body, and is extended with the padding. When append
-// returns nil the record is durable (unless the WAL was opened with
-// nosync).
-func (w *wal) append(lsn uint64, buf []byte) error {
+// frameRecord fills in the header of the record in buf (walRecHeaderLen
+// free bytes, then the body) for the given LSN and pads it to 8 bytes: what
+// append writes.
+func frameRecord(lsn uint64, buf []byte) []byte {
 	body := len(buf) - walRecHeaderLen
-	size := recordSize(body)
-	for len(buf) < int(size) {
+	for len(buf) < int(recordSize(body)) {
 		buf = append(buf, 0)
 	}
 	binary.BigEndian.PutUint32(buf, uint32(body))
@@ -354,6 +352,16 @@ func (w *wal) append(lsn uint64, buf []byte) error {
 	crc := record.Checksum(buf[:4])
 	crc = record.UpdateChecksum(crc, buf[8:walRecHeaderLen+body])
 	binary.BigEndian.PutUint32(buf[4:], crc)
+	return buf
+}
+
+// append writes one record with the given LSN; buf holds walRecHeaderLen
+// free bytes, then the body, and is extended with the padding. When append
+// returns nil the record is durable (unless the WAL was opened with
+// nosync).
+func (w *wal) append(lsn uint64, buf []byte) error {
+	buf = frameRecord(lsn, buf)
+	size := int64(len(buf))
 
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -128,10 +128,15 @@ func readOp(r *record.Reader) walOp {
 			r.Failf("bad hard state flag")
 		}
 		first, count := r.U64(), r.U32()
-		if r.Err() == nil && count > 0 {
-			if first == 0 {
-				r.Failf("entries start at index 0")
-			}
+		switch {
+		case r.Err() != nil:
+		case count == 0 && first != 0:
+			// appendBatch writes 0 when there are no entries; anything
+			// else is damage, not a batch this package wrote.
+			r.Failf("no entries, but a first index %d", first)
+		case count > 0 && first == 0:
+			r.Failf("entries start at index 0")
+		case count > 0:
 			op.entries = readEntries(r, first, uint64(count), true)
 		}
 	case opSnapshot:

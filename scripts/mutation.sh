@@ -7,11 +7,14 @@
 #
 #   scripts/mutation.sh [gremlins flags]            full run over engine/ (slow)
 #   scripts/mutation.sh --changed [gremlins flags]  only engine lines changed since
-#       the newest git tag reachable from HEAD (what CI runs). Skipped, with a
-#       message and success, when this is not a git checkout, when there is no
-#       tag, when no non-test engine .go file changed, or when the changed
-#       lines hold no covered mutant. YGGR_MUTATION_BASE=<ref> overrides the
-#       tag (e.g. YGGR_MUTATION_BASE=main on a branch).
+#       the base (what CI runs). The base is the commit named in
+#       .ci/mutation-base, moved forward when a full run passes; if that
+#       commit is not in this history (a rewritten history), the commit that
+#       last changed .ci/mutation-base. YGGR_MUTATION_BASE=<ref> overrides
+#       both (e.g. YGGR_MUTATION_BASE=main on a branch). Skipped, with a
+#       message and success, when this is not a git checkout, when no
+#       non-test engine .go file changed, or when the changed lines hold no
+#       covered mutant.
 #
 # --changed runs under a time limit, YGGR_MUTATION_TIMEOUT (default 8m, keeping CI inside 30 min);
 # running out of time is a failure (timeout's exit 124), never a silent pass.
@@ -31,15 +34,23 @@ if [ "${1:-}" = --changed ]; then
 		echo "mutation: not a git checkout; skipped"
 		exit 0
 	fi
-	if [ -z "$base" ] && ! base=$(git describe --tags --abbrev=0 HEAD 2>/dev/null); then
-		echo "mutation: no git tag yet, so no base to diff against; skipped."
-		echo "mutation: run scripts/mutation.sh for the full run, or set YGGR_MUTATION_BASE=<ref>."
-		exit 0
+	if [ -z "$base" ]; then
+		recorded=$(grep -m1 -o '^[0-9a-f]\{7,40\}' .ci/mutation-base || true)
+		if [ -n "$recorded" ] && git cat-file -e "$recorded^{commit}" 2>/dev/null; then
+			base=$recorded
+		else
+			base=$(git log -1 --format=%H -- .ci/mutation-base)
+			echo "mutation: the recorded base ${recorded:-(none)} is not in this history; using $base, the commit that last changed .ci/mutation-base"
+		fi
+		if [ -z "$base" ]; then
+			echo "mutation: .ci/mutation-base is not committed, so there is no base to diff against" >&2
+			exit 1
+		fi
 	fi
-	# An annotated tag names a tag object: diff against its commit. A git
+	# A ref may name a tag object: diff against its commit. A git
 	# failure here must fail the run, not read as "nothing changed".
 	if ! base=$(git rev-parse --verify --quiet "$base^{commit}"); then
-		echo "mutation: cannot resolve the base ${YGGR_MUTATION_BASE:-tag} to a commit" >&2
+		echo "mutation: cannot resolve the base $base to a commit" >&2
 		exit 1
 	fi
 	files=$(git diff --name-only --merge-base "$base" -- engine)

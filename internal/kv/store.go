@@ -50,6 +50,9 @@ type Store struct {
 	// applied is the index of the last applied command. Guarded by mu; it
 	// only grows, except through Restore.
 	applied uint64
+	// rec, when not nil, receives the events of every command (Record).
+	// Guarded by mu; used by the apply goroutine.
+	rec *[]Event
 }
 
 // New returns an empty store with nothing applied.
@@ -132,27 +135,42 @@ func (s *Store) put(index uint64, key, value []byte) bool {
 		v := old.view()
 		createIndex, version = v.createIndex, v.version+1
 	}
-	s.tree.ReplaceOrInsert(newEntry(key, value, createIndex, index, version))
+	e := newEntry(key, value, createIndex, index, version)
+	s.tree.ReplaceOrInsert(e)
+	if s.rec != nil {
+		*s.rec = append(*s.rec, Event{cur: e, prev: old})
+	}
 	return found
 }
 
 // delete removes key and reports whether it existed. The caller holds the
 // write lock.
 func (s *Store) delete(key []byte) bool {
-	_, found := s.tree.Delete(pivot(key))
+	old, found := s.tree.Delete(pivot(key))
+	if found && s.rec != nil {
+		*s.rec = append(*s.rec, Event{prev: old})
+	}
 	return found
 }
 
 // Get returns the item for key and whether it exists. The returned Item's
 // slices are a copy owned by the caller; an empty value is nil.
 func (s *Store) Get(key []byte) (Item, bool) {
+	it, found, _ := s.GetAt(key)
+	return it, found
+}
+
+// GetAt is Get, and also returns the revision (the applied index) the
+// item was read at.
+func (s *Store) GetAt(key []byte) (Item, bool, uint64) {
 	s.mu.RLock()
 	e, found := s.tree.Get(pivot(key))
+	rev := s.applied
 	s.mu.RUnlock()
 	if !found {
-		return Item{}, false
+		return Item{}, false, rev
 	}
-	return e.item(), true // outside the lock: tree entries are immutable
+	return e.item(), true, rev // outside the lock: tree entries are immutable
 }
 
 // Scan returns the items with start <= key < end in key order, at most
@@ -161,9 +179,17 @@ func (s *Store) Get(key []byte) (Item, bool) {
 // copies owned by the caller. The result is consistent: no command is
 // applied while Scan collects it, so keep limits small on a hot store.
 func (s *Store) Scan(start, end []byte, limit int) ([]Item, bool) {
+	items, more, _ := s.ScanAt(start, end, limit)
+	return items, more
+}
+
+// ScanAt is Scan, and also returns the revision (the applied index) the
+// items were read at.
+func (s *Store) ScanAt(start, end []byte, limit int) ([]Item, bool, uint64) {
 	var entries []entry
 	more := false
 	s.mu.RLock()
+	rev := s.applied
 	ascend(s.tree, start, end, func(e entry) bool {
 		if limit > 0 && len(entries) == limit {
 			more = true
@@ -174,13 +200,13 @@ func (s *Store) Scan(start, end []byte, limit int) ([]Item, bool) {
 	})
 	s.mu.RUnlock()
 	if len(entries) == 0 {
-		return nil, more
+		return nil, more, rev
 	}
 	items := make([]Item, len(entries)) // outside the lock: entries are immutable
 	for i, e := range entries {
 		items[i] = e.item()
 	}
-	return items, more
+	return items, more, rev
 }
 
 // Range returns an iterator over the items with start <= key < end in key
@@ -190,20 +216,28 @@ func (s *Store) Scan(start, end []byte, limit int) ([]Item, bool) {
 // owned by the caller. The iterator may be used more than once; it sees the
 // same items every time.
 func (s *Store) Range(start, end []byte) iter.Seq[Item] {
-	t := s.clone()
+	items, _ := s.RangeAt(start, end)
+	return items
+}
+
+// RangeAt is Range, and also returns the revision (the applied index) the
+// items are read at.
+func (s *Store) RangeAt(start, end []byte) (iter.Seq[Item], uint64) {
+	t, rev := s.clone()
 	start = bytes.Clone(start)
 	end = bytes.Clone(end) // keeps nil nil
 	return func(yield func(Item) bool) {
 		ascend(t, start, end, func(e entry) bool { return yield(e.item()) })
-	}
+	}, rev
 }
 
-// clone returns a copy-on-write clone of the tree. Clone swaps the tree's
-// copy-on-write context, so it takes the write lock.
-func (s *Store) clone() *tree {
+// clone returns a copy-on-write clone of the tree and the applied index
+// it holds. Clone swaps the tree's copy-on-write context, so it takes the
+// write lock.
+func (s *Store) clone() (*tree, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.tree.Clone()
+	return s.tree.Clone(), s.applied
 }
 
 // PrefixEnd returns the end bound of a scan over every key that starts with

@@ -113,6 +113,9 @@ func (n *Node) applyEntries(es []engine.Entry, committed time.Time) {
 	}
 	n.metrics.applyTime.observe(time.Since(start).Seconds())
 	n.metrics.entriesApplied.Add(uint64(len(es)))
+	if a, ok := n.sm.(AppliedObserver); ok {
+		a.AppliedThrough(applied)
+	}
 	n.w.setApplied(applied)
 }
 

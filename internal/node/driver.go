@@ -493,6 +493,9 @@ func (n *Node) compactLoop() {
 		case <-n.stop:
 			return
 		case index := <-n.compactCh:
+			// The history a watch replays starts at the oldest retained
+			// snapshot: the log stays from there on.
+			index = n.historyHold(index)
 			if err := n.logs.Compact(index); err != nil {
 				n.cfg.Logger.Warn("log compaction failed", "node", n.cfg.ID, "index", index, "err", err)
 			}

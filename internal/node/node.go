@@ -43,10 +43,10 @@ type Node struct {
 	// (lease.go).
 	lease  atomic.Pointer[leaseGrant]
 	commit atomic.Uint64
-	// leaderMu guards leaderCh, closed and replaced whenever the role,
-	// term or leader changes, so callers can wait for a leader.
-	leaderMu sync.Mutex
-	leaderCh chan struct{}
+	// leaderCh is closed and replaced whenever the role, term or leader
+	// changes, so callers can wait for a leader. Only the driver replaces
+	// it; every request reads it, without a lock.
+	leaderCh atomic.Pointer[chan struct{}]
 
 	metrics metrics
 	// fatal is set when storage failed.
@@ -55,6 +55,8 @@ type Node struct {
 	snapReq  chan chan snapDone
 	// compactCh carries the newest compaction index to the compactor.
 	compactCh chan uint64
+	// pins holds the log for history readers (history.go).
+	pins historyPins
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -94,7 +96,6 @@ func Start(cfg Config) (*Node, error) {
 		proposals: make(chan engine.Proposal, cfg.MaxPendingProposals),
 		events:    make(chan engine.Event, 4096),
 		applyQ:    newApplyQueue(),
-		leaderCh:  make(chan struct{}),
 		stop:      make(chan struct{}),
 		snapDone:  make(chan snapDone, 1),
 		snapReq:   make(chan chan snapDone, 16),
@@ -103,6 +104,8 @@ func Start(cfg Config) (*Node, error) {
 		persisted: make(chan engine.Entry, 4*maxJobs),
 	}
 	n.metrics.batchSizes.base = 1
+	leaderCh := make(chan struct{})
+	n.leaderCh.Store(&leaderCh)
 	var err error
 	if n.addrs, err = newAddrBook(dirOrEmpty(cfg), cfg.Peers); err != nil {
 		return nil, err
@@ -347,18 +350,14 @@ func (n *Node) publishStatus() {
 	s := n.d.eng.Status()
 	old := n.status.Swap(&s)
 	if old == nil || old.Leader != s.Leader || old.Term != s.Term || old.Role != s.Role {
-		n.leaderMu.Lock()
-		close(n.leaderCh)
-		n.leaderCh = make(chan struct{})
-		n.leaderMu.Unlock()
+		ch := make(chan struct{})
+		close(*n.leaderCh.Swap(&ch))
 	}
 }
 
 // leaderChanged returns a channel closed at the next leader change.
 func (n *Node) leaderChanged() <-chan struct{} {
-	n.leaderMu.Lock()
-	defer n.leaderMu.Unlock()
-	return n.leaderCh
+	return *n.leaderCh.Load()
 }
 
 // WaitLeader blocks until the node knows a leader, or ctx ends.

@@ -42,7 +42,9 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) 
 		case st.Role == engine.Leader || n.net == nil:
 			data, index, err = n.proposeLocal(ctx, cmd)
 		case st.Leader != "":
-			trace.SpanFromContext(ctx).AddEvent("forward", trace.WithAttributes(attribute.String("yggr.leader", string(st.Leader))))
+			if span := recording(ctx); span != nil {
+				span.AddEvent("forward", trace.WithAttributes(attribute.String("yggr.leader", string(st.Leader))))
+			}
 			req := append([]byte{callPropose}, cmd...)
 			data, index, err = n.forward(ctx, st.Leader, req)
 		default:
@@ -57,6 +59,16 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) 
 		}
 	}
 	return nil, 0, lastErr
+}
+
+// recording returns ctx's span if it records events, else nil: building
+// an event's attributes allocates, which a read without a tracer should
+// not pay.
+func recording(ctx context.Context) trace.Span {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		return span
+	}
+	return nil
 }
 
 // waitChange waits for the next leader change, or a short backoff when the
@@ -91,12 +103,16 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 	default:
 		n.w.failProposal(id, ErrBusy)
 	}
-	trace.SpanFromContext(ctx).AddEvent("propose")
+	if span := recording(ctx); span != nil {
+		span.AddEvent("propose")
+	}
 	select {
 	case r := <-pw.ch:
 		if r.err == nil {
 			n.metrics.observeStages(start, r)
-			trace.SpanFromContext(ctx).AddEvent("applied", trace.WithAttributes(attribute.Int64("yggr.index", int64(r.index))))
+			if span := recording(ctx); span != nil {
+				span.AddEvent("applied", trace.WithAttributes(attribute.Int64("yggr.index", int64(r.index))))
+			}
 		}
 		return r.data, r.index, r.err
 	case <-ctx.Done():
@@ -133,15 +149,17 @@ func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, err
 		if submit {
 			n.submitRead(b)
 		}
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-		case <-n.stop:
-			return 0, ErrClosed
+		err := n.waitRead(ctx, b)
+		if next := n.w.leaveRead(b); next != nil {
+			n.submitRead(next)
+		}
+		if err != nil {
+			return 0, err
 		}
 		if b.err == nil {
-			trace.SpanFromContext(ctx).AddEvent("read index", trace.WithAttributes(attribute.Int64("yggr.index", int64(b.index))))
+			if span := recording(ctx); span != nil {
+				span.AddEvent("read index", trace.WithAttributes(attribute.Int64("yggr.index", int64(b.index))))
+			}
 			return n.readAt(ctx, start, b.index)
 		}
 		if !retryable(b.err) && !errors.Is(b.err, ErrTimeout) {
@@ -153,6 +171,27 @@ func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, err
 		}
 	}
 	return 0, lastErr
+}
+
+// waitRead waits until b is answered or ctx ends. It does not watch
+// n.stop: Close fails every batch (waiters.failAll) once the node's
+// goroutines have ended, which closes b.done. Up to 64 readers wait on one
+// batch, and every channel a reader selects on is locked when it parks and
+// again when it wakes: a shared stop channel made that lock contended, and
+// without a ctx to watch the wait is a plain receive, which wakes without
+// relocking at all.
+func (n *Node) waitRead(ctx context.Context, b *readBatch) error {
+	done := ctx.Done()
+	if done == nil {
+		<-b.done
+		return nil
+	}
+	select {
+	case <-b.done:
+		return nil
+	case <-done:
+		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	}
 }
 
 // submitRead hands a read batch to the driver, or fails it (and hands on
@@ -167,7 +206,8 @@ func (n *Node) submitRead(b *readBatch) {
 	}
 }
 
-// readDone answers a read batch and hands the next one to the driver.
+// readDone answers a read batch and hands the next one to the driver when
+// the answered batch has no reader left to wake (waiters.readDone).
 func (n *Node) readDone(id, index uint64, err error) {
 	if next := n.w.readDone(id, index, err); next != nil {
 		n.submitRead(next)

@@ -20,3 +20,12 @@ type StateMachine interface {
 	// WriterTo. On error the state must be unchanged.
 	Restore(r io.Reader) error
 }
+
+// AppliedObserver is implemented by a state machine that wants to know
+// when the runtime has applied a batch of entries: AppliedThrough(index)
+// follows the Apply calls of every entry up to index (including entries
+// that are not commands, which are not passed to Apply), on the apply
+// goroutine, before readers waiting for index are released.
+type AppliedObserver interface {
+	AppliedThrough(index uint64)
+}

@@ -68,28 +68,42 @@ func (w *waiters) newProposal() (uint64, *proposalWaiter) {
 
 // readBatch is a group of reads served by one engine.Read. At most one
 // batch per node is in the engine at a time; reads that arrive meanwhile
-// join the open batch, which is handed to the engine when the batch before
-// it is answered. Every member of a batch joined it before its Read was
-// stepped, so the read index the engine chooses serves all of them.
+// join the open batch, which is handed to the engine once the batch before
+// it is answered and all of that batch's readers have woken up (leaveRead).
+// Every member of a batch joined it before its Read was stepped, so the
+// read index the engine chooses serves all of them.
+//
+// Waiting for the answered readers costs the next batch the time it takes
+// to schedule them, a few microseconds each, and gains it every one of them
+// that comes straight back (a closed loop of clients): the batches grow
+// towards the number of concurrent readers instead of alternating between
+// two halves, and a busy node spends half the rounds (heartbeats, their
+// answers, driver iterations) on the same reads.
 type readBatch struct {
 	id    uint64
 	done  chan struct{} // closed once index or err is set
 	index uint64
 	err   error
+	// Guarded by waiters.mu: members counts the readers that joined and
+	// have not left; answered is set when done is closed.
+	members  int
+	answered bool
 }
 
 // joinRead adds a read to a batch. submit says the caller must hand
 // engine.Read{ID: b.id} to the driver (or fail it with readDone);
 // otherwise the batch goes to the engine when the one in flight ends
-// (readDone returns it).
+// (readDone or leaveRead returns it). The caller must call leaveRead once
+// it stops waiting for b.done.
 func (w *waiters) joinRead() (b *readBatch, submit bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.openRead != nil {
-		return w.openRead, false
+	if b = w.openRead; b != nil {
+		b.members++
+		return b, false
 	}
 	w.nextID++
-	b = &readBatch{id: w.nextID, done: make(chan struct{})}
+	b = &readBatch{id: w.nextID, done: make(chan struct{}), members: 1}
 	w.reads[b.id] = b
 	if w.readInFlight == nil {
 		w.readInFlight = b
@@ -97,6 +111,38 @@ func (w *waiters) joinRead() (b *readBatch, submit bool) {
 	}
 	w.openRead = b
 	return b, false
+}
+
+// leaveRead records that a member of b stopped waiting (answered, or its
+// ctx ended). When it is the last member of the answered batch in flight,
+// the open batch takes its place and is returned: the caller must hand its
+// Read to the engine (or fail it).
+func (w *waiters) leaveRead(b *readBatch) (next *readBatch) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b.members--
+	if b.members > 0 || !b.answered || b != w.readInFlight {
+		return nil
+	}
+	return w.advanceReads()
+}
+
+// advanceReads retires the answered batch in flight: the open batch, if
+// any member is still waiting in it, takes its place and is returned.
+// An open batch whose members all left (their ctx ended) is dropped
+// without costing a round.
+func (w *waiters) advanceReads() *readBatch {
+	next := w.openRead
+	w.readInFlight, w.openRead = nil, nil
+	if next == nil {
+		return nil
+	}
+	if next.members == 0 {
+		w.finishRead(next, 0, ErrTimeout)
+		return nil
+	}
+	w.readInFlight = next
+	return next
 }
 
 // accepted moves a proposal to its (term, index) key. A waiter already at
@@ -159,8 +205,10 @@ func (w *waiters) restoredTo(index uint64) {
 }
 
 // readDone hands a read batch its read index, or its error. When the batch
-// in flight ends, the open batch (if any) takes its place and is returned:
-// the caller must hand its Read to the engine (or fail it).
+// in flight ends and none of its members is still waiting, the open batch
+// (if any) takes its place and is returned: the caller must hand its Read
+// to the engine (or fail it). Otherwise the last member to leave
+// (leaveRead) hands it on.
 func (w *waiters) readDone(id uint64, index uint64, err error) (next *readBatch) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -169,16 +217,16 @@ func (w *waiters) readDone(id uint64, index uint64, err error) (next *readBatch)
 		return nil
 	}
 	w.finishRead(b, index, err)
-	if b != w.readInFlight {
+	if b != w.readInFlight || b.members > 0 {
 		return nil
 	}
-	w.readInFlight, w.openRead = w.openRead, nil
-	return w.readInFlight
+	return w.advanceReads()
 }
 
 func (w *waiters) finishRead(b *readBatch, index uint64, err error) {
 	delete(w.reads, b.id)
 	b.index, b.err = index, err
+	b.answered = true
 	close(b.done)
 }
 

@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -124,8 +126,8 @@ func TestFailAll(t *testing.T) {
 
 // TestReadBatches: one batch is in the engine at a time; reads arriving
 // meanwhile share the open batch, which takes its place when it is answered
-// (its read index is chosen after all of them arrived); every member of a
-// batch gets its result.
+// and its members have left (its read index is chosen after all of them
+// arrived); every member of a batch gets its result.
 func TestReadBatches(t *testing.T) {
 	w := newWaiters()
 	b1, submit := w.joinRead()
@@ -139,12 +141,20 @@ func TestReadBatches(t *testing.T) {
 	if b, submit := w.joinRead(); b != b2 || submit {
 		t.Fatalf("third read: batch %d submit %v, want batch %d, not submitted", b.id, submit, b2.id)
 	}
-	if next := w.readDone(b1.id, 7, nil); next != b2 {
-		t.Fatalf("answer to b1 handed on %v, want b2", next)
+	if next := w.readDone(b1.id, 7, nil); next != nil {
+		t.Fatalf("answer to b1 handed on %v while its reader waits, want nil", next)
 	}
 	<-b1.done
 	if b1.index != 7 || b1.err != nil {
 		t.Fatalf("b1: index %d err %v, want 7, nil", b1.index, b1.err)
+	}
+	// b1's reader comes back before it leaves (another goroutine of a
+	// closed loop): it joins b2, which is not in the engine yet.
+	if b, submit := w.joinRead(); b != b2 || submit {
+		t.Fatalf("read while b1 drains: batch %d submit %v, want batch %d, not submitted", b.id, submit, b2.id)
+	}
+	if next := w.leaveRead(b1); next != b2 {
+		t.Fatalf("last reader of b1 left and handed on %v, want b2", next)
 	}
 	select {
 	case <-b2.done:
@@ -159,6 +169,13 @@ func TestReadBatches(t *testing.T) {
 	if next := w.readDone(b1.id, 9, nil); next != nil || b1.index != 7 {
 		t.Fatalf("duplicate answer to b1: handed on %v, index %d; want nil, 7", next, b1.index)
 	}
+	// b2's three readers leave before it is answered (their ctx ended):
+	// the failure hands b3 on at once.
+	for range 3 {
+		if next := w.leaveRead(b2); next != nil {
+			t.Fatalf("reader left unanswered b2 and handed on %v, want nil", next)
+		}
+	}
 	if next := w.readDone(b2.id, 0, ErrBusy); next != b3 {
 		t.Fatalf("failure of b2 handed on %v, want b3", next)
 	}
@@ -167,9 +184,101 @@ func TestReadBatches(t *testing.T) {
 		t.Fatalf("b2: err %v, want ErrBusy", b2.err)
 	}
 	if next := w.readDone(b3.id, 8, nil); next != nil {
+		t.Fatalf("answer to b3 while its reader waits handed on %v", next)
+	}
+	if next := w.leaveRead(b3); next != nil {
 		t.Fatalf("answer to b3 with nothing open handed on %v", next)
 	}
 	if b4, submit := w.joinRead(); !submit || b4 == b3 {
 		t.Fatalf("read with nothing in flight: batch %d submit %v, want a new batch to submit", b4.id, submit)
 	}
+}
+
+// An open batch whose readers all left before it reached the engine is
+// dropped, not sent: it would cost a round for nobody.
+func TestAbandonedReadBatchNotSent(t *testing.T) {
+	w := newWaiters()
+	b1, _ := w.joinRead()
+	b2, _ := w.joinRead()
+	if next := w.leaveRead(b2); next != nil {
+		t.Fatalf("reader left open b2 and handed on %v, want nil", next)
+	}
+	w.readDone(b1.id, 3, nil)
+	if next := w.leaveRead(b1); next != nil {
+		t.Fatalf("b1 handed on %v, want nil (b2 has no reader)", next)
+	}
+	<-b2.done
+	if len(w.reads) != 0 || w.readInFlight != nil || w.openRead != nil {
+		t.Fatalf("left %d batches, in flight %v, open %v; want none", len(w.reads), w.readInFlight, w.openRead)
+	}
+	if b3, submit := w.joinRead(); !submit || b3 == b2 {
+		t.Fatalf("next read: batch %d submit %v, want a new batch to submit", b3.id, submit)
+	}
+}
+
+// TestReadBatchesConcurrent runs the batch protocol of Node.ReadIndex
+// (join, wait, leave, hand on) from many goroutines against a driver that
+// answers each batch it receives, some readers giving up early: every read
+// ends, nothing is left behind, and at most one batch is in the engine at a
+// time.
+func TestReadBatchesConcurrent(t *testing.T) {
+	w := newWaiters()
+	engine := make(chan *readBatch, 1024)
+	var inEngine atomic.Int32
+	driverDone := make(chan struct{})
+	var rounds atomic.Int64
+	go func() { // the fake driver; ends when engine is closed
+		defer close(driverDone)
+		for b := range engine {
+			if n := inEngine.Add(1); n != 1 {
+				t.Errorf("%d batches in the engine", n)
+			}
+			round := rounds.Add(1)
+			inEngine.Add(-1)
+			if next := w.readDone(b.id, uint64(round), nil); next != nil {
+				engine <- next
+			}
+		}
+	}()
+	const readers, reads = 64, 300
+	var wg sync.WaitGroup
+	for r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range reads {
+				ctx, cancel := context.WithCancel(context.Background())
+				if (r+i)%7 == 0 {
+					cancel() // gives up at once, maybe before its batch is answered
+				}
+				b, submit := w.joinRead()
+				if submit {
+					engine <- b
+				}
+				select {
+				case <-b.done:
+				case <-ctx.Done():
+				}
+				cancel()
+				if next := w.leaveRead(b); next != nil {
+					engine <- next
+				}
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(30 * time.Second):
+		t.Fatal("readers still waiting after 30s: a batch was never handed on")
+	}
+	close(engine)
+	<-driverDone
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.readInFlight != nil && !w.readInFlight.answered || w.openRead != nil {
+		t.Fatalf("left in flight %+v, open %+v", w.readInFlight, w.openRead)
+	}
+	t.Logf("%d reads in %d rounds", readers*reads, rounds.Load())
 }
