@@ -107,8 +107,8 @@ type Config struct {
 	// answer to the previous one, so a transfer takes about one round trip
 	// per window rather than per chunk. A snapshot of unknown size
 	// (SnapshotMeta.Size 0) is sent one chunk at a time. Default 4 (4 MiB
-	// in flight with the default chunk); a host whose transport queues
-	// chunks must queue at least this many.
+	// in flight with the default chunk), at most MaxSnapshotWindow; a host
+	// whose transport queues chunks must queue at least this many.
 	SnapshotWindow int
 
 	// Seed seeds the PCG that draws election timeouts. Nodes of one cluster
@@ -126,6 +126,11 @@ type Config struct {
 
 // Errors found in a Config by New.
 var ErrInvalidConfig = errors.New("engine: invalid config")
+
+// MaxSnapshotWindow bounds Config.SnapshotWindow: more chunks in flight
+// than a transport queues only get dropped (and the bytes in flight,
+// window × SnapshotChunkBytes, stay far from overflowing).
+const MaxSnapshotWindow = 1024
 
 // withDefaults returns a copy with defaults filled in and Peers sorted.
 func (c Config) withDefaults() Config {
@@ -212,6 +217,9 @@ func (c Config) Validate() error {
 		if c.LeaseTicks > c.ElectionTicks-c.ClockDriftTicks {
 			return bad("LeaseTicks %d must be at most ElectionTicks %d minus ClockDriftTicks %d", c.LeaseTicks, c.ElectionTicks, c.ClockDriftTicks)
 		}
+	}
+	if c.SnapshotWindow > MaxSnapshotWindow {
+		return bad("SnapshotWindow %d exceeds %d", c.SnapshotWindow, MaxSnapshotWindow)
 	}
 	if c.SnapshotChunkBytes > 64<<20 {
 		return bad("SnapshotChunkBytes %d exceeds 64 MiB", c.SnapshotChunkBytes)

@@ -39,6 +39,8 @@ func TestConfigValidate(t *testing.T) {
 		{"drift negative", base(func(c *Config) { c.ClockDriftTicks = -1 }), "must be positive"},
 		{"snapshot window negative", base(func(c *Config) { c.SnapshotWindow = -1 }), "must be positive"},
 		{"snapshot window of one", base(func(c *Config) { c.SnapshotWindow = 1 }), ""},
+		{"largest snapshot window", base(func(c *Config) { c.SnapshotWindow = MaxSnapshotWindow }), ""},
+		{"snapshot window too large", base(func(c *Config) { c.SnapshotWindow = MaxSnapshotWindow + 1 }), "exceeds"},
 		{"lease negative", base(func(c *Config) { c.LeaseTicks = -1 }), "negative"},
 		{"lease without check-quorum", base(func(c *Config) { c.LeaseTicks = 5; c.DisableCheckQuorum = true }), "check-quorum"},
 		{"lease too long", base(func(c *Config) { c.LeaseTicks = 9 }), "at most"},

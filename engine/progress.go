@@ -36,7 +36,9 @@ type progress struct {
 	// the chunks between are in flight. snapResent says the chunks from
 	// snapAcked on were sent again since snapAcked last moved, so a later
 	// report of a gap at snapAcked is about the older copies. snapIdle
-	// counts ticks since a chunk was last sent, to retransmit lost ones.
+	// counts ticks since the transfer last moved (a chunk sent, or an
+	// answer that slid the window), to retransmit lost chunks: a follower
+	// slow to write the last chunks of a window is not sent them again.
 	snap       SnapshotMeta
 	snapAcked  uint64
 	snapSent   uint64
@@ -105,7 +107,7 @@ func (p *progress) snapAnswered(next, off uint64) bool {
 	gap := off > next
 	switch {
 	case next > p.snapAcked:
-		p.snapAcked, p.snapResent = next, false
+		p.snapAcked, p.snapResent, p.snapIdle = next, false, 0
 		p.snapSent = max(p.snapSent, next)
 	case !gap, next == p.snapAcked && p.snapResent:
 		return false

@@ -289,3 +289,30 @@ func TestSnapshotUnknownSizeStopAndWait(t *testing.T) {
 		}
 	}
 }
+
+// The idle count restarts when an answer slides the window: a follower
+// that is slow with the last chunks, all of them sent, is not sent them
+// again while it keeps answering.
+func TestSnapshotIdleCountsFromProgress(t *testing.T) {
+	e, first := snapshotTransfer(t, 35, 4)
+	if d := cmp.Diff([]uint64{0, 10, 20, 30}, first); d != "" {
+		t.Fatalf("first chunks (-want +got):\n%s", d)
+	}
+	quiet := e.cfg.ElectionTicks / 2 // ticks without a retransmission
+	for i := range quiet {
+		if got := chunkOffsets(t, e.Step(Tick{})); got != nil {
+			t.Fatalf("tick %d sent chunks %v", i+1, got)
+		}
+	}
+	if got := snapAnswer(t, e, 10, 0); got != nil {
+		t.Fatalf("an answer with every chunk sent sent %v", got)
+	}
+	for i := range quiet {
+		if got := chunkOffsets(t, e.Step(Tick{})); got != nil {
+			t.Fatalf("tick %d after the answer sent chunks %v", i+1, got)
+		}
+	}
+	if d := cmp.Diff([]uint64{10, 20, 30}, chunkOffsets(t, e.Step(Tick{}))); d != "" {
+		t.Fatalf("retransmission once idle (-want +got):\n%s", d)
+	}
+}

@@ -154,14 +154,17 @@ func (r *Receiver) resume() (bool, error) {
 	if err == nil {
 		var p *progress
 		if p, err = decodeProgress(b); err == nil {
-			return r.resumeFrom(p)
+			// decodeProgress checked the frame: b[0] is its version.
+			return r.resumeFrom(p, b[0])
 		}
 	}
 	log.Warn("snapshot: discarding partial receive with damaged progress record", "err", err)
 	return false, nil
 }
 
-func (r *Receiver) resumeFrom(p *progress) (bool, error) {
+// resumeFrom resumes from the progress record p, read in format version
+// version; a record of an older version is rewritten in the current one.
+func (r *Receiver) resumeFrom(p *progress, version byte) (bool, error) {
 	log := r.s.log.With("path", r.dir, "term", r.meta.Term, "index", r.meta.Index)
 	if p.Index != r.meta.Index || p.Term != r.meta.Term || !p.Membership.Equal(r.meta.Membership) {
 		log.Warn("snapshot: discarding partial receive of different metadata")
@@ -219,7 +222,7 @@ func (r *Receiver) resumeFrom(p *progress) (bool, error) {
 			}
 		}
 	}
-	if r.offset != p.Offset {
+	if r.offset != p.Offset || version != formatVersion {
 		if err := r.saveProgress(r.offset, r.crcs); err != nil {
 			return false, err
 		}
