@@ -7,8 +7,9 @@ package engine
 // host executes the actions of one Step in the order given, across Steps
 // too. No Send (or SendSnapshot) is performed before every earlier
 // PersistHardState that changed the term or vote is durable; a MsgAppResp
-// or MsgSnapResp also waits until every earlier PersistEntries, TruncateLog,
-// WriteSnapshotChunk and RestoreSnapshot is durable; other messages,
+// also waits until every earlier PersistEntries, TruncateLog,
+// WriteSnapshotChunk and RestoreSnapshot is durable, and a MsgSnapResp
+// until every one of those but WriteSnapshotChunk is; other messages,
 // including the leader's MsgApp, need not wait for log writes (the leader
 // counts itself only after LogPersisted). A PersistHardState that changed
 // only Commit has no durability requirement. Non-persist actions
@@ -92,8 +93,10 @@ type ReadFailed struct {
 
 // WriteSnapshotChunk: a follower received bytes [Offset, Offset+len(Data)) of
 // the snapshot Meta from the leader. Write them to the incoming snapshot;
-// Offset 0 starts a new one (discarding any other incoming snapshot). When
-// Done, verify and publish it; then RestoreSnapshot follows.
+// Offset 0 starts a new one (discarding any other incoming snapshot). They
+// need not be durable before the MsgSnapResp that acknowledges them (see
+// the package documentation). When Done, verify the snapshot and publish
+// it durably; then RestoreSnapshot follows.
 type WriteSnapshotChunk struct {
 	Meta   SnapshotMeta
 	Offset uint64

@@ -102,6 +102,14 @@ type Config struct {
 	// SnapshotChunkBytes is the size of one InstallSnapshot chunk.
 	// Default 1 MiB.
 	SnapshotChunkBytes uint64
+	// SnapshotWindow bounds the InstallSnapshot chunks in flight to one
+	// follower: the leader sends the next chunk without waiting for the
+	// answer to the previous one, so a transfer takes about one round trip
+	// per window rather than per chunk. A snapshot of unknown size
+	// (SnapshotMeta.Size 0) is sent one chunk at a time. Default 4 (4 MiB
+	// in flight with the default chunk), at most MaxSnapshotWindow; a host
+	// whose transport queues chunks must queue at least this many.
+	SnapshotWindow int
 
 	// Seed seeds the PCG that draws election timeouts. Nodes of one cluster
 	// should get different seeds.
@@ -118,6 +126,11 @@ type Config struct {
 
 // Errors found in a Config by New.
 var ErrInvalidConfig = errors.New("engine: invalid config")
+
+// MaxSnapshotWindow bounds Config.SnapshotWindow: more chunks in flight
+// than a transport queues only get dropped (and the bytes in flight,
+// window × SnapshotChunkBytes, stay far from overflowing).
+const MaxSnapshotWindow = 1024
 
 // withDefaults returns a copy with defaults filled in and Peers sorted.
 func (c Config) withDefaults() Config {
@@ -160,6 +173,9 @@ func (c Config) withDefaults() Config {
 	if c.SnapshotChunkBytes == 0 {
 		c.SnapshotChunkBytes = 1 << 20
 	}
+	if c.SnapshotWindow == 0 {
+		c.SnapshotWindow = 4
+	}
 	c.Peers = slices.Clone(c.Peers)
 	slices.Sort(c.Peers)
 	return c
@@ -188,8 +204,8 @@ func (c Config) Validate() error {
 	if c.ElectionTicks < 2 || c.HeartbeatTicks < 1 || c.HeartbeatTicks >= c.ElectionTicks {
 		return bad("need 1 <= HeartbeatTicks (%d) < ElectionTicks (%d)", c.HeartbeatTicks, c.ElectionTicks)
 	}
-	if c.MaxInflightMsgs < 1 || c.MaxPendingReads < 1 || c.ClockDriftTicks < 1 {
-		return bad("MaxInflightMsgs, MaxPendingReads and ClockDriftTicks must be positive")
+	if c.MaxInflightMsgs < 1 || c.MaxPendingReads < 1 || c.ClockDriftTicks < 1 || c.SnapshotWindow < 1 {
+		return bad("MaxInflightMsgs, MaxPendingReads, ClockDriftTicks and SnapshotWindow must be positive")
 	}
 	if c.LeaseTicks < 0 {
 		return bad("LeaseTicks %d is negative", c.LeaseTicks)
@@ -201,6 +217,9 @@ func (c Config) Validate() error {
 		if c.LeaseTicks > c.ElectionTicks-c.ClockDriftTicks {
 			return bad("LeaseTicks %d must be at most ElectionTicks %d minus ClockDriftTicks %d", c.LeaseTicks, c.ElectionTicks, c.ClockDriftTicks)
 		}
+	}
+	if c.SnapshotWindow > MaxSnapshotWindow {
+		return bad("SnapshotWindow %d exceeds %d", c.SnapshotWindow, MaxSnapshotWindow)
 	}
 	if c.SnapshotChunkBytes > 64<<20 {
 		return bad("SnapshotChunkBytes %d exceeds 64 MiB", c.SnapshotChunkBytes)

@@ -37,6 +37,10 @@ func TestConfigValidate(t *testing.T) {
 		{"inflight negative", base(func(c *Config) { c.MaxInflightMsgs = -1 }), "must be positive"},
 		{"pending reads negative", base(func(c *Config) { c.MaxPendingReads = -1 }), "must be positive"},
 		{"drift negative", base(func(c *Config) { c.ClockDriftTicks = -1 }), "must be positive"},
+		{"snapshot window negative", base(func(c *Config) { c.SnapshotWindow = -1 }), "must be positive"},
+		{"snapshot window of one", base(func(c *Config) { c.SnapshotWindow = 1 }), ""},
+		{"largest snapshot window", base(func(c *Config) { c.SnapshotWindow = MaxSnapshotWindow }), ""},
+		{"snapshot window too large", base(func(c *Config) { c.SnapshotWindow = MaxSnapshotWindow + 1 }), "exceeds"},
 		{"lease negative", base(func(c *Config) { c.LeaseTicks = -1 }), "negative"},
 		{"lease without check-quorum", base(func(c *Config) { c.LeaseTicks = 5; c.DisableCheckQuorum = true }), "check-quorum"},
 		{"lease too long", base(func(c *Config) { c.LeaseTicks = 9 }), "at most"},
@@ -67,7 +71,7 @@ func TestConfigDefaults(t *testing.T) {
 	got := Config{ID: "n1", Peers: []NodeID{"n3", "n1"}}.withDefaults()
 	want := Config{ID: "n1", Peers: []NodeID{"n1", "n3"}, ElectionTicks: 10, HeartbeatTicks: 1, MaxInflightMsgs: 256,
 		MaxAppendBytes: 1 << 20, EntryCacheBytes: 8 << 20, MaxUncommittedBytes: 64 << 20, ClockDriftTicks: 2, MaxPendingReads: 4096,
-		SnapshotMinBytes: 4 << 20, MaxLogEntries: 100000, MaxLogBytes: 64 << 20, CompactionKeep: 1000, SnapshotChunkBytes: 1 << 20}
+		SnapshotMinBytes: 4 << 20, MaxLogEntries: 100000, MaxLogBytes: 64 << 20, CompactionKeep: 1000, SnapshotChunkBytes: 1 << 20, SnapshotWindow: 4}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("defaults (-want +got):\n%s", d)
 	}

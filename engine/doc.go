@@ -30,9 +30,16 @@
 // the vote is durable. Beyond that, what a message claims decides what it
 // waits for:
 //
-//   - MsgAppResp and MsgSnapResp acknowledge log and snapshot contents: they
-//     wait until every earlier persist action (PersistEntries, TruncateLog,
-//     WriteSnapshotChunk, RestoreSnapshot) is durable.
+//   - MsgAppResp acknowledges log contents: it waits until every earlier
+//     persist action (PersistEntries, TruncateLog, WriteSnapshotChunk,
+//     RestoreSnapshot) is durable.
+//   - MsgSnapResp only paces a snapshot transfer: it waits for the same
+//     writes except WriteSnapshotChunk. A follower that restarts forgets
+//     the snapshot it was receiving and has the leader send it again from
+//     offset 0, so the engine never relies on a partial snapshot being
+//     durable; a host that resumes one (skipping bytes it holds) resumes
+//     only from bytes it made durable. A chunk with Done must be durable
+//     (the snapshot published) before the RestoreSnapshot after it.
 //   - every other message, the leader's AppendEntries included (Raft thesis
 //     §10.2.1), claims nothing about the sender's disk and may go out while
 //     earlier log writes are still in progress. The leader counts its own

@@ -166,8 +166,8 @@ func (env *iEnv) handle(d *datadriven.TestData) string {
 // cmdAddNodes: add-nodes N [voters=(n1,n2)] [join] [pre-vote=bool]
 // [check-quorum=bool] [lease=T] [election=T] [heartbeat=T]
 // [max-inflight=N] [max-append-bytes=B] [max-uncommitted=B]
-// [snapshot-entries=N] [compaction-keep=N] [chunk=B] [max-reads=N]
-// [max-log-entries=N] [manual-persist].
+// [snapshot-entries=N] [compaction-keep=N] [chunk=B] [snapshot-window=N]
+// [max-reads=N] [max-log-entries=N] [manual-persist].
 func (env *iEnv) cmdAddNodes(d *datadriven.TestData) {
 	n, err := strconv.Atoi(d.CmdArgs[0].Key)
 	if err != nil {
@@ -207,6 +207,7 @@ func (env *iEnv) cmdAddNodes(d *datadriven.TestData) {
 		in("heartbeat", &cfg.HeartbeatTicks)
 		in("max-inflight", &cfg.MaxInflightMsgs)
 		in("max-reads", &cfg.MaxPendingReads)
+		in("snapshot-window", &cfg.SnapshotWindow)
 		u64("max-append-bytes", &cfg.MaxAppendBytes)
 		u64("max-uncommitted", &cfg.MaxUncommittedBytes)
 		u64("snapshot-entries", &cfg.SnapshotEntries)
@@ -274,12 +275,15 @@ func (env *iEnv) campaign(id NodeID) {
 }
 
 // cmdDeliver: deliver-msgs [to...] [from=(..)] [type=(..)] [drop=(..)]
-// delivers (or, for recipients in drop, discards) the messages queued when
-// the command starts that match the filters; the rest stay queued in order.
+// [only=(k..)] [reverse] [dup] delivers (or, for recipients in drop,
+// discards) the messages queued when the command starts that match the
+// filters; the rest stay queued in order. only keeps of those the k-th
+// ones (from 1); reverse delivers them last first; dup delivers each twice
+// in a row.
 func (env *iEnv) cmdDeliver(d *datadriven.TestData) {
 	var to []NodeID
 	for _, a := range d.CmdArgs {
-		if len(a.Vals) == 0 {
+		if len(a.Vals) == 0 && a.Key != "reverse" && a.Key != "dup" {
 			to = append(to, env.node(a.Key))
 		}
 	}
@@ -311,6 +315,20 @@ func (env *iEnv) cmdDeliver(d *datadriven.TestData) {
 			keep = append(keep, m)
 		}
 	}
+	if only := vals("only"); only != nil {
+		var picked []Message
+		for i, m := range deliver {
+			if slices.Contains(only, strconv.Itoa(i+1)) {
+				picked = append(picked, m)
+			} else {
+				keep = append(keep, m)
+			}
+		}
+		deliver = picked
+	}
+	if d.HasArg("reverse") {
+		slices.Reverse(deliver)
+	}
 	env.msgs = keep
 	for _, m := range deliver {
 		if slices.Contains(drop, string(m.To)) {
@@ -318,6 +336,9 @@ func (env *iEnv) cmdDeliver(d *datadriven.TestData) {
 			continue
 		}
 		env.deliver(m)
+		if d.HasArg("dup") {
+			env.deliver(m)
+		}
 	}
 }
 
@@ -342,13 +363,14 @@ func (env *iEnv) cmdPartition(d *datadriven.TestData) {
 	}
 }
 
-// cmdSnapshot: snapshot n1 [index] takes a snapshot of n1's state machine
-// at index (default: its applied index) and reports it.
+// cmdSnapshot: snapshot n1 [index] [unsized] takes a snapshot of n1's
+// state machine at index (default: its applied index) and reports it;
+// unsized reports it with Size 0 (unknown).
 func (env *iEnv) cmdSnapshot(d *datadriven.TestData) {
 	id := env.node(d.CmdArgs[0].Key)
 	n := env.nodes[id]
 	idx := n.applied
-	if len(d.CmdArgs) > 1 {
+	if len(d.CmdArgs) > 1 && d.CmdArgs[1].Key != "unsized" {
 		v, err := strconv.ParseUint(d.CmdArgs[1].Key, 10, 64)
 		if err != nil {
 			d.Fatalf(env.t, "snapshot: %v", err)
@@ -372,6 +394,9 @@ func (env *iEnv) cmdSnapshot(d *datadriven.TestData) {
 	}
 	data := encodeSM(covered)
 	meta := SnapshotMeta{Index: idx, Term: term, Size: uint64(len(data))}
+	if d.HasArg("unsized") {
+		meta.Size = 0
+	}
 	// The host writes the snapshot durably, then reports it.
 	n.snap, n.snapData = meta, data
 	env.printf("%s: snapshot %s size=%d", id, meta, len(data))

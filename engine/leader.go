@@ -191,7 +191,11 @@ func (e *Engine) bcastHeartbeat() {
 		// so that it never commits an entry it has not verified.
 		e.send(Message{Type: MsgHeartbeat, To: id, Commit: min(pr.match, e.log.commit), Context: round})
 		if pr.state == Snapshot && pr.snapIdle >= e.cfg.ElectionTicks/2+1 {
-			e.sendSnapshotChunk(id, pr) // retransmit a lost chunk
+			// Nothing sent for a while: the chunks in flight, or their
+			// answers, may be lost. Send again from the acknowledged
+			// offset.
+			pr.snapRewind()
+			e.sendSnapshotChunks(id, pr)
 		}
 	}
 	e.maybeConfirmReads()

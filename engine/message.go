@@ -116,8 +116,9 @@ type Message struct {
 	// is the last index the follower verified matches the leader (on success)
 	// or the PrevIndex it rejected; HintIndex/HintTerm let the leader skip a
 	// whole conflicting term at once. For MsgSnapResp, Index is the next
-	// snapshot byte offset the follower expects. For MsgReadIndexResp, Index
-	// is the read index.
+	// snapshot byte offset the follower expects, and Offset that of the
+	// chunk it answers (beyond Index: the follower dropped it). For
+	// MsgReadIndexResp, Index is the read index.
 	Reject    bool
 	Index     uint64
 	HintIndex uint64
@@ -166,7 +167,7 @@ func (m Message) String() string {
 			s += " done"
 		}
 	case MsgSnapResp:
-		s += fmt.Sprintf(" snap=%d/%d next=%d", m.Snapshot.Term, m.Snapshot.Index, m.Index)
+		s += fmt.Sprintf(" snap=%d/%d off=%d next=%d", m.Snapshot.Term, m.Snapshot.Index, m.Offset, m.Index)
 		if m.Reject {
 			s += " reject"
 		}

@@ -54,6 +54,8 @@ type simOptions struct {
 	byzantine bool
 	// five runs five voters instead of three.
 	five bool
+	// snapshotWindow is Config.SnapshotWindow (0: the default).
+	snapshotWindow int
 	// manualPersist delays LogPersisted reports to random points, and a
 	// leader that crashes loses the entries it had not reported durable
 	// (they may still have been in its write pipeline, Raft thesis
@@ -84,8 +86,8 @@ func newSimEnv(t *testing.T, fail func(string, ...any), opt simOptions) *iEnv {
 	for i, id := range append(slices.Clone(peers), "n4") {
 		cfg := Config{ID: id, Peers: peers, ElectionTicks: 10, HeartbeatTicks: 2, Seed: uint64(i + 1),
 			DisablePreVote: !opt.preVote, MaxInflightMsgs: 4, MaxAppendBytes: 100,
-			SnapshotEntries: 8, CompactionKeep: 2, SnapshotChunkBytes: 7, MaxPendingReads: 16,
-			EntryCacheBytes: 60} // about two entries: data is released and read back all the time
+			SnapshotEntries: 8, CompactionKeep: 2, SnapshotChunkBytes: 7, SnapshotWindow: opt.snapshotWindow,
+			MaxPendingReads: 16, EntryCacheBytes: 60} // about two entries: data is released and read back all the time
 		if id == "n4" {
 			cfg.Peers = nil
 		}
@@ -355,6 +357,10 @@ func TestPropertyClusterSafety(t *testing.T) {
 			manualPersist: rapid.Bool().Draw(rt, "manualpersist"),
 			steps:         rapid.IntRange(50, 500).Draw(rt, "steps"),
 		}
+		// The snapshot window (0: the default, 4) comes from the steps
+		// drawn, not a draw of its own, so that the recorded failures in
+		// testdata/rapid still replay.
+		opt.snapshotWindow = opt.steps % 4
 		env := newSimEnv(t, rt.Fatalf, opt)
 		runSim(rapidChooser{rt}, env, opt)
 		filled += env.filled
@@ -459,7 +465,8 @@ func TestPropertyQuorumMath(t *testing.T) {
 // them is executed, and of that prefix the writes the ordering contract did
 // not yet require to be durable may be lost. A write must be durable before
 // any later Send, except that a leader's MsgApp may overtake the
-// PersistEntries before it (Raft thesis §10.2.1); writes complete in order.
+// PersistEntries before it (Raft thesis §10.2.1) and a MsgSnapResp the
+// WriteSnapshotChunk before it; writes complete in order.
 func (env *iEnv) crashMidStep(ch chooser, n *iNode) {
 	var ev Event = Tick{}
 	var mine []int
@@ -483,25 +490,40 @@ func (env *iEnv) crashMidStep(ch chooser, n *iNode) {
 		}
 		return false
 	}
+	// overtakes says whether a Send of m may leave before the write w
+	// is durable.
+	overtakes := func(m Message, w Action) bool {
+		switch w.(type) {
+		case PersistEntries:
+			return leader && m.Type == MsgApp
+		case WriteSnapshotChunk:
+			return m.Type == MsgSnapResp
+		}
+		return false
+	}
 	// lossFrom is the earliest position from which every write may be
-	// lost: after it come only Sends that do not wait for those writes.
+	// lost: every Send after it may overtake every write before it.
 	lossFrom := len(prefix)
+scan:
 	for i := len(prefix) - 1; i >= 0; i-- {
 		a := prefix[i]
-		if s, ok := a.(Send); ok && !(leader && s.Msg.Type == MsgApp) {
-			break
-		}
-		if _, ok := a.(SendSnapshot); ok {
-			break
-		}
-		if isPersist(a) {
-			if _, ok := a.(PersistEntries); !ok && hasLaterMsgApp(prefix[i+1:]) {
-				// MsgApps may only overtake entry writes: this one,
-				// and every write before it, is durable.
-				break
+		switch a := a.(type) {
+		case SendSnapshot:
+			break scan
+		case Send:
+			if !(leader && a.Msg.Type == MsgApp) && a.Msg.Type != MsgSnapResp {
+				break scan
 			}
-			lossFrom = i
 		}
+		if !isPersist(a) {
+			continue
+		}
+		for _, b := range prefix[i+1:] {
+			if s, ok := b.(Send); ok && !overtakes(s.Msg, a) {
+				break scan // this write, and every one before it, is durable
+			}
+		}
+		lossFrom = i
 	}
 	lost := lossFrom + ch.intn("lost", len(prefix)-lossFrom+1)
 	for i, a := range prefix {
@@ -518,15 +540,6 @@ func (env *iEnv) crashMidStep(ch chooser, n *iNode) {
 		}
 	}
 	n.e = nil
-}
-
-func hasLaterMsgApp(as []Action) bool {
-	for _, a := range as {
-		if s, ok := a.(Send); ok && s.Msg.Type == MsgApp {
-			return true
-		}
-	}
-	return false
 }
 
 // weight is the total size of the entries [lo, hi), counted naively.

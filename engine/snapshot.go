@@ -65,29 +65,32 @@ func (e *Engine) snapshotTaken(s SnapshotMeta) {
 	e.log.weighBehind()
 }
 
-// startSnapshot switches a follower to snapshot state and sends the first
-// chunk of the newest snapshot.
+// startSnapshot switches a follower to snapshot state and starts streaming
+// the newest snapshot.
 func (e *Engine) startSnapshot(to NodeID, pr *progress) {
 	if e.log.snap.Index == 0 {
 		return // nothing to send; cannot happen while the floor is 0
 	}
 	pr.becomeSnapshot(e.log.snap)
 	e.counters.SnapshotsSent++
-	e.sendSnapshotChunk(to, pr)
+	e.sendSnapshotChunks(to, pr)
 }
 
-// sendSnapshotChunk asks the host to send the chunk at the follower's
-// offset.
-func (e *Engine) sendSnapshotChunk(to NodeID, pr *progress) {
-	pr.snapIdle = 0
-	e.send(Message{Type: MsgSnap, To: to, Snapshot: pr.snap, Offset: pr.snapOffset})
-	// SendSnapshot carries the message; replace the Send just emitted.
-	last := e.out[len(e.out)-1].(Send)
-	e.out[len(e.out)-1] = SendSnapshot{Msg: last.Msg, MaxBytes: e.cfg.SnapshotChunkBytes}
+// sendSnapshotChunks sends the chunks due from the follower's sent offset:
+// as many as the window allows (SnapshotWindow), each SnapshotChunkBytes
+// long but the last.
+func (e *Engine) sendSnapshotChunks(to NodeID, pr *progress) {
+	for pr.snapChunkDue(e.cfg.SnapshotWindow, e.cfg.SnapshotChunkBytes) {
+		e.send(Message{Type: MsgSnap, To: to, Snapshot: pr.snap, Offset: pr.snapSent})
+		// SendSnapshot carries the message; replace the Send just emitted.
+		last := e.out[len(e.out)-1].(Send)
+		e.out[len(e.out)-1] = SendSnapshot{Msg: last.Msg, MaxBytes: e.cfg.SnapshotChunkBytes}
+		pr.snapChunkSent(e.cfg.SnapshotChunkBytes)
+	}
 }
 
-// handleSnapshotResponse advances a transfer to the offset the follower
-// expects next.
+// handleSnapshotResponse moves a transfer on from the offset the follower
+// expects next (see progress.snapAnswered).
 func (e *Engine) handleSnapshotResponse(m Message, pr *progress) {
 	if pr.state != Snapshot || m.Snapshot.Index != pr.snap.Index || m.Snapshot.Term != pr.snap.Term {
 		return
@@ -97,11 +100,12 @@ func (e *Engine) handleSnapshotResponse(m Message, pr *progress) {
 		pr.becomeProbe()
 		return
 	}
-	if m.Index == pr.snapOffset && pr.snapIdle == 0 {
-		return // a duplicate answer; the chunk is already on its way
+	if pr.snap.Size != 0 && m.Index >= pr.snap.Size {
+		return // not an offset of this snapshot
 	}
-	pr.snapOffset = m.Index
-	e.sendSnapshotChunk(m.From, pr)
+	if pr.snapAnswered(m.Index, m.Offset) {
+		e.sendSnapshotChunks(m.From, pr)
+	}
 }
 
 // snapshotChunkFailed restarts a transfer whose chunk the host could not
@@ -133,7 +137,7 @@ func (e *Engine) handleSnapshotChunk(m Message) {
 	if !same {
 		if m.Offset != 0 {
 			// We are not receiving this snapshot: start from the beginning.
-			e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: 0})
+			e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: 0, Offset: m.Offset})
 			return
 		}
 		meta := s
@@ -141,13 +145,15 @@ func (e *Engine) handleSnapshotChunk(m Message) {
 		e.incoming, e.incomingOffset = &meta, 0
 	}
 	if m.Offset != e.incomingOffset {
-		e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: e.incomingOffset})
+		// Lost, duplicated or overtaken: say where we are; the chunk's
+		// offset tells the leader which case it is.
+		e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: e.incomingOffset, Offset: m.Offset})
 		return
 	}
 	e.emit(WriteSnapshotChunk{Meta: *e.incoming, Offset: m.Offset, Data: m.Data, Done: m.Done})
 	e.incomingOffset += uint64(len(m.Data))
 	if !m.Done {
-		e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: e.incomingOffset})
+		e.send(Message{Type: MsgSnapResp, To: m.From, Snapshot: s, Index: e.incomingOffset, Offset: m.Offset})
 		return
 	}
 	e.installSnapshot(*e.incoming)

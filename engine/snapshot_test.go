@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
 
 // soloLeader returns the leader of a one-voter cluster, its no-op entry
 // committed and applied.
@@ -147,5 +151,168 @@ func TestCompactionKeepsSnapshotWeight(t *testing.T) {
 				t.Errorf("behind = %d, want %d", e.log.behind, want)
 			}
 		})
+	}
+}
+
+// snapshotTransfer returns a leader that streams a snapshot of size bytes
+// (chunks of 10 bytes, window chunks in flight) to its learner n2, and the
+// offsets of the chunks it sent first.
+func snapshotTransfer(t *testing.T, size uint64, window int) (*Engine, []uint64) {
+	t.Helper()
+	e := soloLeader(t, Config{CompactionKeep: 1, MaxLogBytes: 1, SnapshotChunkBytes: 10, SnapshotWindow: window})
+	for range 3 {
+		commitOne(t, e, []byte{1})
+	}
+	e.Step(SnapshotTaken{Meta: SnapshotMeta{Index: e.log.applied, Term: e.term, Size: size}})
+	var probe Message
+	for _, a := range e.Step(ChangeMembership{ID: 1, Change: ConfChange{Op: ConfAddLearner, Node: "n2"}}) {
+		if s, ok := a.(Send); ok && s.Msg.To == "n2" {
+			probe = s.Msg
+		}
+	}
+	if probe.Type != MsgApp {
+		t.Fatalf("no probe to the learner")
+	}
+	rej := Message{Type: MsgAppResp, From: "n2", To: "n1", Term: e.term, Reject: true, Index: probe.PrevIndex}
+	first := chunkOffsets(t, e.Step(Receive{Msg: rej}))
+	if pr := e.progress["n2"]; pr.state != Snapshot {
+		t.Fatalf("learner in %s, want snapshot", pr.state)
+	}
+	return e, first
+}
+
+// chunkOffsets returns the offsets of the chunks that actions send.
+func chunkOffsets(t *testing.T, as []Action) []uint64 {
+	t.Helper()
+	var offs []uint64
+	for _, a := range as {
+		if s, ok := a.(SendSnapshot); ok {
+			if s.MaxBytes != 10 {
+				t.Errorf("chunk of %d bytes, want 10", s.MaxBytes)
+			}
+			offs = append(offs, s.Msg.Offset)
+		}
+	}
+	return offs
+}
+
+// snapAnswer steps n2's answer to the chunk at off, expecting next, and
+// returns the offsets of the chunks the leader sends.
+func snapAnswer(t *testing.T, e *Engine, next, off uint64) []uint64 {
+	t.Helper()
+	m := Message{Type: MsgSnapResp, From: "n2", To: "n1", Term: e.term, Snapshot: e.log.snap, Index: next, Offset: off}
+	return chunkOffsets(t, e.Step(Receive{Msg: m}))
+}
+
+// The leader keeps SnapshotWindow chunks in flight, slides the window on
+// every answer that moves the follower's offset, goes back once per
+// position to a gap the follower reports, and ignores the rest.
+func TestSnapshotWindow(t *testing.T) {
+	e, first := snapshotTransfer(t, 95, 3)
+	if d := cmp.Diff([]uint64{0, 10, 20}, first); d != "" {
+		t.Fatalf("first chunks (-want +got):\n%s", d)
+	}
+	pr := e.progress["n2"]
+	steps := []struct {
+		name      string
+		next, off uint64
+		want      []uint64
+		acked     uint64
+	}{
+		{"an answer slides the window", 10, 0, []uint64{30}, 10},
+		{"a duplicate moves nothing", 10, 0, nil, 10},
+		{"an answer to a chunk at the expected offset is no gap", 10, 10, nil, 10},
+		{"an overtaken answer moves nothing", 5, 0, nil, 10},
+		{"a gap sends the window again from the follower's offset", 10, 20, []uint64{10, 20, 30}, 10},
+		{"the same gap reported by a later chunk is ignored", 10, 30, nil, 10},
+		{"an answer after the gap slides the window", 20, 10, []uint64{40}, 20},
+		{"a gap found with a new offset goes back to it", 30, 40, []uint64{30, 40, 50}, 30},
+		{"a follower ahead of the window moves it", 70, 0, []uint64{70, 80, 90}, 70},
+		{"an offset at or beyond the size is no offset of the snapshot", 95, 0, nil, 70},
+		{"a follower that starts over is sent the snapshot again", 0, 90, []uint64{0, 10, 20}, 0},
+	}
+	for _, s := range steps {
+		got := snapAnswer(t, e, s.next, s.off)
+		if d := cmp.Diff(s.want, got); d != "" {
+			t.Errorf("%s: chunks sent on next=%d off=%d (-want +got):\n%s", s.name, s.next, s.off, d)
+		}
+		if pr.snapAcked != s.acked {
+			t.Errorf("%s: acknowledged offset %d, want %d", s.name, pr.snapAcked, s.acked)
+		}
+	}
+	// The last chunk ends at the size, not at a whole chunk.
+	snapAnswer(t, e, 90, 80)
+	if pr.snapSent != 95 {
+		t.Errorf("sent up to %d after the last chunk, want the size 95", pr.snapSent)
+	}
+}
+
+// Without answers the leader sends nothing until half an election timeout
+// has passed since the last chunk, then sends the window again from the
+// acknowledged offset.
+func TestSnapshotIdleRetransmit(t *testing.T) {
+	e, _ := snapshotTransfer(t, 95, 2)
+	snapAnswer(t, e, 10, 0) // sends 20
+	for i := 1; i < e.cfg.ElectionTicks/2+1; i++ {
+		if got := chunkOffsets(t, e.Step(Tick{})); got != nil {
+			t.Fatalf("tick %d without answers sent chunks %v", i, got)
+		}
+	}
+	if d := cmp.Diff([]uint64{10, 20}, chunkOffsets(t, e.Step(Tick{}))); d != "" {
+		t.Fatalf("retransmission (-want +got):\n%s", d)
+	}
+	// The old copies' gap reports are about what was just sent again.
+	if got := snapAnswer(t, e, 10, 20); got != nil {
+		t.Errorf("a gap at the offset just retransmitted sent %v again", got)
+	}
+}
+
+// A snapshot of unknown size goes one chunk at a time: the next chunk
+// leaves when the follower acknowledges the previous one.
+func TestSnapshotUnknownSizeStopAndWait(t *testing.T) {
+	e, first := snapshotTransfer(t, 0, 4)
+	if d := cmp.Diff([]uint64{0}, first); d != "" {
+		t.Fatalf("first chunks (-want +got):\n%s", d)
+	}
+	for _, s := range []struct {
+		next, off uint64
+		want      []uint64
+	}{
+		{10, 0, []uint64{10}},
+		{10, 0, nil},
+		{20, 10, []uint64{20}},
+		{20, 30, []uint64{20}}, // a gap
+		{1 << 40, 20, []uint64{1 << 40}},
+	} {
+		if d := cmp.Diff(s.want, snapAnswer(t, e, s.next, s.off)); d != "" {
+			t.Errorf("next=%d off=%d: chunks (-want +got):\n%s", s.next, s.off, d)
+		}
+	}
+}
+
+// The idle count restarts when an answer slides the window: a follower
+// that is slow with the last chunks, all of them sent, is not sent them
+// again while it keeps answering.
+func TestSnapshotIdleCountsFromProgress(t *testing.T) {
+	e, first := snapshotTransfer(t, 35, 4)
+	if d := cmp.Diff([]uint64{0, 10, 20, 30}, first); d != "" {
+		t.Fatalf("first chunks (-want +got):\n%s", d)
+	}
+	quiet := e.cfg.ElectionTicks / 2 // ticks without a retransmission
+	for i := range quiet {
+		if got := chunkOffsets(t, e.Step(Tick{})); got != nil {
+			t.Fatalf("tick %d sent chunks %v", i+1, got)
+		}
+	}
+	if got := snapAnswer(t, e, 10, 0); got != nil {
+		t.Fatalf("an answer with every chunk sent sent %v", got)
+	}
+	for i := range quiet {
+		if got := chunkOffsets(t, e.Step(Tick{})); got != nil {
+			t.Fatalf("tick %d after the answer sent chunks %v", i+1, got)
+		}
+	}
+	if d := cmp.Diff([]uint64{10, 20, 30}, chunkOffsets(t, e.Step(Tick{}))); d != "" {
+		t.Fatalf("retransmission once idle (-want +got):\n%s", d)
 	}
 }

@@ -21,18 +21,23 @@ import (
 // -test.run=^TestHelperProcess$) that creates and receives snapshots in a
 // loop and reports on stdout every operation that returned:
 //
-//	commit <index>           Writer.Commit or the final WriteAt returned
-//	recv <index> <offset>    Receiver.WriteAt returned with Offset() = offset
+//	commit <index>                   Writer.Commit or the final WriteAt returned
+//	recv <index> <offset> <durable>  Receiver.WriteAt returned with Offset() =
+//	                                 offset, of which the first durable bytes
+//	                                 were synced (the progress record says so)
 //
 // The parent SIGKILLs it at a random moment, then checks the directory.
+// A Receiver syncs every crashSyncBytes, so most partial receives have
+// durable bytes to resume from, and some are killed in a sync.
 const (
 	crashDirEnv    = "YGGR_SNAPSHOT_CRASH_DIR" // set in the child: the store's directory
 	crashRoundsEnv = "YGGR_CRASH_ROUNDS"
 	crashChunk     = 512
 	crashMaxOps    = 5000 // the child exits by itself after this many snapshots
+	crashSyncBytes = 3 * crashChunk
 )
 
-var crashOpts = Options{ChunkBytes: crashChunk, Retain: 2}
+var crashOpts = Options{ChunkBytes: crashChunk, Retain: 2, ReceiveSyncBytes: crashSyncBytes}
 
 // crashMeta is the snapshot the child writes at index i; every third one
 // arrives through a Receiver. Its content is payload(i, Size).
@@ -97,7 +102,7 @@ func crashChild(dir string) error {
 				break
 			}
 			off += k
-			fmt.Printf("recv %d %d\n", i, off)
+			fmt.Printf("recv %d %d %d\n", i, off, rc.durableOffset())
 		}
 		fmt.Printf("commit %d\n", i)
 	}
@@ -121,19 +126,22 @@ func TestCrash(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	dir := t.TempDir()
 	var lastCommit uint64
-	recvAcked := map[uint64]uint64{} // index -> greatest acknowledged offset
+	recvDurable := map[uint64]uint64{} // index -> greatest offset reported durable
 	leftovers, resumes := 0, 0
 	for round := range rounds {
 		lines := runAndKill(t, dir, 1+rng.IntN(40), time.Duration(rng.IntN(20000))*time.Microsecond)
 		for _, l := range lines {
-			var i, off uint64
+			var i, off, durable uint64
 			if _, err := fmt.Sscanf(l, "commit %d", &i); err == nil {
 				if i <= lastCommit {
 					t.Fatalf("round %d: commit %d after commit %d", round, i, lastCommit)
 				}
 				lastCommit = i
-			} else if _, err := fmt.Sscanf(l, "recv %d %d", &i, &off); err == nil {
-				recvAcked[i] = max(recvAcked[i], off)
+			} else if _, err := fmt.Sscanf(l, "recv %d %d %d", &i, &off, &durable); err == nil {
+				if durable > off {
+					t.Fatalf("round %d: %q: durable offset beyond the bytes received", round, l)
+				}
+				recvDurable[i] = max(recvDurable[i], durable)
 			} else {
 				t.Fatalf("round %d: unexpected child output %q", round, l)
 			}
@@ -143,7 +151,7 @@ func TestCrash(t *testing.T) {
 				leftovers++
 			}
 		}
-		resumes += checkAfterCrash(t, dir, round, lastCommit, recvAcked)
+		resumes += checkAfterCrash(t, dir, round, lastCommit, recvDurable)
 	}
 	t.Logf("%d rounds, last committed index %d, %d leftovers found before Open, %d partial receives checked",
 		rounds, lastCommit, leftovers, resumes)
@@ -213,10 +221,11 @@ func runAndKill(t *testing.T, dir string, afterLines int, delay time.Duration) [
 
 // checkAfterCrash opens the store as a restarted process would and checks
 // that it holds only complete, verifiable snapshots, the latest at least as
-// new as the last acknowledged commit, and that an acknowledged partial
-// receive resumes at or after its acknowledged offset. It returns the
-// number of partial receives checked.
-func checkAfterCrash(t *testing.T, dir string, round int, lastCommit uint64, recvAcked map[uint64]uint64) int {
+// new as the last acknowledged commit, and that a partial receive resumes
+// at or after the offset last reported durable, with correct bytes up to
+// there (completing it, in a copy of the store, yields the snapshot). It
+// returns the number of partial receives checked.
+func checkAfterCrash(t *testing.T, dir string, round int, lastCommit uint64, recvDurable map[uint64]uint64) int {
 	t.Helper()
 	s, err := Open(dir, crashOpts)
 	if err != nil {
@@ -249,18 +258,38 @@ func checkAfterCrash(t *testing.T, dir string, round int, lastCommit uint64, rec
 		t.Errorf("round %d: %d partial receives, want at most 1", round, recvDirs)
 	}
 	checked := 0
-	for i, off := range recvAcked {
+	for i, durable := range recvDurable {
 		if i <= latest.Index {
 			continue
 		}
 		checked++
 		meta, _ := crashMeta(i)
-		rc, err := s.Receive(meta)
+		// Resume in a copy: completing the receive here would publish
+		// snapshot i under the next child's feet.
+		cp := t.TempDir()
+		if err := os.CopyFS(cp, os.DirFS(dir)); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Open(cp, crashOpts)
+		if err != nil {
+			t.Fatalf("round %d: Open of a copy: %v", round, err)
+		}
+		rc, err := c.Receive(meta)
 		if err != nil {
 			t.Fatalf("round %d: Receive(%v): %v", round, meta, err)
 		}
-		if got := rc.Offset(); got < off {
-			t.Errorf("round %d: partial receive of %v resumes at %d, want at least the acknowledged %d", round, meta, got, off)
+		got := rc.Offset()
+		if got < durable {
+			t.Errorf("round %d: partial receive of %v resumes at %d, want at least the durable %d", round, meta, got, durable)
+		}
+		if got > meta.Size {
+			t.Fatalf("round %d: partial receive of %v resumes at %d, beyond its size %d", round, meta, got, meta.Size)
+		}
+		data := payload(i, int(meta.Size))
+		if err := rc.WriteAt(got, data[got:], true); err != nil {
+			t.Errorf("round %d: completing the receive of %v from %d: %v", round, meta, got, err)
+		} else if b, err := readSnap(c, i, meta.Term); err != nil || !slices.Equal(b, data) {
+			t.Errorf("round %d: receive of %v resumed at %d: got %d bytes, %v, want its %d bytes", round, meta, got, len(b), err, len(data))
 		}
 		rc.Close()
 	}

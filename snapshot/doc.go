@@ -54,7 +54,7 @@
 //	if a.Offset == 0 && rc.Offset() != 0 {
 //		err = rc.Reset() // the leader started over
 //	}
-//	err = rc.WriteAt(a.Offset, a.Data, a.Done) // durable on return; published if Done
+//	err = rc.WriteAt(a.Offset, a.Data, a.Done) // durable by the next sync; if Done, synced and published
 //	// on ErrOffsetMismatch, tell the leader rc.Offset(): it resends from there
 //
 // # Caveats
@@ -80,8 +80,13 @@
 //   - The SHA-256 of a received snapshot is computed by the receiver: the
 //     InstallSnapshot protocol carries no end-to-end hash, so the chunk
 //     CRCs protect the bytes on the receiver's disk, not on the wire.
-//   - Writer and Receiver fsync every chunk they complete (and a Receiver
-//     its progress record on every WriteAt): small WriteAt pieces are slow.
+//   - A Writer fsyncs every chunk it completes: small Write calls are
+//     cheap, but each completed chunk waits for the disk. A Receiver
+//     fsyncs only every Options.ReceiveSyncBytes and when done, so an
+//     acknowledged WriteAt is not durable: after a crash a partial
+//     receive resumes at its last sync (at most about ReceiveSyncBytes
+//     back, possibly 0) and the sender must resend from Offset(). A
+//     completed receive is durable before it is published.
 //   - A snapshot that a Reader keeps open survives Retain cleanup and
 //     replacement until the Reader is closed, so List may briefly hold more
 //     than Retain snapshots.

@@ -176,7 +176,7 @@ func TestOpenManifestOfNewerVersionFails(t *testing.T) {
 // TestStoreReadsV1: a store written by yggr v0.1 (a complete snapshot and
 // a partial receive, both in format version 1) opens; the snapshot reads
 // back and its manifest stays as it is; the receive resumes where it
-// stopped and saves its progress in version 2 from then on.
+// stopped and rewrites its progress in version 2 as it resumes.
 func TestStoreReadsV1(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, Options{ChunkBytes: 8})
@@ -218,6 +218,9 @@ func TestStoreReadsV1(t *testing.T) {
 	}
 	if got := rc.Offset(); got != 13 {
 		t.Fatalf("Offset resumed from a version 1 progress record: got %d, want 13", got)
+	}
+	if v := fileVersion(t, progressPath); v != formatV2 {
+		t.Errorf("progress version after resuming: got %d, want %d", v, formatV2)
 	}
 	if err := rc.WriteAt(13, received[13:20], false); err != nil {
 		t.Fatal(err)

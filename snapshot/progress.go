@@ -10,12 +10,12 @@ import (
 )
 
 // progress is the durable state of a partial receive, kept in the file
-// "progress" of its recv- directory and replaced atomically after every
-// WriteAt. Format (version 2, big-endian):
+// "progress" of its recv- directory and replaced atomically at every sync
+// of the Receiver. Format (version 2, big-endian):
 //
 //	u8  version (2)      u8  kind (kindProgress)
 //	u64 index            u64 term            u64 announced size (0 = unknown)
-//	u32 chunk bytes      u64 offset (bytes received, fsynced)
+//	u32 chunk bytes      u64 offset (bytes received and fsynced)
 //	u32 crc count        (= ceil(offset / chunk bytes))
 //	membership           engine.AppendMembership
 //	u32 × crc count      CRC-32C of each chunk; the last one covers only
@@ -24,7 +24,7 @@ import (
 //
 // Version 1 (yggr v0.1), still read, differs only in the membership: u16
 // counts and u8-length IDs (see the format comment in manifest.go). A
-// receive resumed from a version 1 record saves its progress as version 2.
+// receive resumed from a version 1 record rewrites it as version 2 at once.
 type progress struct {
 	Index      uint64
 	Term       uint64

@@ -17,11 +17,15 @@ import (
 )
 
 // Receiver writes a snapshot arriving from the leader (InstallSnapshot) at
-// consecutive byte offsets, in pieces of any size. Every WriteAt is durable
-// before it returns: the bytes go into the store's chunk files, then a
-// progress record (offset and per-chunk CRC-32C) replaces the previous one
-// atomically, so a restarted process resumes from the last durable offset.
-// A Receiver is safe for concurrent use, though calls are serialized.
+// consecutive byte offsets, in pieces of any size. WriteAt writes the bytes
+// into the store's chunk files without waiting for the disk; once
+// Options.ReceiveSyncBytes were written since the last sync (and when the
+// snapshot is done, or the Receiver closed), it fsyncs the chunk files it
+// wrote and replaces the progress record (offset and per-chunk CRC-32C)
+// atomically. The progress record only ever claims durable bytes, so a
+// restarted process resumes from the last sync and loses at most about
+// ReceiveSyncBytes. A Receiver is safe for concurrent use, though calls
+// are serialized.
 type Receiver struct {
 	s    *Store
 	name string // directory name under Store.dir: recv-<term>-<index>
@@ -30,9 +34,17 @@ type Receiver struct {
 	meta       engine.SnapshotMeta // as announced; Size set on publication if it was 0
 	dir        string
 	chunkBytes uint32
-	offset     uint64   // bytes received, verified and fsynced
+	offset     uint64   // bytes received and verified (written, maybe not yet durable)
 	crcs       []uint32 // ceil(offset/chunkBytes) CRCs; the last may cover a partial chunk
-	closed     bool
+	// synced and syncedCRCs are what the progress record holds: the
+	// durable prefix, synced ≤ offset.
+	synced     uint64
+	syncedCRCs []uint32
+	// dirty are the chunk files written since the last sync, open, by
+	// chunk number; created says one of them is new in the directory.
+	dirty   map[int]*os.File
+	created bool
+	closed  bool
 }
 
 // Receive returns a Receiver for the snapshot meta (meta.Size, if not zero,
@@ -48,14 +60,18 @@ func (s *Store) Receive(meta engine.SnapshotMeta) (*Receiver, error) {
 	meta.Membership = meta.Membership.Clone()
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()
+	name := recvPrefix + dirName(meta.Term, meta.Index)
 	s.mu.Lock()
 	old := s.recv
 	s.recv = nil
 	s.mu.Unlock()
 	if old != nil {
-		old.Close()
+		if old.name == name {
+			old.Close() // durable, to resume below
+		} else {
+			old.abandon()
+		}
 	}
-	name := recvPrefix + dirName(meta.Term, meta.Index)
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
@@ -95,7 +111,9 @@ func (s *Store) Receive(meta engine.SnapshotMeta) (*Receiver, error) {
 
 // start discards anything in r.dir and begins an empty receive.
 func (r *Receiver) start() error {
+	r.dropDirty()
 	r.offset, r.crcs, r.chunkBytes = 0, nil, uint32(r.s.opts.ChunkBytes)
+	r.synced, r.syncedCRCs, r.created = 0, nil, false
 	if err := os.RemoveAll(r.dir); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
@@ -136,14 +154,17 @@ func (r *Receiver) resume() (bool, error) {
 	if err == nil {
 		var p *progress
 		if p, err = decodeProgress(b); err == nil {
-			return r.resumeFrom(p)
+			// decodeProgress checked the frame: b[0] is its version.
+			return r.resumeFrom(p, b[0])
 		}
 	}
 	log.Warn("snapshot: discarding partial receive with damaged progress record", "err", err)
 	return false, nil
 }
 
-func (r *Receiver) resumeFrom(p *progress) (bool, error) {
+// resumeFrom resumes from the progress record p, read in format version
+// version; a record of an older version is rewritten in the current one.
+func (r *Receiver) resumeFrom(p *progress, version byte) (bool, error) {
 	log := r.s.log.With("path", r.dir, "term", r.meta.Term, "index", r.meta.Index)
 	if p.Index != r.meta.Index || p.Term != r.meta.Term || !p.Membership.Equal(r.meta.Membership) {
 		log.Warn("snapshot: discarding partial receive of different metadata")
@@ -201,11 +222,12 @@ func (r *Receiver) resumeFrom(p *progress) (bool, error) {
 			}
 		}
 	}
-	if r.offset != p.Offset {
+	if r.offset != p.Offset || version != formatVersion {
 		if err := r.saveProgress(r.offset, r.crcs); err != nil {
 			return false, err
 		}
 	}
+	r.synced, r.syncedCRCs = r.offset, slices.Clone(r.crcs)
 	log.Info("snapshot: resuming partial receive", "offset", r.offset)
 	return true, nil
 }
@@ -247,23 +269,35 @@ func (r *Receiver) Meta() engine.SnapshotMeta {
 	return m
 }
 
-// Offset returns the next byte offset expected: the number of bytes
-// received, verified and durable.
+// Offset returns the next byte offset expected: the bytes received and
+// verified so far, durable or not. A resumed receive starts at the offset
+// of its last sync.
 func (r *Receiver) Offset() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.offset
 }
 
+// durableOffset returns the offset the progress record holds: what a
+// crash keeps.
+func (r *Receiver) durableOffset() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.synced
+}
+
 // WriteAt appends data at offset off, which must equal Offset() (else an
-// error wrapping ErrOffsetMismatch, and nothing is written), and makes it
-// durable before returning. Data beyond a non-zero announced size is
+// error wrapping ErrOffsetMismatch, and nothing is written). The bytes
+// become durable at the next sync: once ReceiveSyncBytes were written
+// since the last one, or when the snapshot is done or the Receiver closed;
+// a crash before loses them. Data beyond a non-zero announced size is
 // refused with an error wrapping ErrCorrupt. If done, the snapshot ends
-// here: every chunk is re-read and verified, the manifest is written and
-// the snapshot is published atomically like Writer.Commit, after which the
-// Receiver is closed. If that verification fails (an error wrapping
-// ErrCorrupt), the partial receive is discarded and Offset is 0 again. A
-// failed write leaves Offset at the last durable offset.
+// here: the chunk files are synced, every chunk is re-read and verified,
+// the manifest is written and the snapshot is published atomically like
+// Writer.Commit, after which the Receiver is closed. If that verification
+// fails (an error wrapping ErrCorrupt), the partial receive is discarded
+// and Offset is 0 again. A failed write or sync leaves Offset at the last
+// durable offset.
 func (r *Receiver) WriteAt(off uint64, data []byte, done bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -278,12 +312,18 @@ func (r *Receiver) WriteAt(off uint64, data []byte, done bool) error {
 		return fmt.Errorf("%w: %s: %d bytes at offset %d exceed the announced size %d",
 			ErrCorrupt, r.dir, len(data), off, r.meta.Size)
 	}
-	if len(data) > 0 {
-		if err := r.append(data); err != nil {
-			return err
-		}
+	if err := r.append(data); err != nil {
+		r.rollback()
+		return err
 	}
 	if !done {
+		if r.offset-r.synced < uint64(r.s.opts.ReceiveSyncBytes) {
+			return nil
+		}
+		if err := r.sync(); err != nil {
+			r.rollback()
+			return err
+		}
 		return nil
 	}
 	if err := r.finish(); err != nil {
@@ -296,62 +336,129 @@ func (r *Receiver) WriteAt(off uint64, data []byte, done bool) error {
 	return nil
 }
 
-// append writes data at r.offset into the chunk files, fsyncs them and
-// records the new progress durably; only then does it advance r.offset.
+// append writes data at r.offset into the chunk files, without syncing,
+// and advances r.offset.
 func (r *Receiver) append(data []byte) error {
-	crcs := slices.Clone(r.crcs)
-	offset := r.offset
 	cb := uint64(r.chunkBytes)
 	for len(data) > 0 {
-		i := int(offset / cb)
-		within := offset % cb
+		i := int(r.offset / cb)
+		within := r.offset % cb
 		k := min(cb-within, uint64(len(data)))
-		if err := writeChunkAt(filepath.Join(r.dir, chunkName(i)), int64(within), data[:k]); err != nil {
+		f, err := r.chunkFile(i, within)
+		if err != nil {
 			return err
 		}
-		if within == 0 {
-			crcs = append(crcs, record.Checksum(data[:k]))
-		} else {
-			crcs[i] = record.UpdateChecksum(crcs[i], data[:k])
+		if _, err := f.WriteAt(data[:k], int64(within)); err != nil {
+			return fmt.Errorf("snapshot: write %s: %w", f.Name(), err)
 		}
-		offset += k
+		if within == 0 {
+			r.crcs = append(r.crcs, record.Checksum(data[:k]))
+		} else {
+			r.crcs[i] = record.UpdateChecksum(r.crcs[i], data[:k])
+		}
+		r.offset += k
 		data = data[k:]
 	}
-	if err := r.saveProgress(offset, crcs); err != nil {
-		return err
-	}
-	r.offset, r.crcs = offset, crcs
 	return nil
 }
 
-// writeChunkAt truncates the file at path to off bytes (dropping what a
-// failed attempt left beyond the durable offset), writes b there and
-// fsyncs the file.
-func writeChunkAt(path string, off int64, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+// chunkFile returns chunk file i, open for writing at off. Opening it
+// truncates it to off, dropping what a failed attempt or a crash left
+// beyond the bytes received.
+func (r *Receiver) chunkFile(i int, off uint64) (*os.File, error) {
+	if f := r.dirty[i]; f != nil {
+		return f, nil
 	}
-	err = f.Truncate(off)
+	path := filepath.Join(r.dir, chunkName(i))
+	f, err := os.OpenFile(path, os.O_WRONLY, 0o644)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+		r.created = r.created || err == nil
+	}
 	if err == nil {
-		_, err = f.WriteAt(b, off)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		if err = f.Truncate(int64(off)); err != nil {
+			f.Close()
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("snapshot: write %s: %w", path, err)
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if r.dirty == nil {
+		r.dirty = map[int]*os.File{}
+	}
+	r.dirty[i] = f
+	return f, nil
+}
+
+// syncFiles fsyncs and closes the chunk files written since the last sync,
+// and fsyncs the directory if one of them is new.
+func (r *Receiver) syncFiles() error {
+	var err error
+	for i, f := range r.dirty {
+		if serr := f.Sync(); serr != nil && err == nil {
+			err = fmt.Errorf("snapshot: sync %s: %w", f.Name(), serr)
+		}
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("snapshot: %w", cerr)
+		}
+		delete(r.dirty, i)
+	}
+	if err != nil {
+		return err
+	}
+	if r.created {
+		if err := syncDir(r.dir); err != nil {
+			return err
+		}
+		r.created = false
 	}
 	return nil
+}
+
+// sync makes the bytes received durable and records them in the progress
+// record.
+func (r *Receiver) sync() error {
+	if err := r.syncFiles(); err != nil {
+		return err
+	}
+	if r.synced == r.offset {
+		return nil
+	}
+	if err := r.saveProgress(r.offset, r.crcs); err != nil {
+		return err
+	}
+	r.synced, r.syncedCRCs = r.offset, slices.Clone(r.crcs)
+	return nil
+}
+
+// rollback forgets the bytes written since the last sync after a failed
+// write or sync: the next write starts at the durable offset, and opening
+// the chunk file there truncates what the failure left.
+func (r *Receiver) rollback() {
+	r.dropDirty()
+	r.offset, r.crcs = r.synced, slices.Clone(r.syncedCRCs)
+}
+
+// dropDirty closes the chunk files written since the last sync without
+// syncing them. A file it created stays counted in created: its directory
+// entry is not durable yet.
+func (r *Receiver) dropDirty() {
+	for i, f := range r.dirty {
+		f.Close()
+		delete(r.dirty, i)
+	}
 }
 
 // finish verifies the received snapshot and publishes it.
 func (r *Receiver) finish() error {
 	if r.meta.Size != 0 && r.offset != r.meta.Size {
 		return fmt.Errorf("%w: %s: done at offset %d, announced size %d", ErrCorrupt, r.dir, r.offset, r.meta.Size)
+	}
+	// The manifest will vouch for every chunk: make them durable first.
+	// The progress record may stay behind: a crash before the
+	// publication resumes from it.
+	if err := r.syncFiles(); err != nil {
+		return err
 	}
 	m := &manifest{
 		Index:      r.meta.Index,
@@ -386,7 +493,8 @@ func (r *Receiver) finish() error {
 		return err
 	}
 	// The progress record stays until the rename: a crash before it
-	// leaves a partial receive that resumes at the full offset.
+	// leaves a partial receive that resumes at the last sync (resuming
+	// removes the manifest of an unpublished receive).
 	if err := r.s.publish(r.dir, m); err != nil {
 		return err
 	}
@@ -431,16 +539,32 @@ func (r *Receiver) removeStrays(count int) error {
 	return nil
 }
 
-// Close stops using the Receiver. A partial receive stays on disk for a
-// later Receive of the same snapshot to resume. Close is idempotent.
+// Close makes the bytes received so far durable, as a sync does, and
+// stops using the Receiver. The partial receive stays on disk for a later
+// Receive of the same snapshot to resume. Close is idempotent; it reports
+// a failure to sync (the partial receive then resumes from the previous
+// sync).
 func (r *Receiver) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	err := r.sync()
 	r.closeLocked()
-	return nil
+	return err
+}
+
+// abandon closes the Receiver without syncing: its partial receive is
+// about to be discarded.
+func (r *Receiver) abandon() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closeLocked()
 }
 
 func (r *Receiver) closeLocked() {
+	r.dropDirty()
 	r.closed = true
 	r.s.mu.Lock()
 	if r.s.recv == r {

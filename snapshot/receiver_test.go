@@ -530,3 +530,112 @@ func TestReceiverReset(t *testing.T) {
 		t.Errorf("Read: got %d bytes, %v, want %d bytes", len(got), err, len(data))
 	}
 }
+
+// A Receiver syncs once ReceiveSyncBytes were written since its last sync,
+// and its progress record claims exactly the bytes synced: a crash that
+// loses every write since (here: a copy of the directory whose unsynced
+// bytes are replaced by garbage, as a power loss may leave them) resumes
+// at the last sync, from bytes that complete into the right snapshot.
+func TestReceiveSyncs(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{ChunkBytes: 8, ReceiveSyncBytes: 20})
+	data := payload(5, 100)
+	meta := metaOf(40, 2)
+	meta.Size = uint64(len(data))
+	rc, err := s.Receive(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	recvDir := filepath.Join(dir, subdir, recvPrefix+dirName(2, 40))
+	// Pieces of 7 bytes: the sync is due at 21 (21 ≥ 20), then at 42.
+	for _, step := range []struct{ off, durable uint64 }{
+		{7, 0}, {14, 0}, {21, 21}, {28, 21}, {35, 21}, {42, 42}, {49, 42},
+	} {
+		off := step.off - 7
+		if err := rc.WriteAt(off, data[off:step.off], false); err != nil {
+			t.Fatal(err)
+		}
+		if got := rc.durableOffset(); got != step.durable {
+			t.Errorf("after %d bytes: durable offset %d, want %d", step.off, got, step.durable)
+		}
+		b, err := os.ReadFile(filepath.Join(recvDir, progressName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := decodeProgress(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Offset != step.durable {
+			t.Errorf("after %d bytes: progress record claims %d, want the durable %d", step.off, p.Offset, step.durable)
+		}
+	}
+	// The crash: bytes 42.. were never synced.
+	cp := t.TempDir()
+	if err := os.CopyFS(cp, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	cpRecv := filepath.Join(cp, subdir, recvPrefix+dirName(2, 40))
+	for i := 42 / 8; i < 7; i++ {
+		path := filepath.Join(cpRecv, chunkName(i))
+		if i > 42/8 {
+			os.Remove(path) // the directory entry was never synced
+			continue
+		}
+		garbage := slices.Repeat([]byte{0xee}, 8)
+		if err := os.WriteFile(path, append(slices.Clone(data[40:42]), garbage...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := openStore(t, cp, Options{ChunkBytes: 8})
+	crc, err := c.Receive(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := crc.Offset(); got != 42 {
+		t.Fatalf("resumed after losing the unsynced bytes at %d, want the last sync 42", got)
+	}
+	sendPieces(t, crc, data, 42, len(data), []int{13})
+	if got, err := readSnap(c, 40, 2); err != nil || !slices.Equal(got, data) {
+		t.Errorf("Read of the resumed receive: got %d bytes, %v, want the %d bytes sent", len(got), err, len(data))
+	}
+	// The original goes on without a crash: done syncs everything before
+	// it publishes.
+	sendPieces(t, rc, data, 49, len(data), []int{30})
+	s2 := openStore(t, dir, Options{})
+	if got, err := readSnap(s2, 40, 2); err != nil || !slices.Equal(got, data) {
+		t.Errorf("Read after reopen: got %d bytes, %v, want the %d bytes sent", len(got), err, len(data))
+	}
+}
+
+// Close syncs what was received: a reopened store resumes at the offset
+// received, not at the last periodic sync.
+func TestReceiveCloseSyncs(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{ChunkBytes: 8, ReceiveSyncBytes: 1000})
+	data := payload(6, 50)
+	rc, err := s.Receive(metaOf(41, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendPieces(t, rc, data, 0, 30, []int{9})
+	if got := rc.durableOffset(); got != 0 {
+		t.Fatalf("durable offset before Close: got %d, want 0 (no sync due)", got)
+	}
+	if err := rc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	s = openStore(t, dir, Options{})
+	rc, err = s.Receive(metaOf(41, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got := rc.Offset(); got != 30 {
+		t.Fatalf("resumed at %d after Close, want 30", got)
+	}
+}

@@ -31,6 +31,9 @@ const (
 	// DefaultRetain is the number of complete snapshots kept when
 	// Options.Retain is zero.
 	DefaultRetain = 2
+	// DefaultReceiveSyncBytes is how many bytes a Receiver takes between
+	// syncs when Options.ReceiveSyncBytes is zero.
+	DefaultReceiveSyncBytes = 8 << 20
 )
 
 // Options configure a Store. The zero value is usable.
@@ -42,6 +45,12 @@ type Options struct {
 	// Retain is the number of complete snapshots kept; older ones are
 	// deleted once no Reader uses them. Zero means DefaultRetain.
 	Retain int
+	// ReceiveSyncBytes is how many bytes a Receiver writes between
+	// syncs: it makes its chunk files and progress record durable once at
+	// least this many bytes were written since the last sync, and when the
+	// snapshot is done or the Receiver closed. A crash loses at most about
+	// this much of a partial receive. Zero means DefaultReceiveSyncBytes.
+	ReceiveSyncBytes int
 	// Logger receives cleanup and recovery events. Nil discards them.
 	Logger *slog.Logger
 }
@@ -90,6 +99,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.Retain == 0 {
 		opts.Retain = DefaultRetain
+	}
+	if opts.ReceiveSyncBytes < 0 {
+		return nil, fmt.Errorf("snapshot: ReceiveSyncBytes %d is negative", opts.ReceiveSyncBytes)
+	}
+	if opts.ReceiveSyncBytes == 0 {
+		opts.ReceiveSyncBytes = DefaultReceiveSyncBytes
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -113,12 +113,13 @@ func TestOpenOptions(t *testing.T) {
 		wantErr bool
 		want    Options
 	}{
-		{"defaults", Options{}, false, Options{ChunkBytes: DefaultChunkBytes, Retain: DefaultRetain}},
-		{"explicit", Options{ChunkBytes: 10, Retain: 5}, false, Options{ChunkBytes: 10, Retain: 5}},
-		{"max chunk", Options{ChunkBytes: MaxChunkBytes}, false, Options{ChunkBytes: MaxChunkBytes, Retain: DefaultRetain}},
+		{"defaults", Options{}, false, Options{ChunkBytes: DefaultChunkBytes, Retain: DefaultRetain, ReceiveSyncBytes: DefaultReceiveSyncBytes}},
+		{"explicit", Options{ChunkBytes: 10, Retain: 5, ReceiveSyncBytes: 1}, false, Options{ChunkBytes: 10, Retain: 5, ReceiveSyncBytes: 1}},
+		{"max chunk", Options{ChunkBytes: MaxChunkBytes}, false, Options{ChunkBytes: MaxChunkBytes, Retain: DefaultRetain, ReceiveSyncBytes: DefaultReceiveSyncBytes}},
 		{"negative chunk", Options{ChunkBytes: -1}, true, Options{}},
 		{"huge chunk", Options{ChunkBytes: MaxChunkBytes + 1}, true, Options{}},
 		{"negative retain", Options{Retain: -1}, true, Options{}},
+		{"negative sync bytes", Options{ReceiveSyncBytes: -1}, true, Options{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +133,7 @@ func TestOpenOptions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			got := Options{ChunkBytes: s.opts.ChunkBytes, Retain: s.opts.Retain}
+			got := Options{ChunkBytes: s.opts.ChunkBytes, Retain: s.opts.Retain, ReceiveSyncBytes: s.opts.ReceiveSyncBytes}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("options (-want +got):\n%s", diff)
 			}

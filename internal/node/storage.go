@@ -142,17 +142,18 @@ func (n *Node) release(j storeJob) {
 	}
 }
 
-// writeSnapshotChunk stores a chunk received from the leader. The same
-// (index, term) always names the same bytes, so after a restart the engine
-// may resend from offset 0 while the receiver resumes further on: the
-// overlap is skipped.
+// writeSnapshotChunk stores a chunk received from the leader. The bytes
+// are durable only at the receiver's next sync (the engine does not need
+// them to be before it acknowledges them), and the whole snapshot before
+// it is published. The same (index, term) always names the same bytes, so
+// after a restart the engine may resend from offset 0 while the receiver
+// resumes further on, from its last sync: the overlap is skipped.
 func (n *Node) writeSnapshotChunk(a engine.WriteSnapshotChunk) {
 	st := &n.st
 	r := st.receiver
 	if r == nil || st.receiverMeta.Index != a.Meta.Index || st.receiverMeta.Term != a.Meta.Term {
-		if r != nil {
-			r.Close()
-		}
+		// Receive discards the partial receive of another snapshot
+		// without syncing it first (Close would).
 		var err error
 		if r, err = n.snaps.Receive(a.Meta); err != nil {
 			n.setFatal(err)

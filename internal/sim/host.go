@@ -257,6 +257,9 @@ func (w *world) fill(h *host, m *engine.Message, through uint64) bool {
 }
 
 func (w *world) send(h *host, m engine.Message) {
+	if m.Type == engine.MsgSnapResp && m.Offset > m.Index {
+		w.stats.ChunkGaps++
+	}
 	s := heldSend{msg: m, need: h.disk.issued}
 	cur := &h.disk.cur
 	switch {

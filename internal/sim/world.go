@@ -106,7 +106,11 @@ type Stats struct {
 	Snapshots      int // snapshots taken by hosts
 	Installs       int // snapshots restored from a leader
 	Filled         int // entries hosts read back from their logs (Send.FillThrough)
-	Ignored        int // violations ignored under Garbage
+	// ChunkGaps counts MsgSnapResp answers to a chunk beyond the offset
+	// the follower expected (a chunk before it lost or overtaken, or the
+	// follower restarted): the leader goes back (engine.Config.SnapshotWindow).
+	ChunkGaps int
+	Ignored   int // violations ignored under Garbage
 }
 
 // ErrViolation is wrapped by every Violation.
@@ -242,6 +246,9 @@ func newWorld(opts Options) (*world, error) {
 	// is released and read back from the hosts' logs (Send.FillThrough).
 	// Derived from the draws above, so that the seeds replay as before.
 	w.cfg.EntryCacheBytes = w.cfg.MaxAppendBytes
+	// One to six InstallSnapshot chunks in flight (the default is four),
+	// derived the same way.
+	w.cfg.SnapshotWindow = 1 + int(w.cfg.SnapshotChunkBytes%6)
 	if w.opts.Storm == 0 {
 		w.opts.Storm = 1
 	}
