@@ -195,9 +195,14 @@ func TestChaosHostLease(t *testing.T) {
 
 // TestHostLeaseByTicksIsCaught: a host that times its lease by the engine's
 // tick count, which a pause leaves behind real time, serves stale reads;
-// the checker must catch it.
+// the checker must catch it. It catches about one seed in sixty (5 of
+// seeds 1-300 at e0b3a5b, the first at 23; 17 of 1-1000 after the election
+// timer fixes of FINDINGS.md 2026-12-04, the first at 247, as any engine
+// change reshuffles the runs), so 600 seeds miss it with a probability
+// near 3e-5, where 200 missed it with 3 %.
 func TestHostLeaseByTicksIsCaught(t *testing.T) {
-	for seed := uint64(1); seed <= 200; seed++ {
+	const budget = 600
+	for seed := uint64(1); seed <= budget; seed++ {
 		_, err := Run(Options{Seed: seed, Nodes: 3, Steps: 1500, Storm: 4, HostLease: true, leaseByTicks: true, Configure: withLease})
 		if err == nil {
 			continue
@@ -209,7 +214,7 @@ func TestHostLeaseByTicksIsCaught(t *testing.T) {
 		t.Logf("caught at seed %d step %d: %s", seed, v.Step, v.Detail)
 		return
 	}
-	t.Fatal("a tick-timed host lease went unnoticed for 200 seeds")
+	t.Fatalf("a tick-timed host lease went unnoticed for %d seeds", budget)
 }
 
 // TestChaosSnapshotBytes runs the chaos schedule with snapshots sized by
