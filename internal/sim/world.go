@@ -107,6 +107,10 @@ type Stats struct {
 	Installs       int // snapshots restored from a leader
 	Filled         int // entries hosts read back from their logs (Send.FillThrough)
 	Ignored        int // violations ignored under Garbage
+	// LivenessTicks is the most ticks any liveness phase took (write,
+	// read, transfer, catch-up), against the bound Options.LivenessTicks.
+	LivenessTicks int
+	ElectionTicks int // the run's engine.Config.ElectionTicks
 }
 
 // ErrViolation is wrapped by every Violation.
@@ -186,6 +190,7 @@ func Run(opts Options) (Stats, error) {
 	}
 	w.stats.Steps = w.step
 	w.stats.EngineSteps = w.seq
+	w.stats.ElectionTicks = w.cfg.ElectionTicks
 	w.stats.Leaders = len(w.chk.leaders)
 	w.stats.MaxCommit = w.chk.maxCommitted
 	if w.fail != nil {
