@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Long randomized runs, not part of CI. Each knob below scales one test; the
 # defaults take on the order of an hour in total on 2 cores (CI's plain run
-# uses 16-128 seeds x 1500 steps per sim test and 300 for TestLiveness, 6
+# uses 16-128 seeds x 1500 steps per sim test and 200 for TestLiveness, 6
 # chaos rounds, a 12 s fault test, 5 crash rounds and rapid's 1024 checks).
 # Run one part with e.g. `scripts/soak.sh chaos`; parts: sim chaos fault
 # crash property. A simulator failure prints the one command that replays it
