@@ -49,9 +49,14 @@ func (e *Engine) becomePreCandidate() {
 }
 
 // becomeCandidate starts a real election in the next term, voting for
-// itself (Raft §5.2).
+// itself (Raft §5.2). The election gets a whole randomized timeout of its
+// own: a pre-vote that won late must not leave the vote round only the rest
+// of the timeout its pre-vote started with, or, with a round trip close to
+// ElectionTicks, candidates time out before their votes arrive, election
+// after election.
 func (e *Engine) becomeCandidate(transfer bool) {
 	e.counters.ElectionsStarted++
+	e.resetElectionTimer()
 	e.term++
 	e.vote = e.id
 	e.votes = map[NodeID]bool{e.id: true}
@@ -142,7 +147,15 @@ func (e *Engine) handleVoteRequest(m Message) {
 	if m.Type == MsgPreVote && !m.Transfer && e.inLease() {
 		canVote = false
 	}
-	grant := canVote && e.membership.IsVoter(e.id) && e.log.isUpToDate(m.LastIndex, m.LastTerm)
+	// Whether we are a voter in our own configuration does not matter:
+	// the candidate counts us only if we are one in its configuration,
+	// and we may not know it yet (a voter added while it had only an
+	// older snapshot) or no longer (a leader that appended its own
+	// removal, then lost office). Refusing would leave such a cluster
+	// without a leader for good (Raft thesis §4.1: servers grant votes
+	// whatever their latest configuration; one vote per term keeps
+	// Election Safety).
+	grant := canVote && e.log.isUpToDate(m.LastIndex, m.LastTerm)
 	if grant {
 		if m.Type == MsgVote {
 			e.counters.VotesGranted++

@@ -64,6 +64,19 @@ func (e *Engine) handleHigherTerm(m Message) bool {
 			return false
 		}
 	}
+	if m.Type == MsgVote {
+		// A candidate's term is adopted, but the election timer runs
+		// on: a follower restarts it on hearing from the leader or on
+		// granting its vote (handleVoteRequest), not on being asked
+		// (Raft §5.2, Figure 2). Otherwise every candidate with a stale
+		// log, which can never win, holds back the nodes that could,
+		// and without pre-vote a cluster whose logs differ can go
+		// election after election without a leader.
+		elapsed, timeout := e.electionElapsed, e.electionTimeout
+		e.becomeFollower(m.Term, "")
+		e.electionElapsed, e.electionTimeout = elapsed, timeout
+		return true
+	}
 	e.becomeFollower(m.Term, leader)
 	return true
 }
@@ -129,6 +142,5 @@ func (e *Engine) handleTimeoutNow(m Message) {
 	if m.From != e.leader || !e.promotable() {
 		return
 	}
-	e.resetElectionTimer()
 	e.becomeCandidate(true)
 }

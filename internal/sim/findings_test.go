@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/yggrdb/yggr/engine"
@@ -72,5 +73,26 @@ func TestFindingF2Seed(t *testing.T) {
 	_, err := Run(Options{Seed: 125, Nodes: 5, Steps: 1500, Storm: 4, TraceLen: traceLen(t)})
 	if err != nil {
 		fail(t, err, "go test ./internal/sim -run TestFindingF2Seed -v")
+	}
+}
+
+// TestLivenessSeeds replays the liveness failures of FINDINGS.md
+// (2026-12-04, "Liveness"), all with ElectionTicks 4 or 7: elections that
+// failed for 40 election timeouts because a candidate inherited what its
+// pre-vote had left of the election timeout (5 nodes: seeds 301, 531; 7
+// nodes: 754), because nodes with the longest logs restarted their timers
+// whenever a candidate that could not win asked for their vote (7 nodes,
+// seed 702, pre-vote off), and because nodes outside their own
+// configuration refused every vote (3 nodes, seed 1547: a voter added
+// while it held only an older snapshot, and a leader that removed itself).
+func TestLivenessSeeds(t *testing.T) {
+	for _, c := range []struct {
+		nodes int
+		seed  uint64
+	}{{5, 301}, {5, 531}, {7, 754}, {7, 702}, {3, 1547}} {
+		_, err := Run(Options{Seed: c.seed, Nodes: c.nodes, Steps: 500, Liveness: true, TraceLen: traceLen(t)})
+		if err != nil {
+			fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=1500 go test ./internal/sim -run 'TestLiveness/n=%d$' -v", c.nodes))
+		}
 	}
 }

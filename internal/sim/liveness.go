@@ -77,8 +77,11 @@ func (w *world) liveness() {
 	}
 }
 
-// runUntil ticks until cond holds, for at most n ticks.
+// runUntil ticks until cond holds, for at most n ticks, and records the
+// ticks it took in Stats.LivenessTicks.
 func (w *world) runUntil(n int, cond func() bool) bool {
+	start := w.step
+	defer func() { w.stats.LivenessTicks = max(w.stats.LivenessTicks, w.step-start) }()
 	for range n {
 		if w.fail != nil {
 			return false

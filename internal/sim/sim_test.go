@@ -29,7 +29,11 @@ func envInt(t *testing.T, name string, def int) int {
 
 // seeds returns the seeds to run: YGGR_SIM_SEED alone if set, else
 // 1..YGGR_SIM_SEEDS (default def).
-func seeds(t *testing.T, def int) []uint64 {
+func seeds(t *testing.T, def int) []uint64 { return seedsFrom(t, "", def) }
+
+// seedsFrom is seeds with a test's own count variable, which, if set,
+// takes precedence over YGGR_SIM_SEEDS.
+func seedsFrom(t *testing.T, name string, def int) []uint64 {
 	if s := os.Getenv("YGGR_SIM_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -38,6 +42,9 @@ func seeds(t *testing.T, def int) []uint64 {
 		return []uint64{n}
 	}
 	n := envInt(t, "YGGR_SIM_SEEDS", def)
+	if name != "" {
+		n = envInt(t, name, n)
+	}
 	out := make([]uint64, n)
 	for i := range out {
 		out[i] = uint64(i + 1)
@@ -100,17 +107,35 @@ func TestChaos(t *testing.T) {
 	}
 }
 
-// TestLiveness runs chaos, heals everything, and requires progress.
+// livenessSeeds is TestLiveness's default number of seeds per cluster
+// size, sized for CI (2 cores, the whole package within about 90 s):
+// 3 x 300 seeds took 16-17 s of CPU with and without CI's coverage
+// (about 20 ms a seed, 7 nodes the slowest), where the rest of the package
+// takes about 33 s, and the package then took 91 s on a shared 2-core
+// machine (45 s before); 200 keeps a margin. YGGR_SIM_LIVENESS_SEEDS (or
+// YGGR_SIM_SEEDS) sets it; scripts/soak.sh runs 3000.
+const livenessSeeds = 200
+
+// TestLiveness runs chaos, heals everything, and requires progress. It
+// logs the slowest liveness phase of the sweep, in election timeouts, to
+// show the margin left under the bound (40 election timeouts).
 func TestLiveness(t *testing.T) {
 	steps := envInt(t, "YGGR_SIM_STEPS", 1500) / 3
 	for _, n := range []int{3, 5, 7} {
 		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
-			for _, seed := range seeds(t, 16) {
-				_, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, Liveness: true, TraceLen: traceLen(t)})
+			t.Parallel()
+			var worst float64
+			var worstSeed uint64
+			for _, seed := range seedsFrom(t, "YGGR_SIM_LIVENESS_SEEDS", livenessSeeds) {
+				st, err := Run(Options{Seed: seed, Nodes: n, Steps: steps, Liveness: true, TraceLen: traceLen(t)})
 				if err != nil {
 					fail(t, err, fmt.Sprintf("YGGR_SIM_STEPS=%d go test ./internal/sim -run 'TestLiveness/n=%d$' -v", steps*3, n))
 				}
+				if f := float64(st.LivenessTicks) / float64(st.ElectionTicks); f > worst {
+					worst, worstSeed = f, seed
+				}
 			}
+			t.Logf("slowest liveness phase: %.1f election timeouts (seed %d)", worst, worstSeed)
 		})
 	}
 }
@@ -199,9 +224,14 @@ func TestChaosHostLease(t *testing.T) {
 
 // TestHostLeaseByTicksIsCaught: a host that times its lease by the engine's
 // tick count, which a pause leaves behind real time, serves stale reads;
-// the checker must catch it.
+// the checker must catch it. It catches about one seed in sixty (5 of
+// seeds 1-300 at e0b3a5b, the first at 23; 17 of 1-1000 after the election
+// timer fixes of FINDINGS.md 2026-12-04, the first at 247, as any engine
+// change reshuffles the runs), so 600 seeds miss it with a probability
+// near 3e-5, where 200 missed it with 3 %.
 func TestHostLeaseByTicksIsCaught(t *testing.T) {
-	for seed := uint64(1); seed <= 200; seed++ {
+	const budget = 600
+	for seed := uint64(1); seed <= budget; seed++ {
 		_, err := Run(Options{Seed: seed, Nodes: 3, Steps: 1500, Storm: 4, HostLease: true, leaseByTicks: true, Configure: withLease})
 		if err == nil {
 			continue
@@ -213,7 +243,7 @@ func TestHostLeaseByTicksIsCaught(t *testing.T) {
 		t.Logf("caught at seed %d step %d: %s", seed, v.Step, v.Detail)
 		return
 	}
-	t.Fatal("a tick-timed host lease went unnoticed for 200 seeds")
+	t.Fatalf("a tick-timed host lease went unnoticed for %d seeds", budget)
 }
 
 // TestChaosSnapshotBytes runs the chaos schedule with snapshots sized by

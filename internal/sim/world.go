@@ -111,6 +111,10 @@ type Stats struct {
 	// follower restarted): the leader goes back (engine.Config.SnapshotWindow).
 	ChunkGaps int
 	Ignored   int // violations ignored under Garbage
+	// LivenessTicks is the most ticks any liveness phase took (write,
+	// read, transfer, catch-up), against the bound Options.LivenessTicks.
+	LivenessTicks int
+	ElectionTicks int // the run's engine.Config.ElectionTicks
 }
 
 // ErrViolation is wrapped by every Violation.
@@ -190,6 +194,7 @@ func Run(opts Options) (Stats, error) {
 	}
 	w.stats.Steps = w.step
 	w.stats.EngineSteps = w.seq
+	w.stats.ElectionTicks = w.cfg.ElectionTicks
 	w.stats.Leaders = len(w.chk.leaders)
 	w.stats.MaxCommit = w.chk.maxCommitted
 	if w.fail != nil {
