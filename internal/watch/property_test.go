@@ -2,8 +2,8 @@ package watch
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -57,12 +57,12 @@ func propOps(t *rapid.T, rev uint64) []string {
 }
 
 type propWatcher struct {
-	w             *Watcher
-	start, end    string
-	hasEnd        bool
-	from          uint64
-	got           []*Change
-	closed        bool
+	w          *Watcher
+	start, end string
+	hasEnd     bool
+	from       uint64
+	got        []*Change
+	closed     bool
 }
 
 // The hub, with the caller's replay from its log on BehindError, yields
