@@ -267,6 +267,16 @@ func (db *DB) replay(ctx context.Context, w *watch.Watcher, from uint64, wo watc
 		if err != nil {
 			return true, err
 		}
+		if len(es) == 0 {
+			// This node applied next before its log write of it finished
+			// (a follower may): wait for the write.
+			select {
+			case <-ctx.Done():
+				return true, ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+			continue
+		}
 		for _, e := range es {
 			if e.Type == engine.EntryNormal {
 				store.Apply(e.Index, e.Data)

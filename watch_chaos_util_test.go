@@ -36,6 +36,15 @@ type resilientWatcher struct {
 	compacted  int
 	lists      int
 	closedEnds int // sessions ended by a closing node
+	start      time.Time
+	trace      []string // one line per session, for a failure's report
+}
+
+func (w *resilientWatcher) tracef(format string, args ...any) {
+	if w.start.IsZero() {
+		w.start = time.Now()
+	}
+	w.trace = append(w.trace, fmt.Sprintf("%8.3fs ", time.Since(w.start).Seconds())+fmt.Sprintf(format, args...))
 }
 
 // clusterDBs picks nodes of c under mu.
@@ -73,9 +82,25 @@ func pause(ctx context.Context, d time.Duration) {
 	}
 }
 
-// run watches until the watcher is complete through final() (once that is
-// not 0) or ctx ends (an error).
-func (w *resilientWatcher) run(ctx context.Context, dbs clusterDBs, final func() uint64) error {
+// finalRevision is the revision watchers must reach, once it is known.
+type finalRevision struct {
+	rev atomic.Uint64
+	set chan struct{} // closed when rev is set
+}
+
+func newFinalRevision() *finalRevision { return &finalRevision{set: make(chan struct{})} }
+
+func (f *finalRevision) store(rev uint64) {
+	f.rev.Store(rev)
+	close(f.set)
+}
+
+func (f *finalRevision) load() uint64 { return f.rev.Load() }
+
+// run watches until the watcher is complete through the final revision
+// (once that is known) or ctx ends (an error).
+func (w *resilientWatcher) run(ctx context.Context, dbs clusterDBs, fin *finalRevision) error {
+	final := fin.load
 	for range 100000 {
 		if f := final(); f != 0 && w.pos >= f {
 			return nil
@@ -88,7 +113,7 @@ func (w *resilientWatcher) run(ctx context.Context, dbs clusterDBs, final func()
 			pause(ctx, 10*time.Millisecond)
 			continue
 		}
-		if err := w.session(ctx, db, dbs, final); err != nil {
+		if err := w.session(ctx, db, dbs, fin); err != nil {
 			return err
 		}
 		if w.sleep != nil {
@@ -104,10 +129,22 @@ func (w *resilientWatcher) run(ctx context.Context, dbs clusterDBs, final func()
 	return fmt.Errorf("%s: too many sessions", w.name)
 }
 
-func (w *resilientWatcher) session(ctx context.Context, db *DB, dbs clusterDBs, final func() uint64) error {
+func (w *resilientWatcher) session(ctx context.Context, db *DB, dbs clusterDBs, fin *finalRevision) error {
 	w.sessions++
+	final := fin.load
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if final() == 0 {
+		// The final change may come before the final revision is known:
+		// then end this session, and see in run whether it was the last.
+		go func() {
+			select {
+			case <-fin.set:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+	}
 	budget := -1
 	if w.disconnectAfter > 0 {
 		budget = 1 + w.rng.IntN(2*w.disconnectAfter)
@@ -120,8 +157,10 @@ func (w *resilientWatcher) session(ctx context.Context, db *DB, dbs clusterDBs, 
 	if w.progress > 0 {
 		opts = append(opts, WithProgressNotify(w.progress))
 	}
+	w.tracef("session %d on %s from %d (obs %d)", w.sessions, db.ID(), w.pos+1, len(w.obs))
 	for c, err := range db.Watch(wctx, w.r.start, w.r.end, opts...) {
 		if err != nil {
+			w.tracef("  ends: %v (obs %d)", err, len(w.obs))
 			var cerr *CompactedError
 			switch {
 			case errors.As(err, &cerr):
@@ -132,7 +171,7 @@ func (w *resilientWatcher) session(ctx context.Context, db *DB, dbs clusterDBs, 
 				w.closedEnds++
 				return nil
 			case errors.Is(err, context.Canceled) && wctx.Err() != nil && ctx.Err() == nil:
-				return nil // our own disconnect
+				return nil // our own disconnect, or the final revision is known
 			case ctx.Err() != nil:
 				return nil // run reports it
 			}
@@ -167,6 +206,7 @@ func (w *resilientWatcher) relist(ctx context.Context, dbs clusterDBs) error {
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		items, rev, err := collectList(lctx, db, w.r)
 		cancel()
+		w.tracef("  list on %s: rev %d, %v", db.ID(), rev, err)
 		if err == nil {
 			w.lists++
 			w.obs = append(w.obs, seen{list: items, listRev: rev})

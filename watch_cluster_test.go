@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -170,7 +169,7 @@ func TestWatchAcrossLeaderChange(t *testing.T) {
 	dbs := clusterDBs{c: c, mu: &mu}
 	l := c.leader(ctx)
 	r := keyRange{[]byte("a/"), PrefixEnd([]byte("a/"))}
-	var finalRev atomic.Uint64
+	finalRev := newFinalRevision()
 	ws := []*resilientWatcher{
 		{name: "on the first leader", node: l, r: r, prev: true},
 		{name: "on any node", r: r, disconnectAfter: 5},
@@ -181,7 +180,7 @@ func TestWatchAcrossLeaderChange(t *testing.T) {
 	defer cancel()
 	for i, w := range ws {
 		w.rng = rand.New(rand.NewPCG(uint64(i), 5))
-		go func() { errs <- w.run(wctx, dbs, finalRev.Load) }()
+		go func() { errs <- w.run(wctx, dbs, finalRev) }()
 	}
 	writers := startWatchWriters(ctx, dbs, 2, []string{"a/", "b/"})
 	waitWrites(t, ctx, c, &mu, 20)
@@ -205,14 +204,14 @@ func TestWatchAcrossLeaderChange(t *testing.T) {
 	mu.Unlock()
 	waitWrites(t, ctx, c, &mu, 20)
 	writers.finish()
-	finalRev.Store(fence(t, ctx, dbs, []string{"a/fence", "b/fence"}))
+	finalRev.store(fence(t, ctx, dbs, []string{"a/fence", "b/fence"}))
 	for range ws {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
 	lt := newLogTruth()
-	if err := lt.extend(waitCaughtUp(t, ctx, c, finalRev.Load())); err != nil {
+	if err := lt.extend(waitCaughtUp(t, ctx, c, finalRev.load())); err != nil {
 		t.Fatal(err)
 	}
 	checkAcked(t, lt, writers.acked)

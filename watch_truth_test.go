@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
@@ -45,6 +46,10 @@ func (lt *logTruth) extend(db *DB) error {
 		es, err := db.node.History(lt.next, applied+1, 1<<20)
 		if err != nil {
 			return fmt.Errorf("truth from %s at %d: %w", db.ID(), lt.next, err)
+		}
+		if len(es) == 0 { // applied before its log write finished
+			time.Sleep(time.Millisecond)
+			continue
 		}
 		for _, e := range es {
 			if e.Index != lt.next {
@@ -171,7 +176,7 @@ type seen struct {
 // order, none missing in between, none twice; each progress notification
 // true; each list equal to the truth's state at its revision, and the
 // watch going on from there; each compacted error for the revision after
-// the last seen. It returns the revision through which the watcher is
+// the last seen (or after revisions with no change in range). It returns the revision through which the watcher is
 // complete.
 func checkWatcher(t *testing.T, name string, lt *logTruth, r keyRange, from uint64, prev bool, obs []seen) uint64 {
 	t.Helper()
@@ -199,8 +204,14 @@ func checkWatcher(t *testing.T, name string, lt *logTruth, r keyRange, from uint
 	for i, o := range obs {
 		switch {
 		case o.compacted != nil:
-			if o.compacted.Requested != pos+1 || o.compacted.Oldest <= o.compacted.Requested {
+			// The watch may have gone through revisions with no change in
+			// range before it found the next one compacted.
+			req := o.compacted.Requested
+			if req <= pos || o.compacted.Oldest <= req {
 				fail(i, "compacted error %v after revision %d", o.compacted, pos)
+			}
+			if m := lt.firstIn(pos, req-1, r); m != 0 {
+				fail(i, "compacted error %v, but the change at %d was never yielded", o.compacted, m)
 			}
 		case o.list != nil:
 			if o.listRev > end {
