@@ -3,10 +3,11 @@
 # defaults take on the order of an hour in total on 2 cores (CI's plain run
 # uses 16-24 seeds x 1500 steps per sim test, 6 chaos rounds, a 12 s fault
 # test, 5 crash rounds and rapid's 1024 checks). Run one part
-# with e.g. `scripts/soak.sh chaos`; parts: sim chaos fault crash property.
+# with e.g. `scripts/soak.sh chaos`; parts: sim chaos watch fault crash property.
 #
 #   YGGR_SIM_SEEDS, YGGR_SIM_STEPS  simulator seeds and steps per seed (internal/sim)
 #   YGGR_CHAOS_ROUNDS               rounds of the runtime linearizability chaos test (root)
+#   YGGR_WATCH_CHAOS_ROUNDS         rounds of faults of the watch chaos test (root, TestWatchChaos)
 #   YGGR_FAULT_SECONDS              duration of the multi-process fault test (cmd/yggr)
 #   YGGR_CRASH_ROUNDS               SIGKILL rounds of the storage crash tests (log, snapshot)
 #   YGGR_PROPERTY_CHECKS            rapid checks per engine property test
@@ -21,6 +22,7 @@ source scripts/lib.sh
 export YGGR_SIM_SEEDS=${YGGR_SIM_SEEDS:-400}
 export YGGR_SIM_STEPS=${YGGR_SIM_STEPS:-3000}
 export YGGR_CHAOS_ROUNDS=${YGGR_CHAOS_ROUNDS:-200}
+export YGGR_WATCH_CHAOS_ROUNDS=${YGGR_WATCH_CHAOS_ROUNDS:-500}
 export YGGR_FAULT_SECONDS=${YGGR_FAULT_SECONDS:-900}
 export YGGR_CRASH_ROUNDS=${YGGR_CRASH_ROUNDS:-300}
 export YGGR_PROPERTY_CHECKS=${YGGR_PROPERTY_CHECKS:-20000}
@@ -45,16 +47,17 @@ soak_test() {
 }
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(sim chaos fault crash property)
+[ ${#parts[@]} -eq 0 ] && parts=(sim chaos watch fault crash property)
 for part in "${parts[@]}"; do
 	case $part in
 	sim) step "sim seeds=$YGGR_SIM_SEEDS steps=$YGGR_SIM_STEPS" soak_test . ./internal/sim/... ;;
 	chaos) step "chaos rounds=$YGGR_CHAOS_ROUNDS" soak_test TestLinearizable . ;;
+	watch) step "watch chaos rounds=$YGGR_WATCH_CHAOS_ROUNDS" soak_test TestWatchChaos . ;;
 	fault) step "fault seconds=$YGGR_FAULT_SECONDS" soak_test Fault ./cmd/yggr/ ;;
 	crash) step "crash rounds=$YGGR_CRASH_ROUNDS" soak_test Crash ./log/ ./snapshot/ ;;
 	property) step "property checks=$YGGR_PROPERTY_CHECKS" soak_test . ./engine/ ;;
 	*)
-		echo "soak: unknown part $part (want sim, chaos, fault, crash or property)"
+		echo "soak: unknown part $part (want sim, chaos, watch, fault, crash or property)"
 		exit 2
 		;;
 	esac
