@@ -135,6 +135,15 @@ func TestHubMatchesNaiveFilter(t *testing.T) {
 		if s := h.Stats(); s.CacheBytes > opts.CacheBytes && len(h.ring)-h.ringStart > 1 {
 			t.Fatalf("ring holds %d bytes in %d changes, over its bound %d", s.CacheBytes, len(h.ring)-h.ringStart, opts.CacheBytes)
 		}
+		queued := 0
+		for _, pw := range ws {
+			if !pw.closed {
+				queued += pw.w.queued
+			}
+		}
+		if s := h.Stats(); s.QueuedBytes != queued {
+			t.Fatalf("Stats counts %d bytes queued, the open watchers hold %d", s.QueuedBytes, queued)
+		}
 		open := 0
 		for i, pw := range ws {
 			if !pw.closed {
@@ -149,8 +158,8 @@ func TestHubMatchesNaiveFilter(t *testing.T) {
 				t.Fatalf("watcher %d over [%q, %q) (end %v) from %d (closed %v) yielded\n%swant\n%s", i, pw.start, pw.end, pw.hasEnd, pw.from, pw.closed, got, want)
 			}
 		}
-		if s := h.Stats(); s.Watchers != open {
-			t.Fatalf("Stats counts %d watchers, %d are open", s.Watchers, open)
+		if s := h.Stats(); s.Watchers != open || s.QueuedBytes != 0 {
+			t.Fatalf("Stats counts %d watchers (%d are open) and %d bytes queued after draining", s.Watchers, open, s.QueuedBytes)
 		}
 	})
 }
