@@ -23,7 +23,7 @@ import (
 // and after a compacted error list again and resume from the list's
 // revision + 1. In the end each watcher's observations must equal,
 // exactly, the committed changes to its range derived from the log.
-// YGGR_WATCH_CHAOS_ROUNDS (default 10) sets the rounds of faults; see
+// YGGR_WATCH_CHAOS_ROUNDS (default 10, 2 with -race) sets the rounds of faults; see
 // scripts/soak.sh (part watch).
 
 func watchChaosRounds() int {
@@ -31,6 +31,9 @@ func watchChaosRounds() int {
 		if n, err := strconv.Atoi(s); err == nil && n > 0 {
 			return n
 		}
+	}
+	if raceEnabled {
+		return 2
 	}
 	return 10
 }
