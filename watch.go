@@ -118,7 +118,9 @@ func WithProgressNotify(interval time.Duration) WatchOption {
 // Raft log, and catches up at its own pace. The log holds the history
 // back to the oldest retained snapshot; replaying from it rebuilds that
 // snapshot's state in memory, one watch at a time per node, so it costs
-// about as much memory and time as a restart's restore.
+// about as much memory and time as a restart's restore. A consumer slower
+// than the replay gets its changes in steps of about 1 MiB, each rebuilt
+// anew, so that it never holds up the replays of other watches.
 //
 // To follow a range from its current contents (list, then watch):
 //
@@ -227,45 +229,86 @@ func toChange(c *watch.Change, prev bool) Change {
 // replayBatchBytes is how much log a replay reads at a time.
 const replayBatchBytes = 4 << 20
 
+// replayYieldBytes is about how many bytes of changes a replay collects
+// before it stops rebuilding and hands them to the consumer.
+const replayYieldBytes = 1 << 20
+
 // replay yields the changes in w's range from revision from on, rebuilt
 // from the log, until the hub can serve the watcher again. It reports
 // false when the consumer stopped (yield returned false); an error ends
-// the watch.
+// the watch. The rebuilding (one at a time per node) and the consumer's
+// pace are kept apart: a consumer that stops reading must not hold up
+// the other watches that replay on this node. So each step rebuilds the
+// state at its start, collects up to replayYieldBytes of changes and lets
+// go of the state and of the node's replay slot before yielding them.
 func (db *DB) replay(ctx context.Context, w *watch.Watcher, from uint64, wo watchOptions, yield func(Change, error) bool) (bool, error) {
+	for next := from; ; {
+		cs, after, resumed, err := db.replayStep(ctx, w, next)
+		for _, c := range cs {
+			if !yield(toChange(c, wo.prev), nil) {
+				return false, nil
+			}
+		}
+		if err != nil || resumed {
+			return true, err
+		}
+		next = after
+	}
+}
+
+// replayStep rebuilds the history up to from-1 and reads on, collecting
+// the changes in w's range, until the hub takes the watcher back (resumed),
+// about replayYieldBytes are collected, or an error. It returns the
+// changes and the revision after them.
+func (db *DB) replayStep(ctx context.Context, w *watch.Watcher, from uint64) (cs []*watch.Change, next uint64, resumed bool, err error) {
 	select {
 	case db.replaySem <- struct{}{}:
 		defer func() { <-db.replaySem }()
 	case <-ctx.Done():
-		return true, ctx.Err()
+		return nil, from, false, ctx.Err()
 	}
 	store := kv.New()
 	base, release, err := db.node.OpenHistory(from-1, replayMachine{store})
 	if err != nil {
-		return true, err
+		return nil, from, false, err
 	}
 	defer release()
 	var events []kv.Event
 	store.Record(&events)
-	next := base + 1
+	next = base + 1
+	size := 0
 	for {
 		if err := ctx.Err(); err != nil {
-			return true, err
+			return cs, next, false, err
 		}
 		if next >= from && w.Resume(next) {
-			return true, nil
+			return cs, next, true, nil
+		}
+		if size >= replayYieldBytes {
+			return cs, next, false, nil
 		}
 		target := min(w.Head(), db.node.Applied())
 		if next > target {
 			// Cannot happen: the hub's floor is at most its head. Wait
 			// for the head rather than spin if it ever does.
 			if err := db.node.WaitApplied(ctx, next); err != nil {
-				return true, err
+				return cs, next, false, err
 			}
 			continue
 		}
 		es, err := db.node.History(next, target+1, replayBatchBytes)
 		if err != nil {
-			return true, err
+			return cs, next, false, err
+		}
+		if len(es) == 0 {
+			// This node applied next before its log write of it finished
+			// (a follower may): wait for the write.
+			select {
+			case <-ctx.Done():
+				return cs, next, false, ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+			continue
 		}
 		for _, e := range es {
 			if e.Type == engine.EntryNormal {
@@ -273,8 +316,11 @@ func (db *DB) replay(ctx context.Context, w *watch.Watcher, from uint64, wo watc
 			}
 			if len(events) > 0 {
 				if e.Index >= from {
-					if c := w.Filter(watch.NewChange(e.Index, events)); c != nil && !yield(toChange(c, wo.prev), nil) {
-						return false, nil
+					if c := w.Filter(watch.NewChange(e.Index, events)); c != nil {
+						cs = append(cs, c)
+						for _, ev := range c.Events {
+							size += ev.Weight()
+						}
 					}
 				}
 				events = nil

@@ -2,16 +2,17 @@
 # Long randomized runs, not part of CI. Each knob below scales one test; the
 # defaults take on the order of an hour in total on 2 cores (CI's plain run
 # uses 16-128 seeds x 1500 steps per sim test and 200 for TestLiveness, 6
-# chaos rounds, a 12 s fault test, 5 crash rounds and rapid's 1024 checks).
-# Run one part with e.g. `scripts/soak.sh chaos`; parts: sim chaos fault
-# crash property. A simulator failure prints the one command that replays it
-# (YGGR_SIM_SEED=<seed> ...).
+# chaos rounds, 10 watch chaos rounds, a 12 s fault test, 5 crash rounds and
+# rapid's 1024 checks). Run one part with e.g. `scripts/soak.sh chaos`; parts:
+# sim chaos watch fault crash property. A simulator failure prints the one
+# command that replays it (YGGR_SIM_SEED=<seed> ...).
 #
 #   YGGR_SIM_SEEDS, YGGR_SIM_STEPS  simulator seeds and steps per seed (internal/sim)
 #   YGGR_SIM_LIVENESS_SEEDS         TestLiveness's seeds per cluster size (default
 #                                   3000: its runs are short, about 40 ms a seed at
 #                                   YGGR_SIM_STEPS=3000)
 #   YGGR_CHAOS_ROUNDS               rounds of the runtime linearizability chaos test (root)
+#   YGGR_WATCH_CHAOS_ROUNDS         rounds of faults of the watch chaos test (root, TestWatchChaos)
 #   YGGR_FAULT_SECONDS              duration of the multi-process fault test (cmd/yggr)
 #   YGGR_CRASH_ROUNDS               SIGKILL rounds of the storage crash tests (log, snapshot)
 #   YGGR_PROPERTY_CHECKS            rapid checks per engine property test
@@ -27,6 +28,7 @@ export YGGR_SIM_SEEDS=${YGGR_SIM_SEEDS:-400}
 export YGGR_SIM_STEPS=${YGGR_SIM_STEPS:-3000}
 export YGGR_SIM_LIVENESS_SEEDS=${YGGR_SIM_LIVENESS_SEEDS:-3000}
 export YGGR_CHAOS_ROUNDS=${YGGR_CHAOS_ROUNDS:-200}
+export YGGR_WATCH_CHAOS_ROUNDS=${YGGR_WATCH_CHAOS_ROUNDS:-500}
 export YGGR_FAULT_SECONDS=${YGGR_FAULT_SECONDS:-900}
 export YGGR_CRASH_ROUNDS=${YGGR_CRASH_ROUNDS:-300}
 export YGGR_PROPERTY_CHECKS=${YGGR_PROPERTY_CHECKS:-20000}
@@ -51,16 +53,17 @@ soak_test() {
 }
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(sim chaos fault crash property)
+[ ${#parts[@]} -eq 0 ] && parts=(sim chaos watch fault crash property)
 for part in "${parts[@]}"; do
 	case $part in
 	sim) step "sim seeds=$YGGR_SIM_SEEDS liveness seeds=$YGGR_SIM_LIVENESS_SEEDS steps=$YGGR_SIM_STEPS" soak_test . ./internal/sim/... ;;
 	chaos) step "chaos rounds=$YGGR_CHAOS_ROUNDS" soak_test TestLinearizable . ;;
+	watch) step "watch chaos rounds=$YGGR_WATCH_CHAOS_ROUNDS" soak_test TestWatchChaos . ;;
 	fault) step "fault seconds=$YGGR_FAULT_SECONDS" soak_test Fault ./cmd/yggr/ ;;
 	crash) step "crash rounds=$YGGR_CRASH_ROUNDS" soak_test Crash ./log/ ./snapshot/ ;;
 	property) step "property checks=$YGGR_PROPERTY_CHECKS" soak_test . ./engine/ ;;
 	*)
-		echo "soak: unknown part $part (want sim, chaos, fault, crash or property)"
+		echo "soak: unknown part $part (want sim, chaos, watch, fault, crash or property)"
 		exit 2
 		;;
 	esac

@@ -158,13 +158,19 @@ func (n *Node) restoreInto(index uint64, sm StateMachine) error {
 }
 
 // History returns committed entries [lo, hi) from the log, at most
-// maxBytes of them but at least one (see log.Store.History); hi must not
-// pass Applied()+1. Below the log's history it fails with a
-// *HistoryCompactedError.
+// maxBytes of them but at least one if the log holds lo (see
+// log.Store.History); hi must not pass Applied()+1. The log may trail the
+// applied index: a follower applies committed entries before its own copy
+// of them is durable. History then returns what the log holds, nothing if
+// not lo yet (the caller waits for the write). Below the log's history it
+// fails with a *HistoryCompactedError.
 func (n *Node) History(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 	if applied := n.Applied(); hi > applied+1 {
 		return nil, fmt.Errorf("node: history up to %d beyond the applied index %d", hi-1, applied)
 	}
+	// Committed entries are never truncated, so the log only grows up to
+	// hi from here.
+	hi = max(lo, min(hi, n.logs.LastIndex()+1))
 	es, err := n.logs.History(lo, hi, maxBytes)
 	if errors.Is(err, raftlog.ErrCompacted) {
 		return nil, &HistoryCompactedError{Requested: lo, Oldest: n.OldestHistory()}

@@ -89,6 +89,7 @@ type Hub struct {
 	lenCount map[int]int           // how many prefixes have each
 	ranges   []*Watcher            // live watchers over other ranges
 	watchers int                   // open watchers, live or not
+	queued   int                   // bytes in every watcher's queue
 
 	touched []*Watcher // scratch for Publish
 	dirty   []*Watcher // watchers to wake at the next Advance
@@ -178,6 +179,7 @@ func (h *Hub) fanOut(c *Change) {
 		} else {
 			w.queue = append(w.queue, wc)
 			w.queued += wc.weight
+			h.queued += wc.weight
 		}
 		if !w.dirty {
 			w.dirty = true
@@ -266,13 +268,16 @@ type Stats struct {
 	Watchers   int    // open watchers
 	CacheBytes int    // bytes in the ring
 	Floor      uint64 // the ring holds the changes above it
+	// QueuedBytes is the changes waiting in every watcher's queue, each
+	// queue at most Options.BufferBytes or one change.
+	QueuedBytes int
 }
 
 // Stats returns the hub's current numbers.
 func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return Stats{Watchers: h.watchers, CacheBytes: h.ringBytes, Floor: h.floor}
+	return Stats{Watchers: h.watchers, CacheBytes: h.ringBytes, Floor: h.floor, QueuedBytes: h.queued}
 }
 
 // Watcher follows the changes to one key range. Its methods are for one
@@ -331,7 +336,8 @@ func (w *Watcher) Close() {
 	if w.live {
 		h.unindex(w)
 	}
-	w.queue = nil
+	h.queued -= w.queued
+	w.queue, w.queued = nil, 0
 }
 
 func (w *Watcher) wake() {
@@ -421,6 +427,7 @@ func (w *Watcher) Next(ctx context.Context, tick <-chan time.Time) ([]*Change, e
 		}
 		if len(w.queue) > 0 {
 			q := w.queue
+			h.queued -= w.queued
 			w.queue, w.queued = nil, 0
 			h.mu.Unlock()
 			return q, nil
