@@ -58,7 +58,7 @@ func (h *handler) decodeBody(w http.ResponseWriter, r *http.Request, v any) erro
 		}
 	}
 	var maxBytes *http.MaxBytesError
-	if errors.As(err, &maxBytes) {
+	if errors.As(err, &maxBytes) || isBodyError(err) {
 		return err
 	}
 	return errBadRequest("malformed JSON body: %v", err)

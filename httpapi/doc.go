@@ -31,7 +31,8 @@
 // Errors are {"error":{"code":"...","message":"..."}} with status 400 (bad
 // input), 401 (missing or wrong bearer token), 404 (no such key or route),
 // 405 (wrong method, with Allow), 409 (membership change refused, transfer
-// in progress), 413 (key, value or body beyond the limits), 503 (no leader,
+// in progress), 408 (the body did not arrive within RequestTimeout), 413
+// (key, value or body beyond the limits), 503 (no leader,
 // busy, closing; with Retry-After: 1), 504 (timeout or cancelled: a write
 // may still be applied), 500 otherwise; the codes are the Code* constants.
 //
@@ -48,9 +49,14 @@
 //
 // # Caveats
 //
-// The handler does not set server timeouts, TLS or header limits: that is
-// the http.Server's job. Every request runs under Options.RequestTimeout,
-// a backup included: raise it for large databases. /healthz and /readyz
+// The handler does not set TLS, header limits, idle timeouts or a cap on
+// connections: that is the http.Server's job. Every request runs under
+// Options.RequestTimeout, a backup included: raise it for large databases.
+// The request body must arrive within it too (the handler sets the
+// connection's read deadline until the body is read): a body shorter than
+// its Content-Length is answered 408. A client that hangs up mid-request
+// is recorded as status 499 (StatusClientClosed) in the metrics and the
+// log, never as a 5xx. /healthz and /readyz
 // need no token (orchestrators probe them). A scan returns at most
 // MaxScanLimit items and about 16 MiB of keys and values per page.
 //

@@ -20,7 +20,9 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodeMembership       = "membership"         // 409: membership change refused
 	CodeTransfer         = "transfer"           // 409: leadership transfer in progress
+	CodeRequestTimeout   = "request_timeout"    // 408: the request body did not arrive within the request timeout
 	CodeTooLarge         = "too_large"          // 413: key, value or body beyond the limits
+	CodeClientClosed     = "client_closed"      // 499 (metrics and log only): the client hung up first
 	CodeNoLeader         = "no_leader"          // 503: no leader known
 	CodeNotLeader        = "not_leader"         // 503: this node cannot serve it without a leader
 	CodeBusy             = "busy"               // 503: too many pending requests
@@ -101,6 +103,9 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
+// errClientClosed: the client hung up while its request was served.
+var errClientClosed = errors.New("httpapi: the client hung up")
+
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
 	Error struct {
@@ -113,7 +118,15 @@ type errorBody struct {
 // HTTP status and an error code.
 func classify(err error) (int, string) {
 	var maxBytes *http.MaxBytesError
+	var body *bodyError
 	switch {
+	case errors.As(err, &body):
+		if body.timeout() {
+			return http.StatusRequestTimeout, CodeRequestTimeout
+		}
+		return StatusClientClosed, CodeClientClosed
+	case errors.Is(err, errClientClosed):
+		return StatusClientClosed, CodeClientClosed
 	case errors.As(err, &maxBytes), errors.Is(err, yggr.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, yggr.ErrLeaseDisabled):

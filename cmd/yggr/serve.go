@@ -14,6 +14,7 @@ import (
 
 	"github.com/yggrdb/yggr"
 	"github.com/yggrdb/yggr/httpapi"
+	"golang.org/x/net/netutil"
 )
 
 // serveCmd runs one node and its HTTP API.
@@ -37,7 +38,9 @@ type serveCmd struct {
 	LogFormat      string        `name:"log-format" help:"Log format: text or json." enum:"text,json" default:"text"`
 	LogLevel       string        `name:"log-level" help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
 	JoinTimeout    time.Duration `name:"join-timeout" help:"How long --join may take to add and promote this node." default:"2m"`
-	RequestTimeout time.Duration `name:"request-timeout" help:"Bound on every HTTP request, a backup's streaming included." default:"10s"`
+	RequestTimeout time.Duration `name:"request-timeout" help:"Bound on every HTTP request, the reading of its body and a backup's streaming included." default:"10s"`
+	IdleTimeout    time.Duration `name:"http-idle-timeout" help:"How long an idle keep-alive HTTP connection stays open." default:"2m"`
+	MaxConns       int           `name:"http-max-conns" help:"Most HTTP connections served at once; more wait to be accepted." default:"1024"`
 	MaxKeyBytes    int64         `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
 	MaxValueBytes  int64         `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
 	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
@@ -82,11 +85,17 @@ func (c *serveCmd) Run(e *env) error {
 			return err
 		}
 	}
+	if c.MaxConns < 1 || c.IdleTimeout < 0 {
+		return usagef("--http-max-conns must be ≥ 1 and --http-idle-timeout ≥ 0")
+	}
 	// Listen first, so a taken port fails before the database opens.
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("serve: http listener: %w", err)
 	}
+	// Beyond --http-max-conns, connections wait in the accept queue: a
+	// flood of slow clients cannot take every file descriptor.
+	ln = netutil.LimitListener(ln, c.MaxConns)
 	db, err := yggr.Open(c.Dir, peers, opts...)
 	if err != nil {
 		ln.Close()
@@ -94,7 +103,10 @@ func (c *serveCmd) Run(e *env) error {
 	}
 	handler := httpapi.NewHandler(db, httpapi.Options{Token: c.Token, Logger: logger, RequestTimeout: c.RequestTimeout,
 		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS,
+	// The handler bounds each request body by --request-timeout (a body
+	// shorter than its Content-Length no longer holds the connection); the
+	// server bounds the header and idle keep-alive connections.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: c.IdleTimeout, TLSConfig: httpTLS,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	// Owned by Run; ends when srv.Shutdown closes the listener (Run waits
