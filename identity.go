@@ -176,7 +176,7 @@ func openNetwork(id engine.NodeID, addrs map[engine.NodeID]string, o options) (n
 	case o.secret != "":
 		caCert, caKey, err := netquic.CAFromSecret(o.secret)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		host, _, _ := net.SplitHostPort(cfg.ListenAddr)
 		cert, key, err := netquic.NewNodeCert(caCert, caKey, id, []string{host})

@@ -33,8 +33,10 @@
 // 405 (wrong method, with Allow), 409 (membership change refused, transfer
 // in progress), 408 (the body did not arrive within RequestTimeout), 413
 // (key, value or body beyond the limits), 503 (no leader,
-// busy, closing; with Retry-After: 1), 504 (timeout or cancelled: a write
-// may still be applied), 500 otherwise; the codes are the Code* constants.
+// busy, closing, or the leader cannot be reached; with Retry-After: 1), 504
+// (timeout, cancelled, or unknown_outcome after a leader change: a write
+// may still be applied), 500 otherwise (corrupt data, a bug); the codes
+// are the Code* constants.
 //
 // # Usage
 //

@@ -31,7 +31,7 @@ const (
 	CodeCanceled         = "canceled"           // 504: the request was cancelled; a write may still be applied
 	CodeCatchingUp       = "catching_up"        // 503 from /readyz: the applied index trails the commit index
 	CodeTimeout          = "timeout"            // 504: deadline passed; a write may still be applied
-	CodeUnknownOutcome   = "unknown_outcome"    // 500: a write may or may not have been applied
+	CodeUnknownOutcome   = "unknown_outcome"    // 504: a write may or may not have been applied (the leader changed or was lost)
 	CodeCorrupt          = "corrupt"            // 500
 	CodeInternal         = "internal"           // 500
 )
@@ -45,7 +45,7 @@ var ErrUnauthorized = errors.New("httpapi: unauthorized")
 
 // APIError is an error response of the HTTP API, as a Client returns it.
 // It matches the root package's sentinels with errors.Is: 404 ErrNotFound,
-// 400 ErrInvalid, 413 ErrTooLarge, 504 ErrTimeout, 409 ErrMembership or
+// 400 ErrInvalid, 413 ErrTooLarge, 504 ErrTimeout (or ErrUnknownOutcome by code), 409 ErrMembership or
 // ErrTransfer, 503 ErrNoLeader, ErrNotLeader, ErrBusy, ErrClosed or
 // ErrDropped by code, 401 ErrUnauthorized.
 type APIError struct {
@@ -74,7 +74,7 @@ func (e *APIError) Is(target error) bool {
 	case yggr.ErrTooLarge:
 		return e.StatusCode == http.StatusRequestEntityTooLarge
 	case yggr.ErrTimeout:
-		return e.StatusCode == http.StatusGatewayTimeout
+		return e.StatusCode == http.StatusGatewayTimeout && e.Code != CodeUnknownOutcome
 	case yggr.ErrUnknownOutcome:
 		return e.Code == CodeUnknownOutcome
 	case yggr.ErrCorrupt:
@@ -149,12 +149,12 @@ func classify(err error) (int, string) {
 		return http.StatusServiceUnavailable, CodeClosed
 	case errors.Is(err, yggr.ErrDropped):
 		return http.StatusServiceUnavailable, CodeDropped
+	case errors.Is(err, yggr.ErrUnknownOutcome):
+		return http.StatusGatewayTimeout, CodeUnknownOutcome
 	case errors.Is(err, yggr.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, CodeTimeout
 	case errors.Is(err, context.Canceled):
 		return http.StatusGatewayTimeout, CodeCanceled
-	case errors.Is(err, yggr.ErrUnknownOutcome):
-		return http.StatusInternalServerError, CodeUnknownOutcome
 	case errors.Is(err, yggr.ErrCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
 	}

@@ -179,6 +179,8 @@ func TestExitCode(t *testing.T) {
 		{yggr.ErrClosed, exitUnavailable},
 		{yggr.ErrDropped, exitUnavailable},
 		{yggr.ErrTimeout, exitUnavailable},
+		{fmt.Errorf("x: %w", yggr.ErrUnknownOutcome), exitUnavailable},
+		{&httpapi.APIError{StatusCode: 504, Code: httpapi.CodeUnknownOutcome}, exitUnavailable},
 		{fmt.Errorf("x: %w", errors.Join(errors.New("a"), context.DeadlineExceeded)), exitUnavailable},
 		{&httpapi.APIError{StatusCode: 401, Code: httpapi.CodeUnauthorized}, exitError},
 		{&httpapi.APIError{StatusCode: 404, Code: httpapi.CodeNotFound}, exitNotFound},

@@ -293,6 +293,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{"peer tls half", []string{"--tls-ca", filepath.Join(certs, "ca.crt")}, exitUsage, "--tls-cert"},
 		{"tls and secret", []string{"--peers", "n1=127.0.0.1:1", "--tls-ca", filepath.Join(certs, "ca.crt"),
 			"--tls-cert", filepath.Join(certs, "n1.crt"), "--tls-key", filepath.Join(certs, "n1.key"), "--cluster-secret", "s"}, exitUsage, "choose one"},
+		{"short cluster secret", []string{"--peers", "n1=127.0.0.1:1", "--raft-addr", "127.0.0.1:1", "--cluster-secret", "short"},
+			exitUsage, "cluster secret shorter than 8 bytes"},
+		{"no connections", []string{"--http-max-conns", "0"}, exitUsage, "--http-max-conns must be ≥ 1"},
 		{"http addr taken", []string{"--http-addr", "127.0.0.1:-1"}, exitError, "serve: http listener"},
 		{"dir is a file", []string{"--dir", aFile}, exitError, aFile},
 	}
