@@ -82,6 +82,12 @@ func (h *handler) addMember(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// Whatever the token setting, a new member must prove it holds the
+	// cluster's credentials before the cluster adds it.
+	if err := h.db.VerifyPeer(r.Context(), req.ID, req.Addr); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	var err error
 	if req.Learner {
 		err = h.db.AddLearner(r.Context(), req.ID, req.Addr)

@@ -13,7 +13,7 @@
 //	POST   /v1/txn                       TxnRequest → TxnResponse
 //	GET    /v1/status                    yggr.Status
 //	GET    /v1/members                   {"members":[yggr.Member]}
-//	POST   /v1/members                   {"id","addr","learner"} → {}
+//	POST   /v1/members                   {"id","addr","learner"} → {} (the node at addr must hold the cluster's credentials: DB.VerifyPeer)
 //	POST   /v1/members/{id}/promote      → {}
 //	DELETE /v1/members/{id}              → {}
 //	POST   /v1/leader/transfer           {"to":""} → {"leader":id}

@@ -269,7 +269,7 @@ func (c *serveCmd) httpTLS() (*tls.Config, error) {
 // committed when it was added, as a voter. A node that is already a
 // member (a restart) skips the steps already done. joinTLS, if not nil,
 // is the TLS configuration for an https --join endpoint (from --join-ca).
-func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, joinTLS *tls.Config) error {
+func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, joinTLS *tls.Config) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
 	defer cancel()
 	ep := c.Join
@@ -305,6 +305,12 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, j
 		}); err != nil {
 			return fmt.Errorf("serve: join: add learner: %w", err)
 		}
+		// A join that does not complete must not leave a learner behind.
+		defer func() {
+			if err != nil {
+				c.removeSelf(cl, logger, err)
+			}
+		}()
 	}
 	if voter {
 		logger.Info("already a voter", "node", c.ID)
@@ -332,6 +338,25 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, j
 	}
 	logger.Info("joined as a voter", "node", c.ID)
 	return nil
+}
+
+// removeSelf takes back the learner a failed join added (the cluster would
+// otherwise keep a member that never catches up), saying so in the log.
+func (c *serveCmd) removeSelf(cl *httpapi.Client, logger *slog.Logger, why error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := retry(ctx, func() error {
+		member, _, err := c.membership(ctx, cl)
+		if err != nil || !member {
+			return err
+		}
+		return cl.RemoveMember(ctx, c.ID)
+	}); err != nil {
+		logger.Error("join failed and this node's learner could not be removed: remove it with `yggr members remove`",
+			"node", c.ID, "join_err", why, "err", err)
+		return
+	}
+	logger.Warn("join failed: removed this node's learner from the cluster", "node", c.ID, "join_err", why)
 }
 
 // membership reports whether this node is already a member, and a voter.
