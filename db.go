@@ -7,7 +7,9 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"os"
 	"slices"
+	"sync/atomic"
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
@@ -52,8 +54,10 @@ type DB struct {
 	opts   options
 	limits kv.Limits
 	logger *slog.Logger
-	tracer trace.Tracer // nil without WithTracerProvider: no spans at all
-	hub    *watch.Hub   // fed by kvMachine; see Watch
+	// dirLock holds the data directory's lock (see lockDir) until Close.
+	dirLock atomic.Pointer[os.File]
+	tracer  trace.Tracer // nil without WithTracerProvider: no spans at all
+	hub     *watch.Hub   // fed by kvMachine; see Watch
 	// replaySem lets one watch at a time rebuild history (see replay).
 	replaySem chan struct{}
 }
@@ -129,6 +133,18 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The directory lock comes first: a directory in use fails here,
+	// before the transport listens.
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			unlockDir(lock)
+		}
+	}()
 	if err := checkIdentity(dir, id, addrs, o.join); err != nil {
 		return nil, err
 	}
@@ -185,6 +201,8 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		}
 		return nil, err
 	}
+	db.dirLock.Store(lock)
+	opened = true
 	return db, nil
 }
 
@@ -203,7 +221,7 @@ func (db *DB) Close() error {
 	if db.ownNet {
 		err = errors.Join(err, db.net.Close())
 	}
-	return err
+	return errors.Join(err, unlockDir(db.dirLock.Swap(nil)))
 }
 
 // ID returns this node's ID.

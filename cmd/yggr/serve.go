@@ -245,11 +245,36 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 		return nil, nil, usagef("choose one of --tls-*, --cluster-secret and --insecure")
 	}
 	if len(peers) > 0 {
+		if err := c.checkRaftAddr(peers); err != nil {
+			return nil, nil, err
+		}
 		// WithListenAddr lets --raft-addr differ from this node's entry in
-		// --peers (for example 0.0.0.0:7071 behind an advertised address).
+		// --peers when it listens on every interface (0.0.0.0:7071 behind
+		// the advertised address).
 		opts = append(opts, yggr.WithListenAddr(c.RaftAddr))
 	}
 	return opts, peers, nil
+}
+
+// checkRaftAddr refuses a --raft-addr that differs from this node's own
+// entry in --peers: the other nodes would dial the entry while this one
+// listens elsewhere, and the cluster would wait for it forever. Listening
+// on every interface (0.0.0.0 or [::]) on the entry's port is allowed.
+func (c *serveCmd) checkRaftAddr(peers []string) error {
+	for _, p := range peers {
+		id, addr, ok := strings.Cut(p, "=")
+		if !ok || id != c.ID || addr == c.RaftAddr {
+			continue
+		}
+		host, port, err := net.SplitHostPort(c.RaftAddr)
+		_, wantPort, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err == nil && (host == "" || ip != nil && ip.IsUnspecified()) && port == wantPort {
+			return nil
+		}
+		return usagef("--raft-addr %s differs from %s's entry in --peers (%s), where the other nodes will reach it: set --raft-addr %s (or listen on every interface with 0.0.0.0:%s)",
+			c.RaftAddr, c.ID, addr, addr, wantPort)
+	}
+	return nil
 }
 
 // httpTLS loads the HTTP listener's certificate, if any.
