@@ -145,8 +145,23 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 			unlockDir(lock)
 		}
 	}()
-	if err := checkIdentity(dir, id, addrs, o.join); err != nil {
+	have, err := checkIdentity(dir, id, addrs, o.join)
+	if err != nil {
 		return nil, err
+	}
+	// The store's cluster is the one it was created for: a node with data
+	// restarts from it whatever bootstrap flags it is given now.
+	var cluster *string // nil: computed from the peers, as at creation
+	if have != nil {
+		if addrs, err = restartAddrs(o, id, addrs, *have); err != nil {
+			return nil, err
+		}
+		// Created with peers or to join: its cluster is the recorded one
+		// (a node created alone keeps the computation it was created with).
+		if have.Join || hasAddress(have.Peers) {
+			c := clusterID(have.addrs(id), have.Join)
+			cluster, o.join = &c, have.Join
+		}
 	}
 	db := &DB{id: id, kv: kv.New(), opts: o, logger: o.logger,
 		hub:       watch.New(0, watch.Options{CacheBytes: o.watchCache, BufferBytes: o.watchBuffer}),
@@ -180,10 +195,14 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	if len(addrs) == 0 {
 		addrs = map[engine.NodeID]string{id: ""}
 	}
+	if cluster == nil {
+		c := clusterID(addrs, o.join)
+		cluster = &c
+	}
 	db.node, err = node.Start(node.Config{
 		ID:           id,
 		Dir:          dir,
-		ClusterID:    clusterID(addrs, o.join),
+		ClusterID:    *cluster,
 		Peers:        peersIfNew(addrs, o.join),
 		Join:         o.join,
 		Network:      db.net,
