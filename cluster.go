@@ -2,6 +2,7 @@ package yggr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/internal/watch"
+	"github.com/yggrdb/yggr/netquic"
 )
 
 // AddLearner adds a node that receives the log but does not vote; Promote
@@ -33,6 +35,46 @@ func (db *DB) Promote(ctx context.Context, id string) error {
 // steps down once the change commits.
 func (db *DB) RemoveMember(ctx context.Context, id string) error {
 	return db.change(ctx, engine.ConfRemove, id, "")
+}
+
+// VerifyPeer checks, before adding it, that the node listening on addr
+// is the node id and holds this cluster's peer credentials: a certificate
+// from the cluster CA (WithTLS) or derived from the same cluster secret
+// (WithClusterSecret). It completes a handshake with it, as the cluster
+// would to replicate to it. An insecure cluster (WithInsecure) only checks
+// that the node answers as id.
+//
+// It fails with ErrInvalid when the node does not pass the check (the
+// message says why: for example, its certificate is not signed by the
+// cluster CA), and with ErrMembership when it cannot be reached (it may not
+// listen yet: try again). The HTTP API's join (POST /v1/members) calls it
+// whatever its token setting, so that nobody can add a member without the
+// cluster's credentials.
+func (db *DB) VerifyPeer(ctx context.Context, id, addr string) error {
+	if !engine.ValidNodeID(engine.NodeID(id)) {
+		return fmt.Errorf("%w: node id %q", ErrInvalid, id)
+	}
+	if addr == "" {
+		return nil // change refuses it, saying why
+	}
+	p, ok := db.net.(interface {
+		Probe(ctx context.Context, id engine.NodeID, addr string) error
+	})
+	if !ok {
+		// No peer listener (change refuses to add members then), or a
+		// test network without handshakes.
+		return nil
+	}
+	err := p.Probe(ctx, engine.NodeID(id), addr)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, netquic.ErrProbeUnreachable):
+		return fmt.Errorf("%w: cannot reach %s at %s to check its credentials: %v", ErrMembership, id, addr, err)
+	case ctx.Err() != nil:
+		return err
+	}
+	return fmt.Errorf("%w: %s does not hold this cluster's credentials (same --cluster-secret, or a certificate from the cluster CA): %v", ErrInvalid, id, err)
 }
 
 func (db *DB) change(ctx context.Context, op engine.ConfOp, id, addr string) error {

@@ -7,8 +7,10 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
@@ -54,8 +56,10 @@ type DB struct {
 	opts   options
 	limits kv.Limits
 	logger *slog.Logger
-	tracer trace.Tracer // nil without WithTracerProvider: no spans at all
-	hub    *watch.Hub   // fed by kvMachine; see Watch
+	// dirLock holds the data directory's lock (see lockDir) until Close.
+	dirLock atomic.Pointer[os.File]
+	tracer  trace.Tracer // nil without WithTracerProvider: no spans at all
+	hub     *watch.Hub   // fed by kvMachine; see Watch
 	// replaySem lets one watch at a time rebuild history (see replay).
 	replaySem chan struct{}
 	// lessor holds the leader's lease deadlines (lessor.go); lessorMu
@@ -139,8 +143,35 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkIdentity(dir, id, addrs, o.join); err != nil {
+	// The directory lock comes first: a directory in use fails here,
+	// before the transport listens.
+	lock, err := lockDir(dir)
+	if err != nil {
 		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			unlockDir(lock)
+		}
+	}()
+	have, err := checkIdentity(dir, id, addrs, o.join)
+	if err != nil {
+		return nil, err
+	}
+	// The store's cluster is the one it was created for: a node with data
+	// restarts from it whatever bootstrap flags it is given now.
+	var cluster *string // nil: computed from the peers, as at creation
+	if have != nil {
+		if addrs, err = restartAddrs(o, id, addrs, *have); err != nil {
+			return nil, err
+		}
+		// Created with peers or to join: its cluster is the recorded one
+		// (a node created alone keeps the computation it was created with).
+		if have.Join || hasAddress(have.Peers) {
+			c := clusterID(have.addrs(id), have.Join)
+			cluster, o.join = &c, have.Join
+		}
 	}
 	db := &DB{id: id, kv: kv.New(), opts: o, logger: o.logger,
 		hub:       watch.New(0, watch.Options{CacheBytes: o.watchCache, BufferBytes: o.watchBuffer}),
@@ -175,10 +206,14 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	if len(addrs) == 0 {
 		addrs = map[engine.NodeID]string{id: ""}
 	}
+	if cluster == nil {
+		c := clusterID(addrs, o.join)
+		cluster = &c
+	}
 	db.node, err = node.Start(node.Config{
 		ID:           id,
 		Dir:          dir,
-		ClusterID:    clusterID(addrs, o.join),
+		ClusterID:    *cluster,
 		Peers:        peersIfNew(addrs, o.join),
 		Join:         o.join,
 		Network:      db.net,
@@ -207,6 +242,8 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	// The lease expiry goroutine: owned by the DB, ends at Close. A revoke
 	// that does not apply is proposed again after two election timeouts.
 	go db.expiryLoop(tick, 2*time.Duration(ecfg.ElectionTicks)*tick)
+	db.dirLock.Store(lock)
+	opened = true
 	return db, nil
 }
 
@@ -227,7 +264,7 @@ func (db *DB) Close() error {
 	if db.ownNet {
 		err = errors.Join(err, db.net.Close())
 	}
-	return err
+	return errors.Join(err, unlockDir(db.dirLock.Swap(nil)))
 }
 
 // ID returns this node's ID.

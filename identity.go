@@ -85,9 +85,11 @@ type identity struct {
 
 func identityPath(dir string) string { return filepath.Join(dir, "yggr.json") }
 
-// checkIdentity records the node's identity on first open and refuses a
-// contradicting one later.
-func checkIdentity(dir string, id engine.NodeID, addrs map[engine.NodeID]string, join bool) error {
+// checkIdentity records the node's identity on first open and refuses
+// another node ID later. It returns the identity recorded at creation, or
+// nil on first open: a node with data restarts from it whatever bootstrap
+// flags (peers, join) it is given now, since its membership is in its log.
+func checkIdentity(dir string, id engine.NodeID, addrs map[engine.NodeID]string, join bool) (*identity, error) {
 	want := identity{ID: string(id), Join: join}
 	for _, pid := range slices.Sorted(maps.Keys(addrs)) {
 		want.Peers = append(want.Peers, string(pid)+"="+addrs[pid])
@@ -95,32 +97,21 @@ func checkIdentity(dir string, id engine.NodeID, addrs map[engine.NodeID]string,
 	data, err := os.ReadFile(identityPath(dir))
 	if os.IsNotExist(err) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+			return nil, err
 		}
-		return writeIdentity(dir, want)
+		return nil, writeIdentity(dir, want)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var have identity
 	if err := json.Unmarshal(data, &have); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, identityPath(dir), err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, identityPath(dir), err)
 	}
 	if have.ID != want.ID {
-		return fmt.Errorf("%w: %s belongs to node %q, not %q", ErrConfig, dir, have.ID, want.ID)
+		return nil, fmt.Errorf("%w: %s belongs to node %q, not %q", ErrConfig, dir, have.ID, want.ID)
 	}
-	// A node created with a peer address listens for peers; reopened with
-	// none it would run as a member nobody can reach (a voter lost to the
-	// cluster), so that is refused.
-	if len(want.Peers) == 0 && !join && hasAddress(have.Peers) {
-		return fmt.Errorf("%w: %s was created with peers %v and listens for them; open it with its peers (its own address at least)", ErrConfig, dir, have.Peers)
-	}
-	// A restored or joined node was created without a peer list; accept the
-	// list the operator gives later only if it was empty at creation.
-	if len(have.Peers) > 0 && len(want.Peers) > 0 && !slices.Equal(peerIDs(have.Peers), peerIDs(want.Peers)) && !have.Join {
-		return fmt.Errorf("%w: %s was created for peers %v, not %v (change membership with AddVoter/RemoveMember)", ErrConfig, dir, have.Peers, want.Peers)
-	}
-	return nil
+	return &have, nil
 }
 
 // hasAddress reports whether any "id=addr" entry has an address.
@@ -176,7 +167,7 @@ func openNetwork(id engine.NodeID, addrs map[engine.NodeID]string, o options) (n
 	case o.secret != "":
 		caCert, caKey, err := netquic.CAFromSecret(o.secret)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		host, _, _ := net.SplitHostPort(cfg.ListenAddr)
 		cert, key, err := netquic.NewNodeCert(caCert, caKey, id, []string{host})
@@ -193,4 +184,47 @@ func openNetwork(id engine.NodeID, addrs map[engine.NodeID]string, o options) (n
 		return nil, fmt.Errorf("%w: a multi-node database needs WithClusterSecret, WithTLS or (for development) WithInsecure", ErrConfig)
 	}
 	return netquic.Listen(cfg)
+}
+
+// restartAddrs returns the peers to open an existing node with: the
+// peers given now if they name this node's address, else those recorded
+// at creation (its own address among them), so that a node started with
+// --peers or --join restarts with neither. The membership itself comes
+// from the log; peers given now that contradict the recorded ones are
+// only logged.
+func restartAddrs(o options, id engine.NodeID, addrs map[engine.NodeID]string, have identity) (map[engine.NodeID]string, error) {
+	if len(addrs) > 0 && !o.join && len(have.Peers) > 0 && !have.Join && !slices.Equal(peerIDs(have.Peers), slices.Sorted(maps.Keys(idSet(addrs)))) {
+		o.logger.Warn("ignoring the peers given: this node has data, and its membership is in its log",
+			"node", string(id), "given", slices.Sorted(maps.Keys(idSet(addrs))), "created_with", have.Peers)
+	}
+	if addrs[id] != "" {
+		return addrs, nil
+	}
+	recorded := have.addrs(id)
+	if recorded[id] == "" {
+		return addrs, nil // created without an address: a single node
+	}
+	return map[engine.NodeID]string{id: recorded[id]}, nil
+}
+
+// addrs returns the recorded peers as Open computed them at creation
+// (a node created without peers is {id: ""}). Addresses may be empty.
+func (i identity) addrs(id engine.NodeID) map[engine.NodeID]string {
+	m := map[engine.NodeID]string{}
+	for _, p := range i.Peers {
+		pid, addr, _ := strings.Cut(p, "=")
+		m[engine.NodeID(pid)] = addr
+	}
+	if len(m) == 0 {
+		m[id] = ""
+	}
+	return m
+}
+
+func idSet(addrs map[engine.NodeID]string) map[string]bool {
+	m := make(map[string]bool, len(addrs))
+	for id := range addrs {
+		m[string(id)] = true
+	}
+	return m
 }

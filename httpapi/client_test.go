@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -356,6 +357,11 @@ func TestAPIErrorIs(t *testing.T) {
 				t.Errorf("%v → %d %s also matches %v", s, status, code, other)
 			}
 		}
+	}
+	// A write whose outcome is unknown is not a server error: 504, the
+	// status of the other "may still be applied" answers.
+	if status, code := classify(fmt.Errorf("%w: leader n2 changed while forwarding", yggr.ErrUnknownOutcome)); status != http.StatusGatewayTimeout || code != CodeUnknownOutcome {
+		t.Errorf("ErrUnknownOutcome → %d %s, want 504 %s", status, code, CodeUnknownOutcome)
 	}
 	if status, _ := classify(&yggr.NotLeaderError{Leader: "n2"}); status != http.StatusServiceUnavailable {
 		t.Errorf("NotLeaderError → %d, want 503", status)

@@ -58,7 +58,7 @@ func (h *handler) decodeBody(w http.ResponseWriter, r *http.Request, v any) erro
 		}
 	}
 	var maxBytes *http.MaxBytesError
-	if errors.As(err, &maxBytes) {
+	if errors.As(err, &maxBytes) || isBodyError(err) {
 		return err
 	}
 	return errBadRequest("malformed JSON body: %v", err)
@@ -79,6 +79,12 @@ func (h *handler) members(w http.ResponseWriter, r *http.Request) {
 func (h *handler) addMember(w http.ResponseWriter, r *http.Request) {
 	var req AddMemberRequest
 	if err := h.decodeBody(w, r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// Whatever the token setting, a new member must prove it holds the
+	// cluster's credentials before the cluster adds it.
+	if err := h.db.VerifyPeer(r.Context(), req.ID, req.Addr); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -13,7 +13,7 @@
 //	POST   /v1/txn                       TxnRequest → TxnResponse
 //	GET    /v1/status                    yggr.Status
 //	GET    /v1/members                   {"members":[yggr.Member]}
-//	POST   /v1/members                   {"id","addr","learner"} → {}
+//	POST   /v1/members                   {"id","addr","learner"} → {} (the node at addr must hold the cluster's credentials: DB.VerifyPeer)
 //	POST   /v1/members/{id}/promote      → {}
 //	DELETE /v1/members/{id}              → {}
 //	POST   /v1/leader/transfer           {"to":""} → {"leader":id}
@@ -33,10 +33,14 @@
 // Errors are {"error":{"code":"...","message":"..."}} with status 400 (bad
 // input), 401 (missing or wrong bearer token), 404 (no such key or route),
 // 405 (wrong method, with Allow), 409 (membership change refused, transfer
-// in progress), 410 (a watch from a compacted revision), 413 (key, value
-// or body beyond the limits), 503 (no leader, busy, too many watchers,
-// closing; with Retry-After: 1), 504 (timeout or cancelled: a write may
-// still be applied), 500 otherwise; the codes are the Code* constants.
+// in progress), 408 (the body did not arrive within RequestTimeout), 410 (a
+// watch from a compacted revision), 413
+// (key, value or body beyond the limits), 503 (no leader,
+// busy, too many watchers, closing, or the leader cannot be reached; with Retry-After: 1), 504
+// (timeout, cancelled, or unknown_outcome after a leader change: a write
+// may still be applied), 507 (the leader's disk is below its free-space
+// reserve), 500 otherwise (corrupt data, a bug); the codes are the Code*
+// constants.
 //
 // # Watch
 //
@@ -90,9 +94,14 @@
 //
 // # Caveats
 //
-// The handler does not set server timeouts, TLS or header limits: that is
-// the http.Server's job. Every request runs under Options.RequestTimeout,
-// a backup included: raise it for large databases. /healthz and /readyz
+// The handler does not set TLS, header limits, idle timeouts or a cap on
+// connections: that is the http.Server's job. Every request runs under
+// Options.RequestTimeout, a backup included: raise it for large databases.
+// The request body must arrive within it too (the handler sets the
+// connection's read deadline until the body is read): a body shorter than
+// its Content-Length is answered 408. A client that hangs up mid-request
+// is recorded as status 499 (StatusClientClosed) in the metrics and the
+// log, never as a 5xx. /healthz and /readyz
 // need no token (orchestrators probe them). A scan returns at most
 // MaxScanLimit items and about 16 MiB of keys and values per page.
 //

@@ -20,8 +20,10 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodeMembership       = "membership"         // 409: membership change refused
 	CodeTransfer         = "transfer"           // 409: leadership transfer in progress
+	CodeRequestTimeout   = "request_timeout"    // 408: the request body did not arrive within the request timeout
 	CodeTooLarge         = "too_large"          // 413: key, value or body beyond the limits
 	CodeNoSpace          = "no_space"           // 507: the leader's disk is below its free-space reserve
+	CodeClientClosed     = "client_closed"      // 499 (metrics and log only): the client hung up first
 	CodeNoLeader         = "no_leader"          // 503: no leader known
 	CodeNotLeader        = "not_leader"         // 503: this node cannot serve it without a leader
 	CodeBusy             = "busy"               // 503: too many pending requests
@@ -30,7 +32,7 @@ const (
 	CodeCanceled         = "canceled"           // 504: the request was cancelled; a write may still be applied
 	CodeCatchingUp       = "catching_up"        // 503 from /readyz: the applied index trails the commit index
 	CodeTimeout          = "timeout"            // 504: deadline passed; a write may still be applied
-	CodeUnknownOutcome   = "unknown_outcome"    // 500: a write may or may not have been applied
+	CodeUnknownOutcome   = "unknown_outcome"    // 504: a write may or may not have been applied (the leader changed or was lost)
 	CodeCorrupt          = "corrupt"            // 500
 	CodeInternal         = "internal"           // 500
 )
@@ -44,7 +46,7 @@ var ErrUnauthorized = errors.New("httpapi: unauthorized")
 
 // APIError is an error response of the HTTP API, as a Client returns it.
 // It matches the root package's sentinels with errors.Is: 404 ErrNotFound,
-// 400 ErrInvalid, 413 ErrTooLarge, 504 ErrTimeout, 409 ErrMembership or
+// 400 ErrInvalid, 413 ErrTooLarge, 504 ErrTimeout (or ErrUnknownOutcome by code), 409 ErrMembership or
 // ErrTransfer, 503 ErrNoLeader, ErrNotLeader, ErrBusy, ErrClosed or
 // ErrDropped by code, 401 ErrUnauthorized.
 type APIError struct {
@@ -73,7 +75,7 @@ func (e *APIError) Is(target error) bool {
 	case yggr.ErrTooLarge:
 		return e.StatusCode == http.StatusRequestEntityTooLarge
 	case yggr.ErrTimeout:
-		return e.StatusCode == http.StatusGatewayTimeout
+		return e.StatusCode == http.StatusGatewayTimeout && e.Code != CodeUnknownOutcome
 	case yggr.ErrUnknownOutcome:
 		return e.Code == CodeUnknownOutcome
 	case yggr.ErrCorrupt:
@@ -104,6 +106,9 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
+// errClientClosed: the client hung up while its request was served.
+var errClientClosed = errors.New("httpapi: the client hung up")
+
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
 	Error struct {
@@ -116,7 +121,15 @@ type errorBody struct {
 // HTTP status and an error code.
 func classify(err error) (int, string) {
 	var maxBytes *http.MaxBytesError
+	var body *bodyError
 	switch {
+	case errors.As(err, &body):
+		if body.timeout() {
+			return http.StatusRequestTimeout, CodeRequestTimeout
+		}
+		return StatusClientClosed, CodeClientClosed
+	case errors.Is(err, errClientClosed):
+		return StatusClientClosed, CodeClientClosed
 	case errors.As(err, &maxBytes), errors.Is(err, yggr.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, yggr.ErrLeaseDisabled):
@@ -141,12 +154,12 @@ func classify(err error) (int, string) {
 		return http.StatusServiceUnavailable, CodeClosed
 	case errors.Is(err, yggr.ErrDropped):
 		return http.StatusServiceUnavailable, CodeDropped
+	case errors.Is(err, yggr.ErrUnknownOutcome):
+		return http.StatusGatewayTimeout, CodeUnknownOutcome
 	case errors.Is(err, yggr.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, CodeTimeout
 	case errors.Is(err, context.Canceled):
 		return http.StatusGatewayTimeout, CodeCanceled
-	case errors.Is(err, yggr.ErrUnknownOutcome):
-		return http.StatusInternalServerError, CodeUnknownOutcome
 	case errors.Is(err, yggr.ErrCorrupt):
 		return http.StatusInternalServerError, CodeCorrupt
 	}

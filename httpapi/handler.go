@@ -196,6 +196,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.mux.ServeHTTP(rw, r)
 		return
 	}
+	limitBody(w, r, h.opts.RequestTimeout)
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
 	defer cancel()
 	h.mux.ServeHTTP(rw, r.WithContext(ctx))
@@ -259,10 +260,18 @@ func (h *handler) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
-// fail writes err as the response and logs server-side failures.
+// fail writes err as the response and logs server-side failures. A
+// request cancelled because its client hung up is the client's doing: it
+// is recorded as 499 (StatusClientClosed), not as a server error.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) && !errors.Is(err, yggr.ErrUnknownOutcome) {
+		err = fmt.Errorf("%w: %w", errClientClosed, err)
+	}
 	status, _ := classify(err)
-	if status >= 500 && !errors.Is(err, context.Canceled) {
+	switch {
+	case status == StatusClientClosed || status == http.StatusRequestTimeout:
+		h.opts.Logger.Info("httpapi: client hung up or was too slow", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	case status >= 500 && !errors.Is(err, context.Canceled):
 		h.opts.Logger.Warn("httpapi: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	writeError(w, err)

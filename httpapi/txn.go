@@ -81,14 +81,14 @@ func decodeTxn(r io.Reader, lim limits) (yggr.Txn, error) {
 	var req TxnRequest
 	if err := dec.Decode(&req); err != nil {
 		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
+		if errors.As(err, &maxBytes) || isBodyError(err) {
 			return yggr.Txn{}, err
 		}
 		return yggr.Txn{}, errBadRequest("malformed transaction JSON: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
+		if errors.As(err, &maxBytes) || isBodyError(err) {
 			return yggr.Txn{}, err
 		}
 		return yggr.Txn{}, errBadRequest("malformed transaction JSON: data after the object")

@@ -201,7 +201,7 @@ func TestServeMultiNodeNeedsSecurity(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runCLI(t, "", nil, "serve", "--dir", t.TempDir(), "--http-addr", addrs[0], "--id", "n1",
-		"--peers", "n1=127.0.0.1:1,n2=127.0.0.1:2")
+		"--peers", "n1=127.0.0.1:1,n2=127.0.0.1:2", "--raft-addr", "127.0.0.1:1")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "WithClusterSecret") {
 		t.Errorf("serve with peers and no security: got %v, want exit %d naming the options", r, exitUsage)
 	}

@@ -15,7 +15,7 @@ const (
 	exitError       = 1 // any other error (including a failed compare)
 	exitUsage       = 2 // bad command line or invalid input
 	exitNotFound    = 3 // the key (or member) does not exist
-	exitUnavailable = 4 // no leader, busy, no endpoint answered, or timed out
+	exitUnavailable = 4 // no leader, busy, no endpoint answered, timed out, or a write's outcome is unknown
 )
 
 // usageError is a bad command line found after parsing.
@@ -50,7 +50,8 @@ func exitCode(err error) int {
 	case errors.Is(err, httpapi.ErrUnavailable), errors.Is(err, yggr.ErrNoLeader),
 		errors.Is(err, yggr.ErrNotLeader), errors.Is(err, yggr.ErrBusy),
 		errors.Is(err, yggr.ErrClosed), errors.Is(err, yggr.ErrDropped), errors.Is(err, yggr.ErrNoSpace),
-		errors.Is(err, yggr.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, yggr.ErrTimeout), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, yggr.ErrUnknownOutcome):
 		return exitUnavailable
 	}
 	return exitError

@@ -103,11 +103,14 @@ func TestOutcomes(t *testing.T) {
 	t.Parallel()
 	// With only itself in --peers the node has a peer listener, so it
 	// can add members (a node without one refuses, see the root package's TestSingleNodeWithoutListenerCannotAddMembers).
-	raft, err := freeAddrs("udp", 1)
+	raft, err := freeAddrs("udp", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNode(t, "--id", "n1", "--peers", "n1="+raft[0], "--insecure")
+	n := startNode(t, "--id", "n1", "--peers", "n1="+raft[0], "--raft-addr", raft[0], "--insecure")
+	// A member is added only once its node answers as itself (insecure:
+	// no credentials to prove): n2 listens, alone, on raft[1].
+	startNode(t, "--id", "n2", "--peers", "n2="+raft[1], "--raft-addr", raft[1], "--insecure")
 	closed, err := freeAddrs("tcp", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -126,11 +129,14 @@ func TestOutcomes(t *testing.T) {
 		{name: "transfer to unknown", args: []string{"transfer-leader", "n9"}, wantCode: exitError, stderrHas: "n9"},
 		{name: "transfer to self", args: []string{"transfer-leader", "n1"}, wantStdout: str("OK\n")},
 		{name: "transfer json", args: []string{"transfer-leader", "-o", "json", "n1"}, wantStdout: str("{\n  \"to\": \"n1\"\n}\n")},
-		{name: "add voter json", args: []string{"members", "add", "-o", "json", "--learner", "n2", "127.0.0.1:9"},
-			wantStdout: str("{\n  \"id\": \"n2\",\n  \"addr\": \"127.0.0.1:9\",\n  \"voter\": false\n}\n")},
-		{name: "list learner", args: []string{"members"}, wantStdout: str(fmt.Sprintf("ID  ADDR%s  KIND\nn1  %s  voter\nn2  127.0.0.1:9%s  learner\n",
-			strings.Repeat(" ", len(raft[0])-4), raft[0], strings.Repeat(" ", len(raft[0])-len("127.0.0.1:9"))))},
-		{name: "add again", args: []string{"members", "add", "--learner", "n2", "127.0.0.1:9"}, wantCode: exitError, stderrHas: "membership"},
+		{name: "add unreachable", args: []string{"members", "add", "--learner", "n3", "127.0.0.1:9"}, wantCode: exitError,
+			stderrHas: "cannot reach n3 at 127.0.0.1:9 to check its credentials"},
+		{name: "add voter json", args: []string{"members", "add", "-o", "json", "--learner", "n2", raft[1]},
+			wantStdout: str("{\n  \"id\": \"n2\",\n  \"addr\": \"" + raft[1] + "\",\n  \"voter\": false\n}\n")},
+		{name: "list learner", args: []string{"members"}, wantStdout: str(fmt.Sprintf("ID  ADDR%s  KIND\nn1  %s%s  voter\nn2  %s%s  learner\n",
+			strings.Repeat(" ", max(len(raft[0]), len(raft[1]))-4), raft[0], strings.Repeat(" ", max(0, len(raft[1])-len(raft[0]))),
+			raft[1], strings.Repeat(" ", max(0, len(raft[0])-len(raft[1])))))},
+		{name: "add again", args: []string{"members", "add", "--learner", "n2", raft[1]}, wantCode: exitError, stderrHas: "membership"},
 		{name: "remove learner", args: []string{"members", "remove", "-o", "json", "n2"}, wantStdout: str("{\n  \"removed\": \"n2\"\n}\n")},
 		{name: "snapshot json", args: []string{"snapshot", "-o", "json"}, stdoutHas: `"index": `},
 		{name: "timeout", args: []string{"get", "--timeout", "1ns", "k"}, wantCode: exitUnavailable},
@@ -179,6 +185,8 @@ func TestExitCode(t *testing.T) {
 		{yggr.ErrClosed, exitUnavailable},
 		{yggr.ErrDropped, exitUnavailable},
 		{yggr.ErrTimeout, exitUnavailable},
+		{fmt.Errorf("x: %w", yggr.ErrUnknownOutcome), exitUnavailable},
+		{&httpapi.APIError{StatusCode: 504, Code: httpapi.CodeUnknownOutcome}, exitUnavailable},
 		{fmt.Errorf("x: %w", errors.Join(errors.New("a"), context.DeadlineExceeded)), exitUnavailable},
 		{&httpapi.APIError{StatusCode: 401, Code: httpapi.CodeUnauthorized}, exitError},
 		{&httpapi.APIError{StatusCode: 404, Code: httpapi.CodeNotFound}, exitNotFound},

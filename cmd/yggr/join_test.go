@@ -84,6 +84,18 @@ func TestJoinHTTPS(t *testing.T) {
 	if strings.Contains(n3b.stderr.String(), "joining as a learner") {
 		t.Errorf("restarted n3 joined again; log:\n%s", n3b.logTail(20))
 	}
+
+	// A restart from the data directory alone: no --join, no --peers.
+	if code := n3b.stop(t); code != exitOK {
+		t.Fatalf("n3 stop: got exit %d, want 0; log:\n%s", code, n3b.logTail(20))
+	}
+	n3c := serveIn(t, peerArgs(certs, "n3", filepath.Join(root, "n3"), https[2], rafts[2])...)
+	n3c.httpAddr = https[2]
+	waitReady(t, n3c, 30*time.Second)
+	runSteps(t, n3c.httpAddr, []step{
+		{name: "members after a restart without --join", args: []string{"members", "list"}, stdoutHas: "n3  " + rafts[2] + "  voter\n"},
+		{name: "write through the restarted node", args: []string{"put", "k2", "v2"}, wantStdout: str("OK\n")},
+	})
 }
 
 // waitVoter polls the members list of via until id is a voter, failing if

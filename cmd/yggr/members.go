@@ -20,7 +20,8 @@ func (c *membersCmd) Help() string {
 	return `Membership changes go through Raft one at a time. To grow a cluster, start the
 new node with 'yggr serve --join', which adds itself as a learner and promotes
 itself once it has caught up; or do it by hand with add --learner, then
-promote.
+promote. The new node must already be running at its address: the cluster
+first checks, by a handshake, that it holds the cluster's credentials.
 
 Examples:
   yggr members list
@@ -82,7 +83,11 @@ type membersAddCmd struct {
 
 // Help is the detailed help with examples.
 func (c *membersAddCmd) Help() string {
-	return `Examples:
+	return `The node must already listen at ADDR with the cluster's credentials (the
+same --cluster-secret, or a certificate from the cluster CA): it is refused
+otherwise.
+
+Examples:
   yggr members add n4 10.0.0.4:7071 --learner
   yggr members add n4 10.0.0.4:7071`
 }

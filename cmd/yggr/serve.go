@@ -15,6 +15,7 @@ import (
 
 	"github.com/yggrdb/yggr"
 	"github.com/yggrdb/yggr/httpapi"
+	"golang.org/x/net/netutil"
 )
 
 // serveCmd runs one node and its HTTP API.
@@ -38,7 +39,9 @@ type serveCmd struct {
 	LogFormat      string        `name:"log-format" help:"Log format: text or json." enum:"text,json" default:"text"`
 	LogLevel       string        `name:"log-level" help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
 	JoinTimeout    time.Duration `name:"join-timeout" help:"How long --join may take to add and promote this node." default:"2m"`
-	RequestTimeout time.Duration `name:"request-timeout" help:"Bound on every HTTP request, a backup's streaming included." default:"10s"`
+	RequestTimeout time.Duration `name:"request-timeout" help:"Bound on every HTTP request, the reading of its body and a backup's streaming included." default:"10s"`
+	IdleTimeout    time.Duration `name:"http-idle-timeout" help:"How long an idle keep-alive HTTP connection stays open." default:"2m"`
+	MaxConns       int           `name:"http-max-conns" help:"Most HTTP connections served at once; more wait to be accepted." default:"1024"`
 	MaxKeyBytes    int64         `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
 	MaxValueBytes  int64         `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
 	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
@@ -93,11 +96,17 @@ func (c *serveCmd) Run(e *env) error {
 			return err
 		}
 	}
+	if c.MaxConns < 1 || c.IdleTimeout < 0 {
+		return usagef("--http-max-conns must be ≥ 1 and --http-idle-timeout ≥ 0")
+	}
 	// Listen first, so a taken port fails before the database opens.
 	ln, err := net.Listen("tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("serve: http listener: %w", err)
 	}
+	// Beyond --http-max-conns, connections wait in the accept queue: a
+	// flood of slow clients cannot take every file descriptor.
+	ln = netutil.LimitListener(ln, c.MaxConns)
 	db, err := yggr.Open(c.Dir, peers, opts...)
 	if err != nil {
 		ln.Close()
@@ -107,7 +116,10 @@ func (c *serveCmd) Run(e *env) error {
 	handler := httpapi.NewHandler(db, httpapi.Options{Token: c.Token, Logger: logger, RequestTimeout: c.RequestTimeout,
 		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes,
 		MaxWatchers: c.MaxWatchers, Shutdown: streamsDone})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: httpTLS,
+	// The handler bounds each request body by --request-timeout (a body
+	// shorter than its Content-Length no longer holds the connection); the
+	// server bounds the header and idle keep-alive connections.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: c.IdleTimeout, TLSConfig: httpTLS,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	srv.RegisterOnShutdown(func() { close(streamsDone) })
 	serveErr := make(chan error, 1)
@@ -253,11 +265,36 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 		return nil, nil, usagef("choose one of --tls-*, --cluster-secret and --insecure")
 	}
 	if len(peers) > 0 {
+		if err := c.checkRaftAddr(peers); err != nil {
+			return nil, nil, err
+		}
 		// WithListenAddr lets --raft-addr differ from this node's entry in
-		// --peers (for example 0.0.0.0:7071 behind an advertised address).
+		// --peers when it listens on every interface (0.0.0.0:7071 behind
+		// the advertised address).
 		opts = append(opts, yggr.WithListenAddr(c.RaftAddr))
 	}
 	return opts, peers, nil
+}
+
+// checkRaftAddr refuses a --raft-addr that differs from this node's own
+// entry in --peers: the other nodes would dial the entry while this one
+// listens elsewhere, and the cluster would wait for it forever. Listening
+// on every interface (0.0.0.0 or [::]) on the entry's port is allowed.
+func (c *serveCmd) checkRaftAddr(peers []string) error {
+	for _, p := range peers {
+		id, addr, ok := strings.Cut(p, "=")
+		if !ok || id != c.ID || addr == c.RaftAddr {
+			continue
+		}
+		host, port, err := net.SplitHostPort(c.RaftAddr)
+		_, wantPort, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err == nil && (host == "" || ip != nil && ip.IsUnspecified()) && port == wantPort {
+			return nil
+		}
+		return usagef("--raft-addr %s differs from %s's entry in --peers (%s), where the other nodes will reach it: set --raft-addr %s (or listen on every interface with 0.0.0.0:%s)",
+			c.RaftAddr, c.ID, addr, addr, wantPort)
+	}
+	return nil
 }
 
 // httpTLS loads the HTTP listener's certificate, if any.
@@ -277,7 +314,7 @@ func (c *serveCmd) httpTLS() (*tls.Config, error) {
 // committed when it was added, as a voter. A node that is already a
 // member (a restart) skips the steps already done. joinTLS, if not nil,
 // is the TLS configuration for an https --join endpoint (from --join-ca).
-func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, joinTLS *tls.Config) error {
+func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, joinTLS *tls.Config) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
 	defer cancel()
 	ep := c.Join
@@ -313,6 +350,12 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, j
 		}); err != nil {
 			return fmt.Errorf("serve: join: add learner: %w", err)
 		}
+		// A join that does not complete must not leave a learner behind.
+		defer func() {
+			if err != nil {
+				c.removeSelf(cl, logger, err)
+			}
+		}()
 	}
 	if voter {
 		logger.Info("already a voter", "node", c.ID)
@@ -340,6 +383,25 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, j
 	}
 	logger.Info("joined as a voter", "node", c.ID)
 	return nil
+}
+
+// removeSelf takes back the learner a failed join added (the cluster would
+// otherwise keep a member that never catches up), saying so in the log.
+func (c *serveCmd) removeSelf(cl *httpapi.Client, logger *slog.Logger, why error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := retry(ctx, func() error {
+		member, _, err := c.membership(ctx, cl)
+		if err != nil || !member {
+			return err
+		}
+		return cl.RemoveMember(ctx, c.ID)
+	}); err != nil {
+		logger.Error("join failed and this node's learner could not be removed: remove it with `yggr members remove`",
+			"node", c.ID, "join_err", why, "err", err)
+		return
+	}
+	logger.Warn("join failed: removed this node's learner from the cluster", "node", c.ID, "join_err", why)
 }
 
 // membership reports whether this node is already a member, and a voter.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/netquic"
 )
 
 // Forwarding: a follower hands writes and membership changes to the leader
@@ -134,12 +135,31 @@ func (n *Node) forward(ctx context.Context, leader engine.NodeID, req []byte) ([
 	}()
 	resp, err := n.net.Call(callCtx, leader, req)
 	if err != nil {
-		if ctx.Err() == nil && callCtx.Err() != nil {
-			return nil, 0, fmt.Errorf("%w: leader %s changed while forwarding", ErrUnknownOutcome, leader)
-		}
-		return nil, 0, fmt.Errorf("forwarding to leader %s: %w", leader, err)
+		return nil, 0, forwardError(leader, ctx.Err(), callCtx.Err(), err)
 	}
 	return n.decodeResponse(resp)
+}
+
+// forwardError says what a failed forward to leader means for the
+// request, given the caller's context error, the call's own context error
+// (the leader-change watcher cancels it) and the transport's error:
+//   - the caller's context ended: its error (a timeout, a cancellation);
+//   - the leader is not a peer of this node (it was removed, or this node
+//     has not learnt its address yet): ErrNoLeader, since nothing was sent;
+//   - otherwise the request may have reached the leader: ErrUnknownOutcome.
+//
+// It is never a bare transport error (which the HTTP API would answer as
+// an internal error).
+func forwardError(leader engine.NodeID, ctxErr, callErr, err error) error {
+	switch {
+	case ctxErr != nil:
+		return fmt.Errorf("forwarding to leader %s: %w", leader, err)
+	case errors.Is(err, netquic.ErrUnknownPeer):
+		return fmt.Errorf("%w: cannot reach leader %s (%v)", ErrNoLeader, leader, err)
+	case callErr != nil:
+		return fmt.Errorf("%w: leader %s changed while forwarding", ErrUnknownOutcome, leader)
+	}
+	return fmt.Errorf("%w: forwarding to leader %s: %v", ErrUnknownOutcome, leader, err)
 }
 
 // handleCall serves a forwarded request on the leader. It never forwards
