@@ -231,6 +231,9 @@ func TestWALTornTail(t *testing.T) {
 		{"flipped byte", func(b []byte, last, end int64) { b[last+30] ^= 0x20 }},
 		{"bad length", func(b []byte, last, end int64) { b[last] = 0x7f }},
 		{"header only", func(b []byte, last, end int64) { clear(b[last+walRecHeaderLen : end]) }},
+		// The body reached the disk, its header's sector did not (found by
+		// FuzzRecovery): not the end of the records, a torn one.
+		{"body only", func(b []byte, last, end int64) { clear(b[last : last+walRecHeaderLen]) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, seg, ends := walState(t)
@@ -266,8 +269,8 @@ func TestWALDamageInTheMiddle(t *testing.T) {
 		want   string
 	}{
 		{"flipped byte", func(b []byte, ends []int64) { b[ends[1]+40] ^= 1 }, "followed by valid record"},
-		{"zeroed record", func(b []byte, ends []int64) { clear(b[ends[1]:ends[2]]) }, "valid record 4 follows"},
-		{"zeroed header", func(b []byte, ends []int64) { clear(b[ends[1] : ends[1]+walRecHeaderLen]) }, "valid record 4 follows"},
+		{"zeroed record", func(b []byte, ends []int64) { clear(b[ends[1]:ends[2]]) }, "followed by valid record 4"},
+		{"zeroed header", func(b []byte, ends []int64) { clear(b[ends[1] : ends[1]+walRecHeaderLen]) }, "followed by valid record 4"},
 		{"record moved", func(b []byte, ends []int64) {
 			copy(b[ends[1]:ends[2]], b[ends[2]:ends[3]]) // record 4 where 3 was
 		}, "record"},

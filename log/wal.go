@@ -214,9 +214,10 @@ func (w *wal) recover(seqs []uint64, cp uint64) ([]walRecord, []string, error) {
 		segs = append(segs, loaded{seq: seq, data: data, end: walHeaderLen})
 	}
 	// Read records until the first slot that is neither a valid record nor
-	// the end of a segment. A segment's records end at a zero slot; nothing
-	// valid and newer may follow that end in the same segment, or the end
-	// was damage (zeroed bytes).
+	// the end of a segment. A segment's records end where the rest of the
+	// segment is zeros (segments are created zeroed and never reused); a
+	// zero header followed by anything else is a torn record (its header's
+	// sector did not reach the disk) or damage, told apart below.
 	bad := -1 // index in segs of the segment holding a bad slot
 	badOff := 0
 scan:
@@ -225,8 +226,8 @@ scan:
 		off := walHeaderLen
 		for off+walRecHeaderLen <= len(sg.data) {
 			s, ok := validAt(sg.data, off)
-			if s == (slot{}) {
-				break // zeros: the end of this segment's records
+			if s == (slot{}) && allZero(sg.data[off:]) {
+				break // the end of this segment's records
 			}
 			if !ok {
 				bad, badOff = i, off
@@ -243,10 +244,6 @@ scan:
 			}
 			off += int(recordSize(int(s.n)))
 			sg.end = off
-		}
-		if at, lsn, found := findNewer(sg.data, off, max(prev, cp)); found {
-			return nil, nil, fmt.Errorf("%w: %s: the records end at offset %d, but valid record %d follows at offset %d",
-				ErrCorrupt, w.path(sg.seq), off, lsn, at)
 		}
 	}
 	if bad >= 0 {
@@ -312,6 +309,22 @@ scan:
 		return nil, nil, err
 	}
 	return recs, notes, nil
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // zeroFrom overwrites segment seq with zeros from off to end and syncs it.
