@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -122,8 +123,17 @@ func TestCrashRecovery(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: Load: %v", round, err)
 		}
+		// A kill in the middle of a write(2) can leave the record in flight
+		// half in the page cache (seen under -race in CI): Open drops it as
+		// torn, with a note. Nothing else may be dropped, and the dropped
+		// record can only be the batch that was never acknowledged.
+		tornInFlight := false
 		if len(st.Dropped) != 0 {
-			t.Errorf("round %d: a process crash dropped records: %q", round, st.Dropped)
+			tornInFlight = pending != nil && len(st.Dropped) == 1 && strings.Contains(st.Dropped[0], "torn record")
+			if !tornInFlight {
+				t.Errorf("round %d: a process crash dropped records: %q", round, st.Dropped)
+			}
+			t.Logf("round %d: the batch in flight was torn: %q", round, st.Dropped)
 		}
 		got := make([]uint64, len(st.Entries))
 		for i, e := range st.Entries {
@@ -137,7 +147,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		switch {
 		case slices.Equal(got, acked) && st.HardState.Term == ackedTerm:
-		case pending != nil && slices.Equal(got, pending.applyTo(acked)) && st.HardState.Term == pending.term:
+		case !tornInFlight && pending != nil && slices.Equal(got, pending.applyTo(acked)) && st.HardState.Term == pending.term:
 			// The batch in flight became durable before the kill.
 			acked, ackedTerm = got, pending.term
 		default:
