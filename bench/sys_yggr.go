@@ -14,7 +14,7 @@ import (
 
 // yggrSys is a three-node yggr cluster on QUIC loopback, opened through the
 // public API only: yggr.Open with WithInsecure and WithLeaseReads (lease
-// reads keep the default timing: 50 ms ticks, 10-tick election timeout).
+// reads keep the default timing: 50 ms ticks, 8-tick election timeout).
 type yggrSys struct {
 	dirs  [3]string
 	peers []string

@@ -20,10 +20,11 @@ type Config struct {
 	Peers []NodeID
 
 	// ElectionTicks is the minimum election timeout; each timeout is drawn
-	// uniformly from [ElectionTicks, 2*ElectionTicks) (Raft §5.2). Default 10.
+	// uniformly from [ElectionTicks, 2*ElectionTicks) (Raft §5.2). Default
+	// DefaultElectionTicks.
 	ElectionTicks int
 	// HeartbeatTicks is the leader's heartbeat interval; it must be below
-	// ElectionTicks. Default 1.
+	// ElectionTicks. Default DefaultHeartbeatTicks.
 	HeartbeatTicks int
 
 	// DisablePreVote turns pre-vote (Raft §9.6) off. It is on by default.
@@ -135,10 +136,10 @@ const MaxSnapshotWindow = 1024
 // withDefaults returns a copy with defaults filled in and Peers sorted.
 func (c Config) withDefaults() Config {
 	if c.ElectionTicks == 0 {
-		c.ElectionTicks = 10
+		c.ElectionTicks = DefaultElectionTicks
 	}
 	if c.HeartbeatTicks == 0 {
-		c.HeartbeatTicks = 1
+		c.HeartbeatTicks = DefaultHeartbeatTicks
 	}
 	if c.MaxInflightMsgs == 0 {
 		c.MaxInflightMsgs = 256
@@ -225,4 +226,19 @@ func (c Config) Validate() error {
 		return bad("SnapshotChunkBytes %d exceeds 64 MiB", c.SnapshotChunkBytes)
 	}
 	return nil
+}
+
+// Default timing, in ticks. With the runtime's default 50ms tick an
+// election timeout is drawn from 400–800ms: a leader failure is noticed,
+// and a new leader elected, in under a second.
+const (
+	DefaultElectionTicks  = 8
+	DefaultHeartbeatTicks = 1
+)
+
+// MaxLeaseTicks is the longest lease c allows once defaults are filled in:
+// the minimum election timeout less the drift margin (see LeaseTicks).
+func MaxLeaseTicks(c Config) int {
+	c = c.withDefaults()
+	return c.ElectionTicks - c.ClockDriftTicks
 }

@@ -10,7 +10,7 @@ import (
 
 func TestConfigValidate(t *testing.T) {
 	base := func(f func(*Config)) Config {
-		c := Config{ID: "n1", Peers: []NodeID{"n1", "n2", "n3"}}
+		c := Config{ID: "n1", Peers: []NodeID{"n1", "n2", "n3"}, ElectionTicks: 10}
 		if f != nil {
 			f(&c)
 		}
@@ -69,8 +69,8 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	got := Config{ID: "n1", Peers: []NodeID{"n3", "n1"}}.withDefaults()
-	want := Config{ID: "n1", Peers: []NodeID{"n1", "n3"}, ElectionTicks: 10, HeartbeatTicks: 1, MaxInflightMsgs: 256,
-		MaxAppendBytes: 1 << 20, EntryCacheBytes: 8 << 20, MaxUncommittedBytes: 64 << 20, ClockDriftTicks: 2, MaxPendingReads: 4096,
+	want := Config{ID: "n1", Peers: []NodeID{"n1", "n3"}, ElectionTicks: DefaultElectionTicks, HeartbeatTicks: DefaultHeartbeatTicks, MaxInflightMsgs: 256,
+		MaxAppendBytes: 1 << 20, EntryCacheBytes: 8 << 20, MaxUncommittedBytes: 64 << 20, ClockDriftTicks: 1, MaxPendingReads: 4096,
 		SnapshotMinBytes: 4 << 20, MaxLogEntries: 100000, MaxLogBytes: 64 << 20, CompactionKeep: 1000, SnapshotChunkBytes: 1 << 20, SnapshotWindow: 4}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("defaults (-want +got):\n%s", d)

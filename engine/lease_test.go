@@ -19,7 +19,7 @@ func TestLeaseReadAfterVoterRestart(t *testing.T) {
 			env.readFloor = map[uint64]uint64{}
 			peers := []NodeID{"n1", "n2", "n3"}
 			for i, id := range peers {
-				cfg := Config{ID: id, Peers: peers, LeaseTicks: 8, Seed: seed*10 + uint64(i)}
+				cfg := Config{ID: id, Peers: peers, ElectionTicks: 10, LeaseTicks: 8, Seed: seed*10 + uint64(i)}
 				if err := env.addNode(cfg, false); err != nil {
 					t.Fatal(err)
 				}

@@ -43,7 +43,7 @@ func deadAddr(t *testing.T) string {
 func TestClientAgainstHandler(t *testing.T) {
 	ctx := testCtx(t)
 	db := openDB(t)
-	srv := serve(t, db, Options{Token: "tok", MaxValueBytes: 1024})
+	srv := serve(t, db, Options{Token: "tok", Limits: yggr.Limits{MaxValueBytes: 1024}})
 	c := newClient(t, []string{srv.URL}, ClientOptions{Token: "tok"})
 
 	// Keys and values of every shape round-trip.

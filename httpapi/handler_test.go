@@ -183,7 +183,7 @@ func TestKVRoundTripAwkwardKeys(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	db := openDB(t)
 	const token = "s3cret"
-	srv := serve(t, db, Options{Token: token, MaxKeyBytes: 16, MaxValueBytes: 64, MaxBodyBytes: 1024})
+	srv := serve(t, db, Options{Token: token, Limits: yggr.Limits{MaxKeyBytes: 16, MaxValueBytes: 64}, MaxBodyBytes: 1024})
 	auth := http.Header{"Authorization": {"Bearer " + token}}
 	big := func(n int) string { return strings.Repeat("x", n) }
 	tests := []struct {

@@ -241,7 +241,7 @@ func newWorld(opts Options) (*world, error) {
 	}
 	switch r := rng.IntN(10); {
 	case r < 5:
-		w.cfg.LeaseTicks = w.cfg.ElectionTicks - max(1, w.cfg.ElectionTicks/5)
+		w.cfg.LeaseTicks = engine.MaxLeaseTicks(w.cfg)
 	case r == 5:
 		w.cfg.DisableCheckQuorum = true
 	case r == 6:
