@@ -291,8 +291,13 @@ func (n *Node) execute(acts []engine.Action) {
 			n.membershipChanged(a.Membership)
 		default:
 			// The engine's actions are a closed set: one this runtime does
-			// not know is a programming error, never input.
-			panic(fmt.Sprintf("node: unknown engine action %T", a))
+			// not know is a programming error, never input. Dropping it
+			// could lose a write or a message the protocol relies on, so
+			// the node stops (as the simulator reports a violation), and
+			// every request fails with the action named; nothing of this
+			// iteration is made durable or sent.
+			n.setFatal(fmt.Errorf("node: unknown engine action %T: the runtime does not implement the engine's contract", a))
+			return
 		}
 	}
 	flushBatch()
