@@ -328,6 +328,20 @@ func ReadRevision(rev *uint64) ReadOption {
 	return func(r readOptions) readOptions { r.revision = rev; return r }
 }
 
+// ReadSettings are what a list of ReadOptions selects, for a client that
+// has a read served elsewhere (httpapi.Client sends them to a node).
+type ReadSettings struct {
+	Consistency Consistency // default Linearizable
+	AtLeast     uint64      // the index to wait for (AtLeast); 0: none
+	Revision    *uint64     // where ReadRevision stores the revision; nil: not asked
+}
+
+// ReadSettingsOf returns the settings opts select.
+func ReadSettingsOf(opts ...ReadOption) ReadSettings {
+	ro := readOpts(opts)
+	return ReadSettings{Consistency: ro.consistency, AtLeast: ro.atLeast, Revision: ro.revision}
+}
+
 func readOpts(opts []ReadOption) readOptions {
 	var ro readOptions
 	for _, o := range opts {

@@ -120,9 +120,9 @@ func TestLeaseReadAfterLeaderPause(t *testing.T) {
 		if i > 1000 {
 			t.Fatal("no new leader")
 		}
-		if s := c.dbs[string(others[0])].Status(); s.Leader != "" && s.Leader != old && s.Role == "leader" {
+		if s := c.dbs[string(others[0])].Status(); s.Leader != "" && s.Leader != old && s.Role == RoleLeader {
 			nl = string(others[0])
-		} else if s := c.dbs[string(others[1])].Status(); s.Leader != "" && s.Leader != old && s.Role == "leader" {
+		} else if s := c.dbs[string(others[1])].Status(); s.Leader != "" && s.Leader != old && s.Role == RoleLeader {
 			nl = string(others[1])
 		}
 		if nl == "" {

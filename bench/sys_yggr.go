@@ -96,7 +96,7 @@ func startYggr(ctx context.Context, root string, opts ...yggr.Option) (*yggrSys,
 func (s *yggrSys) leader(ctx context.Context) (int, error) {
 	return findLeader(ctx, "yggr", func(i int) bool {
 		db := s.dbs[i]
-		return db != nil && db.Status().Role == "leader"
+		return db != nil && db.Status().Role == yggr.RoleLeader
 	})
 }
 

@@ -333,7 +333,7 @@ func (s *serveSys) leader(ctx context.Context) (int, error) {
 			return false
 		}
 		st, err := s.status(ctx, i)
-		return err == nil && st.Role == "leader"
+		return err == nil && st.Role == yggr.RoleLeader
 	})
 }
 

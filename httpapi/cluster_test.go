@@ -131,7 +131,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	for _, id := range ids {
 		for i, w := range ids {
-			got, _, err := nodes[id].client.Get(ctx, []byte(fmt.Sprintf("k%d", i)), "linearizable")
+			got, _, err := nodes[id].client.Get(ctx, []byte(fmt.Sprintf("k%d", i)))
 			if err != nil || string(got) != w {
 				t.Fatalf("Get k%d via %s = %q, %v; want %q", i, id, got, err, w)
 			}
@@ -155,12 +155,12 @@ func TestThreeNodeCluster(t *testing.T) {
 	if target == leader {
 		target = ids[1]
 	}
-	if err := all.TransferLeader(ctx, target); err != nil {
+	if err := all.TransferLeadership(ctx, target); err != nil {
 		t.Fatalf("TransferLeader to %s: %v", target, err)
 	}
 	waitFor(t, ctx, "leadership at "+target, func() bool {
 		st, err := nodes[target].client.Status(ctx)
-		return err == nil && st.Leader == target && st.Role == "leader"
+		return err == nil && st.Leader == target && st.Role == yggr.RoleLeader
 	})
 
 	// A fourth node joins as a learner, is promoted, then removed.
@@ -170,18 +170,18 @@ func TestThreeNodeCluster(t *testing.T) {
 	if err := n4.client.Readyz(ctx); !errors.Is(err, yggr.ErrNoLeader) {
 		t.Errorf("Readyz on a node not yet added: %v, want 503 no_leader", err)
 	}
-	if err := all.AddMember(ctx, "n4", addr4, true); err != nil {
+	if err := all.AddLearner(ctx, "n4", addr4); err != nil {
 		t.Fatalf("AddMember n4: %v", err)
 	}
 	waitFor(t, ctx, "n4 ready", func() bool { return n4.client.Readyz(ctx) == nil })
 	waitFor(t, ctx, "n4 promoted", func() bool {
-		err := all.PromoteMember(ctx, "n4")
+		err := all.Promote(ctx, "n4")
 		if err != nil && !errors.Is(err, yggr.ErrMembership) { // not caught up yet: retry
 			t.Fatalf("PromoteMember n4: %v", err)
 		}
 		return err == nil
 	})
-	got, _, err := n4.client.Get(ctx, []byte("via/all"), "linearizable")
+	got, _, err := n4.client.Get(ctx, []byte("via/all"))
 	if err != nil || string(got) != "x" {
 		t.Errorf("Get via n4 = %q, %v; want x", got, err)
 	}

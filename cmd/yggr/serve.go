@@ -350,7 +350,7 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, j
 			if member, _, err := c.membership(ctx, cl); err != nil || member {
 				return err
 			}
-			return cl.AddMember(ctx, c.ID, c.RaftAddr, true)
+			return cl.AddLearner(ctx, c.ID, c.RaftAddr)
 		}); err != nil {
 			return fmt.Errorf("serve: join: add learner: %w", err)
 		}
@@ -381,7 +381,7 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, j
 		if _, voter, err := c.membership(ctx, cl); err != nil || voter {
 			return err
 		}
-		return cl.PromoteMember(ctx, c.ID)
+		return cl.Promote(ctx, c.ID)
 	}); err != nil {
 		return fmt.Errorf("serve: join: promote: %w", err)
 	}
