@@ -386,7 +386,11 @@ func (s *serveSys) Read(ctx context.Context, mode string, key []byte) error {
 		return errUnsupported
 	}
 	if s.api != nil {
-		_, _, err := s.api.Get(ctx, key, c)
+		cons, err := yggr.ParseConsistency(mode)
+		if err != nil {
+			return err
+		}
+		_, _, err = s.api.Get(ctx, key, yggr.WithConsistency(cons))
 		return err
 	}
 	i, err := s.cached.index(ctx, s.alive, s.leader)
