@@ -63,11 +63,11 @@ type Config struct {
 	// must also keep pace with real time on the leader: a host that can
 	// miss ticks (time.Ticker drops them for a slow receiver; a paused
 	// process misses them all) must not answer lease reads from Step, but
-	// time the lease on its own clock from Engine.Lease, and keep a tick
-	// of margin: a voter's host whose ticker held a tick while it was busy
-	// steps it right after the heartbeat that started its promise, which
-	// ends the promise up to one tick early (internal/node serves
-	// LeaseTicks-1 intervals).
+	// time the lease on its own clock from Engine.Lease with a TickClock,
+	// which keeps a tick of margin: a voter's host whose ticker held a
+	// tick while it was busy steps it right after the heartbeat that
+	// started its promise, which ends the promise up to one tick early
+	// (so a host serves LeaseTicks-1 intervals).
 	LeaseTicks int
 	// ClockDriftTicks is the drift margin for the lease. Default
 	// max(1, ElectionTicks/5).

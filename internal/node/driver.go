@@ -26,8 +26,11 @@ type driverState struct {
 	snapWaiters  []chan snapDone // user requests waiting for the snapshot in progress
 	evs          []engine.Event
 	props        []engine.Proposal
-	// tickTimes says when recent ticks were stepped, for the lease.
-	tickTimes [tickRing]tickTime
+	// tickClock says when recent ticks were stepped, for the lease, as
+	// durations since tickEpoch (the first tick's time, with its
+	// monotonic reading).
+	tickClock engine.TickClock[time.Duration]
+	tickEpoch time.Time
 }
 
 // snapDone reports the end of a snapshot the apply goroutine started.
