@@ -96,3 +96,30 @@ func TestValidNodeID(t *testing.T) {
 		}
 	}
 }
+
+// MaxLeaseTicks is the minimum election timeout less the drift margin,
+// defaults filled in, and itself a valid LeaseTicks.
+func TestMaxLeaseTicks(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		want int
+	}{
+		{"defaults", Config{}, DefaultElectionTicks - 1},
+		{"ten ticks", Config{ElectionTicks: 10}, 8},
+		{"explicit drift", Config{ElectionTicks: 10, ClockDriftTicks: 3}, 7},
+		{"short timeout", Config{ElectionTicks: 3}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MaxLeaseTicks(tc.cfg); got != tc.want {
+				t.Fatalf("got %d, want %d", got, tc.want)
+			}
+			c := tc.cfg
+			c.ID, c.LeaseTicks = "n1", tc.want
+			if err := c.Validate(); err != nil {
+				t.Fatalf("LeaseTicks %d does not validate: %v", tc.want, err)
+			}
+		})
+	}
+}
