@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // freeUDPAddr returns a loopback UDP address that was free a moment ago.
@@ -119,7 +121,7 @@ func TestLimitsLeaseAndIndexes(t *testing.T) {
 	}
 	// Snapshots are taken off the driver, so the first one lands a little
 	// after the write that made it due.
-	waitFor(t, "an automatic snapshot after 20 writes with WithSnapshotEntries(5)", func() bool {
+	testutil.WaitFor(t, "an automatic snapshot after 20 writes with WithSnapshotEntries(5)", func() bool {
 		return db.Status().SnapshotIndex != 0
 	})
 	// A cancelled context ends Scan with an error.
@@ -176,13 +178,7 @@ func TestMembershipChanges(t *testing.T) {
 		}
 		return false
 	}
-	for i := 0; i < 500 && !caughtUp(); i++ {
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	testutil.WaitFor(t, "learner n4 to catch up", caughtUp)
 	if err := leader.Promote(ctx, "n4"); err != nil {
 		t.Fatalf("Promote n4: %v", err)
 	}

@@ -144,10 +144,28 @@ type Member struct {
 	Voter bool   `json:"voter"`
 }
 
+// Role is a node's part in the Raft protocol. Its JSON is the role's
+// name ("follower", "pre-candidate", "candidate", "leader").
+type Role string
+
+// Roles.
+const (
+	RoleFollower     Role = "follower"
+	RolePreCandidate Role = "pre-candidate"
+	RoleCandidate    Role = "candidate"
+	RoleLeader       Role = "leader"
+)
+
+// String returns the role's name.
+func (r Role) String() string { return string(r) }
+
+// roleOf names the engine's role.
+func roleOf(r engine.Role) Role { return Role(r.String()) }
+
 // Status is a node's view of the cluster.
 type Status struct {
 	ID            string   `json:"id"`
-	Role          string   `json:"role"`
+	Role          Role     `json:"role"`
 	Term          uint64   `json:"term"`
 	Leader        string   `json:"leader"`
 	LeaderAddr    string   `json:"leader_addr"`
@@ -174,7 +192,7 @@ type FollowerStatus struct {
 func (db *DB) Status() Status {
 	st := db.node.Status()
 	s := Status{
-		ID: string(st.ID), Role: st.Role.String(), Term: st.Term, Leader: string(st.Leader),
+		ID: string(st.ID), Role: roleOf(st.Role), Term: st.Term, Leader: string(st.Leader),
 		LeaderAddr: db.node.Addr(st.Leader), Commit: st.Commit, Applied: st.Applied,
 		LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/netquic"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // testCluster is n DBs in one process over real QUIC transports on
@@ -252,14 +254,7 @@ func TestCloseEndsWaitingReads(t *testing.T) {
 			errs <- err
 		}()
 	}
-	// Wait until a round is in the engine.
-	for db.Metrics().ReadsStarted == started {
-		select {
-		case <-ctx.Done():
-			t.Fatal("no read reached the engine")
-		case <-time.After(time.Millisecond):
-		}
-	}
+	testutil.WaitFor(t, "a read round in the engine", func() bool { return db.Metrics().ReadsStarted != started })
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -72,11 +72,6 @@ type DB struct {
 	leaseWG     sync.WaitGroup
 }
 
-// defaultElectionTicks with the default 50ms tick gives an election timeout
-// of 400–800ms: a leader failure is noticed, and a new leader elected, in
-// under a second.
-const defaultElectionTicks = 8
-
 // kvMachine adapts the B-tree store to the runtime's StateMachine, and
 // publishes the changes it applies to the watch hub.
 type kvMachine struct {
@@ -129,8 +124,9 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.logger == nil {
-		o.logger = slog.New(slog.DiscardHandler)
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	if dir == "" {
 		return nil, fmt.Errorf("%w: empty data directory", ErrConfig)
@@ -140,6 +136,10 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	id, err := resolveID(o, addrs)
+	if err != nil {
+		return nil, err
+	}
+	ecfg, err := o.engineConfig(id)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		hub:       watch.New(0, watch.Options{CacheBytes: o.watchCache, BufferBytes: o.watchBuffer}),
 		replaySem: make(chan struct{}, 1),
 		lessor:    newLessor(),
-		limits:    kv.Limits{MaxKeyBytes: o.limits.MaxKeyBytes, MaxValueBytes: o.limits.MaxValueBytes, MaxTxnOps: o.limits.MaxTxnOps}}
+		limits:    o.limits}
 	if o.tracer != nil {
 		db.tracer = o.tracer.Tracer("github.com/yggrdb/yggr")
 	}
@@ -189,19 +189,6 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 			return nil, err
 		}
 		db.ownNet = o.network == nil
-	}
-	ecfg := engine.Config{ElectionTicks: o.electionTks}
-	if ecfg.ElectionTicks == 0 {
-		ecfg.ElectionTicks = defaultElectionTicks
-	}
-	if o.lease {
-		// The lease stays below the minimum election timeout by the drift
-		// margin (engine.Config.Validate checks it).
-		ecfg.LeaseTicks = ecfg.ElectionTicks - max(1, ecfg.ElectionTicks/5)
-	}
-	ecfg.SnapshotEntries = o.snapshotEntries
-	if o.engineTweak != nil {
-		o.engineTweak(&ecfg)
 	}
 	if len(addrs) == 0 {
 		addrs = map[engine.NodeID]string{id: ""}
@@ -235,9 +222,6 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	tick := o.tick
-	if tick == 0 {
-		tick = 50 * time.Millisecond // node.Config's default
-	}
 	db.leaseCtx, db.leaseCancel = context.WithCancel(context.Background())
 	db.leaseWG.Add(1)
 	// The lease expiry goroutine: owned by the DB, ends at Close. A revoke
@@ -342,6 +326,20 @@ func AtLeast(index uint64) ReadOption {
 // List, every page is read at its own revision.
 func ReadRevision(rev *uint64) ReadOption {
 	return func(r readOptions) readOptions { r.revision = rev; return r }
+}
+
+// ReadSettings are what a list of ReadOptions selects, for a client that
+// has a read served elsewhere (httpapi.Client sends them to a node).
+type ReadSettings struct {
+	Consistency Consistency // default Linearizable
+	AtLeast     uint64      // the index to wait for (AtLeast); 0: none
+	Revision    *uint64     // where ReadRevision stores the revision; nil: not asked
+}
+
+// ReadSettingsOf returns the settings opts select.
+func ReadSettingsOf(opts ...ReadOption) ReadSettings {
+	ro := readOpts(opts)
+	return ReadSettings{Consistency: ro.consistency, AtLeast: ro.atLeast, Revision: ro.revision}
 }
 
 func readOpts(opts []ReadOption) readOptions {

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // TestFullDisk writes 1 MB values to a node on a small tmpfs until the
@@ -61,7 +63,7 @@ func TestFullDisk(t *testing.T) {
 	if out, err := exec.Command("mount", "-o", "remount,size=400m", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("grow the tmpfs: %v: %s", err, out)
 	}
-	waitFor(t, "writes to be accepted once the disk grew", func() bool {
+	testutil.WaitFor(t, "writes to be accepted once the disk grew", func() bool {
 		err := db.Put(ctx, []byte("after"), value)
 		if err != nil && !errors.Is(err, ErrNoSpace) {
 			t.Fatalf("write after the disk grew: %v", err)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // TestSingleNodeWithoutListenerCannotAddMembers: a database opened with no
@@ -70,13 +72,7 @@ func TestSingleNodeGrowsIntoCluster(t *testing.T) {
 			}
 			return false
 		}
-		for !caughtUp() {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("learner %s never caught up: %+v", id, n1.Status().Followers)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+		testutil.WaitFor(t, "learner "+id+" to catch up", caughtUp)
 		if err := n1.Promote(ctx, id); err != nil {
 			t.Fatalf("promote %s: %v", id, err)
 		}

@@ -3,11 +3,14 @@ package yggr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // pauser pauses nodes' drivers through withDriverHook, as SIGSTOP or a long
@@ -97,15 +100,15 @@ func TestLeaseReadAfterLeaderPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait for the lease: a lease read answered without a round.
-	deadline := time.Now().Add(10 * time.Second)
-	for !l.node.Status().LeaseValid {
-		if time.Now().After(deadline) {
-			t.Fatal("leader never held a lease")
+	testutil.WaitFor(t, "the leader to hold a lease", func() bool {
+		if l.node.Status().LeaseValid {
+			return true
 		}
 		if _, err := l.Get(ctx, key, WithConsistency(Linearizable)); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return false
+	})
 	var others []engine.NodeID
 	for _, id := range c.ids {
 		if id != old {
@@ -116,23 +119,15 @@ func TestLeaseReadAfterLeaderPause(t *testing.T) {
 	c.chaos.Partition([]engine.NodeID{engine.NodeID(old)}, others)
 	// The others elect a new leader and commit v2.
 	var nl string
-	for i := 0; nl == ""; i++ {
-		if i > 1000 {
-			t.Fatal("no new leader")
-		}
-		if s := c.dbs[string(others[0])].Status(); s.Leader != "" && s.Leader != old && s.Role == "leader" {
-			nl = string(others[0])
-		} else if s := c.dbs[string(others[1])].Status(); s.Leader != "" && s.Leader != old && s.Role == "leader" {
-			nl = string(others[1])
-		}
-		if nl == "" {
-			select {
-			case <-ctx.Done():
-				t.Fatal(ctx.Err())
-			case <-time.After(10 * time.Millisecond):
+	testutil.WaitFor(t, "a new leader among "+fmt.Sprint(others), func() bool {
+		for _, id := range others {
+			if s := c.dbs[string(id)].Status(); s.Leader != "" && s.Leader != old && s.Role == RoleLeader {
+				nl = string(id)
+				return true
 			}
 		}
-	}
+		return false
+	})
 	if err := c.dbs[nl].Put(ctx, key, []byte("v2")); err != nil {
 		t.Fatal(err)
 	}

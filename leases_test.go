@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/internal/kv"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 func TestLeaseGrantAttachRevoke(t *testing.T) {
@@ -110,7 +112,7 @@ func TestLeaseExpiry(t *testing.T) {
 		}
 		<-tick.C
 	}
-	waitFor(t, "the abandoned lease's key to go", func() bool {
+	testutil.WaitFor(t, "the abandoned lease's key to go", func() bool {
 		_, err := db.Get(ctx, []byte("eph"), WithConsistency(Stale))
 		return errors.Is(err, ErrNotFound)
 	})
@@ -205,13 +207,13 @@ func TestLeaseClusterFailover(t *testing.T) {
 		if err := c.dbs[old].TransferLeadership(ctx, ""); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "a new leader", func() bool {
+		testutil.WaitFor(t, "a new leader", func() bool {
 			l := c.dbs[follower].Status().Leader
 			return l != "" && l != old
 		})
 		// A full TTL under the new leader.
 		deadline := time.Now().Add(ttl + ttl/2)
-		waitFor(t, "1.5 TTLs under the new leader", func() bool { return time.Now().After(deadline) })
+		testutil.WaitFor(t, "1.5 TTLs under the new leader", func() bool { return time.Now().After(deadline) })
 		if _, err := f.Get(ctx, []byte("eph")); err != nil {
 			t.Fatalf("the kept-alive lease's key is gone after a leader change: %v", err)
 		}
@@ -220,7 +222,7 @@ func TestLeaseClusterFailover(t *testing.T) {
 	if err := <-loopDone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("KeepAliveLoop ended with %v", err)
 	}
-	waitFor(t, "the abandoned lease to be revoked", func() bool {
+	testutil.WaitFor(t, "the abandoned lease to be revoked", func() bool {
 		_, err := f.Get(ctx, []byte("eph"), WithConsistency(Stale))
 		return errors.Is(err, ErrNotFound)
 	})

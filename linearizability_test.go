@@ -15,6 +15,8 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/netquic"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // The runtime chaos test: real nodes (driver, apply, storage, QUIC) with
@@ -474,11 +476,10 @@ func waitWrites(t *testing.T, ctx context.Context, c *testCluster, mu *sync.Mute
 		return m
 	}
 	start := commit()
-	for i := 0; i < 3000 && commit() < start+n; i++ {
-		select {
-		case <-ctx.Done():
+	testutil.WaitFor(t, fmt.Sprintf("the cluster to commit %d entries past %d", n, start), func() bool {
+		if ctx.Err() != nil {
 			t.Fatalf("cluster made no progress: %v", ctx.Err())
-		case <-time.After(10 * time.Millisecond):
 		}
-	}
+		return commit() >= start+n
+	})
 }

@@ -1,6 +1,9 @@
 package yggr
 
-import "github.com/yggrdb/yggr/internal/node"
+import (
+	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/node"
+)
 
 // Histogram is a latency (seconds) or size distribution: Counts[i]
 // observations were at most Bounds[i] (the last bound is +Inf).
@@ -25,7 +28,7 @@ type Metrics struct {
 	// Gauges.
 	Term, Commit, Applied, LastIndex, SnapshotIndex uint64
 	LogEntries                                      uint64
-	Role                                            string
+	Role                                            Role
 	IsLeader                                        bool
 	ApplyLag                                        int
 	// DiskFreeBytes is the free space of the data directory's file system
@@ -62,7 +65,7 @@ func (db *DB) Metrics() Metrics {
 		Forwarded: rm.Forwarded, EntriesFilled: rm.EntriesFilled,
 		Term: st.Term, Commit: st.Commit, Applied: st.Applied, LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
 		LogEntries: st.LastIndex - st.FirstIndex + 1,
-		Role:       st.Role.String(), IsLeader: st.Role.String() == "leader",
+		Role:       roleOf(st.Role), IsLeader: st.Role == engine.Leader,
 		ApplyLag:      rm.ApplyLag,
 		DiskFreeBytes: rm.DiskFreeBytes, DiskReserveBytes: rm.DiskReserveBytes,
 		ProposeSeconds: rm.ProposeSeconds, ReadSeconds: rm.ReadSeconds, FsyncSeconds: rm.FsyncSeconds,

@@ -2,12 +2,16 @@ package yggr
 
 import (
 	"crypto/tls"
-
-	"github.com/yggrdb/yggr/engine"
-	"go.opentelemetry.io/otel/trace"
+	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/kv"
+	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/netquic"
 )
 
@@ -88,12 +92,15 @@ func WithLeaseReads() Option { return func(o *options) { o.lease = true } }
 // WithLogger sets the structured logger; the default discards.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithLimits sets the size limits on keys, values and transactions.
+// WithLimits sets the size limits on keys, values and transactions
+// (defaults DefaultMaxKeyBytes, DefaultMaxValueBytes, DefaultMaxTxnOps).
 func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
 // WithTiming sets the tick length and the minimum election timeout in
-// ticks (defaults 50ms and 8: a leader failure is noticed within
-// 0.4–0.8s). Heartbeats go out every tick.
+// ticks (defaults DefaultTick, 50ms, and DefaultElectionTicks, 8: a leader
+// failure is noticed within 0.4–0.8s). Heartbeats go out every tick. Open
+// refuses a tick below 1ms and an election timeout below 2 ticks; zero
+// takes the default.
 func WithTiming(tick time.Duration, electionTicks int) Option {
 	return func(o *options) { o.tick, o.electionTks = tick, electionTicks }
 }
@@ -136,9 +143,94 @@ func withDriverHook(f func()) Option { return func(o *options) { o.driverHook = 
 // withNetwork replaces QUIC with an in-process network (tests).
 func withNetwork(n netquic.Network) Option { return func(o *options) { o.network = n } }
 
-// Limits bound the sizes of requests. Zero fields take the defaults.
-type Limits struct {
-	MaxKeyBytes   int // default 4 KiB
-	MaxValueBytes int // default 1 MiB
-	MaxTxnOps     int // default 128
+// Limits bound the sizes of requests; they are checked before a write is
+// proposed. Zero fields take the defaults; negative ones are refused by
+// Open. The HTTP layer (httpapi.Options) bounds its requests with the same
+// type.
+type Limits = kv.Limits
+
+// Default limits.
+const (
+	DefaultMaxKeyBytes   = kv.DefaultMaxKeyBytes   // 4 KiB
+	DefaultMaxValueBytes = kv.DefaultMaxValueBytes // 1 MiB
+	DefaultMaxTxnOps     = kv.DefaultMaxTxnOps     // 128
+)
+
+// Default timing: with a 50ms tick and a minimum election timeout of 8
+// ticks, a leader failure is noticed, and a new leader elected, in under a
+// second (election timeouts are drawn from 400–800ms).
+const (
+	DefaultTick          = node.DefaultTickInterval
+	DefaultElectionTicks = engine.DefaultElectionTicks
+)
+
+// withDefaults fills in the defaults of the options left unset. It is the
+// one place that says what an unset option means; validate then refuses
+// what still makes no sense.
+func (o options) withDefaults() options {
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if o.tick == 0 {
+		o.tick = DefaultTick
+	}
+	if o.electionTks == 0 {
+		o.electionTks = DefaultElectionTicks
+	}
+	// Limits keep their zero fields: Limits.WithDefaults fills them where
+	// they are checked, and validate sees the negative ones.
+	return o
+}
+
+// minTick is the shortest tick Open accepts: a shorter one only spins the
+// driver, and the lease needs ticks that keep pace with real time.
+const minTick = time.Millisecond
+
+// validate reports the first option that makes no sense, wrapping
+// ErrInvalid; it runs after withDefaults.
+func (o options) validate() error {
+	bad := func(option, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, option, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case o.tick < minTick:
+		return bad("WithTiming", "tick %v is shorter than %v", o.tick, minTick)
+	case o.electionTks < 2:
+		// The leader heartbeats every tick, which must be below the
+		// election timeout.
+		return bad("WithTiming", "election timeout of %d ticks is below 2", o.electionTks)
+	case o.limits.MaxKeyBytes < 0 || o.limits.MaxValueBytes < 0 || o.limits.MaxTxnOps < 0:
+		return bad("WithLimits", "negative limit in %+v", o.limits)
+	case o.watchCache < 0:
+		return bad("WithWatchCache", "%d bytes is negative", o.watchCache)
+	case o.watchBuffer < 0:
+		return bad("WithWatchBuffer", "%d bytes is negative", o.watchBuffer)
+	case o.tls != nil && o.secret != "":
+		return bad("WithTLS", "excludes WithClusterSecret: choose one way to secure peer traffic")
+	case o.insecure && (o.tls != nil || o.secret != ""):
+		return bad("WithInsecure", "excludes WithTLS and WithClusterSecret")
+	}
+	if o.listenAddr != "" {
+		if _, _, err := net.SplitHostPort(o.listenAddr); err != nil {
+			return bad("WithListenAddr", "%q: %v", o.listenAddr, err)
+		}
+	}
+	return nil
+}
+
+// engineConfig is the engine configuration the options ask for, validated.
+func (o options) engineConfig(id engine.NodeID) (engine.Config, error) {
+	c := engine.Config{ElectionTicks: o.electionTks, SnapshotEntries: o.snapshotEntries}
+	if o.lease {
+		c.LeaseTicks = engine.MaxLeaseTicks(c)
+	}
+	if o.engineTweak != nil {
+		o.engineTweak(&c)
+	}
+	probe := c
+	probe.ID = id
+	if err := probe.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return c, nil
 }

@@ -184,7 +184,7 @@ func TestWatchChaos(t *testing.T) {
 		}
 	}
 	phase("watchers done")
-	if err := lt.extend(waitCaughtUp(t, ctx, c, final.load())); err != nil {
+	if err := lt.extend(waitCaughtUp(t, c, final.load())); err != nil {
 		t.Fatal(err)
 	}
 	checkAcked(t, lt, writers.acked)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // follower returns a node of c that is not the leader.
@@ -211,7 +213,7 @@ func TestWatchAcrossLeaderChange(t *testing.T) {
 		}
 	}
 	lt := newLogTruth()
-	if err := lt.extend(waitCaughtUp(t, ctx, c, finalRev.load())); err != nil {
+	if err := lt.extend(waitCaughtUp(t, c, finalRev.load())); err != nil {
 		t.Fatal(err)
 	}
 	checkAcked(t, lt, writers.acked)
@@ -224,16 +226,17 @@ func TestWatchAcrossLeaderChange(t *testing.T) {
 
 // waitCaughtUp waits until some node has applied through rev and returns
 // it.
-func waitCaughtUp(t *testing.T, ctx context.Context, c *testCluster, rev uint64) *DB {
+func waitCaughtUp(t *testing.T, c *testCluster, rev uint64) *DB {
 	t.Helper()
-	for range 2000 {
+	var caughtUp *DB
+	testutil.WaitFor(t, fmt.Sprintf("a node to apply %d", rev), func() bool {
 		for _, id := range c.ids {
 			if db := c.dbs[id]; db != nil && db.node.Applied() >= rev {
-				return db
+				caughtUp = db
+				return true
 			}
 		}
-		pause(ctx, 10*time.Millisecond)
-	}
-	t.Fatalf("no node applied %d", rev)
-	return nil
+		return false
+	})
+	return caughtUp
 }

@@ -3,6 +3,8 @@ package yggr
 import (
 	"fmt"
 	"testing"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // Watchers that stop reading (their loop body blocks) hold neither writes
@@ -56,7 +58,7 @@ func TestStuckWatchersBoundMemory(t *testing.T) {
 	if err := db.Put(ctx, []byte("k/00"), []byte("first")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "every watcher to be stuck on its first change", func() bool {
+	testutil.WaitFor(t, "every watcher to be stuck on its first change", func() bool {
 		s := db.hub.Stats()
 		return s.Watchers == watchers && s.QueuedBytes == 0
 	})

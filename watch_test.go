@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 type watchSeq = iter.Seq2[Change, error]
@@ -276,7 +278,7 @@ func TestWatchCompacted(t *testing.T) {
 		}
 	}
 	var cerr *CompactedError
-	waitFor(t, "the log to be compacted", func() bool {
+	testutil.WaitFor(t, "the log to be compacted", func() bool {
 		for _, err := range db.Watch(ctx, []byte("k"), nil, FromRevision(1)) {
 			return errors.As(err, &cerr)
 		}
@@ -293,7 +295,7 @@ func TestWatchCompacted(t *testing.T) {
 	// may find it compacted meanwhile, with a later oldest revision (as
 	// OldestRevision documents). Anything else fails the test.
 	oldest := cerr.Oldest
-	waitFor(t, "a watch from the oldest revision to yield", func() bool {
+	testutil.WaitFor(t, "a watch from the oldest revision to yield", func() bool {
 		for c, err := range db.Watch(ctx, []byte("k"), nil, FromRevision(oldest)) {
 			var later *CompactedError
 			if errors.As(err, &later) && later.Oldest > oldest {
@@ -404,7 +406,7 @@ func TestOldestRevision(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the log to be compacted", func() bool { return db.OldestRevision() > 1 })
+	testutil.WaitFor(t, "the log to be compacted", func() bool { return db.OldestRevision() > 1 })
 	if err := db.Put(ctx, []byte("k"), []byte("last")); err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +414,7 @@ func TestOldestRevision(t *testing.T) {
 	// a watch from OldestRevision may find it compacted by then, with a
 	// later oldest revision.
 	var oldest uint64
-	waitFor(t, "a watch from OldestRevision to start", func() bool {
+	testutil.WaitFor(t, "a watch from OldestRevision to start", func() bool {
 		oldest = db.OldestRevision()
 		for _, err := range db.Watch(ctx, []byte("k"), nil, FromRevision(oldest-1)) {
 			var cerr *CompactedError
@@ -469,7 +471,7 @@ func TestWatchHistory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the log to be compacted", func() bool { return db.OldestRevision() > 1 })
+			testutil.WaitFor(t, "the log to be compacted", func() bool { return db.OldestRevision() > 1 })
 			oldest := db.OldestRevision()
 			if got := oldest-1+history <= snap; got != tt.kept {
 				t.Fatalf("oldest revision %d, newest snapshot %d: history of %d revisions kept = %v, want %v",

@@ -54,7 +54,9 @@ var (
 	// are accepted again once space is freed.
 	ErrNoSpace  = node.ErrNoSpace
 	ErrTooLarge = errors.New("yggr: too large")
-	ErrInvalid  = errors.New("yggr: invalid argument")
+	// ErrInvalid: an argument, or an option given to Open, makes no sense;
+	// the error says which and why.
+	ErrInvalid = errors.New("yggr: invalid argument")
 	// ErrLeaseDisabled: a Lease read on a database opened without
 	// WithLeaseReads.
 	ErrLeaseDisabled = errors.New("yggr: lease reads are not enabled (WithLeaseReads)")

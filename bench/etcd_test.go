@@ -12,19 +12,9 @@ import (
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
-)
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %v", what, d)
-		}
-		time.Sleep(time.Millisecond) // poll, bounded by the deadline
-	}
-}
+	"github.com/yggrdb/yggr/internal/testutil"
+)
 
 // checkKeys fails unless node n holds key16(i) = value(i) for i in [lo, hi).
 func checkKeys(t *testing.T, n *etcdNode, lo, hi int64) {
@@ -70,7 +60,7 @@ func TestEtcdHarness(t *testing.T) {
 	checkKeys(t, s.nodes[l], 0, 200)
 	commit := s.nodes[l].commit.Load()
 	for _, n := range s.nodes {
-		waitFor(t, 10*time.Second, fmt.Sprintf("node %d applied %d", n.id, commit), func() bool { return n.applied.Load() >= commit })
+		testutil.WaitFor(t, fmt.Sprintf("node %d applied %d", n.id, commit), func() bool { return n.applied.Load() >= commit })
 		checkKeys(t, n, 0, 200)
 	}
 	for _, i := range []int64{0, 199} {
@@ -118,7 +108,7 @@ func TestEtcdHarness(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
+	testutil.WaitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
 }
 
 // TestEtcdWALReplay checks that a reopened WAL returns the last hard state

@@ -14,7 +14,7 @@ import (
 
 // yggrSys is a three-node yggr cluster on QUIC loopback, opened through the
 // public API only: yggr.Open with WithInsecure and WithLeaseReads (lease
-// reads keep the default timing: 50 ms ticks, 10-tick election timeout).
+// reads keep the default timing: 50 ms ticks, 8-tick election timeout).
 type yggrSys struct {
 	dirs  [3]string
 	peers []string
@@ -96,7 +96,7 @@ func startYggr(ctx context.Context, root string, opts ...yggr.Option) (*yggrSys,
 func (s *yggrSys) leader(ctx context.Context) (int, error) {
 	return findLeader(ctx, "yggr", func(i int) bool {
 		db := s.dbs[i]
-		return db != nil && db.Status().Role == "leader"
+		return db != nil && db.Status().Role == yggr.RoleLeader
 	})
 }
 

@@ -333,7 +333,7 @@ func (s *serveSys) leader(ctx context.Context) (int, error) {
 			return false
 		}
 		st, err := s.status(ctx, i)
-		return err == nil && st.Role == "leader"
+		return err == nil && st.Role == yggr.RoleLeader
 	})
 }
 
@@ -386,7 +386,11 @@ func (s *serveSys) Read(ctx context.Context, mode string, key []byte) error {
 		return errUnsupported
 	}
 	if s.api != nil {
-		_, _, err := s.api.Get(ctx, key, c)
+		cons, err := yggr.ParseConsistency(mode)
+		if err != nil {
+			return err
+		}
+		_, _, err = s.api.Get(ctx, key, yggr.WithConsistency(cons))
 		return err
 	}
 	i, err := s.cached.index(ctx, s.alive, s.leader)

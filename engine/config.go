@@ -20,10 +20,11 @@ type Config struct {
 	Peers []NodeID
 
 	// ElectionTicks is the minimum election timeout; each timeout is drawn
-	// uniformly from [ElectionTicks, 2*ElectionTicks) (Raft §5.2). Default 10.
+	// uniformly from [ElectionTicks, 2*ElectionTicks) (Raft §5.2). Default
+	// DefaultElectionTicks.
 	ElectionTicks int
 	// HeartbeatTicks is the leader's heartbeat interval; it must be below
-	// ElectionTicks. Default 1.
+	// ElectionTicks. Default DefaultHeartbeatTicks.
 	HeartbeatTicks int
 
 	// DisablePreVote turns pre-vote (Raft §9.6) off. It is on by default.
@@ -62,11 +63,11 @@ type Config struct {
 	// must also keep pace with real time on the leader: a host that can
 	// miss ticks (time.Ticker drops them for a slow receiver; a paused
 	// process misses them all) must not answer lease reads from Step, but
-	// time the lease on its own clock from Engine.Lease, and keep a tick
-	// of margin: a voter's host whose ticker held a tick while it was busy
-	// steps it right after the heartbeat that started its promise, which
-	// ends the promise up to one tick early (internal/node serves
-	// LeaseTicks-1 intervals).
+	// time the lease on its own clock from Engine.Lease with a TickClock,
+	// which keeps a tick of margin: a voter's host whose ticker held a
+	// tick while it was busy steps it right after the heartbeat that
+	// started its promise, which ends the promise up to one tick early
+	// (so a host serves LeaseTicks-1 intervals).
 	LeaseTicks int
 	// ClockDriftTicks is the drift margin for the lease. Default
 	// max(1, ElectionTicks/5).
@@ -135,10 +136,10 @@ const MaxSnapshotWindow = 1024
 // withDefaults returns a copy with defaults filled in and Peers sorted.
 func (c Config) withDefaults() Config {
 	if c.ElectionTicks == 0 {
-		c.ElectionTicks = 10
+		c.ElectionTicks = DefaultElectionTicks
 	}
 	if c.HeartbeatTicks == 0 {
-		c.HeartbeatTicks = 1
+		c.HeartbeatTicks = DefaultHeartbeatTicks
 	}
 	if c.MaxInflightMsgs == 0 {
 		c.MaxInflightMsgs = 256
@@ -225,4 +226,19 @@ func (c Config) Validate() error {
 		return bad("SnapshotChunkBytes %d exceeds 64 MiB", c.SnapshotChunkBytes)
 	}
 	return nil
+}
+
+// Default timing, in ticks. With the runtime's default 50ms tick an
+// election timeout is drawn from 400–800ms: a leader failure is noticed,
+// and a new leader elected, in under a second.
+const (
+	DefaultElectionTicks  = 8
+	DefaultHeartbeatTicks = 1
+)
+
+// MaxLeaseTicks is the longest lease c allows once defaults are filled in:
+// the minimum election timeout less the drift margin (see LeaseTicks).
+func MaxLeaseTicks(c Config) int {
+	c = c.withDefaults()
+	return c.ElectionTicks - c.ClockDriftTicks
 }

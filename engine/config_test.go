@@ -10,7 +10,7 @@ import (
 
 func TestConfigValidate(t *testing.T) {
 	base := func(f func(*Config)) Config {
-		c := Config{ID: "n1", Peers: []NodeID{"n1", "n2", "n3"}}
+		c := Config{ID: "n1", Peers: []NodeID{"n1", "n2", "n3"}, ElectionTicks: 10}
 		if f != nil {
 			f(&c)
 		}
@@ -69,8 +69,8 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	got := Config{ID: "n1", Peers: []NodeID{"n3", "n1"}}.withDefaults()
-	want := Config{ID: "n1", Peers: []NodeID{"n1", "n3"}, ElectionTicks: 10, HeartbeatTicks: 1, MaxInflightMsgs: 256,
-		MaxAppendBytes: 1 << 20, EntryCacheBytes: 8 << 20, MaxUncommittedBytes: 64 << 20, ClockDriftTicks: 2, MaxPendingReads: 4096,
+	want := Config{ID: "n1", Peers: []NodeID{"n1", "n3"}, ElectionTicks: DefaultElectionTicks, HeartbeatTicks: DefaultHeartbeatTicks, MaxInflightMsgs: 256,
+		MaxAppendBytes: 1 << 20, EntryCacheBytes: 8 << 20, MaxUncommittedBytes: 64 << 20, ClockDriftTicks: 1, MaxPendingReads: 4096,
 		SnapshotMinBytes: 4 << 20, MaxLogEntries: 100000, MaxLogBytes: 64 << 20, CompactionKeep: 1000, SnapshotChunkBytes: 1 << 20, SnapshotWindow: 4}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("defaults (-want +got):\n%s", d)
@@ -94,5 +94,32 @@ func TestValidNodeID(t *testing.T) {
 		if got := ValidNodeID(tt.id); got != tt.want {
 			t.Errorf("ValidNodeID(%q) = %v, want %v", tt.id, got, tt.want)
 		}
+	}
+}
+
+// MaxLeaseTicks is the minimum election timeout less the drift margin,
+// defaults filled in, and itself a valid LeaseTicks.
+func TestMaxLeaseTicks(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		want int
+	}{
+		{"defaults", Config{}, DefaultElectionTicks - 1},
+		{"ten ticks", Config{ElectionTicks: 10}, 8},
+		{"explicit drift", Config{ElectionTicks: 10, ClockDriftTicks: 3}, 7},
+		{"short timeout", Config{ElectionTicks: 3}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MaxLeaseTicks(tc.cfg); got != tc.want {
+				t.Fatalf("got %d, want %d", got, tc.want)
+			}
+			c := tc.cfg
+			c.ID, c.LeaseTicks = "n1", tc.want
+			if err := c.Validate(); err != nil {
+				t.Fatalf("LeaseTicks %d does not validate: %v", tc.want, err)
+			}
+		})
 	}
 }

@@ -372,8 +372,9 @@ func (r *readState) tickTimeouts(e *Engine) {
 
 // LeaseState is what a host needs to serve lease reads without stepping the
 // engine: with it, a host maps the tick the lease was granted at to its own
-// clock and answers reads until that time plus Config.LeaseTicks ticks,
-// reading at Commit (see Engine.Lease).
+// clock and answers reads until the deadline TickClock derives from it
+// (Config.LeaseTicks-1 tick intervals later), reading at Commit (see
+// Engine.Lease).
 type LeaseState struct {
 	// Held says this node leads, has committed an entry of its term and
 	// holds a lease: a majority acknowledged a heartbeat round sent at tick
@@ -389,7 +390,8 @@ type LeaseState struct {
 }
 
 // Lease returns the state of the leader's lease. A host that serves lease
-// reads from it must time the lease from when it stepped tick Since (a
+// reads from it must time the lease with a TickClock, from when it stepped
+// tick Since (a
 // round sent at that tick left no earlier), so that a host whose ticks
 // are late never stretches the lease in real time, and must take it after
 // each Step and before it performs that step's actions, so that no message

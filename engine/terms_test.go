@@ -41,7 +41,7 @@ func TestHigherTermAnswers(t *testing.T) {
 // disruptive votes for ElectionTicks ticks of its new life (it may have
 // promised a leader just before it went down); from then on it votes.
 func TestRestartedVoterRefusesVotesForElectionTicks(t *testing.T) {
-	e, err := New(Config{ID: "n2", Peers: []NodeID{"n1", "n2", "n3"}, LeaseTicks: 5, Seed: 2})
+	e, err := New(Config{ID: "n2", Peers: []NodeID{"n1", "n2", "n3"}, ElectionTicks: 10, LeaseTicks: 5, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,10 +32,10 @@ func BenchmarkClient(b *testing.B) {
 			}
 		}
 	})
-	for _, cons := range []string{"linearizable", "stale"} {
-		b.Run("get-"+cons, func(b *testing.B) {
+	for _, cons := range []yggr.Consistency{yggr.Linearizable, yggr.Stale} {
+		b.Run("get-"+cons.String(), func(b *testing.B) {
 			for i := range b.N {
-				if _, _, err := c.Get(ctx, fmt.Appendf(nil, "k%08d", i%100), cons); err != nil {
+				if _, _, err := c.Get(ctx, fmt.Appendf(nil, "k%08d", i%100), yggr.WithConsistency(cons)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -10,13 +10,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // TestClientHangUpIs499: a client that hangs up in the middle of a
 // request body is counted under code="499" in the metrics and logged as a
 // client disconnect, never as a 500, on every route that reads a body.
 func TestClientHangUpIs499(t *testing.T) {
-	ctx := testCtx(t)
 	db := openDB(t)
 	var logs lockedBuffer
 	srv := httptest.NewServer(NewHandler(db, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
@@ -38,7 +39,7 @@ func TestClientHangUpIs499(t *testing.T) {
 		c.Close()
 	}
 	var text string
-	waitFor(t, ctx, "the hang-ups in the metrics", func() bool {
+	testutil.WaitFor(t, "the hang-ups in the metrics", func() bool {
 		text = string(send(t, srv, "GET", "/metrics", nil, nil).body)
 		for _, r := range routes {
 			if !strings.Contains(text, `yggr_http_requests_total{code="499",route="`+r.route+`"} 1`) {

@@ -332,15 +332,17 @@ func (c *Client) Put(ctx context.Context, key, value []byte) (uint64, error) {
 	return out.Index, err
 }
 
-// Get returns key's value and modification index at the given consistency
-// ("" is linearizable; "lease", "stale"). A missing key is an error
-// matching yggr.ErrNotFound.
-func (c *Client) Get(ctx context.Context, key []byte, consistency string) ([]byte, uint64, error) {
-	req := request{method: http.MethodGet, path: keyPath(key)}
-	if consistency != "" {
-		req.query = url.Values{"consistency": {consistency}}
+// Get returns key's value and modification index, read as the options say
+// (yggr.WithConsistency, yggr.AtLeast; linearizable by default), as
+// DB.Get does. A missing key is an error matching yggr.ErrNotFound;
+// yggr.ReadRevision is not served over HTTP (an error matching
+// yggr.ErrInvalid).
+func (c *Client) Get(ctx context.Context, key []byte, opts ...yggr.ReadOption) ([]byte, uint64, error) {
+	q, err := readQuery(yggr.ReadSettingsOf(opts...))
+	if err != nil {
+		return nil, 0, err
 	}
-	resp, err := c.do(ctx, req)
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: keyPath(key), query: q})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -364,19 +366,38 @@ func (c *Client) Delete(ctx context.Context, key []byte) (uint64, bool, error) {
 	return out.Index, out.Deleted, err
 }
 
+// readQuery is the query string that asks a node for a read as rs says.
+func readQuery(rs yggr.ReadSettings) (url.Values, error) {
+	if rs.Revision != nil {
+		return nil, fmt.Errorf("%w: ReadRevision is not served over HTTP", yggr.ErrInvalid)
+	}
+	q := url.Values{}
+	if rs.Consistency != yggr.Linearizable {
+		q.Set("consistency", rs.Consistency.String())
+	}
+	if rs.AtLeast != 0 {
+		q.Set("min_index", strconv.FormatUint(rs.AtLeast, 10))
+	}
+	return q, nil
+}
+
 // ScanRequest selects the keys of a Scan: those with Prefix (if set) and
 // Start ≤ key < End (empty: unbounded), at most Limit of them (0: the
-// server's default, DefaultScanLimit).
+// server's default, DefaultScanLimit), read at Consistency (default
+// linearizable).
 type ScanRequest struct {
 	Prefix, Start, End []byte
 	Limit              int
-	Consistency        string
+	Consistency        yggr.Consistency
 }
 
 // Scan returns one page of items in key order; More says whether more
 // remain (continue with Start = last key + "\x00").
 func (c *Client) Scan(ctx context.Context, sr ScanRequest) (ScanResponse, error) {
-	q := url.Values{}
+	q, err := readQuery(yggr.ReadSettings{Consistency: sr.Consistency})
+	if err != nil {
+		return ScanResponse{}, err
+	}
 	for name, b := range map[string][]byte{"prefix": sr.Prefix, "start": sr.Start, "end": sr.End} {
 		if len(b) > 0 {
 			q.Set(name, string(b))
@@ -385,11 +406,8 @@ func (c *Client) Scan(ctx context.Context, sr ScanRequest) (ScanResponse, error)
 	if sr.Limit != 0 {
 		q.Set("limit", strconv.Itoa(sr.Limit))
 	}
-	if sr.Consistency != "" {
-		q.Set("consistency", sr.Consistency)
-	}
 	var out ScanResponse
-	err := c.call(ctx, request{method: http.MethodGet, path: "/v1/kv", query: q}, &out)
+	err = c.call(ctx, request{method: http.MethodGet, path: "/v1/kv", query: q}, &out)
 	return out, err
 }
 
@@ -414,14 +432,24 @@ func (c *Client) Members(ctx context.Context) ([]yggr.Member, error) {
 	return out.Members, err
 }
 
-// AddMember adds node id with peer address addr, as a learner or a voter.
-func (c *Client) AddMember(ctx context.Context, id, addr string, learner bool) error {
-	body := jsonBody(AddMemberRequest{ID: id, Addr: addr, Learner: learner})
-	return c.call(ctx, request{method: http.MethodPost, path: "/v1/members", body: body, json: true}, nil)
+// AddLearner adds node id, with peer address addr, as a learner: it
+// receives the log but does not vote (DB.AddLearner).
+func (c *Client) AddLearner(ctx context.Context, id, addr string) error {
+	return c.addMember(ctx, AddMemberRequest{ID: id, Addr: addr, Learner: true})
 }
 
-// PromoteMember makes the learner id a voter.
-func (c *Client) PromoteMember(ctx context.Context, id string) error {
+// AddVoter adds node id, with peer address addr, as a voter at once
+// (DB.AddVoter); AddLearner then Promote is safer for a node far behind.
+func (c *Client) AddVoter(ctx context.Context, id, addr string) error {
+	return c.addMember(ctx, AddMemberRequest{ID: id, Addr: addr})
+}
+
+func (c *Client) addMember(ctx context.Context, req AddMemberRequest) error {
+	return c.call(ctx, request{method: http.MethodPost, path: "/v1/members", body: jsonBody(req), json: true}, nil)
+}
+
+// Promote makes the learner id a voter (DB.Promote).
+func (c *Client) Promote(ctx context.Context, id string) error {
 	return c.call(ctx, request{method: http.MethodPost, path: "/v1/members/" + url.PathEscape(id) + "/promote"}, nil)
 }
 
@@ -430,9 +458,9 @@ func (c *Client) RemoveMember(ctx context.Context, id string) error {
 	return c.call(ctx, request{method: http.MethodDelete, path: "/v1/members/" + url.PathEscape(id)}, nil)
 }
 
-// TransferLeader hands leadership to voter to (any up-to-date voter if
-// empty) and waits until it leads.
-func (c *Client) TransferLeader(ctx context.Context, to string) error {
+// TransferLeadership hands leadership to voter to (any up-to-date voter if
+// empty) and waits until it leads (DB.TransferLeadership).
+func (c *Client) TransferLeadership(ctx context.Context, to string) error {
 	body := jsonBody(TransferRequest{To: to})
 	return c.call(ctx, request{method: http.MethodPost, path: "/v1/leader/transfer", body: body, json: true}, nil)
 }

@@ -43,7 +43,7 @@ func deadAddr(t *testing.T) string {
 func TestClientAgainstHandler(t *testing.T) {
 	ctx := testCtx(t)
 	db := openDB(t)
-	srv := serve(t, db, Options{Token: "tok", MaxValueBytes: 1024})
+	srv := serve(t, db, Options{Token: "tok", Limits: yggr.Limits{MaxValueBytes: 1024}})
 	c := newClient(t, []string{srv.URL}, ClientOptions{Token: "tok"})
 
 	// Keys and values of every shape round-trip.
@@ -53,17 +53,17 @@ func TestClientAgainstHandler(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Put %q: %v", k, err)
 		}
-		for _, consistency := range []string{"", "linearizable", "stale"} {
-			got, modIndex, err := c.Get(ctx, []byte(k), consistency)
+		for _, opts := range [][]yggr.ReadOption{nil, {yggr.WithConsistency(yggr.Linearizable)}, {yggr.WithConsistency(yggr.Stale), yggr.AtLeast(index)}} {
+			got, modIndex, err := c.Get(ctx, []byte(k), opts...)
 			if err != nil || !bytes.Equal(got, value) || modIndex != index {
-				t.Errorf("Get %q (%q) = %q, %d, %v; want %q, %d", k, consistency, got, modIndex, err, value, index)
+				t.Errorf("Get %q (%v) = %q, %d, %v; want %q, %d", k, yggr.ReadSettingsOf(opts...), got, modIndex, err, value, index)
 			}
 		}
 	}
 	if _, err := c.Put(ctx, []byte("empty"), nil); err != nil {
 		t.Errorf("Put of an empty value: %v", err)
 	}
-	if got, _, err := c.Get(ctx, []byte("empty"), ""); err != nil || len(got) != 0 {
+	if got, _, err := c.Get(ctx, []byte("empty")); err != nil || len(got) != 0 {
 		t.Errorf("Get of an empty value = %q, %v", got, err)
 	}
 	if _, deleted, err := c.Delete(ctx, []byte("empty")); err != nil || !deleted {
@@ -79,15 +79,16 @@ func TestClientAgainstHandler(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"missing key", second(c.Get(ctx, []byte("nope"), "")), yggr.ErrNotFound},
-		{"bad consistency", second(c.Get(ctx, []byte("k"), "eventual")), yggr.ErrInvalid},
-		{"lease disabled", second(c.Get(ctx, []byte("k"), "lease")), yggr.ErrLeaseDisabled},
+		{"missing key", second(c.Get(ctx, []byte("nope"))), yggr.ErrNotFound},
+		{"bad consistency", second(c.Get(ctx, []byte("k"), yggr.WithConsistency(yggr.Consistency(9)))), yggr.ErrInvalid},
+		{"lease disabled", second(c.Get(ctx, []byte("k"), yggr.WithConsistency(yggr.Lease))), yggr.ErrLeaseDisabled},
 		{"empty key", first(c.Put(ctx, nil, []byte("v"))), yggr.ErrInvalid},
 		{"value too large", first(c.Put(ctx, []byte("k"), make([]byte, 1025))), yggr.ErrTooLarge},
 		{"bad limit", first(c.Scan(ctx, ScanRequest{Limit: -5})), yggr.ErrInvalid},
 		{"bad txn", first(c.Txn(ctx, TxnRequest{Success: []TxnOp{{Op: "incr", Key: []byte("k")}}})), yggr.ErrInvalid},
-		{"bad member", c.AddMember(ctx, "bad id", "127.0.0.1:1", true), yggr.ErrInvalid},
-		{"promote unknown", c.PromoteMember(ctx, "n9"), yggr.ErrMembership},
+		{"bad learner", c.AddLearner(ctx, "bad id", "127.0.0.1:1"), yggr.ErrInvalid},
+		{"bad voter", c.AddVoter(ctx, "bad id", "127.0.0.1:1"), yggr.ErrInvalid},
+		{"promote unknown", c.Promote(ctx, "n9"), yggr.ErrMembership},
 		{"remove unknown", c.RemoveMember(ctx, "n9"), yggr.ErrMembership},
 	}
 	for _, tt := range errTests {
@@ -95,6 +96,10 @@ func TestClientAgainstHandler(t *testing.T) {
 		if !errors.Is(tt.err, tt.want) || !errors.As(tt.err, &apiErr) {
 			t.Errorf("%s: err = %v, want an *APIError matching %v", tt.name, tt.err, tt.want)
 		}
+	}
+	// The client refuses, without a request, what HTTP does not serve.
+	if _, _, err := c.Get(ctx, []byte("k"), yggr.ReadRevision(new(uint64))); !errors.Is(err, yggr.ErrInvalid) {
+		t.Errorf("Get with ReadRevision: err = %v, want ErrInvalid", err)
 	}
 	bad := newClient(t, []string{srv.URL}, ClientOptions{Token: "wrong"})
 	if err := first(bad.Status(ctx)); !errors.Is(err, ErrUnauthorized) {
@@ -105,7 +110,7 @@ func TestClientAgainstHandler(t *testing.T) {
 	var seen []string
 	start := []byte(nil)
 	for page := 0; page < 100; page++ {
-		res, err := c.Scan(ctx, ScanRequest{Start: start, Limit: 3, Consistency: "stale"})
+		res, err := c.Scan(ctx, ScanRequest{Start: start, Limit: 3, Consistency: yggr.Stale})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +208,7 @@ func TestClientFailover(t *testing.T) {
 		if _, err := c.Txn(ctx, TxnRequest{Success: []TxnOp{{Op: OpPut, Key: []byte("k"), Value: []byte("w")}}}); err != nil {
 			t.Fatalf("Txn: %v", err)
 		}
-		if got, _, err := c.Get(ctx, []byte("k"), ""); err != nil || string(got) != "w" {
+		if got, _, err := c.Get(ctx, []byte("k")); err != nil || string(got) != "w" {
 			t.Fatalf("Get = %q, %v; want w", got, err)
 		}
 		if hits.Load() != 1 {
@@ -245,7 +250,7 @@ func TestClientFailover(t *testing.T) {
 	t.Run("other errors are not retried", func(t *testing.T) {
 		notFound, hits := stub(t, http.StatusNotFound, CodeNotFound)
 		c := newClient(t, []string{notFound.URL, live}, ClientOptions{})
-		if _, _, err := c.Get(ctx, []byte("k"), ""); !errors.Is(err, yggr.ErrNotFound) || hits.Load() != 1 {
+		if _, _, err := c.Get(ctx, []byte("k")); !errors.Is(err, yggr.ErrNotFound) || hits.Load() != 1 {
 			t.Errorf("err = %v after %d attempts, want ErrNotFound after 1", err, hits.Load())
 		}
 	})

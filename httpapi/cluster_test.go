@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/yggrdb/yggr"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // freeUDPAddr returns a loopback UDP address that was free a moment ago.
@@ -55,22 +56,6 @@ func (n *node) close() {
 	n.db.Close()
 }
 
-// waitFor polls cond every 20ms until it holds or ctx ends.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 1500; i++ {
-		if cond() {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("waiting for %s: gave up", what)
-}
-
 // TestThreeNodeCluster runs the API over three real nodes (QUIC on
 // loopback): writes and reads through every node, failover in the client,
 // leadership transfer, and a fourth node joining as a learner, promoted,
@@ -100,7 +85,7 @@ func TestThreeNodeCluster(t *testing.T) {
 
 	// Until a leader is elected and known everywhere, /readyz says 503.
 	leader := ""
-	waitFor(t, ctx, "a leader known to every node", func() bool {
+	testutil.WaitFor(t, "a leader known to every node", func() bool {
 		leader = ""
 		for _, id := range ids {
 			st, err := nodes[id].client.Status(ctx)
@@ -112,7 +97,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		return true
 	})
 	for _, id := range ids {
-		waitFor(t, ctx, id+" ready", func() bool { return nodes[id].client.Readyz(ctx) == nil })
+		testutil.WaitFor(t, id+" ready", func() bool { return nodes[id].client.Readyz(ctx) == nil })
 	}
 
 	// A client whose first endpoint is dead writes through whatever node
@@ -131,7 +116,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	for _, id := range ids {
 		for i, w := range ids {
-			got, _, err := nodes[id].client.Get(ctx, []byte(fmt.Sprintf("k%d", i)), "linearizable")
+			got, _, err := nodes[id].client.Get(ctx, []byte(fmt.Sprintf("k%d", i)))
 			if err != nil || string(got) != w {
 				t.Fatalf("Get k%d via %s = %q, %v; want %q", i, id, got, err, w)
 			}
@@ -155,12 +140,12 @@ func TestThreeNodeCluster(t *testing.T) {
 	if target == leader {
 		target = ids[1]
 	}
-	if err := all.TransferLeader(ctx, target); err != nil {
+	if err := all.TransferLeadership(ctx, target); err != nil {
 		t.Fatalf("TransferLeader to %s: %v", target, err)
 	}
-	waitFor(t, ctx, "leadership at "+target, func() bool {
+	testutil.WaitFor(t, "leadership at "+target, func() bool {
 		st, err := nodes[target].client.Status(ctx)
-		return err == nil && st.Leader == target && st.Role == "leader"
+		return err == nil && st.Leader == target && st.Role == yggr.RoleLeader
 	})
 
 	// A fourth node joins as a learner, is promoted, then removed.
@@ -170,18 +155,18 @@ func TestThreeNodeCluster(t *testing.T) {
 	if err := n4.client.Readyz(ctx); !errors.Is(err, yggr.ErrNoLeader) {
 		t.Errorf("Readyz on a node not yet added: %v, want 503 no_leader", err)
 	}
-	if err := all.AddMember(ctx, "n4", addr4, true); err != nil {
+	if err := all.AddLearner(ctx, "n4", addr4); err != nil {
 		t.Fatalf("AddMember n4: %v", err)
 	}
-	waitFor(t, ctx, "n4 ready", func() bool { return n4.client.Readyz(ctx) == nil })
-	waitFor(t, ctx, "n4 promoted", func() bool {
-		err := all.PromoteMember(ctx, "n4")
+	testutil.WaitFor(t, "n4 ready", func() bool { return n4.client.Readyz(ctx) == nil })
+	testutil.WaitFor(t, "n4 promoted", func() bool {
+		err := all.Promote(ctx, "n4")
 		if err != nil && !errors.Is(err, yggr.ErrMembership) { // not caught up yet: retry
 			t.Fatalf("PromoteMember n4: %v", err)
 		}
 		return err == nil
 	})
-	got, _, err := n4.client.Get(ctx, []byte("via/all"), "linearizable")
+	got, _, err := n4.client.Get(ctx, []byte("via/all"))
 	if err != nil || string(got) != "x" {
 		t.Errorf("Get via n4 = %q, %v; want x", got, err)
 	}
@@ -192,7 +177,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	if err := all.RemoveMember(ctx, "n4"); err != nil {
 		t.Fatalf("RemoveMember n4: %v", err)
 	}
-	waitFor(t, ctx, "n4 removed", func() bool {
+	testutil.WaitFor(t, "n4 removed", func() bool {
 		ms, err := all.Members(ctx)
 		return err == nil && len(ms) == 3
 	})

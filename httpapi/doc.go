@@ -89,7 +89,7 @@
 //	c, err := httpapi.NewClient([]string{"10.0.0.1:7070", "10.0.0.2:7070"}, httpapi.ClientOptions{Token: token})
 //	defer c.Close()
 //	index, err := c.Put(ctx, []byte("k"), []byte("v"))
-//	v, modIndex, err := c.Get(ctx, []byte("k"), "")
+//	v, modIndex, err := c.Get(ctx, []byte("k"))
 //	if errors.Is(err, yggr.ErrNotFound) { ... }
 //
 // # Caveats

@@ -21,8 +21,6 @@ import (
 
 // Default limits of Options.
 const (
-	DefaultMaxKeyBytes    = 4 << 10 // 4 KiB
-	DefaultMaxValueBytes  = 1 << 20 // 1 MiB
 	DefaultMaxBodyBytes   = 4 << 20 // 4 MiB
 	DefaultRequestTimeout = 10 * time.Second
 )
@@ -41,10 +39,14 @@ type Options struct {
 	// Token, if not empty, is the bearer token every request except
 	// /healthz and /readyz must carry ("Authorization: Bearer <token>").
 	Token string
-	// MaxKeyBytes, MaxValueBytes and MaxBodyBytes bound keys, values and
-	// request bodies (defaults 4 KiB, 1 MiB, 4 MiB). The database's own
-	// limits (yggr.WithLimits) apply as well.
-	MaxKeyBytes, MaxValueBytes, MaxBodyBytes int64
+	// Limits bound the keys and values of requests, with the database's
+	// type and defaults (yggr.DefaultMaxKeyBytes, 4 KiB, and
+	// yggr.DefaultMaxValueBytes, 1 MiB; zero or negative fields take the
+	// defaults). The database's own limits (yggr.WithLimits) apply as
+	// well.
+	Limits yggr.Limits
+	// MaxBodyBytes bounds request bodies (default 4 MiB).
+	MaxBodyBytes int64
 	// Logger receives one line per failed request and per recovered panic;
 	// nil discards.
 	Logger *slog.Logger
@@ -66,12 +68,7 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxKeyBytes <= 0 {
-		o.MaxKeyBytes = DefaultMaxKeyBytes
-	}
-	if o.MaxValueBytes <= 0 {
-		o.MaxValueBytes = DefaultMaxValueBytes
-	}
+	o.Limits = o.Limits.WithDefaults()
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}

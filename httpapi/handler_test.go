@@ -183,7 +183,7 @@ func TestKVRoundTripAwkwardKeys(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	db := openDB(t)
 	const token = "s3cret"
-	srv := serve(t, db, Options{Token: token, MaxKeyBytes: 16, MaxValueBytes: 64, MaxBodyBytes: 1024})
+	srv := serve(t, db, Options{Token: token, Limits: yggr.Limits{MaxKeyBytes: 16, MaxValueBytes: 64}, MaxBodyBytes: 1024})
 	auth := http.Header{"Authorization": {"Bearer " + token}}
 	big := func(n int) string { return strings.Repeat("x", n) }
 	tests := []struct {
@@ -450,8 +450,12 @@ func TestClusterEndpointsSingleNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := decode[yggr.Status](t, send(t, srv, "GET", "/v1/status", nil, nil))
-	if st.ID != "n1" || st.Leader != "n1" || st.Role != "leader" || st.Applied == 0 {
+	if st.ID != "n1" || st.Leader != "n1" || st.Role != yggr.RoleLeader || st.Applied == 0 {
 		t.Errorf("status = %+v, want n1 leading with applied > 0", st)
+	}
+	// On the wire the typed role is its name.
+	if raw := decode[map[string]any](t, send(t, srv, "GET", "/v1/status", nil, nil)); raw["role"] != "leader" {
+		t.Errorf(`status JSON role = %#v, want "leader"`, raw["role"])
 	}
 	ms := decode[MembersResponse](t, send(t, srv, "GET", "/v1/members", nil, nil))
 	if diff := cmp.Diff([]yggr.Member{{ID: "n1", Voter: true}}, ms.Members); diff != "" {

@@ -58,8 +58,8 @@ func (h *handler) key(r *http.Request) ([]byte, error) {
 	if len(key) == 0 {
 		return nil, errBadRequest("empty key")
 	}
-	if int64(len(key)) > h.opts.MaxKeyBytes {
-		return nil, errTooLarge("key is %d bytes, limit %d", len(key), h.opts.MaxKeyBytes)
+	if len(key) > h.opts.Limits.MaxKeyBytes {
+		return nil, errTooLarge("key is %d bytes, limit %d", len(key), h.opts.Limits.MaxKeyBytes)
 	}
 	return key, nil
 }
@@ -121,7 +121,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	limit := min(h.opts.MaxValueBytes, h.opts.MaxBodyBytes)
+	limit := min(int64(h.opts.Limits.MaxValueBytes), h.opts.MaxBodyBytes)
 	if r.ContentLength > limit {
 		h.fail(w, r, errTooLarge("value is %d bytes, limit %d", r.ContentLength, limit))
 		return
@@ -225,8 +225,8 @@ func (h *handler) scan(w http.ResponseWriter, r *http.Request) {
 	}
 	prefix, start, end := []byte(q.Get("prefix")), []byte(q.Get("start")), []byte(q.Get("end"))
 	for name, b := range map[string][]byte{"prefix": prefix, "start": start, "end": end} {
-		if int64(len(b)) > h.opts.MaxKeyBytes {
-			h.fail(w, r, errTooLarge("%s is %d bytes, limit %d", name, len(b), h.opts.MaxKeyBytes))
+		if len(b) > h.opts.Limits.MaxKeyBytes {
+			h.fail(w, r, errTooLarge("%s is %d bytes, limit %d", name, len(b), h.opts.Limits.MaxKeyBytes))
 			return
 		}
 	}

@@ -139,7 +139,7 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if m.Role != "" {
-		ch <- prometheus.MustNewConstMetric(c.role, prometheus.GaugeValue, 1, m.Role)
+		ch <- prometheus.MustNewConstMetric(c.role, prometheus.GaugeValue, 1, m.Role.String())
 	}
 	for _, f := range m.Followers {
 		ch <- prometheus.MustNewConstMetric(c.match, prometheus.GaugeValue, float64(f.Match), f.ID)

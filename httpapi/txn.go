@@ -70,12 +70,11 @@ type TxnResult struct {
 }
 
 // limits are the size bounds decodeTxn checks.
-type limits struct{ key, value int64 }
 
 // decodeTxn reads one JSON TxnRequest from r (unknown fields and trailing
 // data are errors) and validates it into a yggr.Txn. Errors classify as
 // 400 or 413; it never panics.
-func decodeTxn(r io.Reader, lim limits) (yggr.Txn, error) {
+func decodeTxn(r io.Reader, lim yggr.Limits) (yggr.Txn, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var req TxnRequest
@@ -97,14 +96,14 @@ func decodeTxn(r io.Reader, lim limits) (yggr.Txn, error) {
 }
 
 // toTxn validates req against lim and converts it.
-func (req TxnRequest) toTxn(lim limits) (yggr.Txn, error) {
+func (req TxnRequest) toTxn(lim yggr.Limits) (yggr.Txn, error) {
 	var t yggr.Txn
 	checkKey := func(what string, i int, key []byte) error {
 		if len(key) == 0 {
 			return errBadRequest("%s %d: empty key", what, i)
 		}
-		if int64(len(key)) > lim.key {
-			return errTooLarge("%s %d: key is %d bytes, limit %d", what, i, len(key), lim.key)
+		if len(key) > lim.MaxKeyBytes {
+			return errTooLarge("%s %d: key is %d bytes, limit %d", what, i, len(key), lim.MaxKeyBytes)
 		}
 		return nil
 	}
@@ -120,8 +119,8 @@ func (req TxnRequest) toTxn(lim limits) (yggr.Txn, error) {
 			cmp.Target = yggr.CmpMissing
 		case TargetValue:
 			cmp.Target, cmp.Value = yggr.CmpValue, c.Value
-			if int64(len(c.Value)) > lim.value {
-				return yggr.Txn{}, errTooLarge("compare %d: value is %d bytes, limit %d", i, len(c.Value), lim.value)
+			if len(c.Value) > lim.MaxValueBytes {
+				return yggr.Txn{}, errTooLarge("compare %d: value is %d bytes, limit %d", i, len(c.Value), lim.MaxValueBytes)
 			}
 		case TargetModIndex:
 			cmp.Target, cmp.ModIndex = yggr.CmpModIndex, c.ModIndex
@@ -146,8 +145,8 @@ func (req TxnRequest) toTxn(lim limits) (yggr.Txn, error) {
 			switch o.Op {
 			case OpPut:
 				rq.Op, rq.Value = yggr.OpPut, o.Value
-				if int64(len(o.Value)) > lim.value {
-					return nil, errTooLarge("%s %d: value is %d bytes, limit %d", what, i, len(o.Value), lim.value)
+				if len(o.Value) > lim.MaxValueBytes {
+					return nil, errTooLarge("%s %d: value is %d bytes, limit %d", what, i, len(o.Value), lim.MaxValueBytes)
 				}
 			case OpDelete:
 				rq.Op = yggr.OpDelete
@@ -192,7 +191,7 @@ func (h *handler) txn(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errTooLarge("body is %d bytes, limit %d", r.ContentLength, h.opts.MaxBodyBytes))
 		return
 	}
-	t, err := decodeTxn(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), limits{key: h.opts.MaxKeyBytes, value: h.opts.MaxValueBytes})
+	t, err := decodeTxn(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), h.opts.Limits)
 	if err != nil {
 		h.fail(w, r, err)
 		return

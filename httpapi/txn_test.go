@@ -12,7 +12,7 @@ import (
 	"github.com/yggrdb/yggr"
 )
 
-var fuzzLimits = limits{key: 16, value: 64}
+var fuzzLimits = yggr.Limits{MaxKeyBytes: 16, MaxValueBytes: 64}
 
 func TestDecodeTxn(t *testing.T) {
 	tests := []struct {
@@ -111,7 +111,7 @@ func FuzzDecodeTxn(f *testing.F) {
 			return
 		}
 		check := func(key, value []byte) {
-			if len(key) == 0 || int64(len(key)) > fuzzLimits.key || int64(len(value)) > fuzzLimits.value {
+			if len(key) == 0 || len(key) > fuzzLimits.MaxKeyBytes || len(value) > fuzzLimits.MaxValueBytes {
 				t.Fatalf("accepted key %q / value of %d bytes beyond the limits", key, len(value))
 			}
 		}

@@ -92,7 +92,7 @@ type watchRequest struct {
 
 // parseWatchRequest parses the query, the Last-Event-ID header (which
 // overrides from: id+1) and the Accept header of a watch request.
-func parseWatchRequest(rawQuery, lastEventID, accept string, maxKey int64) (watchRequest, error) {
+func parseWatchRequest(rawQuery, lastEventID, accept string, maxKey int) (watchRequest, error) {
 	var wr watchRequest
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
@@ -106,7 +106,7 @@ func parseWatchRequest(rawQuery, lastEventID, accept string, maxKey int64) (watc
 		name string
 		b    []byte
 	}{{"prefix", prefix}, {"start", start}, {"end", end}} {
-		if int64(len(p.b)) > maxKey {
+		if len(p.b) > maxKey {
 			return wr, errTooLarge("%s is %d bytes, limit %d", p.name, len(p.b), maxKey)
 		}
 	}
@@ -172,7 +172,7 @@ var errShuttingDown = fmt.Errorf("%w: httpapi: the server is shutting down", ygg
 
 // watch serves GET /v1/watch: see the package documentation.
 func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
-	wr, err := parseWatchRequest(r.URL.RawQuery, r.Header.Get("Last-Event-ID"), r.Header.Get("Accept"), h.opts.MaxKeyBytes)
+	wr, err := parseWatchRequest(r.URL.RawQuery, r.Header.Get("Last-Event-ID"), r.Header.Get("Accept"), h.opts.Limits.MaxKeyBytes)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/yggrdb/yggr"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // collect reads changes from seq until it has n of them (progress
@@ -99,13 +101,7 @@ func TestClientWatchMatchesLibrary(t *testing.T) {
 // waitWatchers waits until h serves n watch streams.
 func waitWatchers(t *testing.T, h *handler, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for h.watches.active.Load() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d watch streams after 20s, want %d", h.watches.active.Load(), n)
-		}
-		time.Sleep(time.Millisecond) // polling a condition with a deadline
-	}
+	testutil.WaitFor(t, fmt.Sprintf("%d watch streams", n), func() bool { return h.watches.active.Load() == n })
 }
 
 // pull runs the watch seq(ctx) and returns a function that returns its

@@ -412,7 +412,7 @@ func TestWatchDatabaseClosed(t *testing.T) {
 
 func TestWatchBadRequests(t *testing.T) {
 	db := openDB(t)
-	srv := serve(t, db, Options{MaxKeyBytes: 8})
+	srv := serve(t, db, Options{Limits: yggr.Limits{MaxKeyBytes: 8}})
 	tests := []struct {
 		query, lastEventID string
 		status             int

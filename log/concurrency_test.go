@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // TestReadsDuringWrites reads entries and terms from another goroutine while
@@ -108,18 +110,6 @@ func TestBadgerLogger(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestGCRuns(t *testing.T) {
 	t.Run("after Compact", func(t *testing.T) {
 		s := openDisk(t, t.TempDir(), Options{GCInterval: -1, maxRunBytes: 1})
@@ -136,11 +126,11 @@ func TestGCRuns(t *testing.T) {
 		if err := s.Compact(5); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "a GC run after Compact", func() bool { return s.gcRuns.Load() >= 1 })
+		testutil.WaitFor(t, "a GC run after Compact", func() bool { return s.gcRuns.Load() >= 1 })
 	})
 	t.Run("periodically", func(t *testing.T) {
 		s := openDisk(t, t.TempDir(), Options{GCInterval: 10 * time.Millisecond})
-		waitFor(t, "two periodic GC runs", func() bool { return s.gcRuns.Load() >= 2 })
+		testutil.WaitFor(t, "two periodic GC runs", func() bool { return s.gcRuns.Load() >= 2 })
 	})
 }
 

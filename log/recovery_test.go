@@ -12,6 +12,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // rawUpdate changes the Badger database of the closed store in dir directly.
@@ -377,7 +379,7 @@ func TestWALLeftovers(t *testing.T) {
 	}
 	// The short spare was removed; the preparer makes a new one (through
 	// spare.wal.tmp, which the leftover was removed to make room for).
-	waitFor(t, "a new spare", func() bool {
+	testutil.WaitFor(t, "a new spare", func() bool {
 		fi, err := os.Stat(filepath.Join(walDir, spareName))
 		return err == nil && fi.Size() == segmentBytes
 	})

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/yggrdb/yggr/engine"
 	"go.uber.org/goleak"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -630,7 +632,7 @@ func TestFailedCheckpointIsSticky(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.kickCheckpoint()
-	waitFor(t, "the failed checkpoint to stick", func() bool {
+	testutil.WaitFor(t, "the failed checkpoint to stick", func() bool {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		return s.failed != nil

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 var (
@@ -141,7 +143,7 @@ func TestChaosInFlightCutByPartition(t *testing.T) {
 	n.SetDelay(50*time.Millisecond, 50*time.Millisecond)
 	eps["n1"].Send(hb("n1", "n2", 1))
 	n.Partition([]engine.NodeID{"n1"}, []engine.NodeID{"n2"})
-	waitFor(t, "the in-flight message to be dropped at delivery", 5*time.Second, func() bool {
+	testutil.WaitFor(t, "the in-flight message to be dropped at delivery", func() bool {
 		return eps["n1"].Metrics().Peers["n2"].Drops == 1
 	})
 	if got := contexts(t, eps, n, 0); len(got) != 0 {

@@ -20,6 +20,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -131,20 +133,6 @@ func recvUntil(t testing.TB, tr Network, n int, timeout time.Duration, keep func
 		}
 	}
 	return got
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 func addressed(m engine.Message, from, to engine.NodeID) engine.Message {
@@ -454,7 +442,7 @@ func TestRefusedHandshakes(t *testing.T) {
 				_ = sendRaw(conn, frameOf(t, engine.Message{Type: engine.MsgHeartbeat, From: "n2", To: "n1", Term: 1}))
 				<-conn.Context().Done()
 			}
-			waitFor(t, "server to count the refused handshake", 5*time.Second, func() bool {
+			testutil.WaitFor(t, "server to count the refused handshake", func() bool {
 				return server.Metrics().HandshakeFailures > before
 			})
 			select {
@@ -469,7 +457,7 @@ func TestRefusedHandshakes(t *testing.T) {
 		n3 := listen(t, Config{ID: "n3", TLS: c.tls(t, "n3")})
 		server.SetPeer("n2", n3.Addr()) // n1 believes n2 lives there
 		server.Send(engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n2", Term: 1})
-		waitFor(t, "n1 to refuse n3 posing as n2", 5*time.Second, func() bool {
+		testutil.WaitFor(t, "n1 to refuse n3 posing as n2", func() bool {
 			return server.Metrics().Peers["n2"].HandshakeFailures > 0
 		})
 		if pm := server.Metrics().Peers["n2"]; pm.Connected || pm.MessagesSent != 0 {
@@ -565,7 +553,7 @@ func TestSecretCA(t *testing.T) {
 	n1.Send(engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n2", Term: 1})
 	recvUntil(t, n2, 1, 5*time.Second, nil)
 	n1.Send(engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n3", Term: 1})
-	waitFor(t, "a different secret to be refused", 5*time.Second, func() bool {
+	testutil.WaitFor(t, "a different secret to be refused", func() bool {
 		return n1.Metrics().Peers["n3"].HandshakeFailures > 0
 	})
 	select {
@@ -665,7 +653,7 @@ func TestRestartedPeerGetsQueuedMessagesAtOnce(t *testing.T) {
 	addr := n2.Addr()
 	n2.Close()
 	p := n1.peer("n2")
-	waitFor(t, "n1 to see n2's connection close", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "n1 to see n2's connection close", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return !alive(p.conn)

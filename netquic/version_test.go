@@ -13,6 +13,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // lockedBuffer is a log sink that the transport's goroutines and the test
@@ -59,7 +61,7 @@ func TestNewerClientRefused(t *testing.T) {
 	if !errors.As(err, &te) || te.ErrorCode != quic.TransportErrorCode(0x100+tlsAlertNoApplicationProtocol) {
 		t.Errorf("dial error = %v, want the no_application_protocol alert", err)
 	}
-	waitFor(t, "the refusal to be counted", 5*time.Second, func() bool { return server.Metrics().HandshakeFailures > 0 })
+	testutil.WaitFor(t, "the refusal to be counted", func() bool { return server.Metrics().HandshakeFailures > 0 })
 	log := logs.String()
 	for _, want := range []string{"refused peer", "offers=[" + newerProtocol + "]", "speaks=" + ALPN, "incompatible yggr release"} {
 		if !strings.Contains(log, want) {
@@ -91,7 +93,7 @@ func TestNewerServerRefused(t *testing.T) {
 	client := listen(t, Config{ID: "n1", TLS: c.tls(t, "n1"), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	client.SetPeer("n2", ln.Addr().String())
 	client.Send(engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n2", Term: 1})
-	waitFor(t, "the refused dial to be counted", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the refused dial to be counted", func() bool {
 		return client.Metrics().HandshakeFailures > 0 && strings.Contains(logs.String(), "refused by peer")
 	})
 	log := logs.String()

@@ -75,6 +75,10 @@ type benchWorker struct {
 
 // Run runs the benchmark.
 func (c *benchCmd) Run(e *env) error {
+	cons, err := parseConsistency(c.Consistency)
+	if err != nil {
+		return err
+	}
 	switch {
 	case c.Concurrency < 1:
 		return usagef("--concurrency must be ≥ 1")
@@ -123,7 +127,7 @@ func (c *benchCmd) Run(e *env) error {
 				k := key(rng.IntN(c.Keys))
 				t0 := time.Now()
 				if rng.Float64() < c.ReadRatio {
-					_, _, err := cl.Get(ctx, k, c.Consistency)
+					_, _, err := cl.Get(ctx, k, yggr.WithConsistency(cons))
 					d := time.Since(t0)
 					if ctx.Err() != nil {
 						return // cut off by the end of the run: not a measurement

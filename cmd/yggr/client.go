@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yggrdb/yggr"
 	"github.com/yggrdb/yggr/httpapi"
 )
 
@@ -118,4 +119,13 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// parseConsistency reads a --consistency flag.
+func parseConsistency(s string) (yggr.Consistency, error) {
+	c, err := yggr.ParseConsistency(s)
+	if err != nil {
+		return 0, usagef("--consistency: %v", err)
+	}
+	return c, nil
 }

@@ -245,7 +245,7 @@ func (d *demoRun) waitLeader(ctx context.Context, skip *localNode) (string, uint
 				break
 			}
 			leader = st.Leader
-			if st.Role == "leader" {
+			if st.Role == yggr.RoleLeader {
 				term = st.Term
 			}
 		}
@@ -331,7 +331,7 @@ func (d *demoRun) verify(ctx context.Context, cl *httpapi.Client, acked []int) (
 	start, end := prefix, yggr.PrefixEnd(prefix)
 	// Bounded: every page advances start past at least one key.
 	for {
-		resp, err := cl.Scan(ctx, httpapi.ScanRequest{Start: start, End: end, Limit: 1000, Consistency: "linearizable"})
+		resp, err := cl.Scan(ctx, httpapi.ScanRequest{Start: start, End: end, Limit: 1000})
 		if err != nil {
 			return 0, fmt.Errorf("demo: reading back: %w", err)
 		}

@@ -168,7 +168,7 @@ func TestFaultsLinearizable(t *testing.T) {
 					h.add(porcupine.Operation{ClientId: c, Input: kvInput{put: true, key: key, value: value}, Call: call, Output: kvOutput{}, Return: ret})
 				case r < 8: // linearizable get
 					call := h.now()
-					v, _, err := cl.Get(octx, []byte(key), "linearizable")
+					v, _, err := cl.Get(octx, []byte(key))
 					ret := h.now()
 					if errors.Is(err, yggr.ErrNotFound) {
 						v, err = nil, nil
@@ -242,7 +242,7 @@ func TestFaultsLinearizable(t *testing.T) {
 	final := testClient(t, eps...)
 	for _, key := range keys {
 		call := h.now()
-		v, _, err := final.Get(fctx, []byte(key), "linearizable")
+		v, _, err := final.Get(fctx, []byte(key))
 		if errors.Is(err, yggr.ErrNotFound) {
 			v, err = nil, nil
 		}
@@ -285,7 +285,7 @@ func TestFaultsLinearizable(t *testing.T) {
 	got := map[string][]byte{}
 	start, end := []byte("once/"), yggr.PrefixEnd([]byte("once/"))
 	for range 1000 { // bounded: pages of 1000 over at most clients×maxOpsPerClient keys
-		resp, err := final.Scan(fctx, httpapi.ScanRequest{Start: start, End: end, Limit: 1000, Consistency: "linearizable"})
+		resp, err := final.Scan(fctx, httpapi.ScanRequest{Start: start, End: end, Limit: 1000})
 		if err != nil {
 			t.Fatalf("final scan: %v", err)
 		}
@@ -319,7 +319,7 @@ func findLeader(ctx context.Context, nodes []*localNode) *localNode {
 		st, err := cl.Status(sctx)
 		cancel()
 		cl.Close()
-		if err == nil && st.Role == "leader" {
+		if err == nil && st.Role == yggr.RoleLeader {
 			return n
 		}
 	}

@@ -41,7 +41,11 @@ func (c *getCmd) Run(e *env) error {
 	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
-	v, index, err := cl.Get(ctx, []byte(c.Key), c.Consistency)
+	cons, err := parseConsistency(c.Consistency)
+	if err != nil {
+		return err
+	}
+	v, index, err := cl.Get(ctx, []byte(c.Key), yggr.WithConsistency(cons))
 	if errors.Is(err, yggr.ErrNotFound) {
 		return notFoundError(fmt.Sprintf("key %q not found", c.Key))
 	}

@@ -101,7 +101,11 @@ func (c *membersAddCmd) Run(e *env) error {
 	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
-	if err := cl.AddMember(ctx, c.ID, c.PeerAddr, c.Learner); err != nil {
+	add := cl.AddVoter
+	if c.Learner {
+		add = cl.AddLearner
+	}
+	if err := add(ctx, c.ID, c.PeerAddr); err != nil {
 		return err
 	}
 	return c.printOK(e, yggr.Member{ID: c.ID, Addr: c.PeerAddr, Voter: !c.Learner})
@@ -159,7 +163,7 @@ func (c *membersPromoteCmd) Run(e *env) error {
 	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
-	if err := cl.PromoteMember(ctx, c.ID); err != nil {
+	if err := cl.Promote(ctx, c.ID); err != nil {
 		return err
 	}
 	return c.printOK(e, map[string]string{"promoted": c.ID})

@@ -49,6 +49,10 @@ func (c *scanCmd) Run(e *env) error {
 	if c.Limit < 0 {
 		return usagef("--limit must be ≥ 0")
 	}
+	cons, err := parseConsistency(c.Consistency)
+	if err != nil {
+		return err
+	}
 	var start, end []byte
 	switch {
 	case c.Prefix != nil:
@@ -76,7 +80,7 @@ func (c *scanCmd) Run(e *env) error {
 		if c.Limit > 0 {
 			n = min(n, c.Limit-len(all))
 		}
-		resp, err := cl.Scan(ctx, httpapi.ScanRequest{Start: start, End: end, Limit: n, Consistency: c.Consistency})
+		resp, err := cl.Scan(ctx, httpapi.ScanRequest{Start: start, End: end, Limit: n, Consistency: cons})
 		if err != nil {
 			return err
 		}

@@ -42,8 +42,8 @@ type serveCmd struct {
 	RequestTimeout time.Duration `name:"request-timeout" help:"Bound on every HTTP request, the reading of its body and a backup's streaming included." default:"10s"`
 	IdleTimeout    time.Duration `name:"http-idle-timeout" help:"How long an idle keep-alive HTTP connection stays open." default:"2m"`
 	MaxConns       int           `name:"http-max-conns" help:"Most HTTP connections served at once; more wait to be accepted." default:"1024"`
-	MaxKeyBytes    int64         `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
-	MaxValueBytes  int64         `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
+	MaxKeyBytes    int           `name:"max-key-bytes" help:"Largest key accepted (0: 4 KiB)." default:"0"`
+	MaxValueBytes  int           `name:"max-value-bytes" help:"Largest value accepted (0: 1 MiB)." default:"0"`
 	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
 	DiskReserve    byteSize      `name:"disk-reserve" help:"Free space to keep on the data directory's file system: below it the node, as leader, refuses writes (HTTP 507). 0: 64MiB." default:"0"`
 	MemoryLimit    byteSize      `name:"memory-limit" help:"Soft limit on the process's memory, as GOMEMLIMIT (e.g. 512MiB, 2GiB): the garbage collector works harder as the heap nears it. 0: GOMEMLIMIT's value, or none." default:"0"`
@@ -115,7 +115,7 @@ func (c *serveCmd) Run(e *env) error {
 	}
 	streamsDone := make(chan struct{}) // closed by srv.Shutdown: ends the watch streams
 	handler := httpapi.NewHandler(db, httpapi.Options{Token: c.Token, Logger: logger, RequestTimeout: c.RequestTimeout,
-		MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes, MaxBodyBytes: c.MaxBodyBytes,
+		Limits: c.limits(), MaxBodyBytes: c.MaxBodyBytes,
 		MaxWatchers: c.MaxWatchers, Shutdown: streamsDone})
 	// The handler bounds each request body by --request-timeout (a body
 	// shorter than its Content-Length no longer holds the connection); the
@@ -210,7 +210,7 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 	if c.MaxKeyBytes > 0 || c.MaxValueBytes > 0 {
 		// The database enforces its own limits too; raise them with the
 		// HTTP ones.
-		opts = append(opts, yggr.WithLimits(yggr.Limits{MaxKeyBytes: int(c.MaxKeyBytes), MaxValueBytes: int(c.MaxValueBytes)}))
+		opts = append(opts, yggr.WithLimits(c.limits()))
 	}
 	if c.Lease {
 		opts = append(opts, yggr.WithLeaseReads())
@@ -350,7 +350,7 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, j
 			if member, _, err := c.membership(ctx, cl); err != nil || member {
 				return err
 			}
-			return cl.AddMember(ctx, c.ID, c.RaftAddr, true)
+			return cl.AddLearner(ctx, c.ID, c.RaftAddr)
 		}); err != nil {
 			return fmt.Errorf("serve: join: add learner: %w", err)
 		}
@@ -381,7 +381,7 @@ func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, j
 		if _, voter, err := c.membership(ctx, cl); err != nil || voter {
 			return err
 		}
-		return cl.PromoteMember(ctx, c.ID)
+		return cl.Promote(ctx, c.ID)
 	}); err != nil {
 		return fmt.Errorf("serve: join: promote: %w", err)
 	}
@@ -479,4 +479,10 @@ func newLogger(e *env, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(e.stderr, hopts)), nil
 	}
 	return slog.New(slog.NewTextHandler(e.stderr, hopts)), nil
+}
+
+// limits are the size limits the flags ask for, for the database and the
+// HTTP layer alike (zero fields take the defaults).
+func (c *serveCmd) limits() yggr.Limits {
+	return yggr.Limits{MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes}
 }

@@ -114,15 +114,15 @@ func collectStatus(ctx context.Context, f *clientFlags, eps []string) (statusOut
 	// highest term.
 	view := out.Nodes[0]
 	for _, st := range out.Nodes {
-		if st.Role == "leader" && (view.Role != "leader" || st.Term > view.Term) {
+		if st.Role == yggr.RoleLeader && (view.Role != yggr.RoleLeader || st.Term > view.Term) {
 			view = st
-		} else if view.Role != "leader" && st.Term > view.Term {
+		} else if view.Role != yggr.RoleLeader && st.Term > view.Term {
 			view = st
 		}
 	}
 	out.Leader = view.Leader
 	var leader *yggr.Status
-	if view.Role == "leader" {
+	if view.Role == yggr.RoleLeader {
 		leader = &view
 	}
 	followers := map[string]yggr.FollowerStatus{}
@@ -132,13 +132,13 @@ func collectStatus(ctx context.Context, f *clientFlags, eps []string) (statusOut
 		}
 	}
 	for _, m := range view.Members {
-		row := memberRow{ID: m.ID, Addr: m.Addr, Voter: m.Voter, Role: "follower"}
+		row := memberRow{ID: m.ID, Addr: m.Addr, Voter: m.Voter, Role: yggr.RoleFollower.String()}
 		if !m.Voter {
 			row.Role = "learner"
 		}
 		if i, ok := byID[m.ID]; ok {
 			st := answers[i].st
-			row.Role, row.Endpoint = st.Role, eps[i]
+			row.Role, row.Endpoint = st.Role.String(), eps[i]
 			row.Term, row.Commit, row.Applied = ptr(st.Term), ptr(st.Commit), ptr(st.Applied)
 			if leader != nil {
 				row.Lag = ptr(sub(leader.Commit, st.Applied))

@@ -24,7 +24,7 @@ func (c *transferLeaderCmd) Run(e *env) error {
 	defer cl.Close()
 	ctx, cancel := c.context(e)
 	defer cancel()
-	if err := cl.TransferLeader(ctx, c.ID); err != nil {
+	if err := cl.TransferLeadership(ctx, c.ID); err != nil {
 		return err
 	}
 	return c.printOK(e, map[string]string{"to": c.ID})

@@ -19,8 +19,8 @@ type Limits struct {
 	MaxTxnOps     int // most compares, and most requests in each branch, of a Txn
 }
 
-// withDefaults returns l with zero or negative fields set to their defaults.
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with zero or negative fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxKeyBytes <= 0 {
 		l.MaxKeyBytes = DefaultMaxKeyBytes
 	}
@@ -37,7 +37,7 @@ func (l Limits) withDefaults() Limits {
 // ErrTooLarge if it is longer than MaxKeyBytes. Use it before a delete or
 // a get.
 func (l Limits) CheckKey(key []byte) error {
-	l = l.withDefaults()
+	l = l.WithDefaults()
 	if len(key) == 0 {
 		return fmt.Errorf("%w: empty key", ErrInvalid)
 	}
@@ -57,7 +57,7 @@ func (l Limits) CheckPut(key, value []byte) error {
 }
 
 func (l Limits) checkValue(value []byte) error {
-	l = l.withDefaults()
+	l = l.WithDefaults()
 	if len(value) > l.MaxValueBytes {
 		return fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(value), l.MaxValueBytes)
 	}
@@ -70,7 +70,7 @@ func (l Limits) checkValue(value []byte) error {
 // or request that does not use it (ErrInvalid, as it would be silently
 // dropped by the encoding).
 func (l Limits) CheckTxn(t Txn) error {
-	l = l.withDefaults()
+	l = l.WithDefaults()
 	for _, part := range []struct {
 		name string
 		n    int

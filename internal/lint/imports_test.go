@@ -21,8 +21,10 @@ type rule struct {
 
 // rules is DESIGN.md's dependency table, plus internal/record (the shared
 // record helpers of the binary formats), which the table's layers below the
-// root may import and which imports nothing from the module, and
-// internal/watch (the root's change feed, over internal/kv's events).
+// root may import and which imports nothing from the module,
+// internal/watch (the root's change feed, over internal/kv's events), and
+// internal/testutil (helpers for tests only: no package's own code imports
+// it, and it imports nothing from the module).
 var rules = []rule{
 	{pkg: "internal/record", allowModule: []string{"internal/record"}},
 	{pkg: "engine", allowModule: []string{"engine"},
@@ -34,12 +36,13 @@ var rules = []rule{
 	{pkg: "internal/kv", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/kv", "internal/record"}},
 	{pkg: "internal/watch", allowModule: []string{"internal/watch", "internal/kv"}},
 	{pkg: "internal/lint", allowModule: []string{"internal/lint"}},
+	{pkg: "internal/testutil", allowModule: []string{"internal/testutil"}},
 	{pkg: "scripts", allowModule: []string{"scripts"}}, // CI tools: the standard library only
 	{pkg: "internal/sim", allowModule: []string{"engine", "snapshot", "internal/sim", "internal/record"}},
 	{pkg: "httpapi", allowModule: []string{"", "httpapi"}},
 	{pkg: "cmd", allowModule: []string{"", "httpapi", "cmd"}},
 	{pkg: "examples", allowModule: []string{"", "httpapi", "examples"}},
-	{pkg: "", forbidModules: []string{"internal/sim"}},
+	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil"}},
 }
 
 type listedPackage struct {

@@ -35,8 +35,9 @@ type Config struct {
 	StateMachine StateMachine
 	// Engine tunes the protocol; ID, Peers and Seed are filled in.
 	Engine engine.Config
-	// TickInterval is the length of one engine tick. Default 50ms, so
-	// that the default election timeout is 500ms to 1s.
+	// TickInterval is the length of one engine tick. Zero means
+	// DefaultTickInterval (with engine.DefaultElectionTicks, an election
+	// timeout of 400ms to 800ms); negative is refused.
 	TickInterval time.Duration
 	// MaxPendingProposals bounds proposals waiting for the driver; more
 	// get ErrBusy. Default 8192.
@@ -75,6 +76,10 @@ type Config struct {
 	freeBytes func(path string) (uint64, error)
 }
 
+// DefaultTickInterval is the length of one engine tick when
+// Config.TickInterval is zero.
+const DefaultTickInterval = 50 * time.Millisecond
+
 func (c *Config) fill() error {
 	if !engine.ValidNodeID(c.ID) {
 		return fmt.Errorf("yggr: invalid node id %q", c.ID)
@@ -86,7 +91,10 @@ func (c *Config) fill() error {
 		return errors.New("yggr: no data directory")
 	}
 	if c.TickInterval == 0 {
-		c.TickInterval = 50 * time.Millisecond
+		c.TickInterval = DefaultTickInterval
+	}
+	if c.TickInterval < 0 {
+		return fmt.Errorf("yggr: tick interval %v is negative", c.TickInterval)
 	}
 	if c.MaxPendingProposals == 0 {
 		c.MaxPendingProposals = 8192

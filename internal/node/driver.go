@@ -26,8 +26,11 @@ type driverState struct {
 	snapWaiters  []chan snapDone // user requests waiting for the snapshot in progress
 	evs          []engine.Event
 	props        []engine.Proposal
-	// tickTimes says when recent ticks were stepped, for the lease.
-	tickTimes [tickRing]tickTime
+	// tickClock says when recent ticks were stepped, for the lease, as
+	// durations since tickEpoch (the first tick's time, with its
+	// monotonic reading).
+	tickClock engine.TickClock[time.Duration]
+	tickEpoch time.Time
 }
 
 // snapDone reports the end of a snapshot the apply goroutine started.
@@ -291,8 +294,13 @@ func (n *Node) execute(acts []engine.Action) {
 			n.membershipChanged(a.Membership)
 		default:
 			// The engine's actions are a closed set: one this runtime does
-			// not know is a programming error, never input.
-			panic(fmt.Sprintf("node: unknown engine action %T", a))
+			// not know is a programming error, never input. Dropping it
+			// could lose a write or a message the protocol relies on, so
+			// the node stops (as the simulator reports a violation), and
+			// every request fails with the action named; nothing of this
+			// iteration is made durable or sent.
+			n.setFatal(fmt.Errorf("node: unknown engine action %T: the runtime does not implement the engine's contract", a))
+			return
 		}
 	}
 	flushBatch()

@@ -58,9 +58,10 @@ type host struct {
 
 	rate, clock float64
 	// local is the host's own clock (real time at its rate, running while
-	// paused); tickAt says when recent ticks were stepped (HostLease).
+	// paused), in ticks; tickAt says when recent ticks were stepped on it
+	// (HostLease).
 	local       float64
-	tickAt      [tickRing]tickStamp
+	tickAt      engine.TickClock[float64]
 	fsyncP      float64
 	slowUntil   int
 	pausedUntil int
@@ -81,19 +82,10 @@ type waiter struct {
 	conf  *confOp
 }
 
-// tickStamp is when a host stepped a tick, on its own clock.
-type tickStamp struct {
-	tick uint64
-	at   float64
-}
-
-// tickRing bounds the ticks a host remembers for its lease.
-const tickRing = 256
-
 // hostLease returns the read index of a lease read served by h itself
 // (Options.HostLease): the engine's commit index, if the engine holds a
-// lease and h's clock is still before the granting tick's time plus
-// LeaseTicks-1.
+// lease and h's clock is still before its deadline by the engine's rule
+// (engine.TickClock, the runtime's too: a tick is 1 on h's clock).
 func (w *world) hostLease(h *host) (uint64, bool) {
 	l := h.eng.Lease()
 	if !l.Held {
@@ -102,18 +94,13 @@ func (w *world) hostLease(h *host) (uint64, bool) {
 	if w.opts.leaseByTicks {
 		return l.Commit, l.Now < l.Since+uint64(w.cfg.LeaseTicks)
 	}
-	ts := h.tickAt[l.Since%tickRing]
-	if ts.tick != l.Since || ts.at == 0 {
-		return 0, false
-	}
-	// One tick less, as internal/node: a voter may count a late tick right
-	// after the heartbeat that started its promise (see world.go).
-	return l.Commit, h.local < ts.at+float64(w.cfg.LeaseTicks-1)
+	until, ok := h.tickAt.LeaseDeadline(l, w.cfg.LeaseTicks, 1)
+	return l.Commit, ok && h.local < until
 }
 
 func (h *host) reset(eng Engine) {
 	h.eng, h.up, h.everStarted = eng, true, true
-	h.tickAt = [tickRing]tickStamp{}
+	h.tickAt = engine.TickClock[float64]{}
 	h.role, h.term, h.leader = engine.Follower, 0, ""
 	h.held, h.inbox, h.snapDue = nil, nil, nil
 	h.writes, h.confs = map[uint64]*writeOp{}, map[uint64]*confOp{}

@@ -73,8 +73,9 @@ type Options struct {
 	// TraceLen is how many trace lines a failure report keeps; default 200.
 	TraceLen int
 	// HostLease makes hosts serve lease reads as internal/node does: from
-	// Engine.Lease, timed on the host's own clock from when it stepped the
-	// tick the lease was granted at, falling back to ReadIndex; the
+	// Engine.Lease, timed on the host's own clock by engine.TickClock from
+	// when it stepped the tick the lease was granted at, falling back to
+	// ReadIndex; the
 	// engine's ReadLease path is not used. Process pauses then happen in
 	// lease runs too (a paused host's ticks are dropped, as time.Ticker
 	// drops them), which the engine's tick-timed lease cannot survive.
@@ -241,7 +242,7 @@ func newWorld(opts Options) (*world, error) {
 	}
 	switch r := rng.IntN(10); {
 	case r < 5:
-		w.cfg.LeaseTicks = w.cfg.ElectionTicks - max(1, w.cfg.ElectionTicks/5)
+		w.cfg.LeaseTicks = engine.MaxLeaseTicks(w.cfg)
 	case r == 5:
 		w.cfg.DisableCheckQuorum = true
 	case r == 6:
@@ -517,8 +518,7 @@ func (w *world) tick() {
 		case 1:
 			w.feed(h, engine.Tick{})
 			if h.up {
-				now := h.eng.Lease().Now
-				h.tickAt[now%tickRing] = tickStamp{tick: now, at: h.local}
+				h.tickAt.Stepped(h.eng.Lease().Now, h.local)
 			}
 		case 2:
 			n := len(h.disk.pending)
