@@ -136,11 +136,12 @@
 // MaxScanLimit items and about 16 MiB of keys and values per page.
 //
 // A 504 or a lost connection leaves a write's outcome unknown. The client
-// sends GET, PUT and DELETE again (to the next endpoint) after a
-// connection failure or a 503; a POST (transaction, membership change)
-// only after a failed dial or a 503 whose code says it never reached the
-// log (no_leader, not_leader, busy, dropped), so the client's retries
-// never apply a transaction twice.
+// sends GET, PUT, DELETE and lease keepalives again (to the next
+// endpoint) after a connection failure or a 503; a POST (transaction,
+// lease grant, membership change) only after a failed dial or a 503 whose
+// code says it never reached the log (no_leader, not_leader, busy,
+// dropped), so the client's retries never apply a transaction twice. A
+// revoke resent after its first attempt applied answers lease_not_found.
 //
 // Malformed percent-encoding in the path is rejected by net/http itself
 // with a plain-text 400 before the handler runs; in the query it gets the
