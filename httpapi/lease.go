@@ -53,11 +53,11 @@ func errLeaseTTL(what string) error {
 	return fmt.Errorf("%w: %w: %s (want %v to %v)", yggr.ErrInvalid, yggr.ErrLeaseTTL, what, yggr.MinLeaseTTL, yggr.MaxLeaseTTL)
 }
 
-// grantBody is how decodeGrant reads a GrantRequest: the TTL as a JSON
-// number of any size, so that a TTL beyond int64 is a TTL error rather
-// than malformed JSON.
+// grantBody is how decodeGrant reads a GrantRequest: the TTL as raw JSON,
+// so that a number beyond int64 is a TTL error rather than malformed
+// JSON, and a string is not taken for a number.
 type grantBody struct {
-	TTLMillis *json.Number `json:"ttl_ms"`
+	TTLMillis json.RawMessage `json:"ttl_ms"`
 }
 
 // decodeGrant reads one JSON GrantRequest from r (unknown fields and
@@ -66,7 +66,6 @@ type grantBody struct {
 func decodeGrant(r io.Reader) (time.Duration, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
-	dec.UseNumber()
 	var body grantBody
 	err := dec.Decode(&body)
 	if err == nil {
@@ -83,15 +82,16 @@ func decodeGrant(r io.Reader) (time.Duration, error) {
 		}
 		return 0, errBadRequest("malformed grant JSON (want {\"ttl_ms\":N}): %v", err)
 	}
-	if body.TTLMillis == nil {
+	raw := string(body.TTLMillis)
+	if raw == "" || raw == "null" {
 		return 0, errLeaseTTL("ttl_ms missing")
 	}
-	ms, err := strconv.ParseInt(body.TTLMillis.String(), 10, 64)
+	ms, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return 0, errLeaseTTL("ttl_ms " + body.TTLMillis.String())
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, errLeaseTTL("ttl_ms " + raw)
 		}
-		return 0, errBadRequest("ttl_ms %s is not a whole number of milliseconds", body.TTLMillis.String())
+		return 0, errBadRequest("ttl_ms %.40s is not a whole number of milliseconds", raw)
 	}
 	if ms < millis(yggr.MinLeaseTTL) || ms > millis(yggr.MaxLeaseTTL) {
 		return 0, errLeaseTTL(fmt.Sprintf("ttl_ms %d", ms))
