@@ -48,10 +48,11 @@ type ClientOptions struct {
 // connection failure or a 503 the next endpoint is tried, at most
 // 2×len(endpoints) attempts per call (with a 250ms pause after the first
 // pass). GET, PUT and DELETE are sent again after any connection failure
-// or 503. A POST (transaction, membership change) is sent again only when
-// it cannot have been applied: its dial failed, or the 503 says no_leader,
-// not_leader, busy or dropped; a POST whose connection broke after it was
-// sent returns the transport error (its outcome is unknown).
+// or 503, and so is a lease keepalive. A POST (transaction, lease grant,
+// membership change) is sent again only when it cannot have been applied:
+// its dial failed, or the 503 says no_leader, not_leader, busy or dropped;
+// a POST whose connection broke after it was sent returns the transport
+// error (its outcome is unknown).
 //
 // Errors: an *APIError for an answer other than 2xx (matching the root
 // package's sentinels, see APIError.Is); ErrUnavailable (wrapping the last
@@ -127,6 +128,9 @@ type request struct {
 	body     []byte
 	json     bool // body is JSON
 	no503Try bool // a 503 is the answer (readiness), not a reason to try another endpoint
+	// idempotent marks a POST that may be sent again like a GET (a
+	// keepalive: sending it twice renews the lease twice, harmlessly).
+	idempotent bool
 }
 
 // response is an answered request; Close releases it.
@@ -174,7 +178,7 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 				return nil, err
 			}
 			lastErr = err
-			if !retryable(req.method, err) {
+			if !retryable(req, err) {
 				return nil, fmt.Errorf("httpapi: %s %s: %w", req.method, c.endpoints[i].Host, err)
 			}
 			continue
@@ -187,7 +191,7 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		}
 		apiErr := readAPIError(resp.Response)
 		resp.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable || req.no503Try || !notApplied(req.method, apiErr.Code) {
+		if resp.StatusCode != http.StatusServiceUnavailable || req.no503Try || !notApplied(req, apiErr.Code) {
 			return nil, apiErr
 		}
 		lastAPI = apiErr
@@ -201,8 +205,8 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 // notApplied reports whether a request answered 503 with code may be sent
 // to another endpoint: any idempotent one, and a POST only when the code
 // says it was refused before it reached the log.
-func notApplied(method, code string) bool {
-	if method != http.MethodPost {
+func notApplied(req request, code string) bool {
+	if req.method != http.MethodPost || req.idempotent {
 		return true
 	}
 	switch code {
@@ -215,12 +219,12 @@ func notApplied(method, code string) bool {
 // retryable reports whether a request that failed with the transport error
 // err may be sent to another endpoint: always when it never left (a dial
 // failure), otherwise only for idempotent methods.
-func retryable(method string, err error) bool {
+func retryable(req request, err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return true
 	}
-	return method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
+	return req.idempotent || req.method == http.MethodGet || req.method == http.MethodPut || req.method == http.MethodDelete
 }
 
 // attempt sends req to one endpoint. The attempt's timer runs until the
@@ -322,14 +326,11 @@ func jsonBody(v any) []byte {
 // keyPath is the escaped path of key's single-key route.
 func keyPath(key []byte) string { return kvPrefix + url.PathEscape(string(key)) }
 
-// Put sets key to value and returns the log index of the write.
+// Put sets key to value and returns the log index of the write. The key
+// is attached to no lease (detached from any it had); PutLease attaches
+// it to one.
 func (c *Client) Put(ctx context.Context, key, value []byte) (uint64, error) {
-	if value == nil {
-		value = []byte{}
-	}
-	var out PutResponse
-	err := c.call(ctx, request{method: http.MethodPut, path: keyPath(key), body: value}, &out)
-	return out.Index, err
+	return c.PutLease(ctx, key, value, 0)
 }
 
 // Get returns key's value and modification index, read as the options say

@@ -349,6 +349,7 @@ func TestAPIErrorIs(t *testing.T) {
 		yggr.ErrNotFound, yggr.ErrInvalid, yggr.ErrLeaseDisabled, yggr.ErrTooLarge, yggr.ErrTimeout,
 		yggr.ErrMembership, yggr.ErrTransfer, yggr.ErrNoLeader, yggr.ErrNotLeader, yggr.ErrBusy,
 		yggr.ErrClosed, yggr.ErrDropped, yggr.ErrUnknownOutcome, yggr.ErrCorrupt,
+		yggr.ErrLeaseNotFound, yggr.ErrLeaseTTL,
 	}
 	// What the handler sends for a root error, the client maps back.
 	for _, s := range sentinels {
@@ -358,7 +359,7 @@ func TestAPIErrorIs(t *testing.T) {
 			t.Errorf("%v → %d %s: the client's error does not match it", s, status, code)
 		}
 		for _, other := range sentinels {
-			if other != s && errors.Is(e, other) && !(s == yggr.ErrLeaseDisabled && other == yggr.ErrInvalid) {
+			if other != s && errors.Is(e, other) && !((s == yggr.ErrLeaseDisabled || s == yggr.ErrLeaseTTL) && other == yggr.ErrInvalid) {
 				t.Errorf("%v → %d %s also matches %v", s, status, code, other)
 			}
 		}

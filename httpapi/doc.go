@@ -4,13 +4,19 @@
 //
 // # Routes
 //
-//	PUT    /v1/kv/{key}                  body = value → 200 {"index":N}
+//	PUT    /v1/kv/{key}?lease=ID         body = value → 200 {"index":N} (lease: attach the key to lease ID)
 //	GET    /v1/kv/{key}?consistency=linearizable|lease|stale&min_index=N
 //	                                     → 200 raw value, X-Yggr-Index = the item's mod index
 //	DELETE /v1/kv/{key}                  → 200 {"index":N,"deleted":bool}
 //	GET    /v1/kv?prefix=&start=&end=&limit=&consistency=&min_index=
 //	                                     → 200 {"items":[{"key","value","mod_index","create_index","version"}],"more":bool,"revision":N}
-//	POST   /v1/txn                       TxnRequest → TxnResponse
+//	POST   /v1/txn                       TxnRequest → TxnResponse (a put may carry "lease":ID)
+//	POST   /v1/leases                    {"ttl_ms":N} → {"id":ID,"ttl_ms":N}
+//	POST   /v1/leases/{id}/keepalive     → {"id":ID,"ttl_ms":N} (renewed for a full TTL)
+//	GET    /v1/leases/{id}?keys=         → {"id":ID,"ttl_ms":N,"remaining_ms":N,"keys":[...]} (keys with keys=true)
+//	DELETE /v1/leases/{id}               → {} (the lease and its keys are deleted at one revision)
+//	GET    /v1/leases?consistency=&min_index=
+//	                                     → {"leases":[{"id":ID,"ttl_ms":N}]} in ID order
 //	GET    /v1/status                    yggr.Status
 //	GET    /v1/members                   {"members":[yggr.Member]}
 //	POST   /v1/members                   {"id","addr","learner"} → {} (the node at addr must hold the cluster's credentials: DB.VerifyPeer)
@@ -31,7 +37,9 @@
 // repeated ones are errors.
 //
 // Errors are {"error":{"code":"...","message":"..."}} with status 400 (bad
-// input), 401 (missing or wrong bearer token), 404 (no such key or route),
+// input; lease_ttl for a TTL out of range), 401 (missing or wrong bearer
+// token), 404 (no such key or route; lease_not_found for a lease never
+// granted, revoked or expired),
 // 405 (wrong method, with Allow), 409 (membership change refused, transfer
 // in progress), 408 (the body did not arrive within RequestTimeout), 410 (a
 // watch from a compacted revision), 413
@@ -81,6 +89,24 @@
 // apply as to every route. Client.Watch is the Go client: it resumes on
 // its own after a dropped connection.
 //
+// # Leases
+//
+// The lease routes are yggr.DB's lease operations (see yggr.DB.Grant for
+// the guarantee). A lease ID is the decimal log index of its grant; TTLs
+// are whole milliseconds from yggr.MinLeaseTTL to yggr.MaxLeaseTTL
+// (1ms to 30 days). A key is attached by PUT /v1/kv/{key}?lease=ID or by a
+// transaction put with "lease":ID (0 or absent: no lease; a put without a
+// lease detaches the key). Revoking a lease, or its expiry, deletes all
+// its keys at one revision (watchers see the deletes in one line).
+// Keepalives write nothing to the log: keep a lease alive every TTL/3 or
+// so (Client.KeepAliveLoop does). A keepalive, a put or a transaction
+// naming a lease that was never granted, was revoked or has expired is
+// answered 404 lease_not_found, and such a put or transaction changes
+// nothing; a TTL of 0, negative or over 30 days (or missing) is 400
+// lease_ttl; a lease ID that is not a decimal number is 400 invalid. Any
+// node serves every lease route: followers forward keepalives and
+// time-to-live questions to the leader, whose clock alone decides expiry.
+//
 // # Usage
 //
 //	db, err := yggr.Open(dir, nil)
@@ -91,6 +117,10 @@
 //	index, err := c.Put(ctx, []byte("k"), []byte("v"))
 //	v, modIndex, err := c.Get(ctx, []byte("k"))
 //	if errors.Is(err, yggr.ErrNotFound) { ... }
+//
+//	id, err := c.Grant(ctx, 10*time.Second)
+//	_, err = c.PutLease(ctx, []byte("svc/n1"), addr, id)
+//	go c.KeepAliveLoop(ctx, id, 10*time.Second)
 //
 // # Caveats
 //
@@ -106,11 +136,12 @@
 // MaxScanLimit items and about 16 MiB of keys and values per page.
 //
 // A 504 or a lost connection leaves a write's outcome unknown. The client
-// sends GET, PUT and DELETE again (to the next endpoint) after a
-// connection failure or a 503; a POST (transaction, membership change)
-// only after a failed dial or a 503 whose code says it never reached the
-// log (no_leader, not_leader, busy, dropped), so the client's retries
-// never apply a transaction twice.
+// sends GET, PUT, DELETE and lease keepalives again (to the next
+// endpoint) after a connection failure or a 503; a POST (transaction,
+// lease grant, membership change) only after a failed dial or a 503 whose
+// code says it never reached the log (no_leader, not_leader, busy,
+// dropped), so the client's retries never apply a transaction twice. A
+// revoke resent after its first attempt applied answers lease_not_found.
 //
 // Malformed percent-encoding in the path is rejected by net/http itself
 // with a plain-text 400 before the handler runs; in the query it gets the

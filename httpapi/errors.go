@@ -17,6 +17,8 @@ const (
 	CodeLeaseDisabled    = "lease_disabled"     // 400: lease read on a node without lease reads
 	CodeUnauthorized     = "unauthorized"       // 401: missing or wrong bearer token
 	CodeNotFound         = "not_found"          // 404: no such key or route
+	CodeLeaseNotFound    = "lease_not_found"    // 404: no such lease (never granted, revoked or expired)
+	CodeLeaseTTL         = "lease_ttl"          // 400: a lease TTL out of range (yggr.MinLeaseTTL to yggr.MaxLeaseTTL)
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodeMembership       = "membership"         // 409: membership change refused
 	CodeTransfer         = "transfer"           // 409: leadership transfer in progress
@@ -46,7 +48,8 @@ var ErrUnauthorized = errors.New("httpapi: unauthorized")
 
 // APIError is an error response of the HTTP API, as a Client returns it.
 // It matches the root package's sentinels with errors.Is: 404 ErrNotFound,
-// 400 ErrInvalid, 413 ErrTooLarge, 504 ErrTimeout (or ErrUnknownOutcome by code), 409 ErrMembership or
+// 400 ErrInvalid (and ErrLeaseTTL by code), 404 ErrLeaseNotFound by code,
+// 413 ErrTooLarge, 504 ErrTimeout (or ErrUnknownOutcome by code), 409 ErrMembership or
 // ErrTransfer, 503 ErrNoLeader, ErrNotLeader, ErrBusy, ErrClosed or
 // ErrDropped by code, 401 ErrUnauthorized.
 type APIError struct {
@@ -72,6 +75,10 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusBadRequest
 	case yggr.ErrLeaseDisabled:
 		return e.Code == CodeLeaseDisabled
+	case yggr.ErrLeaseNotFound:
+		return e.StatusCode == http.StatusNotFound && e.Code == CodeLeaseNotFound
+	case yggr.ErrLeaseTTL:
+		return e.StatusCode == http.StatusBadRequest && e.Code == CodeLeaseTTL
 	case yggr.ErrTooLarge:
 		return e.StatusCode == http.StatusRequestEntityTooLarge
 	case yggr.ErrTimeout:
@@ -134,8 +141,12 @@ func classify(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, yggr.ErrLeaseDisabled):
 		return http.StatusBadRequest, CodeLeaseDisabled
+	case errors.Is(err, yggr.ErrLeaseTTL):
+		return http.StatusBadRequest, CodeLeaseTTL
 	case errors.Is(err, yggr.ErrInvalid):
 		return http.StatusBadRequest, CodeInvalid
+	case errors.Is(err, yggr.ErrLeaseNotFound):
+		return http.StatusNotFound, CodeLeaseNotFound
 	case errors.Is(err, yggr.ErrNotFound):
 		return http.StatusNotFound, CodeNotFound
 	case errors.Is(err, yggr.ErrMembership):

@@ -121,6 +121,18 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	q, err := query(r, "lease")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var lease yggr.LeaseID
+	if s, ok := q["lease"]; ok {
+		if lease, err = parseLeaseID(s[0]); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	limit := min(int64(h.opts.Limits.MaxValueBytes), h.opts.MaxBodyBytes)
 	if r.ContentLength > limit {
 		h.fail(w, r, errTooLarge("value is %d bytes, limit %d", r.ContentLength, limit))
@@ -131,12 +143,12 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	index, err := h.db.PutIndex(r.Context(), key, value)
+	res, err := h.db.Txn(r.Context(), yggr.Txn{Then: []yggr.Request{{Op: yggr.OpPut, Key: key, Value: value, Lease: uint64(lease)}}})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, PutResponse{Index: index})
+	writeJSON(w, http.StatusOK, PutResponse{Index: res.Index})
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {

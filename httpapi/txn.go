@@ -42,12 +42,15 @@ type TxnCompare struct {
 	ModIndex uint64 `json:"mod_index,omitempty"`
 }
 
-// TxnOp is one operation of a TxnRequest branch. Value is used by "put"
-// only.
+// TxnOp is one operation of a TxnRequest branch. Value and Lease are
+// used by "put" only: Lease attaches the key to that lease (0 or absent:
+// to none), and a transaction whose executed branch puts with a lease
+// that does not exist fails with 404 lease_not_found and changes nothing.
 type TxnOp struct {
-	Op    string `json:"op"`
-	Key   []byte `json:"key"`
-	Value []byte `json:"value,omitempty"`
+	Op    string       `json:"op"`
+	Key   []byte       `json:"key"`
+	Value []byte       `json:"value,omitempty"`
+	Lease yggr.LeaseID `json:"lease,omitempty"`
 }
 
 // TxnResponse is the answer to POST /v1/txn.
@@ -158,6 +161,10 @@ func (req TxnRequest) toTxn(lim yggr.Limits) (yggr.Txn, error) {
 			if o.Op != OpPut && len(o.Value) > 0 {
 				return nil, errBadRequest("%s %d: value is only for op put", what, i)
 			}
+			if o.Op != OpPut && o.Lease != 0 {
+				return nil, errBadRequest("%s %d: lease is only for op put", what, i)
+			}
+			rq.Lease = uint64(o.Lease)
 			out = append(out, rq)
 		}
 		return out, nil

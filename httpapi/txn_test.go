@@ -32,6 +32,15 @@ func TestDecodeTxn(t *testing.T) {
 				Compares: []yggr.Compare{{Key: []byte("k"), Target: yggr.CmpModIndex, ModIndex: 7}, {Key: []byte("k"), Target: yggr.CmpExists}, {Key: []byte("k"), Target: yggr.CmpMissing}},
 				Then:     []yggr.Request{{Op: yggr.OpDelete, Key: []byte("k")}},
 			}, 0},
+		{`{"success":[{"op":"put","key":"aw==","value":"dg==","lease":42}],"failure":[{"op":"put","key":"aw=="}]}`,
+			yggr.Txn{
+				Then: []yggr.Request{{Op: yggr.OpPut, Key: []byte("k"), Value: []byte("v"), Lease: 42}},
+				Else: []yggr.Request{{Op: yggr.OpPut, Key: []byte("k")}},
+			}, 0},
+		{`{"success":[{"op":"delete","key":"aw==","lease":42}]}`, yggr.Txn{}, 400},
+		{`{"failure":[{"op":"get","key":"aw==","lease":1}]}`, yggr.Txn{}, 400},
+		{`{"success":[{"op":"put","key":"aw==","lease":-1}]}`, yggr.Txn{}, 400},
+		{`{"success":[{"op":"put","key":"aw==","lease":"7"}]}`, yggr.Txn{}, 400},
 		{``, yggr.Txn{}, 400},
 		{`null x`, yggr.Txn{}, 400},
 		{`[]`, yggr.Txn{}, 400},
@@ -76,10 +85,10 @@ func requestOf(t yggr.Txn) TxnRequest {
 		req.Compare = append(req.Compare, TxnCompare{Key: c.Key, Target: c.Target.String(), Value: c.Value, ModIndex: c.ModIndex})
 	}
 	for _, r := range t.Then {
-		req.Success = append(req.Success, TxnOp{Op: r.Op.String(), Key: r.Key, Value: r.Value})
+		req.Success = append(req.Success, TxnOp{Op: r.Op.String(), Key: r.Key, Value: r.Value, Lease: yggr.LeaseID(r.Lease)})
 	}
 	for _, r := range t.Else {
-		req.Failure = append(req.Failure, TxnOp{Op: r.Op.String(), Key: r.Key, Value: r.Value})
+		req.Failure = append(req.Failure, TxnOp{Op: r.Op.String(), Key: r.Key, Value: r.Value, Lease: yggr.LeaseID(r.Lease)})
 	}
 	return req
 }
@@ -98,6 +107,9 @@ func FuzzDecodeTxn(f *testing.F) {
 		`{"compare":null,"success":[],"failure":[{}]}`,
 		`{"compare":[{"key":"aw==","target":"value","value":"dg=="}]} trailing`,
 		`{"success":[{"op":"\u0070ut","key":"aw=="}]}`,
+		`{"success":[{"op":"put","key":"aw==","value":"dg==","lease":42}],"failure":[{"op":"put","key":"aw==","lease":18446744073709551615}]}`,
+		`{"success":[{"op":"get","key":"aw==","lease":7}]}`,
+		`{"success":[{"op":"put","key":"aw==","lease":-1}]}`,
 		`[`, `"`, `{"compare":[{"key":1}]}`, "\xff\xfe",
 	} {
 		f.Add([]byte(seed))
@@ -123,7 +135,7 @@ func FuzzDecodeTxn(f *testing.F) {
 		}
 		for _, r := range append(append([]yggr.Request{}, txn.Then...), txn.Else...) {
 			check(r.Key, r.Value)
-			if r.Op < yggr.OpPut || r.Op > yggr.OpGet || (r.Op != yggr.OpPut && len(r.Value) > 0) {
+			if r.Op < yggr.OpPut || r.Op > yggr.OpGet || (r.Op != yggr.OpPut && (len(r.Value) > 0 || r.Lease != 0)) {
 				t.Fatalf("accepted request %+v", r)
 			}
 		}

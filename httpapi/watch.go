@@ -119,12 +119,8 @@ func parseWatchRequest(rawQuery, lastEventID, accept string, maxKey int) (watchR
 			return wr, errBadRequest("bad from %q (want a revision)", s)
 		}
 	}
-	if vs, ok := q["prev"]; ok && vs[0] != "" {
-		if wr.prev, err = strconv.ParseBool(vs[0]); err != nil {
-			return wr, errBadRequest("bad prev %q (want true or false)", vs[0])
-		}
-	} else {
-		wr.prev = ok // "?prev" alone asks for it
+	if wr.prev, err = boolParam(q, "prev"); err != nil {
+		return wr, err
 	}
 	if s := q.Get("progress"); s != "" {
 		d, err := time.ParseDuration(s)

@@ -11,6 +11,9 @@
 //	yggr scan --prefix user/         # key and value lines, in key order
 //	yggr cas counter 41 42           # compare-and-swap; --missing: create if absent
 //	yggr txn < txn.json              # the body of POST /v1/txn
+//	yggr put svc/n1 ADDR --ttl 10s   # grant a lease, attach the key, print the lease ID
+//	yggr lease keepalive ID          # keep it alive until Ctrl-C (--once: renew once)
+//	yggr lease grant|revoke|ttl|list # the other lease operations
 //	yggr status                      # members with role, term, commit, applied, match, lag
 //	yggr members add n4 HOST:7071 --learner; yggr members promote n4
 //	yggr backup db.backup; yggr restore --dir DIR --id n1 db.backup
@@ -30,8 +33,9 @@
 // Data goes to stdout, and nothing else does: errors go to stderr as
 // "Error: ...", progress bars (only on a terminal) and logs to stderr too.
 // Exit codes: 0 success, 1 any other error (including a failed compare),
-// 2 bad usage or invalid input, 3 not found, 4 unavailable (no leader, no
-// endpoint answered, busy, or timed out).
+// 2 bad usage or invalid input (a lease TTL out of range too), 3 not found
+// (a key, a member, or a lease never granted, revoked or expired), 4
+// unavailable (no leader, no endpoint answered, busy, or timed out).
 //
 // # Caveats
 //

@@ -14,7 +14,7 @@ const (
 	exitOK          = 0 // success
 	exitError       = 1 // any other error (including a failed compare)
 	exitUsage       = 2 // bad command line or invalid input
-	exitNotFound    = 3 // the key (or member) does not exist
+	exitNotFound    = 3 // the key, member or lease does not exist (a lease also when revoked or expired)
 	exitUnavailable = 4 // no leader, busy, no endpoint answered, timed out, or a write's outcome is unknown
 )
 
@@ -45,7 +45,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue), errors.Is(err, yggr.ErrInvalid), errors.Is(err, yggr.ErrConfig):
 		return exitUsage
-	case errors.Is(err, yggr.ErrNotFound):
+	case errors.Is(err, yggr.ErrNotFound), errors.Is(err, yggr.ErrLeaseNotFound):
 		return exitNotFound
 	case errors.Is(err, httpapi.ErrUnavailable), errors.Is(err, yggr.ErrNoLeader),
 		errors.Is(err, yggr.ErrNotLeader), errors.Is(err, yggr.ErrBusy),

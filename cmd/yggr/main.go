@@ -20,6 +20,7 @@ type cli struct {
 	Del            delCmd            `cmd:"" help:"Delete a key."`
 	Scan           scanCmd           `cmd:"" help:"List keys in order by prefix or range."`
 	Watch          watchCmd          `cmd:"" help:"Print the changes to a prefix or range as they happen."`
+	Lease          leaseCmd          `cmd:"" help:"Grant, keep alive, revoke and inspect leases (keys with a TTL)."`
 	Cas            casCmd            `cmd:"" help:"Compare-and-swap a key's value."`
 	Txn            txnCmd            `cmd:"" help:"Run a transaction given as JSON."`
 	Status         statusCmd         `cmd:"" help:"Show the cluster's members and their replication state."`
