@@ -134,7 +134,6 @@ func TestLeaseEndpoints(t *testing.T) {
 // vanishes after the TTL; then a keepalive, a put attaching to the lease
 // and its time-to-live get 404 lease_not_found.
 func TestLeaseExpiryOverHTTP(t *testing.T) {
-	ctx := testCtx(t)
 	db := openDB(t)
 	srv := serve(t, db, Options{})
 	id := grantHTTP(t, srv, 200*time.Millisecond)
