@@ -226,7 +226,6 @@ func TestLeaseBadInput(t *testing.T) {
 // (the database forwards them to the leader), and a lease granted through
 // it expires on the leader's clock once nobody keeps it alive.
 func TestLeaseEndpointsOnFollower(t *testing.T) {
-	ctx := testCtx(t)
 	nodes := startCluster(t, 3)
 	var follower *node
 	testutil.WaitFor(t, "a leader known to every node", func() bool {
