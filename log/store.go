@@ -48,6 +48,13 @@ type Options struct {
 	// just the process) may then lose acknowledged writes. For benchmarks
 	// and tests only.
 	NoSync bool
+	// OnFail, if set, is called once when the store turns unusable after a
+	// failed write, checkpoint or compaction (see Caveats in doc.go), with
+	// the error that every later call returns. It runs on the goroutine
+	// that failed, with no lock of the store held. A checkpoint runs on
+	// the Store's own goroutine, so OnFail is how a runtime learns of its
+	// failure before its next write.
+	OnFail func(err error)
 	// GCInterval is the period of the value-log garbage collection run by
 	// the Store. Zero means 10 minutes; negative disables the periodic run
 	// (Compact still triggers one).

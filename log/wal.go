@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/yggrdb/yggr/internal/diskfault"
 	"github.com/yggrdb/yggr/internal/record"
 )
 
@@ -385,11 +386,19 @@ func (w *wal) append(lsn uint64, buf []byte) error {
 		}
 		cur = &w.segs[len(w.segs)-1]
 	}
-	if _, err := w.f.WriteAt(buf[:size], w.off); err != nil {
+	err := diskfault.Check(diskfault.WALWrite, w.f.Name())
+	if err == nil {
+		_, err = w.f.WriteAt(buf[:size], w.off)
+	}
+	if err != nil {
 		return fmt.Errorf("log: write %s: %w", w.f.Name(), err)
 	}
 	if !w.nosync {
-		if err := datasync(w.f); err != nil {
+		err := diskfault.Check(diskfault.WALSync, w.f.Name())
+		if err == nil {
+			err = datasync(w.f)
+		}
+		if err != nil {
 			return fmt.Errorf("log: sync %s: %w", w.f.Name(), err)
 		}
 	}

@@ -35,6 +35,7 @@ const (
 	statusClosed
 	statusOther
 	statusNoSpace // after statusOther: the values are on the wire
+	statusStorage
 )
 
 var statusErrors = map[byte]error{
@@ -46,6 +47,7 @@ var statusErrors = map[byte]error{
 	statusTransfer:   ErrTransfer,
 	statusClosed:     ErrClosed,
 	statusNoSpace:    ErrNoSpace,
+	statusStorage:    ErrStorage,
 }
 
 func encodeResponse(index uint64, data []byte, err error) []byte {
@@ -100,6 +102,10 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 // of a leader change (an election timeout at most), with ErrUnknownOutcome
 // since the request may have been appended before the leader died.
 func (n *Node) forward(ctx context.Context, leader engine.NodeID, req []byte) ([]byte, uint64, error) {
+	// A stopped node forwards nothing either: no request succeeds on it.
+	if err := n.fatalErr(); err != nil {
+		return nil, 0, err
+	}
 	// A transfer's success is itself a leader change: only the caller's
 	// ctx bounds it.
 	watch := len(req) == 0 || req[0] != callTransfer
@@ -167,6 +173,12 @@ func forwardError(leader engine.NodeID, ctxErr, callErr, err error) error {
 func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error) {
 	if len(req) == 0 {
 		return nil, errors.New("yggr: empty forwarded request")
+	}
+	if n.failed() {
+		// A node whose disk failed leads nothing any more: the caller
+		// waits for the next leader and sends the request there (nothing
+		// was proposed here).
+		return encodeResponse(0, nil, &NotLeaderError{}), nil
 	}
 	switch req[0] {
 	case callPropose:

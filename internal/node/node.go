@@ -116,6 +116,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.logs, err = raftlog.Open(cfg.Dir, raftlog.Options{
 		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), NoSync: cfg.NoSync,
+		OnFail: n.setFatal, // a failed checkpoint stops the node at once, not at its next write
 	})
 	if err != nil {
 		return nil, err
