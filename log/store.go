@@ -201,6 +201,9 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("log: create %s: %w", s.where, err)
 		}
 		bopts = badgerOptions(s.where, opts, logger)
+		if err := verifyTables(s.where, bopts); err != nil {
+			return nil, err
+		}
 	}
 	db, err := badger.Open(bopts)
 	if err != nil {
@@ -265,7 +268,10 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 		WithValueLogFileSize(valueLogFileSize).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
-		WithNumGoroutines(2)
+		WithNumGoroutines(2).
+		// Every block is checked against its checksum when read from the
+		// file (the tables were checked whole at open: verifyTables).
+		WithChecksumVerificationMode(options.OnBlockRead)
 	if opts.InMemory {
 		// In memory every value must stay in the LSM tree, and Badger
 		// bounds the threshold by its batch size (15% of the memtable).

@@ -212,6 +212,12 @@ func (w *wal) recover(seqs []uint64, cp uint64) ([]walRecord, []string, error) {
 		if len(data) < walHeaderLen || !bytes.Equal(data[:8], walMagic) || data[8] != formatVersion {
 			return nil, nil, fmt.Errorf("%w: %s: not a write-ahead log segment of format %d", ErrCorrupt, w.path(seq), formatVersion)
 		}
+		// Segments are created whole (written under a temporary name,
+		// then renamed), so a shorter one was cut: the records it held
+		// after the cut may have been acknowledged.
+		if int64(len(data)) < w.segSize {
+			return nil, nil, fmt.Errorf("%w: %s: truncated to %d bytes (a segment is %d bytes)", ErrCorrupt, w.path(seq), len(data), w.segSize)
+		}
 		segs = append(segs, loaded{seq: seq, data: data, end: walHeaderLen})
 	}
 	// Read records until the first slot that is neither a valid record nor
