@@ -23,7 +23,10 @@ import (
 // recover (measured on badger v4.9.6: a flipped last byte of a table gave
 // "slice bounds out of range"). Here the same decoding runs under recover,
 // so damage is an error wrapping ErrCorrupt that names the file. It reads
-// every table once: a tiny database's are a few MiB.
+// every table once; the tables hold keys and value pointers only (runs
+// live in the value log), so this is cheap: a log of 1M entries of 128
+// bytes had 1.6 MB of tables, verified in 1.6 ms of a 525 ms Open
+// (2-core VM).
 func verifyTables(dir string, bopts badger.Options) error {
 	ids, ok := manifestTables(dir, bopts)
 	if !ok {

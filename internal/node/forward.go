@@ -88,6 +88,11 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 		return nil, 0, &NotLeaderError{Leader: id, Addr: n.addrs.get(id)}
 	case statusOther:
 		return nil, 0, errors.New(string(data))
+	case statusStorage:
+		// The leader stopped with the request in flight (a request that
+		// reaches a stopped leader is answered NotLeader): it may still
+		// commit through the other nodes.
+		return nil, 0, fmt.Errorf("%w (the leader's storage failed: %s)", ErrUnknownOutcome, data)
 	default:
 		if e, ok := statusErrors[st]; ok {
 			return nil, 0, fmt.Errorf("%w (at the leader: %s)", e, data)
