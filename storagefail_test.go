@@ -152,8 +152,8 @@ func TestStorageFailureStopsTheNode(t *testing.T) {
 			case tc.lag:
 				c.restart(target)
 			case tc.snapshot:
-				if _, err := c.dbs[target].Snapshot(ctx); tc.op != diskfault.BadgerCommit && err == nil {
-					t.Fatalf("snapshot of %s succeeded with its disk failing", target)
+				if _, err := c.dbs[target].Snapshot(ctx); tc.op != diskfault.BadgerCommit && !errors.Is(err, ErrStorage) {
+					t.Fatalf("snapshot of %s with its disk failing: %v, want ErrStorage", target, err)
 				}
 			}
 			// Write through every node, the target included, until the
@@ -200,6 +200,12 @@ func TestStorageFailureStopsTheNode(t *testing.T) {
 			}
 			if got := logs.lines("storage failed: node stopped", "node="+target); len(got) != 1 || !strings.Contains(got[0], path) {
 				t.Errorf("log lines saying %s stopped: %q, want one naming %s", target, got, path)
+			}
+			if got := logs.lines("level=ERROR"); len(got) != 1 {
+				t.Errorf("error log lines: %q, want the one saying %s stopped", got, target)
+			}
+			if got := logs.lines("will retry", "node="+target); len(got) != 0 {
+				t.Errorf("log lines promising a retry after the failure: %q", got)
 			}
 
 			// The others go on, with every acknowledged write.

@@ -67,7 +67,9 @@ func (s *Store) checkpoint() error {
 		first := s.failed == nil
 		if first {
 			s.failed = fmt.Errorf("log: checkpoint failed in %s: %w", s.where, err)
-			s.logger.Error("log: checkpoint failed; the store refuses further writes", "dir", s.where, "err", err)
+			if s.opts.OnFail == nil { // else the runtime reports it
+				s.logger.Error("log: checkpoint failed; the store refuses further writes", "dir", s.where, "err", err)
+			}
 		}
 		err = s.failed
 		s.mu.Unlock()

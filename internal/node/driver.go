@@ -474,12 +474,17 @@ func (n *Node) snapshotFinished(sd snapDone) engine.Event {
 		}
 	}
 	if sd.storage {
+		// The node stops (and says so in the log); nothing is retried.
 		n.setFatal(sd.err)
+		sd.err = n.fatalErr()
 	}
 	for _, ch := range n.d.snapWaiters {
 		ch <- sd // buffered 1
 	}
 	n.d.snapWaiters = nil
+	if sd.storage {
+		return engine.SnapshotFailed{Index: sd.meta.Index, Err: sd.err}
+	}
 	if sd.err != nil {
 		n.cfg.Logger.Warn("snapshot failed; will retry", "node", n.cfg.ID, "index", sd.meta.Index, "err", sd.err)
 		return engine.SnapshotFailed{Index: sd.meta.Index, Err: sd.err}
