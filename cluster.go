@@ -176,6 +176,10 @@ type Status struct {
 	Members       []Member `json:"members"`
 	// Followers is the leader's view of replication (leader only).
 	Followers []FollowerStatus `json:"followers,omitempty"`
+	// StorageError, when not empty, says why this node stopped: its disk
+	// failed (which file, which operation) and it answers no request until
+	// restarted (ErrStorage). The other fields are as they were then.
+	StorageError string `json:"storage_error,omitempty"`
 }
 
 // FollowerStatus is the leader's view of one follower.
@@ -195,6 +199,9 @@ func (db *DB) Status() Status {
 		ID: string(st.ID), Role: roleOf(st.Role), Term: st.Term, Leader: string(st.Leader),
 		LeaderAddr: db.node.Addr(st.Leader), Commit: st.Commit, Applied: st.Applied,
 		LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
+	}
+	if err := db.node.StorageFailure(); err != nil {
+		s.StorageError = err.Error()
 	}
 	for _, id := range st.Membership.Members() {
 		s.Members = append(s.Members, Member{ID: string(id), Addr: db.node.Addr(id), Voter: st.Membership.IsVoter(id)})

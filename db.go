@@ -375,7 +375,10 @@ func (db *DB) readBarrier(ctx context.Context, ro readOptions) (uint64, error) {
 		}
 		index, err = db.node.ReadIndex(ctx, engine.ReadLease)
 	case Stale:
-		index = db.node.Applied()
+		// A node whose disk failed serves nothing, not even its own copy.
+		if err = db.node.StorageFailure(); err == nil {
+			index = db.node.Applied()
+		}
 	default:
 		return 0, fmt.Errorf("%w: consistency %d", ErrInvalid, ro.consistency)
 	}

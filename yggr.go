@@ -52,7 +52,13 @@ var (
 	// ErrNoSpace: the leader's disk has less free space than its reserve
 	// (WithDiskReserve); the write was not applied. Reads go on, and writes
 	// are accepted again once space is freed.
-	ErrNoSpace  = node.ErrNoSpace
+	ErrNoSpace = node.ErrNoSpace
+	// ErrStorage: this node's disk failed (a write or sync returned an
+	// error, or a file failed verification) and the node stopped: it
+	// answers no request until restarted; the others go on. A write in
+	// flight when it stopped may still commit through them. The error
+	// says which file and operation failed (see docs/disk-faults.md).
+	ErrStorage  = node.ErrStorage
 	ErrTooLarge = errors.New("yggr: too large")
 	// ErrInvalid: an argument, or an option given to Open, makes no sense;
 	// the error says which and why.
@@ -66,3 +72,7 @@ var (
 
 // NotLeaderError says which node leads; it matches ErrNotLeader.
 type NotLeaderError = node.NotLeaderError
+
+// StorageError is the failure that stopped a node (see ErrStorage): which
+// file and operation failed, and how. It matches ErrStorage.
+type StorageError = node.StorageError

@@ -192,6 +192,8 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 		lag = st.Commit - st.Applied
 	}
 	switch {
+	case st.StorageError != "":
+		writeErrorCode(w, http.StatusServiceUnavailable, CodeStorage, "httpapi: not ready: "+st.StorageError)
 	case st.Leader == "":
 		writeErrorCode(w, http.StatusServiceUnavailable, CodeNoLeader, "httpapi: not ready: no leader known")
 	case lag > ReadyLagEntries:

@@ -30,6 +30,7 @@
 //	GET    /metrics                      Prometheus text
 //	GET    /healthz                      200 while the process serves
 //	GET    /readyz                       200 if a leader is known and applied is within 1000 of commit, else 503
+//	                                     (storage_failed: the node's disk failed and it stopped)
 //
 // {key} is the percent-encoded key: any bytes, "/" included (as %2F or
 // literally). Keys and values inside JSON are standard base64, as

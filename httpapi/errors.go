@@ -33,6 +33,7 @@ const (
 	CodeDropped          = "dropped"            // 503: write dropped by a leadership change, not applied
 	CodeCanceled         = "canceled"           // 504: the request was cancelled; a write may still be applied
 	CodeCatchingUp       = "catching_up"        // 503 from /readyz: the applied index trails the commit index
+	CodeStorage          = "storage_failed"     // 503: this node's disk failed and it stopped; ask another node
 	CodeTimeout          = "timeout"            // 504: deadline passed; a write may still be applied
 	CodeUnknownOutcome   = "unknown_outcome"    // 504: a write may or may not have been applied (the leader changed or was lost)
 	CodeCorrupt          = "corrupt"            // 500
@@ -50,7 +51,7 @@ var ErrUnauthorized = errors.New("httpapi: unauthorized")
 // It matches the root package's sentinels with errors.Is: 404 ErrNotFound,
 // 400 ErrInvalid (and ErrLeaseTTL by code), 404 ErrLeaseNotFound by code,
 // 413 ErrTooLarge, 504 ErrTimeout (or ErrUnknownOutcome by code), 409 ErrMembership or
-// ErrTransfer, 503 ErrNoLeader, ErrNotLeader, ErrBusy, ErrClosed or
+// ErrTransfer, 503 ErrNoLeader, ErrNotLeader, ErrBusy, ErrClosed, ErrStorage or
 // ErrDropped by code, 401 ErrUnauthorized.
 type APIError struct {
 	StatusCode int
@@ -98,6 +99,8 @@ func (e *APIError) Is(target error) bool {
 			return e.Code == CodeTransfer
 		case yggr.ErrNoSpace:
 			return e.Code == CodeNoSpace
+		case yggr.ErrStorage:
+			return e.Code == CodeStorage
 		case yggr.ErrNoLeader:
 			return e.Code == CodeNoLeader
 		case yggr.ErrNotLeader:
@@ -155,6 +158,8 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, CodeTransfer
 	case errors.Is(err, yggr.ErrNoSpace):
 		return http.StatusInsufficientStorage, CodeNoSpace
+	case errors.Is(err, yggr.ErrStorage):
+		return http.StatusServiceUnavailable, CodeStorage
 	case errors.Is(err, yggr.ErrNotLeader):
 		return http.StatusServiceUnavailable, CodeNotLeader
 	case errors.Is(err, yggr.ErrNoLeader):

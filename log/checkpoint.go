@@ -64,12 +64,18 @@ func (s *Store) checkpoint() error {
 	err := s.checkpointOnce()
 	if err != nil && !errors.Is(err, ErrClosed) {
 		s.mu.Lock()
-		if s.failed == nil {
+		first := s.failed == nil
+		if first {
 			s.failed = fmt.Errorf("log: checkpoint failed in %s: %w", s.where, err)
-			s.logger.Error("log: checkpoint failed; the store refuses further writes", "dir", s.where, "err", err)
+			if s.opts.OnFail == nil { // else the runtime reports it
+				s.logger.Error("log: checkpoint failed; the store refuses further writes", "dir", s.where, "err", err)
+			}
 		}
 		err = s.failed
 		s.mu.Unlock()
+		if first {
+			s.notifyFailed(err)
+		}
 	}
 	return err
 }

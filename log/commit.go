@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/yggrdb/yggr/internal/diskfault"
 )
 
 // mutation is one change of a Badger commit: set key to val, or delete key
@@ -32,6 +33,9 @@ func (s *Store) commit(ms []mutation) error {
 }
 
 func (s *Store) commitOne(ms []mutation) error {
+	if err := diskfault.Check(diskfault.BadgerCommit, s.where); err != nil {
+		return fmt.Errorf("log: commit in %s: %w", s.where, err)
+	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, m := range ms {

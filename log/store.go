@@ -48,6 +48,13 @@ type Options struct {
 	// just the process) may then lose acknowledged writes. For benchmarks
 	// and tests only.
 	NoSync bool
+	// OnFail, if set, is called once when the store turns unusable after a
+	// failed write, checkpoint or compaction (see Caveats in doc.go), with
+	// the error that every later call returns. It runs on the goroutine
+	// that failed, with no lock of the store held. A checkpoint runs on
+	// the Store's own goroutine, so OnFail is how a runtime learns of its
+	// failure before its next write.
+	OnFail func(err error)
 	// GCInterval is the period of the value-log garbage collection run by
 	// the Store. Zero means 10 minutes; negative disables the periodic run
 	// (Compact still triggers one).
@@ -194,6 +201,9 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("log: create %s: %w", s.where, err)
 		}
 		bopts = badgerOptions(s.where, opts, logger)
+		if err := verifyTables(s.where, bopts); err != nil {
+			return nil, err
+		}
 	}
 	db, err := badger.Open(bopts)
 	if err != nil {
@@ -258,7 +268,10 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 		WithValueLogFileSize(valueLogFileSize).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
-		WithNumGoroutines(2)
+		WithNumGoroutines(2).
+		// Every block is checked against its checksum when read from the
+		// file (the tables were checked whole at open: verifyTables).
+		WithChecksumVerificationMode(options.OnBlockRead)
 	if opts.InMemory {
 		// In memory every value must stay in the LSM tree, and Badger
 		// bounds the threshold by its batch size (15% of the memtable).

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/yggrdb/yggr/internal/diskfault"
 	"github.com/yggrdb/yggr/internal/record"
 )
 
@@ -211,6 +212,12 @@ func (w *wal) recover(seqs []uint64, cp uint64) ([]walRecord, []string, error) {
 		if len(data) < walHeaderLen || !bytes.Equal(data[:8], walMagic) || data[8] != formatVersion {
 			return nil, nil, fmt.Errorf("%w: %s: not a write-ahead log segment of format %d", ErrCorrupt, w.path(seq), formatVersion)
 		}
+		// Segments are created whole (written under a temporary name,
+		// then renamed), so a shorter one was cut: the records it held
+		// after the cut may have been acknowledged.
+		if int64(len(data)) < w.segSize {
+			return nil, nil, fmt.Errorf("%w: %s: truncated to %d bytes (a segment is %d bytes)", ErrCorrupt, w.path(seq), len(data), w.segSize)
+		}
 		segs = append(segs, loaded{seq: seq, data: data, end: walHeaderLen})
 	}
 	// Read records until the first slot that is neither a valid record nor
@@ -385,11 +392,19 @@ func (w *wal) append(lsn uint64, buf []byte) error {
 		}
 		cur = &w.segs[len(w.segs)-1]
 	}
-	if _, err := w.f.WriteAt(buf[:size], w.off); err != nil {
+	err := diskfault.Check(diskfault.WALWrite, w.f.Name())
+	if err == nil {
+		_, err = w.f.WriteAt(buf[:size], w.off)
+	}
+	if err != nil {
 		return fmt.Errorf("log: write %s: %w", w.f.Name(), err)
 	}
 	if !w.nosync {
-		if err := datasync(w.f); err != nil {
+		err := diskfault.Check(diskfault.WALSync, w.f.Name())
+		if err == nil {
+			err = datasync(w.f)
+		}
+		if err != nil {
 			return fmt.Errorf("log: sync %s: %w", w.f.Name(), err)
 		}
 	}

@@ -96,6 +96,14 @@ func (s *Store) Write(bs ...Batch) error {
 	return s.append(buf, decoded...)
 }
 
+// notifyFailed tells Options.OnFail that the store failed with err. No lock
+// held.
+func (s *Store) notifyFailed(err error) {
+	if s.opts.OnFail != nil {
+		s.opts.OnFail(err)
+	}
+}
+
 // checkAppend validates entries to be appended after the entry prevIndex of
 // term prevTerm.
 func checkAppend(entries []engine.Entry, prevIndex, prevTerm uint64) error {
@@ -124,10 +132,20 @@ func (s *Store) append(buf []byte, ops ...walOp) error {
 	size := recordSize(len(buf) - walRecHeaderLen)
 	if s.wal != nil {
 		if err := s.wal.append(lsn, buf); err != nil {
+			// A failed fdatasync is never retried: the kernel may have
+			// dropped the dirty pages it could not write, so a second
+			// sync could succeed over lost data.
 			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.failed = fmt.Errorf("log: write failed in %s: %w", s.where, err)
-			return s.failed
+			first := s.failed == nil
+			if first {
+				s.failed = fmt.Errorf("log: write failed in %s: %w", s.where, err)
+			}
+			err = s.failed
+			s.mu.Unlock()
+			if first {
+				s.notifyFailed(err)
+			}
+			return err
 		}
 	}
 	s.mu.Lock()

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/yggrdb/yggr/internal/diskfault"
 )
 
 // syncDir fsyncs a directory so that the entries created, renamed or
@@ -33,6 +35,9 @@ func writeFileSync(path string, b []byte) error {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	_, err = f.Write(b)
+	if err == nil {
+		err = diskfault.Check(diskfault.SnapshotSync, path)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

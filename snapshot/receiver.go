@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/diskfault"
 	"github.com/yggrdb/yggr/internal/record"
 )
 
@@ -348,7 +349,11 @@ func (r *Receiver) append(data []byte) error {
 		if err != nil {
 			return err
 		}
-		if _, err := f.WriteAt(data[:k], int64(within)); err != nil {
+		err = diskfault.Check(diskfault.SnapshotWrite, f.Name())
+		if err == nil {
+			_, err = f.WriteAt(data[:k], int64(within))
+		}
+		if err != nil {
 			return fmt.Errorf("snapshot: write %s: %w", f.Name(), err)
 		}
 		if within == 0 {
@@ -395,7 +400,11 @@ func (r *Receiver) chunkFile(i int, off uint64) (*os.File, error) {
 func (r *Receiver) syncFiles() error {
 	var err error
 	for i, f := range r.dirty {
-		if serr := f.Sync(); serr != nil && err == nil {
+		serr := diskfault.Check(diskfault.SnapshotSync, f.Name())
+		if serr == nil {
+			serr = f.Sync()
+		}
+		if serr != nil && err == nil {
 			err = fmt.Errorf("snapshot: sync %s: %w", f.Name(), serr)
 		}
 		if cerr := f.Close(); cerr != nil && err == nil {
@@ -495,6 +504,9 @@ func (r *Receiver) finish() error {
 	// The progress record stays until the rename: a crash before it
 	// leaves a partial receive that resumes at the last sync (resuming
 	// removes the manifest of an unpublished receive).
+	if err := diskfault.Check(diskfault.SnapshotInstall, r.dir); err != nil {
+		return fmt.Errorf("snapshot: install %s: %w", r.dir, err)
+	}
 	if err := r.s.publish(r.dir, m); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/diskfault"
 	"github.com/yggrdb/yggr/internal/record"
 )
 
@@ -80,7 +81,13 @@ func (w *Writer) flush() error {
 		w.err = fmt.Errorf("snapshot: %w", err)
 		return w.err
 	}
-	_, err = f.Write(w.buf)
+	err = diskfault.Check(diskfault.SnapshotWrite, path)
+	if err == nil {
+		_, err = f.Write(w.buf)
+	}
+	if err == nil {
+		err = diskfault.Check(diskfault.SnapshotSync, path)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

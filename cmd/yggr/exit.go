@@ -15,7 +15,7 @@ const (
 	exitError       = 1 // any other error (including a failed compare)
 	exitUsage       = 2 // bad command line or invalid input
 	exitNotFound    = 3 // the key, member or lease does not exist (a lease also when revoked or expired)
-	exitUnavailable = 4 // no leader, busy, no endpoint answered, timed out, or a write's outcome is unknown
+	exitUnavailable = 4 // no leader, busy, no endpoint answered, timed out, a write's outcome is unknown, or the node's disk failed
 )
 
 // usageError is a bad command line found after parsing.
@@ -49,7 +49,7 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, httpapi.ErrUnavailable), errors.Is(err, yggr.ErrNoLeader),
 		errors.Is(err, yggr.ErrNotLeader), errors.Is(err, yggr.ErrBusy),
-		errors.Is(err, yggr.ErrClosed), errors.Is(err, yggr.ErrDropped), errors.Is(err, yggr.ErrNoSpace),
+		errors.Is(err, yggr.ErrClosed), errors.Is(err, yggr.ErrDropped), errors.Is(err, yggr.ErrNoSpace), errors.Is(err, yggr.ErrStorage),
 		errors.Is(err, yggr.ErrTimeout), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, yggr.ErrUnknownOutcome):
 		return exitUnavailable

@@ -29,6 +29,7 @@ type cli struct {
 	Snapshot       snapshotCmd       `cmd:"" help:"Take a snapshot on the node now."`
 	Backup         backupCmd         `cmd:"" help:"Write a consistent backup to a file."`
 	Restore        restoreCmd        `cmd:"" help:"Create a new data directory from a backup (offline)."`
+	Rebuild        rebuildCmd        `cmd:"" help:"Set a damaged node's data aside and remove it from the cluster, so it can rejoin empty."`
 	Certs          certsCmd          `cmd:"" help:"Create a cluster CA and node certificates for peer mutual TLS."`
 	Bench          benchCmd          `cmd:"" help:"Measure write/read throughput and latency of a running cluster."`
 	Demo           demoCmd           `cmd:"" help:"Start a local three-node cluster, kill its leader, and show that nothing is lost."`

@@ -22,17 +22,20 @@ type rule struct {
 // rules is DESIGN.md's dependency table, plus internal/record (the shared
 // record helpers of the binary formats), which the table's layers below the
 // root may import and which imports nothing from the module,
-// internal/watch (the root's change feed, over internal/kv's events), and
+// internal/watch (the root's change feed, over internal/kv's events),
 // internal/testutil (helpers for tests only: no package's own code imports
-// it, and it imports nothing from the module).
+// it, and it imports nothing from the module), and internal/diskfault (the
+// tests' storage fault hook), which the storage layers, the runtime and the
+// root may import and which imports nothing from the module.
 var rules = []rule{
 	{pkg: "internal/record", allowModule: []string{"internal/record"}},
+	{pkg: "internal/diskfault", allowModule: []string{"internal/diskfault"}},
 	{pkg: "engine", allowModule: []string{"engine"},
 		forbidStd: []string{"time", "os", "net", "sync", "sync/atomic", "io/fs", "log", "crypto/rand", "math/rand", "syscall", "unsafe"}},
-	{pkg: "log", allowModule: []string{"engine", "log", "internal/record"}},
+	{pkg: "log", allowModule: []string{"engine", "log", "internal/record", "internal/diskfault"}},
 	{pkg: "netquic", allowModule: []string{"engine", "netquic"}},
-	{pkg: "snapshot", allowModule: []string{"engine", "snapshot", "internal/record"}},
-	{pkg: "internal/node", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/node", "internal/kv", "internal/record"}},
+	{pkg: "snapshot", allowModule: []string{"engine", "snapshot", "internal/record", "internal/diskfault"}},
+	{pkg: "internal/node", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/node", "internal/kv", "internal/record", "internal/diskfault"}},
 	{pkg: "internal/kv", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/kv", "internal/record"}},
 	{pkg: "internal/watch", allowModule: []string{"internal/watch", "internal/kv"}},
 	{pkg: "internal/lint", allowModule: []string{"internal/lint"}},

@@ -152,9 +152,9 @@ func (n *Node) startSnapshot() {
 	go func() {
 		defer n.wg.Done()
 		start := time.Now()
-		meta, err := n.writeSnapshot(meta, book, image)
+		meta, storage, err := n.writeSnapshot(meta, book, image)
 		n.metrics.snapshotTime.observe(time.Since(start).Seconds())
-		n.reportSnapshot(snapDone{meta: meta, err: err})
+		n.reportSnapshot(snapDone{meta: meta, err: err, storage: storage})
 	}()
 }
 
@@ -166,21 +166,44 @@ func (n *Node) reportSnapshot(sd snapDone) {
 	}
 }
 
-func (n *Node) writeSnapshot(meta engine.SnapshotMeta, book map[engine.NodeID]string, image io.WriterTo) (engine.SnapshotMeta, error) {
+// writeSnapshot writes the snapshot image out. storage reports that err
+// is the disk's (creating, writing or committing the snapshot files
+// failed), not the state machine's.
+func (n *Node) writeSnapshot(meta engine.SnapshotMeta, book map[engine.NodeID]string, image io.WriterTo) (_ engine.SnapshotMeta, storage bool, err error) {
 	w, err := n.snaps.Create(meta)
 	if err != nil {
-		return meta, err
+		return meta, true, err
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
-	if err := writeSnapshotStream(bw, book, image); err != nil {
+	sw := &storageWriter{w: w}
+	bw := bufio.NewWriterSize(sw, 256<<10)
+	err = writeSnapshotStream(bw, book, image)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
 		w.Abort()
-		return meta, err
+		if sw.err != nil {
+			return meta, true, sw.err
+		}
+		return meta, false, err
 	}
-	if err := bw.Flush(); err != nil {
-		w.Abort()
-		return meta, err
+	meta, err = w.Commit()
+	return meta, err != nil, err
+}
+
+// storageWriter remembers the first error of the writer it wraps, so that
+// a failed snapshot can be blamed on the disk or the state machine.
+type storageWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *storageWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && s.err == nil {
+		s.err = err
 	}
-	return w.Commit()
+	return n, err
 }
 
 // The runtime's snapshot stream: a version byte, the address book as a

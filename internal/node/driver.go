@@ -37,6 +37,9 @@ type driverState struct {
 type snapDone struct {
 	meta engine.SnapshotMeta
 	err  error
+	// storage is set when err is the disk's (a chunk or manifest write or
+	// sync failed), not the state machine's: the node then stops.
+	storage bool
 }
 
 // maxDrain bounds the inputs one driver iteration takes, so that ticks and
@@ -160,14 +163,22 @@ func (n *Node) fatalErr() error {
 type fatal struct{ err error }
 
 // setFatal records a storage failure: the node stops making progress and
-// every request fails with err.
+// every request fails with an error wrapping ErrStorage and err. The
+// failed operation is never retried: after a failed fsync the kernel may
+// have dropped the pages it could not write, so nothing this process wrote
+// is known to be on disk until a restart reads it back.
 func (n *Node) setFatal(err error) {
+	err = &StorageError{Err: err}
 	if n.fatal.CompareAndSwap(nil, &fatal{err}) {
-		n.cfg.Logger.Error("storage failed; node stops", "node", n.cfg.ID, "err", err)
+		n.cfg.Logger.Error("storage failed: node stopped; it answers no request until restarted", "node", n.cfg.ID, "err", err.(*StorageError).Err)
 		n.lease.Store(nil)
 		n.w.failAll(err)
 	}
 }
+
+// StorageFailure returns the storage failure that stopped the node (an
+// error wrapping ErrStorage), or nil while it runs.
+func (n *Node) StorageFailure() error { return n.fatalErr() }
 
 // execute turns the actions of one driver iteration into a storage job, in
 // contract order (see engine.Action): the leader's MsgApps go out at once;
@@ -467,13 +478,21 @@ func (n *Node) snapshotFinished(sd snapDone) engine.Event {
 	n.d.snapshotting = false
 	if sd.err == nil {
 		if err := n.logs.SetSnapshot(sd.meta); err != nil {
-			sd.err = err
+			sd.err, sd.storage = err, true
 		}
+	}
+	if sd.storage {
+		// The node stops (and says so in the log); nothing is retried.
+		n.setFatal(sd.err)
+		sd.err = n.fatalErr()
 	}
 	for _, ch := range n.d.snapWaiters {
 		ch <- sd // buffered 1
 	}
 	n.d.snapWaiters = nil
+	if sd.storage {
+		return engine.SnapshotFailed{Index: sd.meta.Index, Err: sd.err}
+	}
 	if sd.err != nil {
 		n.cfg.Logger.Warn("snapshot failed; will retry", "node", n.cfg.ID, "index", sd.meta.Index, "err", sd.err)
 		return engine.SnapshotFailed{Index: sd.meta.Index, Err: sd.err}

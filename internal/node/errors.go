@@ -29,7 +29,26 @@ var (
 	// (Config.DiskReserve); the write was not applied. Reads go on; writes
 	// are accepted again once space is freed.
 	ErrNoSpace = errors.New("yggr: not enough free disk space on the leader; the write was not applied")
+	// ErrStorage: this node's disk failed (a write or sync returned an
+	// error) and the node stopped: it answers no request until restarted.
+	// A write in flight when it stopped may still commit through the other
+	// nodes; one sent after is not applied here.
+	ErrStorage = errors.New("yggr: storage failed; this node stopped")
 )
+
+// StorageError is the failure that stopped a node: which file and which
+// operation failed, and how. It matches ErrStorage with errors.Is and
+// unwraps to the storage error (which may wrap ErrCorrupt, or a syscall
+// error such as EIO).
+type StorageError struct{ Err error }
+
+func (e *StorageError) Error() string { return ErrStorage.Error() + ": " + e.Err.Error() }
+
+// Unwrap returns the storage error.
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrStorage) hold.
+func (e *StorageError) Is(target error) bool { return target == ErrStorage }
 
 // NotLeaderError says which node leads, when known. It matches ErrNotLeader
 // with errors.Is.

@@ -35,6 +35,7 @@ const (
 	statusClosed
 	statusOther
 	statusNoSpace // after statusOther: the values are on the wire
+	statusStorage
 )
 
 var statusErrors = map[byte]error{
@@ -46,6 +47,7 @@ var statusErrors = map[byte]error{
 	statusTransfer:   ErrTransfer,
 	statusClosed:     ErrClosed,
 	statusNoSpace:    ErrNoSpace,
+	statusStorage:    ErrStorage,
 }
 
 func encodeResponse(index uint64, data []byte, err error) []byte {
@@ -86,6 +88,11 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 		return nil, 0, &NotLeaderError{Leader: id, Addr: n.addrs.get(id)}
 	case statusOther:
 		return nil, 0, errors.New(string(data))
+	case statusStorage:
+		// The leader stopped with the request in flight (a request that
+		// reaches a stopped leader is answered NotLeader): it may still
+		// commit through the other nodes.
+		return nil, 0, fmt.Errorf("%w (the leader's storage failed: %s)", ErrUnknownOutcome, data)
 	default:
 		if e, ok := statusErrors[st]; ok {
 			return nil, 0, fmt.Errorf("%w (at the leader: %s)", e, data)
@@ -100,6 +107,10 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 // of a leader change (an election timeout at most), with ErrUnknownOutcome
 // since the request may have been appended before the leader died.
 func (n *Node) forward(ctx context.Context, leader engine.NodeID, req []byte) ([]byte, uint64, error) {
+	// A stopped node forwards nothing either: no request succeeds on it.
+	if err := n.fatalErr(); err != nil {
+		return nil, 0, err
+	}
 	// A transfer's success is itself a leader change: only the caller's
 	// ctx bounds it.
 	watch := len(req) == 0 || req[0] != callTransfer
@@ -167,6 +178,12 @@ func forwardError(leader engine.NodeID, ctxErr, callErr, err error) error {
 func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error) {
 	if len(req) == 0 {
 		return nil, errors.New("yggr: empty forwarded request")
+	}
+	if n.failed() {
+		// A node whose disk failed leads nothing any more: the caller
+		// waits for the next leader and sends the request there (nothing
+		// was proposed here).
+		return encodeResponse(0, nil, &NotLeaderError{}), nil
 	}
 	switch req[0] {
 	case callPropose:

@@ -24,6 +24,8 @@ func TestForwardResponseRoundTrip(t *testing.T) {
 		{ErrTransfer, ErrTransfer},
 		{ErrClosed, ErrClosed},
 		{ErrNoSpace, ErrNoSpace},
+		// A stopped leader's request in flight: its outcome is unknown.
+		{&StorageError{Err: errors.New("log: sync x.wal: input/output error")}, ErrUnknownOutcome},
 	}
 	for _, c := range cases {
 		data, index, err := n.decodeResponse(encodeResponse(42, []byte("res"), c.err))

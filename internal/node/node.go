@@ -84,8 +84,19 @@ type Node struct {
 
 // Start opens the node's storage, restores its state machine from the
 // newest snapshot, recovers the engine and starts the driver and apply
-// goroutines.
+// goroutines. A damaged file (a log record, a write-ahead log segment, a
+// snapshot chunk or manifest that fails verification or is truncated) is
+// an error wrapping ErrCorrupt that names the file and what is wrong: the
+// node refuses to start rather than serve wrong data.
 func Start(cfg Config) (*Node, error) {
+	n, err := start(cfg)
+	if err != nil && !errors.Is(err, ErrCorrupt) && (errors.Is(err, raftlog.ErrCorrupt) || errors.Is(err, snapshot.ErrCorrupt)) {
+		err = fmt.Errorf("%w: the node cannot start: %w (rebuild it from the cluster: docs/disk-faults.md)", ErrCorrupt, err)
+	}
+	return n, err
+}
+
+func start(cfg Config) (*Node, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
@@ -116,6 +127,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.logs, err = raftlog.Open(cfg.Dir, raftlog.Options{
 		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), NoSync: cfg.NoSync,
+		OnFail: n.setFatal, // a failed checkpoint stops the node at once, not at its next write
 	})
 	if err != nil {
 		return nil, err

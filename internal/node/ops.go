@@ -223,6 +223,11 @@ func (n *Node) readAt(ctx context.Context, start time.Time, index uint64) (uint6
 	if err := n.WaitApplied(ctx, index); err != nil {
 		return 0, err
 	}
+	// A read index granted just before the disk failed is not served
+	// after it: the node answers nothing once stopped.
+	if err := n.fatalErr(); err != nil {
+		return 0, err
+	}
 	n.metrics.readTime.observe(time.Since(start).Seconds())
 	return index, nil
 }
