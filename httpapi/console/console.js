@@ -181,12 +181,17 @@
 
   function sample(m, lag) {
     const s = { t: Date.now() / 1000, applied: m.get('yggr_entries_applied_total') || 0, reads: 0, buckets: [], lag };
+    const buckets = new Map();
     for (const [k, v] of m) {
       if (k.startsWith('yggr_http_requests_total{') && /route="GET \/v1\/kv(\/\{key\})?"/.test(k)) s.reads += v;
-      const b = /^yggr_propose_commit_seconds_bucket\{le="([^"]+)"\}$/.exec(k);
-      if (b) s.buckets.push([Number(b[1]), v]);
+      // Writes through this node, from request to committed and applied
+      // (this node may not lead: the engine's own commit timings are the
+      // leader's only).
+      const b = /^yggr_http_request_duration_seconds_bucket\{route="(?:PUT \/v1\/kv\/\{key\}|DELETE \/v1\/kv\/\{key\}|POST \/v1\/txn)",le="([^"]+)"\}$/.exec(k);
+      const le = b && (b[1] === '+Inf' ? Infinity : Number(b[1]));
+      if (b) buckets.set(le, (buckets.get(le) || 0) + v);
     }
-    s.buckets.sort((a, b) => a[0] - b[0]);
+    s.buckets = [...buckets].sort((a, b) => a[0] - b[0]);
     const prev = history[history.length - 1];
     history.push(s);
     while (history.length && history[0].t < s.t - HISTORY_S) history.shift();
@@ -198,8 +203,8 @@
     push('lag', s.t, lag, (v) => String(v));
   }
 
-  // p99 is the bucket bound under which 99% of the commits between two
-  // samples fell (null without commits).
+  // p99 is the bucket bound under which 99% of the writes between two
+  // samples fell (null without writes).
   function p99(before, after) {
     const old = new Map(before);
     const total = after.length ? after[after.length - 1][1] - (old.get(after[after.length - 1][0]) || 0) : 0;
@@ -216,14 +221,17 @@
     while (pts.length && pts[0].t < t - HISTORY_S) pts.shift();
     const last = pts[pts.length - 1].v;
     $('val-' + name).textContent = last === null ? '–' : fmt(last);
-    draw($('chart-' + name), pts, t);
+    draw($('chart-' + name), pts, t, fmt);
   }
 
-  function draw(canvas, pts, now) {
+  // draw plots pts over the last minute, or over as long as the page has
+  // been sampling, up to HISTORY_S.
+  function draw(canvas, pts, now, fmt) {
     const g = canvas.getContext('2d'), w = canvas.width, h = canvas.height;
     g.clearRect(0, 0, w, h);
     const max = Math.max(0, ...pts.map((p) => p.v || 0)) || 1;
-    const x = (t) => w - ((now - t) / HISTORY_S) * w;
+    const span = Math.min(HISTORY_S, Math.max(60, now - pts[0].t));
+    const x = (t) => w - ((now - t) / span) * w;
     const y = (v) => h - 4 - (v / max) * (h - 18);
     g.strokeStyle = '#2f5bd3';
     g.lineWidth = 1.5;
@@ -237,7 +245,7 @@
     g.stroke();
     g.fillStyle = '#6b7280';
     g.font = '10px system-ui, sans-serif';
-    g.fillText('max ' + (max < 0.1 ? max.toPrecision(2) : max.toFixed(1)), 4, 11);
+    g.fillText('max ' + fmt(max) + ', last ' + Math.round(span) + ' s', 4, 11);
   }
 
   // ---- keys ----
@@ -282,7 +290,7 @@
     const key = utf8($('put-key').value);
     if (!key.length) { $('keys-msg').textContent = 'a key is required'; return; }
     try {
-      const r = await apiJSON('PUT', '/v1/kv/' + pct(key), $('put-value').value);
+      const r = await (await api('PUT', '/v1/kv/' + pct(key), $('put-value').value)).json();
       $('keys-msg').textContent = 'put at revision ' + r.index;
     } catch (e) { $('keys-msg').textContent = 'put failed: ' + e.message; return; }
     browse(pageStart);
