@@ -126,8 +126,8 @@
     try {
       const [cluster, metrics] = await Promise.all([apiJSON('GET', '/v1/cluster'), api('GET', '/metrics').then((r) => r.text())]);
       $('node').textContent = 'console of ' + cluster.node + ' (' + location.host + ')';
-      renderMembers(cluster.members);
       const leader = cluster.members.some((m) => m.reachable && m.role === 'leader');
+      renderMembers(cluster.members, leader);
       setBanner(leader ? 'ok' : 'no-leader', leader ? '' : 'No leader: the cluster is electing one or has lost its quorum; writes and linearizable reads wait.');
       sample(parseProm(metrics), Math.max(0, ...cluster.members.filter((m) => m.reachable).map((m) => m.lag)));
     } catch (e) {
@@ -138,11 +138,11 @@
     if (signedIn) timer = setTimeout(refresh, REFRESH_MS);
   }
 
-  function renderMembers(members) {
+  function renderMembers(members, hasLeader) {
     const rows = members.map((m) => {
       const leader = m.reachable && m.role === 'leader';
       const num = (v) => el('td', { class: 'num' }, m.reachable ? String(v) : '–');
-      const transfer = m.voter && m.reachable && !leader
+      const transfer = hasLeader && m.voter && m.reachable && !leader
         ? el('button', { type: 'button', onclick: () => act('POST', '/v1/leader/transfer', { to: m.id }, (r) => 'leader is now ' + r.leader) }, 'Make leader')
         : null;
       return el('tr', { class: (leader ? 'leader' : '') + (m.reachable ? '' : ' down'), data: { id: m.id, role: m.reachable ? m.role : '', reachable: String(m.reachable) } },
