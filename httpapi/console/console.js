@@ -120,9 +120,19 @@
   const history = []; // {t, applied, reads, buckets, lag}
   const series = { writes: [], reads: [], p99: [], lag: [] };
 
-  async function refresh() {
+  // refresh runs one round now (unless one is running) and schedules the
+  // next: one chain of rounds however often it is called.
+  let refreshing = null;
+  function refresh() {
+    if (refreshing || !signedIn) return;
     clearTimeout(timer);
-    if (!signedIn) return;
+    refreshing = refreshRound().finally(() => {
+      refreshing = null;
+      if (signedIn) timer = setTimeout(refresh, REFRESH_MS);
+    });
+  }
+
+  async function refreshRound() {
     try {
       const [cluster, metrics] = await Promise.all([apiJSON('GET', '/v1/cluster'), api('GET', '/metrics').then((r) => r.text())]);
       $('node').textContent = 'console of ' + cluster.node + ' (' + location.host + ')';
@@ -135,7 +145,6 @@
       if (e.status === 0) setBanner('unreachable', 'Node unreachable: ' + location.host + ' does not answer; retrying.');
       else setBanner('error', 'Refresh failed: ' + e.message);
     }
-    if (signedIn) timer = setTimeout(refresh, REFRESH_MS);
   }
 
   function renderMembers(members, hasLeader) {
