@@ -19,6 +19,9 @@
 //	                                     → {"leases":[{"id":ID,"ttl_ms":N}]} in ID order
 //	GET    /v1/status                    yggr.Status
 //	GET    /v1/members                   {"members":[yggr.Member]}
+//	GET    /v1/cluster                   ClusterResponse: every member's own status (role, term, commit,
+//	                                     applied, last index, lag), asked over the peer connections;
+//	                                     a member that does not answer within 1s is "reachable":false
 //	POST   /v1/members                   {"id","addr","learner"} → {} (the node at addr must hold the cluster's credentials: DB.VerifyPeer)
 //	POST   /v1/members/{id}/promote      → {}
 //	DELETE /v1/members/{id}              → {}
@@ -31,6 +34,7 @@
 //	GET    /healthz                      200 while the process serves
 //	GET    /readyz                       200 if a leader is known and applied is within 1000 of commit, else 503
 //	                                     (storage_failed: the node's disk failed and it stopped)
+//	GET    /ui/                          the browser console (embedded files; /ui redirects here)
 //
 // {key} is the percent-encoded key: any bytes, "/" included (as %2F or
 // literally). Keys and values inside JSON are standard base64, as
@@ -133,7 +137,9 @@
 // its Content-Length is answered 408. A client that hangs up mid-request
 // is recorded as status 499 (StatusClientClosed) in the metrics and the
 // log, never as a 5xx. /healthz and /readyz
-// need no token (orchestrators probe them). A scan returns at most
+// need no token (orchestrators probe them), nor do the console's static
+// files under /ui/ (they hold no data: the page asks for the token and
+// sends it with each API request; docs/console.md). A scan returns at most
 // MaxScanLimit items and about 16 MiB of keys and values per page.
 //
 // A 504 or a lost connection leaves a write's outcome unknown. The client

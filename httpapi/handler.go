@@ -136,6 +136,7 @@ func NewHandler(db *yggr.DB, opts Options) http.Handler {
 	m.HandleFunc("POST /v1/leases/{id}/keepalive", h.keepAlive)
 	m.HandleFunc("GET /v1/status", h.status)
 	m.HandleFunc("GET /v1/members", h.members)
+	m.HandleFunc("GET /v1/cluster", h.cluster)
 	m.HandleFunc("POST /v1/members", h.addMember)
 	m.HandleFunc("POST /v1/members/{id}/promote", h.promoteMember)
 	m.HandleFunc("DELETE /v1/members/{id}", h.removeMember)
@@ -146,6 +147,8 @@ func NewHandler(db *yggr.DB, opts Options) http.Handler {
 	m.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPromLogger{opts.Logger}}))
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)
+	m.HandleFunc("GET /ui", consoleRedirect)
+	m.Handle("GET /ui/", consoleHandler())
 	return h
 }
 
@@ -241,9 +244,14 @@ func (h *handler) unmatched(w http.ResponseWriter, r *http.Request, mh http.Hand
 }
 
 // publicRoute reports whether pattern is served without a token: the
-// probes an orchestrator calls.
+// probes an orchestrator calls, and the console's static files (they hold
+// no data; the page asks for the token and sends it with every API call).
 func publicRoute(pattern string) bool {
-	return pattern == "GET /healthz" || pattern == "GET /readyz"
+	switch pattern {
+	case "GET /healthz", "GET /readyz", "GET /ui", "GET /ui/":
+		return true
+	}
+	return false
 }
 
 func (h *handler) unauthorized(w http.ResponseWriter) {

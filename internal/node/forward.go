@@ -21,6 +21,7 @@ const (
 	callMembership
 	callTransfer
 	callLeader // Config.LeaderCall (leadercall.go)
+	callStatus // a member's own state, served by every node (peerstatus.go)
 )
 
 const (
@@ -174,7 +175,8 @@ func forwardError(leader engine.NodeID, ctxErr, callErr, err error) error {
 }
 
 // handleCall serves a forwarded request on the leader. It never forwards
-// again: a node that is not the leader answers NotLeader.
+// again: a node that is not the leader answers NotLeader. A status call
+// (callStatus) is answered by any node.
 func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error) {
 	if len(req) == 0 {
 		return nil, errors.New("yggr: empty forwarded request")
@@ -201,6 +203,8 @@ func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) (
 		return encodeResponse(0, nil, err), nil
 	case callLeader:
 		return n.handleLeaderCall(ctx, req[1:]), nil
+	case callStatus:
+		return encodeResponse(0, encodePeerStatus(n.localPeerStatus()), nil), nil
 	}
 	return nil, fmt.Errorf("yggr: unknown forwarded request kind %d", req[0])
 }

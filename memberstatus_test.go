@@ -1,0 +1,76 @@
+package yggr
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// Every member reports itself through any node; a closed member shows as
+// unreachable without holding the others back.
+func TestClusterStatus(t *testing.T) {
+	ctx := testCtx(t)
+	c := newQUICCluster(t, 3)
+	leader := c.leader(ctx)
+	if err := c.dbs[leader].Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	var via string
+	for _, id := range c.ids {
+		if id != leader {
+			via = id
+			break
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ms := c.dbs[via].ClusterStatus(sctx)
+	cancel()
+	if len(ms) != 3 {
+		t.Fatalf("ClusterStatus via %s: %d members, want 3: %+v", via, len(ms), ms)
+	}
+	for _, m := range ms {
+		if !m.Reachable || m.Leader != leader || m.Term == 0 || m.Commit == 0 || !m.Voter || m.Self != (m.ID == via) {
+			t.Errorf("member %+v: want reachable, leader %s, term and commit set, voter, self=%v", m, leader, m.ID == via)
+		}
+		if (m.Role == "leader") != (m.ID == leader) {
+			t.Errorf("member %s has role %s; the leader is %s", m.ID, m.Role, leader)
+		}
+	}
+
+	// Close one follower (other than via): it is reported unreachable once
+	// the call's context ends, the others still answer.
+	var down string
+	for _, id := range c.ids {
+		if id != leader && id != via {
+			down = id
+		}
+	}
+	c.dbs[down].Close()
+	delete(c.dbs, down)
+	c.nets[down].Close()
+	sctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
+	ms = c.dbs[via].ClusterStatus(sctx)
+	cancel()
+	for _, m := range ms {
+		if want := m.ID != down; m.Reachable != want || (!want && m.Error == "") {
+			t.Errorf("after closing %s: member %s reachable=%v error=%q; want reachable=%v with an error if not", down, m.ID, m.Reachable, m.Error, want)
+		}
+	}
+}
+
+// A single node reports itself, with no lag.
+func TestClusterStatusSingleNode(t *testing.T) {
+	ctx := testCtx(t)
+	db, err := Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms := db.ClusterStatus(ctx)
+	if len(ms) != 1 || !ms[0].Self || !ms[0].Reachable || ms[0].Role != "leader" || ms[0].Lag != 0 {
+		t.Fatalf("single node ClusterStatus = %+v; want itself, reachable leader, lag 0", ms)
+	}
+}
