@@ -22,7 +22,10 @@ type rule struct {
 // rules is DESIGN.md's dependency table, plus internal/record (the shared
 // record helpers of the binary formats), which the table's layers below the
 // root may import and which imports nothing from the module, and
-// internal/watch (the root's change feed, over internal/kv's events).
+// internal/watch (the root's change feed, over internal/kv's events), and
+// concurrency (sessions, locks and elections: a package above the root
+// that imports it, and that the root never imports; httpapi, cmd and the
+// examples may use it).
 var rules = []rule{
 	{pkg: "internal/record", allowModule: []string{"internal/record"}},
 	{pkg: "engine", allowModule: []string{"engine"},
@@ -36,10 +39,11 @@ var rules = []rule{
 	{pkg: "internal/lint", allowModule: []string{"internal/lint"}},
 	{pkg: "scripts", allowModule: []string{"scripts"}}, // CI tools: the standard library only
 	{pkg: "internal/sim", allowModule: []string{"engine", "snapshot", "internal/sim", "internal/record"}},
-	{pkg: "httpapi", allowModule: []string{"", "httpapi"}},
-	{pkg: "cmd", allowModule: []string{"", "httpapi", "cmd"}},
-	{pkg: "examples", allowModule: []string{"", "httpapi", "examples"}},
-	{pkg: "", forbidModules: []string{"internal/sim"}},
+	{pkg: "concurrency", allowModule: []string{"", "concurrency"}},
+	{pkg: "httpapi", allowModule: []string{"", "httpapi", "concurrency"}},
+	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "cmd"}},
+	{pkg: "examples", allowModule: []string{"", "httpapi", "concurrency", "examples"}},
+	{pkg: "", forbidModules: []string{"internal/sim", "concurrency"}},
 }
 
 type listedPackage struct {
