@@ -68,8 +68,8 @@
 // When the resource is the yggr database itself, the check is built in:
 // Mutex.Txn (and Election.Proclaim) apply a transaction only if the
 // holder's key still exists with the same CreateIndex, that is, only while
-// the lock is still held; Mutex.Guard gives the compare to add to a
-// transaction of your own.
+// the lock is still held; Mutex.Guard (Election.Guard) gives the compare
+// to add to a transaction of your own.
 //
 // # Caveats
 //

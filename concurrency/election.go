@@ -161,6 +161,17 @@ func (e *Election) Rev() uint64 {
 	return e.rev
 }
 
+// Guard returns a compare that holds exactly while this candidate still
+// leads in the leadership it has now: its key exists with the same
+// CreateIndex. Add it to a transaction's compares so that a deposed leader
+// cannot write. If it does not lead, the compare has no key and the
+// transaction fails with yggr.ErrInvalid, changing nothing.
+func (e *Election) Guard() yggr.Compare {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return yggr.Compare{Key: slices.Clone(e.key), Target: yggr.CmpCreateIndex, CreateIndex: e.rev}
+}
+
 // Key returns this candidate's key while it leads, nil otherwise.
 func (e *Election) Key() []byte {
 	e.mu.Lock()

@@ -85,6 +85,10 @@ func TestElection(t *testing.T) {
 		t.Fatalf("observed %+v, want a2 from the same leader", got)
 	}
 	aRev := a.Rev()
+	guard := a.Guard()
+	if res, err := db.Txn(ctx, yggr.Txn{Compares: []yggr.Compare{guard}}); err != nil || !res.Succeeded {
+		t.Fatalf("Txn guarded by the leader: %+v, %v", res, err)
+	}
 	if err := a.Resign(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +104,12 @@ func TestElection(t *testing.T) {
 	}
 	if err := a.Resign(ctx); err != nil {
 		t.Errorf("Resign when not leading: %v", err)
+	}
+	if res, err := db.Txn(ctx, yggr.Txn{Compares: []yggr.Compare{guard}}); err != nil || res.Succeeded {
+		t.Errorf("Txn guarded by a resigned leader's compare: %+v, %v; want it not to succeed", res, err)
+	}
+	if _, err := db.Txn(ctx, yggr.Txn{Compares: []yggr.Compare{a.Guard()}}); !errors.Is(err, yggr.ErrInvalid) {
+		t.Errorf("Txn guarded by a non-leader: %v, want ErrInvalid", err)
 	}
 	if err := a.Proclaim(ctx, []byte("a3")); !errors.Is(err, ErrNotElected) {
 		t.Errorf("Proclaim after Resign: %v, want ErrNotElected", err)

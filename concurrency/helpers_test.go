@@ -181,7 +181,6 @@ func newTestSession(t *testing.T, db *yggr.DB, opts ...SessionOption) *Session {
 type pauser struct {
 	mu      sync.Mutex
 	paused  chan struct{} // non-nil while paused; closed to resume
-	skipped bool
 }
 
 func (p *pauser) hooks() *testHooks {
