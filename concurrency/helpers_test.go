@@ -179,8 +179,8 @@ func newTestSession(t *testing.T, db *yggr.DB, opts ...SessionOption) *Session {
 // keepalive goroutine blocks (and so does not notice its deadline) until
 // resume, then lets the session find out it is lost.
 type pauser struct {
-	mu      sync.Mutex
-	paused  chan struct{} // non-nil while paused; closed to resume
+	mu     sync.Mutex
+	paused chan struct{} // non-nil while paused; closed to resume
 }
 
 func (p *pauser) hooks() *testHooks {
