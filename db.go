@@ -222,6 +222,7 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 		TickInterval: o.tick,
 		NoSync:       o.noSync,
 		DiskReserve:  o.diskReserve,
+		History:      o.watchHistory,
 		Logger:       o.logger,
 
 		LeaderCall:      db.serveLeaderCall,

@@ -33,6 +33,7 @@ type options struct {
 	snapshotEntries uint64
 	tracer          trace.TracerProvider
 	watchCache      int
+	watchHistory    uint64
 	watchBuffer     int
 	diskReserve     int64
 }
@@ -48,6 +49,16 @@ func WithDiskReserve(bytes int64) Option { return func(o *options) { o.diskReser
 // memory for watches that start in the recent past or fall behind
 // (default 8 MiB); older history is replayed from the log (see Watch).
 func WithWatchCache(bytes int) Option { return func(o *options) { o.watchCache = bytes } }
+
+// WithWatchHistory keeps at least revisions revisions of history below the
+// node's newest snapshot, so that a watch (FromRevision) can start that far
+// back: the node keeps the older snapshots and the log the window needs on
+// disk, at the cost of that disk space. Without it the history reaches back
+// to the older of the two newest snapshots (see Watch). The window is kept
+// from when the option is in force; history compacted before is gone.
+func WithWatchHistory(revisions uint64) Option {
+	return func(o *options) { o.watchHistory = revisions }
+}
 
 // WithWatchBuffer bounds the changes waiting for each watch's consumer, in
 // bytes (default 1 MiB); a consumer further behind goes on from the cache

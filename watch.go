@@ -68,7 +68,8 @@ func (c Change) IsProgress() bool { return len(c.Events) == 0 }
 var ErrCompacted = node.ErrHistoryCompacted
 
 // CompactedError ends a watch whose next revision is older than the
-// history this node keeps. Oldest is the oldest revision it can still
+// history this node keeps (DB.OldestRevision; WithWatchHistory keeps
+// more). Oldest is the oldest revision it can still
 // watch from: list the range again (ReadRevision tells the revision of the
 // list) and watch on from there.
 type CompactedError = node.HistoryCompactedError

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -432,4 +433,63 @@ func TestOldestRevision(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// WithWatchHistory keeps the snapshots and the log a watch needs to start
+// that many revisions below the newest snapshot; without it the same
+// writes leave a much shorter history.
+func TestWatchHistory(t *testing.T) {
+	const history = 200
+	for _, tt := range []struct {
+		name string
+		opts []Option
+		kept bool
+	}{
+		{"default", nil, false},
+		{"WithWatchHistory", []Option{WithWatchHistory(history)}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			opts := append([]Option{WithWatchCache(1), withEngine(func(e *engine.Config) {
+				e.SnapshotEntries, e.CompactionKeep, e.MaxLogEntries = 10, 1, 2
+			})}, tt.opts...)
+			db := openSingle(t, opts...)
+			var revs []uint64
+			for i := range 500 {
+				rev, err := db.PutIndex(ctx, []byte("k"), fmt.Append(nil, i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				revs = append(revs, rev)
+			}
+			// A last snapshot, after which none starts: the window is
+			// measured from it. Once compaction has begun the oldest
+			// revision is the oldest retained snapshot's + 1.
+			snap, err := db.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the log to be compacted", func() bool { return db.OldestRevision() > 1 })
+			oldest := db.OldestRevision()
+			if got := oldest-1+history <= snap; got != tt.kept {
+				t.Fatalf("oldest revision %d, newest snapshot %d: history of %d revisions kept = %v, want %v",
+					oldest, snap, history, got, tt.kept)
+			}
+			// Every put from the oldest revision on is replayed, in order.
+			want := revs[slices.IndexFunc(revs, func(r uint64) bool { return r >= oldest }):]
+			var got []uint64
+			for c, err := range db.Watch(ctx, []byte("k"), nil, FromRevision(oldest)) {
+				if err != nil {
+					t.Fatalf("watch from %d: %v", oldest, err)
+				}
+				got = append(got, c.Revision)
+				if c.Revision >= revs[len(revs)-1] {
+					break
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("watch from %d replayed %d revisions %v, want %d", oldest, len(got), got, len(want))
+			}
+		})
+	}
 }

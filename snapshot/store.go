@@ -45,6 +45,12 @@ type Options struct {
 	// Retain is the number of complete snapshots kept; older ones are
 	// deleted once no Reader uses them. Zero means DefaultRetain.
 	Retain int
+	// History is how far below the newest snapshot the retained ones must
+	// reach, in log indexes: besides the newest Retain, the Store keeps
+	// the newest snapshot at or below Latest().Index−History (and every
+	// newer one), so that a state can be rebuilt from any index in that
+	// window (the history a watch replays). Zero means Retain alone.
+	History uint64
 	// ReceiveSyncBytes is how many bytes a Receiver writes between
 	// syncs: it makes its chunk files and progress record durable once at
 	// least this many bytes were written since the last sync, and when the
@@ -179,8 +185,13 @@ func (s *Store) recover() error {
 	slices.SortFunc(complete, func(a, b named) int {
 		return cmp.Or(cmp.Compare(b.index, a.index), cmp.Compare(b.term, a.term))
 	})
+	indexes := make([]uint64, len(complete)) // oldest first
 	for i, n := range complete {
-		if i >= s.opts.Retain {
+		indexes[len(complete)-1-i] = n.index
+	}
+	keep := len(complete) - s.opts.deletable(indexes)
+	for i, n := range complete {
+		if i >= keep {
 			if err := s.removeDurably(n.name); err != nil {
 				s.log.Warn("snapshot: cannot delete old snapshot", "path", filepath.Join(s.dir, n.name), "err", err)
 			}
@@ -320,10 +331,36 @@ func (s *Store) publish(src string, m *manifest) error {
 	return nil
 }
 
-// pruneLocked deletes the snapshots older than the newest Retain ones that
-// no Reader uses.
+// deletable returns how many of the oldest snapshots (indexes, oldest
+// first) may be deleted: all but the newest Retain, and none of those that
+// the History window needs.
+func (o Options) deletable(indexes []uint64) int {
+	n := max(len(indexes)-o.Retain, 0)
+	if o.History == 0 || n == 0 {
+		return n
+	}
+	newest := indexes[len(indexes)-1]
+	if newest < o.History {
+		return 0 // the window reaches below every snapshot
+	}
+	// The newest snapshot at or below the window's floor is its base.
+	base := 0
+	for i, idx := range indexes {
+		if idx <= newest-o.History {
+			base = i
+		}
+	}
+	return min(n, base)
+}
+
+// pruneLocked deletes the snapshots older than the newest Retain ones (and
+// than the History window's base) that no Reader uses.
 func (s *Store) pruneLocked() {
-	excess := len(s.snaps) - s.opts.Retain
+	indexes := make([]uint64, len(s.snaps))
+	for i, e := range s.snaps {
+		indexes[i] = e.meta.Index
+	}
+	excess := s.opts.deletable(indexes)
 	if excess <= 0 {
 		return
 	}

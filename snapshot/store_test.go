@@ -425,3 +425,55 @@ func TestParseDirName(t *testing.T) {
 		}
 	}
 }
+
+// TestHistory: besides the newest Retain snapshots the Store keeps the
+// newest one at or below Latest−History and every newer one, as it writes
+// and as it reopens.
+func TestHistory(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{ChunkBytes: 16, Retain: 2, History: 35}
+	s := openStore(t, dir, opts)
+	for i := uint64(1); i <= 10; i++ {
+		writeSnap(t, s, i*10, 2, payload(i, 40), 0)
+	}
+	// Latest 100, floor 65: the base is 60.
+	want := []uint64{60, 70, 80, 90, 100}
+	if diff := cmp.Diff(want, indexes(s.List())); diff != "" {
+		t.Errorf("List (-want +got):\n%s", diff)
+	}
+	s2 := openStore(t, dir, opts)
+	if diff := cmp.Diff(want, indexes(s2.List())); diff != "" {
+		t.Errorf("List after reopen with the same options (-want +got):\n%s", diff)
+	}
+	s3 := openStore(t, dir, Options{Retain: 2})
+	if diff := cmp.Diff([]uint64{90, 100}, indexes(s3.List())); diff != "" {
+		t.Errorf("List after reopen without History (-want +got):\n%s", diff)
+	}
+}
+
+func TestDeletable(t *testing.T) {
+	for _, tt := range []struct {
+		retain  int
+		history uint64
+		indexes []uint64
+		want    int
+	}{
+		{2, 0, nil, 0},
+		{2, 0, []uint64{10, 20, 30}, 1},
+		{2, 100, []uint64{10}, 0},
+		{1, 100, []uint64{10, 20, 30}, 0},   // the window reaches below every snapshot
+		{1, 20, []uint64{10, 20, 30}, 0},    // floor 10: base 10
+		{1, 19, []uint64{10, 20, 30}, 0},    // floor 11: base 10
+		{1, 1, []uint64{10, 20, 30}, 1},     // floor 29: base 20
+		{3, 1, []uint64{10, 20, 30, 40}, 1}, // Retain keeps more than the window needs
+		{1, 15, []uint64{5, 10, 20, 30}, 1}, // floor 15: base 10
+		{2, 25, []uint64{5, 10, 20, 40}, 1}, // floor 15: base 10
+		{2, 40, []uint64{5, 10, 20, 40}, 0}, // floor 0: nothing at or below, keep all
+		{1, 0, []uint64{5, 10, 20, 40, 41}, 4},
+	} {
+		o := Options{Retain: tt.retain, History: tt.history}
+		if got := o.deletable(tt.indexes); got != tt.want {
+			t.Errorf("Retain %d History %d deletable(%v) = %d, want %d", tt.retain, tt.history, tt.indexes, got, tt.want)
+		}
+	}
+}

@@ -47,6 +47,7 @@ type serveCmd struct {
 	MaxBodyBytes   int64         `name:"max-body-bytes" help:"Largest request body accepted (0: 4 MiB)." default:"0"`
 	DiskReserve    byteSize      `name:"disk-reserve" help:"Free space to keep on the data directory's file system: below it the node, as leader, refuses writes (HTTP 507). 0: 64MiB." default:"0"`
 	MemoryLimit    byteSize      `name:"memory-limit" help:"Soft limit on the process's memory, as GOMEMLIMIT (e.g. 512MiB, 2GiB): the garbage collector works harder as the heap nears it. 0: GOMEMLIMIT's value, or none." default:"0"`
+	WatchHistory   uint64        `name:"watch-history" help:"Revisions of history a watch can start from, kept below the newest snapshot on disk (0: back to the older of the two newest snapshots)." default:"0"`
 	MaxWatchers    int           `name:"max-watchers" help:"Most watch streams served at once; more get 503 busy (0: 1000)." default:"0"`
 }
 
@@ -216,6 +217,9 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 	}
 	if c.DiskReserve > 0 {
 		opts = append(opts, yggr.WithDiskReserve(int64(c.DiskReserve)))
+	}
+	if c.WatchHistory > 0 {
+		opts = append(opts, yggr.WithWatchHistory(c.WatchHistory))
 	}
 	var peers []string
 	for _, p := range c.Peers {

@@ -105,6 +105,7 @@ func TestWatchUsage(t *testing.T) {
 		{[]string{"watch", "--from", "-1"}, "--from"},
 		{[]string{"watch", "a", "b"}, "unexpected argument b"},
 		{[]string{"serve", "--max-watchers=-1"}, "--max-watchers"},
+		{[]string{"serve", "--watch-history=-1"}, "--watch-history"},
 	} {
 		r := runIn(t, "", tt.args...)
 		if r.code != exitUsage || !strings.HasPrefix(r.stderr, "Error: ") || !strings.Contains(r.stderr, tt.stderrHas) {

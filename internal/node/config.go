@@ -49,6 +49,11 @@ type Config struct {
 	// proposals with ErrNoSpace (space.go). Zero means
 	// DefaultDiskReserve; negative disables the check.
 	DiskReserve int64
+	// History is how many log indexes below the newest snapshot the node
+	// keeps replayable (snapshot.Options.History): compaction stops at the
+	// oldest retained snapshot (historyHold), so a watch can start at any
+	// revision in that window. Zero keeps the two newest snapshots only.
+	History uint64
 	// NoSync skips fsync (benchmarks only: loses the durability guarantee).
 	NoSync bool
 	// Logger receives structured logs; nil discards them.
