@@ -66,6 +66,21 @@ func NewElection(s *Session, name string) *Election {
 	return &Election{q: newQueue(s, name)}
 }
 
+// ResumeElection returns an Election of session s that leads the election
+// name through key, whose creation revision is rev, as an earlier
+// Election's Campaign left them (Key, Rev): to proclaim or resign from
+// another request or process (the HTTP API). It fails with
+// yggr.ErrInvalid if key is not a key of the election name. It does not
+// check that the key still exists; Proclaim and Resign do.
+func ResumeElection(s *Session, name string, key []byte, rev uint64) (*Election, error) {
+	e := NewElection(s, name)
+	if err := e.q.check(key, rev); err != nil {
+		return nil, err
+	}
+	e.key, e.rev = slices.Clone(key), rev
+	return e, nil
+}
+
 // Campaign puts this candidate in the election with value and waits until
 // it leads. It fails with ctx's error if ctx ends first, or with the
 // session's error if the session ends first, and it then leaves no

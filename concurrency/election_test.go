@@ -128,6 +128,30 @@ func TestElection(t *testing.T) {
 	if got := obs.next(t, ctx); string(got.Value) != "a4" {
 		t.Fatalf("observed %+v, want a4", got)
 	}
+	// Resumed from its key and rev (another request or process), a
+	// proclaims and resigns.
+	if _, err := ResumeElection(a.q.s, name, []byte("other/x"), a.Rev()); !errors.Is(err, yggr.ErrInvalid) {
+		t.Errorf("ResumeElection with a foreign key: %v, want ErrInvalid", err)
+	}
+	r, err := ResumeElection(a.q.s, name, a.Key(), a.Rev())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Proclaim(ctx, []byte("a5")); err != nil {
+		t.Fatal(err)
+	}
+	for l, err := range r.Observe(ctx) {
+		if err != nil || string(l.Value) != "a5" {
+			t.Fatalf("Observe via the resumed election: %+v, %v; want a5", l, err)
+		}
+		break
+	}
+	if err := r.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Leader(ctx); !errors.Is(err, ErrNoLeader) {
+		t.Errorf("Leader after the resumed Resign: %v, want ErrNoLeader", err)
+	}
 	for _, bad := range []func() error{
 		func() error { _, err := CurrentLeader(ctx, db, ""); return err },
 		func() error { return NewElection(newTestSession(t, db), "").Campaign(ctx, nil) },

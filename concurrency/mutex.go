@@ -51,6 +51,21 @@ func NewMutex(s *Session, name string) *Mutex {
 	return &Mutex{q: newQueue(s, name)}
 }
 
+// ResumeMutex returns a Mutex of session s that holds the lock name
+// through key, whose creation revision is token, as an earlier Mutex's
+// Lock left them (Key, Token): to write under the lock, or unlock it, from
+// another request or process (the HTTP API's unlock). It fails with
+// yggr.ErrInvalid if key is not a key of the lock name. It does not check
+// that the key still exists; Txn and Unlock do.
+func ResumeMutex(s *Session, name string, key []byte, token uint64) (*Mutex, error) {
+	m := NewMutex(s, name)
+	if err := m.q.check(key, token); err != nil {
+		return nil, err
+	}
+	m.key, m.rev = slices.Clone(key), token
+	return m, nil
+}
+
 // Lock waits until it holds the lock. It fails with ctx's error if ctx
 // ends first, with the session's error (ErrSessionClosed,
 // ErrSessionExpired) if the session ends first, and it then leaves no key

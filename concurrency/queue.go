@@ -43,6 +43,20 @@ func (q queue) member(key []byte) bool {
 	return true
 }
 
+// check validates a key and creation revision handed back by a client.
+func (q queue) check(key []byte, rev uint64) error {
+	if err := checkName(q.name); err != nil {
+		return err
+	}
+	if !q.member(key) {
+		return fmt.Errorf("%w: %q is not a key of %q", yggr.ErrInvalid, key, q.name)
+	}
+	if rev == 0 {
+		return fmt.Errorf("%w: revision 0", yggr.ErrInvalid)
+	}
+	return nil
+}
+
 // opTimeout bounds the writes a queue makes on a caller's behalf after
 // the caller stopped waiting (the outcome of a create, the removal of a
 // key): long enough for an election, short enough not to hang.
@@ -100,7 +114,7 @@ func (q queue) sessionErr() error {
 	if err := q.s.Err(); err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: lease %d not found", ErrSessionExpired, q.s.id)
+	return fmt.Errorf("%w: %w: lease %d", ErrSessionExpired, yggr.ErrLeaseNotFound, q.s.id)
 }
 
 // remove deletes key (only the one created at rev, or any if rev is 0),
@@ -176,7 +190,7 @@ func (q queue) waitTurn(ctx context.Context, key []byte, rev uint64) error {
 		if h := q.s.hooks; h != nil && h.waiting != nil {
 			h.waiting(key, pred.Key)
 		}
-		if err := q.waitDelete(ctx, pred.Key, at+1); err != nil {
+		if err := q.waitDelete(ctx, pred.Key, key, at+1); err != nil {
 			return q.cause(ctx, err)
 		}
 	}
@@ -186,10 +200,28 @@ func (q queue) waitTurn(ctx context.Context, key []byte, rev uint64) error {
 // its session's lease was revoked, or someone deleted it.
 var errKeyGone = errors.New("concurrency: the key is gone")
 
-// waitDelete waits until key is deleted at or after revision from. A watch
-// whose start was compacted away returns at once: the caller reads the
-// queue again.
-func (q queue) waitDelete(ctx context.Context, key []byte, from uint64) error {
+// waitDelete waits until pred (the predecessor) or mine (the waiter's own
+// key, which goes if the lease ends) is deleted at or after revision from:
+// two single-key watches, so that no other key's change wakes the waiter.
+// A watch whose start was compacted away returns at once: the caller reads
+// the queue again.
+func (q queue) waitDelete(ctx context.Context, pred, mine []byte, from uint64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 2)
+	for _, key := range [][]byte{pred, mine} {
+		// A watcher: owned by this wait, it ends when the first of the
+		// two keys goes (cancel) or ctx ends.
+		go func() { done <- q.watchDelete(ctx, key, from) }()
+	}
+	err := <-done
+	cancel()
+	<-done
+	return err
+}
+
+// watchDelete waits until key is deleted at or after revision from.
+func (q queue) watchDelete(ctx context.Context, key []byte, from uint64) error {
 	end := append(bytes.Clone(key), 0)
 	for c, err := range q.s.db.Watch(ctx, key, end, yggr.FromRevision(from)) {
 		if errors.Is(err, yggr.ErrCompacted) {

@@ -48,6 +48,8 @@ type Session struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// passive: no keepalives and no revoke (WithoutKeepAlive).
+	passive bool
 
 	hooks *testHooks // nil outside tests
 }
@@ -56,9 +58,10 @@ type Session struct {
 type SessionOption func(*sessionOptions)
 
 type sessionOptions struct {
-	ttl   time.Duration
-	lease yggr.LeaseID
-	hooks *testHooks
+	ttl     time.Duration
+	lease   yggr.LeaseID
+	passive bool
+	hooks   *testHooks
 }
 
 // WithTTL sets the TTL of the session's lease (default DefaultTTL). A
@@ -77,6 +80,18 @@ func WithExistingLease(id yggr.LeaseID) SessionOption {
 	return func(o *sessionOptions) { o.lease = id }
 }
 
+// WithoutKeepAlive makes a session that neither keeps its lease alive nor
+// revokes it on Close: for a server that runs locks and elections on
+// behalf of a client that owns the lease (WithExistingLease) and keeps it
+// alive itself, as the HTTP API does. NewSession then makes no call to the
+// database, and the session does not know its TTL (TTL returns 0). Its
+// locks and candidacies still end when the lease ends (a waiting Lock or
+// Campaign fails with ErrSessionExpired), but Done is closed only by
+// Close.
+func WithoutKeepAlive() SessionOption {
+	return func(o *sessionOptions) { o.passive = true }
+}
+
 // NewSession grants a lease (or adopts one, WithExistingLease) and keeps it
 // alive in the background every TTL/3 until Close or until it is lost.
 func NewSession(ctx context.Context, db *yggr.DB, opts ...SessionOption) (*Session, error) {
@@ -87,6 +102,15 @@ func NewSession(ctx context.Context, db *yggr.DB, opts ...SessionOption) (*Sessi
 	sent := time.Now()
 	id := o.lease
 	ttl := o.ttl
+	if o.passive {
+		if id == 0 {
+			return nil, fmt.Errorf("%w: concurrency: WithoutKeepAlive needs WithExistingLease", yggr.ErrInvalid)
+		}
+		s := &Session{db: db, id: id, passive: true, hooks: o.hooks}
+		s.ctx, s.cancel = context.WithCancelCause(context.Background())
+		s.stop = func() {}
+		return s, nil
+	}
 	if id == 0 {
 		var err error
 		if id, err = db.Grant(ctx, ttl); err != nil {
@@ -112,7 +136,8 @@ func NewSession(ctx context.Context, db *yggr.DB, opts ...SessionOption) (*Sessi
 // Lease returns the session's lease.
 func (s *Session) Lease() yggr.LeaseID { return s.id }
 
-// TTL returns the TTL of the session's lease.
+// TTL returns the TTL of the session's lease (0 for a session made
+// WithoutKeepAlive).
 func (s *Session) TTL() time.Duration { return s.ttl }
 
 // DB returns the database the session lives in.
@@ -144,12 +169,16 @@ const closeTimeout = 5 * time.Second
 // its locks are released and its candidacies end. It returns an error if
 // the revoke failed (the lease then expires within its TTL). Closing a
 // lost session still tries to revoke its lease; closing twice does
-// nothing more.
+// nothing more. A session made WithoutKeepAlive does not revoke the lease
+// (it is not its own): Close only ends the session.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel(ErrSessionClosed) // keeps the first cause if already lost
 		s.stop()
 		s.wg.Wait()
+		if s.passive {
+			return // the lease is its owner's
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		err := s.db.Revoke(ctx, s.id)

@@ -155,3 +155,93 @@ func TestSessionExistingLease(t *testing.T) {
 		}
 	}
 }
+
+// A session made WithoutKeepAlive runs locks on a lease its owner keeps
+// alive: a waiting Lock ends when the lease goes, Close does not revoke,
+// and a lock can be resumed from its key and token elsewhere.
+func TestSessionWithoutKeepAlive(t *testing.T) {
+	ctx := testCtx(t)
+	db := openSingle(t)
+	if _, err := NewSession(ctx, db, WithoutKeepAlive()); !errors.Is(err, yggr.ErrInvalid) {
+		t.Errorf("WithoutKeepAlive without a lease: %v, want ErrInvalid", err)
+	}
+	holder := NewMutex(newTestSession(t, db), "p")
+	if err := holder.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.Grant(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSession(ctx, db, WithExistingLease(id), WithoutKeepAlive())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TTL() != 0 || s.Lease() != id {
+		t.Errorf("passive session: TTL %v lease %d, want 0 and %d", s.TTL(), s.Lease(), id)
+	}
+	res := make(chan error, 1)
+	go func() { res <- NewMutex(s, "p").Lock(ctx) }()
+	waitFor(t, "the waiter to queue", func() bool { return len(keys(t, db, "p/")) == 2 })
+	// The owner's lease ends while the lock is held by another: the
+	// waiter notices its own key go, without waiting for the holder.
+	if err := db.Revoke(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; !errors.Is(err, ErrSessionExpired) || !errors.Is(err, yggr.ErrLeaseNotFound) {
+		t.Fatalf("Lock whose lease was revoked: %v, want ErrSessionExpired and ErrLeaseNotFound", err)
+	}
+	s.Close()
+
+	// Close does not revoke; a lock resumed from its key and token unlocks.
+	id2, err := db.Grant(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := NewSession(ctx, db, WithExistingLease(id2), WithoutKeepAlive())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMutex(s2, "p")
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key, token := m.Key(), m.Token()
+	s2.Close()
+	if _, err := db.TimeToLive(ctx, id2); err != nil {
+		t.Fatalf("Close of a passive session revoked the owner's lease: %v", err)
+	}
+	s3, err := NewSession(ctx, db, WithExistingLease(id2), WithoutKeepAlive())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	for _, bad := range []struct {
+		key   []byte
+		token uint64
+	}{{[]byte("p/zz"), token}, {key, 0}, {[]byte("q/" + string(key[2:])), token}} {
+		if _, err := ResumeMutex(s3, "p", bad.key, bad.token); !errors.Is(err, yggr.ErrInvalid) {
+			t.Errorf("ResumeMutex(%q, %d): %v, want ErrInvalid", bad.key, bad.token, err)
+		}
+	}
+	wrong, err := ResumeMutex(s3, "p", key, token+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wrong.Unlock(ctx); !errors.Is(err, ErrLockLost) {
+		t.Errorf("Unlock with a wrong token: %v, want ErrLockLost", err)
+	}
+	r, err := ResumeMutex(s3, "p", key, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unlock(ctx); err != nil {
+		t.Fatalf("Unlock of a resumed lock: %v", err)
+	}
+	if ks := keys(t, db, "p/"); len(ks) != 0 {
+		t.Errorf("keys %q after the resumed unlock", ks)
+	}
+}
