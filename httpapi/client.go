@@ -127,6 +127,7 @@ type request struct {
 	body     []byte
 	json     bool // body is JSON
 	no503Try bool // a 503 is the answer (readiness), not a reason to try another endpoint
+	blocking bool // waits as long as ctx allows (a lock, a campaign): no per-attempt Timeout
 }
 
 // response is an answered request; Close releases it.
@@ -231,7 +232,11 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, req request) (*resp
 		target += "?" + req.query.Encode()
 	}
 	actx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(c.timeout, func() { cancel(errAttemptTimeout) })
+	timeout := c.timeout
+	if req.blocking {
+		timeout = 1<<63 - 1 // bounded by ctx alone
+	}
+	timer := time.AfterFunc(timeout, func() { cancel(errAttemptTimeout) })
 	stop := func() { timer.Stop(); cancel(nil) }
 	var body io.Reader
 	if req.body != nil {
