@@ -94,9 +94,18 @@ func TestLockHTTP(t *testing.T) {
 	}
 	waitFor(t, ctx, "the cancelled waiter's key to go", func() bool { return lockKeys(t, db, "jobs/report") == 1 })
 
+	// A write fenced by the lock: applied while b holds it.
+	fenced := TxnRequest{Compare: []TxnCompare{{Key: b.Key, Target: TargetCreateIndex, CreateIndex: b.Token}},
+		Success: []TxnOp{{Op: OpPut, Key: []byte("report"), Value: []byte("b")}}}
+	if res, err := c.Txn(ctx, fenced); err != nil || !res.Succeeded {
+		t.Fatalf("fenced write of the holder: %+v, %v", res, err)
+	}
 	// The holder's lease ends: the lock is lost.
 	if err := db.Revoke(ctx, lb); err != nil {
 		t.Fatal(err)
+	}
+	if res, err := c.Txn(ctx, fenced); err != nil || res.Succeeded {
+		t.Errorf("fenced write after the lock was lost: %+v, %v; want it refused", res, err)
 	}
 	if err := c.Unlock(ctx, b); !errors.Is(err, concurrency.ErrLockLost) {
 		t.Errorf("Unlock after the lease was revoked: %v, want ErrLockLost", err)
