@@ -87,6 +87,29 @@ func poll(ctx context.Context, d time.Duration, cond func() bool) bool {
 	return true
 }
 
+// retryTransient runs op until it succeeds or fails for a reason other
+// than a passing one of the cluster (no leader, a leader that died under a
+// forwarded call, a timeout), at most 10 times: a node dies and restarts
+// during the fencing test, and a healthy holder keeps its lock (a 5s
+// lease) through that.
+func retryTransient(ctx context.Context, op func() error) error {
+	var err error
+	for range 10 {
+		err = op()
+		if err == nil || !(errors.Is(err, yggr.ErrUnknownOutcome) || errors.Is(err, yggr.ErrNoLeader) ||
+			errors.Is(err, yggr.ErrNotLeader) || errors.Is(err, yggr.ErrDropped) || errors.Is(err, yggr.ErrTimeout) ||
+			errors.Is(err, yggr.ErrBusy)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return err
+}
+
 // register is a resource protected by fencing tokens: it accepts a write
 // only if its token is at least the largest it has accepted.
 type register struct {
@@ -226,23 +249,38 @@ func TestFencing(t *testing.T) {
 						if !reg.write(tok, holder) {
 							t.Errorf("%s: a healthy holder's write (token %d) was refused", holder, tok)
 						}
-						res, err := m.Txn(ctx, yggr.Request{Op: yggr.OpPut, Key: []byte("resource"), Value: fmt.Append(nil, tok)})
+						var res yggr.TxnResult
+						err := retryTransient(ctx, func() (err error) {
+							res, err = m.Txn(ctx, yggr.Request{Op: yggr.OpPut, Key: []byte("resource"), Value: fmt.Append(nil, tok)})
+							return err
+						})
 						if err != nil {
 							// Only its node's death excuses this (a lost
 							// lock of a live 5s session would be a bug).
-							if c.db(node) == db {
+							if c.db(node) == db || errors.Is(err, ErrLockLost) {
 								t.Errorf("%s: Txn under the lock: %v", holder, err)
 							}
 							dead = true
 							break
 						}
-						mu.Lock()
-						guarded = append(guarded, guardedWrite{res.Index, tok, holder})
-						mu.Unlock()
+						if res.Index != 0 { // 0: applied by a retried attempt whose answer was lost
+							mu.Lock()
+							guarded = append(guarded, guardedWrite{res.Index, tok, holder})
+							mu.Unlock()
+						}
 					}
 					healthy.Add(-1)
 					if !dead {
-						if err := m.Unlock(ctx); err != nil && c.db(node) == db {
+						retried := false
+						err := retryTransient(ctx, func() error {
+							err := m.Unlock(ctx)
+							if errors.Is(err, ErrLockLost) && retried {
+								return nil // an earlier attempt, whose answer was lost, unlocked
+							}
+							retried = err != nil
+							return err
+						})
+						if err != nil && (c.db(node) == db || errors.Is(err, ErrLockLost)) {
 							t.Errorf("%s: Unlock: %v", holder, err)
 						}
 					}
