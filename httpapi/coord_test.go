@@ -270,3 +270,55 @@ func FuzzCoordRequests(f *testing.F) {
 		}
 	})
 }
+
+// The election routes' failures: a revoked lease, a value too large, a
+// campaign that gives up, a stream ended by the server's shutdown.
+func TestElectionHTTPFailures(t *testing.T) {
+	ctx := testCtx(t)
+	db := openDB(t)
+	shutdown := make(chan struct{})
+	srv := serve(t, db, Options{MaxValueBytes: 8, Shutdown: shutdown})
+	c := newClient(t, []string{srv.URL}, ClientOptions{})
+	la, gone := grant(t, db), grant(t, db)
+	if err := db.Revoke(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Campaign(ctx, "e", gone, []byte("v")); !errors.Is(err, yggr.ErrLeaseNotFound) {
+		t.Errorf("Campaign with a revoked lease: %v, want ErrLeaseNotFound", err)
+	}
+	if _, err := c.Campaign(ctx, "e", la, []byte("123456789")); !errors.Is(err, yggr.ErrTooLarge) {
+		t.Errorf("Campaign with a value over the limit: %v, want ErrTooLarge", err)
+	}
+	a, err := c.Campaign(ctx, "e", la, []byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Proclaim(ctx, a, []byte("123456789")); !errors.Is(err, yggr.ErrTooLarge) {
+		t.Errorf("Proclaim with a value over the limit: %v, want ErrTooLarge", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.Campaign(cctx, "e", grant(t, db), []byte("b")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Campaign past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	waitFor(t, ctx, "the given-up candidacy to go", func() bool { return lockKeys(t, db, "e") == 1 })
+
+	got := make(chan error, 1)
+	go func() {
+		for _, err := range c.Observe(ctx, "e") {
+			if err != nil {
+				got <- err
+				return
+			}
+			close(shutdown) // after the first leader line
+		}
+	}()
+	select {
+	case err := <-got:
+		if !errors.Is(err, yggr.ErrClosed) {
+			t.Errorf("Observe when the server shuts down: %v, want ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Observe did not end when the server shut down")
+	}
+}
