@@ -170,7 +170,11 @@ func ExampleElection() {
 			if err != nil {
 				return
 			}
-			observed <- string(l.Value)
+			select {
+			case observed <- string(l.Value):
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 
