@@ -25,9 +25,14 @@ const (
 	CmpMissing  = kv.CmpMissing
 	CmpValue    = kv.CmpValue
 	CmpModIndex = kv.CmpModIndex
-	OpPut       = kv.OpPut
-	OpDelete    = kv.OpDelete
-	OpGet       = kv.OpGet
+	// CmpCreateIndex holds if the key's CreateIndex (the revision that
+	// created it) equals Compare.CreateIndex; 0 matches a missing key. It
+	// tells that the very key created then still exists: the fencing
+	// compare of the concurrency package's locks and elections.
+	CmpCreateIndex = kv.CmpCreateIndex
+	OpPut          = kv.OpPut
+	OpDelete       = kv.OpDelete
+	OpGet          = kv.OpGet
 )
 
 // TxnResult is the outcome of a transaction.

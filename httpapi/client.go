@@ -131,6 +131,7 @@ type request struct {
 	// idempotent marks a POST that may be sent again like a GET (a
 	// keepalive: sending it twice renews the lease twice, harmlessly).
 	idempotent bool
+	blocking   bool // waits as long as ctx allows (a lock, a campaign): no per-attempt Timeout
 }
 
 // response is an answered request; Close releases it.
@@ -235,7 +236,11 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, req request) (*resp
 		target += "?" + req.query.Encode()
 	}
 	actx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(c.timeout, func() { cancel(errAttemptTimeout) })
+	timeout := c.timeout
+	if req.blocking {
+		timeout = 1<<63 - 1 // bounded by ctx alone
+	}
+	timer := time.AfterFunc(timeout, func() { cancel(errAttemptTimeout) })
 	stop := func() { timer.Stop(); cancel(nil) }
 	var body io.Reader
 	if req.body != nil {

@@ -30,6 +30,13 @@
 //	GET    /v1/backup                    the backup stream; trailer X-Yggr-Index
 //	GET    /v1/watch?prefix=&start=&end=&from=&prev=&progress=
 //	                                     → 200 a stream of changes, one JSON line each (see Watch)
+//	POST   /v1/lock                      {"name","lease"} → waits until held → LockKey {"name","key","token","lease"}
+//	POST   /v1/unlock                    LockKey → {} (409 lock_lost if the lock was lost)
+//	POST   /v1/election/campaign         {"name","lease","value"} → waits until elected → LeaderKey {"name","key","rev","lease"}
+//	POST   /v1/election/proclaim         {"leader":LeaderKey,"value"} → {} (409 not_elected)
+//	POST   /v1/election/resign           {"leader":LeaderKey} → {}
+//	GET    /v1/election/leader?name=     → {"key","value","rev","mod_index"} (404 no_elected_leader)
+//	GET    /v1/election/observe?name=    → a stream of ObserveLine, one JSON line per leader change
 //	GET    /metrics                      Prometheus text
 //	GET    /healthz                      200 while the process serves
 //	GET    /readyz                       200 if a leader is known and applied is within 1000 of commit, else 503
@@ -111,6 +118,21 @@
 // lease_ttl; a lease ID that is not a decimal number is 400 invalid. Any
 // node serves every lease route: followers forward keepalives and
 // time-to-live questions to the leader, whose clock alone decides expiry.
+//
+// # Locks and elections
+//
+// The lock and election routes run the concurrency package's Mutex and
+// Election on the server, on a lease the client owns: the client grants
+// it, keeps it alive (every TTL/3) and revokes it when done, and the lock
+// or candidacy lasts as long as the lease (etcd's v3lock and v3election
+// model). POST /v1/lock and /v1/election/campaign wait as long as the
+// client does, not bounded by RequestTimeout; a client that hangs up while
+// waiting leaves the queue. The token of a lock (the rev of a leadership)
+// is its fencing token: see the concurrency package. Names are key
+// prefixes: a lock named N owns the keys under "N/". Codes: lock_lost and
+// not_elected (409), no_elected_leader (404), lease_not_found (404: the
+// lease does not exist, or no longer). Client.Lock and Client.Campaign do
+// not apply the client's per-attempt Timeout.
 //
 // # Usage
 //

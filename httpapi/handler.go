@@ -144,6 +144,7 @@ func NewHandler(db *yggr.DB, opts Options) http.Handler {
 	m.HandleFunc("POST /v1/snapshot", h.snapshot)
 	m.HandleFunc("GET /v1/backup", h.backup)
 	m.HandleFunc(watchPattern, h.watch)
+	h.registerCoord(m)
 	m.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPromLogger{opts.Logger}}))
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)
@@ -202,6 +203,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limitBody(w, r, h.opts.RequestTimeout)
+	if blocking(pattern) { // bounded by the client, not RequestTimeout
+		h.mux.ServeHTTP(rw, r)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
 	defer cancel()
 	h.mux.ServeHTTP(rw, r.WithContext(ctx))

@@ -24,6 +24,10 @@ const (
 	TargetMissing  = "missing"   // the key does not exist
 	TargetValue    = "value"     // the key exists and its value equals Value
 	TargetModIndex = "mod_index" // the key's modification index equals ModIndex (0: missing)
+	// TargetCreateIndex: the key's creation index equals CreateIndex (0:
+	// missing): the very key created then still exists. With a lock's key
+	// and token, a write that applies only while the lock is held.
+	TargetCreateIndex = "create_index"
 )
 
 // Operations of TxnOp.Op.
@@ -34,12 +38,15 @@ const (
 )
 
 // TxnCompare is one condition of a TxnRequest. Value is used by the
-// "value" target only, ModIndex by "mod_index" only.
+// "value" target only, ModIndex by "mod_index" only, CreateIndex by
+// "create_index" only.
 type TxnCompare struct {
 	Key      []byte `json:"key"`
 	Target   string `json:"target"`
 	Value    []byte `json:"value,omitempty"`
 	ModIndex uint64 `json:"mod_index,omitempty"`
+	// CreateIndex is for the "create_index" target.
+	CreateIndex uint64 `json:"create_index,omitempty"`
 }
 
 // TxnOp is one operation of a TxnRequest branch. Value and Lease are
@@ -127,14 +134,19 @@ func (req TxnRequest) toTxn(lim yggr.Limits) (yggr.Txn, error) {
 			}
 		case TargetModIndex:
 			cmp.Target, cmp.ModIndex = yggr.CmpModIndex, c.ModIndex
+		case TargetCreateIndex:
+			cmp.Target, cmp.CreateIndex = yggr.CmpCreateIndex, c.CreateIndex
 		default:
-			return yggr.Txn{}, errBadRequest("compare %d: unknown target %q (want exists, missing, value or mod_index)", i, c.Target)
+			return yggr.Txn{}, errBadRequest("compare %d: unknown target %q (want exists, missing, value, mod_index or create_index)", i, c.Target)
 		}
 		if c.Target != TargetValue && len(c.Value) > 0 {
 			return yggr.Txn{}, errBadRequest("compare %d: value is only for target value", i)
 		}
 		if c.Target != TargetModIndex && c.ModIndex != 0 {
 			return yggr.Txn{}, errBadRequest("compare %d: mod_index is only for target mod_index", i)
+		}
+		if c.Target != TargetCreateIndex && c.CreateIndex != 0 {
+			return yggr.Txn{}, errBadRequest("compare %d: create_index is only for target create_index", i)
 		}
 		t.Compares = append(t.Compares, cmp)
 	}

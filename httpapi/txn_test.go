@@ -41,6 +41,10 @@ func TestDecodeTxn(t *testing.T) {
 		{`{"failure":[{"op":"get","key":"aw==","lease":1}]}`, yggr.Txn{}, 400},
 		{`{"success":[{"op":"put","key":"aw==","lease":-1}]}`, yggr.Txn{}, 400},
 		{`{"success":[{"op":"put","key":"aw==","lease":"7"}]}`, yggr.Txn{}, 400},
+		{`{"compare":[{"key":"aw==","target":"create_index","create_index":7}]}`,
+			yggr.Txn{Compares: []yggr.Compare{{Key: []byte("k"), Target: yggr.CmpCreateIndex, CreateIndex: 7}}}, 0},
+		{`{"compare":[{"key":"aw==","target":"mod_index","create_index":7}]}`, yggr.Txn{}, 400},
+		{`{"compare":[{"key":"aw==","target":"create_index","mod_index":7}]}`, yggr.Txn{}, 400},
 		{``, yggr.Txn{}, 400},
 		{`null x`, yggr.Txn{}, 400},
 		{`[]`, yggr.Txn{}, 400},
@@ -82,7 +86,7 @@ func b64(n int) string {
 func requestOf(t yggr.Txn) TxnRequest {
 	var req TxnRequest
 	for _, c := range t.Compares {
-		req.Compare = append(req.Compare, TxnCompare{Key: c.Key, Target: c.Target.String(), Value: c.Value, ModIndex: c.ModIndex})
+		req.Compare = append(req.Compare, TxnCompare{Key: c.Key, Target: c.Target.String(), Value: c.Value, ModIndex: c.ModIndex, CreateIndex: c.CreateIndex})
 	}
 	for _, r := range t.Then {
 		req.Success = append(req.Success, TxnOp{Op: r.Op.String(), Key: r.Key, Value: r.Value, Lease: yggr.LeaseID(r.Lease)})
@@ -129,7 +133,7 @@ func FuzzDecodeTxn(f *testing.F) {
 		}
 		for _, c := range txn.Compares {
 			check(c.Key, c.Value)
-			if c.Target < yggr.CmpExists || c.Target > yggr.CmpModIndex {
+			if c.Target < yggr.CmpExists || c.Target > yggr.CmpCreateIndex {
 				t.Fatalf("accepted compare target %d", c.Target)
 			}
 		}

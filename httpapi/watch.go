@@ -45,7 +45,7 @@ const watchPattern = "GET /v1/watch"
 
 // streaming reports whether the route of pattern is a long-lived stream,
 // which RequestTimeout does not bound.
-func streaming(pattern string) bool { return pattern == watchPattern }
+func streaming(pattern string) bool { return pattern == watchPattern || pattern == observePattern }
 
 // WatchLine is one line of a watch stream: a change (Revision and
 // Events), a progress notification (Progress, with the revision through

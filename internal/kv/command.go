@@ -10,11 +10,12 @@ import (
 // guess at it.
 //
 // Version 2 adds leases: a put (also in a transaction) that attaches its
-// key to a lease, and the lease grant and revoke commands. The encoder
-// writes version 2 only for a command that uses leases, so that every
-// command without one keeps its version 1 bytes, which replicas of the
-// previous release still apply (see doc.go: use leases only once every
-// replica runs a release that reads version 2).
+// key to a lease, and the lease grant and revoke commands; and the
+// create-index compare (CmpCreateIndex). The encoder writes version 2 only
+// for a command that uses one of them, so that every command without one
+// keeps its version 1 bytes, which replicas of the previous release still
+// apply (see doc.go: use leases only once every replica runs a release that
+// reads version 2).
 const (
 	commandVersion      = 1
 	commandVersionLease = 2
@@ -86,10 +87,15 @@ const (
 	CmpMissing  CmpTarget = 2 // the key does not exist
 	CmpValue    CmpTarget = 3 // the key exists and its value equals Value
 	CmpModIndex CmpTarget = 4 // the key's ModIndex equals ModIndex; a missing key has ModIndex 0
+	// CmpCreateIndex: the key's CreateIndex equals CreateIndex; a missing
+	// key has CreateIndex 0. A key deleted and created again has a new
+	// CreateIndex, so this tells "the very key created at that index still
+	// exists", whatever was put to it since (version 2).
+	CmpCreateIndex CmpTarget = 5
 )
 
 // String returns the target's name ("exists", "missing", "value",
-// "mod_index").
+// "mod_index", "create_index").
 func (c CmpTarget) String() string {
 	switch c {
 	case CmpExists:
@@ -100,6 +106,8 @@ func (c CmpTarget) String() string {
 		return "value"
 	case CmpModIndex:
 		return "mod_index"
+	case CmpCreateIndex:
+		return "create_index"
 	}
 	return fmt.Sprintf("target(%d)", uint8(c))
 }
@@ -111,6 +119,9 @@ type Compare struct {
 	Target   CmpTarget
 	Value    []byte // CmpValue only; empty otherwise
 	ModIndex uint64 // CmpModIndex only; zero otherwise. 0 matches a missing key
+	// CreateIndex is for CmpCreateIndex only; zero otherwise. 0 matches a
+	// missing key.
+	CreateIndex uint64
 }
 
 // Request is one operation of a Txn branch.
@@ -193,12 +204,14 @@ func EncodeDelete(key []byte) []byte {
 
 // EncodeTxn encodes a transaction command. It does not validate t; call
 // Limits.CheckTxn first. Fields that the target or op does not use (a
-// Compare's Value unless CmpValue, its ModIndex unless CmpModIndex, a
+// Compare's Value unless CmpValue, its ModIndex unless CmpModIndex, its
+// CreateIndex unless CmpCreateIndex, a
 // Request's Value unless OpPut) are not encoded. Invalid targets or ops make
 // an undecodable command.
 func EncodeTxn(t Txn) []byte {
 	b := make([]byte, 0, txnSizeHint(t))
-	leased := txnUsesLeases(t)
+	// A version 2 transaction carries a lease (maybe 0) on every put.
+	leased := txnUsesLeases(t) || txnComparesCreate(t)
 	if leased {
 		b = append(b, commandVersionLease, byte(KindTxn))
 	} else {
@@ -213,6 +226,8 @@ func EncodeTxn(t Txn) []byte {
 			b = appendBytes(b, c.Value)
 		case CmpModIndex:
 			b = binary.AppendUvarint(b, c.ModIndex)
+		case CmpCreateIndex:
+			b = binary.AppendUvarint(b, c.CreateIndex)
 		}
 	}
 	b = appendRequests(b, t.Then, leased)
@@ -227,6 +242,17 @@ func txnUsesLeases(t Txn) bool {
 			if r.Op == OpPut && r.Lease != 0 {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// txnComparesCreate reports whether t has a CmpCreateIndex compare, which
+// makes it a version 2 command.
+func txnComparesCreate(t Txn) bool {
+	for _, c := range t.Compares {
+		if c.Target == CmpCreateIndex {
+			return true
 		}
 	}
 	return false
@@ -315,8 +341,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Key = d.key("delete key")
 	case c.Kind == KindTxn:
 		c.Txn = decodeTxn(&d, leased)
-		if d.err == nil && leased && !txnUsesLeases(c.Txn) {
-			d.fail("version 2 transaction without a lease")
+		if d.err == nil && leased && !txnUsesLeases(c.Txn) && !txnComparesCreate(c.Txn) {
+			d.fail("version 2 transaction without a lease or a create_index compare")
 		}
 	case c.Kind == KindLeaseGrant && leased:
 		if c.TTL = d.uvarint("lease ttl"); d.err == nil && c.TTL == 0 {
@@ -349,6 +375,12 @@ func decodeTxn(d *decoder, leased bool) Txn {
 				c.Value = d.bytes("compare value")
 			case CmpModIndex:
 				c.ModIndex = d.uvarint("compare mod index")
+			case CmpCreateIndex:
+				if !leased {
+					d.fail("create_index compare in a version 1 command")
+					break
+				}
+				c.CreateIndex = d.uvarint("compare create index")
 			default:
 				d.fail("unknown compare target %d", uint8(c.Target))
 			}

@@ -74,6 +74,10 @@ var sampleCommands = []struct {
 	{"delete", Command{Kind: KindDelete, Key: []byte("key")}},
 	{"txn empty", Command{Kind: KindTxn}},
 	{"txn", Command{Kind: KindTxn, Txn: sampleTxn}},
+	{"txn create_index", Command{Kind: KindTxn, Txn: Txn{
+		Compares: []Compare{{Key: []byte("c"), Target: CmpCreateIndex, CreateIndex: 300}, {Key: []byte("e"), Target: CmpExists}},
+		Then:     []Request{{Op: OpDelete, Key: []byte("c")}},
+	}}},
 }
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -110,6 +114,12 @@ func TestEncodeShortcuts(t *testing.T) {
 				Then: []Request{{Op: OpDelete, Key: []byte("k"), Value: []byte("x")}}}),
 			EncodeTxn(Txn{Compares: []Compare{{Key: []byte("k"), Target: CmpExists}},
 				Then: []Request{{Op: OpDelete, Key: []byte("k")}}})},
+		{"create index is not encoded for another target",
+			EncodeTxn(Txn{Compares: []Compare{{Key: []byte("k"), Target: CmpModIndex, ModIndex: 2, CreateIndex: 9}}}),
+			EncodeTxn(Txn{Compares: []Compare{{Key: []byte("k"), Target: CmpModIndex, ModIndex: 2}}})},
+		{"a create_index compare makes a version 2 command",
+			EncodeTxn(Txn{Compares: []Compare{{Key: []byte("k"), Target: CmpCreateIndex, CreateIndex: 2}}})[:1],
+			[]byte{commandVersionLease}},
 	}
 	for _, tt := range tests {
 		if !bytes.Equal(tt.got, tt.want) {
@@ -145,6 +155,8 @@ func TestDecodeCommandErrors(t *testing.T) {
 		{"txn request empty key", []byte{commandVersion, byte(KindTxn), 0, 1, byte(OpGet), 0, 0}},
 		{"txn missing else", []byte{commandVersion, byte(KindTxn), 0, 0}},
 		{"txn trailing byte", append(EncodeTxn(Txn{}), 0)},
+		{"create_index compare in version 1", []byte{commandVersion, byte(KindTxn), 1, byte(CmpCreateIndex), 1, 'k', 2, 0, 0}},
+		{"version 2 txn with neither a lease nor a create_index compare", []byte{commandVersionLease, byte(KindTxn), 1, byte(CmpExists), 1, 'k', 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,7 +186,7 @@ func TestKindOpTargetStrings(t *testing.T) {
 		{KindPut.String(), "put"}, {KindDelete.String(), "delete"}, {KindTxn.String(), "txn"}, {Kind(9).String(), "kind(9)"},
 		{OpPut.String(), "put"}, {OpDelete.String(), "delete"}, {OpGet.String(), "get"}, {Op(0).String(), "op(0)"},
 		{CmpExists.String(), "exists"}, {CmpMissing.String(), "missing"}, {CmpValue.String(), "value"},
-		{CmpModIndex.String(), "mod_index"}, {CmpTarget(7).String(), "target(7)"},
+		{CmpModIndex.String(), "mod_index"}, {CmpCreateIndex.String(), "create_index"}, {CmpTarget(7).String(), "target(7)"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -195,6 +207,8 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(EncodePutLease([]byte("k"), []byte("v"), 2))
 	f.Add(EncodeTxn(Txn{Then: []Request{{Op: OpPut, Key: []byte("k"), Lease: 2}, {Op: OpDelete, Key: []byte("j")}}}))
 	f.Add([]byte{commandVersion, byte(KindTxn), 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0})
+	f.Add(EncodeTxn(Txn{Compares: []Compare{{Key: []byte("k"), Target: CmpCreateIndex, CreateIndex: 2}},
+		Then: []Request{{Op: OpPut, Key: []byte("k"), Value: []byte("v")}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeCommand(b)
 		s := New()

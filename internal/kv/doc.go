@@ -34,6 +34,9 @@
 // requests, in order, at one log index; a get inside a transaction sees the
 // puts and deletes before it. A missing key has ModIndex 0, so CmpModIndex
 // with ModIndex 0 means "create only if missing" as well as CmpMissing does.
+// CmpCreateIndex tests the index that created the key (0: missing): it
+// holds only while the very key created then exists, across later puts to
+// it, which is what a lock holder's fencing compare needs.
 //
 // # Design
 //

@@ -66,7 +66,7 @@ func (l Limits) checkValue(value []byte) error {
 
 // CheckTxn checks a transaction: at most MaxTxnOps compares and requests in
 // each branch (ErrTooLarge); known targets and ops (ErrInvalid); every key
-// and value as for CheckKey and CheckPut; no Value or ModIndex on a compare
+// and value as for CheckKey and CheckPut; no Value, ModIndex or CreateIndex on a compare
 // or request that does not use it (ErrInvalid, as it would be silently
 // dropped by the encoding).
 func (l Limits) CheckTxn(t Txn) error {
@@ -107,7 +107,7 @@ func (l Limits) checkCompare(c Compare) error {
 		if err := l.checkValue(c.Value); err != nil {
 			return err
 		}
-	case CmpModIndex:
+	case CmpModIndex, CmpCreateIndex:
 	default:
 		return fmt.Errorf("%w: unknown compare target %d", ErrInvalid, uint8(c.Target))
 	}
@@ -116,6 +116,9 @@ func (l Limits) checkCompare(c Compare) error {
 	}
 	if c.Target != CmpModIndex && c.ModIndex != 0 {
 		return fmt.Errorf("%w: mod index given for a %s compare", ErrInvalid, c.Target)
+	}
+	if c.Target != CmpCreateIndex && c.CreateIndex != 0 {
+		return fmt.Errorf("%w: create index given for a %s compare", ErrInvalid, c.Target)
 	}
 	return nil
 }

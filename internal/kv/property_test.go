@@ -89,6 +89,11 @@ func (m *model) holds(c Compare) bool {
 			return c.ModIndex == 0
 		}
 		return it.ModIndex == c.ModIndex
+	case CmpCreateIndex:
+		if !found {
+			return c.CreateIndex == 0
+		}
+		return it.CreateIndex == c.CreateIndex
 	}
 	return false
 }
@@ -187,8 +192,10 @@ func genBound() *rapid.Generator[[]byte] {
 }
 
 func genCompare(t *rapid.T, maxIndex uint64) Compare {
-	c := Compare{Key: genKey().Draw(t, "cmpKey"), Target: rapid.SampledFrom([]CmpTarget{CmpExists, CmpMissing, CmpValue, CmpModIndex}).Draw(t, "target")}
+	c := Compare{Key: genKey().Draw(t, "cmpKey"), Target: rapid.SampledFrom([]CmpTarget{CmpExists, CmpMissing, CmpValue, CmpModIndex, CmpCreateIndex}).Draw(t, "target")}
 	switch c.Target {
+	case CmpCreateIndex:
+		c.CreateIndex = rapid.Uint64Range(0, maxIndex).Draw(t, "cmpCreateIndex")
 	case CmpValue:
 		c.Value = genValue().Draw(t, "cmpValue")
 	case CmpModIndex:

@@ -56,6 +56,11 @@ func (s *Store) holds(c Compare) bool {
 			return c.ModIndex == 0 // a missing key has ModIndex 0
 		}
 		return e.view().modIndex == c.ModIndex
+	case CmpCreateIndex:
+		if !found {
+			return c.CreateIndex == 0 // a missing key has CreateIndex 0
+		}
+		return e.view().createIndex == c.CreateIndex
 	}
 	return false
 }

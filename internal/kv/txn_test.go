@@ -137,6 +137,42 @@ func TestTxn(t *testing.T) {
 			wantItems: []Item{a, b},
 		},
 		{
+			name: "create index compare holds on the key created then, after later puts",
+			txn: Txn{
+				Compares: []Compare{{Key: []byte("b"), Target: CmpCreateIndex, CreateIndex: 2}},
+				Then:     []Request{{Op: OpPut, Key: []byte("b"), Value: []byte("3")}},
+			},
+			wantSucceeded: true,
+			wantResults:   []OpResult{{Op: OpPut, Found: true}},
+			wantItems:     []Item{a, item("b", "3", 2, 4, 3)},
+		},
+		{
+			name: "create index compare fails on another create index",
+			txn: Txn{
+				Compares: []Compare{{Key: []byte("b"), Target: CmpCreateIndex, CreateIndex: 3}},
+				Then:     []Request{{Op: OpPut, Key: []byte("b"), Value: []byte("3")}},
+			},
+			wantItems: []Item{a, b},
+		},
+		{
+			name: "create index 0 holds on a missing key",
+			txn: Txn{
+				Compares: []Compare{{Key: []byte("z"), Target: CmpCreateIndex}},
+				Then:     []Request{{Op: OpPut, Key: []byte("z"), Value: []byte("1")}},
+			},
+			wantSucceeded: true,
+			wantResults:   []OpResult{{Op: OpPut}},
+			wantItems:     []Item{a, b, item("z", "1", 4, 4, 1)},
+		},
+		{
+			name: "create index 0 fails on an existing key",
+			txn: Txn{
+				Compares: []Compare{{Key: []byte("a"), Target: CmpCreateIndex}},
+				Then:     []Request{{Op: OpPut, Key: []byte("a"), Value: []byte("1")}},
+			},
+			wantItems: []Item{a, b},
+		},
+		{
 			name: "all compares must hold",
 			txn: Txn{
 				Compares: []Compare{

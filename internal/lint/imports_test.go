@@ -24,9 +24,12 @@ type rule struct {
 // root may import and which imports nothing from the module,
 // internal/watch (the root's change feed, over internal/kv's events),
 // internal/testutil (helpers for tests only: no package's own code imports
-// it, and it imports nothing from the module), and internal/diskfault (the
+// it, and it imports nothing from the module), internal/diskfault (the
 // tests' storage fault hook), which the storage layers, the runtime and the
-// root may import and which imports nothing from the module.
+// root may import and which imports nothing from the module, and
+// concurrency (sessions, locks and elections: a package above the root
+// that imports it, and that the root never imports; httpapi, cmd and the
+// examples may use it).
 var rules = []rule{
 	{pkg: "internal/record", allowModule: []string{"internal/record"}},
 	{pkg: "internal/diskfault", allowModule: []string{"internal/diskfault"}},
@@ -42,10 +45,11 @@ var rules = []rule{
 	{pkg: "internal/testutil", allowModule: []string{"internal/testutil"}},
 	{pkg: "scripts", allowModule: []string{"scripts"}}, // CI tools: the standard library only
 	{pkg: "internal/sim", allowModule: []string{"engine", "snapshot", "internal/sim", "internal/record"}},
-	{pkg: "httpapi", allowModule: []string{"", "httpapi"}},
-	{pkg: "cmd", allowModule: []string{"", "httpapi", "cmd"}},
-	{pkg: "examples", allowModule: []string{"", "httpapi", "examples"}},
-	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil"}},
+	{pkg: "concurrency", allowModule: []string{"", "concurrency"}},
+	{pkg: "httpapi", allowModule: []string{"", "httpapi", "concurrency"}},
+	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "cmd"}},
+	{pkg: "examples", allowModule: []string{"", "httpapi", "concurrency", "examples"}},
+	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil", "concurrency"}},
 }
 
 type listedPackage struct {
