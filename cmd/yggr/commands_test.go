@@ -31,7 +31,12 @@ func str(s string) *string { return &s }
 func runSteps(t *testing.T, addr string, steps []step) {
 	t.Helper()
 	for _, s := range steps {
-		r := runIn(t, s.stdin, append(slices.Clone(s.args), "--addr", addr)...)
+		args := slices.Clone(s.args)
+		at := len(args) // --addr goes last, or before a "--" that ends yggr's flags
+		if i := slices.Index(args, "--"); i >= 0 {
+			at = i
+		}
+		r := runIn(t, s.stdin, slices.Insert(args, at, "--addr", addr)...)
 		if r.code != s.wantCode {
 			t.Errorf("%s: yggr %v: got exit %d, want %d (%v)", s.name, s.args, r.code, s.wantCode, r)
 			continue

@@ -14,6 +14,8 @@
 //	yggr put svc/n1 ADDR --ttl 10s   # grant a lease, attach the key, print the lease ID
 //	yggr lease keepalive ID          # keep it alive until Ctrl-C (--once: renew once)
 //	yggr lease grant|revoke|ttl|list # the other lease operations
+//	yggr lock NAME -- CMD ARGS...    # run CMD holding a lock (fencing token in $YGGR_LOCK_TOKEN)
+//	yggr elect NAME VALUE            # campaign, lead until Ctrl-C; elect -l NAME: observe the leader
 //	yggr status                      # members with role, term, commit, applied, match, lag
 //	yggr members add n4 HOST:7071 --learner; yggr members promote n4
 //	yggr backup db.backup; yggr restore --dir DIR --id n1 db.backup
@@ -35,7 +37,8 @@
 // Exit codes: 0 success, 1 any other error (including a failed compare),
 // 2 bad usage or invalid input (a lease TTL out of range too), 3 not found
 // (a key, a member, or a lease never granted, revoked or expired), 4
-// unavailable (no leader, no endpoint answered, busy, or timed out).
+// unavailable (no leader, no endpoint answered, busy, or timed out; a lock
+// or leadership lost). yggr lock exits with its command's exit code.
 //
 // # Caveats
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/concurrency"
 	"github.com/yggrdb/yggr/httpapi"
 )
 
@@ -15,7 +16,7 @@ const (
 	exitError       = 1 // any other error (including a failed compare)
 	exitUsage       = 2 // bad command line or invalid input
 	exitNotFound    = 3 // the key, member or lease does not exist (a lease also when revoked or expired)
-	exitUnavailable = 4 // no leader, busy, no endpoint answered, timed out, a write's outcome is unknown, or the node's disk failed
+	exitUnavailable = 4 // no leader, busy, no endpoint answered, timed out, a write's outcome is unknown, the node's disk failed, or a lock was lost
 )
 
 // usageError is a bad command line found after parsing.
@@ -40,9 +41,14 @@ var errCompareFailed = errors.New("compare failed")
 // exitCode maps an error to the process exit code.
 func exitCode(err error) int {
 	var ue usageError
+	var ce commandExit
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.Is(err, concurrency.ErrLockLost): // also when its lease is not found
+		return exitUnavailable
 	case errors.As(err, &ue), errors.Is(err, yggr.ErrInvalid), errors.Is(err, yggr.ErrConfig):
 		return exitUsage
 	case errors.Is(err, yggr.ErrNotFound), errors.Is(err, yggr.ErrLeaseNotFound):

@@ -21,6 +21,8 @@ type cli struct {
 	Scan           scanCmd           `cmd:"" help:"List keys in order by prefix or range."`
 	Watch          watchCmd          `cmd:"" help:"Print the changes to a prefix or range as they happen."`
 	Lease          leaseCmd          `cmd:"" help:"Grant, keep alive, revoke and inspect leases (keys with a TTL)."`
+	Lock           lockCmd           `cmd:"" help:"Run a command while holding a lock."`
+	Elect          electCmd          `cmd:"" help:"Campaign in an election and lead until interrupted, or observe its leader (-l)."`
 	Cas            casCmd            `cmd:"" help:"Compare-and-swap a key's value."`
 	Txn            txnCmd            `cmd:"" help:"Run a transaction given as JSON."`
 	Status         statusCmd         `cmd:"" help:"Show the cluster's members and their replication state."`
@@ -78,6 +80,10 @@ func run(ctx context.Context, args []string, e *env) int {
 		return exitUsage
 	}
 	if err := kctx.Run(e); err != nil {
+		var ce commandExit
+		if errors.As(err, &ce) {
+			return ce.code // the command said what it had to say
+		}
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
 		return exitCode(err)
 	}
