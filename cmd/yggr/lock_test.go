@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"os"
-	"strconv"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
