@@ -2,6 +2,7 @@ package yggr
 
 import (
 	"context"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"testing"
 	"time"
 )
@@ -15,6 +16,17 @@ func TestClusterStatus(t *testing.T) {
 	if err := c.dbs[leader].Put(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
+	// The put is acknowledged once a majority has it: wait for the third
+	// member too, so that every member's commit index is set.
+	want := c.dbs[leader].Status().Commit
+	testutil.WaitFor(t, "every member to learn the commit of the put", func() bool {
+		for _, db := range c.dbs {
+			if db.Status().Commit < want {
+				return false
+			}
+		}
+		return true
+	})
 	var via string
 	for _, id := range c.ids {
 		if id != leader {
