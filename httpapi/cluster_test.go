@@ -170,10 +170,15 @@ func TestThreeNodeCluster(t *testing.T) {
 	if err != nil || string(got) != "x" {
 		t.Errorf("Get via n4 = %q, %v; want x", got, err)
 	}
-	ms, err := all.Members(ctx)
-	if err != nil || len(ms) != 4 || !ms[3].Voter {
-		t.Errorf("Members after promoting n4 = %+v, %v; want 4 voters", ms, err)
-	}
+	// Members is the answering node's view: a follower may not have
+	// applied the promotion yet (failed once so), but it gets there.
+	testutil.WaitFor(t, "every endpoint to list n4 as a voter", func() bool {
+		ms, err := all.Members(ctx)
+		if err != nil {
+			t.Fatalf("Members after promoting n4: %v", err)
+		}
+		return len(ms) == 4 && ms[3].Voter
+	})
 	if err := all.RemoveMember(ctx, "n4"); err != nil {
 		t.Fatalf("RemoveMember n4: %v", err)
 	}
