@@ -293,6 +293,13 @@ func TestWrongSecretIsRefused(t *testing.T) {
 	if l := dbs["n3"].Status().Leader; l != "" {
 		t.Fatalf("the node with the wrong secret knows leader %q", l)
 	}
+	// The refusals are counted on both sides (Metrics, and Prometheus's
+	// yggr_peer_handshake_failures_total).
+	for _, id := range []string{"n1", "n3"} {
+		testutil.WaitFor(t, id+" to count a refused handshake", func() bool {
+			return dbs[id].Metrics().PeerHandshakeFailures > 0
+		})
+	}
 }
 
 // TestBadNodeIDIsInvalid: the offline helpers refuse a malformed node ID

@@ -35,7 +35,12 @@ type Metrics struct {
 	// as last read (0 if unknown), DiskReserveBytes the reserve below which
 	// the node refuses writes as leader (0: no check; WithDiskReserve).
 	DiskFreeBytes, DiskReserveBytes uint64
-	Followers                       []FollowerStatus
+	// PeerHandshakeFailures counts refused peer TLS handshakes in both
+	// directions (a wrong cluster secret or CA, a newer wire version,
+	// an unknown peer); PeerBadFrames counts undecodable frames received
+	// from peers. Both only grow.
+	PeerHandshakeFailures, PeerBadFrames uint64
+	Followers                            []FollowerStatus
 
 	// Latencies (seconds) and sizes.
 	ProposeSeconds, ReadSeconds, FsyncSeconds, ApplySeconds, SnapshotSeconds Histogram
@@ -72,6 +77,10 @@ func (db *DB) Metrics() Metrics {
 		ApplySeconds: rm.ApplySeconds, SnapshotSeconds: rm.SnapshotSeconds, BatchSize: rm.BatchSize,
 		ProposeQueueSeconds: rm.StageQueueSeconds, ProposeCommitSeconds: rm.StageCommitSeconds,
 		ProposeApplySeconds: rm.StageApplySeconds, ProposeReplySeconds: rm.StageReplySeconds,
+	}
+	if db.net != nil { // nil on a single node
+		nm := db.net.Metrics()
+		m.PeerHandshakeFailures, m.PeerBadFrames = nm.HandshakeFailures, nm.BadFrames
 	}
 	for _, f := range st.Followers {
 		m.Followers = append(m.Followers, FollowerStatus{ID: string(f.ID), Match: f.Match, Next: f.Next,

@@ -574,6 +574,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	m := db.Metrics()
 	for _, want := range []string{
 		"yggr_elections_started_total 1",
+		"yggr_peer_handshake_failures_total 0",
 		"yggr_elections_won_total 1",
 		"yggr_is_leader 1",
 		fmt.Sprintf("yggr_term %d", m.Term),

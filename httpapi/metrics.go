@@ -73,6 +73,8 @@ func newDBCollector(db *yggr.DB) *dbCollector {
 	gauge("commit_index", "Commit index.", func(m *yggr.Metrics) float64 { return float64(m.Commit) })
 	gauge("applied_index", "Applied index.", func(m *yggr.Metrics) float64 { return float64(m.Applied) })
 	gauge("last_index", "Index of the last log entry.", func(m *yggr.Metrics) float64 { return float64(m.LastIndex) })
+	counter("peer_handshake_failures", "Peer TLS handshakes refused, in both directions (wrong cluster credentials, wire version, unknown peer).", func(m *yggr.Metrics) uint64 { return m.PeerHandshakeFailures })
+	counter("peer_bad_frames", "Undecodable frames received from peers.", func(m *yggr.Metrics) uint64 { return m.PeerBadFrames })
 	gauge("disk_free_bytes", "Free space of the data directory's file system, as last read (0 if unknown).", func(m *yggr.Metrics) float64 { return float64(m.DiskFreeBytes) })
 	gauge("disk_reserve_bytes", "Free space below which this node refuses writes as leader (0: no check).", func(m *yggr.Metrics) float64 { return float64(m.DiskReserveBytes) })
 	gauge("snapshot_index", "Index of the latest snapshot.", func(m *yggr.Metrics) float64 { return float64(m.SnapshotIndex) })
