@@ -27,6 +27,10 @@ var (
 	// ErrFormat reports a directory written by a format this code cannot
 	// read (a newer yggr); the message says which.
 	ErrFormat = errors.New("log: unsupported format")
+	// ErrStaleSnapshot: SetSnapshot or ResetTo was given a snapshot older
+	// than the one recorded (a snapshot installed from the leader overtook
+	// a local one being written). Nothing was written; the store is fine.
+	ErrStaleSnapshot = errors.New("log: snapshot older than the recorded one")
 )
 
 // Options configure Open. The zero value is usable.

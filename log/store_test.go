@@ -703,3 +703,24 @@ func TestWriteSeveralBatches(t *testing.T) {
 		t.Errorf("LastIndex after a refused Write = %d, want 4", got)
 	}
 }
+
+// A snapshot older than the recorded one (a local snapshot overtaken by
+// one installed from the leader) is refused with ErrStaleSnapshot, writes
+// nothing, and leaves the store usable.
+func TestStaleSnapshot(t *testing.T) {
+	s := openMem(t)
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 10)})
+	if err := s.SetSnapshot(engine.SnapshotMeta{Index: 8, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSnapshot(engine.SnapshotMeta{Index: 5, Term: 1}); !errors.Is(err, ErrStaleSnapshot) {
+		t.Fatalf("SetSnapshot of an older snapshot: %v, want ErrStaleSnapshot", err)
+	}
+	if err := s.ResetTo(engine.SnapshotMeta{Index: 6, Term: 1}, false); !errors.Is(err, ErrStaleSnapshot) {
+		t.Fatalf("ResetTo an older snapshot: %v, want ErrStaleSnapshot", err)
+	}
+	if st := mustLoad(t, s); st.Snapshot.Index != 8 {
+		t.Fatalf("recorded snapshot %d after the refusals, want 8", st.Snapshot.Index)
+	}
+	mustWrite(t, s, Batch{Entries: ents(1, 11, 11)})
+}

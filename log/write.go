@@ -269,7 +269,7 @@ func (s *Store) SetSnapshot(meta engine.SnapshotMeta) error {
 		return fmt.Errorf("log: snapshot %s: %w", meta, err)
 	}
 	if meta.Index < snap.Index {
-		return fmt.Errorf("log: snapshot %s is older than the recorded %s", meta, snap)
+		return fmt.Errorf("%w: %s, recorded %s", ErrStaleSnapshot, meta, snap)
 	}
 	if meta.Index > last {
 		return fmt.Errorf("log: snapshot %s is beyond the last index %d (use ResetTo)", meta, last)
@@ -310,7 +310,7 @@ func (s *Store) ResetTo(meta engine.SnapshotMeta, keepLog bool) error {
 		return fmt.Errorf("log: snapshot %s: %w", meta, err)
 	}
 	if meta.Index < snap.Index {
-		return fmt.Errorf("log: snapshot %s is older than the recorded %s", meta, snap)
+		return fmt.Errorf("%w: %s, recorded %s", ErrStaleSnapshot, meta, snap)
 	}
 	meta.Membership = meta.Membership.Clone()
 	if err := s.append(encodeSnapshotOp(opReset, meta, keepLog), walOp{kind: opReset, snap: meta, keep: keepLog}); err != nil {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -478,7 +479,10 @@ func (n *Node) snapshotFinished(sd snapDone) engine.Event {
 	n.d.snapshotting = false
 	if sd.err == nil {
 		if err := n.logs.SetSnapshot(sd.meta); err != nil {
-			sd.err, sd.storage = err, true
+			// A snapshot installed from the leader meanwhile may have
+			// overtaken this one: it is obsolete, not a storage failure
+			// (found by TestWatchChaos, which stopped a healthy node).
+			sd.err, sd.storage = err, !errors.Is(err, raftlog.ErrStaleSnapshot)
 		}
 	}
 	if sd.storage {
