@@ -15,6 +15,8 @@ import (
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/netquic"
 
+	"github.com/yggrdb/yggr/internal/chaosnet"
+	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/internal/testutil"
 )
 
@@ -25,11 +27,11 @@ type testCluster struct {
 	ids   []string
 	dirs  map[string]string
 	addrs map[string]string
-	nets  map[string]netquic.Network
+	nets  map[string]node.Network
 	dbs   map[string]*DB
 	opts  []Option
 	// chaos, when set, replaces QUIC with the in-process chaos twin.
-	chaos *netquic.ChaosNet
+	chaos *chaosnet.Net
 	// joined marks nodes that were re-added through membership changes
 	// (they start with WithJoin).
 	joined map[string]bool
@@ -39,8 +41,8 @@ type testCluster struct {
 // codec, seeded faults).
 func newChaosCluster(t testing.TB, n int, seed uint64, opts ...Option) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, dirs: map[string]string{}, addrs: map[string]string{}, nets: map[string]netquic.Network{},
-		dbs: map[string]*DB{}, opts: opts, chaos: netquic.NewChaosNet(seed), joined: map[string]bool{}}
+	c := &testCluster{t: t, dirs: map[string]string{}, addrs: map[string]string{}, nets: map[string]node.Network{},
+		dbs: map[string]*DB{}, opts: opts, chaos: chaosnet.New(seed), joined: map[string]bool{}}
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)
@@ -61,7 +63,7 @@ func newQUICCluster(t *testing.T, n int, opts ...Option) *testCluster {
 
 func newQUICClusterTB(t testing.TB, n int, opts ...Option) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, dirs: map[string]string{}, addrs: map[string]string{}, nets: map[string]netquic.Network{}, dbs: map[string]*DB{}, opts: opts}
+	c := &testCluster{t: t, dirs: map[string]string{}, addrs: map[string]string{}, nets: map[string]node.Network{}, dbs: map[string]*DB{}, opts: opts}
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)

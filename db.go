@@ -17,7 +17,6 @@ import (
 	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/internal/watch"
-	"github.com/yggrdb/yggr/netquic"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -51,7 +50,7 @@ type DB struct {
 	id     engine.NodeID
 	node   *node.Node
 	kv     *kv.Store
-	net    netquic.Network
+	net    node.Network
 	ownNet bool
 	opts   options
 	limits kv.Limits

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/netquic"
 )
 
@@ -145,7 +146,7 @@ func writeIdentity(dir string, id identity) error {
 }
 
 // openNetwork starts the QUIC transport with the configured security.
-func openNetwork(id engine.NodeID, addrs map[engine.NodeID]string, o options) (netquic.Network, error) {
+func openNetwork(id engine.NodeID, addrs map[engine.NodeID]string, o options) (node.Network, error) {
 	if o.network != nil {
 		return o.network, nil
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
-	"github.com/yggrdb/yggr/netquic"
 )
 
 // Option configures Open.
@@ -30,7 +29,7 @@ type options struct {
 	electionTks     int
 	join            bool
 	noSync          bool
-	network         netquic.Network // tests: an in-process network
+	network         node.Network // tests: an in-process network
 	engineTweak     func(*engine.Config)
 	driverHook      func()
 	listenAddr      string
@@ -141,7 +140,7 @@ func WithSnapshotEntries(n uint64) Option {
 func withDriverHook(f func()) Option { return func(o *options) { o.driverHook = f } }
 
 // withNetwork replaces QUIC with an in-process network (tests).
-func withNetwork(n netquic.Network) Option { return func(o *options) { o.network = n } }
+func withNetwork(n node.Network) Option { return func(o *options) { o.network = n } }
 
 // Limits bound the sizes of requests; they are checked before a write is
 // proposed. Zero fields take the defaults; negative ones are refused by

@@ -168,7 +168,8 @@ func (t *Transport) serveCall(pc *peerConn, s *quic.Stream) {
 	s.Close()
 }
 
-// Call implements Network. The error wraps ErrRemote when the peer's
+// Call sends req to the peer on its own stream and waits for the
+// response of the peer's call handler, or for ctx. The error wraps ErrRemote when the peer's
 // handler failed, ErrNoHandler when it has none, ErrUnknownPeer, ErrClosed,
 // or ctx's error.
 func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]byte, error) {

@@ -211,19 +211,6 @@ func TLSConfig(caCertPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
 	}, nil
 }
 
-// NodeCertID returns the node ID a PEM certificate names.
-func NodeCertID(certPEM []byte) (engine.NodeID, error) {
-	b, _ := pem.Decode(certPEM)
-	if b == nil {
-		return "", errors.New("netquic: no certificate in PEM")
-	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		return "", fmt.Errorf("netquic: parse certificate: %w", err)
-	}
-	return nodeIDOf(c)
-}
-
 // verifyPeerCert checks that certs chain to pool (nil pool: no chain check,
 // the insecure mode) and returns the node ID of the leaf.
 func verifyPeerCert(certs []*x509.Certificate, pool *x509.CertPool) (engine.NodeID, error) {

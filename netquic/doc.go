@@ -1,6 +1,5 @@
 // Package netquic carries Raft messages between peers over QUIC with mutual
-// TLS 1.3 and a versioned msgpack wire format, and provides ChaosNet, an
-// in-process twin with fault injection for tests.
+// TLS 1.3 and a versioned msgpack wire format.
 //
 // # Usage
 //
@@ -14,8 +13,10 @@
 //	t.Send(msg)              // never blocks
 //	for m := range t.Inbound() { ... }
 //
-// The runtime is written against the Network interface, which both
-// *Transport and ChaosNet endpoints implement.
+// The runtime declares the interface it needs (internal/node.Network);
+// *Transport implements it, and so do the endpoints of the tests' in-process
+// twin, internal/chaosnet, which puts calls through this package's codec
+// (AppendCallRequest, DecodeCallResponse, ...).
 //
 // # Wire format
 //

@@ -22,20 +22,20 @@ type Kind uint8
 // Kinds. A Raft message's kind is its engine.MessageType (MsgPreVote ..
 // MsgReadIndexResp); forwarded calls have kinds of their own.
 const (
-	KindCallRequest  Kind = 0x40 // a forwarded client request (Network.Call)
+	KindCallRequest  Kind = 0x40 // a forwarded client request (Transport.Call)
 	KindCallResponse Kind = 0x41 // its response
 )
 
-// KindOf returns the frame kind of a Raft message type.
-func KindOf(t engine.MessageType) Kind { return Kind(t) }
+// kindOf returns the frame kind of a Raft message type.
+func kindOf(t engine.MessageType) Kind { return Kind(t) }
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {
 	return k == KindCallRequest || k == KindCallResponse || engine.MessageType(k).Valid()
 }
 
-// IsMessage reports whether k carries a Raft message.
-func (k Kind) IsMessage() bool { return engine.MessageType(k).Valid() }
+// isMessage reports whether k carries a Raft message.
+func (k Kind) isMessage() bool { return engine.MessageType(k).Valid() }
 
 func (k Kind) String() string {
 	switch {
@@ -43,7 +43,7 @@ func (k Kind) String() string {
 		return "CallRequest"
 	case k == KindCallResponse:
 		return "CallResponse"
-	case k.IsMessage():
+	case k.isMessage():
 		return engine.MessageType(k).String()
 	}
 	return fmt.Sprintf("Kind(%#x)", uint8(k))
@@ -62,10 +62,10 @@ func appendHeader(b []byte, k Kind, n int) []byte {
 	return binary.AppendUvarint(b, uint64(n))
 }
 
-// ValidateMessage reports whether m can be sent: a known type, valid node
+// validateMessage reports whether m can be sent: a known type, valid node
 // IDs, valid entry types, a valid snapshot membership. Exactly the messages
 // it accepts encode and decode.
-func ValidateMessage(m *engine.Message) error {
+func validateMessage(m *engine.Message) error {
 	if !m.Type.Valid() {
 		return fmt.Errorf("%w: invalid message type %d", ErrBadMessage, m.Type)
 	}
@@ -88,7 +88,7 @@ func ValidateMessage(m *engine.Message) error {
 }
 
 // ErrBadMessage is returned when asked to encode a message that would not
-// decode (see ValidateMessage).
+// decode (see validateMessage).
 var ErrBadMessage = errors.New("netquic: message cannot be encoded")
 
 // ErrFrameTooLarge is returned when a frame exceeds the size limit.
@@ -98,7 +98,7 @@ var ErrFrameTooLarge = errors.New("netquic: frame too large")
 // would not decode, and with ErrFrameTooLarge if the body exceeds
 // maxFrameBytes (0 means DefaultMaxFrameBytes).
 func AppendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
-	if err := ValidateMessage(m); err != nil {
+	if err := validateMessage(m); err != nil {
 		return b, err
 	}
 	e := encoderPool.Get().(*bodyEncoder)
@@ -109,12 +109,12 @@ func AppendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, erro
 // appendMessage is AppendMessage with the caller's encoder (a sender
 // goroutine keeps one, so big snapshot chunks reuse its buffer).
 func (e *bodyEncoder) appendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
-	if err := ValidateMessage(m); err != nil {
+	if err := validateMessage(m); err != nil {
 		return b, err
 	}
 	e.buf.Reset()
 	e.encodeMessage(m)
-	return appendBody(b, KindOf(m.Type), e, maxFrameBytes)
+	return appendBody(b, kindOf(m.Type), e, maxFrameBytes)
 }
 
 func appendBody(b []byte, k Kind, e *bodyEncoder, maxFrameBytes int) ([]byte, error) {
@@ -167,7 +167,7 @@ func DecodeMessage(frame []byte, maxFrameBytes int) (engine.Message, error) {
 }
 
 func decodeMessageBody(k Kind, body []byte) (engine.Message, error) {
-	if !k.IsMessage() {
+	if !k.isMessage() {
 		return engine.Message{}, badf("kind %s is not a Raft message", k)
 	}
 	d := decoderPool.Get().(*bodyDecoder)

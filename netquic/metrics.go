@@ -2,7 +2,7 @@ package netquic
 
 import "github.com/yggrdb/yggr/engine"
 
-// Metrics is a snapshot of a Network's counters. Counters only grow, except
+// Metrics is a snapshot of a Transport's counters. Counters only grow, except
 // that a removed peer's counters disappear with it.
 type Metrics struct {
 	Peers map[engine.NodeID]PeerMetrics

@@ -20,37 +20,6 @@ import (
 	"github.com/yggrdb/yggr/engine"
 )
 
-// Network is what the runtime uses to talk to its peers; *Transport and the
-// endpoints of a ChaosNet implement it. All methods are safe for concurrent
-// use.
-type Network interface {
-	// Send queues m for m.To and returns at once. Each peer has a bounded
-	// queue that drops its oldest messages when full (Raft retransmits).
-	// The transport keeps m until it is encoded: the caller must not
-	// modify m's slices afterwards. Messages to unknown peers are dropped
-	// and counted.
-	Send(m engine.Message)
-	// Inbound delivers received Raft messages. From is the authenticated
-	// peer: a message whose From differs from the sender's certificate is
-	// dropped and counted. The channel is closed by Close.
-	Inbound() <-chan engine.Message
-	// Call sends req to the peer on its own stream and waits for the
-	// response of the peer's call handler, or for ctx.
-	Call(ctx context.Context, to engine.NodeID, req []byte) ([]byte, error)
-	// SetCallHandler installs the function that answers peers' Calls. It
-	// runs on its own goroutine per call; ctx ends when the caller gives up
-	// or the transport closes.
-	SetCallHandler(h func(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error))
-	// SetPeer adds a peer or changes its address.
-	SetPeer(id engine.NodeID, addr string)
-	// RemovePeer forgets a peer, drops its queue and closes its connection.
-	RemovePeer(id engine.NodeID)
-	// Metrics returns a snapshot of the counters.
-	Metrics() Metrics
-	// Close stops every goroutine and closes Inbound. It is idempotent.
-	Close() error
-}
-
 // CallHandler answers a forwarded request from peer from.
 type CallHandler = func(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error)
 
@@ -122,7 +91,8 @@ const (
 	writeBatchBytes = 256 << 10
 )
 
-// Transport is a QUIC Network. Create it with Listen.
+// Transport carries a node's messages to its peers over QUIC. Create it
+// with Listen. All methods are safe for concurrent use.
 type Transport struct {
 	id        engine.NodeID
 	log       *slog.Logger
@@ -331,10 +301,14 @@ func (t *Transport) Addr() string { return t.udp.LocalAddr().String() }
 // ID returns this node's ID.
 func (t *Transport) ID() engine.NodeID { return t.id }
 
-// Inbound implements Network.
+// Inbound delivers received Raft messages. From is the authenticated
+// peer: a message whose From differs from the sender's certificate is
+// dropped and counted. The channel is closed by Close.
 func (t *Transport) Inbound() <-chan engine.Message { return t.inbound }
 
-// SetCallHandler implements Network.
+// SetCallHandler installs the function that answers peers' Calls. It
+// runs on its own goroutine per call; ctx ends when the caller gives up
+// or the transport closes.
 func (t *Transport) SetCallHandler(h func(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error)) {
 	t.handler.Store(&h)
 }
@@ -361,7 +335,8 @@ func (t *Transport) peer(id engine.NodeID) *peer {
 	return t.peers[id]
 }
 
-// SetPeer implements Network. Setting this node's own ID is ignored.
+// SetPeer adds a peer or changes its address. Setting this node's own ID
+// is ignored.
 func (t *Transport) SetPeer(id engine.NodeID, addr string) {
 	if id == t.id || !engine.ValidNodeID(id) {
 		return
@@ -400,7 +375,7 @@ func (t *Transport) ensurePeer(id engine.NodeID) *peer {
 	return p
 }
 
-// RemovePeer implements Network.
+// RemovePeer forgets a peer, drops its queue and closes its connection.
 func (t *Transport) RemovePeer(id engine.NodeID) {
 	t.mu.Lock()
 	p := t.peers[id]
@@ -411,7 +386,11 @@ func (t *Transport) RemovePeer(id engine.NodeID) {
 	}
 }
 
-// Send implements Network.
+// Send queues m for m.To and returns at once. Each peer has a bounded
+// queue that drops its oldest messages when full (Raft retransmits).
+// The transport keeps m until it is encoded: the caller must not
+// modify m's slices afterwards. Messages to unknown peers are dropped
+// and counted.
 func (t *Transport) Send(m engine.Message) {
 	p := t.peer(m.To)
 	if p == nil {
@@ -427,7 +406,7 @@ func (t *Transport) Send(m engine.Message) {
 	}
 }
 
-// Close implements Network: it closes every connection and the socket,
+// Close stops every goroutine and closes Inbound; it is idempotent. It closes every connection and the socket,
 // waits for every goroutine, then closes Inbound.
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
@@ -498,7 +477,7 @@ func (t *Transport) acceptLoop() {
 	}
 }
 
-// Metrics implements Network.
+// Metrics returns a snapshot of the counters.
 func (t *Transport) Metrics() Metrics {
 	m := Metrics{
 		Peers:             map[engine.NodeID]PeerMetrics{},

@@ -114,7 +114,7 @@ func startCluster(t testing.TB, c creds, ids ...engine.NodeID) map[engine.NodeID
 
 // recvUntil reads tr's Inbound until n messages matching keep arrived or
 // the deadline passes.
-func recvUntil(t testing.TB, tr Network, n int, timeout time.Duration, keep func(engine.Message) bool) []engine.Message {
+func recvUntil(t testing.TB, tr *Transport, n int, timeout time.Duration, keep func(engine.Message) bool) []engine.Message {
 	t.Helper()
 	var got []engine.Message
 	deadline := time.NewTimer(timeout)

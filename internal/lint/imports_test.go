@@ -29,10 +29,13 @@ type rule struct {
 // root may import and which imports nothing from the module, and
 // concurrency (sessions, locks and elections: a package above the root
 // that imports it, and that the root never imports; httpapi, cmd and the
-// examples may use it).
+// examples may use it), and internal/chaosnet (the tests' in-process twin
+// of netquic: it imports engine and netquic, and no package's own code
+// imports it, so that no binary ships it).
 var rules = []rule{
 	{pkg: "internal/record", allowModule: []string{"internal/record"}},
 	{pkg: "internal/diskfault", allowModule: []string{"internal/diskfault"}},
+	{pkg: "internal/chaosnet", allowModule: []string{"engine", "netquic", "internal/chaosnet"}},
 	{pkg: "engine", allowModule: []string{"engine"},
 		forbidStd: []string{"time", "os", "net", "sync", "sync/atomic", "io/fs", "log", "crypto/rand", "math/rand", "syscall", "unsafe"}},
 	{pkg: "log", allowModule: []string{"engine", "log", "internal/record", "internal/diskfault"}},
@@ -49,7 +52,7 @@ var rules = []rule{
 	{pkg: "httpapi", allowModule: []string{"", "httpapi", "concurrency"}},
 	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "cmd"}},
 	{pkg: "examples", allowModule: []string{"", "httpapi", "concurrency", "examples"}},
-	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil", "concurrency"}},
+	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil", "concurrency", "internal/chaosnet"}},
 }
 
 type listedPackage struct {

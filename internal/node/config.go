@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
-	"github.com/yggrdb/yggr/netquic"
 )
 
 // Config configures a Node.
@@ -30,7 +29,7 @@ type Config struct {
 	// until a leader adds it.
 	Join bool
 	// Network carries messages to peers; nil for a single-node cluster.
-	Network netquic.Network
+	Network Network
 	// StateMachine is the replicated state.
 	StateMachine StateMachine
 	// Engine tunes the protocol; ID, Peers and Seed are filled in.

@@ -1,6 +1,6 @@
 // Package node is yggr's runtime: it drives an engine.Engine with real
 // time, real storage (log.Store, snapshot.Store) and a real network
-// (netquic.Network), and applies committed entries to a StateMachine.
+// (Network, network.go), and applies committed entries to a StateMachine.
 //
 // # Goroutines
 //

@@ -12,7 +12,7 @@ import (
 )
 
 // Forwarding: a follower hands writes and membership changes to the leader
-// over the peer connection (netquic.Network.Call). The request is a kind
+// over the peer connection (Network.Call). The request is a kind
 // byte and a payload; the answer is a status byte, the applied index and a
 // payload (the result, or an error's details).
 

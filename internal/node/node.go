@@ -17,7 +17,6 @@ import (
 
 	"github.com/yggrdb/yggr/engine"
 	raftlog "github.com/yggrdb/yggr/log"
-	"github.com/yggrdb/yggr/netquic"
 	"github.com/yggrdb/yggr/snapshot"
 )
 
@@ -27,7 +26,7 @@ type Node struct {
 	cfg   Config
 	logs  *raftlog.Store
 	snaps *snapshot.Store
-	net   netquic.Network
+	net   Network
 	sm    StateMachine
 	addrs *addrBook
 	w     *waiters

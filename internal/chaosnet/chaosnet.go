@@ -1,4 +1,4 @@
-package netquic
+package chaosnet
 
 import (
 	"container/heap"
@@ -10,24 +10,25 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/netquic"
 )
 
-// ErrUnreachable is returned by a ChaosNet endpoint's Call when the peer is
+// ErrUnreachable is returned by a Net endpoint's Call when the peer is
 // partitioned, blocked, crashed or closed.
-var ErrUnreachable = errors.New("netquic: peer unreachable")
+var ErrUnreachable = errors.New("chaosnet: peer unreachable")
 
-// ChaosNet is an in-process network for tests: its endpoints implement
-// Network, every message goes through the real codec (encoded, then
+// Net is an in-process network for tests: its endpoints implement
+// the runtime's network (internal/node.Network), every message goes through the real codec (encoded, then
 // decoded on delivery), and faults are injected on command: drop and
 // duplicate probabilities, a random delay range (which reorders), partitions,
 // one-way blocks, and crashes. Random choices come from one PCG seeded by
 // the seed, made in the order Send is called, so a run is reproducible as
 // far as goroutine scheduling permits. All methods are safe for concurrent
 // use.
-type ChaosNet struct {
+type Net struct {
 	mu        sync.Mutex
 	rng       *rand.Rand
-	eps       map[engine.NodeID]*chaosEndpoint
+	eps       map[engine.NodeID]*Endpoint
 	dropP     float64
 	dupP      float64
 	minDelay  time.Duration
@@ -44,12 +45,12 @@ type ChaosNet struct {
 	closeOnce sync.Once
 }
 
-// NewChaosNet returns a fault-free network; Close stops its delivery
+// New returns a fault-free network; Close stops its delivery
 // goroutine.
-func NewChaosNet(seed uint64) *ChaosNet {
-	n := &ChaosNet{
+func New(seed uint64) *Net {
+	n := &Net{
 		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		eps:     map[engine.NodeID]*chaosEndpoint{},
+		eps:     map[engine.NodeID]*Endpoint{},
 		group:   map[engine.NodeID]int{},
 		blocked: map[[2]engine.NodeID]bool{},
 		crashed: map[engine.NodeID]bool{},
@@ -57,7 +58,7 @@ func NewChaosNet(seed uint64) *ChaosNet {
 		done:    make(chan struct{}),
 	}
 	n.wg.Add(1)
-	// Owned by the ChaosNet; ends when Close closes n.done.
+	// Owned by the Net; ends when Close closes n.done.
 	go n.deliverLoop()
 	return n
 }
@@ -65,18 +66,18 @@ func NewChaosNet(seed uint64) *ChaosNet {
 // Endpoint returns id's endpoint, creating it (or a fresh one, if the last
 // was closed). It can reach every other endpoint of the net unless
 // RemovePeer excludes one; SetPeer's address is ignored.
-func (n *ChaosNet) Endpoint(id engine.NodeID) Network {
+func (n *Net) Endpoint(id engine.NodeID) *Endpoint {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if e := n.eps[id]; e != nil && !e.closed {
 		return e
 	}
-	e := &chaosEndpoint{
+	e := &Endpoint{
 		net:     n,
 		id:      id,
 		inbound: make(chan engine.Message, 4096),
 		removed: map[engine.NodeID]bool{},
-		peers:   map[engine.NodeID]*PeerMetrics{},
+		peers:   map[engine.NodeID]*netquic.PeerMetrics{},
 	}
 	if n.closed {
 		e.closed = true
@@ -87,14 +88,14 @@ func (n *ChaosNet) Endpoint(id engine.NodeID) Network {
 }
 
 // SetDrop sets the probability that a message is lost.
-func (n *ChaosNet) SetDrop(p float64) { n.mu.Lock(); n.dropP = p; n.mu.Unlock() }
+func (n *Net) SetDrop(p float64) { n.mu.Lock(); n.dropP = p; n.mu.Unlock() }
 
 // SetDuplicate sets the probability that a message is delivered twice.
-func (n *ChaosNet) SetDuplicate(p float64) { n.mu.Lock(); n.dupP = p; n.mu.Unlock() }
+func (n *Net) SetDuplicate(p float64) { n.mu.Lock(); n.dupP = p; n.mu.Unlock() }
 
 // SetDelay delays each message (and each leg of a Call) by a uniformly
 // random duration in [min, max]; different delays reorder messages.
-func (n *ChaosNet) SetDelay(min, max time.Duration) {
+func (n *Net) SetDelay(min, max time.Duration) {
 	n.mu.Lock()
 	n.minDelay, n.maxDelay = min, max
 	n.mu.Unlock()
@@ -102,7 +103,7 @@ func (n *ChaosNet) SetDelay(min, max time.Duration) {
 
 // Partition splits the net: nodes in different groups cannot talk. Nodes
 // not listed form one more group together. It replaces any partition.
-func (n *ChaosNet) Partition(groups ...[]engine.NodeID) {
+func (n *Net) Partition(groups ...[]engine.NodeID) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.group = map[engine.NodeID]int{}
@@ -114,14 +115,14 @@ func (n *ChaosNet) Partition(groups ...[]engine.NodeID) {
 }
 
 // Block drops everything from one node to another (one way).
-func (n *ChaosNet) Block(from, to engine.NodeID) {
+func (n *Net) Block(from, to engine.NodeID) {
 	n.mu.Lock()
 	n.blocked[[2]engine.NodeID{from, to}] = true
 	n.mu.Unlock()
 }
 
 // Heal removes partitions and blocks (not crashes).
-func (n *ChaosNet) Heal() {
+func (n *Net) Heal() {
 	n.mu.Lock()
 	n.group = map[engine.NodeID]int{}
 	n.blocked = map[[2]engine.NodeID]bool{}
@@ -132,13 +133,13 @@ func (n *ChaosNet) Heal() {
 // messages in flight to it are lost (those already in its Inbound stay; a
 // test that restarts the node's runtime takes a fresh Endpoint after
 // closing the old one).
-func (n *ChaosNet) Crash(id engine.NodeID) { n.mu.Lock(); n.crashed[id] = true; n.mu.Unlock() }
+func (n *Net) Crash(id engine.NodeID) { n.mu.Lock(); n.crashed[id] = true; n.mu.Unlock() }
 
 // Restart ends Crash.
-func (n *ChaosNet) Restart(id engine.NodeID) { n.mu.Lock(); delete(n.crashed, id); n.mu.Unlock() }
+func (n *Net) Restart(id engine.NodeID) { n.mu.Lock(); delete(n.crashed, id); n.mu.Unlock() }
 
 // Close stops delivery and closes every endpoint.
-func (n *ChaosNet) Close() error {
+func (n *Net) Close() error {
 	n.closeOnce.Do(func() {
 		n.mu.Lock()
 		n.closed = true
@@ -154,7 +155,7 @@ func (n *ChaosNet) Close() error {
 }
 
 // reachableLocked reports whether from can reach to now.
-func (n *ChaosNet) reachableLocked(from, to engine.NodeID) bool {
+func (n *Net) reachableLocked(from, to engine.NodeID) bool {
 	if n.crashed[from] || n.crashed[to] || n.blocked[[2]engine.NodeID{from, to}] {
 		return false
 	}
@@ -165,7 +166,7 @@ func (n *ChaosNet) reachableLocked(from, to engine.NodeID) bool {
 	return e != nil && !e.closed
 }
 
-func (n *ChaosNet) delayLocked() time.Duration {
+func (n *Net) delayLocked() time.Duration {
 	if n.maxDelay <= n.minDelay {
 		return n.minDelay
 	}
@@ -198,7 +199,7 @@ func (h *deliveryHeap) Pop() any {
 	return d
 }
 
-func (n *ChaosNet) scheduleLocked(d delivery) {
+func (n *Net) scheduleLocked(d delivery) {
 	n.seq++
 	d.seq = n.seq
 	heap.Push(&n.pending, d)
@@ -210,7 +211,7 @@ func (n *ChaosNet) scheduleLocked(d delivery) {
 	}
 }
 
-func (n *ChaosNet) deliverLoop() {
+func (n *Net) deliverLoop() {
 	defer n.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -238,14 +239,14 @@ func (n *ChaosNet) deliverLoop() {
 
 // deliverLocked decodes a frame and hands it to its endpoint, unless the
 // link broke while it was in flight.
-func (n *ChaosNet) deliverLocked(d delivery) {
+func (n *Net) deliverLocked(d delivery) {
 	src := n.eps[d.from]
 	dst := n.eps[d.to]
 	if !n.reachableLocked(d.from, d.to) || dst.removed[d.from] {
 		src.peer(d.to).Drops++
 		return
 	}
-	m, err := DecodeMessage(d.frame, 0)
+	m, err := netquic.DecodeMessage(d.frame, 0)
 	pm := dst.peer(d.from)
 	if err != nil {
 		pm.BadFrames++
@@ -260,31 +261,32 @@ func (n *ChaosNet) deliverLocked(d delivery) {
 	}
 }
 
-// chaosEndpoint is one node's Network on a ChaosNet. Its state is guarded
-// by net.mu.
-type chaosEndpoint struct {
-	net          *ChaosNet
+// Endpoint is one node's network on a Net, with the methods of
+// netquic.Transport that the runtime uses. Its state is guarded by net.mu.
+type Endpoint struct {
+	net          *Net
 	id           engine.NodeID
 	inbound      chan engine.Message
-	handler      CallHandler
+	handler      netquic.CallHandler
 	removed      map[engine.NodeID]bool
 	closed       bool
-	peers        map[engine.NodeID]*PeerMetrics
+	peers        map[engine.NodeID]*netquic.PeerMetrics
 	unknownDrops uint64
 }
 
-func (e *chaosEndpoint) peer(id engine.NodeID) *PeerMetrics {
+func (e *Endpoint) peer(id engine.NodeID) *netquic.PeerMetrics {
 	pm := e.peers[id]
 	if pm == nil {
-		pm = &PeerMetrics{}
+		pm = &netquic.PeerMetrics{}
 		e.peers[id] = pm
 	}
 	return pm
 }
 
-func (e *chaosEndpoint) Send(m engine.Message) {
+// Send encodes m and schedules its delivery, unless a fault drops it.
+func (e *Endpoint) Send(m engine.Message) {
 	n := e.net
-	frame, err := AppendMessage(nil, &m, 0)
+	frame, err := netquic.AppendMessage(nil, &m, 0)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if e.closed || n.crashed[e.id] {
@@ -317,9 +319,11 @@ func (e *chaosEndpoint) Send(m engine.Message) {
 	}
 }
 
-func (e *chaosEndpoint) Inbound() <-chan engine.Message { return e.inbound }
+// Inbound delivers the messages sent to this endpoint; Close closes it.
+func (e *Endpoint) Inbound() <-chan engine.Message { return e.inbound }
 
-func (e *chaosEndpoint) SetCallHandler(h func(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error)) {
+// SetCallHandler installs the function that answers peers' Calls.
+func (e *Endpoint) SetCallHandler(h func(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error)) {
 	e.net.mu.Lock()
 	e.handler = h
 	e.net.mu.Unlock()
@@ -329,21 +333,21 @@ func (e *chaosEndpoint) SetCallHandler(h func(ctx context.Context, from engine.N
 // the request and before decoding the response with the real codec; each
 // leg takes the net's delay. It fails with ErrUnreachable if the link is
 // down in either direction.
-func (e *chaosEndpoint) Call(ctx context.Context, to engine.NodeID, req []byte) ([]byte, error) {
+func (e *Endpoint) Call(ctx context.Context, to engine.NodeID, req []byte) ([]byte, error) {
 	n := e.net
-	frame, err := appendCallRequest(nil, req, 0)
+	frame, err := netquic.AppendCallRequest(nil, req, 0)
 	if err != nil {
 		return nil, err
 	}
-	leg := func(from, to engine.NodeID) (CallHandler, error) {
+	leg := func(from, to engine.NodeID) (netquic.CallHandler, error) {
 		n.mu.Lock()
 		if e.closed || n.closed {
 			n.mu.Unlock()
-			return nil, ErrClosed
+			return nil, netquic.ErrClosed
 		}
 		if n.eps[to] == nil || e.removed[to] {
 			n.mu.Unlock()
-			return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, to)
+			return nil, fmt.Errorf("%w: %s", netquic.ErrUnknownPeer, to)
 		}
 		if !n.reachableLocked(from, to) {
 			n.mu.Unlock()
@@ -359,7 +363,7 @@ func (e *chaosEndpoint) Call(ctx context.Context, to engine.NodeID, req []byte) 
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-n.done:
-				return nil, ErrClosed
+				return nil, netquic.ErrClosed
 			case <-t.C:
 			}
 		}
@@ -369,64 +373,44 @@ func (e *chaosEndpoint) Call(ctx context.Context, to engine.NodeID, req []byte) 
 	if err != nil {
 		return nil, err
 	}
-	_, body, _, err := splitFrame(frame, 0)
-	if err != nil {
+	if req, err = netquic.DecodeCallRequest(frame, 0); err != nil {
 		return nil, err
 	}
-	d := newBodyDecoder()
-	req, err = d.decodeCallRequest(body)
-	if err != nil {
-		return nil, err
-	}
-	status, payload := uint64(callNoHandler), []byte(nil)
+	resp, herr := []byte(nil), error(netquic.ErrNoHandler)
 	if h != nil {
-		resp, herr := h(ctx, e.id, req)
-		status, payload = callOK, resp
-		if herr != nil {
-			status, payload = callErr, []byte(herr.Error())
-		}
+		resp, herr = h(ctx, e.id, req)
 	}
 	if _, err := leg(to, e.id); err != nil {
 		return nil, err
 	}
-	rframe, err := appendCallResponse(nil, status, payload, 0)
+	rframe, err := netquic.AppendCallResponse(nil, resp, herr, 0)
 	if err != nil {
 		return nil, err
 	}
-	_, body, _, err = splitFrame(rframe, 0)
-	if err != nil {
-		return nil, err
-	}
-	status, payload, err = d.decodeCallResponse(body)
-	if err != nil {
-		return nil, err
-	}
-	switch status {
-	case callOK:
-		return payload, nil
-	case callNoHandler:
-		return nil, fmt.Errorf("netquic: call %s: %w", to, ErrNoHandler)
-	}
-	return nil, fmt.Errorf("%w: %s: %s", ErrRemote, to, payload)
+	return netquic.DecodeCallResponse(rframe, to, 0)
 }
 
-func (e *chaosEndpoint) SetPeer(id engine.NodeID, addr string) {
+// SetPeer makes id reachable again after RemovePeer; addr is ignored.
+func (e *Endpoint) SetPeer(id engine.NodeID, addr string) {
 	e.net.mu.Lock()
 	delete(e.removed, id)
 	e.net.mu.Unlock()
 }
 
-func (e *chaosEndpoint) RemovePeer(id engine.NodeID) {
+// RemovePeer makes id unreachable from this endpoint and forgets its
+// counters.
+func (e *Endpoint) RemovePeer(id engine.NodeID) {
 	e.net.mu.Lock()
 	e.removed[id] = true
 	delete(e.peers, id)
 	e.net.mu.Unlock()
 }
 
-func (e *chaosEndpoint) Metrics() Metrics {
+// Metrics returns a snapshot of this endpoint's counters.
+func (e *Endpoint) Metrics() netquic.Metrics {
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
-	m := Metrics{Peers: map[engine.NodeID]PeerMetrics{}, UnknownPeerDrops: e.unknownDrops}
+	m := netquic.Metrics{Peers: map[engine.NodeID]netquic.PeerMetrics{}, UnknownPeerDrops: e.unknownDrops}
 	for id, pm := range e.peers {
 		m.Peers[id] = *pm
 		m.BadFrames += pm.BadFrames
@@ -434,14 +418,15 @@ func (e *chaosEndpoint) Metrics() Metrics {
 	return m
 }
 
-func (e *chaosEndpoint) Close() error {
+// Close closes Inbound; Net.Endpoint then makes a fresh endpoint.
+func (e *Endpoint) Close() error {
 	e.net.mu.Lock()
 	e.closeLocked()
 	e.net.mu.Unlock()
 	return nil
 }
 
-func (e *chaosEndpoint) closeLocked() {
+func (e *Endpoint) closeLocked() {
 	if !e.closed {
 		e.closed = true
 		close(e.inbound)

@@ -1,29 +1,76 @@
-package netquic
+package chaosnet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/yggrdb/yggr/engine"
 
+	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/internal/testutil"
+	"github.com/yggrdb/yggr/netquic"
 )
 
-var (
-	_ Network = (*Transport)(nil)
-	_ Network = (*chaosEndpoint)(nil)
-)
+// The runtime runs on an Endpoint as on a netquic.Transport.
+var _ node.Network = (*Endpoint)(nil)
 
-func newChaos(t *testing.T, seed uint64, ids ...engine.NodeID) (*ChaosNet, map[engine.NodeID]Network) {
+// sampleMessages holds one message of every type, with every field set.
+func sampleMessages() []engine.Message {
+	var ms []engine.Message
+	for t := engine.MsgNone + 1; t.Valid(); t++ {
+		ms = append(ms, engine.Message{Type: t, Term: 5, LastIndex: 17, LastTerm: 4, PrevIndex: 16, PrevTerm: 4,
+			Entries: []engine.Entry{{Term: 5, Index: 17, Type: engine.EntryNormal, Data: []byte("x")}},
+			Commit:  12, Index: 17, Context: uint64(t), Offset: 3, Data: []byte("chunk"), Done: true,
+			Snapshot: engine.SnapshotMeta{Index: 9, Term: 2, Size: 4096,
+				Membership: engine.NewMembership([]engine.NodeID{"n1", "n2", "n3"}, []engine.NodeID{"n4"})}})
+	}
+	return ms
+}
+
+func addressed(m engine.Message, from, to engine.NodeID) engine.Message {
+	m.From, m.To = from, to
+	return m
+}
+
+func sortMsgs(ms []engine.Message) {
+	slices.SortFunc(ms, func(a, b engine.Message) int { return cmp.Compare(a.String(), b.String()) })
+}
+
+// recvUntil reads ep's Inbound until n messages matching keep arrived or
+// the deadline passes.
+func recvUntil(t testing.TB, ep *Endpoint, n int, timeout time.Duration, keep func(engine.Message) bool) []engine.Message {
 	t.Helper()
-	n := NewChaosNet(seed)
+	var got []engine.Message
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for len(got) < n {
+		select {
+		case m, ok := <-ep.Inbound():
+			if !ok {
+				t.Fatalf("Inbound closed after %d of %d messages", len(got), n)
+			}
+			if keep == nil || keep(m) {
+				got = append(got, m)
+			}
+		case <-deadline.C:
+			t.Fatalf("got %d of %d messages before the deadline", len(got), n)
+		}
+	}
+	return got
+}
+
+func newChaos(t *testing.T, seed uint64, ids ...engine.NodeID) (*Net, map[engine.NodeID]*Endpoint) {
+	t.Helper()
+	n := New(seed)
 	t.Cleanup(func() { n.Close() })
-	eps := map[engine.NodeID]Network{}
+	eps := map[engine.NodeID]*Endpoint{}
 	for _, id := range ids {
 		eps[id] = n.Endpoint(id)
 	}
@@ -36,7 +83,7 @@ func hb(from, to engine.NodeID, ctx uint64) engine.Message {
 
 // contexts sends count heartbeats n1->n2 followed by a marker, and returns
 // the Context of every heartbeat delivered before the marker.
-func contexts(t *testing.T, eps map[engine.NodeID]Network, n *ChaosNet, count uint64) []uint64 {
+func contexts(t *testing.T, eps map[engine.NodeID]*Endpoint, n *Net, count uint64) []uint64 {
 	t.Helper()
 	for i := range count {
 		eps["n1"].Send(hb("n1", "n2", i))
@@ -65,7 +112,7 @@ func TestChaosDeterministicDropAndDuplicate(t *testing.T) {
 		return contexts(t, eps, n, 300)
 	}
 	a, b, c := run(7), run(7), run(8)
-	if d := cmp.Diff(a, b); d != "" {
+	if d := gocmp.Diff(a, b); d != "" {
 		t.Errorf("same seed, different deliveries (-first +second):\n%s", d)
 	}
 	if slices.Equal(a, c) {
@@ -163,10 +210,10 @@ func TestChaosCall(t *testing.T) {
 	if got, err := eps["n1"].Call(ctx, "n2", []byte("hi")); err != nil || string(got) != "n1:hi" {
 		t.Errorf("call: got %q, %v; want \"n1:hi\"", got, err)
 	}
-	if _, err := eps["n1"].Call(ctx, "n2", []byte("fail")); !errors.Is(err, ErrRemote) {
+	if _, err := eps["n1"].Call(ctx, "n2", []byte("fail")); !errors.Is(err, netquic.ErrRemote) {
 		t.Errorf("failing handler: got %v, want ErrRemote", err)
 	}
-	if _, err := eps["n2"].Call(ctx, "n1", nil); !errors.Is(err, ErrNoHandler) {
+	if _, err := eps["n2"].Call(ctx, "n1", nil); !errors.Is(err, netquic.ErrNoHandler) {
 		t.Errorf("no handler: got %v, want ErrNoHandler", err)
 	}
 	n.Block("n2", "n1") // the response cannot come back
@@ -181,7 +228,7 @@ func TestChaosCall(t *testing.T) {
 		t.Errorf("slow link: got %v, want DeadlineExceeded", err)
 	}
 	eps["n1"].RemovePeer("n2")
-	if _, err := eps["n1"].Call(ctx, "n2", nil); !errors.Is(err, ErrUnknownPeer) {
+	if _, err := eps["n1"].Call(ctx, "n2", nil); !errors.Is(err, netquic.ErrUnknownPeer) {
 		t.Errorf("removed peer: got %v, want ErrUnknownPeer", err)
 	}
 }
@@ -199,7 +246,7 @@ func TestChaosEncodesEveryKind(t *testing.T) {
 	got := recvUntil(t, eps["n2"], len(want), 5*time.Second, nil)
 	sortMsgs(got)
 	sortMsgs(want)
-	if d := cmp.Diff(want, got, equateEmpty); d != "" {
+	if d := gocmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("delivered (-want +got):\n%s", d)
 	}
 	if d := eps["n1"].Metrics().Peers["n2"].Drops; d != 1 {

@@ -1,0 +1,81 @@
+package netquic
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/yggrdb/yggr/engine"
+)
+
+// The frames of a forwarded call, for a transport other than Transport (the
+// tests' in-process twin) that must put calls through the real codec. Each
+// function handles exactly one frame; maxFrameBytes 0 means
+// DefaultMaxFrameBytes.
+
+// AppendCallRequest appends the frame of a call carrying req to b.
+func AppendCallRequest(b, req []byte, maxFrameBytes int) ([]byte, error) {
+	return appendCallRequest(b, req, maxFrameBytes)
+}
+
+// DecodeCallRequest decodes exactly one call request frame and returns its
+// payload, which aliases frame. Bad input is an error wrapping ErrBadFrame.
+func DecodeCallRequest(frame []byte, maxFrameBytes int) ([]byte, error) {
+	body, err := callBody(frame, KindCallRequest, maxFrameBytes)
+	if err != nil {
+		return nil, err
+	}
+	return newBodyDecoder().decodeCallRequest(body)
+}
+
+// AppendCallResponse appends the frame that answers a call to b: resp if
+// herr is nil, "no handler" if herr wraps ErrNoHandler, else herr's text
+// (truncated to a bound), as Transport answers.
+func AppendCallResponse(b, resp []byte, herr error, maxFrameBytes int) ([]byte, error) {
+	status, payload := uint64(callOK), resp
+	switch {
+	case errors.Is(herr, ErrNoHandler):
+		status, payload = callNoHandler, nil
+	case herr != nil:
+		msg := herr.Error()
+		if len(msg) > maxCallErrText {
+			msg = msg[:maxCallErrText]
+		}
+		status, payload = callErr, []byte(msg)
+	}
+	return appendCallResponse(b, status, payload, maxFrameBytes)
+}
+
+// DecodeCallResponse decodes exactly one call response frame from peer to
+// and returns what Transport.Call would: the payload (aliasing frame), or
+// an error wrapping ErrRemote (the handler failed), ErrNoHandler or
+// ErrBadFrame.
+func DecodeCallResponse(frame []byte, to engine.NodeID, maxFrameBytes int) ([]byte, error) {
+	body, err := callBody(frame, KindCallResponse, maxFrameBytes)
+	if err != nil {
+		return nil, err
+	}
+	status, payload, err := newBodyDecoder().decodeCallResponse(body)
+	if err != nil {
+		return nil, err
+	}
+	switch status {
+	case callOK:
+		return payload, nil
+	case callNoHandler:
+		return nil, fmt.Errorf("netquic: call %s: %w", to, ErrNoHandler)
+	}
+	return nil, fmt.Errorf("%w: %s: %s", ErrRemote, to, payload)
+}
+
+func callBody(frame []byte, want Kind, maxFrameBytes int) ([]byte, error) {
+	k, body, rest, err := splitFrame(frame, maxFrameBytes)
+	switch {
+	case err != nil:
+		return nil, err
+	case k != want:
+		return nil, badf("kind %s, want %s", k, want)
+	case len(rest) != 0:
+		return nil, badf("%d bytes after frame", len(rest))
+	}
+	return body, nil
+}
