@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/durable"
 	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/netquic"
 )
@@ -77,7 +78,11 @@ func clusterID(addrs map[engine.NodeID]string, join bool) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// identity is what dir/yggr.json records about the node and its cluster.
+// identity is what dir/yggr.json records about the node and its cluster:
+// the one record of who this node is and how it was created, written
+// durably once, at the first Open. The log's identity record (cluster and
+// node ID in dir/raft) is derived from it (clusterID) and only guards the
+// log against being opened as another node's; nothing reads it back.
 type identity struct {
 	ID    string   `json:"id"`
 	Peers []string `json:"peers,omitempty"` // initial voters, sorted "id=addr"
@@ -133,16 +138,14 @@ func peerIDs(peers []string) []string {
 	return out
 }
 
+// writeIdentity records id in dir/yggr.json, durably: a crash leaves the
+// old record or the new one, never an empty file (internal/durable).
 func writeIdentity(dir string, id identity) error {
 	data, err := json.MarshalIndent(id, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := identityPath(dir) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, identityPath(dir))
+	return durable.WriteFile(identityPath(dir), data)
 }
 
 // openNetwork starts the QUIC transport with the configured security.

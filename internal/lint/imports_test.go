@@ -29,19 +29,22 @@ type rule struct {
 // root may import and which imports nothing from the module, and
 // concurrency (sessions, locks and elections: a package above the root
 // that imports it, and that the root never imports; httpapi, cmd and the
-// examples may use it), and internal/chaosnet (the tests' in-process twin
+// examples may use it), internal/durable (atomic, fsynced small files:
+// it imports nothing from the module; the storage layers, the runtime and
+// the root may use it), and internal/chaosnet (the tests' in-process twin
 // of netquic: it imports engine and netquic, and no package's own code
 // imports it, so that no binary ships it).
 var rules = []rule{
 	{pkg: "internal/record", allowModule: []string{"internal/record"}},
 	{pkg: "internal/diskfault", allowModule: []string{"internal/diskfault"}},
+	{pkg: "internal/durable", allowModule: []string{"internal/durable"}},
 	{pkg: "internal/chaosnet", allowModule: []string{"engine", "netquic", "internal/chaosnet"}},
 	{pkg: "engine", allowModule: []string{"engine"},
 		forbidStd: []string{"time", "os", "net", "sync", "sync/atomic", "io/fs", "log", "crypto/rand", "math/rand", "syscall", "unsafe"}},
 	{pkg: "log", allowModule: []string{"engine", "log", "internal/record", "internal/diskfault"}},
 	{pkg: "netquic", allowModule: []string{"engine", "netquic"}},
 	{pkg: "snapshot", allowModule: []string{"engine", "snapshot", "internal/record", "internal/diskfault"}},
-	{pkg: "internal/node", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/node", "internal/kv", "internal/record", "internal/diskfault"}},
+	{pkg: "internal/node", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/node", "internal/kv", "internal/record", "internal/diskfault", "internal/durable"}},
 	{pkg: "internal/kv", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/kv", "internal/record"}},
 	{pkg: "internal/watch", allowModule: []string{"internal/watch", "internal/kv"}},
 	{pkg: "internal/lint", allowModule: []string{"internal/lint"}},

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/durable"
 )
 
 // addrBook maps member IDs to their peer addresses. Addresses arrive with
@@ -98,5 +99,5 @@ func (b *addrBook) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(b.path, data)
+	return durable.WriteFile(b.path, data)
 }

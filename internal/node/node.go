@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/durable"
 	raftlog "github.com/yggrdb/yggr/log"
 	"github.com/yggrdb/yggr/snapshot"
 )
@@ -207,7 +208,7 @@ func nextIncarnation(dir string) (uint64, error) {
 		return 0, err
 	}
 	n++
-	if err := writeFileSync(path, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
+	if err := durable.WriteFile(path, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -215,35 +216,6 @@ func nextIncarnation(dir string) (uint64, error) {
 
 // memIncarnation numbers the starts of in-memory nodes in this process.
 var memIncarnation atomic.Uint64
-
-// writeFileSync replaces path atomically and durably.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 func dirOrEmpty(cfg Config) string {
 	if cfg.InMemory {
