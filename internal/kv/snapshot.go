@@ -5,11 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // Snapshot stream format, version 1:
@@ -60,8 +61,6 @@ const (
 	// stream holds.
 	restoreChunkBytes = 1 << 20
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Snapshot is a point-in-time view of a Store: its items and applied index
 // at the moment Store.Snapshot was called. It is immutable and safe for
@@ -164,7 +163,7 @@ func (w *snapWriter) write(p []byte) {
 	if w.err != nil {
 		return
 	}
-	w.crc = crc32.Update(w.crc, castagnoli, p)
+	w.crc = record.UpdateChecksum(w.crc, p)
 	n, err := w.bw.Write(p)
 	w.n += int64(n)
 	w.err = err
@@ -233,7 +232,7 @@ func (r *snapReader) uvarints(what string, dst []uint64) error {
 	p, perr := r.br.Peek(len(dst) * binary.MaxVarintLen64)
 	off := 0
 	for i := range dst {
-		v, n := uvarint(p[off:])
+		v, n := record.Uvarint(p[off:])
 		if n == 0 && perr != nil {
 			return readErr(what, perr)
 		}
@@ -243,7 +242,7 @@ func (r *snapReader) uvarints(what string, dst []uint64) error {
 		dst[i] = v
 		off += n
 	}
-	r.crc = crc32.Update(r.crc, castagnoli, p[:off])
+	r.crc = record.UpdateChecksum(r.crc, p[:off])
 	_, _ = r.br.Discard(off) // cannot fail: the off bytes are buffered
 	return nil
 }
@@ -256,7 +255,7 @@ func (r *snapReader) full(what string, n int) ([]byte, error) {
 		k := min(n-len(buf), restoreChunkBytes)
 		buf = slices.Grow(buf, k)
 		got, err := io.ReadFull(r.br, buf[len(buf):len(buf)+k])
-		r.crc = crc32.Update(r.crc, castagnoli, buf[len(buf):len(buf)+got])
+		r.crc = record.UpdateChecksum(r.crc, buf[len(buf):len(buf)+got])
 		buf = buf[:len(buf)+got]
 		if err != nil {
 			return nil, readErr(what, err)
@@ -293,7 +292,7 @@ func (r *snapReader) copyTo(b *strings.Builder, what string, n int) error {
 		if err != nil {
 			return readErr(what, err)
 		}
-		r.crc = crc32.Update(r.crc, castagnoli, p)
+		r.crc = record.UpdateChecksum(r.crc, p)
 		b.Write(p)
 		_, _ = r.br.Discard(len(p)) // cannot fail: p is buffered
 		n -= len(p)

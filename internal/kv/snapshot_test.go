@@ -5,13 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"runtime"
 	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // snapshotBytes writes s's snapshot to memory.
@@ -159,7 +160,7 @@ func TestSnapshotPointInTime(t *testing.T) {
 
 // withCRC appends the trailer to a hand-built stream body.
 func withCRC(body []byte) []byte {
-	return binary.BigEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+	return binary.BigEndian.AppendUint32(body, record.Checksum(body))
 }
 
 // rawItem appends one item record with the given fields.

@@ -3,10 +3,13 @@ package kv
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // This file holds the primitives shared by the command, result and snapshot
-// encodings: canonical uvarints and uvarint-length-prefixed byte strings.
+// encodings: canonical uvarints (record.Uvarint) and uvarint-length-prefixed
+// byte strings.
 // Every decoder rejects what the matching encoder would never write
 // (overlong uvarints, unknown flag bits, trailing bytes), so anything that
 // decodes re-encodes to the same bytes.
@@ -52,7 +55,7 @@ func (d *decoder) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := uvarint(d.buf)
+	v, n := record.Uvarint(d.buf)
 	if n <= 0 {
 		d.fail("%s: bad uvarint", what)
 		return 0
@@ -110,15 +113,4 @@ func (d *decoder) finish() error {
 		d.fail("%d trailing bytes", len(d.buf))
 	}
 	return d.err
-}
-
-// uvarint decodes a canonical uvarint from the front of b and returns it and
-// the number of bytes read; n <= 0 means b is truncated, overflows 64 bits or
-// is not the shortest encoding of its value.
-func uvarint(b []byte) (v uint64, n int) {
-	v, n = binary.Uvarint(b)
-	if n > 1 && b[n-1] == 0 {
-		return 0, -n // a zero final byte adds nothing: overlong
-	}
-	return v, n
 }

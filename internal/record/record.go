@@ -16,6 +16,20 @@ func Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 // by b: Checksum(x+y) == UpdateChecksum(Checksum(x), y).
 func UpdateChecksum(crc uint32, b []byte) uint32 { return crc32.Update(crc, castagnoli, b) }
 
+// Uvarint decodes a canonical uvarint (the shortest encoding of its value,
+// as binary.AppendUvarint writes it) from the front of b and returns it
+// and the number of bytes read; n <= 0 means b is truncated, overflows 64
+// bits or is not the shortest encoding, so that whatever decodes
+// re-encodes to the same bytes. (engine, which imports nothing, keeps its
+// own copy of this rule for memberships.)
+func Uvarint(b []byte) (v uint64, n int) {
+	v, n = binary.Uvarint(b)
+	if n > 1 && b[n-1] == 0 {
+		return 0, -n // a zero final byte adds nothing: overlong
+	}
+	return v, n
+}
+
 // ErrFormat is wrapped by every error a Reader reports.
 var ErrFormat = errors.New("malformed record")
 

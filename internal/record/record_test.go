@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -108,6 +109,47 @@ func FuzzReader(f *testing.F) {
 			if r.U8() != 0 || r.Finish() != err {
 				t.Fatal("failure did not stick")
 			}
+		}
+	})
+}
+
+func TestUvarint(t *testing.T) {
+	for _, tc := range []struct {
+		in    []byte
+		v     uint64
+		n     int
+		valid bool
+	}{
+		{in: []byte{0}, v: 0, n: 1, valid: true},
+		{in: []byte{0x7f, 9}, v: 127, n: 1, valid: true},
+		{in: []byte{0x80, 1}, v: 128, n: 2, valid: true},
+		{in: []byte{0x80, 0}},                // 0 with a redundant byte: overlong
+		{in: []byte{0x81, 0x80, 0}},          // 1 padded twice
+		{in: []byte{0x80}},                   // truncated
+		{in: bytes.Repeat([]byte{0xff}, 11)}, // overflows 64 bits
+	} {
+		v, n := Uvarint(tc.in)
+		if valid := n > 0; valid != tc.valid || (valid && (v != tc.v || n != tc.n)) {
+			t.Errorf("Uvarint(%x) = %d, %d; want %d, %d (valid %v)", tc.in, v, n, tc.v, tc.n, tc.valid)
+		}
+	}
+}
+
+// FuzzUvarint: Uvarint accepts exactly the encodings binary.AppendUvarint
+// writes.
+func FuzzUvarint(f *testing.F) {
+	f.Add([]byte{0x80, 1})
+	f.Add([]byte{0x80, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, n := Uvarint(b)
+		if n <= 0 {
+			if w, k := binary.Uvarint(b); k > 0 && bytes.Equal(binary.AppendUvarint(nil, w), b[:k]) {
+				t.Fatalf("Uvarint refused canonical %x", b[:k])
+			}
+			return
+		}
+		if got := binary.AppendUvarint(nil, v); !bytes.Equal(got, b[:n]) {
+			t.Fatalf("Uvarint(%x) = %d in %d bytes, which encodes as %x", b, v, n, got)
 		}
 	})
 }
