@@ -101,3 +101,41 @@ func readIDs(b []byte) ([]NodeID, []byte, error) {
 	}
 	return ids, b, nil
 }
+
+// DecodeMembershipV1 decodes the membership layout of yggr v0.1's disk
+// formats (log format 1, snapshot manifest version 1), which are still
+// read to migrate them and never written: for the voters and then the
+// learners, a big-endian uint16 count and each ID as a one-byte length and
+// its bytes. Like DecodeMembership it returns the bytes taken, validates
+// the membership, and bounds every count before allocating.
+func DecodeMembershipV1(b []byte) (Membership, int, error) {
+	var lists [2][]NodeID
+	off := 0
+	for i := range lists {
+		if len(b)-off < 2 {
+			return Membership{}, 0, fmt.Errorf("%w (truncated count)", errBadCount)
+		}
+		n := int(b[off])<<8 | int(b[off+1])
+		off += 2
+		// Each ID takes at least two bytes: its length and one character.
+		if n > MaxMembers || n > (len(b)-off)/2 {
+			return Membership{}, 0, fmt.Errorf("%w (count %d, %d bytes)", errBadCount, n, len(b)-off)
+		}
+		for range n {
+			if off == len(b) {
+				return Membership{}, 0, errBadString
+			}
+			l := int(b[off])
+			if l > MaxNodeIDLen || l > len(b)-off-1 {
+				return Membership{}, 0, errBadString
+			}
+			lists[i] = append(lists[i], NodeID(b[off+1:off+1+l]))
+			off += 1 + l
+		}
+	}
+	m := Membership{Voters: lists[0], Learners: lists[1]}
+	if err := m.Validate(); err != nil {
+		return Membership{}, 0, err
+	}
+	return m, off, nil
+}

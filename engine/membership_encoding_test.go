@@ -101,3 +101,64 @@ func TestValidateMaxMembers(t *testing.T) {
 		t.Fatalf("Validate(%d learners) accepted", MaxMembers+1)
 	}
 }
+
+// appendMembershipV1 writes the v0.1 layout, as yggr v0.1 did (tests only:
+// the layout is read, never written).
+func appendMembershipV1(b []byte, m Membership) []byte {
+	for _, list := range [][]NodeID{m.Voters, m.Learners} {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(list)))
+		for _, id := range list {
+			b = append(append(b, byte(len(id))), id...)
+		}
+	}
+	return b
+}
+
+func TestDecodeMembershipV1(t *testing.T) {
+	m := NewMembership(ids("n1 n2 n3"), ids("n4"))
+	enc := appendMembershipV1(nil, m)
+	if got, want := hex.EncodeToString(enc), "0003026e31026e32026e330001026e34"; got != want {
+		t.Fatalf("v1 layout = %s, want %s", got, want)
+	}
+	got, n, err := DecodeMembershipV1(append(enc, 0xee))
+	if err != nil || n != len(enc) || !got.Equal(m) {
+		t.Fatalf("DecodeMembershipV1 = %v, %d, %v; want %v, %d, nil", got, n, err, m, len(enc))
+	}
+	for _, bad := range []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"learner count missing", []byte{0, 0, 0}},
+		{"count beyond the bytes", []byte{0, 2, 2, 'n', '1'}},
+		{"count above MaxMembers", binary.BigEndian.AppendUint16(nil, MaxMembers+1)},
+		{"id beyond the bytes", []byte{0, 1, 5, 'n', '1'}},
+		{"last id missing", []byte{0, 2, 3, 'n', '1', '0'}},
+		{"empty id", []byte{0, 1, 0, 0, 0, 0}},
+		{"unsorted", []byte{0, 2, 2, 'n', '2', 2, 'n', '1', 0, 0}},
+		{"voter and learner", []byte{0, 1, 2, 'n', '1', 0, 1, 2, 'n', '1'}},
+	} {
+		if _, _, err := DecodeMembershipV1(bad.b); err == nil {
+			t.Errorf("%s: DecodeMembershipV1(%x) accepted", bad.name, bad.b)
+		}
+	}
+}
+
+// FuzzDecodeMembershipV1: no input panics, and what decodes is a valid
+// membership that the v1 layout writes back to the same bytes.
+func FuzzDecodeMembershipV1(f *testing.F) {
+	f.Add(appendMembershipV1(nil, NewMembership(ids("n1 n2 n3"), ids("n4"))))
+	f.Add([]byte{0, 2, 3, 'n', '1', '0'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, n, err := DecodeMembershipV1(b)
+		if err != nil {
+			return
+		}
+		if verr := m.Validate(); verr != nil {
+			t.Fatalf("decoded an invalid membership: %v", verr)
+		}
+		if got := appendMembershipV1(nil, m); string(got) != string(b[:n]) {
+			t.Fatalf("%x decodes to %v, which re-encodes to %x", b[:n], m, got)
+		}
+	})
+}

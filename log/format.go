@@ -268,12 +268,7 @@ func appendSnapshotMeta(b []byte, m engine.SnapshotMeta) []byte {
 
 func readSnapshotMeta(r *record.Reader) engine.SnapshotMeta {
 	m := engine.SnapshotMeta{Index: r.U64(), Term: r.U64(), Size: r.U64()}
-	r.Use(func(b []byte) (int, error) {
-		var n int
-		var err error
-		m.Membership, n, err = engine.DecodeMembership(b)
-		return n, err
-	})
+	m.Membership = record.Decode(r, engine.DecodeMembership)
 	return m
 }
 

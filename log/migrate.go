@@ -66,29 +66,6 @@ func v1Decode[T any](key, v []byte, read func(*record.Reader) T) (T, error) {
 	return out, nil
 }
 
-func v1ReadMembership(r *record.Reader) engine.Membership {
-	var lists [2][]engine.NodeID
-	for i := range lists {
-		n := int(r.U16())
-		if r.Err() == nil && (n > engine.MaxMembers || n > r.Len()/2) {
-			r.Failf("member count %d out of bounds", n)
-		}
-		for range n {
-			if r.Err() != nil {
-				break
-			}
-			lists[i] = append(lists[i], engine.NodeID(r.String8(engine.MaxNodeIDLen)))
-		}
-	}
-	m := engine.Membership{Voters: lists[0], Learners: lists[1]}
-	if r.Err() == nil {
-		if err := m.Validate(); err != nil {
-			r.Failf("%v", err)
-		}
-	}
-	return m
-}
-
 // v1State is what a format 1 directory holds.
 type v1State struct {
 	hs      engine.HardState
@@ -148,7 +125,7 @@ func (s *Store) readV1() (v1State, error) {
 			{keySnapshot, "snapshot record", func(v []byte) (err error) {
 				st.snap, err = v1Decode(keySnapshot, v, func(r *record.Reader) engine.SnapshotMeta {
 					m := engine.SnapshotMeta{Index: r.U64(), Term: r.U64(), Size: r.U64()}
-					m.Membership = v1ReadMembership(r)
+					m.Membership = record.Decode(r, engine.DecodeMembershipV1)
 					return m
 				})
 				return

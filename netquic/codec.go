@@ -28,9 +28,6 @@ const (
 	callRespFields = 2  // status, payload
 )
 
-// maxMembers bounds each membership list on the wire.
-const maxMembers = 1024
-
 // minEntryBytes is the smallest encoding of an entry (fixarray, three
 // fixints, empty bin8); it bounds an entry count before allocation.
 const minEntryBytes = 6
@@ -290,8 +287,8 @@ func (d *bodyDecoder) ids() ([]engine.NodeID, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n > maxMembers {
-		return nil, badf("membership of %d nodes exceeds %d", n, maxMembers)
+	if n > engine.MaxMembers { // the one limit, which Validate also enforces
+		return nil, badf("membership of %d nodes exceeds %d", n, engine.MaxMembers)
 	}
 	if n == 0 {
 		return nil, nil

@@ -77,11 +77,7 @@ func validateMessage(m *engine.Message) error {
 			return fmt.Errorf("%w: invalid entry type %d", ErrBadMessage, e.Type)
 		}
 	}
-	ms := m.Snapshot.Membership
-	if len(ms.Voters) > maxMembers || len(ms.Learners) > maxMembers {
-		return fmt.Errorf("%w: membership too large", ErrBadMessage)
-	}
-	if err := ms.Validate(); err != nil {
+	if err := m.Snapshot.Membership.Validate(); err != nil { // bounds each list by engine.MaxMembers
 		return fmt.Errorf("%w: %v", ErrBadMessage, err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -179,58 +178,15 @@ func checkFrame(b []byte, kind byte) (byte, []byte, error) {
 	return version, b[2:n], nil
 }
 
-// readMembership reads the membership of a record of the given version.
-// Version 2 must be in the canonical form AppendMembership writes, so that
-// every record has one encoding (engine.DecodeMembership also accepts
-// uvarints with redundant continuation bytes).
+// readMembership reads the membership of a record of the given version:
+// version 1 in yggr v0.1's layout, version 2 in engine's one encoding
+// (which accepts only its canonical form, so every record has one
+// encoding).
 func readMembership(r *record.Reader, version byte) engine.Membership {
 	if version == formatV1 {
-		return readMembershipV1(r)
+		return record.Decode(r, engine.DecodeMembershipV1)
 	}
-	var m engine.Membership
-	r.Use(func(b []byte) (int, error) {
-		var n int
-		var err error
-		if m, n, err = engine.DecodeMembership(b); err != nil {
-			return 0, err
-		}
-		if !bytes.Equal(engine.AppendMembership(nil, m), b[:n]) {
-			return 0, errors.New("membership not in canonical encoding")
-		}
-		return n, nil
-	})
-	if r.Err() != nil {
-		return engine.Membership{}
-	}
-	return m
-}
-
-// readMembershipV1 reads the membership layout of format version 1: for
-// the voters and then the learners, a u16 count and each ID as a u8 length
-// and its bytes. The membership is validated as engine.DecodeMembership
-// validates version 2.
-func readMembershipV1(r *record.Reader) engine.Membership {
-	var lists [2][]engine.NodeID
-	for i := range lists {
-		n := int(r.U16())
-		// Each ID takes at least its length byte.
-		if n > engine.MaxMembers || n > r.Len() {
-			r.Failf("membership list of %d ids", n)
-			return engine.Membership{}
-		}
-		for range n {
-			lists[i] = append(lists[i], engine.NodeID(r.String8(engine.MaxNodeIDLen)))
-		}
-	}
-	if r.Err() != nil {
-		return engine.Membership{}
-	}
-	m := engine.Membership{Voters: lists[0], Learners: lists[1]}
-	if err := m.Validate(); err != nil {
-		r.Failf("%v", err)
-		return engine.Membership{}
-	}
-	return m
+	return record.Decode(r, engine.DecodeMembership)
 }
 
 // validateMembership checks a membership before it is written, so that

@@ -250,7 +250,7 @@ func fileVersion(t *testing.T, path string) byte {
 
 // appendMembershipV1 appends the membership layout of format version 1:
 // for the voters and then the learners, a u16 count and each ID as a u8
-// length and its bytes. Production code only reads it (readMembershipV1);
+// length and its bytes. Production code only reads it (engine.DecodeMembershipV1);
 // the tests write it to build version 1 records.
 func appendMembershipV1(b []byte, m engine.Membership) []byte {
 	for _, list := range [][]engine.NodeID{m.Voters, m.Learners} {

@@ -151,3 +151,19 @@ func (r *Reader) Use(decode func(b []byte) (int, error)) {
 	}
 	r.Bytes(n)
 }
+
+// Decode reads one value with another package's decoder, which returns
+// the value and the number of bytes it took (engine.DecodeMembership). It
+// returns T's zero value after a failure.
+func Decode[T any](r *Reader, decode func([]byte) (T, int, error)) T {
+	var v T
+	r.Use(func(b []byte) (n int, err error) {
+		v, n, err = decode(b)
+		return n, err
+	})
+	if r.err != nil {
+		var zero T
+		return zero
+	}
+	return v
+}

@@ -153,3 +153,19 @@ func FuzzUvarint(f *testing.F) {
 		}
 	})
 }
+
+func TestDecode(t *testing.T) {
+	pair := func(b []byte) ([2]byte, int, error) {
+		if len(b) < 2 {
+			return [2]byte{}, 0, errors.New("short pair")
+		}
+		return [2]byte{b[0], b[1]}, 2, nil
+	}
+	r := NewReader([]byte{1, 2, 3})
+	if got := Decode(r, pair); got != [2]byte{1, 2} || r.Len() != 1 {
+		t.Fatalf("Decode = %v with %d bytes left; want [1 2] with 1", got, r.Len())
+	}
+	if got := Decode(r, pair); got != [2]byte{} || !errors.Is(r.Err(), ErrFormat) {
+		t.Fatalf("Decode of a short pair = %v, err %v; want zero and ErrFormat", got, r.Err())
+	}
+}
