@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -10,97 +9,6 @@ import (
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/netquic"
 )
-
-// Forwarding: a follower hands writes and membership changes to the leader
-// over the peer connection (Network.Call). The request is a kind
-// byte and a payload; the answer is a status byte, the applied index and a
-// payload (the result, or an error's details).
-
-const (
-	callPropose byte = 1 + iota
-	callMembership
-	callTransfer
-	callLeader // Config.LeaderCall (leadercall.go)
-	callStatus // a member's own state, served by every node (peerstatus.go)
-)
-
-const (
-	statusOK byte = iota
-	statusNotLeader
-	statusBusy
-	statusDropped
-	statusUnknown
-	statusNoLeader
-	statusMembership
-	statusTransfer
-	statusClosed
-	statusOther
-	statusNoSpace // after statusOther: the values are on the wire
-	statusStorage
-)
-
-var statusErrors = map[byte]error{
-	statusBusy:       ErrBusy,
-	statusDropped:    ErrDropped,
-	statusUnknown:    ErrUnknownOutcome,
-	statusNoLeader:   ErrNoLeader,
-	statusMembership: ErrMembership,
-	statusTransfer:   ErrTransfer,
-	statusClosed:     ErrClosed,
-	statusNoSpace:    ErrNoSpace,
-	statusStorage:    ErrStorage,
-}
-
-func encodeResponse(index uint64, data []byte, err error) []byte {
-	st := statusOK
-	if err != nil {
-		st = statusOther
-		var nl *NotLeaderError
-		switch {
-		case errors.As(err, &nl):
-			st, data = statusNotLeader, []byte(nl.Leader)
-		default:
-			for code, e := range statusErrors {
-				if errors.Is(err, e) {
-					st = code
-				}
-			}
-			data = []byte(err.Error())
-		}
-	}
-	b := binary.AppendUvarint([]byte{st}, index)
-	return append(b, data...)
-}
-
-func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
-	if len(b) < 2 {
-		return nil, 0, fmt.Errorf("%w: short forwarded response", ErrCorrupt)
-	}
-	index, k := binary.Uvarint(b[1:])
-	if k <= 0 {
-		return nil, 0, fmt.Errorf("%w: bad forwarded response", ErrCorrupt)
-	}
-	data := b[1+k:]
-	switch st := b[0]; st {
-	case statusOK:
-		return data, index, nil
-	case statusNotLeader:
-		id := engine.NodeID(data)
-		return nil, 0, &NotLeaderError{Leader: id, Addr: n.addrs.get(id)}
-	case statusOther:
-		return nil, 0, errors.New(string(data))
-	case statusStorage:
-		// The leader stopped with the request in flight (a request that
-		// reaches a stopped leader is answered NotLeader): it may still
-		// commit through the other nodes.
-		return nil, 0, fmt.Errorf("%w (the leader's storage failed: %s)", ErrUnknownOutcome, data)
-	default:
-		if e, ok := statusErrors[st]; ok {
-			return nil, 0, fmt.Errorf("%w (at the leader: %s)", e, data)
-		}
-		return nil, 0, fmt.Errorf("%w: forwarded response status %d", ErrCorrupt, st)
-	}
-}
 
 // forward sends a request to the leader and decodes its answer.
 //
@@ -114,7 +22,8 @@ func (n *Node) forward(ctx context.Context, leader engine.NodeID, req []byte) ([
 	}
 	// A transfer's success is itself a leader change: only the caller's
 	// ctx bounds it.
-	watch := len(req) == 0 || req[0] != callTransfer
+	kind, _, _ := splitRequest(req)
+	watch := kind != callTransfer
 	n.metrics.forwarded.Add(1)
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -178,8 +87,9 @@ func forwardError(leader engine.NodeID, ctxErr, callErr, err error) error {
 // again: a node that is not the leader answers NotLeader. A status call
 // (callStatus) is answered by any node.
 func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error) {
-	if len(req) == 0 {
-		return nil, errors.New("yggr: empty forwarded request")
+	kind, payload, err := splitRequest(req)
+	if err != nil {
+		return nil, err
 	}
 	if n.failed() {
 		// A node whose disk failed leads nothing any more: the caller
@@ -187,46 +97,24 @@ func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) (
 		// was proposed here).
 		return encodeResponse(0, nil, &NotLeaderError{}), nil
 	}
-	switch req[0] {
+	switch kind {
 	case callPropose:
-		data, index, err := n.proposeLocal(ctx, req[1:])
+		data, index, err := n.proposeLocal(ctx, payload)
 		return encodeResponse(index, data, err), nil
 	case callMembership:
-		cc, err := decodeConfChange(req[1:])
+		cc, err := decodeConfChange(payload)
 		if err != nil {
 			return encodeResponse(0, nil, err), nil
 		}
 		index, err := n.changeLocal(ctx, cc)
 		return encodeResponse(index, nil, err), nil
 	case callTransfer:
-		err := n.transferLocal(ctx, engine.NodeID(req[1:]))
+		err := n.transferLocal(ctx, engine.NodeID(payload))
 		return encodeResponse(0, nil, err), nil
 	case callLeader:
-		return n.handleLeaderCall(ctx, req[1:]), nil
+		return n.handleLeaderCall(ctx, payload), nil
 	case callStatus:
 		return encodeResponse(0, encodePeerStatus(n.localPeerStatus()), nil), nil
 	}
-	return nil, fmt.Errorf("yggr: unknown forwarded request kind %d", req[0])
-}
-
-func encodeConfChange(cc engine.ConfChange) []byte {
-	b := []byte{callMembership, byte(cc.Op)}
-	b = binary.AppendUvarint(b, uint64(len(cc.Node)))
-	b = append(b, cc.Node...)
-	return append(b, cc.Addr...)
-}
-
-func decodeConfChange(b []byte) (engine.ConfChange, error) {
-	var cc engine.ConfChange
-	if len(b) < 2 {
-		return cc, fmt.Errorf("%w: short membership request", ErrMembership)
-	}
-	cc.Op = engine.ConfOp(b[0])
-	l, k := binary.Uvarint(b[1:])
-	if k <= 0 || l > engine.MaxNodeIDLen || uint64(len(b)-1-k) < l {
-		return cc, fmt.Errorf("%w: bad membership request", ErrMembership)
-	}
-	cc.Node = engine.NodeID(b[1+k : 1+k+int(l)])
-	cc.Addr = string(b[1+k+int(l):])
-	return cc, nil
+	return nil, fmt.Errorf("yggr: unknown forwarded request kind %d", kind)
 }

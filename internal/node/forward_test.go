@@ -59,11 +59,15 @@ func FuzzDecodeForwarded(f *testing.F) {
 	f.Add(encodeResponse(0, nil, ErrBusy))
 	f.Add(encodeConfChange(engine.ConfChange{Op: engine.ConfRemove, Node: "n1"}))
 	f.Add([]byte{})
+	f.Add(appendRequest(callTransfer, []byte("n2")...))
 	n := &Node{addrs: &addrBook{addrs: map[engine.NodeID]string{}}}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		n.decodeResponse(b)
-		if len(b) > 0 {
-			decodeConfChange(b[1:])
+		if kind, payload, err := splitRequest(b); err == nil {
+			if kind != b[0]&0x0f || len(payload) != len(b)-1 {
+				t.Fatalf("splitRequest(%x) = %d, %x", b, kind, payload)
+			}
+			decodeConfChange(payload)
 		}
 	})
 }

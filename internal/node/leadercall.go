@@ -49,7 +49,7 @@ func (n *Node) CallLeader(ctx context.Context, req []byte) ([]byte, error) {
 		case st.Role == engine.Leader || n.net == nil:
 			data, err = n.cfg.LeaderCall(ctx, req)
 		case st.Leader != "":
-			data, _, err = n.forward(ctx, st.Leader, append([]byte{callLeader}, req...))
+			data, _, err = n.forward(ctx, st.Leader, appendRequest(callLeader, req...))
 		default:
 			err = ErrNoLeader
 		}

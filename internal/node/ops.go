@@ -45,7 +45,7 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) 
 			if span := recording(ctx); span != nil {
 				span.AddEvent("forward", trace.WithAttributes(attribute.String("yggr.leader", string(st.Leader))))
 			}
-			req := append([]byte{callPropose}, cmd...)
+			req := appendRequest(callPropose, cmd...)
 			data, index, err = n.forward(ctx, st.Leader, req)
 		default:
 			err = ErrNoLeader
@@ -287,7 +287,7 @@ func (n *Node) TransferLeadership(ctx context.Context, to engine.NodeID) error {
 	case n.net == nil:
 		return ErrNotLeader
 	}
-	_, _, err := n.forward(ctx, st.Leader, append([]byte{callTransfer}, to...))
+	_, _, err := n.forward(ctx, st.Leader, appendRequest(callTransfer, []byte(to)...))
 	return err
 }
 

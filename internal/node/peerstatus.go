@@ -76,7 +76,7 @@ func (n *Node) PeerStatus(ctx context.Context, id engine.NodeID) (PeerStatus, er
 	if n.net == nil {
 		return PeerStatus{}, fmt.Errorf("%w: %s is not a peer of a single node", ErrNoLeader, id)
 	}
-	resp, err := n.net.Call(ctx, id, []byte{callStatus})
+	resp, err := n.net.Call(ctx, id, appendRequest(callStatus))
 	if err != nil {
 		return PeerStatus{}, err
 	}

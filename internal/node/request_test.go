@@ -1,0 +1,86 @@
+package node
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/kv"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestForwardGolden locks the bytes of every forwarded request and of the
+// answers: a change shows as a reviewed diff of testdata/forward.golden.
+// Version 0 is the layout of every earlier release (a bare kind or status
+// byte first), so these bytes are what peers of those releases send and
+// read.
+func TestForwardGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		b    []byte
+	}{
+		{"request propose put k=v", appendRequest(callPropose, kv.EncodePut([]byte("k"), []byte("v"))...)},
+		{"request membership add-voter n4 127.0.0.1:7401", encodeConfChange(engine.ConfChange{Op: engine.ConfAddVoter, Node: "n4", Addr: "127.0.0.1:7401"})},
+		{"request membership add-learner n4 127.0.0.1:7401", encodeConfChange(engine.ConfChange{Op: engine.ConfAddLearner, Node: "n4", Addr: "127.0.0.1:7401"})},
+		{"request membership promote n4", encodeConfChange(engine.ConfChange{Op: engine.ConfPromote, Node: "n4"})},
+		{"request membership remove n1", encodeConfChange(engine.ConfChange{Op: engine.ConfRemove, Node: "n1"})},
+		{"request transfer n2", appendRequest(callTransfer, []byte("n2")...)},
+		{"request leader-call ka", appendRequest(callLeader, []byte("ka")...)},
+		{"request status", appendRequest(callStatus)},
+		{"answer ok 3/17 res", encodeResponse(17, []byte("res"), nil)},
+		{"answer not-leader n2", encodeResponse(0, nil, &NotLeaderError{Leader: "n2"})},
+		{"answer busy", encodeResponse(0, nil, ErrBusy)},
+		{"answer other boom", encodeResponse(0, nil, errors.New("boom"))},
+		{"answer status", encodeResponse(0, encodePeerStatus(PeerStatus{Role: engine.Leader, Leader: "n1", Term: 3, Commit: 17, Applied: 16, LastIndex: 18}), nil)},
+	}
+	var sb strings.Builder
+	for _, c := range cases {
+		fmt.Fprintf(&sb, "%s\n%s\n", c.name, hex.EncodeToString(c.b))
+	}
+	path := filepath.Join("testdata", "forward.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got := sb.String(); got != string(want) {
+		t.Errorf("forwarded bytes changed (run with -update after review):\ngot:\n%swant:\n%s", got, want)
+	}
+}
+
+// TestForwardVersions: a request or answer of another layout version is
+// refused with an error naming the version, never read as a kind or a
+// status; the statuses and kinds fit the header's four bits.
+func TestForwardVersions(t *testing.T) {
+	if statusStorage > 0x0f || callStatus > 0x0f {
+		t.Fatalf("a status (%d) or kind (%d) overflows the header's low four bits", statusStorage, callStatus)
+	}
+	n := &Node{addrs: &addrBook{addrs: map[engine.NodeID]string{}}}
+	newer := appendRequest(callTransfer, []byte("n2")...)
+	newer[0] |= 1 << 4
+	if _, err := n.handleCall(t.Context(), "n2", newer); err == nil || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("request of version 1: err = %v, want a refusal naming the version", err)
+	}
+	if _, err := n.handleCall(t.Context(), "n2", nil); err == nil {
+		t.Error("empty request accepted")
+	}
+	if _, err := n.handleCall(t.Context(), "n2", appendRequest(0x0f)); err == nil || !strings.Contains(err.Error(), "unknown forwarded request kind 15") {
+		t.Errorf("unknown kind: err = %v", err)
+	}
+	resp := encodeResponse(3, []byte("x"), nil)
+	resp[0] |= 1 << 4
+	if _, _, err := n.decodeResponse(resp); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("answer of version 1: err = %v, want ErrCorrupt naming the version", err)
+	}
+}
