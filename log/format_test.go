@@ -6,13 +6,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -77,19 +78,7 @@ func TestGoldenRecords(t *testing.T) {
 	for _, r := range sampleRecords() {
 		fmt.Fprintf(&b, "%s\n  key   %s\n  value %s\n", r[0], hex.EncodeToString([]byte(r[1])), hex.EncodeToString([]byte(r[2])))
 	}
-	path := filepath.Join("testdata", "records.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), b.String()); diff != "" {
-		t.Errorf("record bytes changed (-golden +now):\n%s", diff)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "records.golden"), []byte(b.String()), *update)
 }
 
 func TestRecordRoundTrip(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/yggrdb/yggr/engine"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -211,21 +213,7 @@ func TestGolden(t *testing.T) {
 	resp, _ := appendCallResponse(nil, callOK, []byte(`{"index":7}`), 0)
 	cases["call-response"] = resp
 	for name, frame := range cases {
-		path := filepath.Join("testdata", name+".golden")
-		want := formatHex(frame)
-		if *update {
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run with -update to create)", err)
-		}
-		if d := cmp.Diff(string(got), want); d != "" {
-			t.Errorf("%s: wire bytes changed (-golden +now):\n%s", name, d)
-		}
+		testutil.Golden(t, filepath.Join("testdata", name+".golden"), []byte(formatHex(frame)), *update)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/record"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*-v2.golden (the v1 fixtures are never rewritten)")
@@ -47,19 +49,7 @@ var (
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("encoding differs from %s:\ngot  %x\nwant %x", path, got, want)
-	}
+	testutil.Golden(t, filepath.Join("testdata", name), got, *update)
 }
 
 func TestManifestGolden(t *testing.T) {

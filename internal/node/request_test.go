@@ -5,13 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -44,19 +45,7 @@ func TestForwardGolden(t *testing.T) {
 	for _, c := range cases {
 		fmt.Fprintf(&sb, "%s\n%s\n", c.name, hex.EncodeToString(c.b))
 	}
-	path := filepath.Join("testdata", "forward.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got := sb.String(); got != string(want) {
-		t.Errorf("forwarded bytes changed (run with -update after review):\ngot:\n%swant:\n%s", got, want)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "forward.golden"), []byte(sb.String()), *update)
 }
 
 // TestForwardVersions: a request or answer of another layout version is

@@ -4,6 +4,7 @@
 // # Usage
 //
 //	testutil.WaitFor(t, "n2 to apply index 7", func() bool { return db.Status().Applied >= 7 })
+//	testutil.Golden(t, filepath.Join("testdata", "records.golden"), got, *update)
 //
 // # Caveats
 //
