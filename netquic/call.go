@@ -31,18 +31,36 @@ func DecodeCallRequest(frame []byte, maxFrameBytes int) ([]byte, error) {
 // herr is nil, "no handler" if herr wraps ErrNoHandler, else herr's text
 // (truncated to a bound), as Transport answers.
 func AppendCallResponse(b, resp []byte, herr error, maxFrameBytes int) ([]byte, error) {
-	status, payload := uint64(callOK), resp
-	switch {
-	case errors.Is(herr, ErrNoHandler):
-		status, payload = callNoHandler, nil
-	case herr != nil:
+	status, payload := uint64(callNoHandler), []byte(nil)
+	if !errors.Is(herr, ErrNoHandler) {
+		status, payload = callAnswer(resp, herr)
+	}
+	return appendCallResponse(b, status, payload, maxFrameBytes)
+}
+
+// callAnswer returns the status and payload that answer a call with its
+// handler's result: resp if herr is nil, else herr's text (truncated to
+// maxCallErrText).
+func callAnswer(resp []byte, herr error) (uint64, []byte) {
+	if herr != nil {
 		msg := herr.Error()
 		if len(msg) > maxCallErrText {
 			msg = msg[:maxCallErrText]
 		}
-		status, payload = callErr, []byte(msg)
+		return callErr, []byte(msg)
 	}
-	return appendCallResponse(b, status, payload, maxFrameBytes)
+	return callOK, resp
+}
+
+// callResult returns what Call returns for an answer from peer to.
+func callResult(to engine.NodeID, status uint64, payload []byte) ([]byte, error) {
+	switch status {
+	case callOK:
+		return payload, nil
+	case callNoHandler:
+		return nil, fmt.Errorf("netquic: call %s: %w", to, ErrNoHandler)
+	}
+	return nil, fmt.Errorf("%w: %s: %s", ErrRemote, to, payload)
 }
 
 // DecodeCallResponse decodes exactly one call response frame from peer to
@@ -58,13 +76,7 @@ func DecodeCallResponse(frame []byte, to engine.NodeID, maxFrameBytes int) ([]by
 	if err != nil {
 		return nil, err
 	}
-	switch status {
-	case callOK:
-		return payload, nil
-	case callNoHandler:
-		return nil, fmt.Errorf("netquic: call %s: %w", to, ErrNoHandler)
-	}
-	return nil, fmt.Errorf("%w: %s: %s", ErrRemote, to, payload)
+	return callResult(to, status, payload)
 }
 
 func callBody(frame []byte, want Kind, maxFrameBytes int) ([]byte, error) {

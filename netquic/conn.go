@@ -148,14 +148,7 @@ func (t *Transport) serveCall(pc *peerConn, s *quic.Stream) {
 		resp, herr := (*h)(ctx, pc.p.id, req)
 		stop()
 		cancel()
-		status, payload = callOK, resp
-		if herr != nil {
-			msg := herr.Error()
-			if len(msg) > maxCallErrText {
-				msg = msg[:maxCallErrText]
-			}
-			status, payload = callErr, []byte(msg)
-		}
+		status, payload = callAnswer(resp, herr)
 	}
 	frame, err := appendCallResponse(nil, status, payload, t.cfg.MaxFrameBytes)
 	if err != nil {
@@ -237,11 +230,5 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 	p.bytesSent.Add(uint64(len(frame)))
 	p.msgsRecv.Add(1)
 	p.bytesRecv.Add(uint64(len(body) + 3))
-	switch status {
-	case callOK:
-		return payload, nil
-	case callNoHandler:
-		return nil, fmt.Errorf("netquic: call %s: %w", to, ErrNoHandler)
-	}
-	return nil, fmt.Errorf("%w: %s: %s", ErrRemote, to, payload)
+	return callResult(to, status, payload)
 }
