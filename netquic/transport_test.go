@@ -116,23 +116,7 @@ func startCluster(t testing.TB, c creds, ids ...engine.NodeID) map[engine.NodeID
 // the deadline passes.
 func recvUntil(t testing.TB, tr *Transport, n int, timeout time.Duration, keep func(engine.Message) bool) []engine.Message {
 	t.Helper()
-	var got []engine.Message
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for len(got) < n {
-		select {
-		case m, ok := <-tr.Inbound():
-			if !ok {
-				t.Fatalf("Inbound closed after %d of %d messages", len(got), n)
-			}
-			if keep == nil || keep(m) {
-				got = append(got, m)
-			}
-		case <-deadline.C:
-			t.Fatalf("got %d of %d messages before the deadline", len(got), n)
-		}
-	}
-	return got
+	return testutil.Receive(t, tr.Inbound(), n, timeout, keep)
 }
 
 func addressed(m engine.Message, from, to engine.NodeID) engine.Message {

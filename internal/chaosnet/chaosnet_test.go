@@ -47,23 +47,7 @@ func sortMsgs(ms []engine.Message) {
 // the deadline passes.
 func recvUntil(t testing.TB, ep *Endpoint, n int, timeout time.Duration, keep func(engine.Message) bool) []engine.Message {
 	t.Helper()
-	var got []engine.Message
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for len(got) < n {
-		select {
-		case m, ok := <-ep.Inbound():
-			if !ok {
-				t.Fatalf("Inbound closed after %d of %d messages", len(got), n)
-			}
-			if keep == nil || keep(m) {
-				got = append(got, m)
-			}
-		case <-deadline.C:
-			t.Fatalf("got %d of %d messages before the deadline", len(got), n)
-		}
-	}
-	return got
+	return testutil.Receive(t, ep.Inbound(), n, timeout, keep)
 }
 
 func newChaos(t *testing.T, seed uint64, ids ...engine.NodeID) (*Net, map[engine.NodeID]*Endpoint) {
