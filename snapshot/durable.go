@@ -8,21 +8,14 @@ import (
 	"path/filepath"
 
 	"github.com/yggrdb/yggr/internal/diskfault"
+	"github.com/yggrdb/yggr/internal/durable"
 )
 
 // syncDir fsyncs a directory so that the entries created, renamed or
 // removed in it are durable.
 func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("snapshot: sync dir: %w", err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("snapshot: sync dir %s: %w", dir, err)
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ var rules = []rule{
 		forbidStd: []string{"time", "os", "net", "sync", "sync/atomic", "io/fs", "log", "crypto/rand", "math/rand", "syscall", "unsafe"}},
 	{pkg: "log", allowModule: []string{"engine", "log", "internal/record", "internal/diskfault"}},
 	{pkg: "netquic", allowModule: []string{"engine", "netquic"}},
-	{pkg: "snapshot", allowModule: []string{"engine", "snapshot", "internal/record", "internal/diskfault"}},
+	{pkg: "snapshot", allowModule: []string{"engine", "snapshot", "internal/record", "internal/diskfault", "internal/durable"}},
 	{pkg: "internal/node", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/node", "internal/kv", "internal/record", "internal/diskfault", "internal/durable"}},
 	{pkg: "internal/kv", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/kv", "internal/record"}},
 	{pkg: "internal/watch", allowModule: []string{"internal/watch", "internal/kv"}},
