@@ -75,8 +75,7 @@
 // connection, one loop accepting unidirectional streams and one accepting
 // bidirectional streams; per stream, one reader or call handler. Close
 // cancels all of them, closes every connection and the socket, waits for
-// them, then closes Inbound. A ChaosNet runs one delivery goroutine until
-// its Close.
+// them, then closes Inbound.
 //
 // # Caveats
 //
@@ -92,7 +91,4 @@
 //     self-signed certificate is taken on trust.
 //   - Anyone holding the cluster secret (or CA key) can mint node
 //     certificates; there is no revocation.
-//   - ChaosNet's Call fails at once with ErrUnreachable across a partition,
-//     where a real Transport would wait for ctx; drops and duplicates apply
-//     to Raft messages only, as QUIC streams are reliable.
 package netquic

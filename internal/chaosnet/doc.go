@@ -17,6 +17,10 @@
 //
 // # Caveats
 //
-// Random choices come from one seeded PCG in the order Send is called, so
-// a run repeats only as far as goroutine scheduling repeats.
+//   - Random choices come from one seeded PCG in the order Send is called,
+//     so a run repeats only as far as goroutine scheduling repeats.
+//   - Call fails at once with ErrUnreachable across a partition, where a
+//     real Transport would wait for ctx; drops and duplicates apply to Raft
+//     messages only, as QUIC streams are reliable.
+//   - A Net runs one delivery goroutine until its Close.
 package chaosnet
