@@ -11,80 +11,16 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// maxAttempts bounds the retries of one request across leader changes.
-const maxAttempts = 64
-
-// retryable reports whether a request failed before it was appended
-// anywhere, so that sending it again cannot apply it twice.
-func retryable(err error) bool {
-	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) || errors.Is(err, ErrTransfer)
-}
-
 // Propose replicates cmd through the log and returns the state machine's
 // result and the index at which it was applied. A follower forwards it to
-// the leader; with no leader known it waits for one until ctx ends. A
-// cancelled ctx ends the wait, never the apply of a committed entry.
+// the leader; with no leader known it waits for one until ctx ends
+// (route.go). A cancelled ctx ends the wait, never the apply of a
+// committed entry.
 func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) {
-	if err := ctx.Err(); err != nil {
-		// Ended before it began: nothing was proposed.
-		return nil, 0, fmt.Errorf("%w: %w", ErrTimeout, err)
-	}
-	var lastErr error = ErrNoLeader
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		changed := n.leaderChanged()
-		st := n.status.Load()
-		var (
-			data  []byte
-			index uint64
-			err   error
-		)
-		switch {
-		case st.Role == engine.Leader || n.net == nil:
-			data, index, err = n.proposeLocal(ctx, cmd)
-		case st.Leader != "":
-			if span := recording(ctx); span != nil {
-				span.AddEvent("forward", trace.WithAttributes(attribute.String("yggr.leader", string(st.Leader))))
-			}
-			req := append([]byte{callPropose}, cmd...)
-			data, index, err = n.forward(ctx, st.Leader, req)
-		default:
-			err = ErrNoLeader
-		}
-		if err == nil || !retryable(err) {
-			return data, index, err
-		}
-		lastErr = err
-		if err := n.waitChange(ctx, changed); err != nil {
-			return nil, 0, fmt.Errorf("%w (last: %v)", err, lastErr)
-		}
-	}
-	return nil, 0, lastErr
-}
-
-// recording returns ctx's span if it records events, else nil: building
-// an event's attributes allocates, which a read without a tracer should
-// not pay.
-func recording(ctx context.Context) trace.Span {
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		return span
-	}
-	return nil
-}
-
-// waitChange waits for the next leader change, or a short backoff when the
-// change already happened.
-func (n *Node) waitChange(ctx context.Context, changed <-chan struct{}) error {
-	t := time.NewTimer(n.cfg.TickInterval)
-	defer t.Stop()
-	select {
-	case <-changed:
-	case <-t.C:
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-	case <-n.stop:
-		return ErrClosed
-	}
-	return nil
+	return n.toLeader(ctx, leaderRequest{
+		local: func() ([]byte, uint64, error) { return n.proposeLocal(ctx, cmd) },
+		call:  func() []byte { return append([]byte{callPropose}, cmd...) },
+	})
 }
 
 // proposeLocal hands a proposal to this node's engine and waits for its
@@ -233,31 +169,17 @@ func (n *Node) readAt(ctx context.Context, start time.Time, index uint64) (uint6
 }
 
 // ChangeMembership proposes a single-server membership change and returns
-// the index of its config entry once applied. A follower forwards it.
+// the index of its config entry once applied. A follower forwards it
+// (route.go).
 func (n *Node) ChangeMembership(ctx context.Context, cc engine.ConfChange) (uint64, error) {
-	var lastErr error = ErrNoLeader
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		changed := n.leaderChanged()
-		st := n.status.Load()
-		var index uint64
-		var err error
-		switch {
-		case st.Role == engine.Leader || n.net == nil:
-			index, err = n.changeLocal(ctx, cc)
-		case st.Leader != "":
-			_, index, err = n.forward(ctx, st.Leader, encodeConfChange(cc))
-		default:
-			err = ErrNoLeader
-		}
-		if err == nil || !retryable(err) {
-			return index, err
-		}
-		lastErr = err
-		if err := n.waitChange(ctx, changed); err != nil {
-			return 0, fmt.Errorf("%w (last: %v)", err, lastErr)
-		}
-	}
-	return 0, lastErr
+	_, index, err := n.toLeader(ctx, leaderRequest{
+		local: func() ([]byte, uint64, error) {
+			index, err := n.changeLocal(ctx, cc)
+			return nil, index, err
+		},
+		call: func() []byte { return encodeConfChange(cc) },
+	})
+	return index, err
 }
 
 func (n *Node) changeLocal(ctx context.Context, cc engine.ConfChange) (uint64, error) {
@@ -276,18 +198,13 @@ func (n *Node) changeLocal(ctx context.Context, cc engine.ConfChange) (uint64, e
 }
 
 // TransferLeadership hands leadership to the voter to (any up-to-date voter
-// if empty) and waits until it leads. A follower forwards the request.
+// if empty) and waits until it leads. A follower forwards the request, and
+// with no leader known it waits for one (route.go).
 func (n *Node) TransferLeadership(ctx context.Context, to engine.NodeID) error {
-	st := n.status.Load()
-	switch {
-	case st.Role == engine.Leader:
-		return n.transferLocal(ctx, to)
-	case st.Leader == "":
-		return ErrNoLeader
-	case n.net == nil:
-		return ErrNotLeader
-	}
-	_, _, err := n.forward(ctx, st.Leader, append([]byte{callTransfer}, to...))
+	_, _, err := n.toLeader(ctx, leaderRequest{
+		local: func() ([]byte, uint64, error) { return nil, 0, n.transferLocal(ctx, to) },
+		call:  func() []byte { return append([]byte{callTransfer}, to...) },
+	})
 	return err
 }
 
