@@ -29,7 +29,11 @@ type rule struct {
 // root may import and which imports nothing from the module, and
 // concurrency (sessions, locks and elections: a package above the root
 // that imports it, and that the root never imports; httpapi, cmd and the
-// examples may use it).
+// examples may use it), raft (the runtime for an application's own state
+// machine: a package above the root that imports it, and internal/opener,
+// through which the root opens a node for it; cmd and the examples may use
+// it, the root never does), and internal/opener, which
+// imports only internal/node.
 var rules = []rule{
 	{pkg: "internal/record", allowModule: []string{"internal/record"}},
 	{pkg: "internal/diskfault", allowModule: []string{"internal/diskfault"}},
@@ -46,10 +50,12 @@ var rules = []rule{
 	{pkg: "scripts", allowModule: []string{"scripts"}}, // CI tools: the standard library only
 	{pkg: "internal/sim", allowModule: []string{"engine", "snapshot", "internal/sim", "internal/record"}},
 	{pkg: "concurrency", allowModule: []string{"", "concurrency"}},
+	{pkg: "raft", allowModule: []string{"", "raft", "internal/opener"}},
+	{pkg: "internal/opener", allowModule: []string{"internal/opener", "internal/node"}},
 	{pkg: "httpapi", allowModule: []string{"", "httpapi", "concurrency"}},
-	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "cmd"}},
-	{pkg: "examples", allowModule: []string{"", "httpapi", "concurrency", "examples"}},
-	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil", "concurrency"}},
+	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "raft", "cmd"}},
+	{pkg: "examples", allowModule: []string{"", "httpapi", "concurrency", "raft", "examples"}},
+	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil", "concurrency", "raft"}},
 }
 
 type listedPackage struct {
