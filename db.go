@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/internal/watch"
@@ -270,12 +269,12 @@ func (r *replica) barrier(ctx context.Context, ro readOptions) (uint64, error) {
 	var err error
 	switch ro.consistency {
 	case Linearizable:
-		index, err = r.node.ReadIndex(ctx, engine.ReadIndex)
+		index, err = r.node.ReadIndex(ctx, node.ReadIndex)
 	case Lease:
 		if !r.lease {
 			return 0, ErrLeaseDisabled
 		}
-		index, err = r.node.ReadIndex(ctx, engine.ReadLease)
+		index, err = r.node.ReadIndex(ctx, node.ReadLease)
 	case Stale:
 		// A node whose disk failed serves nothing, not even its own copy.
 		if err = r.node.StorageFailure(); err == nil {

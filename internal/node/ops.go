@@ -63,20 +63,18 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 
 // ReadIndex returns an index such that a read of the state machine once it
 // has applied that index is linearizable, and waits until this node's state
-// machine has applied it. With engine.ReadLease, a leader holding a lease
-// answers from the lease published by the driver (lease.go), without a
-// round; otherwise, and for engine.ReadIndex, the read joins a batch
-// (waiters.joinRead) that the engine serves with one ReadIndex round. The
-// engine's own lease path is not used: it is timed in ticks, which a busy
-// driver counts late.
-func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, error) {
+// machine has applied it. With ReadLease, a leader holding a lease answers
+// from the lease published by the driver (lease.go), without a round;
+// otherwise, and for ReadIndex, the read joins a batch (waiters.joinRead)
+// that the engine serves with one ReadIndex round.
+func (n *Node) ReadIndex(ctx context.Context, mode ReadMode) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		// Deterministic: without this, a read whose answer is ready
 		// races the done context in the selects below.
 		return 0, fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	start := time.Now()
-	if mode == engine.ReadLease {
+	if mode == ReadLease {
 		if index, ok := n.leaseIndex(start); ok {
 			return n.readAt(ctx, start, index)
 		}
@@ -137,7 +135,7 @@ func (n *Node) waitRead(ctx context.Context, b *readBatch) error {
 // the next batch) when the driver's queue is full or the node stopped.
 func (n *Node) submitRead(b *readBatch) {
 	for b != nil {
-		err := n.submit(engine.Read{ID: b.id, Mode: engine.ReadIndex})
+		err := n.submit(engine.Read{ID: b.id})
 		if err == nil {
 			return
 		}
