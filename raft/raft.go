@@ -96,7 +96,8 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (result []byte, index ui
 // yggr.WithLeaseReads: the leader answers from its lease, assuming bounded
 // clock drift; Stale: at once, from what this node applied).
 // yggr.AtLeast(i) also waits until index i is applied here
-// (read-your-writes after a Propose that returned i).
+// (read-your-writes after a Propose that returned i); other read options
+// (yggr.ReadRevision) have no effect.
 func (n *Node) Read(ctx context.Context, opts ...yggr.ReadOption) (uint64, error) {
 	return n.r.Read(ctx, opts)
 }
