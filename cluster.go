@@ -213,7 +213,7 @@ func (r *replica) status() Status {
 	if err := r.node.StorageFailure(); err != nil {
 		s.StorageError = err.Error()
 	}
-	s.StorageStalled = db.node.StorageStalled()
+	s.StorageStalled = r.node.StorageStalled()
 	for _, id := range st.Membership.Members() {
 		s.Members = append(s.Members, Member{ID: string(id), Addr: r.node.Addr(id), Voter: st.Membership.IsVoter(id)})
 	}
