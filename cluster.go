@@ -77,20 +77,22 @@ func (db *DB) VerifyPeer(ctx context.Context, id, addr string) error {
 	return fmt.Errorf("%w: %s does not hold this cluster's credentials (same --cluster-secret, or a certificate from the cluster CA): %v", ErrInvalid, id, err)
 }
 
-func (db *DB) change(ctx context.Context, op engine.ConfOp, id, addr string) error {
+// change proposes a membership change of the node id (at addr, when it is
+// added).
+func (r *replica) change(ctx context.Context, op engine.ConfOp, id, addr string) error {
 	if !engine.ValidNodeID(engine.NodeID(id)) {
 		return fmt.Errorf("%w: node id %q", ErrInvalid, id)
 	}
 	if (op == engine.ConfAddLearner || op == engine.ConfAddVoter) && addr == "" {
 		return fmt.Errorf("%w: adding %s needs its peer address", ErrInvalid, id)
 	}
-	if (op == engine.ConfAddLearner || op == engine.ConfAddVoter) && db.net == nil {
+	if (op == engine.ConfAddLearner || op == engine.ConfAddVoter) && r.net == nil {
 		// Without a peer listener nothing could reach the new member: a
 		// learner would never catch up, and a voter would leave the
 		// cluster without a majority.
-		return fmt.Errorf("%w: %s has no peer listener, so it cannot add members; open it with its own address as its only peer (\"%s=host:port\") to grow it into a cluster", ErrMembership, db.id, db.id)
+		return fmt.Errorf("%w: %s has no peer listener, so it cannot add members; open it with its own address as its only peer (\"%s=host:port\") to grow it into a cluster", ErrMembership, r.id, r.id)
 	}
-	_, err := db.node.ChangeMembership(ctx, engine.ConfChange{Op: op, Node: engine.NodeID(id), Addr: addr})
+	_, err := r.node.ChangeMembership(ctx, engine.ConfChange{Op: op, Node: engine.NodeID(id), Addr: addr})
 	return err
 }
 
@@ -198,19 +200,22 @@ type FollowerStatus struct {
 }
 
 // Status returns this node's view of the cluster.
-func (db *DB) Status() Status {
-	st := db.node.Status()
+func (db *DB) Status() Status { return db.status() }
+
+// status returns this node's view of the cluster.
+func (r *replica) status() Status {
+	st := r.node.Status()
 	s := Status{
 		ID: string(st.ID), Role: roleOf(st.Role), Term: st.Term, Leader: string(st.Leader),
-		LeaderAddr: db.node.Addr(st.Leader), Commit: st.Commit, Applied: st.Applied,
+		LeaderAddr: r.node.Addr(st.Leader), Commit: st.Commit, Applied: st.Applied,
 		LastIndex: st.LastIndex, SnapshotIndex: st.SnapshotIndex,
 	}
-	if err := db.node.StorageFailure(); err != nil {
+	if err := r.node.StorageFailure(); err != nil {
 		s.StorageError = err.Error()
 	}
-	s.StorageStalled = db.node.StorageStalled()
+	s.StorageStalled = r.node.StorageStalled()
 	for _, id := range st.Membership.Members() {
-		s.Members = append(s.Members, Member{ID: string(id), Addr: db.node.Addr(id), Voter: st.Membership.IsVoter(id)})
+		s.Members = append(s.Members, Member{ID: string(id), Addr: r.node.Addr(id), Voter: st.Membership.IsVoter(id)})
 	}
 	for _, f := range st.Followers {
 		s.Followers = append(s.Followers, FollowerStatus{ID: string(f.ID), Match: f.Match, Next: f.Next,

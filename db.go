@@ -7,13 +7,10 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
 	"github.com/yggrdb/yggr/internal/node"
 	"github.com/yggrdb/yggr/internal/watch"
@@ -47,16 +44,11 @@ func endSpan(span trace.Span, err error) {
 // concurrent use. Every method that takes a ctx stops waiting when ctx
 // ends; a write whose wait was cancelled may still be applied.
 type DB struct {
-	id     engine.NodeID
-	node   *node.Node
-	kv     *kv.Store
-	net    node.Network
-	ownNet bool
-	opts   options
-	limits kv.Limits
-	logger *slog.Logger
-	// dirLock holds the data directory's lock (see lockDir) until Close.
-	dirLock atomic.Pointer[os.File]
+	replica // the runtime node, its network and the directory lock
+	kv      *kv.Store
+	opts    options
+	limits  kv.Limits
+	logger  *slog.Logger
 	tracer  trace.Tracer // nil without WithTracerProvider: no spans at all
 	hub     *watch.Hub   // fed by kvMachine; see Watch
 	// replaySem lets one watch at a time rebuild history (see replay).
@@ -119,60 +111,11 @@ func (m *kvMachine) Snapshot() (io.WriterTo, error) { return m.Store.Snapshot(),
 // changes after creation go through AddVoter, AddLearner, Promote and
 // RemoveMember, not through Open).
 func Open(dir string, peers []string, opts ...Option) (*DB, error) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	if dir == "" {
-		return nil, fmt.Errorf("%w: empty data directory", ErrConfig)
-	}
-	addrs, err := parsePeers(peers)
+	o, err := parseOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	id, err := resolveID(o, addrs)
-	if err != nil {
-		return nil, err
-	}
-	ecfg, err := o.engineConfig(id)
-	if err != nil {
-		return nil, err
-	}
-	// The directory lock comes first: a directory in use fails here,
-	// before the transport listens.
-	lock, err := lockDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	opened := false
-	defer func() {
-		if !opened {
-			unlockDir(lock)
-		}
-	}()
-	have, err := checkIdentity(dir, id, addrs, o.join)
-	if err != nil {
-		return nil, err
-	}
-	// The store's cluster is the one it was created for: a node with data
-	// restarts from it whatever bootstrap flags it is given now.
-	var cluster *string // nil: computed from the peers, as at creation
-	if have != nil {
-		if addrs, err = restartAddrs(o, id, addrs, *have); err != nil {
-			return nil, err
-		}
-		// Created with peers or to join: its cluster is the recorded one
-		// (a node created alone keeps the computation it was created with).
-		if have.Join || hasAddress(have.Peers) {
-			c := clusterID(have.addrs(id), have.Join)
-			cluster, o.join = &c, have.Join
-		}
-	}
-	db := &DB{id: id, kv: kv.New(), opts: o, logger: o.logger,
+	db := &DB{kv: kv.New(), opts: o, logger: o.logger,
 		hub:       watch.New(0, watch.Options{CacheBytes: o.watchCache, BufferBytes: o.watchBuffer}),
 		replaySem: make(chan struct{}, 1),
 		lessor:    newLessor(),
@@ -180,44 +123,11 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	if o.tracer != nil {
 		db.tracer = o.tracer.Tracer("github.com/yggrdb/yggr")
 	}
-	// A node listens for peers when it has some, joins a cluster, or names
-	// its own address (a single node that can grow into a cluster).
-	multi := len(addrs) > 1 || o.join || (len(addrs) == 1 && addrs[id] != "")
-	if multi {
-		if db.net, err = openNetwork(id, addrs, o); err != nil {
-			return nil, err
-		}
-		db.ownNet = o.network == nil
-	}
-	if len(addrs) == 0 {
-		addrs = map[engine.NodeID]string{id: ""}
-	}
-	if cluster == nil {
-		c := clusterID(addrs, o.join)
-		cluster = &c
-	}
-	db.node, err = node.Start(node.Config{
-		ID:           id,
-		Dir:          dir,
-		ClusterID:    *cluster,
-		Peers:        peersIfNew(addrs, o.join),
-		Join:         o.join,
-		Network:      db.net,
-		StateMachine: newKVMachine(db.kv, db.hub),
-		Engine:       ecfg,
-		TickInterval: o.tick,
-		NoSync:       o.noSync,
-		DiskReserve:  o.diskReserve,
-		History:      o.watchHistory,
-		Logger:       o.logger,
-
-		LeaderCall:      db.serveLeaderCall,
-		BeforeIteration: o.driverHook,
+	ecfg, err := db.replica.open(dir, peers, o, func(c *node.Config) {
+		c.StateMachine = newKVMachine(db.kv, db.hub)
+		c.LeaderCall = db.serveLeaderCall
 	})
 	if err != nil {
-		if db.ownNet {
-			db.net.Close()
-		}
 		return nil, err
 	}
 	tick := o.tick
@@ -226,16 +136,7 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	// The lease expiry goroutine: owned by the DB, ends at Close. A revoke
 	// that does not apply is proposed again after two election timeouts.
 	go db.expiryLoop(tick, 2*time.Duration(ecfg.ElectionTicks)*tick)
-	db.dirLock.Store(lock)
-	opened = true
 	return db, nil
-}
-
-func peersIfNew(addrs map[engine.NodeID]string, join bool) map[engine.NodeID]string {
-	if join {
-		return nil
-	}
-	return addrs
 }
 
 // Close stops the node and releases its resources. Pending calls fail with
@@ -244,11 +145,7 @@ func (db *DB) Close() error {
 	db.leaseCancel()
 	db.leaseWG.Wait()
 	db.hub.Close()
-	err := db.node.Close()
-	if db.ownNet {
-		err = errors.Join(err, db.net.Close())
-	}
-	return errors.Join(err, unlockDir(db.dirLock.Swap(nil)))
+	return db.replica.close()
 }
 
 // ID returns this node's ID.
@@ -363,20 +260,25 @@ func (db *DB) readBarrier(ctx context.Context, ro readOptions) (uint64, error) {
 	if db.tracer != nil {
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("yggr.consistency", ro.consistency.String()))
 	}
+	return db.barrier(ctx, ro)
+}
+
+// barrier is readBarrier without tracing.
+func (r *replica) barrier(ctx context.Context, ro readOptions) (uint64, error) {
 	var index uint64
 	var err error
 	switch ro.consistency {
 	case Linearizable:
-		index, err = db.node.ReadIndex(ctx, engine.ReadIndex)
+		index, err = r.node.ReadIndex(ctx, node.ReadIndex)
 	case Lease:
-		if !db.opts.lease {
+		if !r.lease {
 			return 0, ErrLeaseDisabled
 		}
-		index, err = db.node.ReadIndex(ctx, engine.ReadLease)
+		index, err = r.node.ReadIndex(ctx, node.ReadLease)
 	case Stale:
 		// A node whose disk failed serves nothing, not even its own copy.
-		if err = db.node.StorageFailure(); err == nil {
-			index = db.node.Applied()
+		if err = r.node.StorageFailure(); err == nil {
+			index = r.node.Applied()
 		}
 	default:
 		return 0, fmt.Errorf("%w: consistency %d", ErrInvalid, ro.consistency)
@@ -385,7 +287,7 @@ func (db *DB) readBarrier(ctx context.Context, ro readOptions) (uint64, error) {
 		return 0, err
 	}
 	if ro.atLeast > index {
-		if err := db.node.WaitApplied(ctx, ro.atLeast); err != nil {
+		if err := r.node.WaitApplied(ctx, ro.atLeast); err != nil {
 			return 0, err
 		}
 		index = ro.atLeast

@@ -8,6 +8,7 @@ import (
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/kv"
+	"github.com/yggrdb/yggr/internal/node"
 )
 
 // LeaseID names a lease: the log index of its grant, so IDs are never
@@ -226,9 +227,9 @@ func (db *DB) serveLeaderCall(ctx context.Context, req []byte) ([]byte, error) {
 	if st.Role != engine.Leader {
 		return nil, &NotLeaderError{Leader: st.Leader}
 	}
-	mode := engine.ReadIndex
+	mode := node.ReadIndex
 	if db.opts.lease {
-		mode = engine.ReadLease
+		mode = node.ReadLease
 	}
 	if _, err := db.node.ReadIndex(ctx, mode); err != nil {
 		return nil, err

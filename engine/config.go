@@ -53,21 +53,21 @@ type Config struct {
 	// Default 64 MiB.
 	MaxUncommittedBytes uint64
 
-	// LeaseTicks enables lease reads when positive: a leader whose heartbeat
-	// round sent at tick t was acknowledged by a majority answers ReadLease
-	// reads locally until t+LeaseTicks. Safety needs voters to refuse votes
-	// for ElectionTicks after hearing from the leader (check-quorum), and
-	// clocks whose rates differ by less than ClockDriftTicks per
-	// ElectionTicks; so LeaseTicks must be at most
+	// LeaseTicks enables the leader lease when positive: a leader whose
+	// heartbeat round sent at tick t was acknowledged by a majority holds
+	// a lease until t+LeaseTicks, which Engine.Lease reports; the host
+	// serves lease reads from it without stepping the engine. Safety needs
+	// voters to refuse votes for ElectionTicks after hearing from the
+	// leader (check-quorum), and clocks whose rates differ by less than
+	// ClockDriftTicks per ElectionTicks; so LeaseTicks must be at most
 	// ElectionTicks-ClockDriftTicks and check-quorum must be on. Ticks
 	// must also keep pace with real time on the leader: a host that can
 	// miss ticks (time.Ticker drops them for a slow receiver; a paused
-	// process misses them all) must not answer lease reads from Step, but
-	// time the lease on its own clock from Engine.Lease with a TickClock,
-	// which keeps a tick of margin: a voter's host whose ticker held a
-	// tick while it was busy steps it right after the heartbeat that
-	// started its promise, which ends the promise up to one tick early
-	// (so a host serves LeaseTicks-1 intervals).
+	// process misses them all) must time the lease on its own clock with a
+	// TickClock, which keeps a tick of margin: a voter's host whose ticker
+	// held a tick while it was busy steps it right after the heartbeat that
+	// started its promise, which ends the promise up to one tick early (so
+	// a host serves LeaseTicks-1 intervals).
 	LeaseTicks int
 	// ClockDriftTicks is the drift margin for the lease. Default
 	// max(1, ElectionTicks/5).

@@ -40,25 +40,13 @@ type ChangeMembership struct {
 // §3.10). An empty To picks the most up-to-date voter.
 type TransferLeadership struct{ To NodeID }
 
-// ReadMode is how a read is confirmed.
-type ReadMode uint8
-
-const (
-	// ReadIndex confirms leadership with a heartbeat round (Raft thesis
-	// §6.4). It is linearizable without clock assumptions.
-	ReadIndex ReadMode = iota
-	// ReadLease answers from the leader's lease without a round trip when
-	// Config.LeaseTicks is set, and falls back to ReadIndex otherwise. It
-	// assumes bounded clock drift (see Config.LeaseTicks).
-	ReadLease
-)
-
-// Read asks for a read index: the engine answers ReadReady{ID, Index} once
-// it is safe to serve a linearizable read from a state machine that has
-// applied Index, or ReadFailed.
+// Read asks for a read index with a heartbeat round (Raft thesis §6.4):
+// the engine answers ReadReady{ID, Index} once it is safe to serve a
+// linearizable read from a state machine that has applied Index, or
+// ReadFailed. It needs no clock assumption. Lease reads, which skip the
+// round, are served by the host from Engine.Lease, without a Step.
 type Read struct {
-	ID   uint64
-	Mode ReadMode
+	ID uint64
 }
 
 // LogPersisted reports that the host made the log durable up to Index, whose

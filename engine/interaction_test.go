@@ -88,14 +88,15 @@ func (env *iEnv) handle(d *datadriven.TestData) string {
 			}
 		}
 	case "read":
+		// read ID [lease]: a lease read is served by the host from
+		// Engine.Lease when the leader holds one, else it is a Read.
 		id := env.node(d.CmdArgs[0].Key)
-		mode := ReadIndex
-		if d.HasArg("lease") {
-			mode = ReadLease
-		}
 		rid := env.nextID
 		env.nextID++
-		env.step(id, Read{ID: rid, Mode: mode})
+		if d.HasArg("lease") && env.leaseRead(id, rid) {
+			break
+		}
+		env.step(id, Read{ID: rid})
 	case "transfer":
 		from := env.node(d.CmdArgs[0].Key)
 		var to NodeID

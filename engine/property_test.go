@@ -254,11 +254,10 @@ func runSim(ch chooser, env *iEnv, opt simOptions) {
 			rid := env.nextID
 			env.nextID++
 			env.readFloor[rid] = st.maxCommit
-			mode := ReadIndex
-			if opt.lease && ch.intn("lease", 2) == 1 {
-				mode = ReadLease
+			if opt.lease && ch.intn("lease", 2) == 1 && env.leaseRead(id, rid) {
+				break
 			}
-			env.step(id, Read{ID: rid, Mode: mode})
+			env.step(id, Read{ID: rid})
 		case op < 86: // crash or restart
 			id := node("crash")
 			if env.nodes[id].e == nil {

@@ -108,11 +108,6 @@ func (e *Engine) read(ev Read) {
 	}
 	switch {
 	case e.role == Leader:
-		if ev.Mode == ReadLease && e.leaseValid() && e.committedInTerm() {
-			e.counters.ReadsCompleted++
-			e.emit(ReadReady{ID: ev.ID, Index: e.log.commit})
-			return
-		}
 		e.enqueueRead(pendingRead{id: ev.ID})
 	case e.leader == "":
 		fail(ErrNoLeader)

@@ -57,12 +57,14 @@ func leaseCluster(t *testing.T) *testCluster {
 }
 
 // The lease of a round sent at tick t lasts until t+LeaseTicks, exclusive:
-// a lease read at the last tick inside it is answered locally, one at
-// t+LeaseTicks waits for a heartbeat round like a read-index read.
+// Engine.Lease reports it held, at the commit index, through the last tick
+// inside it, and not from t+LeaseTicks on, when a read needs a heartbeat
+// round.
 func TestLeaseEndsAtLeaseTicks(t *testing.T) {
 	c := leaseCluster(t)
 	n1 := c.nodes["n1"].e
 	commit := n1.log.commit
+	since := n1.Lease().Since
 	c.drop = func(Message) bool { return true } // no more acknowledgements
 	for i := 1; i <= 4; i++ {
 		c.tick("n1")
@@ -70,17 +72,17 @@ func TestLeaseEndsAtLeaseTicks(t *testing.T) {
 			t.Fatalf("lease gone %d ticks after its round (LeaseTicks 5)", i)
 		}
 	}
-	got := n1.Step(Read{ID: 1, Mode: ReadLease})
-	if d := cmp.Diff([]Action{ReadReady{ID: 1, Index: commit}}, got); d != "" {
-		t.Errorf("lease read 4 ticks after the round (-want +got):\n%s", d)
+	want := LeaseState{Held: true, Since: since, Now: since + 4, Commit: commit}
+	if d := cmp.Diff(want, n1.Lease()); d != "" {
+		t.Errorf("lease 4 ticks after the round (-want +got):\n%s", d)
 	}
 	c.tick("n1")
-	if n1.Status().LeaseValid {
+	if n1.Status().LeaseValid || n1.Lease().Held {
 		t.Fatal("lease still valid LeaseTicks ticks after its round")
 	}
-	for _, a := range n1.Step(Read{ID: 2, Mode: ReadLease}) {
+	for _, a := range n1.Step(Read{ID: 2}) {
 		if _, ok := a.(ReadReady); ok {
-			t.Fatalf("lease read answered locally after the lease ended: %v", a)
+			t.Fatalf("read answered without a round after the lease ended: %v", a)
 		}
 	}
 	if got := n1.Status().PendingReads; got != 1 {

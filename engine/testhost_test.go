@@ -74,14 +74,35 @@ type iEnv struct {
 	// node (State Machine Safety).
 	applied map[uint64]uint64
 	// readFloor maps a read ID to the highest commit index any node had
-	// reached when the read started (property tests); ReadReady must not
-	// answer below it.
+	// reached when the read started (property tests); ReadReady and lease
+	// reads must not answer below it.
 	readFloor map[uint64]uint64
 	out       *strings.Builder
 }
 
 func newIEnv(t *testing.T) *iEnv {
 	return &iEnv{t: t, fail: t.Errorf, nodes: map[NodeID]*iNode{}, leaders: map[uint64]NodeID{}, applied: map[uint64]uint64{}, nextID: 1}
+}
+
+// leaseRead serves read rid on id from the leader's lease, as a host whose
+// ticks keep pace with real time does: from Engine.Lease, without a Step.
+// It reports false when id holds no lease (the host then sends a Read).
+func (env *iEnv) leaseRead(id NodeID, rid uint64) bool {
+	n := env.nodes[id]
+	if n.e == nil {
+		return false
+	}
+	l := n.e.Lease()
+	if !l.Held {
+		return false
+	}
+	if f, ok := env.readFloor[rid]; ok && l.Commit < f && !env.byzantine {
+		env.fail("%s: lease read %d answered at index %d, but index %d was committed before it started", id, rid, l.Commit, f)
+	}
+	if !env.quiet {
+		env.printf("%s: lease read id=%d index=%d since=%d", id, rid, l.Commit, l.Since)
+	}
+	return true
 }
 
 func (env *iEnv) printf(format string, args ...any) {

@@ -33,7 +33,11 @@ type rule struct {
 // it imports nothing from the module; the storage layers, the runtime and
 // the root may use it), and internal/chaosnet (the tests' in-process twin
 // of netquic: it imports engine and netquic, and no package's own code
-// imports it, so that no binary ships it).
+// imports it, so that no binary ships it), raft (the runtime for an application's own
+// state machine: a package above the root that imports it, and
+// internal/opener, through which the root opens a node for it; cmd and the
+// examples may use it, the root never does), and internal/opener, which
+// imports only internal/node.
 var rules = []rule{
 	{pkg: "internal/record", allowModule: []string{"internal/record"}},
 	{pkg: "internal/diskfault", allowModule: []string{"internal/diskfault"}},
@@ -52,10 +56,12 @@ var rules = []rule{
 	{pkg: "scripts", allowModule: []string{"scripts"}}, // CI tools: the standard library only
 	{pkg: "internal/sim", allowModule: []string{"engine", "snapshot", "internal/sim", "internal/record"}},
 	{pkg: "concurrency", allowModule: []string{"", "concurrency"}},
+	{pkg: "raft", allowModule: []string{"", "raft", "internal/opener"}},
+	{pkg: "internal/opener", allowModule: []string{"internal/opener", "internal/node"}},
 	{pkg: "httpapi", allowModule: []string{"", "httpapi", "concurrency"}},
-	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "cmd"}},
-	{pkg: "examples", allowModule: []string{"", "httpapi", "concurrency", "examples"}},
-	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil", "concurrency", "internal/chaosnet"}},
+	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "raft", "cmd"}},
+	{pkg: "examples", allowModule: []string{"", "httpapi", "concurrency", "raft", "examples"}},
+	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil", "concurrency", "raft", "internal/chaosnet"}},
 }
 
 type listedPackage struct {

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/yggrdb/yggr/engine"
@@ -34,34 +33,15 @@ func (n *Node) CallLeader(ctx context.Context, req []byte) ([]byte, error) {
 	if n.cfg.LeaderCall == nil {
 		return nil, fmt.Errorf("yggr: no leader call handler")
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrTimeout, err)
-	}
-	var lastErr error = ErrNoLeader
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		changed := n.leaderChanged()
-		st := n.status.Load()
-		var (
-			data []byte
-			err  error
-		)
-		switch {
-		case st.Role == engine.Leader || n.net == nil:
-			data, err = n.cfg.LeaderCall(ctx, req)
-		case st.Leader != "":
-			data, _, err = n.forward(ctx, st.Leader, appendRequest(callLeader, req...))
-		default:
-			err = ErrNoLeader
-		}
-		if err == nil || !(retryable(err) || errorsIsUnknown(err)) {
-			return data, err
-		}
-		lastErr = err
-		if err := n.waitChange(ctx, changed); err != nil {
-			return nil, fmt.Errorf("%w (last: %v)", err, lastErr)
-		}
-	}
-	return nil, lastErr
+	data, _, err := n.toLeader(ctx, leaderRequest{
+		local: func() ([]byte, uint64, error) {
+			data, err := n.cfg.LeaderCall(ctx, req)
+			return data, 0, err
+		},
+		call:       func() []byte { return appendRequest(callLeader, req...) },
+		idempotent: true,
+	})
+	return data, err
 }
 
 // handleLeaderCall serves a forwarded leader call.
@@ -75,7 +55,3 @@ func (n *Node) handleLeaderCall(ctx context.Context, req []byte) []byte {
 	data, err := n.cfg.LeaderCall(ctx, req)
 	return encodeResponse(0, data, err)
 }
-
-// errorsIsUnknown reports a call whose leader changed under it: a leader
-// call is idempotent, so it is tried again.
-func errorsIsUnknown(err error) bool { return errors.Is(err, ErrUnknownOutcome) }

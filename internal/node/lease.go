@@ -6,13 +6,27 @@ import (
 	"github.com/yggrdb/yggr/engine"
 )
 
-// Lease reads without the driver. The engine grants a lease in ticks
-// (engine.Lease); the driver turns it into a deadline on the monotonic
+// Lease reads without the driver: the only lease-read path (the engine
+// has none; it reports its lease, engine.Engine.Lease). The engine grants
+// a lease in ticks; the driver turns it into a deadline on the monotonic
 // clock after every iteration, before that iteration's actions run, and
 // publishes it with the commit index. A lease read then costs a clock
 // reading and two atomic loads: no event, no driver hop. The deadline
 // follows the engine's rule (engine.TickClock): LeaseTicks-1 tick intervals
 // after the driver stepped the tick the granting round was sent at.
+
+// ReadMode is how ReadIndex confirms a read.
+type ReadMode uint8
+
+const (
+	// ReadIndex confirms leadership with a heartbeat round (engine.Read):
+	// linearizable without clock assumptions.
+	ReadIndex ReadMode = iota
+	// ReadLease answers from the leader's lease (below) when this node
+	// holds one, and is a ReadIndex read otherwise. It assumes bounded
+	// clock drift (engine.Config.LeaseTicks).
+	ReadLease
+)
 
 // leaseGrant is a published lease: reads may be served locally until the
 // monotonic deadline until.

@@ -11,80 +11,16 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// maxAttempts bounds the retries of one request across leader changes.
-const maxAttempts = 64
-
-// retryable reports whether a request failed before it was appended
-// anywhere, so that sending it again cannot apply it twice.
-func retryable(err error) bool {
-	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) || errors.Is(err, ErrTransfer)
-}
-
 // Propose replicates cmd through the log and returns the state machine's
 // result and the index at which it was applied. A follower forwards it to
-// the leader; with no leader known it waits for one until ctx ends. A
-// cancelled ctx ends the wait, never the apply of a committed entry.
+// the leader; with no leader known it waits for one until ctx ends
+// (route.go). A cancelled ctx ends the wait, never the apply of a
+// committed entry.
 func (n *Node) Propose(ctx context.Context, cmd []byte) ([]byte, uint64, error) {
-	if err := ctx.Err(); err != nil {
-		// Ended before it began: nothing was proposed.
-		return nil, 0, fmt.Errorf("%w: %w", ErrTimeout, err)
-	}
-	var lastErr error = ErrNoLeader
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		changed := n.leaderChanged()
-		st := n.status.Load()
-		var (
-			data  []byte
-			index uint64
-			err   error
-		)
-		switch {
-		case st.Role == engine.Leader || n.net == nil:
-			data, index, err = n.proposeLocal(ctx, cmd)
-		case st.Leader != "":
-			if span := recording(ctx); span != nil {
-				span.AddEvent("forward", trace.WithAttributes(attribute.String("yggr.leader", string(st.Leader))))
-			}
-			req := appendRequest(callPropose, cmd...)
-			data, index, err = n.forward(ctx, st.Leader, req)
-		default:
-			err = ErrNoLeader
-		}
-		if err == nil || !retryable(err) {
-			return data, index, err
-		}
-		lastErr = err
-		if err := n.waitChange(ctx, changed); err != nil {
-			return nil, 0, fmt.Errorf("%w (last: %v)", err, lastErr)
-		}
-	}
-	return nil, 0, lastErr
-}
-
-// recording returns ctx's span if it records events, else nil: building
-// an event's attributes allocates, which a read without a tracer should
-// not pay.
-func recording(ctx context.Context) trace.Span {
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		return span
-	}
-	return nil
-}
-
-// waitChange waits for the next leader change, or a short backoff when the
-// change already happened.
-func (n *Node) waitChange(ctx context.Context, changed <-chan struct{}) error {
-	t := time.NewTimer(n.cfg.TickInterval)
-	defer t.Stop()
-	select {
-	case <-changed:
-	case <-t.C:
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-	case <-n.stop:
-		return ErrClosed
-	}
-	return nil
+	return n.toLeader(ctx, leaderRequest{
+		local: func() ([]byte, uint64, error) { return n.proposeLocal(ctx, cmd) },
+		call:  func() []byte { return appendRequest(callPropose, cmd...) },
+	})
 }
 
 // proposeLocal hands a proposal to this node's engine and waits for its
@@ -127,20 +63,18 @@ func (n *Node) proposeLocal(ctx context.Context, cmd []byte) ([]byte, uint64, er
 
 // ReadIndex returns an index such that a read of the state machine once it
 // has applied that index is linearizable, and waits until this node's state
-// machine has applied it. With engine.ReadLease, a leader holding a lease
-// answers from the lease published by the driver (lease.go), without a
-// round; otherwise, and for engine.ReadIndex, the read joins a batch
-// (waiters.joinRead) that the engine serves with one ReadIndex round. The
-// engine's own lease path is not used: it is timed in ticks, which a busy
-// driver counts late.
-func (n *Node) ReadIndex(ctx context.Context, mode engine.ReadMode) (uint64, error) {
+// machine has applied it. With ReadLease, a leader holding a lease answers
+// from the lease published by the driver (lease.go), without a round;
+// otherwise, and for ReadIndex, the read joins a batch (waiters.joinRead)
+// that the engine serves with one ReadIndex round.
+func (n *Node) ReadIndex(ctx context.Context, mode ReadMode) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		// Deterministic: without this, a read whose answer is ready
 		// races the done context in the selects below.
 		return 0, fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	start := time.Now()
-	if mode == engine.ReadLease {
+	if mode == ReadLease {
 		if index, ok := n.leaseIndex(start); ok {
 			return n.readAt(ctx, start, index)
 		}
@@ -201,7 +135,7 @@ func (n *Node) waitRead(ctx context.Context, b *readBatch) error {
 // the next batch) when the driver's queue is full or the node stopped.
 func (n *Node) submitRead(b *readBatch) {
 	for b != nil {
-		err := n.submit(engine.Read{ID: b.id, Mode: engine.ReadIndex})
+		err := n.submit(engine.Read{ID: b.id})
 		if err == nil {
 			return
 		}
@@ -233,31 +167,17 @@ func (n *Node) readAt(ctx context.Context, start time.Time, index uint64) (uint6
 }
 
 // ChangeMembership proposes a single-server membership change and returns
-// the index of its config entry once applied. A follower forwards it.
+// the index of its config entry once applied. A follower forwards it
+// (route.go).
 func (n *Node) ChangeMembership(ctx context.Context, cc engine.ConfChange) (uint64, error) {
-	var lastErr error = ErrNoLeader
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		changed := n.leaderChanged()
-		st := n.status.Load()
-		var index uint64
-		var err error
-		switch {
-		case st.Role == engine.Leader || n.net == nil:
-			index, err = n.changeLocal(ctx, cc)
-		case st.Leader != "":
-			_, index, err = n.forward(ctx, st.Leader, encodeConfChange(cc))
-		default:
-			err = ErrNoLeader
-		}
-		if err == nil || !retryable(err) {
-			return index, err
-		}
-		lastErr = err
-		if err := n.waitChange(ctx, changed); err != nil {
-			return 0, fmt.Errorf("%w (last: %v)", err, lastErr)
-		}
-	}
-	return 0, lastErr
+	_, index, err := n.toLeader(ctx, leaderRequest{
+		local: func() ([]byte, uint64, error) {
+			index, err := n.changeLocal(ctx, cc)
+			return nil, index, err
+		},
+		call: func() []byte { return encodeConfChange(cc) },
+	})
+	return index, err
 }
 
 func (n *Node) changeLocal(ctx context.Context, cc engine.ConfChange) (uint64, error) {
@@ -276,18 +196,13 @@ func (n *Node) changeLocal(ctx context.Context, cc engine.ConfChange) (uint64, e
 }
 
 // TransferLeadership hands leadership to the voter to (any up-to-date voter
-// if empty) and waits until it leads. A follower forwards the request.
+// if empty) and waits until it leads. A follower forwards the request, and
+// with no leader known it waits for one (route.go).
 func (n *Node) TransferLeadership(ctx context.Context, to engine.NodeID) error {
-	st := n.status.Load()
-	switch {
-	case st.Role == engine.Leader:
-		return n.transferLocal(ctx, to)
-	case st.Leader == "":
-		return ErrNoLeader
-	case n.net == nil:
-		return ErrNotLeader
-	}
-	_, _, err := n.forward(ctx, st.Leader, appendRequest(callTransfer, []byte(to)...))
+	_, _, err := n.toLeader(ctx, leaderRequest{
+		local: func() ([]byte, uint64, error) { return nil, 0, n.transferLocal(ctx, to) },
+		call:  func() []byte { return appendRequest(callTransfer, []byte(to)...) },
+	})
 	return err
 }
 

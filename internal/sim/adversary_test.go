@@ -26,7 +26,28 @@ type adversary struct {
 
 func (a *adversary) Status() engine.Status { return a.inner.Status() }
 
-func (a *adversary) Lease() engine.LeaseState { return a.inner.Lease() }
+func (a *adversary) Lease() engine.LeaseState {
+	l := a.inner.Lease()
+	if a.mode != "arrival-lease" {
+		return l
+	}
+	// The reference's lease bug: time the lease from when answers
+	// arrive, not from when the heartbeat round was sent.
+	st := a.inner.Status()
+	if st.Role != engine.Leader {
+		return l
+	}
+	n := 0
+	for _, v := range st.Membership.Voters {
+		if t, ok := a.arrived[v]; v == a.id || ok && a.ticks-t < a.lease {
+			n++
+		}
+	}
+	if n > len(st.Membership.Voters)/2 {
+		return engine.LeaseState{Held: true, Since: l.Now, Now: l.Now, Commit: st.Commit}
+	}
+	return l
+}
 
 func (a *adversary) Step(ev engine.Event) []engine.Action {
 	switch a.mode {
@@ -38,27 +59,13 @@ func (a *adversary) Step(ev engine.Event) []engine.Action {
 		}
 	}
 	if a.mode == "arrival-lease" {
-		// The reference's lease bug: time the lease from when answers
-		// arrive, not from when the heartbeat round was sent.
+		// Record arrivals for Lease.
 		switch ev := ev.(type) {
 		case engine.Tick:
 			a.ticks++
 		case engine.Receive:
 			if ev.Msg.Type == engine.MsgHeartbeatResp || ev.Msg.Type == engine.MsgAppResp {
 				a.arrived[ev.Msg.From] = a.ticks
-			}
-		case engine.Read:
-			st := a.inner.Status()
-			if st.Role == engine.Leader && ev.Mode == engine.ReadLease {
-				n := 0
-				for _, v := range st.Membership.Voters {
-					if t, ok := a.arrived[v]; v == a.id || ok && a.ticks-t < a.lease {
-						n++
-					}
-				}
-				if n > len(st.Membership.Voters)/2 {
-					return []engine.Action{engine.ReadReady{ID: ev.ID, Index: st.Commit}}
-				}
 			}
 		}
 	}

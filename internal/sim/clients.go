@@ -43,8 +43,8 @@ type readOp struct {
 	start   uint64 // seq of the Read step
 	index   uint64
 	attempt int
-	mode    engine.ReadMode
-	// hostLease: served by the host from Engine.Lease (Options.HostLease).
+	lease   bool // asked as a lease read
+	// hostLease: served by the host from Engine.Lease, without a round.
 	hostLease bool
 }
 
@@ -222,12 +222,11 @@ func (c *clients) write(w *world, h *host, keys []string, attempt int) {
 }
 
 func (c *clients) read(w *world, h *host, key string, attempt int) {
-	mode := engine.ReadIndex
-	if w.cfg.LeaseTicks > 0 && w.rng.IntN(2) == 0 {
-		mode = engine.ReadLease
-	}
-	op := &readOp{id: c.id(), key: key, node: h.id, start: w.seq + 1, attempt: attempt, mode: mode}
-	if mode == engine.ReadLease && w.opts.HostLease {
+	lease := w.cfg.LeaseTicks > 0 && w.rng.IntN(2) == 0
+	op := &readOp{id: c.id(), key: key, node: h.id, start: w.seq + 1, attempt: attempt, lease: lease}
+	if lease {
+		// The host serves it from Engine.Lease when it holds a lease (the
+		// engine has no lease-read event), else asks for a read index.
 		if index, ok := w.hostLease(h); ok {
 			op.index, op.hostLease = index, true
 			if h.sm.applied >= index {
@@ -237,10 +236,9 @@ func (c *clients) read(w *world, h *host, key string, attempt int) {
 			}
 			return
 		}
-		op.mode = engine.ReadIndex
 	}
 	h.reads[op.id] = op
-	w.feed(h, engine.Read{ID: op.id, Mode: op.mode})
+	w.feed(h, engine.Read{ID: op.id})
 }
 
 func (c *clients) accepted(w *world, h *host, a engine.ProposalAccepted) {
@@ -443,14 +441,14 @@ func (c *clients) serve(w *world, h *host, op *readOp) {
 	}
 	w.seq++
 	if floor := c.hist[op.key].floorBefore(op.start); idx < floor {
-		w.violate("linearizability", "%s: stale read %d of %s (mode %d, read index %d, applied %d) returns the write at %d, but the write at %d was acknowledged or observed before the read started", h.id, op.id, op.key, op.mode, op.index, h.sm.applied, idx, floor)
+		w.violate("linearizability", "%s: stale read %d of %s (lease %v, read index %d, applied %d) returns the write at %d, but the write at %d was acknowledged or observed before the read started", h.id, op.id, op.key, op.lease, op.index, h.sm.applied, idx, floor)
 		return
 	}
 	c.hist[op.key].add(w.seq, idx)
 	w.stats.ReadsServed++
 	if h.role != engine.Leader {
 		w.stats.ReadsFollower++
-	} else if op.mode == engine.ReadLease {
+	} else if op.lease {
 		w.stats.ReadsLease++
 	}
 	if op.hostLease {

@@ -82,16 +82,18 @@ type waiter struct {
 	conf  *confOp
 }
 
-// hostLease returns the read index of a lease read served by h itself
-// (Options.HostLease): the engine's commit index, if the engine holds a
-// lease and h's clock is still before its deadline by the engine's rule
-// (engine.TickClock, the runtime's too: a tick is 1 on h's clock).
+// hostLease returns the read index of a lease read served by h itself:
+// the engine's commit index, if the engine holds a lease (Engine.Lease)
+// and, with Options.HostLease, h's clock is still before its deadline by
+// the engine's rule (engine.TickClock, the runtime's too: a tick is 1 on
+// h's clock). Without HostLease the lease is timed in the engine's ticks,
+// which keep pace with the simulated time when no process pauses.
 func (w *world) hostLease(h *host) (uint64, bool) {
 	l := h.eng.Lease()
 	if !l.Held {
 		return 0, false
 	}
-	if w.opts.leaseByTicks {
+	if !w.opts.HostLease || w.opts.leaseByTicks {
 		return l.Commit, l.Now < l.Since+uint64(w.cfg.LeaseTicks)
 	}
 	until, ok := h.tickAt.LeaseDeadline(l, w.cfg.LeaseTicks, 1)

@@ -90,7 +90,7 @@ func describe(item any) string {
 	case engine.TransferLeadership:
 		return fmt.Sprintf("TransferLeadership to=%s", x.To)
 	case engine.Read:
-		return fmt.Sprintf("Read id=%d mode=%d", x.ID, x.Mode)
+		return fmt.Sprintf("Read id=%d", x.ID)
 	case engine.LogPersisted:
 		return fmt.Sprintf("LogPersisted %d/%d", x.Term, x.Index)
 	case engine.SnapshotTaken:

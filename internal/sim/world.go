@@ -72,13 +72,13 @@ type Options struct {
 	Configure func(*engine.Config)
 	// TraceLen is how many trace lines a failure report keeps; default 200.
 	TraceLen int
-	// HostLease makes hosts serve lease reads as internal/node does: from
-	// Engine.Lease, timed on the host's own clock by engine.TickClock from
-	// when it stepped the tick the lease was granted at, falling back to
-	// ReadIndex; the
-	// engine's ReadLease path is not used. Process pauses then happen in
-	// lease runs too (a paused host's ticks are dropped, as time.Ticker
-	// drops them), which the engine's tick-timed lease cannot survive.
+	// HostLease makes hosts time the lease they serve lease reads from
+	// (Engine.Lease, falling back to ReadIndex) as internal/node does: on
+	// the host's own clock, by engine.TickClock from when it stepped the
+	// tick the lease was granted at. Without it the lease is timed in the
+	// engine's ticks. Process pauses then happen in lease runs too (a
+	// paused host's ticks are dropped, as time.Ticker drops them), which a
+	// tick-timed lease cannot survive.
 	HostLease bool
 	// leaseByTicks (tests: an adversary host) times host leases by the
 	// engine's tick count instead of the host clock.
@@ -95,9 +95,9 @@ type Stats struct {
 	WritesFailed  int
 	ReadsServed   int
 	ReadsFollower int // served by a node that was not leader
-	ReadsLease    int // ReadLease reads served by the leader
-	// ReadsHostLease counts lease reads a host served from Engine.Lease
-	// (HostLease).
+	ReadsLease    int // lease reads served by the leader
+	// ReadsHostLease counts lease reads a host served from Engine.Lease,
+	// without a round.
 	ReadsHostLease int
 	ConfChanges    int
 	Transfers      int
