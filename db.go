@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -524,14 +525,16 @@ func (db *DB) propose(ctx context.Context, cmd []byte) (kv.Result, error) {
 
 func (db *DB) checkKey(key []byte) error { return mapKVError(db.limits.CheckKey(key)) }
 
+// mapKVError translates internal/kv's errors into the root's sentinels,
+// keeping one prefix: "yggr: invalid argument: empty key".
 func mapKVError(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, kv.ErrTooLarge):
-		return fmt.Errorf("%w: %v", ErrTooLarge, err)
+		return fmt.Errorf("%w: %s", ErrTooLarge, strings.TrimPrefix(err.Error(), kv.ErrTooLarge.Error()+": "))
 	case errors.Is(err, kv.ErrInvalid):
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), kv.ErrInvalid.Error()+": "))
 	}
 	return err
 }

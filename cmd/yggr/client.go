@@ -17,7 +17,7 @@ import (
 
 // clientFlags are the flags every client command shares.
 type clientFlags struct {
-	Addr    string        `help:"Comma-separated HTTP endpoints of cluster members, tried in turn." default:"127.0.0.1:7070" placeholder:"HOST:PORT,..."`
+	Addr    string        `help:"Comma-separated HTTP endpoints of cluster members, tried in turn (default: ${default})." default:"127.0.0.1:7070" placeholder:"HOST:PORT,..."`
 	Token   string        `help:"Bearer token, if the server requires one."`
 	CACert  string        `name:"cacert" help:"PEM file of the CA that signed the server's HTTPS certificate (implies https)." type:"existingfile" placeholder:"FILE"`
 	Output  string        `short:"o" help:"Output format: text or json." enum:"text,json" default:"text"`

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -43,7 +44,7 @@ type leaseOutput = httpapi.LeaseResponse
 
 // leaseNotFound adds the lease's ID to an error that says it is gone.
 func leaseNotFound(id yggr.LeaseID, err error) error {
-	if errors.Is(err, yggr.ErrLeaseNotFound) {
+	if errors.Is(err, yggr.ErrLeaseNotFound) && !strings.Contains(err.Error(), fmt.Sprintf("lease %d", id)) {
 		return fmt.Errorf("lease %d: %w", id, err)
 	}
 	return err
