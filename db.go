@@ -395,7 +395,21 @@ func (db *DB) readBarrier(ctx context.Context, ro readOptions) (uint64, error) {
 	return index, nil
 }
 
-// Item is a key with its value and history; see GetItem and Scan.
+// Item is a key with its value and history; see GetItem and Scan. (An
+// alias of the state machine's type: its fields are listed here for go doc.)
+//
+//	type Item struct {
+//		Key, Value []byte
+//		// CreateIndex is the log index that created the key, since its
+//		// last deletion. 1 <= CreateIndex <= ModIndex.
+//		CreateIndex uint64
+//		// ModIndex is the log index of the last modification.
+//		ModIndex uint64
+//		// Version is the number of modifications since creation: 1 on
+//		// create, +1 per put (two puts to one key in one transaction
+//		// count twice).
+//		Version uint64
+//	}
 type Item = kv.Item
 
 // Get returns the value of key, or ErrNotFound. The returned slice belongs

@@ -71,10 +71,19 @@ var (
 )
 
 // NotLeaderError says which node leads; it matches ErrNotLeader.
+//
+//	type NotLeaderError struct {
+//		Leader string // the leader's ID ("" when unknown), as an engine.NodeID
+//		Addr   string // its peer address, when known
+//	}
 type NotLeaderError = node.NotLeaderError
 
 // StorageError is the failure that stopped a node (see ErrStorage): which
 // file and operation failed, and how. It matches ErrStorage.
+//
+//	type StorageError struct {
+//		Err error // the storage failure; Unwrap returns it
+//	}
 type StorageError = node.StorageError
 
 // sentinelError is an error with a message of its own that matches
