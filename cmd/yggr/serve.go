@@ -112,6 +112,11 @@ func (c *serveCmd) Run(e *env) error {
 	// Beyond --http-max-conns, connections wait in the accept queue: a
 	// flood of slow clients cannot take every file descriptor.
 	ln = netutil.LimitListener(ln, c.MaxConns)
+	if httpTLS == nil {
+		// Requests net/http refuses unparsed (bad percent-encoding in a
+		// key's path) get a JSON error too.
+		ln = httpapi.JSONErrorListener(ln)
+	}
 	db, err := yggr.Open(c.Dir, peers, opts...)
 	if err != nil {
 		ln.Close()
