@@ -47,4 +47,3 @@ func (c jsonErrorConn) Write(p []byte) (int, error) {
 	}
 	return c.Conn.Write(p)
 }
-
