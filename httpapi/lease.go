@@ -195,12 +195,7 @@ func (h *handler) timeToLive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) leases(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "consistency", "min_index")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := readOptions(q)
+	_, opts, err := parseReadQuery(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
