@@ -83,6 +83,19 @@ func caTLSConfig(flag, path string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
+// call runs fn with a client for --addr and a context bounded by
+// --timeout: the shape of a command that makes one request.
+func (f *clientFlags) call(e *env, fn func(ctx context.Context, cl *httpapi.Client) error) error {
+	cl, err := f.client()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := f.context(e)
+	defer cancel()
+	return fn(ctx, cl)
+}
+
 // context bounds the command by --timeout.
 func (f *clientFlags) context(e *env) (context.Context, context.CancelFunc) {
 	if f.Timeout <= 0 {
