@@ -180,6 +180,11 @@ type Status struct {
 	// failed (which file, which operation) and it answers no request until
 	// restarted (ErrStorage). The other fields are as they were then.
 	StorageError string `json:"storage_error,omitempty"`
+	// StorageStalled says that this node's storage write in progress has
+	// taken longer than an election timeout: its disk is stalled. A
+	// leader in that state stops sending heartbeats, so the others elect
+	// a leader without it; it goes on by itself when the write returns.
+	StorageStalled bool `json:"storage_stalled,omitempty"`
 }
 
 // FollowerStatus is the leader's view of one follower.
@@ -203,6 +208,7 @@ func (db *DB) Status() Status {
 	if err := db.node.StorageFailure(); err != nil {
 		s.StorageError = err.Error()
 	}
+	s.StorageStalled = db.node.StorageStalled()
 	for _, id := range st.Membership.Members() {
 		s.Members = append(s.Members, Member{ID: string(id), Addr: db.node.Addr(id), Voter: st.Membership.IsVoter(id)})
 	}

@@ -90,8 +90,15 @@ func TestStalledLeaderDiskDoesNotStopTheCluster(t *testing.T) {
 	if got := c.dbs[leader].Status().StorageError; got != "" {
 		t.Fatalf("a stalled disk stopped the node: %s", got)
 	}
+	if !c.dbs[leader].Status().StorageStalled {
+		t.Errorf("%s's Status does not say its disk stalled, %v after the stall", leader, time.Since(stalledAt))
+	}
+	if c.dbs[via].Status().StorageStalled {
+		t.Errorf("%s's Status says its disk stalled", via)
+	}
 
 	stall.release()
+	testutil.WaitFor(t, "the stalled node to report its disk back", func() bool { return !c.dbs[leader].Status().StorageStalled })
 	var last uint64
 	for _, idx := range acked {
 		last = max(last, idx)

@@ -3,6 +3,7 @@ package concurrency
 import (
 	"context"
 	"errors"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"slices"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func TestElection(t *testing.T) {
 	b := NewElection(newTestSession(t, db), name)
 	campaigned := make(chan error, 1)
 	go func() { campaigned <- b.Campaign(ctx, []byte("b1")) }()
-	waitFor(t, "b to be a candidate", func() bool { return len(keys(t, db, name+"/")) == 2 })
+	testutil.WaitFor(t, "b to be a candidate", func() bool { return len(keys(t, db, name+"/")) == 2 })
 	if err := b.Proclaim(ctx, []byte("x")); !errors.Is(err, ErrNotElected) {
 		t.Errorf("Proclaim by a waiting candidate: %v, want ErrNotElected", err)
 	}
@@ -205,7 +206,7 @@ func TestElectionFailover(t *testing.T) {
 	b := NewElection(newTestSession(t, c.db(1), WithTTL(ttl)), "fo")
 	campaigned := make(chan error, 1)
 	go func() { campaigned <- b.Campaign(ctx, []byte("b")) }()
-	waitFor(t, "b to be a candidate", func() bool { return len(keys(t, c.db(2), "fo/")) == 2 })
+	testutil.WaitFor(t, "b to be a candidate", func() bool { return len(keys(t, c.db(2), "fo/")) == 2 })
 	stopped := time.Now()
 	c.stop(0)
 	if err := <-campaigned; err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -40,7 +41,7 @@ func TestMutexSessionLossReleases(t *testing.T) {
 			waiter := NewMutex(newTestSession(t, c.db(waiterNode), WithTTL(10*time.Second)), "loss")
 			got := make(chan error, 1)
 			go func() { got <- waiter.Lock(ctx) }()
-			waitFor(t, "the waiter to queue", func() bool { return len(keys(t, c.db(waiterNode), "loss/")) == 2 })
+			testutil.WaitFor(t, "the waiter to queue", func() bool { return len(keys(t, c.db(waiterNode), "loss/")) == 2 })
 			stopped := time.Now()
 			if how == "keepalives stop" {
 				p.pause()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"slices"
 	"strings"
 	"sync"
@@ -120,7 +121,7 @@ func newWaiters(t *testing.T, db *yggr.DB, name string, n int) *waiters {
 		t.Cleanup(cancel)
 		w.mus, w.cancels = append(w.mus, m), append(w.cancels, cancel)
 		go func() { w.done <- lockResult{i, m.Lock(lctx)} }()
-		waitFor(t, fmt.Sprintf("waiter %d to queue", i), func() bool { return w.waitCount() == i+1 })
+		testutil.WaitFor(t, fmt.Sprintf("waiter %d to queue", i), func() bool { return w.waitCount() == i+1 })
 	}
 	return w
 }
@@ -215,7 +216,7 @@ func TestMutexWaitsOnPredecessorOnly(t *testing.T) {
 	if r := w.next(ctx); r.i != 1 || !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("cancelled waiter %d: %v, want waiter 1 with context.Canceled", r.i, r.err)
 	}
-	waitFor(t, "waiter 2 to wait again", func() bool { return w.waitCount() == 5 })
+	testutil.WaitFor(t, "waiter 2 to wait again", func() bool { return w.waitCount() == 5 })
 	want[q[3]] = []string{q[2], q[1]}
 	if diff := cmpWaits(want, w.waitedOn()); diff != "" {
 		t.Fatalf("waits after waiter 1 left:\n%s", diff)
@@ -270,7 +271,7 @@ func TestMutexGivingUpLeavesNoKey(t *testing.T) {
 	lctx, cancel := context.WithCancel(ctx)
 	res := make(chan error, 1)
 	go func() { res <- m.Lock(lctx) }()
-	waitFor(t, "the waiter to queue", func() bool { return len(keys(t, db, "gone/")) == 2 })
+	testutil.WaitFor(t, "the waiter to queue", func() bool { return len(keys(t, db, "gone/")) == 2 })
 	cancel()
 	if err := <-res; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Lock: %v, want context.Canceled", err)
@@ -420,7 +421,7 @@ func TestMutexWaiterSessionEnds(t *testing.T) {
 	m := NewMutex(s, "end")
 	res := make(chan error, 1)
 	go func() { res <- m.Lock(ctx) }()
-	waitFor(t, "the waiter to queue", func() bool { return len(keys(t, db, "end/")) == 2 })
+	testutil.WaitFor(t, "the waiter to queue", func() bool { return len(keys(t, db, "end/")) == 2 })
 	if err := db.Revoke(ctx, s.Lease()); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package concurrency
 import (
 	"context"
 	"errors"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestSessionKeepsAliveUntilClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Three TTLs' worth of keepalives (one every TTL/3).
-	waitFor(t, "nine keepalives", func() bool { return keepalives.Load() >= 9 })
+	testutil.WaitFor(t, "nine keepalives", func() bool { return keepalives.Load() >= 9 })
 	if err := s.Err(); err != nil {
 		t.Fatalf("session ended while kept alive: %v", err)
 	}
@@ -109,7 +110,7 @@ func TestSessionLostWithoutKeepalives(t *testing.T) {
 	if err := s.Err(); !errors.Is(err, ErrSessionExpired) {
 		t.Errorf("Err = %v, want ErrSessionExpired", err)
 	}
-	waitFor(t, "the lost session's key to go", func() bool {
+	testutil.WaitFor(t, "the lost session's key to go", func() bool {
 		_, err := db.Get(ctx, []byte("k"))
 		return errors.Is(err, yggr.ErrNotFound)
 	})
@@ -182,7 +183,7 @@ func TestSessionWithoutKeepAlive(t *testing.T) {
 	}
 	res := make(chan error, 1)
 	go func() { res <- NewMutex(s, "p").Lock(ctx) }()
-	waitFor(t, "the waiter to queue", func() bool { return len(keys(t, db, "p/")) == 2 })
+	testutil.WaitFor(t, "the waiter to queue", func() bool { return len(keys(t, db, "p/")) == 2 })
 	// The owner's lease ends while the lock is held by another: the
 	// waiter notices its own key go, without waiting for the holder.
 	if err := db.Revoke(ctx, id); err != nil {

@@ -194,6 +194,8 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case st.StorageError != "":
 		writeErrorCode(w, http.StatusServiceUnavailable, CodeStorage, "httpapi: not ready: "+st.StorageError)
+	case st.StorageStalled:
+		writeErrorCode(w, http.StatusServiceUnavailable, CodeStorageStalled, "httpapi: not ready: the disk has not finished a write for an election timeout")
 	case st.Leader == "":
 		writeErrorCode(w, http.StatusServiceUnavailable, CodeNoLeader, "httpapi: not ready: no leader known")
 	case lag > ReadyLagEntries:

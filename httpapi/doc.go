@@ -40,7 +40,8 @@
 //	GET    /metrics                      Prometheus text
 //	GET    /healthz                      200 while the process serves
 //	GET    /readyz                       200 if a leader is known and applied is within 1000 of commit, else 503
-//	                                     (storage_failed: the node's disk failed and it stopped)
+//	                                     (storage_failed: the node's disk failed and it stopped;
+//	                                     storage_stalled: a write has not finished for an election timeout)
 //	GET    /ui/                          the browser console (embedded files; /ui redirects here)
 //
 // {key} is the percent-encoded key: any bytes, "/" included (as %2F or

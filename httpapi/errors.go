@@ -34,6 +34,7 @@ const (
 	CodeCanceled         = "canceled"           // 504: the request was cancelled; a write may still be applied
 	CodeCatchingUp       = "catching_up"        // 503 from /readyz: the applied index trails the commit index
 	CodeStorage          = "storage_failed"     // 503: this node's disk failed and it stopped; ask another node
+	CodeStorageStalled   = "storage_stalled"    // 503 from /readyz: this node's disk has not finished a write for an election timeout
 	CodeTimeout          = "timeout"            // 504: deadline passed; a write may still be applied
 	CodeUnknownOutcome   = "unknown_outcome"    // 504: a write may or may not have been applied (the leader changed or was lost)
 	CodeCorrupt          = "corrupt"            // 500

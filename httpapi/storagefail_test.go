@@ -1,16 +1,20 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/yggrdb/yggr"
 	"github.com/yggrdb/yggr/internal/diskfault"
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // A node whose disk fails answers 503 storage_failed to writes, reads and
@@ -56,4 +60,43 @@ func TestStorageFailureIsNotReady(t *testing.T) {
 	if _, err := c.Put(testCtx(t), []byte("k"), []byte("v")); !errors.Is(err, yggr.ErrStorage) {
 		t.Errorf("Client.Put = %v, want ErrStorage", err)
 	}
+}
+
+// A node whose disk has not finished a write for an election timeout is
+// not ready (storage_stalled), and is ready again once the write returns.
+func TestStalledDiskIsNotReady(t *testing.T) {
+	dir := t.TempDir()
+	db, err := yggr.Open(dir, nil, yggr.WithTiming(10*time.Millisecond, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.WaitLeader(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, db, Options{})
+	gate := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	var stalled atomic.Bool
+	restore := diskfault.Set(func(op diskfault.Op, path string) error {
+		if op == diskfault.WALSync && strings.HasPrefix(path, dir+string(filepath.Separator)) {
+			stalled.Store(true)
+			<-gate
+		}
+		return nil
+	})
+	t.Cleanup(func() { release(); restore() })
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	go db.Put(ctx, []byte("k"), []byte("v"))
+	testutil.WaitFor(t, "the write to stall", stalled.Load)
+	testutil.WaitFor(t, "readyz to say the disk stalled", func() bool {
+		got := send(t, srv, "GET", "/readyz", nil, nil)
+		return got.status == 503 && errCode(t, got) == CodeStorageStalled
+	})
+	release()
+	testutil.WaitFor(t, "readyz once the write returned", func() bool {
+		return send(t, srv, "GET", "/readyz", nil, nil).status == 200
+	})
 }

@@ -542,6 +542,10 @@ func (n *Node) diskStalled(now time.Time) bool {
 	return started != 0 && now.Sub(time.Unix(0, started)) > timeout
 }
 
+// StorageStalled reports whether the storage write in progress started
+// more than an election timeout ago.
+func (n *Node) StorageStalled() bool { return n.diskStalled(time.Now()) }
+
 // electionTicks is the engine's minimum election timeout in ticks.
 func (n *Node) electionTicks() int {
 	if t := n.cfg.Engine.ElectionTicks; t > 0 {

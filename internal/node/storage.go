@@ -2,6 +2,7 @@ package node
 
 import (
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
@@ -95,10 +96,69 @@ func (n *Node) runJobs(jobs []storeJob) {
 		}
 	}
 	n.runOps(ops)
+	dropSupersededAcks(jobs)
 	for _, j := range jobs {
 		n.release(j)
 	}
 }
+
+// dropSupersededAcks keeps, of the successful MsgAppResps that a run of
+// jobs holds for one leader in one term, only the one with the highest
+// index (the last of them if several have it), and drops the others.
+// Acknowledgements are cumulative: the leader's progress, its commit and
+// its flow-control window all move to the highest index acknowledged, and
+// it ignores one below what it has; dropping the lower ones is what a lossy
+// network may do. A follower used to answer each MsgApp of a group commit
+// (about 15 at concurrency 64) after the one sync they shared.
+// Rejections and other messages are kept.
+func dropSupersededAcks(jobs []storeJob) {
+	type best struct {
+		to    engine.NodeID
+		term  uint64
+		index uint64
+		pos   int // position of the ack kept, counted over all held messages
+	}
+	var bests []best // one per leader and term: almost always one
+	acks, pos := 0, 0
+	for _, j := range jobs {
+		for _, m := range j.late {
+			if isAck(m) {
+				acks++
+				i := slices.IndexFunc(bests, func(b best) bool { return b.to == m.To && b.term == m.Term })
+				switch {
+				case i < 0:
+					bests = append(bests, best{m.To, m.Term, m.Index, pos})
+				case m.Index >= bests[i].index:
+					bests[i].index, bests[i].pos = m.Index, pos
+				}
+			}
+			pos++
+		}
+	}
+	if acks == len(bests) {
+		return
+	}
+	pos = 0
+	for k := range jobs {
+		kept := jobs[k].late[:0]
+		for _, m := range jobs[k].late {
+			keep := true
+			if isAck(m) {
+				i := slices.IndexFunc(bests, func(b best) bool { return b.to == m.To && b.term == m.Term })
+				keep = bests[i].pos == pos
+			}
+			if keep {
+				kept = append(kept, m)
+			}
+			pos++
+		}
+		clear(jobs[k].late[len(kept):])
+		jobs[k].late = kept
+	}
+}
+
+// isAck reports whether m is a successful append acknowledgement.
+func isAck(m engine.Message) bool { return m.Type == engine.MsgAppResp && !m.Reject }
 
 // runOps performs durable operations in order; a failure is fatal.
 func (n *Node) runOps(ops []storeOp) {
