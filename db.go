@@ -8,6 +8,7 @@ import (
 	"iter"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -295,7 +296,21 @@ func (r *replica) barrier(ctx context.Context, ro readOptions) (uint64, error) {
 	return index, nil
 }
 
-// Item is a key with its value and history; see GetItem and Scan.
+// Item is a key with its value and history; see GetItem and Scan. (An
+// alias of the state machine's type: its fields are listed here for go doc.)
+//
+//	type Item struct {
+//		Key, Value []byte
+//		// CreateIndex is the log index that created the key, since its
+//		// last deletion. 1 <= CreateIndex <= ModIndex.
+//		CreateIndex uint64
+//		// ModIndex is the log index of the last modification.
+//		ModIndex uint64
+//		// Version is the number of modifications since creation: 1 on
+//		// create, +1 per put (two puts to one key in one transaction
+//		// count twice).
+//		Version uint64
+//	}
 type Item = kv.Item
 
 // Get returns the value of key, or ErrNotFound. The returned slice belongs
@@ -425,14 +440,16 @@ func (db *DB) propose(ctx context.Context, cmd []byte) (kv.Result, error) {
 
 func (db *DB) checkKey(key []byte) error { return mapKVError(db.limits.CheckKey(key)) }
 
+// mapKVError translates internal/kv's errors into the root's sentinels,
+// keeping one prefix: "yggr: invalid argument: empty key".
 func mapKVError(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, kv.ErrTooLarge):
-		return fmt.Errorf("%w: %v", ErrTooLarge, err)
+		return fmt.Errorf("%w: %s", ErrTooLarge, strings.TrimPrefix(err.Error(), kv.ErrTooLarge.Error()+": "))
 	case errors.Is(err, kv.ErrInvalid):
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), kv.ErrInvalid.Error()+": "))
 	}
 	return err
 }

@@ -86,7 +86,8 @@ func (db *DB) Grant(ctx context.Context, ttl time.Duration) (_ LeaseID, err erro
 
 func leaseTTLMillis(ttl time.Duration) (uint64, error) {
 	if ttl < MinLeaseTTL || ttl > MaxLeaseTTL {
-		return 0, fmt.Errorf("%w: %w: %v (want %v to %v)", ErrInvalid, ErrLeaseTTL, ttl, MinLeaseTTL, MaxLeaseTTL)
+		return 0, &sentinelError{fmt.Sprintf("%v: %v (want %v to %v)", ErrLeaseTTL, ttl, MinLeaseTTL, MaxLeaseTTL),
+			[]error{ErrInvalid, ErrLeaseTTL}}
 	}
 	return uint64(ttl / time.Millisecond), nil
 }

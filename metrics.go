@@ -7,6 +7,13 @@ import (
 
 // Histogram is a latency (seconds) or size distribution: Counts[i]
 // observations were at most Bounds[i] (the last bound is +Inf).
+//
+//	type Histogram struct {
+//		Bounds []float64 // upper bounds of the buckets
+//		Counts []uint64  // observations per bucket
+//		Count  uint64    // observations in all
+//		Sum    float64   // sum of the observed values
+//	}
 type Histogram = node.HistogramSnapshot
 
 // Metrics is a snapshot of a node's counters and gauges.

@@ -146,6 +146,12 @@ func withNetwork(n node.Network) Option { return func(o *options) { o.network = 
 // proposed. Zero fields take the defaults; negative ones are refused by
 // Open. The HTTP layer (httpapi.Options) bounds its requests with the same
 // type.
+//
+//	type Limits struct {
+//		MaxKeyBytes   int // longest key
+//		MaxValueBytes int // longest value, also of a value compare
+//		MaxTxnOps     int // most compares, and most requests in each branch, of a Txn
+//	}
 type Limits = kv.Limits
 
 // Default limits.

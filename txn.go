@@ -6,18 +6,71 @@ import (
 	"github.com/yggrdb/yggr/internal/kv"
 )
 
+// The transaction types are aliases of the state machine's own (an
+// internal package), so that a Txn reaches the log without a copy. go doc
+// and pkg.go.dev show an alias's comment, not the fields of a type they
+// cannot link to: each comment below therefore lists its type's fields.
+// TestAliasDocsListFields keeps the lists complete.
+
 // A Txn is applied atomically at one log index: if every Compare holds (an
 // empty list holds), the Then requests run, otherwise the Else requests.
 // Compares see the state before the transaction; a Get sees the
 // transaction's own earlier writes.
-type (
-	Txn       = kv.Txn
-	Compare   = kv.Compare
-	Request   = kv.Request
-	OpResult  = kv.OpResult
-	CmpTarget = kv.CmpTarget
-	Op        = kv.Op
-)
+//
+//	type Txn struct {
+//		Compares []Compare
+//		Then     []Request
+//		Else     []Request
+//	}
+type Txn = kv.Txn
+
+// A Compare is one condition of a Txn: it tests the key against Target.
+//
+//	type Compare struct {
+//		Key         []byte
+//		Target      CmpTarget
+//		Value       []byte // CmpValue only; empty otherwise
+//		ModIndex    uint64 // CmpModIndex only; zero otherwise. 0 matches a missing key
+//		CreateIndex uint64 // CmpCreateIndex only; zero otherwise. 0 matches a missing key
+//	}
+type Compare = kv.Compare
+
+// A Request is one operation of a Txn branch.
+//
+//	type Request struct {
+//		Op    Op
+//		Key   []byte
+//		Value []byte // OpPut only; empty otherwise
+//		// Lease, for OpPut only, attaches the key to that lease (0: to
+//		// none; a put without a lease detaches the key from the one it
+//		// had). A transaction whose branch puts with a lease that does not
+//		// exist changes nothing and fails with ErrLeaseNotFound.
+//		Lease uint64
+//	}
+type Request = kv.Request
+
+// An OpResult is the outcome of one executed Request, in TxnResult.Results.
+//
+//	type OpResult struct {
+//		Op Op
+//		// Found says whether the key existed when the request ran: for
+//		// OpDelete, whether it was deleted; for OpPut, whether it was
+//		// replaced rather than created.
+//		Found bool
+//		// Item is the item as of this point in the transaction, for OpGet
+//		// with Found only; zero otherwise.
+//		Item Item
+//	}
+type OpResult = kv.OpResult
+
+// A CmpTarget says what a Compare tests: CmpExists, CmpMissing, CmpValue,
+// CmpModIndex or CmpCreateIndex. Its String is the target's name
+// ("exists", "missing", "value", "mod_index", "create_index").
+type CmpTarget = kv.CmpTarget
+
+// An Op is a Request's operation: OpPut, OpDelete or OpGet. Its String is
+// the operation's name ("put", "delete", "get").
+type Op = kv.Op
 
 // Compare targets and request operations.
 const (

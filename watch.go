@@ -72,6 +72,11 @@ var ErrCompacted = node.ErrHistoryCompacted
 // more). Oldest is the oldest revision it can still
 // watch from: list the range again (ReadRevision tells the revision of the
 // list) and watch on from there.
+//
+//	type CompactedError struct {
+//		Requested uint64 // the revision asked for
+//		Oldest    uint64 // the oldest revision still available
+//	}
 type CompactedError = node.HistoryCompactedError
 
 // WatchOption configures Watch.

@@ -65,14 +65,34 @@ var (
 	ErrInvalid = errors.New("yggr: invalid argument")
 	// ErrLeaseDisabled: a Lease read on a database opened without
 	// WithLeaseReads.
-	ErrLeaseDisabled = errors.New("yggr: lease reads are not enabled (WithLeaseReads)")
+	ErrLeaseDisabled = errors.New("yggr: lease reads are not enabled on this node")
 	// ErrConfig: Open was given a contradictory or incomplete configuration.
 	ErrConfig = errors.New("yggr: bad configuration")
 )
 
 // NotLeaderError says which node leads; it matches ErrNotLeader.
+//
+//	type NotLeaderError struct {
+//		Leader string // the leader's ID ("" when unknown), as an engine.NodeID
+//		Addr   string // its peer address, when known
+//	}
 type NotLeaderError = node.NotLeaderError
 
 // StorageError is the failure that stopped a node (see ErrStorage): which
 // file and operation failed, and how. It matches ErrStorage.
+//
+//	type StorageError struct {
+//		Err error // the storage failure; Unwrap returns it
+//	}
 type StorageError = node.StorageError
+
+// sentinelError is an error with a message of its own that matches
+// several sentinels (ErrInvalid and ErrLeaseTTL, say) while keeping one
+// prefix, where "%w: %w" would repeat it.
+type sentinelError struct {
+	msg  string
+	errs []error
+}
+
+func (e *sentinelError) Error() string   { return e.msg }
+func (e *sentinelError) Unwrap() []error { return e.errs }

@@ -207,21 +207,31 @@ func cause(ctx context.Context, err error) error {
 	return err
 }
 
+// coordRequest decodes a coordination request's body into a T, checks it
+// (check returns the lease the request acts under) and opens a session on
+// that lease, which the caller closes. On failure it has answered the
+// client, and ok is false.
+func coordRequest[T any](h *handler, w http.ResponseWriter, r *http.Request, check func(*T) (uint64, error)) (req T, s *concurrency.Session, ok bool) {
+	err := decodeCoord(http.MaxBytesReader(w, r.Body, maxCoordBodySize), &req)
+	var lease uint64
+	if err == nil {
+		lease, err = check(&req)
+	}
+	if err == nil {
+		s, err = h.session(lease)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return req, nil, false
+	}
+	return req, s, true
+}
+
 // lock serves POST /v1/lock: it waits until the lock is held (as long as
 // the client waits) and answers its key and fencing token.
 func (h *handler) lock(w http.ResponseWriter, r *http.Request) {
-	var req LockRequest
-	if err := decodeCoord(http.MaxBytesReader(w, r.Body, maxCoordBodySize), &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := h.checkName(req.Name); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	s, err := h.session(req.Lease)
-	if err != nil {
-		h.fail(w, r, err)
+	req, s, ok := coordRequest(h, w, r, func(q *LockRequest) (uint64, error) { return q.Lease, h.checkName(q.Name) })
+	if !ok {
 		return
 	}
 	defer s.Close()
@@ -244,18 +254,8 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request) {
 
 // unlock serves POST /v1/unlock with the LockKey a lock answered.
 func (h *handler) unlock(w http.ResponseWriter, r *http.Request) {
-	var req LockKey
-	if err := decodeCoord(http.MaxBytesReader(w, r.Body, maxCoordBodySize), &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := h.checkName(req.Name); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	s, err := h.session(req.Lease)
-	if err != nil {
-		h.fail(w, r, err)
+	req, s, ok := coordRequest(h, w, r, func(q *LockKey) (uint64, error) { return q.Lease, h.checkName(q.Name) })
+	if !ok {
 		return
 	}
 	defer s.Close()
@@ -274,18 +274,10 @@ func (h *handler) unlock(w http.ResponseWriter, r *http.Request) {
 // campaign serves POST /v1/election/campaign: it waits until the
 // candidate leads (as long as the client waits).
 func (h *handler) campaign(w http.ResponseWriter, r *http.Request) {
-	var req CampaignRequest
-	if err := decodeCoord(http.MaxBytesReader(w, r.Body, maxCoordBodySize), &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := errors.Join(h.checkName(req.Name), h.checkValue(req.Value)); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	s, err := h.session(req.Lease)
-	if err != nil {
-		h.fail(w, r, err)
+	req, s, ok := coordRequest(h, w, r, func(q *CampaignRequest) (uint64, error) {
+		return q.Lease, errors.Join(h.checkName(q.Name), h.checkValue(q.Value))
+	})
+	if !ok {
 		return
 	}
 	defer s.Close()
@@ -305,61 +297,37 @@ func (h *handler) campaign(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, LeaderKey{Name: req.Name, Key: e.Key(), Rev: e.Rev(), Lease: req.Lease})
 }
 
-// resumeElection decodes a leadership a client hands back.
-func (h *handler) resumeElection(l LeaderKey) (*concurrency.Session, *concurrency.Election, error) {
-	if err := h.checkName(l.Name); err != nil {
-		return nil, nil, err
-	}
-	s, err := h.session(l.Lease)
-	if err != nil {
-		return nil, nil, err
-	}
-	e, err := concurrency.ResumeElection(s, l.Name, l.Key, l.Rev)
-	if err != nil {
-		s.Close()
-		return nil, nil, err
-	}
-	return s, e, nil
-}
-
 // proclaim serves POST /v1/election/proclaim.
 func (h *handler) proclaim(w http.ResponseWriter, r *http.Request) {
-	var req ProclaimRequest
-	if err := decodeCoord(http.MaxBytesReader(w, r.Body, maxCoordBodySize), &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := h.checkValue(req.Value); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	s, e, err := h.resumeElection(req.Leader)
-	if err != nil {
-		h.fail(w, r, err)
+	req, s, ok := coordRequest(h, w, r, func(q *ProclaimRequest) (uint64, error) {
+		return q.Leader.Lease, errors.Join(h.checkValue(q.Value), h.checkName(q.Leader.Name))
+	})
+	if !ok {
 		return
 	}
 	defer s.Close()
-	if err := e.Proclaim(r.Context(), req.Value); err != nil {
-		h.coordFail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	h.leadership(w, r, s, req.Leader, func(e *concurrency.Election) error { return e.Proclaim(r.Context(), req.Value) })
 }
 
 // resign serves POST /v1/election/resign.
 func (h *handler) resign(w http.ResponseWriter, r *http.Request) {
-	var req ResignRequest
-	if err := decodeCoord(http.MaxBytesReader(w, r.Body, maxCoordBodySize), &req); err != nil {
-		h.fail(w, r, err)
+	req, s, ok := coordRequest(h, w, r, func(q *ResignRequest) (uint64, error) { return q.Leader.Lease, h.checkName(q.Leader.Name) })
+	if !ok {
 		return
 	}
-	s, e, err := h.resumeElection(req.Leader)
+	defer s.Close()
+	h.leadership(w, r, s, req.Leader, func(e *concurrency.Election) error { return e.Resign(r.Context()) })
+}
+
+// leadership resumes the leadership l a client hands back and runs op
+// with it, answering {} or the error.
+func (h *handler) leadership(w http.ResponseWriter, r *http.Request, s *concurrency.Session, l LeaderKey, op func(*concurrency.Election) error) {
+	e, err := concurrency.ResumeElection(s, l.Name, l.Key, l.Rev)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	defer s.Close()
-	if err := e.Resign(r.Context()); err != nil {
+	if err := op(e); err != nil {
 		h.coordFail(w, r, err)
 		return
 	}

@@ -60,11 +60,13 @@ type APIError struct {
 	Message    string
 }
 
+// Error returns the server's message, which carries its own prefix, and
+// the status and code: "yggr: not found (HTTP 404 not_found)".
 func (e *APIError) Error() string {
 	if e.Message == "" {
-		return fmt.Sprintf("httpapi: %d %s", e.StatusCode, e.Code)
+		return fmt.Sprintf("httpapi: HTTP %d %s", e.StatusCode, e.Code)
 	}
-	return fmt.Sprintf("httpapi: %d %s: %s", e.StatusCode, e.Code, e.Message)
+	return fmt.Sprintf("%s (HTTP %d %s)", e.Message, e.StatusCode, e.Code)
 }
 
 // Is reports whether e corresponds to target, one of the root package's

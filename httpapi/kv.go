@@ -94,6 +94,17 @@ func checkParams(q url.Values, allowed ...string) error {
 	return nil
 }
 
+// parseReadQuery parses the query of a read: consistency and min_index, the
+// read options, beside the route's own parameters.
+func parseReadQuery(r *http.Request, allowed ...string) (url.Values, []yggr.ReadOption, error) {
+	q, err := query(r, append([]string{"consistency", "min_index"}, allowed...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := readOptions(q)
+	return q, opts, err
+}
+
 // readOptions turns the consistency and min_index parameters into read
 // options.
 func readOptions(q url.Values) ([]yggr.ReadOption, error) {
@@ -157,12 +168,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	q, err := query(r, "consistency", "min_index")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := readOptions(q)
+	_, opts, err := parseReadQuery(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -214,12 +220,7 @@ func scanRange(prefix, start, end []byte) ([]byte, []byte) {
 }
 
 func (h *handler) scan(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "prefix", "start", "end", "limit", "consistency", "min_index")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := readOptions(q)
+	q, opts, err := parseReadQuery(r, "prefix", "start", "end", "limit")
 	if err != nil {
 		h.fail(w, r, err)
 		return

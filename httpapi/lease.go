@@ -50,8 +50,15 @@ func millis(d time.Duration) int64 { return int64(d / time.Millisecond) }
 // errLeaseTTL returns an error that classifies as 400 lease_ttl and
 // matches yggr.ErrLeaseTTL and yggr.ErrInvalid, as the library's does.
 func errLeaseTTL(what string) error {
-	return fmt.Errorf("%w: %w: %s (want %v to %v)", yggr.ErrInvalid, yggr.ErrLeaseTTL, what, yggr.MinLeaseTTL, yggr.MaxLeaseTTL)
+	return &leaseTTLError{fmt.Sprintf("%v: %s (want %v to %v)", yggr.ErrLeaseTTL, what, yggr.MinLeaseTTL, yggr.MaxLeaseTTL)}
 }
+
+// leaseTTLError matches yggr.ErrLeaseTTL and yggr.ErrInvalid with one
+// prefix in its message.
+type leaseTTLError struct{ msg string }
+
+func (e *leaseTTLError) Error() string   { return e.msg }
+func (e *leaseTTLError) Unwrap() []error { return []error{yggr.ErrInvalid, yggr.ErrLeaseTTL} }
 
 // grantBody is how decodeGrant reads a GrantRequest: the TTL as raw JSON,
 // so that a number beyond int64 is a TTL error rather than malformed
@@ -188,12 +195,7 @@ func (h *handler) timeToLive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) leases(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "consistency", "min_index")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := readOptions(q)
+	_, opts, err := parseReadQuery(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -34,7 +34,9 @@ func (c *benchCmd) Help() string {
 probability --read-ratio, else a put of --value-size bytes to one of --keys
 keys) until --duration passes or --max-ops operations are done. Prints the
 throughput and latency percentiles per operation kind and a latency histogram.
---timeout bounds each request. Errors are counted, not retried.
+--timeout bounds each request. Errors are counted, not retried. It writes the
+keys bench/00000000 up to bench/NNNNNNNN (--keys of them) in the cluster and
+leaves them there: run it on a cluster whose "bench/" keys are yours to change.
 
 Examples:
   yggr bench
@@ -107,6 +109,8 @@ func (c *benchCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stderr, "bench: %d clients, %v, %d-byte values, %.0f%% reads (%s), %d keys\n",
 		c.Concurrency, c.Duration, c.ValueSize, c.ReadRatio*100, c.Consistency, c.Keys)
+	fmt.Fprintf(e.stderr, "bench: writes keys %s to %s on %s and leaves them there (yggr scan --prefix bench/ --keys-only lists them)\n",
+		key(0), key(c.Keys-1), c.Addr)
 
 	ctx, cancel := context.WithTimeout(e.ctx, c.Duration)
 	defer cancel()

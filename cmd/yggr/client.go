@@ -17,7 +17,7 @@ import (
 
 // clientFlags are the flags every client command shares.
 type clientFlags struct {
-	Addr    string        `help:"Comma-separated HTTP endpoints of cluster members, tried in turn." default:"127.0.0.1:7070" placeholder:"HOST:PORT,..."`
+	Addr    string        `help:"Comma-separated HTTP endpoints of cluster members, tried in turn (default: ${default})." default:"127.0.0.1:7070" placeholder:"HOST:PORT,..."`
 	Token   string        `help:"Bearer token, if the server requires one."`
 	CACert  string        `name:"cacert" help:"PEM file of the CA that signed the server's HTTPS certificate (implies https)." type:"existingfile" placeholder:"FILE"`
 	Output  string        `short:"o" help:"Output format: text or json." enum:"text,json" default:"text"`
@@ -81,6 +81,19 @@ func caTLSConfig(flag, path string) (*tls.Config, error) {
 		return nil, usagef("%s %s: no PEM certificates", flag, path)
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// call runs fn with a client for --addr and a context bounded by
+// --timeout: the shape of a command that makes one request.
+func (f *clientFlags) call(e *env, fn func(ctx context.Context, cl *httpapi.Client) error) error {
+	cl, err := f.client()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := f.context(e)
+	defer cancel()
+	return fn(ctx, cl)
 }
 
 // context bounds the command by --timeout.

@@ -59,16 +59,8 @@ func (c *electCmd) Run(e *env) error {
 	if c.TTL < yggr.MinLeaseTTL || c.TTL > yggr.MaxLeaseTTL {
 		return usagef("--ttl %v: a lease TTL must be from %v to %v", c.TTL, yggr.MinLeaseTTL, yggr.MaxLeaseTTL)
 	}
-	ctx, cancel := c.context(e)
-	lease, err := grantHeld(ctx, cl, c.TTL)
-	cancel()
+	lease, release, err := c.holdLease(e, cl, c.TTL)
 	if err != nil {
-		return err
-	}
-	release := func(err error) error {
-		if rerr := lease.release(c.Timeout); rerr != nil {
-			fmt.Fprintf(e.stderr, "Warning: %v\n", rerr)
-		}
 		return err
 	}
 	wctx, cancel := lease.untilLost(e.ctx)

@@ -96,6 +96,34 @@ func TestJoinHTTPS(t *testing.T) {
 		{name: "members after a restart without --join", args: []string{"members", "list"}, stdoutHas: "n3  " + rafts[2] + "  voter\n"},
 		{name: "write through the restarted node", args: []string{"put", "k2", "v2"}, wantStdout: str("OK\n")},
 	})
+
+	// A restart with --join whose member is down, and one with --peers
+	// naming another cluster: the data directory decides, the flags are
+	// not needed.
+	closed, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := n3c
+	for _, extra := range [][]string{
+		{"--join", closed[0], "--join-timeout", "1s"},
+		{"--peers", "n3=" + rafts[2]},
+	} {
+		if code := prev.stop(t); code != exitOK {
+			t.Fatalf("n3 stop: got exit %d, want 0; log:\n%s", code, prev.logTail(20))
+		}
+		n := serveIn(t, append(peerArgs(certs, "n3", filepath.Join(root, "n3"), https[2], rafts[2]), extra...)...)
+		n.httpAddr = https[2]
+		waitReady(t, n, 30*time.Second)
+		runSteps(t, n.httpAddr, []step{
+			{name: "members after a restart with " + extra[0], args: []string{"members", "list"}, stdoutHas: "n3  " + rafts[2] + "  voter\n"},
+			{name: "write after a restart with " + extra[0], args: []string{"put", "k3", "v3"}, wantStdout: str("OK\n")},
+		})
+		if !n.running() || extra[0] == "--join" && !strings.Contains(n.stderr.String(), "already a voter (from the data directory)") {
+			t.Fatalf("n3 restarted with %v: want it running, a voter from its data directory; log:\n%s", extra, n.logTail(20))
+		}
+		prev = n
+	}
 }
 
 // waitVoter polls the members list of via until id is a voter, failing if

@@ -23,6 +23,25 @@ type heldLease struct {
 	err  error // set before done closes
 }
 
+// holdLease grants the lease a lock or an election runs under (the grant
+// bounded by --timeout) and keeps it alive. release revokes it, warning on
+// stderr when it cannot, and returns its argument.
+func (f *clientFlags) holdLease(e *env, cl *httpapi.Client, ttl time.Duration) (lease *heldLease, release func(error) error, err error) {
+	ctx, cancel := f.context(e)
+	lease, err = grantHeld(ctx, cl, ttl)
+	cancel()
+	if err != nil {
+		return nil, nil, err
+	}
+	release = func(err error) error {
+		if rerr := lease.release(f.Timeout); rerr != nil {
+			fmt.Fprintf(e.stderr, "Warning: %v\n", rerr)
+		}
+		return err
+	}
+	return lease, release, nil
+}
+
 // grantHeld grants a lease of ttl and keeps it alive until release.
 func grantHeld(ctx context.Context, cl *httpapi.Client, ttl time.Duration) (*heldLease, error) {
 	sent := time.Now()

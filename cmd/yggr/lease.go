@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -43,7 +45,7 @@ type leaseOutput = httpapi.LeaseResponse
 
 // leaseNotFound adds the lease's ID to an error that says it is gone.
 func leaseNotFound(id yggr.LeaseID, err error) error {
-	if errors.Is(err, yggr.ErrLeaseNotFound) {
+	if errors.Is(err, yggr.ErrLeaseNotFound) && !strings.Contains(err.Error(), fmt.Sprintf("lease %d", id)) {
 		return fmt.Errorf("lease %d: %w", id, err)
 	}
 	return err
@@ -69,22 +71,17 @@ func (c *leaseGrantCmd) Run(e *env) error {
 	if c.TTL < yggr.MinLeaseTTL || c.TTL > yggr.MaxLeaseTTL {
 		return usagef("TTL %v: a lease TTL must be from %v to %v", c.TTL, yggr.MinLeaseTTL, yggr.MaxLeaseTTL)
 	}
-	cl, err := c.client()
-	if err != nil {
+	return c.call(e, func(ctx context.Context, cl *httpapi.Client) error {
+		id, err := cl.Grant(ctx, c.TTL)
+		if err != nil {
+			return err
+		}
+		if c.json() {
+			return writeJSON(e.stdout, leaseOutput{ID: id, TTLMillis: c.TTL.Milliseconds()})
+		}
+		_, err = fmt.Fprintln(e.stdout, id)
 		return err
-	}
-	defer cl.Close()
-	ctx, cancel := c.context(e)
-	defer cancel()
-	id, err := cl.Grant(ctx, c.TTL)
-	if err != nil {
-		return err
-	}
-	if c.json() {
-		return writeJSON(e.stdout, leaseOutput{ID: id, TTLMillis: c.TTL.Milliseconds()})
-	}
-	_, err = fmt.Fprintln(e.stdout, id)
-	return err
+	})
 }
 
 // leaseKeepaliveCmd keeps a lease alive.
@@ -154,17 +151,12 @@ Examples:
 
 // Run revokes the lease.
 func (c *leaseRevokeCmd) Run(e *env) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := c.context(e)
-	defer cancel()
-	if err := cl.Revoke(ctx, c.ID); err != nil {
-		return leaseNotFound(c.ID, err)
-	}
-	return c.printOK(e, map[string]yggr.LeaseID{"revoked": c.ID})
+	return c.call(e, func(ctx context.Context, cl *httpapi.Client) error {
+		if err := cl.Revoke(ctx, c.ID); err != nil {
+			return leaseNotFound(c.ID, err)
+		}
+		return c.printOK(e, map[string]yggr.LeaseID{"revoked": c.ID})
+	})
 }
 
 // leaseTTLCmd shows a lease's TTL.
@@ -189,42 +181,37 @@ Examples:
 
 // Run shows the lease.
 func (c *leaseTTLCmd) Run(e *env) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := c.context(e)
-	defer cancel()
-	info, err := cl.TimeToLive(ctx, c.ID)
-	if err != nil {
-		return leaseNotFound(c.ID, err)
-	}
-	if c.json() {
-		out := httpapi.TimeToLiveResponse{ID: info.ID, TTLMillis: info.TTL.Milliseconds(), RemainingMillis: info.Remaining.Milliseconds()}
-		if c.Keys {
-			out.Keys = info.Keys
-			if out.Keys == nil {
-				out.Keys = [][]byte{}
-			}
+	return c.call(e, func(ctx context.Context, cl *httpapi.Client) error {
+		info, err := cl.TimeToLive(ctx, c.ID)
+		if err != nil {
+			return leaseNotFound(c.ID, err)
 		}
-		return writeJSON(e.stdout, out)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTTL\tREMAINING")
-	fmt.Fprintf(tw, "%d\t%v\t%v\n", info.ID, info.TTL, info.Remaining)
-	if err := tw.Flush(); err != nil {
+		if c.json() {
+			out := httpapi.TimeToLiveResponse{ID: info.ID, TTLMillis: info.TTL.Milliseconds(), RemainingMillis: info.Remaining.Milliseconds()}
+			if c.Keys {
+				out.Keys = info.Keys
+				if out.Keys == nil {
+					out.Keys = [][]byte{}
+				}
+			}
+			return writeJSON(e.stdout, out)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTTL\tREMAINING")
+		fmt.Fprintf(tw, "%d\t%v\t%v\n", info.ID, info.TTL, info.Remaining)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if !c.Keys {
+			return nil
+		}
+		b := []byte("KEYS\n")
+		for _, k := range info.Keys {
+			b = append(appendShown(b, k), '\n')
+		}
+		_, err = e.stdout.Write(b)
 		return err
-	}
-	if !c.Keys {
-		return nil
-	}
-	b := []byte("KEYS\n")
-	for _, k := range info.Keys {
-		b = append(appendShown(b, k), '\n')
-	}
-	_, err = e.stdout.Write(b)
-	return err
+	})
 }
 
 // leaseListCmd lists the leases.
@@ -243,28 +230,23 @@ Examples:
 
 // Run lists the leases.
 func (c *leaseListCmd) Run(e *env) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := c.context(e)
-	defer cancel()
-	ls, err := cl.Leases(ctx)
-	if err != nil {
-		return err
-	}
-	if c.json() {
-		out := make([]leaseOutput, len(ls))
-		for i, l := range ls {
-			out[i] = leaseOutput{ID: l.ID, TTLMillis: l.TTL.Milliseconds()}
+	return c.call(e, func(ctx context.Context, cl *httpapi.Client) error {
+		ls, err := cl.Leases(ctx)
+		if err != nil {
+			return err
 		}
-		return writeJSON(e.stdout, out)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTTL")
-	for _, l := range ls {
-		fmt.Fprintf(tw, "%d\t%v\n", l.ID, l.TTL)
-	}
-	return tw.Flush()
+		if c.json() {
+			out := make([]leaseOutput, len(ls))
+			for i, l := range ls {
+				out[i] = leaseOutput{ID: l.ID, TTLMillis: l.TTL.Milliseconds()}
+			}
+			return writeJSON(e.stdout, out)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTTL")
+		for _, l := range ls {
+			fmt.Fprintf(tw, "%d\t%v\n", l.ID, l.TTL)
+		}
+		return tw.Flush()
+	})
 }

@@ -178,8 +178,8 @@ func TestLeaseKeepaliveCommand(t *testing.T) {
 	if r := runIn(t, "", "lease", "revoke", id, "--addr", n.httpAddr); r.code != exitOK {
 		t.Fatalf("lease revoke: %v", r)
 	}
-	if r := <-done; r.code != exitNotFound || r.stdout != "1m0s\n" && r.stdout != "" || !strings.Contains(r.stderr, "Error: lease "+id+": ") {
-		t.Errorf("lease keepalive of a revoked lease: got %v, want exit 3 naming the lease", r)
+	if r := <-done; r.code != exitNotFound || r.stdout != "1m0s\n" && r.stdout != "" || !strings.Contains(r.stderr, "lease "+id) || strings.Count(r.stderr, "lease "+id) > 1 {
+		t.Errorf("lease keepalive of a revoked lease: got %v, want exit 3 naming the lease once", r)
 	}
 }
 

@@ -75,16 +75,8 @@ func (c *lockCmd) Run(e *env) error {
 		return err
 	}
 	defer cl.Close()
-	ctx, cancel := c.context(e)
-	lease, err := grantHeld(ctx, cl, c.TTL)
-	cancel()
+	lease, release, err := c.holdLease(e, cl, c.TTL)
 	if err != nil {
-		return err
-	}
-	release := func(err error) error {
-		if rerr := lease.release(c.Timeout); rerr != nil {
-			fmt.Fprintf(e.stderr, "Warning: %v\n", rerr)
-		}
 		return err
 	}
 

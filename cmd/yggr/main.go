@@ -68,9 +68,13 @@ func run(ctx context.Context, args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "Error: %v\n", err)
 		return exitError
 	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(moveLeadingClientFlags(args))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		if argsWantJSON(args) {
+			printError(e.stderr, usageError{err.Error()}, true)
+			return exitUsage
+		}
+		printError(e.stderr, err, false)
 		var pe *kong.ParseError
 		if errors.As(err, &pe) && pe.Context != nil && pe.Context.Selected() != nil {
 			fmt.Fprintf(e.stderr, "Run '%s --help' for usage.\n", pe.Context.Selected().FullPath())
@@ -84,7 +88,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		if errors.As(err, &ce) {
 			return ce.code // the command said what it had to say
 		}
-		fmt.Fprintf(e.stderr, "Error: %v\n", err)
+		printError(e.stderr, err, flagsWantJSON(kctx))
 		return exitCode(err)
 	}
 	return exitOK

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/httpapi"
 )
 
 // membersCmd groups the membership subcommands.
@@ -44,33 +46,28 @@ func (c *membersListCmd) Help() string {
 
 // Run lists the members.
 func (c *membersListCmd) Run(e *env) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := c.context(e)
-	defer cancel()
-	ms, err := cl.Members(ctx)
-	if err != nil {
-		return err
-	}
-	if c.json() {
-		if ms == nil {
-			ms = []yggr.Member{}
+	return c.call(e, func(ctx context.Context, cl *httpapi.Client) error {
+		ms, err := cl.Members(ctx)
+		if err != nil {
+			return err
 		}
-		return writeJSON(e.stdout, ms)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tADDR\tKIND")
-	for _, m := range ms {
-		kind := "voter"
-		if !m.Voter {
-			kind = "learner"
+		if c.json() {
+			if ms == nil {
+				ms = []yggr.Member{}
+			}
+			return writeJSON(e.stdout, ms)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Addr, kind)
-	}
-	return tw.Flush()
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tADDR\tKIND")
+		for _, m := range ms {
+			kind := "voter"
+			if !m.Voter {
+				kind = "learner"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Addr, kind)
+		}
+		return tw.Flush()
+	})
 }
 
 // membersAddCmd adds a member.
@@ -94,21 +91,16 @@ Examples:
 
 // Run adds the member.
 func (c *membersAddCmd) Run(e *env) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := c.context(e)
-	defer cancel()
-	add := cl.AddVoter
-	if c.Learner {
-		add = cl.AddLearner
-	}
-	if err := add(ctx, c.ID, c.PeerAddr); err != nil {
-		return err
-	}
-	return c.printOK(e, yggr.Member{ID: c.ID, Addr: c.PeerAddr, Voter: !c.Learner})
+	return c.call(e, func(ctx context.Context, cl *httpapi.Client) error {
+		add := cl.AddVoter
+		if c.Learner {
+			add = cl.AddLearner
+		}
+		if err := add(ctx, c.ID, c.PeerAddr); err != nil {
+			return err
+		}
+		return c.printOK(e, yggr.Member{ID: c.ID, Addr: c.PeerAddr, Voter: !c.Learner})
+	})
 }
 
 // membersRemoveCmd removes a member.
@@ -127,17 +119,12 @@ Examples:
 
 // Run removes the member.
 func (c *membersRemoveCmd) Run(e *env) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := c.context(e)
-	defer cancel()
-	if err := cl.RemoveMember(ctx, c.ID); err != nil {
-		return err
-	}
-	return c.printOK(e, map[string]string{"removed": c.ID})
+	return c.call(e, func(ctx context.Context, cl *httpapi.Client) error {
+		if err := cl.RemoveMember(ctx, c.ID); err != nil {
+			return err
+		}
+		return c.printOK(e, map[string]string{"removed": c.ID})
+	})
 }
 
 // membersPromoteCmd promotes a learner.
@@ -156,15 +143,10 @@ Examples:
 
 // Run promotes the learner.
 func (c *membersPromoteCmd) Run(e *env) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := c.context(e)
-	defer cancel()
-	if err := cl.Promote(ctx, c.ID); err != nil {
-		return err
-	}
-	return c.printOK(e, map[string]string{"promoted": c.ID})
+	return c.call(e, func(ctx context.Context, cl *httpapi.Client) error {
+		if err := cl.Promote(ctx, c.ID); err != nil {
+			return err
+		}
+		return c.printOK(e, map[string]string{"promoted": c.ID})
+	})
 }

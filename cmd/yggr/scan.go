@@ -2,7 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"slices"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/yggrdb/yggr"
 	"github.com/yggrdb/yggr/httpapi"
@@ -22,7 +26,9 @@ type scanCmd struct {
 // Help is the detailed help with examples.
 func (c *scanCmd) Help() string {
 	return `Prints each key on a line and its value on the next (--keys-only: keys only),
-in key order. Without --prefix or --start, lists every key. Large results are
+in key order. A key or value that is not printable text (a newline, a control
+character, invalid UTF-8) or that starts with a double quote is printed as a
+quoted Go string, "a\nb"; -o json gives the exact bytes. Without --prefix or --start, lists every key. Large results are
 fetched in pages; each page is read at one point in time.
 
 Examples:
@@ -97,13 +103,33 @@ func (c *scanCmd) Run(e *env) error {
 		}
 		return writeJSON(e.stdout, scanOutput{Items: all, More: more})
 	}
+	var line []byte
 	for _, it := range all {
-		w.Write(it.Key)
-		w.WriteByte('\n')
+		line = appendLine(line[:0], it.Key)
 		if !c.KeysOnly {
-			w.Write(it.Value)
-			w.WriteByte('\n')
+			line = appendLine(line, it.Value)
 		}
+		w.Write(line)
 	}
 	return w.Flush()
+}
+
+// appendLine appends s and a newline: as is when it is printable text
+// (spaces allowed) that does not start with a double quote, else as a
+// quoted Go string, so that a key or value with a newline or a
+// non-printable byte stays on its line and reads back unambiguously.
+func appendLine(b, s []byte) []byte {
+	plain := utf8.Valid(s) && !bytes.HasPrefix(s, []byte{'"'})
+	for _, r := range string(s) {
+		if !plain {
+			break
+		}
+		plain = unicode.IsPrint(r)
+	}
+	if plain {
+		b = append(b, s...)
+	} else {
+		b = strconv.AppendQuote(b, string(s))
+	}
+	return append(b, '\n')
 }

@@ -67,6 +67,10 @@ Examples:
     --join 127.0.0.1:7070 --cluster-secret "$SECRET"`
 }
 
+// minClusterSecretBytes is the shortest --cluster-secret the peer
+// transport accepts.
+const minClusterSecretBytes = 8
+
 // shutdownTimeout bounds how long in-flight requests may take to finish.
 const shutdownTimeout = 10 * time.Second
 
@@ -108,6 +112,11 @@ func (c *serveCmd) Run(e *env) error {
 	// Beyond --http-max-conns, connections wait in the accept queue: a
 	// flood of slow clients cannot take every file descriptor.
 	ln = netutil.LimitListener(ln, c.MaxConns)
+	if httpTLS == nil {
+		// Requests net/http refuses unparsed (bad percent-encoding in a
+		// key's path) get a JSON error too.
+		ln = httpapi.JSONErrorListener(ln)
+	}
 	db, err := yggr.Open(c.Dir, peers, opts...)
 	if err != nil {
 		ln.Close()
@@ -268,6 +277,12 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 	if secured > 1 {
 		return nil, nil, usagef("choose one of --tls-*, --cluster-secret and --insecure")
 	}
+	if c.ClusterSecret != "" && len(c.ClusterSecret) < minClusterSecretBytes {
+		return nil, nil, usagef("--cluster-secret is shorter than %d bytes: use a long random secret (e.g. openssl rand -hex 32)", minClusterSecretBytes)
+	}
+	if len(peers) > 0 && secured == 0 {
+		return nil, nil, usagef("a cluster needs --cluster-secret, --tls-ca/--tls-cert/--tls-key or (for development) --insecure to secure peer traffic")
+	}
 	if len(peers) > 0 {
 		if err := c.checkRaftAddr(peers); err != nil {
 			return nil, nil, err
@@ -319,6 +334,15 @@ func (c *serveCmd) httpTLS() (*tls.Config, error) {
 // member (a restart) skips the steps already done. joinTLS, if not nil,
 // is the TLS configuration for an https --join endpoint (from --join-ca).
 func (c *serveCmd) join(ctx context.Context, db *yggr.DB, logger *slog.Logger, joinTLS *tls.Config) (err error) {
+	// A node whose own log makes it a voter has joined before: it
+	// restarts from its data directory and needs the --join member no
+	// more (which may be down).
+	for _, m := range db.Status().Members {
+		if m.ID == c.ID && m.Voter {
+			logger.Info("already a voter (from the data directory): --join is not needed", "node", c.ID)
+			return nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
 	defer cancel()
 	ep := c.Join

@@ -296,7 +296,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"tls and secret", []string{"--peers", "n1=127.0.0.1:1", "--tls-ca", filepath.Join(certs, "ca.crt"),
 			"--tls-cert", filepath.Join(certs, "n1.crt"), "--tls-key", filepath.Join(certs, "n1.key"), "--cluster-secret", "s"}, exitUsage, "choose one"},
 		{"short cluster secret", []string{"--peers", "n1=127.0.0.1:1", "--raft-addr", "127.0.0.1:1", "--cluster-secret", "short"},
-			exitUsage, "cluster secret shorter than 8 bytes"},
+			exitUsage, "--cluster-secret is shorter than 8 bytes"},
 		{"raft addr not in peers", []string{"--peers", "n1=127.0.0.1:7999,n2=127.0.0.1:7998", "--raft-addr", "127.0.0.1:7997", "--insecure"},
 			exitUsage, "--raft-addr 127.0.0.1:7997 differs from n1's entry in --peers (127.0.0.1:7999)"},
 		{"no connections", []string{"--http-max-conns", "0"}, exitUsage, "--http-max-conns must be ≥ 1"},

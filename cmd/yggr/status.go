@@ -23,7 +23,10 @@ func (c *statusCmd) Help() string {
 its role, term, commit and applied index (from the member itself when it is
 among the endpoints), its match index (from the leader's view of its
 followers), and its lag: how far its applied index, or else its match index,
-trails the leader's commit. "-" means unknown.
+trails the leader's commit. "-" means unknown. A member that did not answer
+is shown as the leader sees it (follower, learner, or unreachable when the
+leader has not heard from it lately), or as unknown when no leader answered;
+the endpoints that did not answer are listed below the table.
 
 Examples:
   yggr status
@@ -47,9 +50,16 @@ type memberRow struct {
 
 // statusOutput is status's JSON output.
 type statusOutput struct {
-	Leader  string        `json:"leader"`
-	Members []memberRow   `json:"members"`
-	Nodes   []yggr.Status `json:"nodes"`
+	Leader      string            `json:"leader"`
+	Members     []memberRow       `json:"members"`
+	Nodes       []yggr.Status     `json:"nodes"`
+	Unreachable []unreachableNode `json:"unreachable,omitempty"`
+}
+
+// unreachableNode is an endpoint of --addr that did not answer.
+type unreachableNode struct {
+	Endpoint string `json:"endpoint"`
+	Error    string `json:"error"`
 }
 
 // Run collects and prints the status.
@@ -67,7 +77,15 @@ func (c *statusCmd) Run(e *env) error {
 	if c.json() {
 		return writeJSON(e.stdout, out)
 	}
-	return printStatusTable(e.stdout, out.Members)
+	if err := printStatusTable(e.stdout, out.Members); err != nil {
+		return err
+	}
+	for _, u := range out.Unreachable {
+		if _, err := fmt.Fprintf(e.stdout, "%s: unreachable: %s\n", u.Endpoint, u.Error); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // collectStatus asks each endpoint for its status (concurrently) and
@@ -100,6 +118,7 @@ func collectStatus(ctx context.Context, f *clientFlags, eps []string) (statusOut
 	for i, a := range answers {
 		if a.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", eps[i], a.err))
+			out.Unreachable = append(out.Unreachable, unreachableNode{Endpoint: eps[i], Error: a.err.Error()})
 			continue
 		}
 		out.Nodes = append(out.Nodes, a.st)
@@ -132,9 +151,15 @@ func collectStatus(ctx context.Context, f *clientFlags, eps []string) (statusOut
 		}
 	}
 	for _, m := range view.Members {
-		row := memberRow{ID: m.ID, Addr: m.Addr, Voter: m.Voter, Role: yggr.RoleFollower.String()}
-		if !m.Voter {
-			row.Role = "learner"
+		// A member that did not answer itself is what the leader says of
+		// it: a follower or learner it hears from, or unreachable; with no
+		// leader's view, unknown.
+		row := memberRow{ID: m.ID, Addr: m.Addr, Voter: m.Voter, Role: "unknown"}
+		if leader != nil {
+			row.Role = yggr.RoleFollower.String()
+			if !m.Voter {
+				row.Role = "learner"
+			}
 		}
 		if i, ok := byID[m.ID]; ok {
 			st := answers[i].st
@@ -146,7 +171,7 @@ func collectStatus(ctx context.Context, f *clientFlags, eps []string) (statusOut
 		}
 		if fs, ok := followers[m.ID]; ok {
 			row.Match = ptr(fs.Match)
-			if !fs.Active && row.Applied == nil {
+			if !fs.Active && row.Endpoint == "" {
 				row.Role = "unreachable"
 			}
 			if row.Lag == nil {

@@ -67,6 +67,7 @@ func (n *Node) forward(ctx context.Context, leader engine.NodeID, req []byte) ([
 //   - the caller's context ended: its error (a timeout, a cancellation);
 //   - the leader is not a peer of this node (it was removed, or this node
 //     has not learnt its address yet): ErrNoLeader, since nothing was sent;
+//   - the leader refused the call unserved (it is closing): ErrNoLeader;
 //   - otherwise the request may have reached the leader: ErrUnknownOutcome.
 //
 // It is never a bare transport error (which the HTTP API would answer as
@@ -77,6 +78,10 @@ func forwardError(leader engine.NodeID, ctxErr, callErr, err error) error {
 		return fmt.Errorf("forwarding to leader %s: %w", leader, err)
 	case errors.Is(err, netquic.ErrUnknownPeer):
 		return fmt.Errorf("%w: cannot reach leader %s (%v)", ErrNoLeader, leader, err)
+	case errors.Is(err, netquic.ErrNoHandler):
+		// The leader refused the call before serving it (it is closing):
+		// nothing was applied, and another leader will be elected.
+		return fmt.Errorf("%w: leader %s is shutting down; the request was not applied", ErrNoLeader, leader)
 	case callErr != nil:
 		return fmt.Errorf("%w: leader %s changed while forwarding", ErrUnknownOutcome, leader)
 	}
