@@ -12,7 +12,10 @@
 // generator. The yggr-serve systems are three `yggr serve` processes
 // (built once per run from ../cmd/yggr) started by that child, which
 // drives them over HTTP: with the httpapi client (yggr-serve) or plain
-// net/http (yggr-serve-http); their VmHWM is the servers' sum. The idle
+// net/http (yggr-serve-http); their VmHWM is the servers' sum. The
+// etcd-server system is three real etcd processes (the `etcd` binary,
+// bench/scripts/install-etcd.sh installs it; skipped when missing) driven
+// with etcd's Go client, clientv3. The idle
 // RSS of one yggr node is measured in another child that hosts one node
 // of a three-node cluster whose other two nodes live in the parent.
 package main
@@ -62,6 +65,7 @@ type flags struct {
 	childOut   string
 	childRoot  string
 	yggrBin    string
+	etcdBin    string
 	idle       bool
 	idleDir    string
 	idleID     string
@@ -73,7 +77,7 @@ func parseFlags(args []string) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "duration of each throughput row")
-	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd,yggr-serve,yggr-serve-http")
+	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd,yggr-serve,yggr-serve-http,etcd-server")
 	fs.StringVar(&f.workloads, "workloads", "floor,write,read,write1k,catchup,failover,idle,snapshot",
 		"workloads: floor,write,read,write1k,catchup,failover,idle,snapshot,watch (snapshot: yggr and hashicorp, not under -quick; watch: yggr only, not in the default set)")
 	fs.BoolVar(&f.quick, "quick", false, "smoke test: 1s rows, concurrency 1 and 64, 2000 catch-up entries, 200 floor samples")
@@ -86,6 +90,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.childOut, "child-out", "", "internal: JSON lines output of -child-system")
 	fs.StringVar(&f.childRoot, "child-root", "", "internal: data directory of -child-system (its parent removes it)")
 	fs.StringVar(&f.yggrBin, "yggr-bin", "", "yggr binary for the yggr-serve systems (default: go build ../cmd/yggr once per run)")
+	fs.StringVar(&f.etcdBin, "etcd-bin", "etcd", "etcd binary of the etcd-server system (a path, or a name looked up in PATH)")
 	fs.BoolVar(&f.idle, "idle-node", false, "internal: host one idle yggr node and report its RSS")
 	fs.StringVar(&f.idleDir, "idle-dir", "", "internal")
 	fs.StringVar(&f.idleID, "idle-id", "", "internal")
@@ -188,6 +193,8 @@ func child(f flags) error {
 		sys, err = startEtcd(ctx, root)
 	case sysServe, sysServeHTTP:
 		sys, err = startServe(ctx, f.childSys, f.yggrBin, root)
+	case sysEtcdServer:
+		sys, err = startEtcdServer(ctx, f.etcdBin, root)
 	default:
 		return fmt.Errorf("bench: unknown system %q", f.childSys)
 	}
@@ -247,6 +254,13 @@ func orchestrate(f flags, w *os.File) error {
 			}
 		}
 	})
+	if slices.Contains(systems, sysEtcdServer) {
+		if _, err := etcdBinary(f.etcdBin); err != nil {
+			fmt.Fprintf(w, "%s skipped: %v\n\n", sysEtcdServer, err)
+			slog.Warn("bench: skipping a system", "system", sysEtcdServer, "err", err)
+			systems = slices.DeleteFunc(systems, func(s string) bool { return s == sysEtcdServer })
+		}
+	}
 	if f.yggrBin == "" && slices.ContainsFunc(systems, func(s string) bool { return s == sysServe || s == sysServeHTTP }) {
 		t0 := time.Now()
 		if f.yggrBin, err = buildServe(tmp); err != nil {
@@ -337,7 +351,7 @@ func runChild(f flags, cfg config, exe, tmp, s, workloads string) []Result {
 	limit := 20*cfg.duration + 2*cfg.catchupMax + 5*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	args := []string{"-child-system", s, "-child-out", out, "-child-root", root, "-yggr-bin", f.yggrBin, "-duration", cfg.duration.String(),
+	args := []string{"-child-system", s, "-child-out", out, "-child-root", root, "-yggr-bin", f.yggrBin, "-etcd-bin", f.etcdBin, "-duration", cfg.duration.String(),
 		"-workloads", workloads, "-catchup", strconv.Itoa(cfg.catchupEntries), "-snapshot-keys", strconv.Itoa(cfg.snapshotKeys),
 		"-cpuprofile", f.cpuprofile}
 	if f.quick {

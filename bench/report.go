@@ -41,9 +41,9 @@ type RatioRow struct {
 // systemKind says how a system's nodes run: "embedded" (three nodes in
 // the harness's child process: yggr, hashicorp, etcd) or "server" (three
 // server processes driven over their client protocol: yggr-serve,
-// yggr-serve-http). Ratios compare systems of one kind only.
+// yggr-serve-http, etcd-server). Ratios compare systems of one kind only.
 func systemKind(s string) string {
-	if s == sysServe || s == sysServeHTTP {
+	if s == sysServe || s == sysServeHTTP || s == sysEtcdServer {
 		return "server"
 	}
 	return "embedded"

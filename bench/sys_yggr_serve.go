@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -243,7 +242,7 @@ func (n *serveNode) exited() error {
 	if n.cmd == nil || n.running() {
 		return nil
 	}
-	return fmt.Errorf("bench: yggr serve %s exited: %v%s", n.id, n.waitErr, n.logTail())
+	return fmt.Errorf("bench: server %s exited: %v%s", n.id, n.waitErr, n.logTail())
 }
 
 // logTail returns the end of the node's log, for error messages.
@@ -274,12 +273,35 @@ func (n *serveNode) stop() error {
 	case <-t.C:
 		n.cmd.Process.Kill()
 		<-n.done
-		return fmt.Errorf("bench: yggr serve %s: no exit within %v of SIGTERM; killed%s", n.id, serveStopTimeout, n.logTail())
+		return fmt.Errorf("bench: server %s: no exit within %v of SIGTERM; killed%s", n.id, serveStopTimeout, n.logTail())
+	}
+	// etcd ends its SIGTERM handling by re-raising the signal: an exit by
+	// the SIGTERM sent here is a clean stop too.
+	var ee *exec.ExitError
+	if errors.As(n.waitErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+			return nil
+		}
 	}
 	if n.waitErr != nil {
-		return fmt.Errorf("bench: yggr serve %s: %w%s", n.id, n.waitErr, n.logTail())
+		return fmt.Errorf("bench: server %s: %w%s", n.id, n.waitErr, n.logTail())
 	}
 	return nil
+}
+
+// kill ends the server at once (SIGKILL: no shutdown, no flush beyond
+// what it already synced) and waits for its exit. Killing a stopped node
+// does nothing.
+func (n *serveNode) kill() {
+	if n.cmd == nil {
+		return
+	}
+	if hwm, _, err := procMemOf(strconv.Itoa(n.cmd.Process.Pid)); err == nil {
+		n.peakHWM = max(n.peakHWM, hwm)
+	}
+	n.cmd.Process.Kill() // fails only if it already exited
+	<-n.done
+	n.cmd = nil
 }
 
 // get sends GET path to node i with a serveCtlTimeout bound and decodes a
@@ -468,12 +490,19 @@ func (s *serveSys) Failover(ctx context.Context) (time.Duration, error) {
 	}
 	s.failoverStop = time.Since(t0)
 	s.cached.reset()
+	return s.writeVia(ctx, other, t0)
+}
+
+// writeVia writes through node n (which forwards to the leader) every
+// 1 ms with a 250 ms timeout per attempt until one succeeds, for at most
+// 60 s, and returns the time since t0.
+func (s *serveSys) writeVia(ctx context.Context, n *serveNode, t0 time.Time) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var last error
 	for i := int64(0); ctx.Err() == nil; i++ {
 		pctx, pcancel := context.WithTimeout(ctx, 250*time.Millisecond)
-		_, last = rawDo(pctx, s.ctl, http.MethodPut, other.kvURL+string(key16(3e12+i)), []byte("failover"))
+		_, last = rawDo(pctx, s.ctl, http.MethodPut, n.kvURL+string(key16(3e12+i)), []byte("failover"))
 		pcancel()
 		if last == nil {
 			return time.Since(t0), nil
@@ -483,6 +512,27 @@ func (s *serveSys) Failover(ctx context.Context) (time.Duration, error) {
 	return time.Since(t0), fmt.Errorf("bench: %s: no write within 60s after failover: %w", s.name, last)
 }
 
+// FailoverKill kills the leader's process (SIGKILL), writes through
+// another node until a write succeeds, then restarts the killed node and
+// waits until every node is ready again.
+func (s *serveSys) FailoverKill(ctx context.Context) (time.Duration, error) {
+	l, err := s.leader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	s.nodes[l].kill()
+	s.cached.reset()
+	d, err := s.writeVia(ctx, s.nodes[(l+1)%3], t0)
+	if err != nil {
+		return d, err
+	}
+	if err := s.nodes[l].start(s.bin); err != nil {
+		return d, err
+	}
+	return d, s.waitReady(ctx, 0, 1, 2)
+}
+
 // FailoverNote says how much of the last failover the leader's exit took.
 func (s *serveSys) FailoverNote() string {
 	return fmt.Sprintf("the leader's process took %.0f ms from SIGTERM to exit; the writes start after it", ms(s.failoverStop))
@@ -490,55 +540,19 @@ func (s *serveSys) FailoverNote() string {
 
 // ServerCPU returns the CPU time used so far by the running server
 // processes, summed.
-func (s *serveSys) ServerCPU() time.Duration {
-	var sum time.Duration
-	for _, n := range s.nodes {
-		if n.running() {
-			if d, err := procCPU(n.cmd.Process.Pid); err == nil {
-				sum += d
-			}
-		}
-	}
-	return sum
-}
+func (s *serveSys) ServerCPU() time.Duration { return nodesCPU(s.nodes[:]) }
 
 // ServerMem returns the sum over the three nodes of their peak VmHWM (a
 // node stopped or restarted counts the largest of its processes) and the
 // sum of the running processes' VmRSS, in MiB.
-func (s *serveSys) ServerMem() (hwm, rss float64) {
-	for _, n := range s.nodes {
-		peak := n.peakHWM
-		if n.running() {
-			if h, r, err := procMemOf(strconv.Itoa(n.cmd.Process.Pid)); err == nil {
-				peak = max(peak, h)
-				rss += r
-			}
-		}
-		hwm += peak
-	}
-	return hwm, rss
-}
+func (s *serveSys) ServerMem() (hwm, rss float64) { return nodesMem(s.nodes[:]) }
 
 // Close stops every server process (at once, each gracefully) and closes
 // the clients' idle connections. It may be called more than once.
 func (s *serveSys) Close() error {
-	errs := make([]error, len(s.nodes))
-	var wg sync.WaitGroup
-	for i, n := range s.nodes {
-		if n == nil {
-			continue
-		}
-		wg.Add(1)
-		// Owned by Close, which waits for it; ends when the process has
-		// exited (at the latest serveStopTimeout after SIGTERM).
-		go func() {
-			defer wg.Done()
-			errs[i] = n.stop()
-		}()
-	}
-	wg.Wait()
+	err := stopNodes(s.nodes[:])
 	s.closeIdle()
-	return errors.Join(errs...)
+	return err
 }
 
 // closeIdle closes the idle connections of the harness's clients.

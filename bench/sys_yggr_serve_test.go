@@ -44,7 +44,7 @@ func TestServe(t *testing.T) {
 				t.Errorf("row %s/%s: got %+v (present %v), want ops/s, server and client CPU per op > 0", sys, k, r, ok)
 			}
 		}
-		for _, k := range []string{"catchup/0", "failover/0"} {
+		for _, k := range []string{"catchup/0", "failover-kill/0", "failover/0"} {
 			if r, ok := got[sys+"/"+k]; !ok || r.ValueMs <= 0 || r.ValueMs > float64(time.Minute/time.Millisecond) {
 				t.Errorf("row %s/%s: got %+v (present %v), want a time under a minute", sys, k, r, ok)
 			}

@@ -63,6 +63,13 @@ func withCPU(sys system, load func() Result) Result {
 // (appended to the row's note).
 type failoverNoter interface{ FailoverNote() string }
 
+// killFailover is a system of server processes whose leader can be
+// killed (SIGKILL) and measured like Failover; it restarts the killed node
+// before it returns, so that the graceful failover can follow.
+type killFailover interface {
+	FailoverKill(ctx context.Context) (time.Duration, error)
+}
+
 // workload names, in run order. failover is last: it leaves two nodes.
 var allWorkloads = []string{"write", "read", "write1k", "catchup", "failover"}
 
@@ -145,6 +152,16 @@ func runSystem(ctx context.Context, name string, sys system, cfg config, want ma
 		}
 	}
 	if want["failover"] {
+		if ks, ok := sys.(killFailover); ok {
+			l := load1()
+			d, err := ks.FailoverKill(ctx)
+			r := Result{Workload: "failover-kill", ValueMs: ms(d), Load1: l,
+				Note: "SIGKILL of the leader's process to next successful write via another node (the killed node is restarted afterwards)"}
+			if err != nil {
+				r.Err = err.Error()
+			}
+			add(r)
+		}
 		l := load1()
 		d, err := sys.Failover(ctx)
 		r := Result{Workload: "failover", ValueMs: ms(d), Load1: l, Note: "graceful stop of the leader to next successful write via another node"}

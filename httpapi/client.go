@@ -43,6 +43,10 @@ type ClientOptions struct {
 	HTTPClient *http.Client
 }
 
+// clientMaxIdlePerHost is how many idle connections a Client's own
+// transport keeps per endpoint (they close after 90 s idle).
+const clientMaxIdlePerHost = 1024
+
 // Client talks to the HTTP API of one or more yggr nodes. It is safe for
 // concurrent use. Requests go to the endpoint that last answered; on a
 // connection failure or a 503 the next endpoint is tried, at most
@@ -103,6 +107,10 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 	if c.hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.Proxy = nil
+		// Keep a connection per concurrent caller: with the default (2 idle
+		// per host), a closed loop of more callers dials and tears down a
+		// TCP connection for nearly every request.
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 0, clientMaxIdlePerHost
 		if opts.TLS != nil {
 			tr.TLSClientConfig = opts.TLS.Clone()
 		}

@@ -179,6 +179,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	authed := h.opts.Token == "" || h.authorized(r)
+	if hf, name := h.kvHandler(r.Method); hf != nil {
+		if escaped, ok := strings.CutPrefix(escapedPath(r), kvPrefix); ok {
+			key, err := url.PathUnescape(escaped)
+			switch {
+			case err != nil && !authed:
+				h.unauthorized(rw)
+			case err != nil:
+				writeError(rw, errBadRequest("malformed percent-encoding in key: %v", err))
+			case !authed:
+				route = name
+				h.unauthorized(rw)
+			default:
+				route = name
+				h.serveKV(rw, r, hf, []byte(key))
+			}
+			return
+		}
+	}
 	r, err := h.routeKey(r)
 	if err != nil {
 		if !authed {
@@ -212,14 +230,50 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(rw, r.WithContext(ctx))
 }
 
+// Metric route names of the single-key routes.
+const (
+	kvRouteGet    = "GET /v1/kv/{key}"
+	kvRoutePut    = "PUT /v1/kv/{key}"
+	kvRouteDelete = "DELETE /v1/kv/{key}"
+)
+
+// kvHandler returns the single-key handler of method and its route name,
+// or nil: the hot path that skips ServeMux (HEAD, and methods no
+// single-key route has, take ServeMux's path and its 405 answer).
+func (h *handler) kvHandler(method string) (http.HandlerFunc, string) {
+	switch method {
+	case http.MethodGet:
+		return h.get, kvRouteGet
+	case http.MethodPut:
+		return h.put, kvRoutePut
+	case http.MethodDelete:
+		return h.delete, kvRouteDelete
+	}
+	return nil, ""
+}
+
+// serveKV serves a single-key request (GET, PUT, DELETE /v1/kv/{key}) as
+// ServeHTTP would through ServeMux, with one request copy: the key goes
+// into the context beside the RequestTimeout.
+func (h *handler) serveKV(w *statusWriter, r *http.Request, hf http.HandlerFunc, key []byte) {
+	limitBody(w.ResponseWriter, r, h.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), keyCtxKey{}, key), h.opts.RequestTimeout)
+	defer cancel()
+	hf(w, r.WithContext(ctx))
+}
+
+// escapedPath returns r's path as sent (escaped).
+func escapedPath(r *http.Request) string {
+	if r.URL.RawPath != "" {
+		return r.URL.RawPath
+	}
+	return r.URL.EscapedPath()
+}
+
 // routeKey moves the key of a single-key route out of the path (into the
 // context) and returns the request to route.
 func (h *handler) routeKey(r *http.Request) (*http.Request, error) {
-	raw := r.URL.RawPath
-	if raw == "" {
-		raw = r.URL.EscapedPath()
-	}
-	escaped, ok := strings.CutPrefix(raw, kvPrefix)
+	escaped, ok := strings.CutPrefix(escapedPath(r), kvPrefix)
 	if !ok {
 		return r, nil
 	}
