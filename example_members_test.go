@@ -65,9 +65,17 @@ func members(db *yggr.DB) {
 	}
 }
 
-// caughtUp waits until db has applied index.
-func caughtUp(ctx context.Context, db *yggr.DB, index uint64) {
-	for db.Status().Applied < index {
+// caughtUp waits until the leader sees the follower id holding the
+// leader's whole log: the leader judges whether a learner has caught up by
+// what the learner acknowledged, not by what it applied.
+func caughtUp(ctx context.Context, leader *yggr.DB, id string) {
+	for {
+		st := leader.Status()
+		for _, f := range st.Followers {
+			if f.ID == id && f.Match >= st.LastIndex {
+				return
+			}
+		}
 		select {
 		case <-ctx.Done():
 			log.Fatal(ctx.Err())
@@ -102,7 +110,7 @@ func ExampleDB_Promote() {
 		log.Fatal(err)
 	}
 	// Promote once the learner has caught up with the leader.
-	caughtUp(ctx, p.n2, p.n1.Status().Commit)
+	caughtUp(ctx, p.n1, "n2")
 	if err := p.n1.Promote(ctx, "n2"); err != nil {
 		log.Fatal(err)
 	}
@@ -169,7 +177,7 @@ func ExampleDB_TransferLeadership() {
 	if err := p.n1.AddVoter(ctx, "n2", p.addr2); err != nil {
 		log.Fatal(err)
 	}
-	caughtUp(ctx, p.n2, p.n1.Status().Commit)
+	caughtUp(ctx, p.n1, "n2")
 	if err := p.n1.TransferLeadership(ctx, "n2"); err != nil {
 		log.Fatal(err)
 	}
