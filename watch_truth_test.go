@@ -48,6 +48,9 @@ func (lt *logTruth) extend(db *DB) error {
 			return fmt.Errorf("truth from %s at %d: %w", db.ID(), lt.next, err)
 		}
 		if len(es) == 0 { // applied before its log write finished
+			if err := db.node.StorageFailure(); err != nil {
+				return fmt.Errorf("truth from %s at %d: the node stopped: %w", db.ID(), lt.next, err)
+			}
 			time.Sleep(time.Millisecond)
 			continue
 		}

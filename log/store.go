@@ -31,6 +31,12 @@ var (
 	// than the one recorded (a snapshot installed from the leader overtook
 	// a local one being written). Nothing was written; the store is fine.
 	ErrStaleSnapshot = errors.New("log: snapshot older than the recorded one")
+	// ErrSnapshotAhead: SetSnapshot was given a snapshot beyond the last
+	// durable entry (a node applies committed entries before its own copy
+	// of them is durable, so a snapshot of the state machine may be taken
+	// before the write that holds its last entry finished). Nothing was
+	// written; the store is fine, and a later snapshot will do.
+	ErrSnapshotAhead = errors.New("log: snapshot beyond the last durable entry")
 )
 
 // Options configure Open. The zero value is usable.

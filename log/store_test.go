@@ -724,3 +724,22 @@ func TestStaleSnapshot(t *testing.T) {
 	}
 	mustWrite(t, s, Batch{Entries: ents(1, 11, 11)})
 }
+
+// A snapshot beyond the last durable entry (the state machine applied an
+// entry whose write had not finished) is refused with ErrSnapshotAhead,
+// writes nothing, and leaves the store usable; once the write is in, the
+// same snapshot is accepted.
+func TestSnapshotAhead(t *testing.T) {
+	s := openMem(t)
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 10)})
+	if err := s.SetSnapshot(engine.SnapshotMeta{Index: 11, Term: 1}); !errors.Is(err, ErrSnapshotAhead) {
+		t.Fatalf("SetSnapshot beyond the last index: %v, want ErrSnapshotAhead", err)
+	}
+	if st := mustLoad(t, s); st.Snapshot.Index != 0 {
+		t.Fatalf("recorded snapshot %d after the refusal, want none", st.Snapshot.Index)
+	}
+	mustWrite(t, s, Batch{Entries: ents(1, 11, 11)})
+	if err := s.SetSnapshot(engine.SnapshotMeta{Index: 11, Term: 1}); err != nil {
+		t.Fatalf("SetSnapshot once the entry is durable: %v", err)
+	}
+}

@@ -272,7 +272,7 @@ func (s *Store) SetSnapshot(meta engine.SnapshotMeta) error {
 		return fmt.Errorf("%w: %s, recorded %s", ErrStaleSnapshot, meta, snap)
 	}
 	if meta.Index > last {
-		return fmt.Errorf("log: snapshot %s is beyond the last index %d (use ResetTo)", meta, last)
+		return fmt.Errorf("%w: %s, last index %d (a leader's snapshot goes through ResetTo)", ErrSnapshotAhead, meta, last)
 	}
 	if meta.Index > snap.Index {
 		term, err := s.Term(meta.Index)

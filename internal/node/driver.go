@@ -480,9 +480,12 @@ func (n *Node) snapshotFinished(sd snapDone) engine.Event {
 	if sd.err == nil {
 		if err := n.logs.SetSnapshot(sd.meta); err != nil {
 			// A snapshot installed from the leader meanwhile may have
-			// overtaken this one: it is obsolete, not a storage failure
-			// (found by TestWatchChaos, which stopped a healthy node).
-			sd.err, sd.storage = err, !errors.Is(err, raftlog.ErrStaleSnapshot)
+			// overtaken this one, or this one may reach past the last
+			// durable entry (entries are applied before this node's own
+			// write of them finishes): either way it is not recorded, and
+			// not a storage failure; a later snapshot is (both found by
+			// TestWatchChaos, which stopped a healthy node).
+			sd.err, sd.storage = err, !errors.Is(err, raftlog.ErrStaleSnapshot) && !errors.Is(err, raftlog.ErrSnapshotAhead)
 		}
 	}
 	if sd.storage {
