@@ -151,3 +151,45 @@ func FuzzDecodeMembershipV1(f *testing.F) {
 		}
 	})
 }
+
+// The v0.1 reader's bounds, each at its edge: a count that exactly fills
+// the bytes left, MaxMembers members, an ID of MaxNodeIDLen bytes, an ID
+// that ends the input; and the error each refusal gives.
+func TestDecodeMembershipV1Bounds(t *testing.T) {
+	exact := []byte{0, 1, 1, 'a', 0, 1, 1, 'b'} // no byte after the last ID
+	m, n, err := DecodeMembershipV1(exact)
+	if err != nil || n != len(exact) || !m.Equal(NewMembership(ids("a"), ids("b"))) {
+		t.Fatalf("DecodeMembershipV1(%x) = %v, %d, %v", exact, m, n, err)
+	}
+	var many []NodeID
+	for i := range MaxMembers {
+		many = append(many, NodeID(fmt.Sprintf("n%04d", i)))
+	}
+	full := appendMembershipV1(nil, NewMembership(many, nil))
+	if m, n, err := DecodeMembershipV1(full); err != nil || n != len(full) || len(m.Voters) != MaxMembers {
+		t.Fatalf("MaxMembers voters: %d voters, %d bytes, %v", len(m.Voters), n, err)
+	}
+	long := NodeID(strings.Repeat("x", MaxNodeIDLen))
+	enc := appendMembershipV1(nil, NewMembership([]NodeID{long}, nil))
+	if m, _, err := DecodeMembershipV1(enc); err != nil || m.Voters[0] != long {
+		t.Fatalf("an ID of MaxNodeIDLen bytes: %v, %v", m, err)
+	}
+	for _, bad := range []struct {
+		name string
+		b    []byte
+		want error
+		msg  string
+	}{
+		{"count beyond the bytes", []byte{0, 2, 2, 'n', '1'}, errBadCount, "(count 2, 3 bytes)"},
+		{"count above MaxMembers", binary.BigEndian.AppendUint16(nil, MaxMembers+1), errBadCount, ""},
+		{"learner count missing", []byte{0, 0, 0}, errBadCount, "truncated"},
+		{"id one byte short", []byte{0, 1, 2, 'n'}, errBadString, ""},
+		{"id beyond the bytes", []byte{0, 1, 5, 'n', '1'}, errBadString, ""},
+		{"id too long", append([]byte{0, 1, MaxNodeIDLen + 1}, strings.Repeat("x", MaxNodeIDLen+1)...), errBadString, ""},
+	} {
+		_, _, err := DecodeMembershipV1(bad.b)
+		if !errors.Is(err, bad.want) || !strings.Contains(fmt.Sprint(err), bad.msg) {
+			t.Errorf("%s: DecodeMembershipV1(%x) = %v, want %v mentioning %q", bad.name, bad.b, err, bad.want, bad.msg)
+		}
+	}
+}
