@@ -331,6 +331,10 @@ func ExampleWithProgressNotify() {
 	db, _ := yggr.Open(dir, nil)
 	defer db.Close()
 
+	// A write elsewhere: the database is at revision 1 or later.
+	if err := db.Put(ctx, []byte("elsewhere"), []byte("x")); err != nil {
+		log.Fatal(err)
+	}
 	// A quiet range still tells the watcher how current it is.
 	prefix := []byte("quiet/")
 	for c, err := range db.Watch(ctx, prefix, yggr.PrefixEnd(prefix), yggr.WithProgressNotify(10*time.Millisecond)) {
