@@ -173,12 +173,17 @@ func (w *waiters) failProposal(id uint64, err error) {
 	}
 }
 
-// appliedEntry delivers the result of the entry (term, index) to its
-// waiter; committed and applied are when the driver saw the entry
-// committed and when it was applied.
+// appliedEntry records that the entry (term, index) is applied and
+// delivers its result to its waiter; committed and applied are when the
+// driver saw the entry committed and when it was applied. The applied
+// index moves before the waiter hears, so a caller whose write returned
+// sees Applied at or beyond it; watchers of the applied index are woken
+// by setApplied, once per batch.
 func (w *waiters) appliedEntry(term, index uint64, data []byte, committed, applied time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.applied = index
+	w.appliedFast.Store(index)
 	pw := w.byIndex[index]
 	if pw == nil {
 		return

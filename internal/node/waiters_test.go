@@ -45,6 +45,24 @@ func TestProposalGetsItsResult(t *testing.T) {
 	}
 }
 
+// A proposer that got its result sees the applied index at or beyond its
+// entry, though the rest of the batch is still being applied (the race
+// detector found a watch test reading the applied index right after a
+// write returned, and finding it one batch behind).
+func TestResultAfterAppliedIndex(t *testing.T) {
+	w := newWaiters()
+	id, pw := w.newProposal()
+	w.accepted(id, 2, 7, time.Time{})
+	w.appliedEntry(2, 7, []byte("mine"), time.Time{}, time.Time{}) // the batch goes on to 9
+	recv(t, pw.ch)
+	if got := w.appliedFast.Load(); got != 7 {
+		t.Fatalf("applied %d after the result of 7", got)
+	}
+	if err := w.waitApplied(context.Background(), 7, make(chan struct{})); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A second proposal accepted at the same index (after the first entry was
 // truncated) fails the first.
 func TestReacceptedIndexFailsOldWaiter(t *testing.T) {
