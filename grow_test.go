@@ -51,8 +51,10 @@ func TestSingleNodeGrowsIntoCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbs := map[string]*DB{"n1": n1}
+	dirs := map[string]string{}
 	for _, id := range []string{"n2", "n3"} {
-		db, err := Open(t.TempDir(), []string{id + "=" + addrs[id]}, WithID(id), WithInsecure(), WithJoin(), timing)
+		dirs[id] = t.TempDir()
+		db, err := Open(dirs[id], []string{id + "=" + addrs[id]}, WithID(id), WithInsecure(), WithJoin(), timing)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,6 +87,32 @@ func TestSingleNodeGrowsIntoCluster(t *testing.T) {
 		if err != nil || string(v) != "v" {
 			t.Fatalf("%s: get k = %q, %v; want v", id, v, err)
 		}
+	}
+	// The joined nodes learn the address of n1 too, which no membership
+	// change carried (n1 founded the cluster): they could not dial it
+	// otherwise, only answer on connections n1 opened.
+	knowsAll := func(db *DB) bool {
+		for _, m := range db.Status().Members {
+			if m.Addr != addrs[m.ID] {
+				return false
+			}
+		}
+		return true
+	}
+	for id, db := range dbs {
+		testutil.WaitFor(t, id+" to know every member's address", func() bool { return knowsAll(db) })
+	}
+	// They keep them across a restart, from their data alone.
+	if err := dbs["n2"].Close(); err != nil {
+		t.Fatal(err)
+	}
+	n2, err := Open(dirs["n2"], nil, WithID("n2"), WithInsecure(), timing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Close()
+	if !knowsAll(n2) {
+		t.Errorf("n2 reopened: members %+v, want the addresses %v", n2.Status().Members, addrs)
 	}
 }
 

@@ -213,8 +213,9 @@ func (m Membership) Apply(c ConfChange) (Membership, error) {
 // configEntryVersion is the first byte of an EntryConfig's data.
 const configEntryVersion = 1
 
-// maxAddrLen bounds the address a config entry carries.
-const maxAddrLen = 1024
+// MaxAddrLen bounds a member's peer address: the one a config entry
+// carries, and any a runtime reads from a peer.
+const MaxAddrLen = 1024
 
 // MarshalConfig encodes a config entry's data: the change and the membership
 // that results from it. Carrying the result makes the log self-describing:
@@ -248,7 +249,7 @@ func UnmarshalConfig(data []byte) (ConfChange, Membership, error) {
 	if node, r, err = readString(r, MaxNodeIDLen); err != nil {
 		return c, Membership{}, err
 	}
-	if addr, r, err = readString(r, maxAddrLen); err != nil {
+	if addr, r, err = readString(r, MaxAddrLen); err != nil {
 		return c, Membership{}, err
 	}
 	c.Node, c.Addr = NodeID(node), addr

@@ -24,9 +24,12 @@ type driverState struct {
 	// snapshotting says a snapshot is being taken.
 	snapshotting bool
 	membership   engine.Membership
-	snapWaiters  []chan snapDone // user requests waiting for the snapshot in progress
-	evs          []engine.Event
-	props        []engine.Proposal
+	// membershipNew says the membership changed since the status was
+	// last published.
+	membershipNew bool
+	snapWaiters   []chan snapDone // user requests waiting for the snapshot in progress
+	evs           []engine.Event
+	props         []engine.Proposal
 	// tickClock says when recent ticks were stepped, for the lease, as
 	// durations since tickEpoch (the first tick's time, with its
 	// monotonic reading).
@@ -409,6 +412,7 @@ func (n *Node) noteConfigEntries(es []engine.Entry) {
 func (n *Node) membershipChanged(m engine.Membership) {
 	old := n.d.membership
 	n.d.membership = m.Clone()
+	n.d.membershipNew = true
 	n.cfg.Logger.Info("membership changed", "node", n.cfg.ID, "membership", m.String())
 	if n.net == nil {
 		return

@@ -90,7 +90,8 @@ func forwardError(leader engine.NodeID, ctxErr, callErr, err error) error {
 
 // handleCall serves a forwarded request on the leader. It never forwards
 // again: a node that is not the leader answers NotLeader. A status call
-// (callStatus) is answered by any node.
+// (callStatus) and an address book call (callAddrs) are answered by any
+// node.
 func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) ([]byte, error) {
 	kind, payload, err := splitRequest(req)
 	if err != nil {
@@ -120,6 +121,8 @@ func (n *Node) handleCall(ctx context.Context, from engine.NodeID, req []byte) (
 		return n.handleLeaderCall(ctx, payload), nil
 	case callStatus:
 		return encodeResponse(0, encodePeerStatus(n.localPeerStatus()), nil), nil
+	case callAddrs:
+		return encodeResponse(0, encodeAddrBook(n.addrs.all()), nil), nil
 	}
 	return nil, fmt.Errorf("yggr: unknown forwarded request kind %d", kind)
 }

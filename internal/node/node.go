@@ -51,9 +51,12 @@ type Node struct {
 	metrics metrics
 	disk    *diskGuard // nil: no free-space check
 	// fatal is set when storage failed.
-	fatal    atomic.Pointer[fatal]
-	snapDone chan snapDone
-	snapReq  chan chan snapDone
+	fatal atomic.Pointer[fatal]
+	// addrsWanted asks the address goroutine to fetch a leader's address
+	// book (addrsync.go).
+	addrsWanted chan engine.NodeID
+	snapDone    chan snapDone
+	snapReq     chan chan snapDone
 	// compactCh carries the newest compaction index to the compactor.
 	compactCh chan uint64
 	// pins holds the log for history readers (history.go).
@@ -101,19 +104,20 @@ func start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:       cfg,
-		net:       cfg.Network,
-		sm:        cfg.StateMachine,
-		w:         newWaiters(),
-		proposals: make(chan engine.Proposal, cfg.MaxPendingProposals),
-		events:    make(chan engine.Event, 4096),
-		applyQ:    newApplyQueue(),
-		stop:      make(chan struct{}),
-		snapDone:  make(chan snapDone, 1),
-		snapReq:   make(chan chan snapDone, 16),
-		compactCh: make(chan uint64, 1),
-		jobs:      make(chan storeJob, maxJobs),
-		persisted: make(chan engine.Entry, 4*maxJobs),
+		cfg:         cfg,
+		net:         cfg.Network,
+		sm:          cfg.StateMachine,
+		w:           newWaiters(),
+		proposals:   make(chan engine.Proposal, cfg.MaxPendingProposals),
+		events:      make(chan engine.Event, 4096),
+		applyQ:      newApplyQueue(),
+		stop:        make(chan struct{}),
+		snapDone:    make(chan snapDone, 1),
+		addrsWanted: make(chan engine.NodeID, 1),
+		snapReq:     make(chan chan snapDone, 16),
+		compactCh:   make(chan uint64, 1),
+		jobs:        make(chan storeJob, maxJobs),
+		persisted:   make(chan engine.Entry, 4*maxJobs),
 	}
 	n.metrics.batchSizes.base = 1
 	leaderCh := make(chan struct{})
@@ -162,6 +166,9 @@ func start(cfg Config) (*Node, error) {
 			}
 		}
 		n.net.SetCallHandler(n.handleCall)
+		n.wg.Add(1)
+		// The address goroutine: owned by the Node, ends when stop closes.
+		go n.addrLoop()
 	}
 	n.wg.Add(4)
 	// The apply goroutine: owned by the Node, ends when stop closes.
@@ -329,15 +336,21 @@ func (n *Node) Addr(id engine.NodeID) string { return n.addrs.get(id) }
 // Addrs returns every recorded peer address.
 func (n *Node) Addrs() map[engine.NodeID]string { return n.addrs.all() }
 
-// publishStatus makes the engine's status visible to Status, and wakes
-// leader waiters when the leader changed.
+// publishStatus makes the engine's status visible to Status, wakes leader
+// waiters when the leader changed, and asks the leader for the addresses
+// of members this node cannot dial (addrsync.go).
 func (n *Node) publishStatus() {
 	s := n.d.eng.Status()
 	old := n.status.Swap(&s)
-	if old == nil || old.Leader != s.Leader || old.Term != s.Term || old.Role != s.Role {
+	newLeader := old == nil || old.Leader != s.Leader
+	if newLeader || old.Term != s.Term || old.Role != s.Role {
 		ch := make(chan struct{})
 		close(*n.leaderCh.Swap(&ch))
 	}
+	if (newLeader || n.d.membershipNew) && n.net != nil && s.Leader != "" && s.Leader != n.cfg.ID && n.lacksAddrs(s.Membership) {
+		n.wantAddrs(s.Leader)
+	}
+	n.d.membershipNew = false
 }
 
 // leaderChanged returns a channel closed at the next leader change.

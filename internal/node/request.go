@@ -25,7 +25,8 @@ import (
 // Payloads: propose, internal/kv's command (which carries its own version
 // byte); membership, the ConfOp byte, the node ID (uvarint length) and
 // then the address; transfer, the target's ID; leader call, the
-// application's bytes; status, nothing (peerstatus.go has the answer).
+// application's bytes; status and address book, nothing (peerstatus.go and
+// addrsync.go have the answers).
 
 // wireVersion is the version of the request and answer layouts written.
 const wireVersion = 0
@@ -36,6 +37,7 @@ const (
 	callTransfer
 	callLeader // Config.LeaderCall (leadercall.go)
 	callStatus // a member's own state, served by every node (peerstatus.go)
+	callAddrs  // a member's address book, served by every node (addrsync.go)
 )
 
 // appendRequest returns the request of the given kind with payload.

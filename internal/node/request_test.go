@@ -35,11 +35,13 @@ func TestForwardGolden(t *testing.T) {
 		{"request transfer n2", appendRequest(callTransfer, []byte("n2")...)},
 		{"request leader-call ka", appendRequest(callLeader, []byte("ka")...)},
 		{"request status", appendRequest(callStatus)},
+		{"request addrs", appendRequest(callAddrs)},
 		{"answer ok 3/17 res", encodeResponse(17, []byte("res"), nil)},
 		{"answer not-leader n2", encodeResponse(0, nil, &NotLeaderError{Leader: "n2"})},
 		{"answer busy", encodeResponse(0, nil, ErrBusy)},
 		{"answer other boom", encodeResponse(0, nil, errors.New("boom"))},
 		{"answer status", encodeResponse(0, encodePeerStatus(PeerStatus{Role: engine.Leader, Leader: "n1", Term: 3, Commit: 17, Applied: 16, LastIndex: 18}), nil)},
+		{"answer addrs", encodeResponse(0, encodeAddrBook(map[engine.NodeID]string{"n1": "127.0.0.1:7001", "n2": "[::1]:7002"}), nil)},
 	}
 	var sb strings.Builder
 	for _, c := range cases {
@@ -52,8 +54,8 @@ func TestForwardGolden(t *testing.T) {
 // refused with an error naming the version, never read as a kind or a
 // status; the statuses and kinds fit the header's four bits.
 func TestForwardVersions(t *testing.T) {
-	if statusStorage > 0x0f || callStatus > 0x0f {
-		t.Fatalf("a status (%d) or kind (%d) overflows the header's low four bits", statusStorage, callStatus)
+	if statusStorage > 0x0f || callAddrs > 0x0f {
+		t.Fatalf("a status (%d) or kind (%d) overflows the header's low four bits", statusStorage, callAddrs)
 	}
 	n := &Node{addrs: &addrBook{addrs: map[engine.NodeID]string{}}}
 	newer := appendRequest(callTransfer, []byte("n2")...)
