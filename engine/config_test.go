@@ -123,3 +123,36 @@ func TestMaxLeaseTicks(t *testing.T) {
 		})
 	}
 }
+
+// Config.Validate at the exact edges of each rule.
+func TestConfigValidateEdges(t *testing.T) {
+	base := func(f func(*Config)) error {
+		c := Config{ID: "n1", ElectionTicks: 10, HeartbeatTicks: 1}
+		f(&c)
+		return c.Validate()
+	}
+	cases := []struct {
+		name string
+		f    func(*Config)
+		ok   bool
+	}{
+		{"election 2 heartbeat 1", func(c *Config) { c.ElectionTicks, c.HeartbeatTicks = 2, 1 }, true},
+		{"heartbeat just below election", func(c *Config) { c.HeartbeatTicks = 9 }, true},
+		{"heartbeat equal to election", func(c *Config) { c.HeartbeatTicks = 10 }, false},
+		{"one inflight message", func(c *Config) { c.MaxInflightMsgs = 1 }, true},
+		{"negative inflight", func(c *Config) { c.MaxInflightMsgs = -1 }, false},
+		{"one pending read", func(c *Config) { c.MaxPendingReads = 1 }, true},
+		{"negative pending reads", func(c *Config) { c.MaxPendingReads = -1 }, false},
+		{"one drift tick", func(c *Config) { c.ClockDriftTicks = 1 }, true},
+		{"negative drift", func(c *Config) { c.ClockDriftTicks = -1 }, false},
+		{"lease at the bound", func(c *Config) { c.ClockDriftTicks, c.LeaseTicks = 2, 8 }, true},
+		{"lease one past the bound", func(c *Config) { c.ClockDriftTicks, c.LeaseTicks = 2, 9 }, false},
+		{"chunk of 64 MiB", func(c *Config) { c.SnapshotChunkBytes = 64 << 20 }, true},
+		{"chunk past 64 MiB", func(c *Config) { c.SnapshotChunkBytes = 64<<20 + 1 }, false},
+	}
+	for _, c := range cases {
+		if err := base(c.f); (err == nil) != c.ok {
+			t.Errorf("%s: Validate() = %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}

@@ -230,3 +230,38 @@ func TestCountersClusterStory(t *testing.T) {
 		"n2": {VotesDenied: 1, SnapshotsSent: 1},
 	})
 }
+
+// The engine's counters count what happened, exactly, in a small story:
+// n1 campaigns with pre-vote and wins; one proposal is committed; a
+// follower rejects a mismatched append; a proposal to a follower is
+// rejected.
+func TestCountersCountExactly(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.elect("n1")
+	c.step("n1", Propose{ID: 1, Data: []byte("a")})
+	c.deliver()
+	c.tick()
+	c.step("n2", Propose{ID: 2, Data: []byte("b")})
+	// A forged append with a mismatched previous entry.
+	c.step("n3", Receive{Msg: Message{Type: MsgApp, From: "n1", To: "n3", Term: c.nodes["n1"].e.term, PrevIndex: 99, PrevTerm: 9}})
+	c.msgs = nil
+
+	n1 := c.nodes["n1"].e.Status().Counters
+	if n1.PreVotesStarted != 1 || n1.ElectionsStarted != 1 || n1.ElectionsWon != 1 {
+		t.Errorf("n1 election counters = %+v, want 1 pre-vote, 1 election, 1 win", n1)
+	}
+	if n1.EntriesAppended != 2 || n1.EntriesCommitted != 2 || n1.EntriesApplied != 2 {
+		t.Errorf("n1 entry counters = %+v, want 2 appended/committed/applied (no-op and a)", n1)
+	}
+	n2 := c.nodes["n2"].e.Status().Counters
+	if n2.PreVotesGranted != 1 || n2.VotesGranted != 1 || n2.ProposalsRejected != 1 {
+		t.Errorf("n2 counters = %+v, want 1 pre-vote and 1 vote granted, 1 proposal rejected", n2)
+	}
+	if n2.AppendsReceived == 0 || n2.AppendsRejected != 0 {
+		t.Errorf("n2 append counters = %+v", n2)
+	}
+	n3 := c.nodes["n3"].e.Status().Counters
+	if n3.AppendsRejected != 1 {
+		t.Errorf("n3 AppendsRejected = %d, want 1", n3.AppendsRejected)
+	}
+}

@@ -15,60 +15,6 @@ func newTestEngine(t *testing.T, id NodeID, peers ...NodeID) *Engine {
 	return e
 }
 
-func TestRecoverRestoresDurableState(t *testing.T) {
-	snap := SnapshotMeta{Index: 3, Term: 1, Membership: NewMembership(ids("n1 n2"), ids("n3"))}
-	conf := MarshalConfig(ConfChange{Op: ConfPromote, Node: "n3"}, NewMembership(ids("n1 n2 n3"), nil))
-	entries := []Entry{
-		{Term: 1, Index: 2},                                // below the snapshot: skipped
-		{Term: 1, Index: 3},                                // at the snapshot: skipped
-		{Term: 2, Index: 4, Type: EntryNoop},               // live
-		{Term: 2, Index: 5, Type: EntryConfig, Data: conf}, // newest config
-		{Term: 2, Index: 6, Data: []byte("x")},
-		{Term: 2, Index: 8, Data: []byte("gap")}, // a gap: the log ends before it
-	}
-	e := newTestEngine(t, "n1", "n1", "n2")
-	as := e.Step(Recover{HardState: HardState{Term: 3, Vote: "n2", Commit: 5}, Snapshot: snap, Entries: entries})
-	want := []Action{ApplyEntries{Entries: []Entry{entries[2], entries[3]}}}
-	if d := cmp.Diff(want, as); d != "" {
-		t.Fatalf("recover actions (-want +got):\n%s", d)
-	}
-	s := e.Status()
-	got := []any{s.Term, s.Vote, s.Commit, s.Applied, s.FirstIndex, s.LastIndex, s.LastTerm, s.SnapshotIndex, s.Membership.String(), s.Role}
-	wantS := []any{uint64(3), NodeID("n2"), uint64(5), uint64(5), uint64(4), uint64(6), uint64(2), uint64(3), "voters=(n1 n2 n3) learners=()", Follower}
-	if d := cmp.Diff(wantS, got); d != "" {
-		t.Fatalf("status (-want +got):\n%s", d)
-	}
-	// A second Recover is ignored, and so is one after other events.
-	if as := e.Step(Recover{HardState: HardState{Term: 9}}); len(as) != 0 || e.Status().Term != 3 {
-		t.Fatalf("second Recover: %v, term %d", as, e.Status().Term)
-	}
-	e2 := newTestEngine(t, "n1", "n1", "n2")
-	e2.Step(Tick{})
-	e2.Step(Recover{HardState: HardState{Term: 9}})
-	if e2.Status().Term != 0 {
-		t.Fatal("Recover after another event was applied")
-	}
-	// A nil event is a no-op.
-	if as := e.Step(nil); len(as) != 0 {
-		t.Fatalf("Step(nil) = %v", as)
-	}
-}
-
-func TestStatusSharesNoMemory(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
-	c.elect("n1")
-	s := c.nodes["n1"].e.Status()
-	s.Membership.Voters[0] = "zz"
-	s.Followers[0].Match = 99
-	s2 := c.nodes["n1"].e.Status()
-	if s2.Membership.Voters[0] != "n1" || s2.Followers[0].Match == 99 {
-		t.Fatal("Status shares memory with the engine")
-	}
-	if s2.Counters.ElectionsWon != 1 || s2.Counters.EntriesCommitted == 0 {
-		t.Fatalf("counters: %+v", s2.Counters)
-	}
-}
-
 func TestIgnoredRequests(t *testing.T) {
 	c := newTestCluster(t, 3, nil)
 	c.elect("n1")

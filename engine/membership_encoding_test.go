@@ -193,3 +193,17 @@ func TestDecodeMembershipV1Bounds(t *testing.T) {
 		}
 	}
 }
+
+// UnmarshalConfig rejects data shorter than its two header bytes, and
+// accepts the smallest valid entry.
+func TestUnmarshalConfigShortest(t *testing.T) {
+	for _, b := range [][]byte{nil, {configEntryVersion}} {
+		if _, _, err := UnmarshalConfig(b); err == nil {
+			t.Errorf("UnmarshalConfig(%v) accepted", b)
+		}
+	}
+	m := NewMembership([]NodeID{"a"}, nil)
+	if _, got, err := UnmarshalConfig(MarshalConfig(ConfChange{Op: ConfAddVoter, Node: "a"}, m)); err != nil || !got.Equal(m) {
+		t.Errorf("round trip: %v %v", got, err)
+	}
+}

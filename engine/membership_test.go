@@ -264,3 +264,24 @@ func TestMembersMergesInOrder(t *testing.T) {
 		}
 	})
 }
+
+// Recover finds the newest config entry in the log: the change is pending
+// until the commit index reaches it, and not after.
+func TestRecoverPendingConfig(t *testing.T) {
+	next := NewMembership([]NodeID{"n1", "n2", "n3"}, []NodeID{"n4"})
+	es := []Entry{
+		{Term: 1, Index: 1, Type: EntryNoop},
+		{Term: 1, Index: 2, Type: EntryConfig, Data: MarshalConfig(ConfChange{Op: ConfAddLearner, Node: "n4"}, next)},
+		{Term: 1, Index: 3, Data: []byte("x")},
+	}
+	for _, tc := range []struct {
+		commit  uint64
+		pending bool
+	}{{1, true}, {2, false}, {3, false}} {
+		e := newFollower(t, Recover{HardState: HardState{Term: 1, Commit: tc.commit}, Entries: es})
+		st := e.Status()
+		if st.PendingConfig != tc.pending || !st.Membership.Equal(next) {
+			t.Errorf("commit %d: pending %v membership %s, want pending %v membership %s", tc.commit, st.PendingConfig, st.Membership, tc.pending, next)
+		}
+	}
+}

@@ -271,3 +271,25 @@ func TestFollowerAppendsOnlyNewEntries(t *testing.T) {
 		t.Errorf("follower on a retransmission with a new entry (-want +got):\n%s", d)
 	}
 }
+
+// MaxUncommittedBytes: a batch that exactly reaches the limit is accepted,
+// one byte more is refused with ErrBusy; the first proposal is always taken.
+func TestUncommittedBytesBoundary(t *testing.T) {
+	busy := func(acts []Action) bool {
+		for _, a := range acts {
+			if r, ok := a.(ProposalRejected); ok && r.Err == ErrBusy {
+				return true
+			}
+		}
+		return false
+	}
+	e := newLeader(t, func(c *Config) { c.MaxUncommittedBytes = 1000 })
+	used := e.uncommittedBytes // the no-op
+	room := 1000 - used - entryOverhead
+	if busy(e.Step(Propose{ID: 1, Data: make([]byte, room)})) {
+		t.Fatal("a proposal that exactly fills MaxUncommittedBytes was refused")
+	}
+	if !busy(e.Step(Propose{ID: 2, Data: []byte{1}})) {
+		t.Fatal("a proposal past MaxUncommittedBytes was accepted")
+	}
+}

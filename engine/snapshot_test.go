@@ -316,3 +316,43 @@ func TestSnapshotIdleCountsFromProgress(t *testing.T) {
 		t.Fatalf("retransmission once idle (-want +got):\n%s", d)
 	}
 }
+
+// Snapshot hints: exactly SnapshotEntries applied entries since the last
+// snapshot asks for one; one fewer does not.
+func TestSnapshotHintThreshold(t *testing.T) {
+	for _, c := range []struct {
+		applied uint64
+		want    bool
+	}{{9, false}, {10, true}} {
+		e, err := New(Config{ID: "n1", Peers: []NodeID{"n1"}, SnapshotEntries: 10, MaxLogEntries: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := uint64(1); i <= c.applied; i++ {
+			e.log.append(Entry{Term: 1, Index: i})
+		}
+		e.log.commit, e.log.applied = c.applied, c.applied
+		e.out = nil
+		e.maybeHintSnapshot()
+		got := len(e.out) == 1
+		if got != c.want {
+			t.Errorf("applied %d with SnapshotEntries 10: hint=%v, want %v", c.applied, got, c.want)
+		}
+	}
+	// The live-log guardrail: more than MaxLogEntries entries asks for one.
+	e, _ := New(Config{ID: "n1", Peers: []NodeID{"n1"}, SnapshotEntries: 1000, MaxLogEntries: 5})
+	for i := uint64(1); i <= 5; i++ {
+		e.log.append(Entry{Term: 1, Index: i})
+	}
+	e.log.commit, e.log.applied = 1, 1
+	e.out = nil
+	e.maybeHintSnapshot()
+	if len(e.out) != 0 {
+		t.Error("5 live entries with MaxLogEntries 5 asked for a snapshot")
+	}
+	e.log.append(Entry{Term: 1, Index: 6})
+	e.maybeHintSnapshot()
+	if len(e.out) != 1 {
+		t.Error("6 live entries with MaxLogEntries 5 did not ask for a snapshot")
+	}
+}

@@ -1,3 +1,7 @@
+// runSim: rapid (or the fuzzer, through chooser) drives the test host
+// (testhost_test.go): it picks every step, delivery, crash and partition, and
+// checks the safety properties after each.
+
 package engine
 
 import (
@@ -10,7 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 )
 
@@ -326,137 +329,6 @@ func runSim(ch chooser, env *iEnv, opt simOptions) {
 		}
 		env.checkSim(st, restarted)
 	}
-}
-
-// TestPropertyClusterSafety runs random schedules (deliver, reorder, drop,
-// duplicate, tick, propose, read, crash/restart including crashes in the
-// middle of carrying out a Step with unrequired writes lost, delayed
-// persistence reports, transfer, snapshot, membership change, partition) on
-// a cluster of three or five voters plus a spare and checks after every
-// step: election safety, state machine safety, committed-prefix agreement,
-// term and commit monotonicity, one vote per term across restarts, log
-// contiguity, and that no read is answered below an index committed before
-// it started.
-func TestPropertyClusterSafety(t *testing.T) {
-	setPropertyChecks(t)
-	var filled uint64 // entries the hosts read back for Send.FillThrough
-	defer func() {
-		if !t.Failed() && filled == 0 {
-			t.Error("no MsgApp asked its host to fill released entries: EntryCacheBytes is not exercised")
-		}
-		t.Logf("%d entries filled from the hosts' logs", filled)
-	}()
-	rapid.Check(t, func(rt *rapid.T) {
-		lockstep := rapid.Bool().Draw(rt, "lockstep")
-		opt := simOptions{
-			lockstep:      lockstep,
-			lease:         lockstep && rapid.Bool().Draw(rt, "lease"),
-			preVote:       rapid.Bool().Draw(rt, "prevote"),
-			five:          rapid.IntRange(0, 3).Draw(rt, "five") == 0,
-			manualPersist: rapid.Bool().Draw(rt, "manualpersist"),
-			steps:         rapid.IntRange(50, 500).Draw(rt, "steps"),
-		}
-		// The snapshot window (0: the default, 4) comes from the steps
-		// drawn, not a draw of its own, so that the recorded failures in
-		// testdata/rapid still replay.
-		opt.snapshotWindow = opt.steps % 4
-		env := newSimEnv(t, rt.Fatalf, opt)
-		runSim(rapidChooser{rt}, env, opt)
-		filled += env.filled
-	})
-}
-
-// TestPropertyRecoveryIdempotent checks that two engines recovered from the
-// same durable state have equal Status and emit equal actions for the same
-// events.
-func TestPropertyRecoveryIdempotent(t *testing.T) {
-	setPropertyChecks(t)
-	rapid.Check(t, func(rt *rapid.T) {
-		opt := simOptions{preVote: rapid.Bool().Draw(rt, "prevote"), steps: rapid.IntRange(20, 150).Draw(rt, "steps")}
-		env := newSimEnv(t, rt.Fatalf, opt)
-		runSim(rapidChooser{rt}, env, opt)
-		id := rapid.SampledFrom(env.ids).Draw(rt, "node")
-		n := env.nodes[id]
-		rec := Recover{HardState: n.hs, Snapshot: n.snap, Entries: slices.Clone(n.log)}
-		a, _ := New(n.cfg)
-		b, _ := New(n.cfg)
-		aa, ba := a.Step(rec), b.Step(Recover{HardState: rec.HardState, Snapshot: rec.Snapshot, Entries: slices.Clone(rec.Entries)})
-		if d := cmp.Diff(aa, ba); d != "" {
-			rt.Fatalf("recover actions differ (-a +b):\n%s", d)
-		}
-		if d := cmp.Diff(a.Status(), b.Status()); d != "" {
-			rt.Fatalf("recovered status differs (-a +b):\n%s", d)
-		}
-		// The same next events yield the same actions.
-		for i := 0; i < 40; i++ {
-			var ev Event = Tick{}
-			if len(env.msgs) > 0 && rapid.Bool().Draw(rt, "recv") {
-				m := env.msgs[rapid.IntRange(0, len(env.msgs)-1).Draw(rt, "msg")]
-				m.To = id
-				ev = Receive{Msg: m}
-			}
-			if d := cmp.Diff(a.Step(ev), b.Step(ev)); d != "" {
-				rt.Fatalf("actions after recovery differ at event %d (-a +b):\n%s", i, d)
-			}
-		}
-		if d := cmp.Diff(a.Status(), b.Status()); d != "" {
-			rt.Fatalf("status differs after the same events (-a +b):\n%s", d)
-		}
-	})
-}
-
-// TestPropertyQuorumMath checks majorityIndex and tally against naive
-// definitions.
-func TestPropertyQuorumMath(t *testing.T) {
-	setPropertyChecks(t)
-	rapid.Check(t, func(rt *rapid.T) {
-		idx := rapid.SliceOfN(rapid.Uint64Range(0, 20), 1, 9).Draw(rt, "indexes")
-		// Naive: the largest x such that a majority has index ≥ x.
-		var want uint64
-		for _, x := range idx {
-			n := 0
-			for _, y := range idx {
-				if y >= x {
-					n++
-				}
-			}
-			if n > len(idx)/2 && x > want {
-				want = x
-			}
-		}
-		if got := majorityIndex(idx); got != want {
-			rt.Fatalf("majorityIndex(%v) = %d, want %d", idx, got, want)
-		}
-
-		nv := rapid.IntRange(1, 7).Draw(rt, "voters")
-		var voters []NodeID
-		votes := map[NodeID]bool{}
-		yes, no := 0, 0
-		for i := range nv {
-			id := NodeID(fmt.Sprintf("v%d", i))
-			voters = append(voters, id)
-			switch rapid.IntRange(0, 2).Draw(rt, "vote") {
-			case 1:
-				votes[id] = true
-				yes++
-			case 2:
-				votes[id] = false
-				no++
-			}
-		}
-		// Votes from non-voters never count.
-		votes["outsider"] = rapid.Bool().Draw(rt, "outsider")
-		wantRes := votePending
-		switch {
-		case 2*yes > nv:
-			wantRes = voteWon
-		case 2*(nv-no) <= nv:
-			wantRes = voteLost
-		}
-		if got := tally(voters, votes); got != wantRes {
-			rt.Fatalf("tally(%d voters, yes=%d no=%d) = %d, want %d", nv, yes, no, got, wantRes)
-		}
-	})
 }
 
 // crashMidStep steps one event (a tick, or a message queued for n) and
