@@ -7,14 +7,89 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// tally is what the host saw of id, for checkCountersMatchActions.
+func (env *iEnv) tally(id NodeID) *Counters {
+	if env.seen[id] == nil {
+		env.seen[id] = &Counters{}
+	}
+	return env.seen[id]
+}
+
+// tallyEvent counts an event the host steps on id (before the Step).
+func (env *iEnv) tallyEvent(id NodeID, ev Event) {
+	seen := env.tally(id)
+	switch ev := ev.(type) {
+	case Read:
+		seen.ReadsStarted++
+	case Receive:
+		// A MsgApp of the current or a newer term reaches the follower's
+		// handler; an older one is answered without it. A pre-vote of an
+		// older term is refused without counting.
+		e := env.nodes[id].e
+		if ev.Msg.Type == MsgApp && ev.Msg.Term >= e.term {
+			seen.AppendsReceived++
+		}
+		env.lowerPreVote = ev.Msg.Type == MsgPreVote && ev.Msg.Term < e.term
+	}
+}
+
+// tallyAction counts an action the host carries out for id.
+func (env *iEnv) tallyAction(id NodeID, a Action) {
+	seen := env.tally(id)
+	switch a := a.(type) {
+	case Send:
+		switch m := a.Msg; {
+		case m.Type == MsgApp:
+			seen.AppendsSent++
+		case m.Type == MsgAppResp && m.Reject && m.Index > 0:
+			seen.AppendsRejected++
+		case m.Type == MsgVoteResp && m.Reject:
+			seen.VotesDenied++
+		case m.Type == MsgVoteResp:
+			seen.VotesGranted++
+		case m.Type == MsgPreVoteResp && m.Reject && !env.lowerPreVote:
+			seen.PreVotesDenied++
+		case m.Type == MsgPreVoteResp && !m.Reject:
+			seen.PreVotesGranted++
+		}
+	case PersistHardState:
+		// Commits counted by the engine; a snapshot install moves the
+		// commit index without committing entries.
+		if hc := a.HardState.Commit; hc > env.commitSeen[id] {
+			seen.EntriesCommitted += hc - env.commitSeen[id]
+			env.commitSeen[id] = hc
+		}
+	case PersistEntries:
+		seen.EntriesAppended += uint64(len(a.Entries))
+	case ApplyEntries:
+		seen.EntriesApplied += uint64(len(a.Entries))
+	case ProposalRejected:
+		seen.ProposalsRejected++
+	case ReadReady:
+		seen.ReadsCompleted++
+	case ReadFailed:
+		seen.ReadsFailed++
+	case RestoreSnapshot:
+		seen.SnapshotsInstalled++
+		env.commitSeen[id] = max(env.commitSeen[id], a.Meta.Index)
+	case RoleChanged:
+		switch a.Role {
+		case Leader:
+			seen.ElectionsWon++
+		case Candidate:
+			seen.ElectionsStarted++
+		}
+	}
+}
+
 // checkCountersMatchActions compares each node's Status counters with what
-// its host saw (testCluster.seen): reads stepped and answered, proposals
+// its host saw (iEnv.seen): reads stepped and answered, proposals
 // rejected, MsgApps sent, received and rejected, votes and pre-votes
 // answered, entries appended, committed and applied, snapshots installed,
 // elections started and won. extra adds what the host cannot see (votes
 // ignored without an answer, pre-vote campaigns, transfers, snapshots
 // sent), per node.
-func checkCountersMatchActions(t *testing.T, c *testCluster, extra map[NodeID]Counters) {
+func checkCountersMatchActions(t *testing.T, c *iEnv, extra map[NodeID]Counters) {
 	t.Helper()
 	for _, id := range c.ids {
 		got := c.nodes[id].e.Status().Counters
@@ -36,7 +111,7 @@ type readOutcome struct {
 	Err   error  // ReadFailed's error
 }
 
-func readOutcomes(c *testCluster, id NodeID) map[uint64]readOutcome {
+func readOutcomes(c *iEnv, id NodeID) map[uint64]readOutcome {
 	n := c.nodes[id]
 	out := map[uint64]readOutcome{}
 	for rid, idx := range n.ready {
@@ -53,7 +128,7 @@ var cmpErrIs = cmp.Comparer(func(a, b error) bool { return errors.Is(a, b) && er
 // A story through every way a read ends, on the leader and on followers:
 // each ends exactly once, with the expected result, and the counters agree.
 func TestCountersReadPaths(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReads = 1; cfg.DisableCheckQuorum = true })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReads = 1; cfg.DisableCheckQuorum = true })
 	// 1: no leader known yet.
 	c.step("n2", Read{ID: 1})
 	c.elect("n1")
@@ -66,7 +141,7 @@ func TestCountersReadPaths(t *testing.T) {
 	c.step("n1", Read{ID: 2})
 	c.step("n1", Read{ID: 3})
 	c.step("n2", Read{ID: 4})
-	c.deliver()
+	c.stabilize(true)
 
 	// 5: the leader hears from no one for 2*ElectionTicks ticks; the read
 	// times out on the tick after that.
@@ -91,7 +166,7 @@ func TestCountersReadPaths(t *testing.T) {
 	// 7: n2 forwards to n3, whose answer never comes; n1 takes over.
 	c.step("n2", Read{ID: 7})
 	c.drop = func(m Message) bool { return m.To == "n3" || m.From == "n3" }
-	c.deliver()
+	c.stabilize(true)
 	c.elect("n1")
 	c.drop = nil
 	c.tick()
@@ -131,13 +206,13 @@ func TestCountersReadPaths(t *testing.T) {
 // read forwarded to it. A lease read is the host's (Engine.Lease) and
 // counts nothing.
 func TestCountersReadsCompleted(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.LeaseTicks = 5 })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.LeaseTicks = 5 })
 	c.elect("n1")
 	c.tick()
 	commit := c.nodes["n1"].e.log.commit
 	c.step("n1", Read{ID: 1})
 	c.step("n2", Read{ID: 2})
-	c.deliver()
+	c.stabilize(true)
 	c.tick()
 	if l := c.nodes["n1"].e.Lease(); !l.Held || l.Commit != commit {
 		t.Errorf("lease %+v, want held at commit %d", l, commit)
@@ -155,12 +230,12 @@ func TestCountersReadsCompleted(t *testing.T) {
 // a snapshot sent to a follower that fell behind: every counter agrees
 // with the actions the hosts saw.
 func TestCountersClusterStory(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.CompactionKeep = 1 })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.CompactionKeep = 1 })
 	c.elect("n1")
 	c.step("n1", Propose{ID: 1, Data: []byte("a")})
-	c.deliver()
+	c.stabilize(true)
 	c.step("n1", ProposeBatch{Proposals: []Proposal{{ID: 2, Data: []byte("b")}, {ID: 3, Data: []byte("c")}}})
-	c.deliver()
+	c.stabilize(true)
 	c.tick()
 	term := c.nodes["n1"].e.term
 
@@ -185,7 +260,7 @@ func TestCountersClusterStory(t *testing.T) {
 		if d := cmp.Diff(tc.want, got); d != "" {
 			t.Errorf("n2 receives %s (-want +got):\n%s", tc.m, d)
 		}
-		c.exec("n2", got)
+		c.run("n2", got)
 	}
 	c.msgs = nil
 	// A membership change asked of a follower is refused.
@@ -196,7 +271,7 @@ func TestCountersClusterStory(t *testing.T) {
 
 	// Leadership moves to n2.
 	c.step("n1", TransferLeadership{To: "n2"})
-	c.deliver()
+	c.stabilize(true)
 	c.tick()
 	if n2.role != Leader {
 		t.Fatalf("n2 is %s after the transfer, want leader", n2.role)
@@ -207,11 +282,11 @@ func TestCountersClusterStory(t *testing.T) {
 	c.drop = func(m Message) bool { return m.To == "n3" }
 	for i := uint64(4); i <= 6; i++ {
 		c.step("n2", Propose{ID: i, Data: []byte{byte('a' + i)}})
-		c.deliver()
+		c.stabilize(true)
 	}
 	c.tick("n1", "n2")
 	st := n2.Status()
-	c.step("n2", SnapshotTaken{Meta: SnapshotMeta{Index: st.Applied, Term: st.Term}})
+	c.takeSnapshot("n2", st.Applied, false)
 	c.drop = nil
 	c.tick()
 	c.tick()
@@ -236,10 +311,10 @@ func TestCountersClusterStory(t *testing.T) {
 // follower rejects a mismatched append; a proposal to a follower is
 // rejected.
 func TestCountersCountExactly(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
+	c := newCluster(t, 3, nil)
 	c.elect("n1")
 	c.step("n1", Propose{ID: 1, Data: []byte("a")})
-	c.deliver()
+	c.stabilize(true)
 	c.tick()
 	c.step("n2", Propose{ID: 2, Data: []byte("b")})
 	// A forged append with a mismatched previous entry.

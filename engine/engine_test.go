@@ -16,7 +16,7 @@ func newTestEngine(t *testing.T, id NodeID, peers ...NodeID) *Engine {
 }
 
 func TestIgnoredRequests(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
+	c := newCluster(t, 3, nil)
 	c.elect("n1")
 	c.tick()
 	leader, follower := c.nodes["n1"].e, c.nodes["n2"].e
@@ -70,7 +70,7 @@ func TestIgnoredRequests(t *testing.T) {
 // TestMalformedMessagesIgnored: messages that are not for this node, come
 // from itself or an invalid ID, or have an unknown type change nothing.
 func TestMalformedMessagesIgnored(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
+	c := newCluster(t, 3, nil)
 	c.elect("n1")
 	e := c.nodes["n2"].e
 	before := e.Status()

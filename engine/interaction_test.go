@@ -378,33 +378,7 @@ func (env *iEnv) cmdSnapshot(d *datadriven.TestData) {
 		}
 		idx = v
 	}
-	var term uint64
-	if idx == n.snap.Index {
-		term = n.snap.Term
-	}
-	for _, e := range n.log {
-		if e.Index == idx {
-			term = e.Term
-		}
-	}
-	var covered []Entry
-	for _, e := range n.sm {
-		if e.Index <= idx {
-			covered = append(covered, e)
-		}
-	}
-	data := encodeSM(covered)
-	meta := SnapshotMeta{Index: idx, Term: term, Size: uint64(len(data))}
-	if d.HasArg("unsized") {
-		meta.Size = 0
-	}
-	// The host writes the snapshot durably, then reports it.
-	n.snap, n.snapData = meta, data
-	env.printf("%s: snapshot %s size=%d", id, meta, len(data))
-	env.step(id, SnapshotTaken{Meta: meta})
-	// The engine fills in the membership; the host's copy needs it for
-	// Recover.
-	n.snap.Membership = n.e.membershipAt(idx)
+	env.takeSnapshot(id, idx, !d.HasArg("unsized"))
 }
 
 func (env *iEnv) status(id NodeID) {

@@ -13,7 +13,7 @@ import (
 // leader, forwarded in a batch, or waiting for the next batch; and
 // MaxPendingReads bounds that sum.
 func TestPendingReadsCountEveryStage(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReads = 3 })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReads = 3 })
 	c.elect("n1")
 	c.tick()
 	c.step("n1", Read{ID: 1})
@@ -31,7 +31,7 @@ func TestPendingReadsCountEveryStage(t *testing.T) {
 	if got := c.nodes["n2"].e.Status().PendingReads; got != 3 {
 		t.Errorf("follower PendingReads = %d, want 3 (1 forwarded, 2 waiting)", got)
 	}
-	c.deliver()
+	c.stabilize(true)
 	c.tick()
 	for _, id := range []NodeID{"n1", "n2"} {
 		if got := c.nodes[id].e.Status().PendingReads; got != 0 {
@@ -46,9 +46,9 @@ func TestPendingReadsCountEveryStage(t *testing.T) {
 
 // leaseCluster returns a 3-node cluster whose leader n1 holds a lease from
 // a heartbeat round acknowledged at its last tick.
-func leaseCluster(t *testing.T) *testCluster {
+func leaseCluster(t *testing.T) *iEnv {
 	t.Helper()
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.LeaseTicks = 5 })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.LeaseTicks = 5 })
 	c.elect("n1")
 	c.tick()
 	if !c.nodes["n1"].e.Status().LeaseValid {
@@ -125,7 +125,7 @@ func TestLeaseUntrackedRoundDoesNotExtend(t *testing.T) {
 	ack := func() {
 		c.drop = nil
 		c.step("n2", Receive{Msg: last})
-		c.deliver()
+		c.stabilize(true)
 	}
 	ack()
 	if _, ok := c.nodes["n1"].ready[1]; !ok {
@@ -164,7 +164,7 @@ func heartbeatsTo(as []Action) []NodeID {
 func TestReadRoundGoesToQuorum(t *testing.T) {
 	for n := 1; n <= 7; n++ {
 		t.Run(fmt.Sprintf("voters=%d", n), func(t *testing.T) {
-			c := newTestCluster(t, n, nil)
+			c := newCluster(t, n, nil)
 			c.elect("n1")
 			c.tick()
 			as := c.nodes["n1"].e.Step(Read{ID: 1})
@@ -172,13 +172,13 @@ func TestReadRoundGoesToQuorum(t *testing.T) {
 			if got, want := len(to), quorum(n)-1; got != want {
 				t.Fatalf("round sent to %v: %d followers, want %d", to, got, want)
 			}
-			c.exec("n1", as)
+			c.run("n1", as)
 			c.drop = func(m Message) bool {
 				// Only the round's recipients could answer it anyway;
 				// everyone else stays silent.
 				return m.Type == MsgHeartbeat && !slices.Contains(to, m.To)
 			}
-			c.deliver()
+			c.stabilize(true)
 			if _, ok := c.nodes["n1"].ready[1]; !ok {
 				t.Fatalf("read not confirmed by the answers of %v", to)
 			}
@@ -190,7 +190,7 @@ func TestReadRoundGoesToQuorum(t *testing.T) {
 // that missed the last round are passed over while enough others answered
 // it.
 func TestReadRoundPrefersNewestAcks(t *testing.T) {
-	c := newTestCluster(t, 5, nil)
+	c := newCluster(t, 5, nil)
 	c.elect("n1")
 	c.tick()
 	// n2 and n3 miss a tick's round (it goes to everyone).
@@ -201,8 +201,8 @@ func TestReadRoundPrefersNewestAcks(t *testing.T) {
 	if d := cmp.Diff([]NodeID{"n4", "n5"}, heartbeatsTo(as)); d != "" {
 		t.Errorf("round recipients (-want +got):\n%s", d)
 	}
-	c.exec("n1", as)
-	c.deliver()
+	c.run("n1", as)
+	c.stabilize(true)
 	if _, ok := c.nodes["n1"].ready[1]; !ok {
 		t.Fatal("read not confirmed")
 	}
@@ -212,7 +212,7 @@ func TestReadRoundPrefersNewestAcks(t *testing.T) {
 // acknowledgements (it needs the commit index the heartbeat carries), and
 // counts it toward the majority if it votes.
 func TestReadRoundIncludesRequester(t *testing.T) {
-	c := newTestCluster(t, 5, nil)
+	c := newCluster(t, 5, nil)
 	c.elect("n1")
 	c.tick()
 	// n5 misses a round: it has the oldest acknowledgement.
@@ -234,8 +234,8 @@ func TestReadRoundIncludesRequester(t *testing.T) {
 	if d := cmp.Diff([]NodeID{"n2", "n5"}, heartbeatsTo(as)); d != "" {
 		t.Errorf("round recipients (-want +got):\n%s", d)
 	}
-	c.exec("n1", as)
-	c.deliver()
+	c.run("n1", as)
+	c.stabilize(true)
 	if _, ok := c.nodes["n5"].ready[1]; !ok {
 		t.Fatal("follower read not answered")
 	}
@@ -244,7 +244,7 @@ func TestReadRoundIncludesRequester(t *testing.T) {
 // A leader that steps down in its own term (check-quorum: it heard from
 // no majority for an election timeout) fails the reads it queued.
 func TestCheckQuorumStepDownFailsReads(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
+	c := newCluster(t, 3, nil)
 	c.elect("n1")
 	c.tick()
 	c.step("n1", Read{ID: 1})

@@ -24,7 +24,7 @@ func followerState(t *testing.T, leader *Engine, id NodeID) FollowerStatus {
 // match changes nothing; one equal to the match tells the leader where the
 // follower stands, so it replicates from there at once.
 func TestProbeLateAndDuplicateAcks(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
+	c := newCluster(t, 3, nil)
 	var acks []Message // n2's acknowledgements, in order
 	c.drop = func(m Message) bool {
 		if m.Type == MsgAppResp && m.From == "n2" && !m.Reject {
@@ -34,7 +34,7 @@ func TestProbeLateAndDuplicateAcks(t *testing.T) {
 	}
 	c.elect("n1")
 	c.step("n1", Propose{ID: 1, Data: []byte("a")})
-	c.deliver()
+	c.stabilize(true)
 	c.tick()
 	n1 := c.nodes["n1"].e
 	if f := followerState(t, n1, "n2"); f.State != Replicate || f.Match != 2 || len(acks) < 2 {
@@ -96,7 +96,7 @@ func TestProbeLateAndDuplicateAcks(t *testing.T) {
 // acknowledgements come back; any acknowledgement lets the leader send
 // more, even a duplicate that does not advance the match.
 func TestAnyAckSendsWhatTheByteLimitHeldBack(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.MaxAppendBytes = 100 })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.MaxAppendBytes = 100 })
 	var ack Message
 	c.drop = func(m Message) bool {
 		if m.Type == MsgAppResp && m.From == "n2" && !m.Reject {
@@ -224,7 +224,7 @@ func TestEmptyLearnerAfterCompactionGetsSnapshot(t *testing.T) {
 // committed: commitment frees them, and with nothing uncommitted any one
 // proposal is taken, however large.
 func TestUncommittedBytesFreedByCommit(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedBytes = 200 })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedBytes = 200 })
 	c.elect("n1")
 	c.tick()
 	propose := func(id uint64, size int) error {
@@ -234,7 +234,7 @@ func TestUncommittedBytesFreedByCommit(t *testing.T) {
 	if err := propose(1, 300); err != nil {
 		t.Fatalf("a proposal over the limit with nothing uncommitted: %v, want accepted", err)
 	}
-	c.deliver()
+	c.stabilize(true)
 	c.tick()
 	if err := propose(2, 150); err != nil {
 		t.Fatalf("after the commit, 150+24 of 200 bytes: %v, want accepted", err)
@@ -291,5 +291,19 @@ func TestUncommittedBytesBoundary(t *testing.T) {
 	}
 	if !busy(e.Step(Propose{ID: 2, Data: []byte{1}})) {
 		t.Fatal("a proposal past MaxUncommittedBytes was accepted")
+	}
+}
+
+func TestClusterElectsAndReplicates(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect("n1")
+	c.step("n1", Propose{ID: 1, Data: []byte("a")})
+	c.stabilize(true)
+	c.tick()
+	for _, id := range c.ids {
+		got := appliedData(c.nodes[id].sm)
+		if !slices.Equal(got, []string{"a"}) {
+			t.Errorf("%s applied %v, want [a]", id, got)
+		}
 	}
 }

@@ -24,7 +24,7 @@ func TestEnumStrings(t *testing.T) {
 }
 
 func TestStatusSharesNoMemory(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
+	c := newCluster(t, 3, nil)
 	c.elect("n1")
 	s := c.nodes["n1"].e.Status()
 	s.Membership.Voters[0] = "zz"

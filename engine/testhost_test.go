@@ -45,6 +45,12 @@ type iNode struct {
 	// failChunks makes the host fail to read outgoing snapshot chunks.
 	failChunks bool
 	lastHint   uint64
+
+	// ready and failed record how each read and proposal ended:
+	// ReadReady's index by read ID, ReadFailed's or ProposalRejected's
+	// error by ID.
+	ready  map[uint64]uint64
+	failed map[uint64]error
 }
 
 // iEnv is the interaction host: nodes, the network, and global checks.
@@ -77,11 +83,103 @@ type iEnv struct {
 	// reached when the read started (property tests); ReadReady and lease
 	// reads must not answer below it.
 	readFloor map[uint64]uint64
-	out       *strings.Builder
+	// drop filters messages out of delivery (on top of group).
+	drop func(Message) bool
+	// seen tallies, per node, the events and actions that a counter of
+	// the engine's Status must match (see checkCountersMatchActions).
+	seen map[NodeID]*Counters
+	// commitSeen is the commit index each node's host last learned of.
+	commitSeen map[NodeID]uint64
+	// lowerPreVote is set while a pre-vote of an older term is stepped.
+	lowerPreVote bool
+	out          *strings.Builder
 }
 
 func newIEnv(t *testing.T) *iEnv {
-	return &iEnv{t: t, fail: t.Errorf, nodes: map[NodeID]*iNode{}, leaders: map[uint64]NodeID{}, applied: map[uint64]uint64{}, nextID: 1}
+	return &iEnv{t: t, fail: t.Errorf, nodes: map[NodeID]*iNode{}, leaders: map[uint64]NodeID{}, applied: map[uint64]uint64{}, nextID: 1,
+		seen: map[NodeID]*Counters{}, commitSeen: map[NodeID]uint64{}}
+}
+
+// newCluster is a quiet host of n voters n1..nN (ElectionTicks 10,
+// HeartbeatTicks 1, seeds 1..n), each config adjusted by tweak.
+func newCluster(t *testing.T, n int, tweak func(*Config)) *iEnv {
+	env := newIEnv(t)
+	env.quiet = true
+	var ids []NodeID
+	for i := 1; i <= n; i++ {
+		ids = append(ids, NodeID(fmt.Sprintf("n%d", i)))
+	}
+	for i, id := range ids {
+		cfg := Config{ID: id, Peers: ids, ElectionTicks: 10, HeartbeatTicks: 1, Seed: uint64(i + 1)}
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		if err := env.addNode(cfg, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
+}
+
+// tick ticks the given nodes (default: all) once each, then delivers
+// every message.
+func (env *iEnv) tick(ids ...NodeID) {
+	if len(ids) == 0 {
+		ids = env.ids
+	}
+	for _, id := range ids {
+		env.step(id, Tick{})
+	}
+	env.stabilize(true)
+}
+
+// elect makes id leader by ticking it alone past its election timeout,
+// delivering after each tick.
+func (env *iEnv) elect(id NodeID) {
+	env.t.Helper()
+	n := env.nodes[id]
+	for i := 0; i < 100 && n.e.role != Leader; i++ {
+		env.step(id, Tick{})
+		env.stabilize(true)
+	}
+	if n.e.role != Leader {
+		env.t.Fatalf("%s did not become leader: %s", id, n.e.Status())
+	}
+}
+
+// takeSnapshot snapshots id's state machine at idx (which the host
+// holds, in its log or its snapshot), writes it durably and reports it
+// with SnapshotTaken; sized false reports it with Size 0 (unknown).
+func (env *iEnv) takeSnapshot(id NodeID, idx uint64, sized bool) SnapshotMeta {
+	n := env.nodes[id]
+	var term uint64
+	if idx == n.snap.Index {
+		term = n.snap.Term
+	}
+	for _, e := range n.log {
+		if e.Index == idx {
+			term = e.Term
+		}
+	}
+	var covered []Entry
+	for _, e := range n.sm {
+		if e.Index <= idx {
+			covered = append(covered, e)
+		}
+	}
+	data := encodeSM(covered)
+	meta := SnapshotMeta{Index: idx, Term: term}
+	if sized {
+		meta.Size = uint64(len(data))
+	}
+	// The host writes the snapshot durably, then reports it.
+	n.snap, n.snapData = meta, data
+	env.printf("%s: snapshot %s size=%d", id, meta, len(data))
+	env.step(id, SnapshotTaken{Meta: meta})
+	// The engine fills in the membership; the host's copy needs it for
+	// Recover.
+	n.snap.Membership = n.e.membershipAt(idx)
+	return meta
 }
 
 // leaseRead serves read rid on id from the leader's lease, as a host whose
@@ -119,7 +217,8 @@ func (env *iEnv) addNode(cfg Config, manualPersist bool) error {
 	if err != nil {
 		return err
 	}
-	env.nodes[cfg.ID] = &iNode{id: cfg.ID, cfg: cfg, e: e, waiters: map[uint64]Entry{}, manualPersist: manualPersist}
+	env.nodes[cfg.ID] = &iNode{id: cfg.ID, cfg: cfg, e: e, waiters: map[uint64]Entry{}, manualPersist: manualPersist,
+		ready: map[uint64]uint64{}, failed: map[uint64]error{}}
 	env.ids = append(env.ids, cfg.ID)
 	env.step(cfg.ID, Recover{})
 	return nil
@@ -135,6 +234,9 @@ func (env *iEnv) deliver(m Message) {
 		return
 	case env.group != nil && env.group[m.From] != env.group[m.To]:
 		env.printf("dropped (partition): %s", m)
+		return
+	case env.drop != nil && env.drop(m):
+		env.printf("dropped (filter): %s", m)
 		return
 	}
 	env.step(m.To, Receive{Msg: m})
@@ -207,9 +309,18 @@ func (env *iEnv) step(id NodeID, ev Event) {
 		env.printf("%s: down", id)
 		return
 	}
+	env.tallyEvent(id, ev)
+	env.run(id, n.e.Step(ev))
+	env.lowerPreVote = false
+}
+
+// run carries out the actions of one Step on id, printing them; follow-up
+// events (LogPersisted, SnapshotChunkFailed) are stepped afterwards.
+func (env *iEnv) run(id NodeID, as []Action) {
+	n := env.nodes[id]
 	var follow []Event
 	prev, termOrVote := n.hs, false
-	for _, a := range n.e.Step(ev) {
+	for _, a := range as {
 		if !env.quiet {
 			env.printf("%s: %s", id, fmtAction(a))
 		}
@@ -236,6 +347,7 @@ func (env *iEnv) step(id NodeID, ev Event) {
 
 // exec carries out one action durably and synchronously.
 func (env *iEnv) exec(n *iNode, a Action) Event {
+	env.tallyAction(n.id, a)
 	switch a := a.(type) {
 	case PersistHardState:
 		if a.HardState.Term < n.hs.Term {
@@ -317,10 +429,15 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 		}
 	case ProposalAccepted:
 		n.waiters[a.ID] = Entry{Term: a.Term, Index: a.Index}
+	case ProposalRejected:
+		n.failed[a.ID] = a.Err
+	case ReadFailed:
+		n.failed[a.ID] = a.Err
 	case ReadReady:
 		if f, ok := env.readFloor[a.ID]; ok && a.Index < f && !env.byzantine {
 			env.fail("%s: read %d answered at index %d, but index %d was committed before it started", n.id, a.ID, a.Index, f)
 		}
+		n.ready[a.ID] = a.Index
 	case WriteSnapshotChunk:
 		if a.Offset == 0 {
 			n.incoming, n.incomingMeta = nil, a.Meta
@@ -355,6 +472,9 @@ func (env *iEnv) exec(n *iNode, a Action) Event {
 			}
 			env.leaders[a.Term] = n.id
 		}
+	case MembershipChanged:
+	default:
+		env.fail("%s: unknown action %T", n.id, a)
 	}
 	return nil
 }
@@ -382,4 +502,14 @@ func (env *iEnv) checkSafety() {
 			}
 		}
 	}
+}
+
+func appliedData(es []Entry) []string {
+	var out []string
+	for _, e := range es {
+		if e.Type == EntryNormal {
+			out = append(out, string(e.Data))
+		}
+	}
+	return out
 }
