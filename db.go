@@ -393,7 +393,10 @@ func PrefixEnd(prefix []byte) []byte {
 }
 
 // Put sets key to value. It returns once the write is committed and
-// applied on this node. WithLease attaches the key to a lease.
+// applied by the leader (a follower forwards it there): a linearizable
+// read anywhere sees it, a Stale read on a follower may not yet (AtLeast
+// with PutIndex's index waits for it). WithLease attaches the key to a
+// lease.
 func (db *DB) Put(ctx context.Context, key, value []byte, opts ...PutOption) (err error) {
 	ctx, span := db.span(ctx, "yggr.Put")
 	defer func() { endSpan(span, err) }()

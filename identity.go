@@ -80,9 +80,10 @@ func clusterID(addrs map[engine.NodeID]string, join bool) string {
 
 // identity is what dir/yggr.json records about the node and its cluster:
 // the one record of who this node is and how it was created, written
-// durably once, at the first Open. The log's identity record (cluster and
-// node ID in dir/raft) is derived from it (clusterID) and only guards the
-// log against being opened as another node's; nothing reads it back.
+// durably once, when the first Open has started the node. The log's
+// identity record (cluster and node ID in dir/raft) is derived from it
+// (clusterID) and only guards the log against being opened as another
+// node's; nothing reads it back.
 type identity struct {
 	ID    string   `json:"id"`
 	Peers []string `json:"peers,omitempty"` // initial voters, sorted "id=addr"
@@ -91,21 +92,26 @@ type identity struct {
 
 func identityPath(dir string) string { return filepath.Join(dir, "yggr.json") }
 
-// checkIdentity records the node's identity on first open and refuses
-// another node ID later. It returns the identity recorded at creation, or
-// nil on first open: a node with data restarts from it whatever bootstrap
-// flags (peers, join) it is given now, since its membership is in its log.
-func checkIdentity(dir string, id engine.NodeID, addrs map[engine.NodeID]string, join bool) (*identity, error) {
+// newIdentity is the identity a first Open records: the node and the
+// peers it was given.
+func newIdentity(id engine.NodeID, addrs map[engine.NodeID]string, join bool) identity {
 	want := identity{ID: string(id), Join: join}
 	for _, pid := range slices.Sorted(maps.Keys(addrs)) {
 		want.Peers = append(want.Peers, string(pid)+"="+addrs[pid])
 	}
+	return want
+}
+
+// checkIdentity returns the identity recorded at creation, or nil on
+// first open, and refuses another node ID. A node with data restarts from
+// its record whatever bootstrap flags (peers, join) it is given now, since
+// its membership is in its log. The first open records its identity
+// (writeIdentity) only once it has started: a first open that fails
+// leaves none, so a corrected retry is a first open again.
+func checkIdentity(dir string, id engine.NodeID) (*identity, error) {
 	data, err := os.ReadFile(identityPath(dir))
 	if os.IsNotExist(err) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		return nil, writeIdentity(dir, want)
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
@@ -114,8 +120,8 @@ func checkIdentity(dir string, id engine.NodeID, addrs map[engine.NodeID]string,
 	if err := json.Unmarshal(data, &have); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, identityPath(dir), err)
 	}
-	if have.ID != want.ID {
-		return nil, fmt.Errorf("%w: %s belongs to node %q, not %q", ErrConfig, dir, have.ID, want.ID)
+	if have.ID != string(id) {
+		return nil, fmt.Errorf("%w: %s belongs to node %q, not %q", ErrConfig, dir, have.ID, id)
 	}
 	return &have, nil
 }

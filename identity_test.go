@@ -3,6 +3,7 @@ package yggr
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -83,5 +84,43 @@ func TestIdentityOfFixtures(t *testing.T) {
 				t.Errorf("yggr.json = %s (%v), want node n1", after, err)
 			}
 		})
+	}
+}
+
+// TestFailedFirstOpenRecordsNothing: a first Open that fails (here its
+// peer address is taken) leaves no identity behind, so the corrected
+// retry is a first open too and records the peers it was given, not the
+// mistaken ones.
+func TestFailedFirstOpenRecordsNothing(t *testing.T) {
+	dir := t.TempDir()
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	wrong := []string{"n1=" + taken.LocalAddr().String(), "n2=" + freeUDPAddr(t)}
+	if db, err := Open(dir, wrong, WithID("n1"), WithInsecure()); err == nil {
+		db.Close()
+		t.Fatal("Open on a taken address succeeded")
+	}
+	if _, err := os.Stat(identityPath(dir)); !os.IsNotExist(err) {
+		t.Fatalf("a failed first Open left %s: %v", identityPath(dir), err)
+	}
+	right := []string{"n1=" + freeUDPAddr(t), "n3=" + freeUDPAddr(t)}
+	db, err := Open(dir, right, WithID("n1"), WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	data, err := os.ReadFile(identityPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got identity
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(identity{ID: "n1", Peers: right}, got); d != "" {
+		t.Errorf("recorded identity (-want +got):\n%s", d)
 	}
 }

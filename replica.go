@@ -66,10 +66,11 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 			unlockDir(lock)
 		}
 	}()
-	have, err := checkIdentity(dir, id, addrs, o.join)
+	have, err := checkIdentity(dir, id)
 	if err != nil {
 		return engine.Config{}, err
 	}
+	created := newIdentity(id, addrs, o.join)
 	// The store's cluster is the one it was created for: a node with data
 	// restarts from it whatever bootstrap flags it is given now.
 	var cluster *string // nil: computed from the peers, as at creation
@@ -118,7 +119,12 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 		BeforeIteration: o.driverHook,
 	}
 	configure(&cfg)
-	if r.node, err = node.Start(cfg); err != nil {
+	if r.node, err = node.Start(cfg); err == nil && have == nil {
+		if err = writeIdentity(dir, created); err != nil {
+			r.node.Close()
+		}
+	}
+	if err != nil {
 		if r.ownNet {
 			r.net.Close()
 		}
