@@ -168,7 +168,9 @@ func (n *Node) readAt(ctx context.Context, start time.Time, index uint64) (uint6
 
 // ChangeMembership proposes a single-server membership change and returns
 // the index of its config entry once applied. A follower forwards it
-// (route.go).
+// (route.go); a removal whose forward lost the leader's answer succeeds
+// with index 0 when this node's configuration shows it committed
+// (removalOutcome).
 func (n *Node) ChangeMembership(ctx context.Context, cc engine.ConfChange) (uint64, error) {
 	_, index, err := n.toLeader(ctx, leaderRequest{
 		local: func() ([]byte, uint64, error) {
@@ -177,6 +179,30 @@ func (n *Node) ChangeMembership(ctx context.Context, cc engine.ConfChange) (uint
 		},
 		call: func() []byte { return encodeConfChange(cc) },
 	})
+	if errors.Is(err, ErrUnknownOutcome) && cc.Op == engine.ConfRemove {
+		return n.removalOutcome(ctx, cc.Node, index, err)
+	}
+	return index, err
+}
+
+// removalOutcome tells what happened to a removal of id whose forward
+// ended with an unknown outcome (err): the leader that removes itself
+// steps down and its answer to the follower that forwarded the change can
+// be lost. The follower's own configuration shows the outcome: once it no
+// longer holds id and has no change pending, the removal committed and
+// the answer is success. It waits for that up to maxAttempts leader
+// changes or ticks, or until ctx ends, and otherwise returns err: the
+// outcome is still unknown.
+func (n *Node) removalOutcome(ctx context.Context, id engine.NodeID, index uint64, err error) (uint64, error) {
+	for range maxAttempts {
+		changed := n.leaderChanged()
+		if st := n.status.Load(); !st.Membership.Contains(id) && !st.PendingConfig {
+			return index, nil
+		}
+		if n.waitChange(ctx, changed) != nil {
+			break
+		}
+	}
 	return index, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/yggrdb/yggr/engine"
 )
@@ -131,7 +132,16 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 		return nil, 0, fmt.Errorf("%w (the leader's storage failed: %s)", ErrUnknownOutcome, data)
 	default:
 		if e, ok := statusErrors[st]; ok {
-			return nil, 0, fmt.Errorf("%w (at the leader: %s)", e, data)
+			// The leader's message starts with the same sentinel's text:
+			// say it once.
+			detail, found := strings.CutPrefix(string(data), e.Error())
+			if !found {
+				return nil, 0, fmt.Errorf("%w (at the leader: %s)", e, data)
+			}
+			if detail = strings.TrimPrefix(detail, ": "); detail == "" {
+				return nil, 0, fmt.Errorf("%w (at the leader)", e)
+			}
+			return nil, 0, fmt.Errorf("%w: %s (at the leader)", e, detail)
 		}
 		return nil, 0, fmt.Errorf("%w: forwarded response status %d", ErrCorrupt, st)
 	}

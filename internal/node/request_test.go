@@ -75,3 +75,30 @@ func TestForwardVersions(t *testing.T) {
 		t.Errorf("answer of version 1: err = %v, want ErrCorrupt naming the version", err)
 	}
 }
+
+// TestForwardedErrorOnePrefix: a refusal forwarded back from the leader
+// names its kind once (issue 18: "yggr: membership change refused (at the
+// leader: yggr: membership change refused: engine: ...)").
+func TestForwardedErrorOnePrefix(t *testing.T) {
+	n := &Node{addrs: &addrBook{addrs: map[engine.NodeID]string{}}}
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w: %v", ErrMembership, engine.ErrConfNotReady),
+			"yggr: membership change refused: engine: leader has not committed an entry in its term yet (at the leader)"},
+		{ErrBusy, ErrBusy.Error() + " (at the leader)"},
+		{fmt.Errorf("while closing: %w", ErrClosed), ErrClosed.Error() + " (at the leader: while closing: " + ErrClosed.Error() + ")"},
+	}
+	for _, tt := range tests {
+		_, _, err := n.decodeResponse(encodeResponse(0, nil, tt.err))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("forwarded %q: got %v, want %q", tt.err, err, tt.want)
+		}
+		for _, e := range statusErrors {
+			if errors.Is(tt.err, e) && !errors.Is(err, e) {
+				t.Errorf("forwarded %q: got %v, which is not %v", tt.err, err, e)
+			}
+		}
+	}
+}
