@@ -25,14 +25,7 @@ func TestJoinHTTPS(t *testing.T) {
 	certs := filepath.Join(root, "certs")
 	makeCerts(t, certs, "n1", "n2", "n3")
 	ca := filepath.Join(certs, "ca.crt")
-	https, err := freeAddrs("tcp", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rafts, err := freeAddrs("udp", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	https, rafts, _ := peerAddrs(t, "n1", "n2", "n3")
 	var voters []*servedNode
 	for i, id := range []string{"n1", "n2"} {
 		n := serveIn(t, append(peerArgs(certs, id, filepath.Join(root, id), https[i], rafts[i]),

@@ -16,14 +16,7 @@ import (
 func TestJoinNeedsClusterCredentials(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	https, err := freeAddrs("tcp", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rafts, err := freeAddrs("udp", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	https, rafts, _ := peerAddrs(t, "n1", "n2", "n3")
 	const secret = "the cluster's secret"
 	n1 := serveIn(t, "--id", "n1", "--dir", filepath.Join(root, "n1"), "--http-addr", https[0], "--raft-addr", rafts[0],
 		"--peers", "n1="+rafts[0], "--cluster-secret", secret, "--log-level", "warn")

@@ -122,6 +122,24 @@ type servedNode struct {
 	code     int           // run's exit code; read only after done is closed
 }
 
+// peerAddrs reserves an HTTP and a Raft address for each of ids (in
+// order) and returns them with the --peers value naming every id.
+func peerAddrs(t *testing.T, ids ...string) (https, rafts []string, peers string) {
+	t.Helper()
+	https, err := freeAddrs("tcp", len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rafts, err = freeAddrs("udp", len(ids)); err != nil {
+		t.Fatal(err)
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = id + "=" + rafts[i]
+	}
+	return https, rafts, strings.Join(list, ",")
+}
+
 // serveIn runs `yggr serve args...` in this process without waiting for
 // it to answer. A cleanup stops it (if the test did not) and checks that
 // it returned within 20s, with exit code 0 if it was still running.

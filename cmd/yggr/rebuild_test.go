@@ -15,26 +15,15 @@ import (
 func TestRebuild(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	https, err := freeAddrs("tcp", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rafts, err := freeAddrs("udp", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ids := []string{"n1", "n2", "n3"}
-	var peers []string
-	for i, id := range ids {
-		peers = append(peers, id+"="+rafts[i])
-	}
+	https, rafts, peers := peerAddrs(t, ids...)
 	args := func(i int) []string {
 		return []string{"--id", ids[i], "--dir", filepath.Join(root, ids[i]), "--http-addr", https[i],
 			"--raft-addr", rafts[i], "--insecure", "--log-level", "warn"}
 	}
 	var nodes []*servedNode
 	for i := range ids {
-		n := serveIn(t, append(args(i), "--peers", strings.Join(peers, ","))...)
+		n := serveIn(t, append(args(i), "--peers", peers)...)
 		n.httpAddr = https[i]
 		nodes = append(nodes, n)
 	}

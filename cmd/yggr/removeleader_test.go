@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,21 +20,10 @@ func TestServeRemoveLeaderThroughFollower(t *testing.T) {
 	certs := filepath.Join(root, "certs")
 	ids := []string{"n1", "n2", "n3"}
 	makeCerts(t, certs, ids...)
-	https, err := freeAddrs("tcp", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rafts, err := freeAddrs("udp", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var peers []string
-	for i, id := range ids {
-		peers = append(peers, id+"="+rafts[i])
-	}
+	https, rafts, peers := peerAddrs(t, ids...)
 	nodes := map[string]*servedNode{}
 	for i, id := range ids {
-		n := serveIn(t, append(peerArgs(certs, id, filepath.Join(root, id), https[i], rafts[i]), "--peers", strings.Join(peers, ","))...)
+		n := serveIn(t, append(peerArgs(certs, id, filepath.Join(root, id), https[i], rafts[i]), "--peers", peers)...)
 		n.httpAddr = https[i]
 		nodes[id] = n
 	}

@@ -73,6 +73,9 @@ func decodeAddrBook(b []byte) (map[engine.NodeID]string, error) {
 		if !engine.ValidNodeID(engine.NodeID(id)) || addr == "" {
 			return nil, fmt.Errorf("%w: member %q with address %q", errAddrBookWire, id, addr)
 		}
+		if _, dup := book[engine.NodeID(id)]; dup {
+			return nil, fmt.Errorf("%w: member %q listed twice", errAddrBookWire, id)
+		}
 		book[engine.NodeID(id)] = addr
 	}
 	if len(rest) != 0 {

@@ -37,6 +37,7 @@ func TestAddrBookEncoding(t *testing.T) {
 		"count too big":    append([]byte{1, 2}, pair...),
 		"count overflow":   {1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01},
 		"trailing":         append(append([]byte{1, 1}, pair...), 0),
+		"listed twice":     append(append([]byte{1, 2}, pair...), pair...),
 		"truncated":        append([]byte{1, 1}, pair[:5]...),
 		"empty address":    {1, 1, 2, 'n', '1', 0},
 		"invalid id":       {1, 1, 0, 3, 'a', ':', '1'},
