@@ -82,7 +82,8 @@ func (n *Node) translate(err error, leader engine.NodeID) error {
 		return fmt.Errorf("%w: %v", ErrTimeout, err)
 	case errors.Is(err, engine.ErrConfPending), errors.Is(err, engine.ErrConfNotReady),
 		errors.Is(err, engine.ErrConfInvalid), errors.Is(err, engine.ErrLearnerNotCaughtUp):
-		return fmt.Errorf("%w: %v", ErrMembership, err)
+		// Both wrapped: changeLocal tells ErrConfNotReady apart.
+		return fmt.Errorf("%w: %w", ErrMembership, err)
 	}
 	return err
 }

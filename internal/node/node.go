@@ -47,6 +47,9 @@ type Node struct {
 	// changes, so callers can wait for a leader. Only the driver replaces
 	// it; every request reads it, without a lock.
 	leaderCh atomic.Pointer[chan struct{}]
+	// termStart marks an entry of the leader's term (confready.go); only
+	// the driver stores it, in publishStatus.
+	termStart atomic.Pointer[termMark]
 
 	metrics metrics
 	disk    *diskGuard // nil: no free-space check
@@ -341,6 +344,7 @@ func (n *Node) Addrs() map[engine.NodeID]string { return n.addrs.all() }
 // of members this node cannot dial (addrsync.go).
 func (n *Node) publishStatus() {
 	s := n.d.eng.Status()
+	n.noteTermStart(&s)
 	old := n.status.Swap(&s)
 	newLeader := old == nil || old.Leader != s.Leader
 	if newLeader || old.Term != s.Term || old.Role != s.Role {

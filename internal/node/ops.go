@@ -206,7 +206,33 @@ func (n *Node) removalOutcome(ctx context.Context, id engine.NodeID, index uint6
 	return index, err
 }
 
+// changeLocal proposes a membership change on this node, which leads (or
+// has no network). A leader that has not yet committed an entry of its
+// term waits for it first (confready.go); if the engine still refuses the
+// change as too early (this node's status lagged the engine, or it was
+// elected again meanwhile), it waits again, for as long as ctx allows and
+// for at most maxAttempts refusals.
 func (n *Node) changeLocal(ctx context.Context, cc engine.ConfChange) (uint64, error) {
+	var err error
+	for range maxAttempts {
+		if err := n.waitTermCommit(ctx); err != nil {
+			return 0, err
+		}
+		changed := n.leaderChanged()
+		var index uint64
+		if index, err = n.proposeChange(ctx, cc); !errors.Is(err, engine.ErrConfNotReady) {
+			return index, err
+		}
+		if werr := n.waitChange(ctx, changed); werr != nil {
+			return 0, fmt.Errorf("%w (last: %v)", werr, err)
+		}
+	}
+	return 0, err
+}
+
+// proposeChange hands a membership change to the engine and waits for its
+// outcome.
+func (n *Node) proposeChange(ctx context.Context, cc engine.ConfChange) (uint64, error) {
 	id, pw := n.w.newProposal()
 	if err := n.submit(engine.ChangeMembership{ID: id, Change: cc}); err != nil {
 		n.w.failProposal(id, err)

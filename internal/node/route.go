@@ -21,6 +21,10 @@ import (
 //     request runs here; on a follower that knows the leader it is
 //     forwarded (forward.go); with no leader known it fails with
 //     ErrNoLeader, which is retried.
+//   - A membership change that reaches a leader (here or forwarded) before
+//     the leader has committed an entry of its term waits there for that
+//     commit, bounded by ctx and Close, rather than being refused
+//     (confready.go): a change asked right after an election succeeds.
 //   - A failure is retried only when it proves the request reached no log
 //     (retryable: ErrNotLeader, ErrNoLeader, ErrTransfer), or, for an
 //     idempotent request (CallLeader), also when its outcome is unknown

@@ -256,29 +256,46 @@ func (w *waiters) setApplied(index uint64) {
 
 // waitApplied blocks until applied ≥ index, ctx ends or done closes.
 func (w *waiters) waitApplied(ctx context.Context, index uint64, done <-chan struct{}) error {
-	if w.appliedFast.Load() >= index {
+	ch, cancel := w.appliedCh(index)
+	defer cancel()
+	select {
+	case <-ch:
+		// Already applied: success even if ctx has ended.
 		return nil
+	default:
 	}
-	w.mu.Lock()
-	if w.applied >= index {
-		w.mu.Unlock()
-		return nil
-	}
-	ch := make(chan struct{})
-	w.watchers = append(w.watchers, appliedWatcher{index: index, ch: ch})
-	w.mu.Unlock()
 	select {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
-		w.mu.Lock()
-		w.watchers = slices.DeleteFunc(w.watchers, func(aw appliedWatcher) bool { return aw.ch == ch })
-		w.mu.Unlock()
 		return ctx.Err()
 	case <-done:
 		return ErrClosed
 	}
 }
+
+// appliedCh returns a channel closed once applied ≥ index, and a cancel
+// function that forgets the watcher of a caller that stopped waiting.
+func (w *waiters) appliedCh(index uint64) (<-chan struct{}, func()) {
+	if w.appliedFast.Load() >= index {
+		return closedCh, func() {}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.applied >= index {
+		return closedCh, func() {}
+	}
+	ch := make(chan struct{})
+	w.watchers = append(w.watchers, appliedWatcher{index: index, ch: ch})
+	return ch, func() {
+		w.mu.Lock()
+		w.watchers = slices.DeleteFunc(w.watchers, func(aw appliedWatcher) bool { return aw.ch == ch })
+		w.mu.Unlock()
+	}
+}
+
+// closedCh is a closed channel: the wait of an index already applied.
+var closedCh = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
 
 // failAll fails every waiter (on Close).
 func (w *waiters) failAll(err error) {
