@@ -17,9 +17,17 @@ import (
 // snapshots. The voters that founded a cluster were never added by a
 // change, so a node that joined later and caught up from the log knows no
 // address for them: it answers on the connections they open, but cannot
-// dial them (to campaign, forward a write or report their status). Such a
-// node asks its leader for the leader's address book (kind callAddrs,
-// served by every node) and keeps the addresses it lacked.
+// dial them (to campaign, forward a write, replicate as a leader, or
+// report their status). Such a node, leader or not, asks for the address
+// book (kind callAddrs, served by every node) of its leader first, then of
+// every other member it can dial, until it knows every member's address,
+// and keeps the addresses it lacked (fillAddrs).
+//
+// The transport's peers are the members of the configuration in force
+// (peerMembers) that have an address; every change to that set (a new
+// configuration, a learned address) is made under peerMu, so that an
+// address fetched while its member was being removed cannot make the
+// removed node a peer again.
 //
 //	answer: version 1, uvarint count, then count pairs of uvarint-length
 //	        strings: the member's ID, then its address
@@ -87,51 +95,98 @@ func decodeAddrBook(b []byte) (map[engine.NodeID]string, error) {
 // lacksAddrs reports whether a member of m other than this node has no
 // known address.
 func (n *Node) lacksAddrs(m engine.Membership) bool {
-	for _, id := range m.Members() {
+	return len(n.missingAddrs(m)) > 0
+}
+
+// missingAddrs returns the members of m other than this node that have no
+// known address, in ID order.
+func (n *Node) missingAddrs(m engine.Membership) []engine.NodeID {
+	var missing []engine.NodeID
+	for id := range m.All() {
 		if id != n.cfg.ID && n.addrs.get(id) == "" {
-			return true
+			missing = append(missing, id)
 		}
 	}
-	return false
+	return missing
 }
 
-// wantAddrs asks the address goroutine to fetch leader's book, replacing
-// any earlier request not yet taken. Only the driver calls it.
-func (n *Node) wantAddrs(leader engine.NodeID) {
+// wantAddrs asks the address goroutine to fill the missing addresses (a
+// request already queued stands). Only the driver calls it.
+func (n *Node) wantAddrs() {
 	select {
-	case <-n.addrsWanted:
+	case n.addrsWanted <- struct{}{}:
 	default:
 	}
-	n.addrsWanted <- leader
 }
 
-// addrLoop is the address goroutine: it fetches the book of the leader it
-// is asked about, retrying after an election timeout until one answer
-// arrives or another request replaces the failed one.
+// addrLoop is the address goroutine: asked to, it fills the missing
+// addresses, retrying after an election timeout until nothing is missing
+// or the node stops.
 func (n *Node) addrLoop() {
 	defer n.wg.Done()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
 	timeout := time.Duration(max(n.cfg.Engine.ElectionTicks, 10)) * n.cfg.TickInterval
-	var leader engine.NodeID
 	for {
 		select {
 		case <-n.stop:
 			return
-		case leader = <-n.addrsWanted:
+		case <-n.addrsWanted:
 			retry.Stop()
 		case <-retry.C:
 		}
-		if err := n.fetchAddrs(leader, timeout); err != nil {
-			n.cfg.Logger.Info("cannot learn peer addresses yet", "node", n.cfg.ID, "from", string(leader), "err", err)
+		if err := n.fillAddrs(timeout); err != nil {
+			n.cfg.Logger.Info("cannot learn peer addresses yet", "node", n.cfg.ID, "err", err)
 			retry.Reset(timeout)
 		}
 	}
 }
 
+// fillAddrs asks members for their address books until this node knows
+// an address for every member of the configuration in force: the leader
+// first (it added the members, so it is the likeliest to know them), then
+// every other member this node has an address for, in ID order. Each ask
+// takes at most timeout. It fails naming the members still missing after
+// all of them answered or failed.
+func (n *Node) fillAddrs(timeout time.Duration) error {
+	n.peerMu.Lock()
+	members := n.peerMembers.Clone()
+	n.peerMu.Unlock()
+	if len(n.missingAddrs(members)) == 0 {
+		return nil
+	}
+	var sources []engine.NodeID
+	if l := n.status.Load().Leader; l != "" && l != n.cfg.ID {
+		sources = append(sources, l)
+	}
+	for _, id := range members.Members() {
+		if id != n.cfg.ID && !slices.Contains(sources, id) && n.addrs.get(id) != "" {
+			sources = append(sources, id)
+		}
+	}
+	var errs []error
+	for _, from := range sources {
+		if err := n.fetchAddrs(from, timeout); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", from, err))
+		}
+		if len(n.missingAddrs(members)) == 0 {
+			return nil
+		}
+		if n.stopped() {
+			return ErrClosed
+		}
+	}
+	missing := n.missingAddrs(members)
+	if len(sources) == 0 {
+		return fmt.Errorf("no address known for %v and no member to ask", missing)
+	}
+	return fmt.Errorf("no address known for %v after asking %v: %w", missing, sources, errors.Join(errs...))
+}
+
 // fetchAddrs asks from for its address book and records the addresses
-// this node lacks (a known address is kept: the book is a fallback).
+// this node lacks, for members of the configuration in force only (a
+// known address is kept: the book is a fallback).
 func (n *Node) fetchAddrs(from engine.NodeID, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -155,17 +210,54 @@ func (n *Node) fetchAddrs(from engine.NodeID, timeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("%w: from %s: %v", ErrCorrupt, from, err)
 	}
-	members := n.status.Load().Membership
-	for id, addr := range book {
-		// Only members: a removed node in the leader's book must not
-		// become a peer this node dials.
-		if id == n.cfg.ID || !members.Contains(id) || n.addrs.get(id) != "" {
+	// Under peerMu: the membership checked is the one the transport
+	// follows, and a removal waits until the address is recorded (and
+	// then removes the peer again) or finds it never added.
+	n.peerMu.Lock()
+	defer n.peerMu.Unlock()
+	for _, id := range slices.Sorted(maps.Keys(book)) {
+		// Only members: a removed node in another's book must not become
+		// a peer this node dials.
+		if id == n.cfg.ID || !n.peerMembers.Contains(id) || n.addrs.get(id) != "" {
 			continue
 		}
-		if n.addrs.set(id, addr) {
-			n.net.SetPeer(id, addr)
-			n.cfg.Logger.Info("learned peer address", "node", n.cfg.ID, "peer", string(id), "addr", addr, "from", string(from))
+		if n.addrs.set(id, book[id]) {
+			n.net.SetPeer(id, book[id])
+			n.cfg.Logger.Info("learned peer address", "node", n.cfg.ID, "peer", string(id), "addr", book[id], "from", string(from))
 		}
 	}
 	return nil
+}
+
+// setPeers makes m the configuration the transport follows: its members
+// with an address become peers, and the members of the previous
+// configuration that m no longer holds stop being peers.
+func (n *Node) setPeers(m engine.Membership) {
+	n.peerMu.Lock()
+	defer n.peerMu.Unlock()
+	old := n.peerMembers
+	n.peerMembers = m.Clone()
+	for _, id := range m.Members() {
+		if a := n.addrs.get(id); a != "" && id != n.cfg.ID {
+			n.net.SetPeer(id, a)
+		}
+	}
+	for _, id := range old.Members() {
+		if !m.Contains(id) && id != n.cfg.ID {
+			n.net.RemovePeer(id)
+		}
+	}
+}
+
+// refreshPeers tells the transport the addresses of the configuration's
+// members after the book changed outside a membership change (a
+// snapshot's book was installed).
+func (n *Node) refreshPeers() {
+	n.peerMu.Lock()
+	defer n.peerMu.Unlock()
+	for _, id := range n.peerMembers.Members() {
+		if a := n.addrs.get(id); a != "" && id != n.cfg.ID {
+			n.net.SetPeer(id, a)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -19,8 +20,9 @@ type chaosCluster struct {
 }
 
 // newChaosCluster starts size voters n1, n2, ... ticking every tick, with
-// ecfg's protocol settings; t's cleanup closes them.
-func newChaosCluster(t *testing.T, size int, tick time.Duration, ecfg engine.Config) *chaosCluster {
+// ecfg's protocol settings, each Config passed through tweaks before it
+// starts; t's cleanup closes them.
+func newChaosCluster(t *testing.T, size int, tick time.Duration, ecfg engine.Config, tweaks ...func(*Config)) *chaosCluster {
 	t.Helper()
 	c := &chaosCluster{t: t, net: chaosnet.New(uint64(size)), nodes: map[engine.NodeID]*Node{}}
 	peers := map[engine.NodeID]string{}
@@ -31,8 +33,12 @@ func newChaosCluster(t *testing.T, size int, tick time.Duration, ecfg engine.Con
 	}
 	t.Cleanup(c.close)
 	for _, id := range c.ids {
-		n, err := Start(Config{ID: id, Dir: t.TempDir(), InMemory: true, Peers: peers, Network: c.net.Endpoint(id),
-			StateMachine: &bytesMachine{}, TickInterval: tick, Engine: ecfg})
+		cfg := Config{ID: id, Dir: t.TempDir(), InMemory: true, Peers: maps.Clone(peers), Network: c.net.Endpoint(id),
+			StateMachine: &bytesMachine{}, TickInterval: tick, Engine: ecfg}
+		for _, tweak := range tweaks {
+			tweak(&cfg)
+		}
+		n, err := Start(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

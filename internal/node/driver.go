@@ -23,7 +23,6 @@ type driverState struct {
 	reader *snapshot.Reader
 	// snapshotting says a snapshot is being taken.
 	snapshotting bool
-	membership   engine.Membership
 	// membershipNew says the membership changed since the status was
 	// last published.
 	membershipNew bool
@@ -391,18 +390,28 @@ func (n *Node) sendAll(ms []engine.Message) {
 	}
 }
 
-// noteConfigEntries records the addresses that membership changes carry.
+// noteConfigEntries records the addresses that membership changes carry,
+// of the members of the configuration the entries end with only: a node
+// added and removed again within es gets no address. The transport learns
+// them from the MembershipChanged action that follows (setPeers).
 func (n *Node) noteConfigEntries(es []engine.Entry) {
+	var (
+		changes []engine.ConfChange
+		last    engine.Membership
+	)
 	for _, e := range es {
 		if e.Type != engine.EntryConfig {
 			continue
 		}
-		cc, _, err := engine.UnmarshalConfig(e.Data)
-		if err != nil || cc.Addr == "" {
+		cc, m, err := engine.UnmarshalConfig(e.Data)
+		if err != nil {
 			continue
 		}
-		if n.addrs.set(cc.Node, cc.Addr) && n.net != nil && cc.Node != n.cfg.ID {
-			n.net.SetPeer(cc.Node, cc.Addr)
+		changes, last = append(changes, cc), m
+	}
+	for _, cc := range changes {
+		if cc.Addr != "" && last.Contains(cc.Node) {
+			n.addrs.set(cc.Node, cc.Addr)
 		}
 	}
 }
@@ -410,22 +419,10 @@ func (n *Node) noteConfigEntries(es []engine.Entry) {
 // membershipChanged points the transport at the members of the new
 // configuration.
 func (n *Node) membershipChanged(m engine.Membership) {
-	old := n.d.membership
-	n.d.membership = m.Clone()
 	n.d.membershipNew = true
 	n.cfg.Logger.Info("membership changed", "node", n.cfg.ID, "membership", m.String())
-	if n.net == nil {
-		return
-	}
-	for _, id := range m.Members() {
-		if a := n.addrs.get(id); a != "" && id != n.cfg.ID {
-			n.net.SetPeer(id, a)
-		}
-	}
-	for _, id := range old.Members() {
-		if !m.Contains(id) && id != n.cfg.ID {
-			n.net.RemovePeer(id)
-		}
+	if n.net != nil {
+		n.setPeers(m)
 	}
 }
 

@@ -55,9 +55,14 @@ type Node struct {
 	disk    *diskGuard // nil: no free-space check
 	// fatal is set when storage failed.
 	fatal atomic.Pointer[fatal]
-	// addrsWanted asks the address goroutine to fetch a leader's address
-	// book (addrsync.go).
-	addrsWanted chan engine.NodeID
+	// addrsWanted asks the address goroutine to fill missing addresses
+	// (addrsync.go).
+	addrsWanted chan struct{}
+	// peerMu guards peerMembers, the configuration whose members the
+	// transport's peers are, and orders every SetPeer and RemovePeer
+	// (addrsync.go).
+	peerMu      sync.Mutex
+	peerMembers engine.Membership
 	snapDone    chan snapDone
 	snapReq     chan chan snapDone
 	// compactCh carries the newest compaction index to the compactor.
@@ -116,7 +121,7 @@ func start(cfg Config) (*Node, error) {
 		applyQ:      newApplyQueue(),
 		stop:        make(chan struct{}),
 		snapDone:    make(chan snapDone, 1),
-		addrsWanted: make(chan engine.NodeID, 1),
+		addrsWanted: make(chan struct{}, 1),
 		snapReq:     make(chan chan snapDone, 16),
 		compactCh:   make(chan uint64, 1),
 		jobs:        make(chan storeJob, maxJobs),
@@ -162,10 +167,21 @@ func start(cfg Config) (*Node, error) {
 	}
 	n.d.eng = eng
 	n.d.lastHS = rec.HardState
+	// Recover the engine before the driver starts, so that a single-node
+	// database leads by the time Start returns.
+	acts := eng.Step(rec)
 	if n.net != nil {
-		for id, addr := range n.addrs.all() {
-			if id != cfg.ID {
-				n.net.SetPeer(id, addr)
+		if m := eng.Status().Membership; len(m.Members()) > 0 {
+			// The recovered configuration's members, not every address
+			// in the book: a removed member is no peer.
+			n.setPeers(m)
+		} else {
+			// A joining node has no configuration yet to judge its
+			// book by.
+			for id, addr := range n.addrs.all() {
+				if id != cfg.ID && addr != "" {
+					n.net.SetPeer(id, addr)
+				}
 			}
 		}
 		n.net.SetCallHandler(n.handleCall)
@@ -180,9 +196,6 @@ func start(cfg Config) (*Node, error) {
 	go n.storageLoop()
 	// The compactor goroutine: owned by the Node, ends when stop closes.
 	go n.compactLoop()
-	// Recover the engine before the driver starts, so that a single-node
-	// database leads by the time Start returns.
-	acts := eng.Step(rec)
 	n.publishLease()
 	n.execute(acts)
 	n.maybeElectAlone()
@@ -294,6 +307,11 @@ func (n *Node) restoreSnapshot(meta engine.SnapshotMeta) error {
 		return fmt.Errorf("restoring snapshot %s: %w", meta, err)
 	}
 	n.addrs.replace(book)
+	if n.net != nil {
+		// The configuration took effect when the snapshot was
+		// received, before its book was here.
+		n.refreshPeers()
+	}
 	return nil
 }
 
@@ -340,8 +358,8 @@ func (n *Node) Addr(id engine.NodeID) string { return n.addrs.get(id) }
 func (n *Node) Addrs() map[engine.NodeID]string { return n.addrs.all() }
 
 // publishStatus makes the engine's status visible to Status, wakes leader
-// waiters when the leader changed, and asks the leader for the addresses
-// of members this node cannot dial (addrsync.go).
+// waiters when the leader changed, and asks for the addresses of members
+// this node cannot dial (addrsync.go), whether it leads or not.
 func (n *Node) publishStatus() {
 	s := n.d.eng.Status()
 	n.noteTermStart(&s)
@@ -351,8 +369,8 @@ func (n *Node) publishStatus() {
 		ch := make(chan struct{})
 		close(*n.leaderCh.Swap(&ch))
 	}
-	if (newLeader || n.d.membershipNew) && n.net != nil && s.Leader != "" && s.Leader != n.cfg.ID && n.lacksAddrs(s.Membership) {
-		n.wantAddrs(s.Leader)
+	if (newLeader || n.d.membershipNew) && n.net != nil && n.lacksAddrs(s.Membership) {
+		n.wantAddrs()
 	}
 	n.d.membershipNew = false
 }
