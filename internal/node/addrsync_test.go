@@ -17,6 +17,7 @@ import (
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/chaosnet"
 	"github.com/yggrdb/yggr/internal/testutil"
+	"github.com/yggrdb/yggr/snapshot"
 )
 
 func TestAddrBookEncoding(t *testing.T) {
@@ -394,5 +395,34 @@ func TestRestartDialsOnlyMembers(t *testing.T) {
 	defer net.mu.Unlock()
 	if diff := cmp.Diff(map[engine.NodeID]string{"n2": "127.0.0.1:7002"}, net.peers); diff != "" {
 		t.Errorf("peers after the restart (-want +got):\n%s", diff)
+	}
+}
+
+// A node that installs a snapshot takes the configuration at once (the
+// engine's MembershipChanged) but the snapshot's address book only when
+// the apply goroutine restores it: restoring hands the configuration's
+// members' addresses to the transport (before, a member known only from
+// the snapshot's book stayed undialable until a restart), and not a
+// non-member's.
+func TestRestoredBookReachesPeers(t *testing.T) {
+	snaps, err := snapshot.Open(t.TempDir(), snapshot.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := engine.Membership{Voters: []engine.NodeID{"n1", "n2", "n3"}}
+	self := bookNode("n1", map[engine.NodeID]string{"n1": "127.0.0.1:7001", "n2": "127.0.0.1:7002"})
+	self.snaps, self.sm = snaps, &bytesMachine{}
+	net := fetching(self, "n2", members)
+	book := map[engine.NodeID]string{"n1": "127.0.0.1:7001", "n2": "127.0.0.1:7002", "n3": "127.0.0.1:7003", "gone": "127.0.0.1:7999"}
+	meta, _, err := self.writeSnapshot(engine.SnapshotMeta{Index: 5, Term: 1, Membership: members}, book, writerTo("state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := self.restoreSnapshot(meta); err != nil {
+		t.Fatal(err)
+	}
+	peers, _ := net.state()
+	if diff := cmp.Diff(map[engine.NodeID]string{"n2": "127.0.0.1:7002", "n3": "127.0.0.1:7003"}, peers); diff != "" {
+		t.Errorf("peers after the restore (-want +got):\n%s", diff)
 	}
 }
