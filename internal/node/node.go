@@ -130,7 +130,7 @@ func start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.logs, err = raftlog.Open(cfg.Dir, raftlog.Options{
-		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), NoSync: cfg.NoSync,
+		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), FirstOpen: cfg.FirstOpen, NoSync: cfg.NoSync,
 		OnFail: n.setFatal, // a failed checkpoint stops the node at once, not at its next write
 	})
 	if err != nil {
