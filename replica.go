@@ -78,7 +78,8 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 	}
 	// The store's cluster is the one it was created for: a node with data
 	// restarts from it whatever bootstrap flags it is given now.
-	var cluster *string // nil: computed from the peers, as at creation
+	var cluster *string        // nil: computed from the peers, as at creation
+	var voters []engine.NodeID // nil: the peers' IDs, as at creation
 	if have != nil {
 		if addrs, err = restartAddrs(o, id, addrs, *have); err != nil {
 			return engine.Config{}, err
@@ -88,6 +89,15 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 		if have.Join || hasAddress(have.Peers) {
 			c := clusterID(have.addrs(id), have.Join)
 			cluster, o.join = &c, have.Join
+		}
+		// Until a config entry or a snapshot records the membership, the
+		// cluster's voters are its bootstrap voters (internal/node
+		// restore): those it was created with, not the peers given now,
+		// which restartAddrs may have cut down to this node alone.
+		if !have.Join && len(have.Peers) > 0 {
+			for _, pid := range peerIDs(have.Peers) {
+				voters = append(voters, engine.NodeID(pid))
+			}
 		}
 	}
 	r.id, r.lease = id, o.lease
@@ -113,6 +123,7 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 		ClusterID:    *cluster,
 		Peers:        peersIfNew(addrs, o.join),
 		Join:         o.join,
+		Voters:       voters,
 		FirstOpen:    have == nil,
 		Network:      r.net,
 		Engine:       ecfg,

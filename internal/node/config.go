@@ -31,6 +31,11 @@ type Config struct {
 	// Peers are the voters of a new cluster and their addresses, this node
 	// included. Empty with Join set: the node waits to be added.
 	Peers map[engine.NodeID]string
+	// Voters, if set, are the voters of a new cluster instead of Peers'
+	// IDs. A restarted node needs them: its log holds no membership until
+	// a config entry or a snapshot, so its voters are still the bootstrap
+	// ones, while Peers may name only the addresses known now.
+	Voters []engine.NodeID
 	// Join starts the node without a configuration: it never campaigns
 	// until a leader adds it.
 	Join bool

@@ -189,9 +189,12 @@ func start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// bootstrapVoters are the voters of a new cluster: the configured peers,
-// or this node alone.
+// bootstrapVoters are the voters of a new cluster: Config.Voters, else
+// the configured peers, or this node alone.
 func (n *Node) bootstrapVoters() []engine.NodeID {
+	if len(n.cfg.Voters) > 0 {
+		return slices.Sorted(slices.Values(n.cfg.Voters))
+	}
 	if len(n.cfg.Peers) == 0 {
 		return []engine.NodeID{n.cfg.ID}
 	}
