@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 
 	"github.com/yggrdb/yggr/engine"
@@ -129,12 +130,14 @@ func RestoreBackup(dir, id string, r io.Reader) (uint64, error) {
 	if !engine.ValidNodeID(engine.NodeID(id)) {
 		return 0, fmt.Errorf("%w: invalid node id %q", ErrInvalid, id)
 	}
-	meta, err := node.RestoreBackup(dir, clusterID(map[engine.NodeID]string{engine.NodeID(id): ""}, false), engine.NodeID(id), r, newKVMachine(kv.New(), watch.New(0, watch.Options{})))
+	meta, err := node.RestoreBackup(dir, engine.NodeID(id), r, newKVMachine(kv.New(), watch.New(0, watch.Options{})))
 	if err != nil {
 		return 0, err
 	}
+	// The node's identity has one record, yggr.json (identity.go): a
+	// directory left without it would be refused, so none is left.
 	if err := writeIdentity(dir, identity{ID: id, Peers: []string{id + "="}}); err != nil {
-		return 0, err
+		return 0, errors.Join(err, os.RemoveAll(dir))
 	}
 	return meta.Index, nil
 }

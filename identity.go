@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/durable"
 	"github.com/yggrdb/yggr/internal/node"
+	raftlog "github.com/yggrdb/yggr/log"
 	"github.com/yggrdb/yggr/netquic"
 )
 
@@ -63,8 +65,10 @@ func resolveID(o options, addrs map[engine.NodeID]string) (engine.NodeID, error)
 	return id, nil
 }
 
-// clusterID names the cluster by its initial peers (recorded by the log on
-// first start, checked on every later start).
+// clusterID names the cluster by its initial peers. It is computed from
+// the identity record (identity.addrs, identity.Join) whenever it is
+// needed, never stored: only the identity record of a log an earlier
+// release created holds one, and the log checks it (see identity).
 func clusterID(addrs map[engine.NodeID]string, join bool) string {
 	if join {
 		return ""
@@ -78,12 +82,27 @@ func clusterID(addrs map[engine.NodeID]string, join bool) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// identity is what dir/yggr.json records about the node and its cluster:
-// the one record of who this node is and how it was created, written
-// durably once, when the first Open has started the node. The log's
-// identity record (cluster and node ID in dir/raft) is derived from it
-// (clusterID) and only guards the log against being opened as another
-// node's; nothing reads it back.
+// identity is what dir/yggr.json records: who this node is (its ID) and
+// how it was created (its initial peers, or to join a cluster), from which
+// clusterID is computed.
+//
+// One home: yggr.json is the only record of a node's identity. Every Open
+// reads it (checkIdentity) before it opens the network or the log, and
+// nothing else on disk says who the node is: the log (package log) records
+// no identity, and the members' addresses (members.json, internal/node)
+// are none. It is written durably (internal/durable), once, by the first
+// Open, before the log is created (startRecorded), so that no log exists
+// without it. In a directory this release created, edit it and the node
+// is whoever it then says; lose it and the directory is refused
+// (ErrCorrupt), since nothing else could tell whose log it holds.
+//
+// Earlier releases also recorded the cluster and node ID in the log ('i'
+// record, log/format.go), and wrote yggr.json only after the node had
+// started, so a crash could leave a log without one. The log keeps such a
+// record and checks it against the identity read here (or, with no
+// yggr.json, the ID Open is given) on every open: a difference is
+// ErrConfig naming both. Never write that record again: a second home is
+// what this rule removed (issue 20).
 type identity struct {
 	ID    string   `json:"id"`
 	Peers []string `json:"peers,omitempty"` // initial voters, sorted "id=addr"
@@ -105,9 +124,7 @@ func newIdentity(id engine.NodeID, addrs map[engine.NodeID]string, join bool) id
 // checkIdentity returns the identity recorded at creation, or nil on
 // first open, and refuses another node ID. A node with data restarts from
 // its record whatever bootstrap flags (peers, join) it is given now, since
-// its membership is in its log. The first open records its identity
-// (writeIdentity) only once it has started: a first open that fails
-// leaves none, so a corrected retry is a first open again.
+// its membership is in its log.
 func checkIdentity(dir string, id engine.NodeID) (*identity, error) {
 	data, err := os.ReadFile(identityPath(dir))
 	if os.IsNotExist(err) {
@@ -152,6 +169,49 @@ func writeIdentity(dir string, id identity) error {
 		return err
 	}
 	return durable.WriteFile(identityPath(dir), data)
+}
+
+// startRecorded starts the node. On a first open (created is the identity
+// to record) it writes yggr.json first, so that the log the node creates
+// never exists without it, and removes it again if the start failed
+// before creating a log: a corrected retry is then a first open again. A
+// log the failed start created keeps its record (whose it is must not be
+// lost); so does a log of an earlier release, in its own identity record.
+func startRecorded(dir string, cfg node.Config, created *identity) (*node.Node, error) {
+	if created == nil {
+		return startNode(cfg)
+	}
+	hadLog, err := raftlog.Exists(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeIdentity(dir, *created); err != nil {
+		return nil, err
+	}
+	n, err := startNode(cfg)
+	if err != nil {
+		if hasLog, _ := raftlog.Exists(dir); hadLog || !hasLog {
+			if rerr := os.Remove(identityPath(dir)); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+	}
+	return n, err
+}
+
+// startNode starts the node and names the identity errors of its log in
+// the root's terms.
+func startNode(cfg node.Config) (*node.Node, error) {
+	n, err := node.Start(cfg)
+	switch {
+	case errors.Is(err, raftlog.ErrIdentityMismatch):
+		err = fmt.Errorf("%w: %v (the log's identity record, written by an earlier release, disagrees with %s or the options given)",
+			ErrConfig, err, identityPath(cfg.Dir))
+	case errors.Is(err, raftlog.ErrNoIdentity):
+		err = fmt.Errorf("%w: %s is missing, and nothing else in %s says which node it is: put it back, or rebuild the node from the cluster (docs/disk-faults.md): %v",
+			ErrCorrupt, identityPath(cfg.Dir), cfg.Dir, err)
+	}
+	return n, err
 }
 
 // openNetwork starts the QUIC transport with the configured security.

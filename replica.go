@@ -34,10 +34,11 @@ func parseOptions(opts []Option) (options, error) {
 	return o, o.validate()
 }
 
-// open checks and records the node's identity in dir, locks dir, opens
-// the peer network and starts the runtime node with the configuration
-// configure completes (it sets the state machine; r.id and r.net are set
-// by then). It returns the engine configuration the node runs with.
+// open locks dir, checks the node's identity (recording it on a first
+// open: identity.go), opens the peer network and starts the runtime node
+// with the configuration configure completes (it sets the state machine;
+// r.id and r.net are set by then). It returns the engine configuration the
+// node runs with.
 func (r *replica) open(dir string, peers []string, o options, configure func(*node.Config)) (engine.Config, error) {
 	if dir == "" {
 		return engine.Config{}, fmt.Errorf("%w: empty data directory", ErrConfig)
@@ -70,10 +71,15 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 	if err != nil {
 		return engine.Config{}, err
 	}
-	created := newIdentity(id, addrs, o.join)
+	var created *identity // the identity a first open records
+	if have == nil {
+		c := newIdentity(id, addrs, o.join)
+		created = &c
+	}
 	// The store's cluster is the one it was created for: a node with data
 	// restarts from it whatever bootstrap flags it is given now.
-	var cluster *string // nil: computed from the peers, as at creation
+	var cluster *string        // nil: computed from the peers, as at creation
+	var voters []engine.NodeID // nil: the peers' IDs, as at creation
 	if have != nil {
 		if addrs, err = restartAddrs(o, id, addrs, *have); err != nil {
 			return engine.Config{}, err
@@ -83,6 +89,15 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 		if have.Join || hasAddress(have.Peers) {
 			c := clusterID(have.addrs(id), have.Join)
 			cluster, o.join = &c, have.Join
+		}
+		// Until a config entry or a snapshot records the membership, the
+		// cluster's voters are its bootstrap voters (internal/node
+		// restore): those it was created with, not the peers given now,
+		// which restartAddrs may have cut down to this node alone.
+		if !have.Join && len(have.Peers) > 0 {
+			for _, pid := range peerIDs(have.Peers) {
+				voters = append(voters, engine.NodeID(pid))
+			}
 		}
 	}
 	r.id, r.lease = id, o.lease
@@ -108,6 +123,8 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 		ClusterID:    *cluster,
 		Peers:        peersIfNew(addrs, o.join),
 		Join:         o.join,
+		Voters:       voters,
+		FirstOpen:    have == nil,
 		Network:      r.net,
 		Engine:       ecfg,
 		TickInterval: o.tick,
@@ -119,12 +136,7 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 		BeforeIteration: o.driverHook,
 	}
 	configure(&cfg)
-	if r.node, err = node.Start(cfg); err == nil && have == nil {
-		if err = writeIdentity(dir, created); err != nil {
-			r.node.Close()
-		}
-	}
-	if err != nil {
+	if r.node, err = startRecorded(dir, cfg, created); err != nil {
 		if r.ownNet {
 			r.net.Close()
 		}

@@ -1,6 +1,7 @@
 package yggr
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -51,5 +52,53 @@ func TestRestartFromDataAlone(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestRestartKeepsBootstrapVoters: a member of a three-node cluster whose
+// membership no config entry or snapshot records yet restarts, with no
+// peers given, as a member of the same three voters (recorded in
+// yggr.json), not as a cluster of its own (it used to lead alone).
+func TestRestartKeepsBootstrapVoters(t *testing.T) {
+	ctx := testCtx(t)
+	ids := []string{"n1", "n2", "n3"}
+	var peers []string
+	for _, id := range ids {
+		peers = append(peers, id+"="+freeUDPAddr(t))
+	}
+	dirs := map[string]string{}
+	dbs := map[string]*DB{}
+	for _, id := range ids {
+		dirs[id] = t.TempDir()
+		db, err := Open(dirs[id], peers, WithID(id), WithInsecure(), WithUnsafeNoSync())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbs[id] = db
+	}
+	if _, err := dbs["n1"].WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbs["n1"].Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := dbs[id].Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := Open(dirs["n1"], nil, WithID("n1"), WithInsecure(), WithUnsafeNoSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got []string
+	for _, m := range db.Status().Members {
+		if m.Voter {
+			got = append(got, m.ID)
+		}
+	}
+	if slices.Sort(got); !slices.Equal(got, ids) {
+		t.Errorf("voters after a restart with no peers = %v, want %v", got, ids)
 	}
 }

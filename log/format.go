@@ -31,6 +31,12 @@ import (
 //	identity    'i'                 → 2 len:u8 cluster[len] len:u8 node[len] crc:u32
 //	checkpoint  'c'                 → 2 lsn:u64 history:u64 last:u64 crc:u32
 //
+// The identity record is written by earlier releases only (and by a
+// format 1 migration, which carries the format 1 record over): a store
+// created now records no identity, since its owner keeps the node's
+// identity in one place of its own (Options.ClusterID). Open still reads
+// and checks the record where one exists.
+//
 // A run's generation is the checkpoint that wrote it (increasing): where a
 // crash leaves runs overlapping, the newer generation holds the log. The
 // checkpoint record names the last write-ahead-log record whose effects
@@ -276,7 +282,8 @@ func decodeSnapshotMeta(v []byte) (engine.SnapshotMeta, error) {
 	return decodeWith(keySnapshot, v, readSnapshotMeta)
 }
 
-// identity names the cluster and node a store belongs to.
+// identity names the cluster and node a store belongs to: the identity
+// record of a store an earlier release created (see the layout above).
 type identity struct {
 	ClusterID string
 	NodeID    string

@@ -11,20 +11,19 @@ import (
 )
 
 // open brings the store to its durable state: it checks the format
-// (migrating format 1), checks or records the identity, reads Badger's
+// (migrating format 1), checks the identity record an earlier release
+// wrote (a new store gets none: Options.ClusterID), reads Badger's
 // records, then replays the write-ahead log's records above the
 // checkpoint.
-func (s *Store) open(want identity) error {
+func (s *Store) open(want identity, firstOpen bool) error {
 	format, empty, err := s.readFormat()
 	if err != nil {
 		return err
 	}
+	created := format == 0 && empty
 	switch {
-	case format == 0 && empty:
-		if err := s.commit([]mutation{
-			set(keyIdentity, encodeIdentity(want)),
-			set(keyFormat, encodeFormat()),
-		}); err != nil {
+	case created:
+		if err := s.commit([]mutation{set(keyFormat, encodeFormat())}); err != nil {
 			return fmt.Errorf("log: initialize %s: %w", s.where, err)
 		}
 	case format == 0:
@@ -38,8 +37,10 @@ func (s *Store) open(want identity) error {
 	if err := s.deleteV1Entries(); err != nil {
 		return err
 	}
-	if err := s.checkIdentity(want); err != nil {
-		return err
+	if !created {
+		if err := s.checkIdentity(want, firstOpen); err != nil {
+			return err
+		}
 	}
 	gapRuns, err := s.readState()
 	if err != nil {
@@ -79,8 +80,11 @@ func (s *Store) readFormat() (version byte, empty bool, err error) {
 	return version, empty, err
 }
 
-// checkIdentity compares the recorded identity with want.
-func (s *Store) checkIdentity(want identity) error {
+// checkIdentity compares the identity record an earlier release wrote
+// with want. A store without one was created by this release, whose
+// caller records the identity (Options.ClusterID); it is refused only if
+// that caller has no record either (firstOpen).
+func (s *Store) checkIdentity(want identity, firstOpen bool) error {
 	var got identity
 	found, err := s.get(keyIdentity, "identity record", func(v []byte) (err error) {
 		got, err = decodeIdentity(v)
@@ -90,7 +94,11 @@ func (s *Store) checkIdentity(want identity) error {
 		return err
 	}
 	if !found {
-		return s.corrupt("identity record", errors.New("missing"))
+		if firstOpen {
+			return fmt.Errorf("%w: %s holds a log, and its owner has no record of it (opened as cluster %q node %q)",
+				ErrNoIdentity, s.where, want.ClusterID, want.NodeID)
+		}
+		return nil
 	}
 	if got != want {
 		return fmt.Errorf("%w: %s holds cluster %q node %q, opened as cluster %q node %q",

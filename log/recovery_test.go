@@ -175,6 +175,10 @@ func TestCorruptFixedRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Close()
+			if tt.key[0] == kindIdentity {
+				// Written by earlier releases only.
+				writeLegacyIdentity(t, dir, identity{})
+			}
 			rawUpdate(t, dir, func(txn *badger.Txn) error {
 				v := rawGet(txn, tt.key)
 				if bytes := len(v); bytes > 5 {

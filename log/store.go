@@ -23,7 +23,11 @@ var (
 	ErrUnavailable      = errors.New("log: requested index is unavailable")
 	ErrCorrupt          = errors.New("log: corrupt record")
 	ErrIdentityMismatch = errors.New("log: store belongs to another cluster or node")
-	ErrClosed           = errors.New("log: store is closed")
+	// ErrNoIdentity: Open was told its caller holds no record of the
+	// store's identity (Options.FirstOpen), and the store, which exists,
+	// holds none either: nothing says whose store it is.
+	ErrNoIdentity = errors.New("log: store has no identity record")
+	ErrClosed     = errors.New("log: store is closed")
 	// ErrFormat reports a directory written by a format this code cannot
 	// read (a newer yggr); the message says which.
 	ErrFormat = errors.New("log: unsupported format")
@@ -48,12 +52,21 @@ type Options struct {
 	// ignored and nothing survives Close. Entries are limited to about
 	// 1 MiB in this mode.
 	InMemory bool
-	// ClusterID and NodeID are recorded on the first Open of a directory; a
-	// later Open with different values fails with ErrIdentityMismatch. Each
-	// is at most MaxIdentityLen bytes. Empty values are recorded and
-	// compared like any other.
+	// ClusterID and NodeID name the cluster and node the caller opens the
+	// store as, each at most MaxIdentityLen bytes. The store does not
+	// record them: its owner does, in one place (yggr keeps them in
+	// dir/yggr.json, see identity.go in the root package). A store created
+	// by an earlier release holds an identity record of its own ('i',
+	// format.go); Open checks it against these, empty values included,
+	// and fails with ErrIdentityMismatch naming both when they differ.
 	ClusterID string
 	NodeID    string
+	// FirstOpen says the caller holds no record of the store's identity
+	// yet (the first open of the directory). An existing store that holds
+	// no identity record either is then refused with ErrNoIdentity: its
+	// owner's record was lost, and nothing could say whose store it is.
+	// A new store, or one with an earlier release's record, opens.
+	FirstOpen bool
 	// NoSync skips the sync after each write: a crash of the machine (not
 	// just the process) may then lose acknowledged writes. For benchmarks
 	// and tests only.
@@ -186,8 +199,18 @@ type Store struct {
 	wg       sync.WaitGroup
 }
 
+// Exists reports whether dir holds a store (an Open of dir created one,
+// maybe only in part).
+func Exists(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, "raft"))
+	if os.IsNotExist(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Open opens (creating if needed) the store in filepath.Join(dir, "raft"),
-// checks or records the identity, migrates a directory written by format 1,
+// checks the identity record of a store an earlier release wrote, migrates a directory written by format 1,
 // and recovers: Badger's records, then the write-ahead log's records above
 // the checkpoint. A torn last WAL record (a write that never returned) is
 // dropped and reported by Load in State.Dropped. Any other damage fails
@@ -220,7 +243,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("log: open badger in %s: %w", s.where, err)
 	}
 	s.db = db
-	if err := s.open(identity{ClusterID: opts.ClusterID, NodeID: opts.NodeID}); err != nil {
+	if err := s.open(identity{ClusterID: opts.ClusterID, NodeID: opts.NodeID}, opts.FirstOpen); err != nil {
 		if s.wal != nil {
 			s.wal.close()
 		}

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/yggrdb/yggr/engine"
@@ -372,13 +375,30 @@ func TestReopen(t *testing.T) {
 	mustWrite(t, s, Batch{Entries: ents(2, 31, 31)})
 }
 
+// TestIdentity: a store created now records no identity (its owner keeps
+// the one record), so it opens under any name its owner gives; a store
+// with an earlier release's identity record refuses any other name, with
+// an error naming both; and a first open finds an existing store either
+// with such a record or refused.
 func TestIdentity(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{ClusterID: "c1", NodeID: "n1"})
-	if err != nil {
-		t.Fatal(err)
+	s := openDisk(t, dir, Options{ClusterID: "c1", NodeID: "n1", FirstOpen: true})
+	if n := countKeys(t, s, kindIdentity); n != 0 {
+		t.Errorf("a new store holds %d identity records, want none", n)
 	}
 	s.Close()
+	for _, opts := range []Options{{ClusterID: "c1", NodeID: "n1"}, {ClusterID: "c2", NodeID: "n2"}} {
+		if err := openErr(dir, opts)(); err != nil {
+			t.Errorf("Open(cluster=%q, node=%q) of a store without a record = %v, want nil", opts.ClusterID, opts.NodeID, err)
+		}
+	}
+	err := openErr(dir, Options{ClusterID: "c1", NodeID: "n1", FirstOpen: true})()
+	if !errors.Is(err, ErrNoIdentity) || !strings.Contains(err.Error(), filepath.Join(dir, "raft")) {
+		t.Errorf("first Open of an existing store without a record = %v, want ErrNoIdentity naming the directory", err)
+	}
+
+	// An earlier release recorded cluster c1, node n1.
+	writeLegacyIdentity(t, dir, identity{ClusterID: "c1", NodeID: "n1"})
 	tests := []struct {
 		cluster, node string
 		wantErr       error
@@ -389,17 +409,26 @@ func TestIdentity(t *testing.T) {
 		{"", "", ErrIdentityMismatch},
 	}
 	for _, tt := range tests {
-		s, err := Open(dir, Options{ClusterID: tt.cluster, NodeID: tt.node})
-		if !errors.Is(err, tt.wantErr) {
-			t.Errorf("Open(cluster=%q, node=%q) = %v, want %v", tt.cluster, tt.node, err, tt.wantErr)
-		}
-		if err == nil {
-			s.Close()
+		for _, first := range []bool{false, true} {
+			err := openErr(dir, Options{ClusterID: tt.cluster, NodeID: tt.node, FirstOpen: first})()
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Open(cluster=%q, node=%q, first=%v) = %v, want %v", tt.cluster, tt.node, first, err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("holds cluster %q node %q, opened as cluster %q node %q", "c1", "n1", tt.cluster, tt.node)) {
+				t.Errorf("mismatch error %q does not name both identities", err)
+			}
 		}
 	}
 	if _, err := Open(dir, Options{NodeID: string(make([]byte, MaxIdentityLen+1))}); err == nil {
 		t.Errorf("Open with an over-long node id succeeded")
 	}
+}
+
+// writeLegacyIdentity stands in for an earlier release: it writes the
+// identity record into the closed store in dir.
+func writeLegacyIdentity(t *testing.T, dir string, id identity) {
+	t.Helper()
+	rawUpdate(t, dir, func(txn *badger.Txn) error { return txn.Set(keyIdentity, encodeIdentity(id)) })
 }
 
 func TestSnapshotAndCompact(t *testing.T) {

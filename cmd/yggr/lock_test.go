@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // TestLockCommand: yggr lock runs the command with the lock and its
@@ -98,7 +100,7 @@ func TestLockCommandWaitAndInterrupt(t *testing.T) {
 		held <- run(ctx, []string{"lock", "--addr", n.httpAddr, "busy", "--", "sh", "-c", "echo holding; cat >/dev/null"},
 			&env{ctx: ctx, stdin: pr, stdout: &out, stderr: &out})
 	}()
-	waitFor(t, ctx, "the holder to run", func() bool { return strings.Contains(out.String(), "holding") })
+	testutil.WaitFor(t, "the holder to run", func() bool { return strings.Contains(out.String(), "holding") })
 	r := runIn(t, "", "lock", "--addr", n.httpAddr, "--wait", "300ms", "busy", "--", "true")
 	if r.code != exitUnavailable || !strings.Contains(r.stderr, "not held within") {
 		t.Errorf("lock --wait on a held lock: %v, want exit %d", r, exitUnavailable)
@@ -109,7 +111,7 @@ func TestLockCommandWaitAndInterrupt(t *testing.T) {
 	go func() {
 		waiting <- run(ictx, []string{"lock", "--addr", n.httpAddr, "busy", "--", "true"}, &env{ctx: ictx, stdout: &iout, stderr: &iout})
 	}()
-	waitFor(t, ctx, "the waiter to queue", func() bool {
+	testutil.WaitFor(t, "the waiter to queue", func() bool {
 		s := runIn(t, "", "scan", "--addr", n.httpAddr, "--prefix", "busy/", "--keys-only")
 		return strings.Count(s.stdout, "\n") == 2
 	})
@@ -117,7 +119,7 @@ func TestLockCommandWaitAndInterrupt(t *testing.T) {
 	if code := <-waiting; code == exitOK {
 		t.Errorf("interrupted lock exited 0: %s", iout.String())
 	}
-	waitFor(t, ctx, "the waiter's key to go", func() bool {
+	testutil.WaitFor(t, "the waiter's key to go", func() bool {
 		s := runIn(t, "", "scan", "--addr", n.httpAddr, "--prefix", "busy/", "--keys-only")
 		return strings.Count(s.stdout, "\n") == 1
 	})
@@ -155,7 +157,7 @@ func TestLockCommandLeaseLost(t *testing.T) {
 			&env{ctx: ctx, stdin: pr, stdout: &out, stderr: &out})
 	}()
 	var lease string
-	waitFor(t, ctx, "the command to run", func() bool {
+	testutil.WaitFor(t, "the command to run", func() bool {
 		f := strings.Fields(out.String())
 		if len(f) >= 2 {
 			lease = f[1]
@@ -194,16 +196,16 @@ func TestElectCommand(t *testing.T) {
 	obsDone := start(octx, &obs, "-l", "sched")
 	actx, stopA := context.WithCancel(ctx)
 	aDone := start(actx, &a, "sched", "alpha")
-	waitFor(t, ctx, "alpha to lead", func() bool { return strings.HasSuffix(a.String(), "\nalpha\n") })
+	testutil.WaitFor(t, "alpha to lead", func() bool { return strings.HasSuffix(a.String(), "\nalpha\n") })
 	bctx, stopB := context.WithCancel(ctx)
 	bDone := start(bctx, &b, "sched", "beta")
-	waitFor(t, ctx, "the observer to see alpha", func() bool { return obs.String() == "alpha\n" })
+	testutil.WaitFor(t, "the observer to see alpha", func() bool { return obs.String() == "alpha\n" })
 	stopA()
 	if code := <-aDone; code != exitOK {
 		t.Errorf("alpha exited %d: %s", code, a.String())
 	}
-	waitFor(t, ctx, "beta to lead", func() bool { return strings.HasSuffix(b.String(), "\nbeta\n") })
-	waitFor(t, ctx, "the observer to see beta", func() bool { return obs.String() == "alpha\nbeta\n" })
+	testutil.WaitFor(t, "beta to lead", func() bool { return strings.HasSuffix(b.String(), "\nbeta\n") })
+	testutil.WaitFor(t, "the observer to see beta", func() bool { return obs.String() == "alpha\nbeta\n" })
 	stopB()
 	stopObs()
 	if code := <-bDone; code != exitOK {
@@ -218,19 +220,4 @@ func TestElectCommand(t *testing.T) {
 		{name: "bad ttl", args: []string{"elect", "--ttl", "-1s", "sched", "x"}, wantCode: exitUsage},
 		{name: "no candidate left", args: []string{"scan", "--prefix", "sched/"}, wantStdout: str("")},
 	})
-}
-
-// waitFor polls cond every 10ms until it holds, failing the test when ctx
-// ends first.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }

@@ -68,8 +68,9 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) (engine.SnapshotMeta, er
 // hold a database already.
 // The stream is verified by restoring it into sm (a scratch state machine)
 // before the directory is initialised; a truncated or damaged backup is an
-// error wrapping ErrCorrupt and leaves nothing behind.
-func RestoreBackup(dir, clusterID string, id engine.NodeID, r io.Reader, sm StateMachine) (meta engine.SnapshotMeta, err error) {
+// error wrapping ErrCorrupt and leaves nothing behind. The log records no
+// identity: the caller records the node's (Config.ClusterID).
+func RestoreBackup(dir string, id engine.NodeID, r io.Reader, sm StateMachine) (meta engine.SnapshotMeta, err error) {
 	if !engine.ValidNodeID(id) {
 		return meta, fmt.Errorf("yggr: invalid node id %q", id)
 	}
@@ -120,7 +121,7 @@ func RestoreBackup(dir, clusterID string, id engine.NodeID, r io.Reader, sm Stat
 	if err != nil {
 		return meta, fmt.Errorf("%w: backup does not restore: %v", ErrCorrupt, err)
 	}
-	logs, err := raftlog.Open(dir, raftlog.Options{NodeID: string(id), ClusterID: clusterID})
+	logs, err := raftlog.Open(dir, raftlog.Options{NodeID: string(id)})
 	if err != nil {
 		return meta, err
 	}

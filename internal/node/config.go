@@ -19,12 +19,23 @@ type Config struct {
 	Dir string
 	// InMemory keeps the log in memory (tests only; nothing survives Close).
 	InMemory bool
-	// ClusterID is recorded in the log on first start; a mismatch later is
-	// an error.
+	// ClusterID names the cluster the node was created in. Neither it nor
+	// ID is recorded here: the caller keeps the node's identity (the root's
+	// dir/yggr.json). The log checks both against the identity record of a
+	// log an earlier release created (raftlog.Options.ClusterID).
 	ClusterID string
+	// FirstOpen says the caller has no record of this node's identity yet
+	// (raftlog.Options.FirstOpen): an existing log without one of its own
+	// is then refused.
+	FirstOpen bool
 	// Peers are the voters of a new cluster and their addresses, this node
 	// included. Empty with Join set: the node waits to be added.
 	Peers map[engine.NodeID]string
+	// Voters, if set, are the voters of a new cluster instead of Peers'
+	// IDs. A restarted node needs them: its log holds no membership until
+	// a config entry or a snapshot, so its voters are still the bootstrap
+	// ones, while Peers may name only the addresses known now.
+	Voters []engine.NodeID
 	// Join starts the node without a configuration: it never campaigns
 	// until a leader adds it.
 	Join bool

@@ -138,7 +138,7 @@ func start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.logs, err = raftlog.Open(cfg.Dir, raftlog.Options{
-		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), NoSync: cfg.NoSync,
+		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), FirstOpen: cfg.FirstOpen, NoSync: cfg.NoSync,
 		OnFail: n.setFatal, // a failed checkpoint stops the node at once, not at its next write
 	})
 	if err != nil {
@@ -205,9 +205,12 @@ func start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// bootstrapVoters are the voters of a new cluster: the configured peers,
-// or this node alone.
+// bootstrapVoters are the voters of a new cluster: Config.Voters, else
+// the configured peers, or this node alone.
 func (n *Node) bootstrapVoters() []engine.NodeID {
+	if len(n.cfg.Voters) > 0 {
+		return slices.Sorted(slices.Values(n.cfg.Voters))
+	}
 	if len(n.cfg.Peers) == 0 {
 		return []engine.NodeID{n.cfg.ID}
 	}
