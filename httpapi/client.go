@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -111,6 +112,9 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 		// per host), a closed loop of more callers dials and tears down a
 		// TCP connection for nearly every request.
 		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 0, clientMaxIdlePerHost
+		// The server never compresses: no Accept-Encoding header for it
+		// to parse on every request.
+		tr.DisableCompression = true
 		if opts.TLS != nil {
 			tr.TLSClientConfig = opts.TLS.Clone()
 		}
@@ -309,14 +313,43 @@ func (c *Client) call(ctx context.Context, req request, out any) error {
 	if out == nil {
 		return nil
 	}
+	if p, ok := out.(*PutResponse); ok && parsePutResponse(body, p) {
+		return nil
+	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("httpapi: decoding the answer to %s %s: %v", req.method, req.path, err)
 	}
 	return nil
 }
 
+// parsePutResponse decodes body into p if it is exactly what the server
+// writes for a PUT ({"index":N} and a newline), and reports whether it
+// was; anything else is left to encoding/json.
+func parsePutResponse(body []byte, p *PutResponse) bool {
+	digits, ok := bytes.CutPrefix(body, []byte(`{"index":`))
+	if !ok {
+		return false
+	}
+	digits, ok = bytes.CutSuffix(digits, []byte("}\n"))
+	if !ok || len(digits) == 0 || len(digits) > 20 {
+		return false
+	}
+	var n uint64
+	for _, d := range digits {
+		if d < '0' || d > '9' || (n == 0 && d == '0' && len(digits) > 1) {
+			return false
+		}
+		if n > (math.MaxUint64-uint64(d-'0'))/10 {
+			return false
+		}
+		n = n*10 + uint64(d-'0')
+	}
+	p.Index = n
+	return true
+}
+
 func readBody(resp *http.Response) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	body, err := readAllSized(io.LimitReader(resp.Body, maxResponseBytes+1), resp.ContentLength)
 	if err != nil {
 		if cause := context.Cause(resp.Request.Context()); errors.Is(cause, errAttemptTimeout) {
 			return nil, cause
@@ -327,6 +360,29 @@ func readBody(resp *http.Response) ([]byte, error) {
 		return nil, fmt.Errorf("httpapi: response larger than %d bytes", maxResponseBytes)
 	}
 	return body, nil
+}
+
+// readAllSized is io.ReadAll with a first buffer for size bytes (when
+// known, -1 otherwise, and up to 64 KiB), one byte more so that the end is
+// seen without growing it.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > 64<<10 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // jsonBody marshals one of this package's request structs, which cannot

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -223,28 +222,10 @@ func (h *handler) deleteKey(ctx context.Context, w http.ResponseWriter, r *http.
 	writeJSONBody(w, http.StatusOK, appendDeleteResponse(make([]byte, 0, 48), DeleteResponse{Index: index, Deleted: deleted}))
 }
 
-// readValue reads a PUT's body, at most limit bytes, as io.ReadAll does
-// but into a buffer sized by the Content-Length (one byte more, so that
-// the end is seen without growing it), not grown from 512 bytes.
+// readValue reads a PUT's body, at most limit bytes, into a buffer sized
+// by its Content-Length (see readAllSized), not grown from 512 bytes.
 func readValue(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	if r.ContentLength < 0 {
-		return io.ReadAll(body)
-	}
-	b := make([]byte, 0, min(r.ContentLength, limit)+1)
-	for {
-		n, err := body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
+	return readAllSized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 }
 
 // appendPutResponse appends p as JSON with writeJSON's newline, byte for
