@@ -149,14 +149,24 @@ type request struct {
 // response is an answered request; Close releases it.
 type response struct {
 	*http.Response
-	timer  *time.Timer
-	cancel context.CancelFunc
+	timer  *time.Timer        // nil: the attempt has no timer of its own
+	cancel context.CancelFunc // nil with timer
 }
 
 func (r *response) Close() {
 	r.Body.Close()
-	r.timer.Stop()
-	r.cancel()
+	r.stopTimer()
+	if r.cancel != nil {
+		r.cancel()
+	}
+}
+
+// stopTimer stops the attempt's timer: a stream runs for as long as its
+// ctx allows.
+func (r *response) stopTimer() {
+	if r.timer != nil {
+		r.timer.Stop()
+	}
 }
 
 // errAttemptTimeout cancels an attempt that outlived the client's Timeout.
@@ -247,13 +257,21 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, req request) (*resp
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()
 	}
-	actx, cancel := context.WithCancelCause(ctx)
-	timeout := c.timeout
-	if req.blocking {
-		timeout = 1<<63 - 1 // bounded by ctx alone
+	// The attempt gets its own timer, which cancels it with
+	// errAttemptTimeout, unless ctx ends first anyway: a blocking request,
+	// or a ctx whose deadline comes no later than the timer would fire
+	// (saving a context, a timer and their bookkeeping per request).
+	actx, timer, cancel := ctx, (*time.Timer)(nil), context.CancelCauseFunc(nil)
+	if dl, ok := ctx.Deadline(); !req.blocking && (!ok || time.Until(dl) > c.timeout) {
+		actx, cancel = context.WithCancelCause(ctx)
+		timer = time.AfterFunc(c.timeout, func() { cancel(errAttemptTimeout) })
 	}
-	timer := time.AfterFunc(timeout, func() { cancel(errAttemptTimeout) })
-	stop := func() { timer.Stop(); cancel(nil) }
+	stop := func() {
+		if timer != nil {
+			timer.Stop()
+			cancel(nil)
+		}
+	}
 	var body io.Reader
 	if req.body != nil {
 		body = bytes.NewReader(req.body)
@@ -279,7 +297,11 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, req request) (*resp
 		}
 		return nil, err
 	}
-	return &response{Response: resp, timer: timer, cancel: func() { cancel(nil) }}, nil
+	r := &response{Response: resp, timer: timer}
+	if timer != nil {
+		r.cancel = func() { cancel(nil) }
+	}
+	return r, nil
 }
 
 // readAPIError turns a non-2xx response into an *APIError.
@@ -551,7 +573,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, err
 	}
 	defer resp.Close()
-	resp.timer.Stop() // the backup streams for as long as ctx allows
+	resp.stopTimer() // the backup streams for as long as ctx allows
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
 		return n, fmt.Errorf("httpapi: backup cut short after %d bytes: %w", n, err)
