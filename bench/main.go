@@ -192,6 +192,9 @@ func child(f flags) error {
 	case "etcd":
 		sys, err = startEtcd(ctx, root)
 	case sysServe, sysServeHTTP:
+		if f.cpuprofile != "" {
+			serveCPUProfile = f.cpuprofile + "." + f.childSys
+		}
 		sys, err = startServe(ctx, f.childSys, f.yggrBin, root)
 	case sysEtcdServer:
 		sys, err = startEtcdServer(ctx, f.etcdBin, root)

@@ -37,6 +37,11 @@ const (
 	serveCtlTimeout   = time.Second      // one status or readiness request
 )
 
+// serveCPUProfile, when not empty, makes every `yggr serve` process write
+// a CPU profile of its run to serveCPUProfile + "." + its ID (the bench's
+// -cpuprofile, for the yggr-serve systems).
+var serveCPUProfile string
+
 // serveSys is a three-node cluster of real `yggr serve` processes on
 // loopback, each with its own data directory, HTTP and Raft (QUIC) port,
 // the same --peers and a generated --cluster-secret, and --lease so that
@@ -155,6 +160,9 @@ func startServe(ctx context.Context, name, bin, root string) (*serveSys, error) 
 			args: []string{"serve", "--id", id, "--dir", filepath.Join(root, id), "--http-addr", httpAddrs[i],
 				"--raft-addr", raftAddrs[i], "--peers", strings.Join(peers, ","), "--cluster-secret", hex.EncodeToString(secret),
 				"--lease", "--log-level", "warn"}}
+		if serveCPUProfile != "" {
+			s.nodes[i].args = append(s.nodes[i].args, "--cpuprofile", serveCPUProfile+"."+id)
+		}
 	}
 	fail := func(err error) (*serveSys, error) {
 		return nil, errors.Join(err, s.Close())

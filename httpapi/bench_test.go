@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"sync/atomic"
@@ -78,6 +79,23 @@ func BenchmarkClientParallel(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := c.Put(ctx, fmt.Appendf(nil, "p%08d", seq.Add(1)), value); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	// put-deadline: each call under its own 10s deadline, as the bench's
+	// load generator sends them.
+	b.Run("put-deadline", func(b *testing.B) {
+		b.SetParallelism(32)
+		defer reportCPU(b)()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				_, err := c.Put(octx, fmt.Appendf(nil, "p%08d", seq.Add(1)), value)
+				cancel()
+				if err != nil {
 					b.Error(err)
 					return
 				}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -111,6 +112,9 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 		// per host), a closed loop of more callers dials and tears down a
 		// TCP connection for nearly every request.
 		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 0, clientMaxIdlePerHost
+		// The server never compresses: no Accept-Encoding header for it
+		// to parse on every request.
+		tr.DisableCompression = true
 		if opts.TLS != nil {
 			tr.TLSClientConfig = opts.TLS.Clone()
 		}
@@ -145,14 +149,24 @@ type request struct {
 // response is an answered request; Close releases it.
 type response struct {
 	*http.Response
-	timer  *time.Timer
-	cancel context.CancelFunc
+	timer  *time.Timer        // nil: the attempt has no timer of its own
+	cancel context.CancelFunc // nil with timer
 }
 
 func (r *response) Close() {
 	r.Body.Close()
-	r.timer.Stop()
-	r.cancel()
+	r.stopTimer()
+	if r.cancel != nil {
+		r.cancel()
+	}
+}
+
+// stopTimer stops the attempt's timer: a stream runs for as long as its
+// ctx allows.
+func (r *response) stopTimer() {
+	if r.timer != nil {
+		r.timer.Stop()
+	}
 }
 
 // errAttemptTimeout cancels an attempt that outlived the client's Timeout.
@@ -243,13 +257,21 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, req request) (*resp
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()
 	}
-	actx, cancel := context.WithCancelCause(ctx)
-	timeout := c.timeout
-	if req.blocking {
-		timeout = 1<<63 - 1 // bounded by ctx alone
+	// The attempt gets its own timer, which cancels it with
+	// errAttemptTimeout, unless ctx ends first anyway: a blocking request,
+	// or a ctx whose deadline comes no later than the timer would fire
+	// (saving a context, a timer and their bookkeeping per request).
+	actx, timer, cancel := ctx, (*time.Timer)(nil), context.CancelCauseFunc(nil)
+	if dl, ok := ctx.Deadline(); !req.blocking && (!ok || time.Until(dl) > c.timeout) {
+		actx, cancel = context.WithCancelCause(ctx)
+		timer = time.AfterFunc(c.timeout, func() { cancel(errAttemptTimeout) })
 	}
-	timer := time.AfterFunc(timeout, func() { cancel(errAttemptTimeout) })
-	stop := func() { timer.Stop(); cancel(nil) }
+	stop := func() {
+		if timer != nil {
+			timer.Stop()
+			cancel(nil)
+		}
+	}
 	var body io.Reader
 	if req.body != nil {
 		body = bytes.NewReader(req.body)
@@ -275,7 +297,11 @@ func (c *Client) attempt(ctx context.Context, base *url.URL, req request) (*resp
 		}
 		return nil, err
 	}
-	return &response{Response: resp, timer: timer, cancel: func() { cancel(nil) }}, nil
+	r := &response{Response: resp, timer: timer}
+	if timer != nil {
+		r.cancel = func() { cancel(nil) }
+	}
+	return r, nil
 }
 
 // readAPIError turns a non-2xx response into an *APIError.
@@ -309,14 +335,43 @@ func (c *Client) call(ctx context.Context, req request, out any) error {
 	if out == nil {
 		return nil
 	}
+	if p, ok := out.(*PutResponse); ok && parsePutResponse(body, p) {
+		return nil
+	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("httpapi: decoding the answer to %s %s: %v", req.method, req.path, err)
 	}
 	return nil
 }
 
+// parsePutResponse decodes body into p if it is exactly what the server
+// writes for a PUT ({"index":N} and a newline), and reports whether it
+// was; anything else is left to encoding/json.
+func parsePutResponse(body []byte, p *PutResponse) bool {
+	digits, ok := bytes.CutPrefix(body, []byte(`{"index":`))
+	if !ok {
+		return false
+	}
+	digits, ok = bytes.CutSuffix(digits, []byte("}\n"))
+	if !ok || len(digits) == 0 || len(digits) > 20 {
+		return false
+	}
+	var n uint64
+	for _, d := range digits {
+		if d < '0' || d > '9' || (n == 0 && d == '0' && len(digits) > 1) {
+			return false
+		}
+		if n > (math.MaxUint64-uint64(d-'0'))/10 {
+			return false
+		}
+		n = n*10 + uint64(d-'0')
+	}
+	p.Index = n
+	return true
+}
+
 func readBody(resp *http.Response) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	body, err := readAllSized(io.LimitReader(resp.Body, maxResponseBytes+1), resp.ContentLength)
 	if err != nil {
 		if cause := context.Cause(resp.Request.Context()); errors.Is(cause, errAttemptTimeout) {
 			return nil, cause
@@ -327,6 +382,29 @@ func readBody(resp *http.Response) ([]byte, error) {
 		return nil, fmt.Errorf("httpapi: response larger than %d bytes", maxResponseBytes)
 	}
 	return body, nil
+}
+
+// readAllSized is io.ReadAll with a first buffer for size bytes (when
+// known, -1 otherwise, and up to 64 KiB), one byte more so that the end is
+// seen without growing it.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > 64<<10 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // jsonBody marshals one of this package's request structs, which cannot
@@ -495,7 +573,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, err
 	}
 	defer resp.Close()
-	resp.timer.Stop() // the backup streams for as long as ctx allows
+	resp.stopTimer() // the backup streams for as long as ctx allows
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
 		return n, fmt.Errorf("httpapi: backup cut short after %d bytes: %w", n, err)

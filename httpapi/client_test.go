@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -374,5 +375,45 @@ func TestAPIErrorIs(t *testing.T) {
 	}
 	if status, code := classify(errors.New("something else")); status != 500 || code != CodeInternal {
 		t.Errorf("unknown error → %d %s, want 500 internal", status, code)
+	}
+}
+
+// TestClientCtxDeadlineBeforeTimeout: an attempt whose ctx ends before
+// ClientOptions.Timeout would has no timer of its own; the call ends with
+// ctx's error, and a stream (a watch, a backup) runs as long as ctx
+// allows without one.
+func TestClientCtxDeadlineBeforeTimeout(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	c := newClient(t, []string{slow.URL}, ClientOptions{Timeout: time.Hour})
+	ctx, cancel := context.WithTimeout(testCtx(t), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := c.Put(ctx, []byte("k"), []byte("v")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Put past ctx's deadline: err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Put returned after %v, want about 50ms", d)
+	}
+
+	db := openDB(t)
+	srv := serve(t, db, Options{})
+	c = newClient(t, []string{srv.URL}, ClientOptions{Timeout: time.Hour})
+	ctx = testCtx(t) // 30s: before the Timeout
+	put(t, db, "p/a", "1")
+	got, err := collect(c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), WatchOptions{From: 1}), 1)
+	if err != nil || len(got) != 1 || string(got[0].Events[0].Item.Key) != "p/a" {
+		t.Errorf("watch under a ctx deadline: %+v, %v; want the put of p/a", got, err)
+	}
+	var buf bytes.Buffer
+	if n, err := c.Backup(ctx, &buf); err != nil || n == 0 {
+		t.Errorf("backup under a ctx deadline: %d bytes, %v", n, err)
 	}
 }

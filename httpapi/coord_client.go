@@ -115,7 +115,7 @@ func (c *Client) Observe(ctx context.Context, name string) iter.Seq2[ElectionLea
 			return
 		}
 		defer resp.Close()
-		resp.timer.Stop() // a stream: ctx bounds it
+		resp.stopTimer() // a stream: ctx bounds it
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 0, 64<<10), 2*maxCoordBodySize)
 		for sc.Scan() {

@@ -211,9 +211,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		body = []byte(`{"error":{"code":"internal","message":"httpapi: encoding the response failed"}}`)
 	}
-	body = append(body, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	writeJSONBody(w, status, append(body, '\n'))
+}
+
+// Header values set on every JSON answer, shared (net/http only reads
+// them).
+var (
+	contentTypeJSON   = []string{"application/json"}
+	contentTypeOctets = []string{"application/octet-stream"}
+	noSniff           = []string{"nosniff"}
+)
+
+// writeJSONBody writes body, JSON ending in a newline, as writeJSON does.
+func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
+	hd := w.Header()
+	hd["Content-Type"] = contentTypeJSON
+	hd["X-Content-Type-Options"] = noSniff
 	w.WriteHeader(status)
 	w.Write(body)
 }

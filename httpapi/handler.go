@@ -237,29 +237,34 @@ const (
 	kvRouteDelete = "DELETE /v1/kv/{key}"
 )
 
+// kvFunc serves a single-key route: key is taken from the path, and ctx
+// (r's context bounded by RequestTimeout) is the request's context.
+type kvFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, key []byte)
+
 // kvHandler returns the single-key handler of method and its route name,
 // or nil: the hot path that skips ServeMux (HEAD, and methods no
 // single-key route has, take ServeMux's path and its 405 answer).
-func (h *handler) kvHandler(method string) (http.HandlerFunc, string) {
+func (h *handler) kvHandler(method string) (kvFunc, string) {
 	switch method {
 	case http.MethodGet:
-		return h.get, kvRouteGet
+		return h.getKey, kvRouteGet
 	case http.MethodPut:
-		return h.put, kvRoutePut
+		return h.putKey, kvRoutePut
 	case http.MethodDelete:
-		return h.delete, kvRouteDelete
+		return h.deleteKey, kvRouteDelete
 	}
 	return nil, ""
 }
 
 // serveKV serves a single-key request (GET, PUT, DELETE /v1/kv/{key}) as
-// ServeHTTP would through ServeMux, with one request copy: the key goes
-// into the context beside the RequestTimeout.
-func (h *handler) serveKV(w *statusWriter, r *http.Request, hf http.HandlerFunc, key []byte) {
+// ServeHTTP would through ServeMux, without copying the request: the
+// handler gets the key and the context bounded by RequestTimeout as
+// arguments.
+func (h *handler) serveKV(w *statusWriter, r *http.Request, hf kvFunc, key []byte) {
 	limitBody(w.ResponseWriter, r, h.opts.RequestTimeout)
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), keyCtxKey{}, key), h.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
 	defer cancel()
-	hf(w, r.WithContext(ctx))
+	hf(ctx, w, r, key)
 }
 
 // escapedPath returns r's path as sent (escaped).

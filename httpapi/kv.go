@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"bytes"
-	"io"
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -52,21 +52,29 @@ const (
 	HeaderVersion     = "X-Yggr-Version"      // the item's version
 )
 
-// key returns the request's key (see routeKey), checked against the limits.
-func (h *handler) key(r *http.Request) ([]byte, error) {
+// routedKey returns the key routeKey put into r's context.
+func routedKey(r *http.Request) []byte {
 	key, _ := r.Context().Value(keyCtxKey{}).([]byte)
+	return key
+}
+
+// checkKey checks a request's key against the limits.
+func (h *handler) checkKey(key []byte) error {
 	if len(key) == 0 {
-		return nil, errBadRequest("empty key")
+		return errBadRequest("empty key")
 	}
 	if len(key) > h.opts.Limits.MaxKeyBytes {
-		return nil, errTooLarge("key is %d bytes, limit %d", len(key), h.opts.Limits.MaxKeyBytes)
+		return errTooLarge("key is %d bytes, limit %d", len(key), h.opts.Limits.MaxKeyBytes)
 	}
-	return key, nil
+	return nil
 }
 
 // query parses the query string strictly: malformed percent-encoding,
 // repeated and unknown parameters are errors.
 func query(r *http.Request, allowed ...string) (url.Values, error) {
+	if r.URL.RawQuery == "" {
+		return nil, nil
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, errBadRequest("malformed query: %v", err)
@@ -97,6 +105,9 @@ func checkParams(q url.Values, allowed ...string) error {
 // parseReadQuery parses the query of a read: consistency and min_index, the
 // read options, beside the route's own parameters.
 func parseReadQuery(r *http.Request, allowed ...string) (url.Values, []yggr.ReadOption, error) {
+	if r.URL.RawQuery == "" {
+		return nil, nil, nil
+	}
 	q, err := query(r, append([]string{"consistency", "min_index"}, allowed...)...)
 	if err != nil {
 		return nil, nil, err
@@ -127,8 +138,11 @@ func readOptions(q url.Values) ([]yggr.ReadOption, error) {
 }
 
 func (h *handler) put(w http.ResponseWriter, r *http.Request) {
-	key, err := h.key(r)
-	if err != nil {
+	h.putKey(r.Context(), w, r, routedKey(r))
+}
+
+func (h *handler) putKey(ctx context.Context, w http.ResponseWriter, r *http.Request, key []byte) {
+	if err := h.checkKey(key); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -149,22 +163,25 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errTooLarge("value is %d bytes, limit %d", r.ContentLength, limit))
 		return
 	}
-	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	value, err := readValue(w, r, limit)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	res, err := h.db.Txn(r.Context(), yggr.Txn{Then: []yggr.Request{{Op: yggr.OpPut, Key: key, Value: value, Lease: uint64(lease)}}})
+	res, err := h.db.Txn(ctx, yggr.Txn{Then: []yggr.Request{{Op: yggr.OpPut, Key: key, Value: value, Lease: uint64(lease)}}})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, PutResponse{Index: res.Index})
+	writeJSONBody(w, http.StatusOK, appendPutResponse(make([]byte, 0, 32), PutResponse{Index: res.Index}))
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
-	key, err := h.key(r)
-	if err != nil {
+	h.getKey(r.Context(), w, r, routedKey(r))
+}
+
+func (h *handler) getKey(ctx context.Context, w http.ResponseWriter, r *http.Request, key []byte) {
+	if err := h.checkKey(key); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -173,13 +190,13 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	it, err := h.db.GetItem(r.Context(), key, opts...)
+	it, err := h.db.GetItem(ctx, key, opts...)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	hd := w.Header()
-	hd.Set("Content-Type", "application/octet-stream")
+	hd["Content-Type"] = contentTypeOctets
 	hd.Set("Content-Length", strconv.Itoa(len(it.Value)))
 	hd.Set(HeaderIndex, strconv.FormatUint(it.ModIndex, 10))
 	hd.Set(HeaderCreateIndex, strconv.FormatUint(it.CreateIndex, 10))
@@ -189,17 +206,43 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
-	key, err := h.key(r)
+	h.deleteKey(r.Context(), w, r, routedKey(r))
+}
+
+func (h *handler) deleteKey(ctx context.Context, w http.ResponseWriter, r *http.Request, key []byte) {
+	if err := h.checkKey(key); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	index, deleted, err := h.db.DeleteIndex(ctx, key)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	index, deleted, err := h.db.DeleteIndex(r.Context(), key)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, DeleteResponse{Index: index, Deleted: deleted})
+	writeJSONBody(w, http.StatusOK, appendDeleteResponse(make([]byte, 0, 48), DeleteResponse{Index: index, Deleted: deleted}))
+}
+
+// readValue reads a PUT's body, at most limit bytes, into a buffer sized
+// by its Content-Length (see readAllSized), not grown from 512 bytes.
+func readValue(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	return readAllSized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
+}
+
+// appendPutResponse appends p as JSON with writeJSON's newline, byte for
+// byte what json.Marshal gives (the hot path: no reflection).
+func appendPutResponse(b []byte, p PutResponse) []byte {
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, p.Index, 10)
+	return append(b, "}\n"...)
+}
+
+// appendDeleteResponse appends d as appendPutResponse does.
+func appendDeleteResponse(b []byte, d DeleteResponse) []byte {
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, d.Index, 10)
+	b = append(b, `,"deleted":`...)
+	b = strconv.AppendBool(b, d.Deleted)
+	return append(b, "}\n"...)
 }
 
 // scanRange combines prefix, start and end (empty: unbounded) into one

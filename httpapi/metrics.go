@@ -4,7 +4,9 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -170,6 +172,31 @@ func promBuckets(h yggr.Histogram) (uint64, float64, map[float64]uint64) {
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// kvOK caches the series of the single-key routes' 200 answers, by
+	// kvRouteIndex, once first used: the hot path skips WithLabelValues
+	// (hashing the labels, a map lookup under a lock, the code's string).
+	kvOK [3]atomic.Pointer[routeSeries]
+}
+
+// routeSeries is the request counter and latency histogram of one route
+// and status.
+type routeSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// kvRouteIndex returns the index in httpMetrics.kvOK of a single-key
+// route's name, or -1.
+func kvRouteIndex(route string) int {
+	switch route {
+	case kvRouteGet:
+		return 0
+	case kvRoutePut:
+		return 1
+	case kvRouteDelete:
+		return 2
+	}
+	return -1
 }
 
 func registerHTTPMetrics(reg *prometheus.Registry, logger *slog.Logger) *httpMetrics {
@@ -204,6 +231,16 @@ func register[C prometheus.Collector](reg *prometheus.Registry, c C, logger *slo
 }
 
 func (m *httpMetrics) observe(route string, code int, d time.Duration) {
+	if i := kvRouteIndex(route); i >= 0 && code == http.StatusOK {
+		s := m.kvOK[i].Load()
+		if s == nil { // two first requests at once store the same series
+			s = &routeSeries{requests: m.requests.WithLabelValues(route, "200"), latency: m.latency.WithLabelValues(route)}
+			m.kvOK[i].Store(s)
+		}
+		s.requests.Inc()
+		s.latency.Observe(d.Seconds())
+		return
+	}
 	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }

@@ -183,7 +183,7 @@ func (s *watchStream) attempt(ctx context.Context, i int) error {
 	if resp.StatusCode != http.StatusOK {
 		return s.refused(resp.Response)
 	}
-	resp.timer.Stop() // the stream runs for as long as ctx allows
+	resp.stopTimer() // the stream runs for as long as ctx allows
 	s.c.mu.Lock()
 	s.c.preferred = i
 	s.c.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -49,6 +50,7 @@ type serveCmd struct {
 	MemoryLimit    byteSize      `name:"memory-limit" help:"Soft limit on the process's memory, as GOMEMLIMIT (e.g. 512MiB, 2GiB): the garbage collector works harder as the heap nears it. 0: GOMEMLIMIT's value, or none." default:"0"`
 	WatchHistory   uint64        `name:"watch-history" help:"Revisions of history a watch can start from, kept below the newest snapshot on disk (0: back to the older of the two newest snapshots)." default:"0"`
 	MaxWatchers    int           `name:"max-watchers" help:"Most watch streams served at once; more get 503 busy (0: 1000)." default:"0"`
+	CPUProfile     string        `name:"cpuprofile" hidden:"" help:"Write a CPU profile of the whole run (until shutdown) to this file (profiling the server under load)." type:"path" placeholder:"FILE"`
 }
 
 // Help is the detailed help with examples.
@@ -103,6 +105,13 @@ func (c *serveCmd) Run(e *env) error {
 	}
 	if c.MaxConns < 1 || c.IdleTimeout < 0 {
 		return usagef("--http-max-conns must be ≥ 1 and --http-idle-timeout ≥ 0")
+	}
+	if c.CPUProfile != "" {
+		stop, err := startCPUProfile(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	// Listen first, so a taken port fails before the database opens.
 	ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -509,4 +518,21 @@ func newLogger(e *env, format, level string) (*slog.Logger, error) {
 // HTTP layer alike (zero fields take the defaults).
 func (c *serveCmd) limits() yggr.Limits {
 	return yggr.Limits{MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes}
+}
+
+// startCPUProfile starts writing a CPU profile to path (--cpuprofile) and
+// returns the function that ends it.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("serve: --cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("serve: --cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -327,3 +327,33 @@ func TestServeLimits(t *testing.T) {
 		{name: "unchanged", args: []string{"get", "k"}, wantStdout: str(strings.Repeat("v", 16))},
 	})
 }
+
+// TestServeCPUProfile: the hidden --cpuprofile flag writes a CPU profile
+// (gzip-compressed protobuf) covering the run, complete once serve stops.
+func TestServeCPUProfile(t *testing.T) {
+	t.Parallel()
+	https, err := freeAddrs("tcp", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd := t.TempDir()
+	prof := filepath.Join(wd, "cpu.prof")
+	n := &localNode{id: "n1", httpAddr: https[0], exe: yggrBin, workDir: wd, logPath: filepath.Join(wd, "n1.log"),
+		args: []string{"serve", "--http-addr", https[0], "--cpuprofile", prof}}
+	if err := n.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.kill() })
+	waitReady(t, n, 20*time.Second)
+	runSteps(t, n.httpAddr, []step{{name: "put", args: []string{"put", "k", "v"}, wantStdout: str("OK\n")}})
+	if err := n.stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("--cpuprofile wrote %d bytes not starting with the gzip magic: %q", len(b), b[:min(len(b), 16)])
+	}
+}
