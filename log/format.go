@@ -46,6 +46,8 @@ const (
 	kindSnapshot   byte = 's'
 	kindIdentity   byte = 'i'
 	kindCheckpoint byte = 'c'
+	// kindFlush is a key written and dropped at once (gc.go): no record.
+	kindFlush byte = 'x'
 
 	// formatVersion is the version of the records this code writes: the
 	// first byte of every Badger value and of every WAL segment's header.
