@@ -217,7 +217,7 @@ func TestFootprintSteady(t *testing.T) {
 // node: a snapshot and Compact whenever the log above the snapshot passes
 // 64 MiB (the engine's MaxLogBytes), keeping 1000 entries below it. It
 // logs the resident memory of the value log's mappings and the size on
-// disk along the way.
+// disk. YGGR_LOG_FOOTPRINT_ENTRIES sets another number of entries.
 func TestFootprintNodeLoad(t *testing.T) {
 	footprintEnabled(t)
 	dir := t.TempDir()
@@ -226,7 +226,11 @@ func TestFootprintNodeLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const total, entryBytes, maxLog, keep = 10_000, 15_000, 64 << 20, 1000
+	const entryBytes, maxLog, keep = 15_000, 64 << 20, 1000
+	total := uint64(10_000) // YGGR_LOG_FOOTPRINT_ENTRIES overrides
+	if n, err := strconv.ParseUint(os.Getenv("YGGR_LOG_FOOTPRINT_ENTRIES"), 10, 64); err == nil && n > 0 {
+		total = n
+	}
 	data := make([]byte, entryBytes)
 	var peak int64
 	start := time.Now()
