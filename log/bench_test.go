@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -128,6 +129,50 @@ func BenchmarkFileAppend(b *testing.B) {
 				}
 			}
 			reportEntries(b, n)
+		})
+	}
+}
+
+// BenchmarkEntriesFromBadger reads 100k checkpointed entries of 200 bytes
+// (a node's log after 100k single puts) from Badger: all at once, as Load
+// does at Open, and in reads of at most 1 MiB, as a leader sending them to
+// a follower that is behind.
+func BenchmarkEntriesFromBadger(b *testing.B) {
+	const n, size = 100_000, 200
+	s, err := Open(b.TempDir(), Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	data := make([]byte, size)
+	for next := uint64(1); next <= n; next += 1000 {
+		es := make([]engine.Entry, 1000)
+		for i := range es {
+			es[i] = engine.Entry{Term: 1, Index: next + uint64(i), Data: data}
+		}
+		if err := s.Write(Batch{Entries: es}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Checkpoint(); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name     string
+		maxBytes uint64
+	}{{"all", math.MaxUint64}, {"1MiB", 1 << 20}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(n * size)
+			b.ReportAllocs()
+			for range b.N {
+				for lo := uint64(1); lo <= n; {
+					es, err := s.Entries(lo, n+1, bc.maxBytes)
+					if err != nil || len(es) == 0 {
+						b.Fatalf("Entries(%d): %d entries, %v", lo, len(es), err)
+					}
+					lo += uint64(len(es))
+				}
+			}
 		})
 	}
 }

@@ -146,6 +146,7 @@ func (s *Store) checkpointOnce() error {
 	}
 	compacted := len(dels) > 0
 	if compacted {
+		s.deletesToFlush = true
 		s.kickGC()
 	}
 

@@ -211,3 +211,70 @@ func TestFootprintSteady(t *testing.T) {
 		}
 	}
 }
+
+// TestFootprintNodeLoad writes the log of issue 15's workload (1M keys as
+// 10k transactions of 100 puts: 10k entries of about 15 KB) like a running
+// node: a snapshot and Compact whenever the log above the snapshot passes
+// 64 MiB (the engine's MaxLogBytes), keeping 1000 entries below it. It
+// logs the resident memory of the value log's mappings and the size on
+// disk. YGGR_LOG_FOOTPRINT_ENTRIES sets another number of entries.
+func TestFootprintNodeLoad(t *testing.T) {
+	footprintEnabled(t)
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const entryBytes, maxLog, keep = 15_000, 64 << 20, 1000
+	total := uint64(10_000) // YGGR_LOG_FOOTPRINT_ENTRIES overrides
+	if n, err := strconv.ParseUint(os.Getenv("YGGR_LOG_FOOTPRINT_ENTRIES"), 10, 64); err == nil && n > 0 {
+		total = n
+	}
+	data := make([]byte, entryBytes)
+	var peak int64
+	start := time.Now()
+	snap := uint64(0)
+	for next := uint64(1); next <= total; next++ {
+		if err := s.Write(Batch{Entries: []engine.Entry{{Term: 1, Index: next, Data: data}}}); err != nil {
+			t.Fatal(err)
+		}
+		if (next-snap)*entryBytes > maxLog {
+			snap = next
+			if err := s.SetSnapshot(engine.SnapshotMeta{Index: snap, Term: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Compact(snap - keep); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if next%500 == 0 {
+			peak = max(peak, mappedRSS(t, ".vlog"))
+		}
+	}
+	a, b := dirSize(t, dir)
+	t.Logf("%d entries of %d B in %v: value-log mappings resident %s at the end, %s at most (sampled); on disk apparent %s, allocated %s",
+		total, entryBytes, time.Since(start).Round(time.Millisecond), mib(mappedRSS(t, ".vlog")), mib(peak), mib(a), mib(b))
+}
+
+// mappedRSS returns the resident bytes of the process's mappings of files
+// whose names end in ext.
+func mappedRSS(t *testing.T, ext string) int64 {
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skip("no /proc/self/smaps")
+	}
+	var n int64
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-"):
+			in = len(f) >= 6 && strings.HasSuffix(f[len(f)-1], ext)
+		case in && len(f) >= 2 && f[0] == "Rss:":
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			n += kb << 10
+		}
+	}
+	return n
+}

@@ -52,6 +52,8 @@ const (
 	kindSnapshot   byte = 's'
 	kindIdentity   byte = 'i'
 	kindCheckpoint byte = 'c'
+	// kindFlush is a key written and dropped at once (gc.go): no record.
+	kindFlush byte = 'x'
 
 	// formatVersion is the version of the records this code writes: the
 	// first byte of every Badger value and of every WAL segment's header.
@@ -193,7 +195,7 @@ func readEntries(r *record.Reader, first uint64, n uint64, alias bool) []engine.
 		prevTerm = e.Term
 		if data := r.Bytes(int(size)); len(data) > 0 {
 			if alias {
-				e.Data = data
+				e.Data = data // capped at its length by Bytes: an append copies
 			} else {
 				e.Data = append([]byte(nil), data...)
 			}
@@ -224,12 +226,22 @@ func encodeRun(id runID, es []engine.Entry) []byte {
 // decodeRun decodes the value v of the run id. The entries' Data are fresh
 // copies.
 func decodeRun(id runID, v []byte) ([]engine.Entry, error) {
+	return decodeRunData(id, v, false)
+}
+
+// decodeRunAliased is decodeRun for a value the caller owns and gives up:
+// the entries' Data alias v, each capped at its length.
+func decodeRunAliased(id runID, v []byte) ([]engine.Entry, error) {
+	return decodeRunData(id, v, true)
+}
+
+func decodeRunData(id runID, v []byte, alias bool) ([]engine.Entry, error) {
 	body, err := unseal(id.key(), v)
 	if err != nil {
 		return nil, err
 	}
 	r := record.NewReader(body)
-	es := readEntries(r, id.first, id.last-id.first+1, false)
+	es := readEntries(r, id.first, id.last-id.first+1, alias)
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errRecord, err)
 	}

@@ -134,21 +134,33 @@ func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 // badgerEntries appends the entries [lo, hi) read from Badger's runs to
 // out, stopping before the one that would exceed maxBytes (never before the
 // first of all). It returns the new out and its total weight.
+//
+// One forward iterator walks the runs in key order (by first index), so a
+// read of consecutive runs costs one seek, not one per run; and the
+// entries of a run alias the one copy of its value made for them (each
+// Data capped at its length), rather than one copy each: reading 100k
+// entries of 200 B (Load after 100k single puts) went from 43 ms, 79 MiB
+// and 205k allocations to 21 ms, 40 MiB and 20k (BenchmarkEntriesFromBadger).
 func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64) ([]engine.Entry, uint64, error) {
 	var size uint64
 	for _, e := range out {
 		size += entryWeight(e)
 	}
+	if out == nil && maxBytes == math.MaxUint64 {
+		out = make([]engine.Entry, 0, min(hi-lo, 1<<16))
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRun}})
+		defer it.Close()
 		for want := lo; want < hi; {
-			r, v, err := findRun(txn, want)
+			r, v, err := runAt(txn, it, want)
 			if err != nil {
 				return err
 			}
 			if v == nil {
 				return s.corruptEntry(want, errors.New("missing"))
 			}
-			es, err := decodeRun(r, v)
+			es, err := decodeRunAliased(r, v)
 			if err != nil {
 				return s.corrupt(r.String(), err)
 			}
@@ -170,6 +182,36 @@ func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64) ([]en
 		return nil, 0, err
 	}
 	return out, size, nil
+}
+
+// runAt returns a run holding entry i and a copy of its value, or a nil
+// value if none does, using it, a forward iterator over the runs: the run
+// it is at when that holds i (the usual case when reading runs in order),
+// else the run that starts at i, else the one findRun finds. It leaves it
+// past the run returned. Any run that holds i will do (see findRun).
+func runAt(txn *badger.Txn, it *badger.Iterator, i uint64) (runID, []byte, error) {
+	for attempt := range 2 {
+		if attempt == 1 {
+			it.Seek(runID{i, 0, 0}.key())
+		}
+		if !it.Valid() {
+			continue
+		}
+		r, ok := parseRunKey(it.Item().Key())
+		if !ok {
+			return runID{}, nil, fmt.Errorf("%w: run key %x", errRecord, it.Item().Key())
+		}
+		if r.first <= i && i <= r.last {
+			v, err := it.Item().ValueCopy(nil)
+			it.Next()
+			return r, v, err
+		}
+	}
+	r, v, err := findRun(txn, i)
+	if err == nil && v != nil {
+		it.Seek(runID{r.last + 1, 0, 0}.key())
+	}
+	return r, v, err
 }
 
 // findRun returns a run holding entry i and its value, or a nil value if
@@ -205,7 +247,7 @@ func (s *Store) badgerTerm(i uint64) (uint64, error) {
 		if v == nil {
 			return s.corruptEntry(i, errors.New("missing"))
 		}
-		es, err := decodeRun(r, v)
+		es, err := decodeRunAliased(r, v)
 		if err != nil {
 			return s.corrupt(r.String(), err)
 		}

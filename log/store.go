@@ -93,6 +93,9 @@ type Options struct {
 	// maxRunBytes overrides the size of a run (tests use a small one to get
 	// many runs); zero is the default.
 	maxRunBytes int
+	// valueLogFileSize overrides Badger's value-log file size (tests use
+	// a small one to fill several files cheaply); zero is the default.
+	valueLogFileSize int64
 	// segmentBytes overrides the size of a write-ahead log segment (tests
 	// use a small one to switch segments often); zero is the default.
 	segmentBytes int64
@@ -153,6 +156,10 @@ type Store struct {
 	// checkpointsWaited counts them (space.go). Guarded by badgerMu.
 	checkpointWaiting bool
 	checkpointsWaited uint64
+	// deletesToFlush is set by a checkpoint that deleted runs, and
+	// cleared by the flushDeletes that makes Badger account for them
+	// (gc.go). Guarded by badgerMu.
+	deletesToFlush bool
 
 	mu       sync.RWMutex
 	closed   bool
@@ -298,7 +305,7 @@ func badgerOptions(dir string, opts Options, logger *slog.Logger) badger.Options
 		WithBlockCacheSize(blockCacheSize).
 		WithIndexCacheSize(indexCacheSize).
 		WithCompression(options.None).
-		WithValueLogFileSize(valueLogFileSize).
+		WithValueLogFileSize(cmp.Or(opts.valueLogFileSize, valueLogFileSize)).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2).

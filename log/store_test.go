@@ -1,8 +1,10 @@
 package log
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -770,5 +772,61 @@ func TestSnapshotAhead(t *testing.T) {
 	mustWrite(t, s, Batch{Entries: ents(1, 11, 11)})
 	if err := s.SetSnapshot(engine.SnapshotMeta{Index: 11, Term: 1}); err != nil {
 		t.Fatalf("SetSnapshot once the entry is durable: %v", err)
+	}
+}
+
+// TestEntriesAcrossRuns reads every range of a checkpointed log whose runs
+// overlap (duplicates of other generations holding the same entries, as
+// findRun allows below memFirst), from every start and with byte limits,
+// and checks the entries and that their Data can be appended to without
+// touching the next entry's.
+func TestEntriesAcrossRuns(t *testing.T) {
+	s := openDisk(t, t.TempDir(), Options{NoSync: true, GCInterval: -1, maxRunBytes: 200})
+	const n = 60
+	mustWrite(t, s, Batch{Entries: ents(1, 1, n)})
+	if err := s.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	// Duplicates: a longer run from the middle of one, a shorter one at a
+	// run's start, a single entry; same entries, other generations.
+	var ms []mutation
+	for _, d := range [][2]uint64{{7, 31}, {1, 2}, {40, 40}, {33, 59}} {
+		es := ents(1, d[0], d[1])
+		id := runOf(es, 1000+d[0])
+		ms = append(ms, set(id.key(), encodeRun(id, es)))
+	}
+	if err := s.commit(ms); err != nil {
+		t.Fatal(err)
+	}
+	want := ents(1, 1, n)
+	for lo := uint64(1); lo <= n; lo++ {
+		for _, maxBytes := range []uint64{1, 300, math.MaxUint64} {
+			got, err := s.Entries(lo, n+1, maxBytes)
+			if err != nil {
+				t.Fatalf("Entries(%d, %d, %d): %v", lo, n+1, maxBytes, err)
+			}
+			if len(got) == 0 || (maxBytes == math.MaxUint64 && uint64(len(got)) != n+1-lo) {
+				t.Fatalf("Entries(%d, %d, %d): %d entries", lo, n+1, maxBytes, len(got))
+			}
+			for i, e := range got {
+				w := want[lo-1+uint64(i)]
+				if e.Index != w.Index || e.Term != w.Term || !bytes.Equal(e.Data, w.Data) {
+					t.Fatalf("Entries(%d, %d, %d)[%d] = %v, want %v", lo, n+1, maxBytes, i, e, w)
+				}
+			}
+			for i := range got { // more than the header between two entries
+				got[i].Data = append(got[i].Data, make([]byte, 64)...)
+			}
+			for i, e := range got {
+				if w := want[lo-1+uint64(i)]; !bytes.Equal(e.Data[:len(e.Data)-64], w.Data) {
+					t.Fatalf("entry %d changed by an append to another's Data", e.Index)
+				}
+			}
+		}
+	}
+	for i := uint64(1); i <= n; i++ {
+		if term, err := s.Term(i); err != nil || term != 1 {
+			t.Fatalf("Term(%d) = %d, %v", i, term, err)
+		}
 	}
 }
