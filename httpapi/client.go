@@ -59,6 +59,16 @@ const clientMaxIdlePerHost = 1024
 // a POST whose connection broke after it was sent returns the transport
 // error (its outcome is unknown).
 //
+// The client does not retry leader changes itself: the node that receives
+// a request follows the leader, across elections, until its request
+// timeout ends or its runtime's attempt bound is spent (64 leader changes
+// or ticks; see internal/node/route.go). So a POST answered
+// no_leader or not_leader is never sent to that endpoint again; it goes
+// once to each other endpoint, because the answering node may be cut off
+// from the majority (it can find no leader however long it waits) while
+// another endpoint reaches one. With one endpoint such a POST is sent
+// once.
+//
 // Errors: an *APIError for an answer other than 2xx (matching the root
 // package's sentinels, see APIError.Is); ErrUnavailable (wrapping the last
 // transport error) when no endpoint answered; an error matching
@@ -181,8 +191,15 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	c.mu.Unlock()
 	var lastAPI *APIError
 	var lastErr error
+	var followed []bool // endpoints that answered a POST no_leader/not_leader
+	paused := false
 	for attempt := range 2 * n {
-		if attempt == n { // a full pass failed: give an election a moment
+		i := (first + attempt) % n
+		if followed != nil && followed[i] {
+			continue // it already followed the leader for its whole budget
+		}
+		if attempt >= n && !paused { // a full pass failed: give an election a moment
+			paused = true
 			t := time.NewTimer(250 * time.Millisecond)
 			select {
 			case <-ctx.Done():
@@ -191,7 +208,6 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			case <-t.C:
 			}
 		}
-		i := (first + attempt) % n
 		resp, err := c.attempt(ctx, c.endpoints[i], req)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -218,6 +234,12 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			return nil, apiErr
 		}
 		lastAPI = apiErr
+		if serverFollowed(req, apiErr.Code) {
+			if followed == nil {
+				followed = make([]bool, n)
+			}
+			followed[i] = true
+		}
 	}
 	if lastAPI != nil {
 		return nil, lastAPI
@@ -237,6 +259,21 @@ func notApplied(req request, code string) bool {
 		return true
 	}
 	return false
+}
+
+// serverFollowed reports whether a POST answered 503 with code must not be
+// sent to the same endpoint again: no_leader and not_leader come after the
+// node's runtime followed leader changes for its whole budget (request
+// timeout, attempt bound: internal/node/route.go), so asking it again only
+// stacks a second retry loop on the first. Another endpoint is still
+// tried, once: the node that answered may be cut off from the majority,
+// which no retry on that node can fix. A write the runtime did not retry
+// (busy, dropped) keeps the two passes.
+func serverFollowed(req request, code string) bool {
+	if req.method != http.MethodPost || req.idempotent {
+		return false
+	}
+	return code == CodeNoLeader || code == CodeNotLeader
 }
 
 // retryable reports whether a request that failed with the transport error

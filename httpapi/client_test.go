@@ -240,6 +240,39 @@ func TestClientFailover(t *testing.T) {
 			t.Errorf("%d attempts, want 2×2", got)
 		}
 	})
+	t.Run("write not resent after no_leader or not_leader", func(t *testing.T) {
+		// The node answering these followed the leader itself
+		// (internal/node/route.go): the client sends the write to it once,
+		// and once to each other endpoint, not twice each.
+		for _, tc := range []struct {
+			code string
+			want error
+		}{{CodeNoLeader, yggr.ErrNoLeader}, {CodeNotLeader, yggr.ErrNotLeader}} {
+			a, hitsA := stub(t, http.StatusServiceUnavailable, tc.code)
+			c := newClient(t, []string{a.URL}, ClientOptions{})
+			txn := TxnRequest{Success: []TxnOp{{Op: OpPut, Key: []byte("k"), Value: []byte("y")}}}
+			if _, err := c.Txn(ctx, txn); !errors.Is(err, tc.want) || hitsA.Load() != 1 {
+				t.Errorf("%s, one endpoint: err = %v after %d requests, want %v after 1", tc.code, err, hitsA.Load(), tc.want)
+			}
+			b, hitsB := stub(t, http.StatusServiceUnavailable, tc.code)
+			c = newClient(t, []string{a.URL, b.URL}, ClientOptions{})
+			hitsA.Store(0)
+			if _, err := c.Txn(ctx, txn); !errors.Is(err, tc.want) || hitsA.Load() != 1 || hitsB.Load() != 1 {
+				t.Errorf("%s, two endpoints: err = %v after %d+%d requests, want %v after 1+1",
+					tc.code, err, hitsA.Load(), hitsB.Load(), tc.want)
+			}
+		}
+	})
+	t.Run("txn resent after busy", func(t *testing.T) {
+		// The runtime does not retry a busy refusal: the client's two
+		// passes still apply.
+		busy, hits := stub(t, http.StatusServiceUnavailable, CodeBusy)
+		c := newClient(t, []string{busy.URL}, ClientOptions{})
+		txn := TxnRequest{Success: []TxnOp{{Op: OpPut, Key: []byte("k"), Value: []byte("y")}}}
+		if _, err := c.Txn(ctx, txn); !errors.Is(err, yggr.ErrBusy) || hits.Load() != 2 {
+			t.Errorf("err = %v after %d requests, want ErrBusy after 2", err, hits.Load())
+		}
+	})
 	t.Run("txn not resent after an ambiguous 503", func(t *testing.T) {
 		closing, hits := stub(t, http.StatusServiceUnavailable, CodeClosed)
 		c := newClient(t, []string{closing.URL, live}, ClientOptions{})

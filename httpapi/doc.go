@@ -171,6 +171,9 @@
 // lease grant, membership change) only after a failed dial or a 503 whose
 // code says it never reached the log (no_leader, not_leader, busy,
 // dropped), so the client's retries never apply a transaction twice. A
+// POST answered no_leader or not_leader, which the node sends only after
+// following leader changes itself, is not sent to that node again, only
+// once to each other endpoint. A
 // revoke resent after its first attempt applied answers lease_not_found.
 //
 // Malformed percent-encoding in the path is rejected by net/http itself

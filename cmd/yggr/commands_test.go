@@ -184,6 +184,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"status", "extra"}, "unexpected argument extra"},
 		{[]string{"members", "frob"}, "unexpected argument frob"},
 		{[]string{"members", "remove"}, `expected "<id>"`},
+		{[]string{"transfer-leadership", "n1", "n2"}, "unexpected argument n2"},
 		{[]string{"transfer-leader", "n1", "n2"}, "unexpected argument n2"},
 		{[]string{"snapshot", "extra"}, "unexpected argument extra"},
 		{[]string{"backup"}, `expected "<file>"`},

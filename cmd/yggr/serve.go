@@ -456,9 +456,9 @@ func (c *serveCmd) membership(ctx context.Context, cl *httpapi.Client) (member, 
 }
 
 // retry calls f until it succeeds with a short pause between attempts,
-// giving up when ctx ends or f fails with an error that retrying cannot
-// fix. Giving up at ctx's end, it reports the last failure that ctx did
-// not cause (why the attempts failed) along with ctx's error.
+// giving up when ctx ends or f fails with an error that waiting cannot
+// fix (retryAfter). Giving up at ctx's end, it reports the last failure
+// that ctx did not cause (why the attempts failed) along with ctx's error.
 func retry(ctx context.Context, f func() error) error {
 	var last error
 	for {
@@ -466,11 +466,7 @@ func retry(ctx context.Context, f func() error) error {
 		if err == nil {
 			return nil
 		}
-		var badCert *tls.CertificateVerificationError
-		if errors.Is(err, yggr.ErrInvalid) || errors.Is(err, yggr.ErrNotFound) || errors.Is(err, httpapi.ErrUnauthorized) ||
-			errors.As(err, &badCert) {
-			// A refusal, or a certificate that does not verify: the
-			// same request can only fail again.
+		if ctx.Err() == nil && !retryAfter(err) {
 			return err
 		}
 		if last == nil || ctx.Err() == nil {
@@ -485,6 +481,33 @@ func retry(ctx context.Context, f func() error) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// retryAfter reports whether a join step (or a rebuild's removal) that
+// failed with err may succeed if tried again a little later. Leader
+// changes are not among them: the node that answered no_leader or
+// not_leader has already followed the leader for its whole request
+// budget (internal/node/route.go), and asking it again would stack a
+// second retry loop on that one. What is left:
+//   - the endpoint does not answer at all (it is starting), unless its
+//     certificate does not verify;
+//   - the change was refused for now: another membership change is
+//     pending, or the leader does not yet see the learner caught up;
+//   - the answer was lost (timeout, unknown outcome) or the write was
+//     dropped, busy, or the node was closing: each attempt reads the
+//     members first, so a change that was applied is not asked again.
+func retryAfter(err error) bool {
+	var badCert *tls.CertificateVerificationError
+	if errors.As(err, &badCert) {
+		return false
+	}
+	for _, target := range []error{httpapi.ErrUnavailable, yggr.ErrMembership, yggr.ErrTimeout,
+		yggr.ErrUnknownOutcome, yggr.ErrDropped, yggr.ErrBusy, yggr.ErrClosed} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // poll waits until cond holds, checking every 50ms, or ctx ends.

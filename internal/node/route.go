@@ -38,7 +38,16 @@ import (
 //
 // Clients above the runtime (the HTTP client, `yggr serve`) need not retry
 // leader changes themselves: one call to the runtime already follows the
-// leader for as long as ctx allows.
+// leader for as long as ctx allows, bounded by maxAttempts. With no leader
+// known each wait is one tick, so an HTTP request (ctx bounded by the
+// server's RequestTimeout, 10s by default) fails with ErrNoLeader after
+// maxAttempts ticks (3.2s at the default 50ms tick), before its timeout.
+// What no retry on one node can fix is a node cut off from the majority:
+// it never learns a leader. That is the one case a client still handles,
+// and only by failing over: the HTTP client sends a write answered
+// no_leader or not_leader once to each other endpoint, never to the same
+// one again (httpapi.Client). `yggr serve --join` retries only while the
+// join endpoint does not answer at all (it is starting).
 
 // maxAttempts bounds the tries of one request across leader changes.
 const maxAttempts = 64
