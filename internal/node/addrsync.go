@@ -127,7 +127,7 @@ func (n *Node) addrLoop() {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	timeout := time.Duration(max(n.cfg.Engine.ElectionTicks, 10)) * n.cfg.TickInterval
+	timeout := time.Duration(n.electionTicks()) * n.cfg.TickInterval
 	for {
 		select {
 		case <-n.stop:
