@@ -54,9 +54,6 @@ func resolveID(o options, addrs map[engine.NodeID]string) (engine.NodeID, error)
 	} else if id == "" {
 		return "", fmt.Errorf("%w: a multi-node database needs WithID", ErrConfig)
 	}
-	if !engine.ValidNodeID(id) {
-		return "", fmt.Errorf("%w: node id %q", ErrConfig, id)
-	}
 	if len(addrs) > 0 {
 		if _, ok := addrs[id]; !ok {
 			return "", fmt.Errorf("%w: this node %q is not among the peers", ErrConfig, id)

@@ -69,7 +69,8 @@ func WithWatchHistory(revisions uint64) Option {
 func WithWatchBuffer(bytes int) Option { return func(o *options) { o.watchBuffer = bytes } }
 
 // WithID names this node in a multi-node cluster; it must be one of the
-// peers. A single-node database defaults to "n1".
+// peers. A single-node database defaults to "n1". An id that is not 1 to
+// 64 letters, digits, '-', '_' or '.' is refused with ErrInvalid.
 func WithID(id string) Option { return func(o *options) { o.id = id } }
 
 // WithClusterSecret secures peer traffic with mutual TLS whose CA is
@@ -214,6 +215,8 @@ func (o options) validate() error {
 		return bad("WithTLS", "excludes WithClusterSecret: choose one way to secure peer traffic")
 	case o.insecure && (o.tls != nil || o.secret != ""):
 		return bad("WithInsecure", "excludes WithTLS and WithClusterSecret")
+	case o.id != "" && !engine.ValidNodeID(engine.NodeID(o.id)):
+		return bad("WithID", "%q is not a node id: want 1 to %d letters, digits, '-', '_', '.'", o.id, engine.MaxNodeIDLen)
 	}
 	if o.listenAddr != "" {
 		if _, _, err := net.SplitHostPort(o.listenAddr); err != nil {

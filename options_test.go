@@ -28,6 +28,8 @@ func TestOpenRefusesBadOptions(t *testing.T) {
 		{"negative txn limit", WithLimits(Limits{MaxTxnOps: -1}), "WithLimits: negative limit"},
 		{"negative watch cache", WithWatchCache(-1), "WithWatchCache: -1 bytes is negative"},
 		{"negative watch buffer", WithWatchBuffer(-1), "WithWatchBuffer: -1 bytes is negative"},
+		{"malformed id", WithID("bad id!"), "WithID: \"bad id!\" is not a node id"},
+		{"over-long id", WithID(strings.Repeat("n", engine.MaxNodeIDLen+1)), "WithID: \"nnn"},
 		{"listen address without port", WithListenAddr("127.0.0.1"), "WithListenAddr: \"127.0.0.1\""},
 		{"TLS and secret", func(o *options) { WithTLS(&tls.Config{})(o); WithClusterSecret("s")(o) }, "WithTLS: excludes WithClusterSecret"},
 		{"insecure and secret", func(o *options) { WithInsecure()(o); WithClusterSecret("s")(o) }, "WithInsecure: excludes"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/internal/kv"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"github.com/yggrdb/yggr/internal/watch"
 )
 
@@ -90,9 +91,7 @@ func BenchmarkWatchFanout(b *testing.B) {
 				}()
 			}
 			n := tc.idle + tc.recv
-			if err := waitCond(time.Minute, func() bool { return db.hub.Stats().Watchers == n }); err != nil {
-				b.Fatalf("%d watchers: %v", n, err)
-			}
+			testutil.WaitFor(b, fmt.Sprintf("%d watchers", n), func() bool { return db.hub.Stats().Watchers == n })
 			perWatcher := 0.0
 			if tc.idle > 0 {
 				perWatcher = float64(liveMem()-mem0) / float64(tc.idle)
@@ -127,21 +126,6 @@ func liveMem() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc + m.StackInuse)
-}
-
-// waitCond polls cond until it holds, or fails when d passes (waitFor
-// for a benchmark).
-func waitCond(d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not reached in %v", d)
-		}
-		<-tick.C
-	}
-	return nil
 }
 
 // BenchmarkApplyRecorded isolates what event recording adds to apply, the

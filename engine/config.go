@@ -133,8 +133,11 @@ var ErrInvalidConfig = errors.New("engine: invalid config")
 // window × SnapshotChunkBytes, stay far from overflowing).
 const MaxSnapshotWindow = 1024
 
-// withDefaults returns a copy with defaults filled in and Peers sorted.
-func (c Config) withDefaults() Config {
+// WithDefaults returns a copy of c with every unset field set to its
+// default and Peers sorted (the caller's slice is not touched). It is the
+// one place that says what an unset field means; hosts that derive their
+// own timing from c (the simulator's clock drift) read it from here.
+func (c Config) WithDefaults() Config {
 	if c.ElectionTicks == 0 {
 		c.ElectionTicks = DefaultElectionTicks
 	}
@@ -184,7 +187,7 @@ func (c Config) withDefaults() Config {
 
 // Validate reports the first problem with c after defaults are applied.
 func (c Config) Validate() error {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
@@ -239,6 +242,6 @@ const (
 // MaxLeaseTicks is the longest lease c allows once defaults are filled in:
 // the minimum election timeout less the drift margin (see LeaseTicks).
 func MaxLeaseTicks(c Config) int {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	return c.ElectionTicks - c.ClockDriftTicks
 }

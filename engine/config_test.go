@@ -68,7 +68,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	got := Config{ID: "n1", Peers: []NodeID{"n3", "n1"}}.withDefaults()
+	got := Config{ID: "n1", Peers: []NodeID{"n3", "n1"}}.WithDefaults()
 	want := Config{ID: "n1", Peers: []NodeID{"n1", "n3"}, ElectionTicks: DefaultElectionTicks, HeartbeatTicks: DefaultHeartbeatTicks, MaxInflightMsgs: 256,
 		MaxAppendBytes: 1 << 20, EntryCacheBytes: 8 << 20, MaxUncommittedBytes: 64 << 20, ClockDriftTicks: 1, MaxPendingReads: 4096,
 		SnapshotMinBytes: 4 << 20, MaxLogEntries: 100000, MaxLogBytes: 64 << 20, CompactionKeep: 1000, SnapshotChunkBytes: 1 << 20, SnapshotWindow: 4}
@@ -77,9 +77,9 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	// The caller's slice is not reordered.
 	peers := []NodeID{"n3", "n1"}
-	Config{ID: "n1", Peers: peers}.withDefaults()
+	Config{ID: "n1", Peers: peers}.WithDefaults()
 	if peers[0] != "n3" {
-		t.Fatalf("withDefaults sorted the caller's Peers: %v", peers)
+		t.Fatalf("WithDefaults sorted the caller's Peers: %v", peers)
 	}
 }
 

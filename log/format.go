@@ -119,13 +119,14 @@ func seal(key, b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, checksum(key, b))
 }
 
-// unseal verifies the version byte and checksum of v under key and returns
-// the body between them.
-func unseal(key, v []byte) ([]byte, error) {
+// unseal verifies that v is a record of the given format version (this
+// code's formatVersion, or v1Version for migrate.go) with a valid checksum
+// under key, and returns the body between version byte and checksum.
+func unseal(key, v []byte, version byte) ([]byte, error) {
 	if len(v) < 1+crcLen {
 		return nil, fmt.Errorf("%w: %d bytes is too short", errRecord, len(v))
 	}
-	if v[0] != formatVersion {
+	if v[0] != version {
 		return nil, fmt.Errorf("%w: unknown version %d", errRecord, v[0])
 	}
 	n := len(v) - crcLen
@@ -236,7 +237,7 @@ func decodeRunAliased(id runID, v []byte) ([]engine.Entry, error) {
 }
 
 func decodeRunData(id runID, v []byte, alias bool) ([]engine.Entry, error) {
-	body, err := unseal(id.key(), v)
+	body, err := unseal(id.key(), v, formatVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +337,7 @@ func decodeCheckpoint(v []byte) (checkpointRecord, error) {
 // decodeWith unseals v under key and reads its whole body with read.
 func decodeWith[T any](key, v []byte, read func(*record.Reader) T) (T, error) {
 	var zero T
-	body, err := unseal(key, v)
+	body, err := unseal(key, v, formatVersion)
 	if err != nil {
 		return zero, err
 	}

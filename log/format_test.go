@@ -182,7 +182,7 @@ func decodeRecord(key, v []byte) (reencoded []byte, err error) {
 		}
 		return encodeRun(id, es), nil
 	case bytes.Equal(key, keyFormat):
-		if _, err := unseal(key, v); err != nil {
+		if _, err := unseal(key, v, formatVersion); err != nil {
 			return nil, err
 		}
 		return encodeFormat(), nil

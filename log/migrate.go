@@ -38,27 +38,13 @@ func v1EntryKeyFor(index uint64) []byte {
 	return k
 }
 
-// v1Unseal verifies a format 1 value under key and returns its body.
-func v1Unseal(key, v []byte) (*record.Reader, error) {
-	if len(v) < 1+crcLen {
-		return nil, fmt.Errorf("%w: %d bytes is too short", errRecord, len(v))
-	}
-	if v[0] != v1Version {
-		return nil, fmt.Errorf("%w: unknown version %d", errRecord, v[0])
-	}
-	n := len(v) - crcLen
-	if got, want := checksum(key, v[:n]), binary.BigEndian.Uint32(v[n:]); got != want {
-		return nil, fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", errRecord, want, got)
-	}
-	return record.NewReader(v[1:n]), nil
-}
-
 func v1Decode[T any](key, v []byte, read func(*record.Reader) T) (T, error) {
 	var zero T
-	r, err := v1Unseal(key, v)
+	body, err := unseal(key, v, v1Version)
 	if err != nil {
 		return zero, err
 	}
+	r := record.NewReader(body)
 	out := read(r)
 	if err := r.Finish(); err != nil {
 		return zero, fmt.Errorf("%w: %v", errRecord, err)

@@ -20,7 +20,7 @@ func AppendCallRequest(b, req []byte, maxFrameBytes int) ([]byte, error) {
 // DecodeCallRequest decodes exactly one call request frame and returns its
 // payload, which aliases frame. Bad input is an error wrapping ErrBadFrame.
 func DecodeCallRequest(frame []byte, maxFrameBytes int) ([]byte, error) {
-	body, err := callBody(frame, KindCallRequest, maxFrameBytes)
+	body, err := callBody(frame, kindCallRequest, maxFrameBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func callResult(to engine.NodeID, status uint64, payload []byte) ([]byte, error)
 // an error wrapping ErrRemote (the handler failed), ErrNoHandler or
 // ErrBadFrame.
 func DecodeCallResponse(frame []byte, to engine.NodeID, maxFrameBytes int) ([]byte, error) {
-	body, err := callBody(frame, KindCallResponse, maxFrameBytes)
+	body, err := callBody(frame, kindCallResponse, maxFrameBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func DecodeCallResponse(frame []byte, to engine.NodeID, maxFrameBytes int) ([]by
 	return callResult(to, status, payload)
 }
 
-func callBody(frame []byte, want Kind, maxFrameBytes int) ([]byte, error) {
+func callBody(frame []byte, want frameKind, maxFrameBytes int) ([]byte, error) {
 	k, body, rest, err := splitFrame(frame, maxFrameBytes)
 	switch {
 	case err != nil:

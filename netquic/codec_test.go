@@ -145,7 +145,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown version", mutate(func(b []byte) []byte { b[0] = 2; return b })},
 		{"unknown kind", mutate(func(b []byte) []byte { b[1] = 0x30; return b })},
 		{"kind none", mutate(func(b []byte) []byte { b[1] = 0; return b })},
-		{"call kind", mutate(func(b []byte) []byte { b[1] = byte(KindCallRequest); return b })},
+		{"call kind", mutate(func(b []byte) []byte { b[1] = byte(kindCallRequest); return b })},
 		{"truncated", good[:len(good)-1]},
 		{"trailing", append(bytes.Clone(good), 0)},
 		{"overlong length", append([]byte{Version, byte(engine.MsgHeartbeat), 0x80 | good[2], 0}, good[bodyAt:]...)},
@@ -174,7 +174,7 @@ func TestCallBodiesRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		k, body, rest, err := splitFrame(f, 0)
-		if err != nil || k != KindCallRequest || len(rest) != 0 {
+		if err != nil || k != kindCallRequest || len(rest) != 0 {
 			t.Fatalf("splitFrame: kind %s rest %d err %v", k, len(rest), err)
 		}
 		d := newBodyDecoder()
@@ -282,7 +282,7 @@ func FuzzReadFrame(f *testing.F) {
 	good, _ := AppendMessage(nil, &hb, 0)
 	f.Add(append(bytes.Clone(good), good...))
 	f.Add([]byte{Version, 0x30, 2, 0, 0})
-	f.Add([]byte{Version, byte(KindCallRequest), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{Version, byte(kindCallRequest), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 1024
 		r := newFrameReader(bytes.NewReader(data))

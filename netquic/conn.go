@@ -123,7 +123,7 @@ func (t *Transport) serveCall(pc *peerConn, s *quic.Stream) {
 	defer s.CancelRead(codeStreamDone)
 	s.SetReadDeadline(time.Now().Add(callReadTimeout))
 	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), t.cfg.MaxFrameBytes)
-	if err != nil || k != KindCallRequest {
+	if err != nil || k != kindCallRequest {
 		if err == nil || errors.Is(err, ErrBadFrame) {
 			t.bad(pc, fmt.Errorf("call request: kind %s, %v", k, err))
 		}
@@ -215,7 +215,7 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 		return nil, wrap(err)
 	}
 	s.CancelRead(codeStreamDone)
-	if k != KindCallResponse {
+	if k != kindCallResponse {
 		return nil, wrap(badf("call response has kind %s", k))
 	}
 	d := decoderPool.Get().(*bodyDecoder)

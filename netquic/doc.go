@@ -26,7 +26,7 @@
 //
 // A frame is [version byte][kind byte][uvarint body length][msgpack body]
 // (frame.go). The kind of a Raft message is its engine.MessageType; forwarded
-// calls have KindCallRequest and KindCallResponse. A body is a msgpack array
+// calls have kinds 0x40 (request) and 0x41 (response). A body is a msgpack array
 // of every field of the message in a fixed order, holding only unsigned
 // integers (shortest form), booleans and byte strings (node IDs included),
 // with entries and the snapshot metadata as nested arrays (codec.go, the

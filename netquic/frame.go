@@ -16,32 +16,32 @@ import (
 // receiver refuses frames of any other version.
 const Version = 1
 
-// Kind is the second byte of a frame: what its body holds.
-type Kind uint8
+// frameKind is the second byte of a frame: what its body holds.
+type frameKind uint8
 
 // Kinds. A Raft message's kind is its engine.MessageType (MsgPreVote ..
 // MsgReadIndexResp); forwarded calls have kinds of their own.
 const (
-	KindCallRequest  Kind = 0x40 // a forwarded client request (Transport.Call)
-	KindCallResponse Kind = 0x41 // its response
+	kindCallRequest  frameKind = 0x40 // a forwarded client request (Transport.Call)
+	kindCallResponse frameKind = 0x41 // its response
 )
 
 // kindOf returns the frame kind of a Raft message type.
-func kindOf(t engine.MessageType) Kind { return Kind(t) }
+func kindOf(t engine.MessageType) frameKind { return frameKind(t) }
 
-// Valid reports whether k is a known kind.
-func (k Kind) Valid() bool {
-	return k == KindCallRequest || k == KindCallResponse || engine.MessageType(k).Valid()
+// valid reports whether k is a known kind.
+func (k frameKind) valid() bool {
+	return k == kindCallRequest || k == kindCallResponse || engine.MessageType(k).Valid()
 }
 
 // isMessage reports whether k carries a Raft message.
-func (k Kind) isMessage() bool { return engine.MessageType(k).Valid() }
+func (k frameKind) isMessage() bool { return engine.MessageType(k).Valid() }
 
-func (k Kind) String() string {
+func (k frameKind) String() string {
 	switch {
-	case k == KindCallRequest:
+	case k == kindCallRequest:
 		return "CallRequest"
-	case k == KindCallResponse:
+	case k == kindCallResponse:
 		return "CallResponse"
 	case k.isMessage():
 		return engine.MessageType(k).String()
@@ -57,7 +57,7 @@ var (
 	decoderPool = sync.Pool{New: func() any { return newBodyDecoder() }}
 )
 
-func appendHeader(b []byte, k Kind, n int) []byte {
+func appendHeader(b []byte, k frameKind, n int) []byte {
 	b = append(b, Version, byte(k))
 	return binary.AppendUvarint(b, uint64(n))
 }
@@ -113,7 +113,7 @@ func (e *bodyEncoder) appendMessage(b []byte, m *engine.Message, maxFrameBytes i
 	return appendBody(b, kindOf(m.Type), e, maxFrameBytes)
 }
 
-func appendBody(b []byte, k Kind, e *bodyEncoder, maxFrameBytes int) ([]byte, error) {
+func appendBody(b []byte, k frameKind, e *bodyEncoder, maxFrameBytes int) ([]byte, error) {
 	if maxFrameBytes <= 0 {
 		maxFrameBytes = DefaultMaxFrameBytes
 	}
@@ -136,14 +136,14 @@ func appendCallRequest(b, req []byte, maxFrameBytes int) ([]byte, error) {
 	e := encoderPool.Get().(*bodyEncoder)
 	defer putEncoder(e)
 	e.encodeCallRequest(req)
-	return appendBody(b, KindCallRequest, e, maxFrameBytes)
+	return appendBody(b, kindCallRequest, e, maxFrameBytes)
 }
 
 func appendCallResponse(b []byte, status uint64, payload []byte, maxFrameBytes int) ([]byte, error) {
 	e := encoderPool.Get().(*bodyEncoder)
 	defer putEncoder(e)
 	e.encodeCallResponse(status, payload)
-	return appendBody(b, KindCallResponse, e, maxFrameBytes)
+	return appendBody(b, kindCallResponse, e, maxFrameBytes)
 }
 
 // DecodeMessage decodes exactly one frame holding a Raft message. The
@@ -162,7 +162,7 @@ func DecodeMessage(frame []byte, maxFrameBytes int) (engine.Message, error) {
 	return decodeMessageBody(k, body)
 }
 
-func decodeMessageBody(k Kind, body []byte) (engine.Message, error) {
+func decodeMessageBody(k frameKind, body []byte) (engine.Message, error) {
 	if !k.isMessage() {
 		return engine.Message{}, badf("kind %s is not a Raft message", k)
 	}
@@ -177,7 +177,7 @@ func decodeMessageBody(k Kind, body []byte) (engine.Message, error) {
 
 // splitFrame parses the header of the frame at the start of b and returns
 // its kind, body and the bytes after it.
-func splitFrame(b []byte, maxFrameBytes int) (Kind, []byte, []byte, error) {
+func splitFrame(b []byte, maxFrameBytes int) (frameKind, []byte, []byte, error) {
 	if maxFrameBytes <= 0 {
 		maxFrameBytes = DefaultMaxFrameBytes
 	}
@@ -187,8 +187,8 @@ func splitFrame(b []byte, maxFrameBytes int) (Kind, []byte, []byte, error) {
 	if b[0] != Version {
 		return 0, nil, nil, badf("unknown version %d", b[0])
 	}
-	k := Kind(b[1])
-	if !k.Valid() {
+	k := frameKind(b[1])
+	if !k.valid() {
 		return 0, nil, nil, badf("unknown kind %#x", b[1])
 	}
 	n, w := binary.Uvarint(b[2:])
@@ -218,7 +218,7 @@ var errFrameHeader = errors.New("netquic: bad frame header")
 // and errFrameHeader; an I/O error is returned as is (io.EOF at a frame
 // boundary means the stream ended cleanly). The body is freshly allocated
 // and at most maxFrameBytes long.
-func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
+func readFrame(r *bufio.Reader, maxFrameBytes int) (frameKind, []byte, error) {
 	v, err := r.ReadByte()
 	if err != nil {
 		return 0, nil, err
@@ -230,7 +230,7 @@ func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
 	if err != nil {
 		return 0, nil, noEOF(err)
 	}
-	k := Kind(kb)
+	k := frameKind(kb)
 	var n uint64
 	var w int
 	for shift := uint(0); ; shift += 7 {
@@ -257,7 +257,7 @@ func readFrame(r *bufio.Reader, maxFrameBytes int) (Kind, []byte, error) {
 	if err != nil {
 		return 0, nil, noEOF(err)
 	}
-	if !k.Valid() {
+	if !k.valid() {
 		// The length is sound, so the stream stays in sync: only this
 		// frame is bad.
 		return k, nil, badf("unknown kind %#x", kb)

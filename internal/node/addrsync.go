@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // Address sync: a member learns the peer addresses of the others from
@@ -53,14 +54,14 @@ func decodeAddrBook(b []byte) (map[engine.NodeID]string, error) {
 	if len(b) < 2 || b[0] != addrBookVersion {
 		return nil, fmt.Errorf("%w: short answer or unknown version", errAddrBookWire)
 	}
-	count, k := binary.Uvarint(b[1:])
+	count, k := record.Uvarint(b[1:])
 	// Each pair takes two bytes at least.
 	if k <= 0 || count > uint64(len(b)-1-k)/2 {
 		return nil, fmt.Errorf("%w: bad count", errAddrBookWire)
 	}
 	rest := b[1+k:]
 	str := func(limit int) (string, error) {
-		l, k := binary.Uvarint(rest)
+		l, k := record.Uvarint(rest)
 		if k <= 0 || l > uint64(limit) || l > uint64(len(rest)-k) {
 			return "", fmt.Errorf("%w: bad string", errAddrBookWire)
 		}
@@ -127,7 +128,7 @@ func (n *Node) addrLoop() {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	timeout := time.Duration(max(n.cfg.Engine.ElectionTicks, 10)) * n.cfg.TickInterval
+	timeout := time.Duration(n.electionTicks()) * n.cfg.TickInterval
 	for {
 		select {
 		case <-n.stop:

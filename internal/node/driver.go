@@ -146,7 +146,7 @@ func (n *Node) maybeElectAlone() {
 	if len(st.Membership.Voters) != 1 || st.Membership.Voters[0] != n.cfg.ID {
 		return
 	}
-	for i := 0; i < 4*n.cfg.Engine.ElectionTicks+64 && n.d.eng.Status().Role != engine.Leader; i++ {
+	for i := 0; i < 4*n.electionTicks()+64 && n.d.eng.Status().Role != engine.Leader; i++ {
 		acts := n.stepTick()
 		n.publishLease()
 		n.execute(acts)
@@ -550,10 +550,11 @@ func (n *Node) diskStalled(now time.Time) bool {
 // more than an election timeout ago.
 func (n *Node) StorageStalled() bool { return n.diskStalled(time.Now()) }
 
-// electionTicks is the engine's minimum election timeout in ticks.
+// electionTicks is the engine's minimum election timeout in ticks: the
+// configured one, or the engine's default when unset.
 func (n *Node) electionTicks() int {
 	if t := n.cfg.Engine.ElectionTicks; t > 0 {
 		return t
 	}
-	return 10 // engine.Config's default
+	return engine.DefaultElectionTicks
 }

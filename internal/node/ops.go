@@ -273,7 +273,7 @@ func (n *Node) transferLocal(ctx context.Context, to engine.NodeID) error {
 		return err
 	}
 	// The engine aborts a transfer after an election timeout.
-	limit := time.NewTimer(time.Duration(3*max(n.cfg.Engine.ElectionTicks, 10)) * n.cfg.TickInterval)
+	limit := time.NewTimer(time.Duration(3*n.electionTicks()) * n.cfg.TickInterval)
 	defer limit.Stop()
 	for {
 		changed := n.leaderChanged()

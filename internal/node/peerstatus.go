@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // Peer status: any member answers a peer's question "what is your role,
@@ -47,7 +48,7 @@ func decodePeerStatus(b []byte) (PeerStatus, error) {
 	s.Role = engine.Role(b[1])
 	rest := b[2:]
 	for _, p := range []*uint64{&s.Term, &s.Commit, &s.Applied, &s.LastIndex} {
-		v, k := binary.Uvarint(rest)
+		v, k := record.Uvarint(rest)
 		if k <= 0 {
 			return PeerStatus{}, fmt.Errorf("%w: bad index", errPeerStatusWire)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/yggrdb/yggr/engine"
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // Forwarding: a follower hands writes and membership changes to the leader
@@ -109,7 +110,7 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 	if len(b) < 2 {
 		return nil, 0, fmt.Errorf("%w: short forwarded response", ErrCorrupt)
 	}
-	index, k := binary.Uvarint(b[1:])
+	index, k := record.Uvarint(b[1:])
 	if k <= 0 {
 		return nil, 0, fmt.Errorf("%w: bad forwarded response", ErrCorrupt)
 	}
@@ -160,7 +161,7 @@ func decodeConfChange(b []byte) (engine.ConfChange, error) {
 		return cc, fmt.Errorf("%w: short membership request", ErrMembership)
 	}
 	cc.Op = engine.ConfOp(b[0])
-	l, k := binary.Uvarint(b[1:])
+	l, k := record.Uvarint(b[1:])
 	if k <= 0 || l > engine.MaxNodeIDLen || uint64(len(b)-1-k) < l {
 		return cc, fmt.Errorf("%w: bad membership request", ErrMembership)
 	}

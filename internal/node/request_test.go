@@ -102,3 +102,44 @@ func TestForwardedErrorOnePrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardRefusesPaddedVarint: every length or index in a forwarded
+// request or answer must be the shortest uvarint encoding (record.Uvarint),
+// so that what decodes re-encodes to the same bytes. Each input is a valid
+// encoding with one varint padded by a redundant 0x80 0x00 pair.
+func TestForwardRefusesPaddedVarint(t *testing.T) {
+	n := &Node{addrs: &addrBook{addrs: map[engine.NodeID]string{}}}
+	hdr := encodeResponse(17, []byte("res"), nil)[0]
+	if _, idx, err := n.decodeResponse([]byte{hdr, 0x11, 'r', 'e', 's'}); err != nil || idx != 17 {
+		t.Fatalf("canonical answer: index %d, err %v; want 17, nil", idx, err)
+	}
+	if _, _, err := n.decodeResponse([]byte{hdr, 0x91, 0x00, 'r', 'e', 's'}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("answer with a padded index: err = %v, want ErrCorrupt", err)
+	}
+	op := byte(engine.ConfPromote)
+	if cc, err := decodeConfChange([]byte{op, 0x02, 'n', '4'}); err != nil || cc.Node != "n4" {
+		t.Fatalf("canonical membership request: %+v, %v", cc, err)
+	}
+	if _, err := decodeConfChange([]byte{op, 0x82, 0x00, 'n', '4'}); !errors.Is(err, ErrMembership) {
+		t.Errorf("membership request with a padded length: err = %v, want ErrMembership", err)
+	}
+	for _, b := range [][]byte{
+		{addrBookVersion, 0x81, 0x00, 0x02, 'n', '1', 0x01, 'a'}, // count
+		{addrBookVersion, 0x01, 0x82, 0x00, 'n', '1', 0x01, 'a'}, // id length
+		{addrBookVersion, 0x01, 0x02, 'n', '1', 0x81, 0x00, 'a'}, // address length
+	} {
+		if book, err := decodeAddrBook(b); !errors.Is(err, errAddrBookWire) {
+			t.Errorf("address book %x: got %v, %v; want errAddrBookWire", b, book, err)
+		}
+	}
+	if book, err := decodeAddrBook([]byte{addrBookVersion, 0x01, 0x02, 'n', '1', 0x01, 'a'}); err != nil || book["n1"] != "a" {
+		t.Fatalf("canonical address book: %v, %v", book, err)
+	}
+	role := byte(engine.Leader)
+	if s, err := decodePeerStatus([]byte{peerStatusVersion, role, 0x03, 0x01, 0x01, 0x01, 'n', '1'}); err != nil || s.Term != 3 {
+		t.Fatalf("canonical peer status: %+v, %v", s, err)
+	}
+	if s, err := decodePeerStatus([]byte{peerStatusVersion, role, 0x83, 0x00, 0x01, 0x01, 0x01, 'n', '1'}); !errors.Is(err, errPeerStatusWire) {
+		t.Errorf("peer status with a padded term: got %+v, %v; want errPeerStatusWire", s, err)
+	}
+}

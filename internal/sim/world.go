@@ -327,8 +327,9 @@ func (w *world) start(h *host) error {
 		return err
 	}
 	// Clock rates differ by less than ClockDriftTicks per ElectionTicks
-	// (the default drift, max(1, ElectionTicks/5)): ±45 % of that bound.
-	drift := float64(max(1, w.cfg.ElectionTicks/5)) / float64(w.cfg.ElectionTicks)
+	// (the engine's defaults for this run): ±45 % of that bound.
+	dc := w.cfg.WithDefaults()
+	drift := float64(dc.ClockDriftTicks) / float64(dc.ElectionTicks)
 	h.rate = 1 + (w.rng.Float64()*2-1)*0.45*drift
 	h.clock = w.rng.Float64()
 	h.fsyncP = 0.8
