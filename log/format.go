@@ -336,8 +336,14 @@ func decodeCheckpoint(v []byte) (checkpointRecord, error) {
 
 // decodeWith unseals v under key and reads its whole body with read.
 func decodeWith[T any](key, v []byte, read func(*record.Reader) T) (T, error) {
+	return decodeVersion(key, v, formatVersion, read)
+}
+
+// decodeVersion unseals v, a record of format version, under key and
+// reads its whole body with read.
+func decodeVersion[T any](key, v []byte, version byte, read func(*record.Reader) T) (T, error) {
 	var zero T
-	body, err := unseal(key, v, formatVersion)
+	body, err := unseal(key, v, version)
 	if err != nil {
 		return zero, err
 	}

@@ -39,17 +39,7 @@ func v1EntryKeyFor(index uint64) []byte {
 }
 
 func v1Decode[T any](key, v []byte, read func(*record.Reader) T) (T, error) {
-	var zero T
-	body, err := unseal(key, v, v1Version)
-	if err != nil {
-		return zero, err
-	}
-	r := record.NewReader(body)
-	out := read(r)
-	if err := r.Finish(); err != nil {
-		return zero, fmt.Errorf("%w: %v", errRecord, err)
-	}
-	return out, nil
+	return decodeVersion(key, v, v1Version, read)
 }
 
 // v1State is what a format 1 directory holds.
