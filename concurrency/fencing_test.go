@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/yggrdb/yggr/internal/testutil"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // A holder whose session is lost (keepalives stopped, or its node dead)
@@ -67,25 +67,6 @@ func TestMutexSessionLossReleases(t *testing.T) {
 			}
 		})
 	}
-}
-
-// poll reports whether cond held within d, checking every 5ms (for
-// goroutines other than the test's, which cannot call t.Fatal).
-func poll(ctx context.Context, d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return false
-		}
-	}
-	return true
 }
 
 // retryTransient runs op until it succeeds or fails for a reason other
@@ -194,7 +175,7 @@ func TestFencing(t *testing.T) {
 	go func() {
 		defer close(restarted)
 		wait := func(n int) bool {
-			return poll(ctx, time.Minute, func() bool { _, got := reg.top(); return got >= n })
+			return testutil.Poll(ctx, time.Minute, func() bool { _, got := reg.top(); return got >= n })
 		}
 		if !wait(12) {
 			return
@@ -293,7 +274,7 @@ func TestFencing(t *testing.T) {
 					// usually, a newer holder wrote; then it resumes and
 					// acts on its old belief.
 					key := m.Key()
-					if !poll(ctx, 20*time.Second, func() bool {
+					if !testutil.Poll(ctx, 20*time.Second, func() bool {
 						other := c.db((node + 1) % 2) // nodes 0 and 1 never die
 						_, err := other.GetItem(ctx, key)
 						return errors.Is(err, yggr.ErrNotFound)
@@ -303,7 +284,7 @@ func TestFencing(t *testing.T) {
 					if rng.IntN(4) > 0 {
 						// Up to 3s for a newer holder's write (there may be
 						// no other client left to take the lock).
-						poll(ctx, 3*time.Second, func() bool { top, _ := reg.top(); return top > tok })
+						testutil.Poll(ctx, 3*time.Second, func() bool { top, _ := reg.top(); return top > tok })
 					}
 					top, _ := reg.top()
 					ok := reg.write(tok, holder)

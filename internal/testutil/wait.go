@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -25,13 +26,27 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 // waitFor is WaitFor with the deadline as a parameter (its own tests).
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Poll(context.Background(), timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+// Poll reports whether cond held within timeout, checking it as WaitFor
+// does, and gives up early (false) when ctx ends. It is WaitFor for a
+// goroutine other than the test's, which must not call t.Fatal.
+func Poll(ctx context.Context, timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			return false
 		}
-		<-tick.C
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return false
+		}
 	}
+	return true
 }

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -45,5 +46,25 @@ func TestWaitForFailsAtTheDeadline(t *testing.T) {
 	}
 	if d := time.Since(start); d < 20*time.Millisecond {
 		t.Errorf("gave up after %v, before the 20ms deadline", d)
+	}
+}
+
+func TestPoll(t *testing.T) {
+	calls := 0
+	if !Poll(t.Context(), time.Minute, func() bool { calls++; return calls == 3 }) || calls != 3 {
+		t.Errorf("Poll of a condition true on the third call: false or %d calls, want true after 3", calls)
+	}
+	start := time.Now()
+	if Poll(t.Context(), 20*time.Millisecond, func() bool { return false }) {
+		t.Error("Poll of a condition that never holds: true")
+	}
+	if d := time.Since(start); d < 20*time.Millisecond {
+		t.Errorf("gave up after %v, before the 20ms deadline", d)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	start = time.Now()
+	if Poll(ctx, time.Minute, func() bool { return false }) || time.Since(start) > 10*time.Second {
+		t.Errorf("Poll with an ended ctx: true, or not at once (%v)", time.Since(start))
 	}
 }
