@@ -391,3 +391,36 @@ func TestWALLeftovers(t *testing.T) {
 		t.Errorf("spare.wal.tmp still there after the spare is ready: %v", err)
 	}
 }
+
+// TestReopenAfterEmptyBadgerFiles: a crash between Badger creating a
+// memtable or value-log file and sizing it leaves a file of zero bytes,
+// which badger.Open refuses (z.NewFile; found by TestCrashRecovery in
+// CI). Open removes such files and the log reopens with everything it had.
+func TestReopenAfterEmptyBadgerFiles(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{ClusterID: "c1", NodeID: "n1"}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s, Batch{Entries: ents(1, 1, 20), HardState: &engine.HardState{Term: 1, Vote: "n1", Commit: 3}})
+	want := mustLoad(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raft := filepath.Join(dir, "raft")
+	for _, name := range []string{"00099.mem", "000099.vlog"} {
+		if err := os.WriteFile(filepath.Join(raft, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = openDisk(t, dir, opts)
+	if diff := cmp.Diff(want, mustLoad(t, s), cmpEntries); diff != "" {
+		t.Errorf("Load after reopen (-before +after):\n%s", diff)
+	}
+	for _, name := range []string{"00099.mem", "000099.vlog"} {
+		if _, err := os.Stat(filepath.Join(raft, name)); !os.IsNotExist(err) {
+			t.Errorf("%s: %v, want it removed", name, err)
+		}
+	}
+}

@@ -244,6 +244,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		if err := verifyTables(s.where, bopts); err != nil {
 			return nil, err
 		}
+		if err := removeEmptyBadgerFiles(s.where, logger); err != nil {
+			return nil, err
+		}
 	}
 	db, err := badger.Open(bopts)
 	if err != nil {
