@@ -418,6 +418,10 @@ func TestMutexWaiterSessionEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its keepalive goroutine runs until Close (or until its next
+	// keepalive finds the lease gone): close it, or goleak sees it when
+	// this test runs alone.
+	defer s.Close()
 	m := NewMutex(s, "end")
 	res := make(chan error, 1)
 	go func() { res <- m.Lock(ctx) }()
