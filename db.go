@@ -107,10 +107,13 @@ func (m *kvMachine) Snapshot() (io.WriterTo, error) { return m.Store.Snapshot(),
 // by WithID), and peer traffic must be secured with WithClusterSecret or
 // WithTLS, or explicitly left open with WithInsecure.
 //
-// The node's identity and the cluster's initial peers are recorded in dir;
-// reopening with a different id or peer list is an error (membership
-// changes after creation go through AddVoter, AddLearner, Promote and
-// RemoveMember, not through Open).
+// The node's identity and the cluster's initial peers are recorded in dir
+// (yggr.json). Reopening with a different id is an error (ErrConfig). The
+// peers given to a reopen are ignored, with a warning if they differ from
+// those recorded, as etcd ignores --initial-cluster once it has data: the
+// membership is in the log, and changes after creation go through
+// AddVoter, AddLearner, Promote and RemoveMember, not through Open, so a
+// service definition that passes its original peers keeps working.
 func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 	o, err := parseOptions(opts)
 	if err != nil {

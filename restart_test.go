@@ -1,7 +1,12 @@
 package yggr
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -101,4 +106,56 @@ func TestRestartKeepsBootstrapVoters(t *testing.T) {
 	if slices.Sort(got); !slices.Equal(got, ids) {
 		t.Errorf("voters after a restart with no peers = %v, want %v", got, ids)
 	}
+}
+
+// TestRestartIgnoresOtherPeers: peers given to a reopen that differ from
+// those recorded at creation are ignored with a warning (the membership is
+// in the log, as etcd ignores --initial-cluster once it has data): the
+// node keeps its data and its one-voter cluster and does not wait for a
+// node it was never joined to.
+func TestRestartIgnoresOtherPeers(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	addr := freeUDPAddr(t)
+	db, err := Open(dir, []string{"n1=" + addr}, WithID("n1"), WithInsecure(), WithUnsafeNoSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err = Open(dir, []string{"n1=" + addr, "n2=" + freeUDPAddr(t)}, WithID("n1"), WithInsecure(), WithUnsafeNoSync(), WithLogger(logger))
+	if err != nil {
+		t.Fatalf("reopen with other peers: %v", err)
+	}
+	defer db.Close()
+	if v, err := db.Get(ctx, []byte("k")); err != nil || string(v) != "v" {
+		t.Errorf("get k = %q, %v; want v (the node must lead its one-voter cluster)", v, err)
+	}
+	if ms := db.Status().Members; len(ms) != 1 || ms[0].ID != "n1" {
+		t.Errorf("members = %+v; want n1 alone", ms)
+	}
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if !strings.Contains(out, "ignoring the peers given") || !strings.Contains(out, "n2") {
+		t.Errorf("no warning naming the ignored peers; log:\n%s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

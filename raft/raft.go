@@ -56,7 +56,8 @@ type Node struct{ r replica }
 // cluster as "id=host:port" (this node included, named by yggr.WithID),
 // secured with yggr.WithClusterSecret or yggr.WithTLS (or, for
 // development, yggr.WithInsecure). The identity and initial peers are
-// recorded in dir; reopening with contradicting ones is an error.
+// recorded in dir: reopening as another node ID is an error, and peers
+// given to a reopen are ignored (logged if they differ), as yggr.Open does.
 //
 // A directory belongs to one kind of state machine: opening the directory
 // of a yggr.DB, or of another application, restores sm from a snapshot it

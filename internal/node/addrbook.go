@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/yggrdb/yggr/engine"
@@ -82,6 +83,28 @@ func (b *addrBook) replace(m map[engine.NodeID]string) {
 		b.addrs[id] = a
 	}
 	_ = b.saveLocked()
+}
+
+// forget deletes the addresses of the members keep refuses and returns
+// their IDs, sorted.
+func (b *addrBook) forget(keep func(engine.NodeID) bool) []engine.NodeID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var gone []engine.NodeID
+	for id := range b.addrs {
+		if !keep(id) {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	for _, id := range gone {
+		delete(b.addrs, id)
+	}
+	_ = b.saveLocked()
+	slices.Sort(gone)
+	return gone
 }
 
 func (b *addrBook) save() error {

@@ -121,27 +121,74 @@ func (n *Node) wantAddrs() {
 }
 
 // addrLoop is the address goroutine: asked to, it fills the missing
-// addresses, retrying after an election timeout until nothing is missing
-// or the node stops.
+// addresses, retrying until nothing is missing or the node stops. The
+// retries back off from an election timeout to addrRetryMax election
+// timeouts, and the log says so at Info once per set of missing members
+// (then at Debug): a member nobody knows an address for stays unknown until
+// an operator or a membership change tells, and must not fill the log.
 func (n *Node) addrLoop() {
 	defer n.wg.Done()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
 	timeout := time.Duration(n.electionTicks()) * n.cfg.TickInterval
+	var back addrBackoff
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-n.addrsWanted:
 			retry.Stop()
+			back = addrBackoff{} // a new configuration: try again soon
 		case <-retry.C:
 		}
-		if err := n.fillAddrs(timeout); err != nil {
-			n.cfg.Logger.Info("cannot learn peer addresses yet", "node", n.cfg.ID, "err", err)
-			retry.Reset(timeout)
+		err := n.fillAddrs(timeout)
+		if err == nil {
+			back = addrBackoff{}
+			continue
 		}
+		if back.failed(fmt.Sprint(n.missingNow())) {
+			n.cfg.Logger.Info("cannot learn peer addresses yet; retrying with backoff", "node", n.cfg.ID, "err", err)
+		} else {
+			n.cfg.Logger.Debug("cannot learn peer addresses yet", "node", n.cfg.ID, "err", err, "failures", back.failures)
+		}
+		retry.Reset(back.delay(timeout))
 	}
+}
+
+// addrRetryMax bounds the address goroutine's retry delay, in election
+// timeouts.
+const addrRetryMax = 32
+
+// addrBackoff is the address goroutine's retry state since its last
+// success or new configuration.
+type addrBackoff struct {
+	failures int
+	missing  string // the members missing at the last report
+}
+
+// failed records a failure with the missing members named by missing and
+// reports whether it is news (the first failure, or other members missing).
+func (b *addrBackoff) failed(missing string) bool {
+	b.failures++
+	news := b.failures == 1 || missing != b.missing
+	b.missing = missing
+	return news
+}
+
+// delay is the wait before the next try: timeout doubled per failure after
+// the first, at most addrRetryMax timeouts.
+func (b *addrBackoff) delay(timeout time.Duration) time.Duration {
+	return timeout * time.Duration(min(1<<min(b.failures-1, 30), addrRetryMax))
+}
+
+// missingNow returns the members of the configuration the transport
+// follows that have no known address.
+func (n *Node) missingNow() []engine.NodeID {
+	n.peerMu.Lock()
+	members := n.peerMembers.Clone()
+	n.peerMu.Unlock()
+	return n.missingAddrs(members)
 }
 
 // fillAddrs asks members for their address books until this node knows
@@ -247,6 +294,23 @@ func (n *Node) setPeers(m engine.Membership) {
 		if !m.Contains(id) && id != n.cfg.ID {
 			n.net.RemovePeer(id)
 		}
+	}
+}
+
+// forgetRemoved deletes from the book the addresses of nodes that are
+// members neither of committed, a configuration that has been committed,
+// nor of the configuration in force (a later one, perhaps not committed,
+// may have added a node back). A removed node's address would otherwise
+// stay in members.json and in every snapshot's book forever; a node added
+// again brings its address with its change.
+func (n *Node) forgetRemoved(committed engine.Membership) {
+	n.peerMu.Lock()
+	defer n.peerMu.Unlock()
+	gone := n.addrs.forget(func(id engine.NodeID) bool {
+		return id == n.cfg.ID || committed.Contains(id) || n.peerMembers.Contains(id)
+	})
+	if len(gone) > 0 {
+		n.cfg.Logger.Info("forgot the addresses of removed members", "node", n.cfg.ID, "removed", gone)
 	}
 }
 

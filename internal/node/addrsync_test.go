@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -425,4 +426,112 @@ func TestRestoredBookReachesPeers(t *testing.T) {
 	if diff := cmp.Diff(map[engine.NodeID]string{"n2": "127.0.0.1:7002", "n3": "127.0.0.1:7003"}, peers); diff != "" {
 		t.Errorf("peers after the restore (-want +got):\n%s", diff)
 	}
+}
+
+// A removal that commits takes the removed node's address out of every
+// member's book (members.json, and so every later snapshot's book), unless
+// the configuration in force has added the node back; before, removed
+// members' addresses were kept forever.
+func TestCommittedRemovalForgetsAddress(t *testing.T) {
+	c := newChaosCluster(t, 3, 5*time.Millisecond, engine.Config{})
+	var lead *Node
+	testutil.WaitFor(t, "a leader", func() bool { var ok bool; lead, ok = c.leader(); return ok })
+	var gone engine.NodeID
+	for _, id := range c.ids {
+		if c.nodes[id] != lead {
+			gone = id
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := lead.ChangeMembership(ctx, engine.ConfChange{Op: engine.ConfRemove, Node: gone}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		if id == gone {
+			continue
+		}
+		testutil.WaitFor(t, fmt.Sprintf("%s to forget %s's address", id, gone), func() bool { return n.Addr(gone) == "" })
+		if len(n.Addrs()) != 2 {
+			t.Errorf("%s's book %v, want the two remaining members", id, n.Addrs())
+		}
+	}
+}
+
+// A committed configuration without a node does not drop the node's
+// address while the configuration in force (a later entry) holds it.
+func TestForgetRemovedKeepsMembersInForce(t *testing.T) {
+	self := bookNode("n1", map[engine.NodeID]string{"n1": "127.0.0.1:7001", "n2": "127.0.0.1:7002", "n3": "127.0.0.1:7003", "n4": "127.0.0.1:7004"})
+	fetching(self, "n1", engine.Membership{Voters: []engine.NodeID{"n1", "n2", "n3"}})
+	self.forgetRemoved(engine.Membership{Voters: []engine.NodeID{"n1", "n2"}})
+	want := map[engine.NodeID]string{"n1": "127.0.0.1:7001", "n2": "127.0.0.1:7002", "n3": "127.0.0.1:7003"}
+	if diff := cmp.Diff(want, self.addrs.all()); diff != "" {
+		t.Errorf("book (-want +got):\n%s", diff)
+	}
+}
+
+// The address goroutine backs off while nobody knows an address, and says
+// so at Info once per set of missing members, not once per election
+// timeout forever; a new configuration makes it try at once again.
+func TestAddrLoopBacksOffQuietly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs countingHandler
+		members := engine.Membership{Voters: []engine.NodeID{"n1", "n2", "n3"}}
+		self := bookNode("n3", map[engine.NodeID]string{"n2": "127.0.0.1:7002", "n3": "127.0.0.1:7003"})
+		self.cfg.Logger = slog.New(&logs)
+		self.cfg.TickInterval = 100 * time.Millisecond
+		self.addrsWanted = make(chan struct{}, 1)
+		net := fetching(self, "", members) // n2 is unreachable, n1 unknown
+		self.wg.Add(1)
+		go self.addrLoop()
+		self.wantAddrs()
+		timeout := time.Duration(engine.DefaultElectionTicks) * self.cfg.TickInterval
+		time.Sleep(10 * time.Minute) // fake time: the bubble's clock
+		synctest.Wait()
+		_, asked := net.state()
+		// Delays 1, 2, 4, ..., 32 timeouts, then 32 each: 10 minutes at
+		// 0.8 s per timeout is about 6 + (600-50)/25.6 ≈ 27 tries.
+		if maxTries := 6 + int(10*time.Minute/(addrRetryMax*timeout)) + 1; len(asked) > maxTries || len(asked) < 6 {
+			t.Errorf("asked %d times in 10 minutes, want 6..%d (backing off to %v)", len(asked), maxTries, addrRetryMax*timeout)
+		}
+		if got := logs.count(slog.LevelInfo); got != 1 {
+			t.Errorf("%d Info lines in 10 minutes, want 1", got)
+		}
+		// A new configuration: asked again at once.
+		before := len(asked)
+		self.wantAddrs()
+		synctest.Wait()
+		if _, asked := net.state(); len(asked) != before+1 {
+			t.Errorf("a new configuration made %d asks at once, want 1", len(asked)-before)
+		}
+		close(self.stop)
+		self.wg.Wait()
+	})
+}
+
+// countingHandler counts log records by level.
+type countingHandler struct {
+	mu     sync.Mutex
+	levels map[slog.Level]int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler            { return h }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.levels == nil {
+		h.levels = map[slog.Level]int{}
+	}
+	h.levels[r.Level]++
+	return nil
+}
+
+func (h *countingHandler) count(l slog.Level) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.levels[l]
 }

@@ -106,6 +106,7 @@ func (n *Node) applyEntries(es []engine.Entry, committed time.Time) {
 		case engine.EntryConfig:
 			if _, m, err := engine.UnmarshalConfig(e.Data); err == nil {
 				q.membership = m
+				n.forgetRemoved(m)
 			}
 		}
 		applied, q.appliedTerm = e.Index, e.Term
@@ -124,6 +125,7 @@ func (n *Node) applyRestore(meta engine.SnapshotMeta) {
 		n.setFatal(err)
 		return
 	}
+	n.forgetRemoved(meta.Membership)
 	n.applyQ.appliedTerm = meta.Term
 	n.applyQ.membership = meta.Membership.Clone()
 	n.w.restoredTo(meta.Index)
