@@ -41,13 +41,9 @@ func (s *Store) roomForCheckpoint(pending int64) bool {
 			"dir", s.where, "free_bytes", free, "need_bytes", need)
 		s.checkpointWaiting = true
 	}
-	s.checkpointsWaited++
+	s.checkpointsWaited.Add(1)
 	return false
 }
 
 // CheckpointsWaited returns how many checkpoints waited for free space.
-func (s *Store) CheckpointsWaited() uint64 {
-	s.badgerMu.Lock()
-	defer s.badgerMu.Unlock()
-	return s.checkpointsWaited
-}
+func (s *Store) CheckpointsWaited() uint64 { return s.checkpointsWaited.Load() }

@@ -152,10 +152,12 @@ type Store struct {
 	// nextGen is the generation of the next checkpoint's runs: above every
 	// run in Badger. Guarded by badgerMu.
 	nextGen uint64
-	// checkpointWaiting is set while checkpoints wait for free space, and
-	// checkpointsWaited counts them (space.go). Guarded by badgerMu.
+	// checkpointWaiting is set while checkpoints wait for free space
+	// (space.go). Guarded by badgerMu.
 	checkpointWaiting bool
-	checkpointsWaited uint64
+	// checkpointsWaited counts the checkpoints that waited: atomic, so
+	// that a metrics read never waits out a checkpoint holding badgerMu.
+	checkpointsWaited atomic.Uint64
 	// deletesToFlush is set by a checkpoint that deleted runs, and
 	// cleared by the flushDeletes that makes Badger account for them
 	// (gc.go). Guarded by badgerMu.
