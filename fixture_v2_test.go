@@ -171,5 +171,10 @@ func TestOpenFormatV2(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
+		// It keeps log format 2 and its identity record (log/format.go),
+		// so the release that wrote it still opens it.
+		if format, id := logFormat(t, dir); format != 2 || !id {
+			t.Errorf("round %d: log format %d, identity record %v; want format 2 with the record", round, format, id)
+		}
 	}
 }

@@ -10,10 +10,11 @@ import (
 )
 
 // TestIdentityOneHome: a directory this release creates records the
-// node's identity in yggr.json alone. Edited, yggr.json is obeyed (the
-// log holds no other record to contradict it); lost, the directory is
-// refused as corrupt, with an error naming the file, rather than adopted
-// by whatever ID the next Open is given.
+// node's identity in yggr.json alone (its log is of format 3, which has no
+// identity record). Edited, yggr.json is obeyed (the log holds no other
+// record to contradict it); lost, the directory is refused as corrupt,
+// with an error naming the file, rather than adopted by whatever ID the
+// next Open is given.
 func TestIdentityOneHome(t *testing.T) {
 	dir := t.TempDir()
 	ctx := testCtx(t)
@@ -26,6 +27,9 @@ func TestIdentityOneHome(t *testing.T) {
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if format, id := logFormat(t, dir); format != 3 || id {
+		t.Errorf("a new directory: log format %d, identity record %v; want format 3 without one", format, id)
 	}
 
 	writeIdentityJSON(t, dir, identity{ID: "n2"})

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // TestOpenFormatV1 opens a data directory written by yggr v0.1 (log format
@@ -55,6 +57,45 @@ func TestOpenFormatV1(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Migrated to log format 2, format 1's identity record carried over
+	// (log/migrate.go): the earlier releases of format 2 still open it.
+	if format, id := logFormat(t, dir); format != 2 || !id {
+		t.Errorf("after the migration: log format %d, identity record %v; want format 2 with the record", format, id)
+	}
+}
+
+// logFormat reads the log of the closed node directory dir, read-only: the
+// directory format its format record names (log/format.go: Badger key
+// 'f', whose value starts with the format) and whether it holds an
+// identity record (key 'i').
+func logFormat(t *testing.T, dir string) (format byte, identityRecord bool) {
+	t.Helper()
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "raft")).WithReadOnly(true).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte{'f'})
+		if err != nil {
+			return fmt.Errorf("format record: %w", err)
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil || len(v) == 0 {
+			return fmt.Errorf("format record %x: %v", v, err)
+		}
+		format = v[0]
+		_, err = txn.Get([]byte{'i'})
+		identityRecord = err == nil
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return format, identityRecord
 }
 
 // untarFixture extracts the gzipped tar archive at path into dir.

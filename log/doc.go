@@ -70,11 +70,15 @@
 //
 // # Format versions
 //
-// Badger's 'f' record names the format (2). A directory of format 1 (yggr
-// v0.1: one Badger key per entry, no WAL) is migrated in place by Open
-// (migrate.go; tested on a committed fixture, testdata/store-v1.tar.gz). A
-// directory of a newer format is refused with ErrFormat and a message to
-// upgrade yggr.
+// Badger's 'f' record names the directory's format; the records keep a
+// version byte of their own (format.go). A new directory is of format 3.
+// One of format 2 (earlier releases, with the identity record) opens and
+// stays format 2, so that the releases of format 2 still open it. A
+// directory of format 1 (yggr v0.1: one Badger key per entry, no WAL) is
+// migrated in place to format 2 by Open (migrate.go; tested on a committed
+// fixture, testdata/store-v1.tar.gz). A directory of a newer format is
+// refused with ErrFormat, naming its format and the formats this code
+// reads, before anything in it changes.
 //
 // # Badger tuning
 //

@@ -9,33 +9,65 @@ import (
 	"github.com/yggrdb/yggr/internal/record"
 )
 
-// Badger records, format 2. Every Badger key starts with a kind byte. A
-// run (several consecutive entries under one key) is keyed by the kind byte
-// and the big-endian indexes of its first and last entries, so runs sort by
+// Badger records. Every Badger key starts with a kind byte. A run
+// (several consecutive entries under one key) is keyed by the kind byte and
+// the big-endian indexes of its first and last entries, so runs sort by
 // index and their extent is known from the key alone; the other records
 // have one-byte keys.
 //
-// Every value starts with the format version byte and ends with a CRC-32C
-// (Castagnoli), big-endian, computed over the key and then over every value
-// byte before the checksum. Covering the key means a record stored under the
-// wrong key (a misdirected write) fails verification. Integers are
-// fixed-width big-endian; strings have a one-byte length; a membership is
+// Every value but the format record's starts with the record version
+// (recordVersion) and every value ends with a CRC-32C (Castagnoli),
+// big-endian, computed over the key and then over every value byte before
+// the checksum. Covering the key means a record stored under the wrong key
+// (a misdirected write) fails verification. Integers are fixed-width
+// big-endian; strings have a one-byte length; a membership is
 // engine.AppendMembership's encoding. Every length is bounded before
 // anything is allocated. testdata/records.golden locks the bytes.
 //
-//	format      'f'                 → 2 crc:u32
+//	format      'f'                 → format:u8 crc:u32
 //	run         'r' first:u64 last:u64 gen:u64 → 2 entry* crc:u32
 //	            entry = term:u64 type:u8 len:u32 data[len], last-first+1 of them
 //	hard state  'h'                 → 2 term:u64 commit:u64 len:u8 vote[len] crc:u32
 //	snapshot    's'                 → 2 index:u64 term:u64 size:u64 membership crc:u32
 //	identity    'i'                 → 2 len:u8 cluster[len] len:u8 node[len] crc:u32
 //	checkpoint  'c'                 → 2 lsn:u64 history:u64 last:u64 crc:u32
+//	flush       'x'                 (written and dropped at once by gc.go; no record)
 //
-// The identity record is written by earlier releases only (and by a
-// format 1 migration, which carries the format 1 record over): a store
-// created now records no identity, since its owner keeps the node's
-// identity in one place of its own (Options.ClusterID). Open still reads
-// and checks the record where one exists.
+// Directory format and record version are two numbers. The format record
+// holds the directory's format: which records the directory holds and how
+// to read it, the one byte Open checks before anything else (every
+// release so far refuses a format it does not know, with ErrFormat,
+// before reading further). The first byte of every other value, and of
+// every WAL segment header (wal.go), is the record version: the layout of
+// that record. Format 3 changed which records a directory holds, not how
+// any record is laid out, so the record version stayed 2: every record's
+// bytes in records.golden are those of format 2, only the format record
+// differs, the decoders read one version, and what this code writes into
+// a format 2 directory is exactly what format 2 readers read. A new layout
+// of a record will take record version 3, and a new directory format.
+//
+//   - Format 1 (yggr v0.1): no format record, one key per entry, no WAL,
+//     record version 1. Read only by the migration in migrate.go, which
+//     writes format 2 (see there why not 3).
+//   - Format 2 (earlier releases): the records above, the identity record
+//     among them, and the WAL.
+//   - Format 3 (formatVersion, what a new directory gets): format 2 without
+//     the identity record (the store's owner keeps the node's identity in
+//     one place of its own, Options.ClusterID), and with the 'x' key of
+//     gc.go. Earlier releases refuse it as "log format 3 by a newer yggr".
+//
+// A directory of format 2 keeps it: this code writes nothing there that a
+// format 2 reader cannot read (records and WAL segments of record version
+// 2, and the 'x' key, which it never reads: it reads keys by kind), so the
+// release that wrote the directory still opens it after this one did.
+// That includes the format 2
+// directories without an identity record that the previous release
+// created (it wrote format 3's content under format 2, issue 20): it
+// still opens them after this one, while relabeling them 3 would only
+// change the wording with which the releases before it refuse them.
+// Open checks an identity record wherever one exists, whatever the
+// format: a format 3 directory holding one (this code never writes it
+// there) is checked the same way, not refused.
 //
 // A run's generation is the checkpoint that wrote it (increasing): where a
 // crash leaves runs overlapping, the newer generation holds the log. The
@@ -43,8 +75,7 @@ import (
 // the other records hold (wal.go), the index at or below which entries are
 // no history any more (compacted, or dropped by a snapshot install), and
 // the log's last index at that record: runs a crash left outside
-// (history, last] are never read. Format 1 (no 'f' record, one
-// key per entry) is read only by the migration in migrate.go.
+// (history, last] are never read.
 const (
 	kindFormat     byte = 'f'
 	kindRun        byte = 'r'
@@ -55,9 +86,16 @@ const (
 	// kindFlush is a key written and dropped at once (gc.go): no record.
 	kindFlush byte = 'x'
 
-	// formatVersion is the version of the records this code writes: the
-	// first byte of every Badger value and of every WAL segment's header.
-	formatVersion byte = 2
+	// formatVersion is the directory format a new store gets, and the
+	// newest this code reads: the value of its format record.
+	formatVersion byte = 3
+	// formatV2 is the directory format of earlier releases, which format
+	// 1's migration writes too (migrate.go).
+	formatV2 byte = 2
+	// recordVersion is the layout version of the records this code
+	// writes: the first byte of every Badger value but the format
+	// record's, and of every WAL segment's header.
+	recordVersion byte = 2
 
 	crcLen         = 4
 	runKeyLen      = 25
@@ -119,8 +157,8 @@ func seal(key, b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, checksum(key, b))
 }
 
-// unseal verifies that v is a record of the given format version (this
-// code's formatVersion, or v1Version for migrate.go) with a valid checksum
+// unseal verifies that v is a record of the given version (this code's
+// recordVersion, or v1Version for migrate.go) with a valid checksum
 // under key, and returns the body between version byte and checksum.
 func unseal(key, v []byte, version byte) ([]byte, error) {
 	if len(v) < 1+crcLen {
@@ -219,7 +257,7 @@ func runOf(es []engine.Entry, gen uint64) runID {
 // least one).
 func encodeRun(id runID, es []engine.Entry) []byte {
 	b := make([]byte, 0, 1+entriesLen(es)+crcLen)
-	b = append(b, formatVersion)
+	b = append(b, recordVersion)
 	b = appendEntries(b, es)
 	return seal(id.key(), b)
 }
@@ -237,7 +275,7 @@ func decodeRunAliased(id runID, v []byte) ([]engine.Entry, error) {
 }
 
 func decodeRunData(id runID, v []byte, alias bool) ([]engine.Entry, error) {
-	body, err := unseal(id.key(), v, formatVersion)
+	body, err := unseal(id.key(), v, recordVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -249,13 +287,35 @@ func decodeRunData(id runID, v []byte, alias bool) ([]engine.Entry, error) {
 	return es, nil
 }
 
-// encodeFormat returns the value of the format record.
-func encodeFormat() []byte { return seal(keyFormat, []byte{formatVersion}) }
+// encodeFormat returns the value of the format record of a directory of
+// the given format.
+func encodeFormat(format byte) []byte { return seal(keyFormat, []byte{format}) }
+
+// decodeFormat returns the directory format that v, the format record's
+// value, names. A format newer than formatVersion is returned unverified
+// (a newer release may seal its record otherwise): Open refuses it by its
+// version alone. Formats 0 and 1 have no format record.
+func decodeFormat(v []byte) (byte, error) {
+	if len(v) != 1+crcLen {
+		return 0, fmt.Errorf("%w: %d bytes", errRecord, len(v))
+	}
+	format := v[0]
+	if format > formatVersion {
+		return format, nil
+	}
+	if _, err := unseal(keyFormat, v, format); err != nil {
+		return 0, err
+	}
+	if format < formatV2 {
+		return 0, fmt.Errorf("%w: unknown format %d", errRecord, format)
+	}
+	return format, nil
+}
 
 // encodeHardState returns the value of the hard state record. The vote must
 // be at most engine.MaxNodeIDLen bytes (checked by Write).
 func encodeHardState(hs engine.HardState) []byte {
-	return seal(keyHardState, appendHardState([]byte{formatVersion}, hs))
+	return seal(keyHardState, appendHardState([]byte{recordVersion}, hs))
 }
 
 func appendHardState(b []byte, hs engine.HardState) []byte {
@@ -275,7 +335,7 @@ func decodeHardState(v []byte) (engine.HardState, error) {
 // encodeSnapshotMeta returns the value of the snapshot record. The
 // membership must be valid (checked by the callers).
 func encodeSnapshotMeta(m engine.SnapshotMeta) []byte {
-	return seal(keySnapshot, appendSnapshotMeta([]byte{formatVersion}, m))
+	return seal(keySnapshot, appendSnapshotMeta([]byte{recordVersion}, m))
 }
 
 func appendSnapshotMeta(b []byte, m engine.SnapshotMeta) []byte {
@@ -303,7 +363,7 @@ type identity struct {
 }
 
 func encodeIdentity(id identity) []byte {
-	b := []byte{formatVersion}
+	b := []byte{recordVersion}
 	b = record.AppendString8(b, id.ClusterID)
 	b = record.AppendString8(b, id.NodeID)
 	return seal(keyIdentity, b)
@@ -323,7 +383,7 @@ type checkpointRecord struct {
 }
 
 func encodeCheckpoint(c checkpointRecord) []byte {
-	b := binary.BigEndian.AppendUint64([]byte{formatVersion}, c.lsn)
+	b := binary.BigEndian.AppendUint64([]byte{recordVersion}, c.lsn)
 	b = binary.BigEndian.AppendUint64(b, c.history)
 	return seal(keyCheckpoint, binary.BigEndian.AppendUint64(b, c.last))
 }
@@ -336,10 +396,10 @@ func decodeCheckpoint(v []byte) (checkpointRecord, error) {
 
 // decodeWith unseals v under key and reads its whole body with read.
 func decodeWith[T any](key, v []byte, read func(*record.Reader) T) (T, error) {
-	return decodeVersion(key, v, formatVersion, read)
+	return decodeVersion(key, v, recordVersion, read)
 }
 
-// decodeVersion unseals v, a record of format version, under key and
+// decodeVersion unseals v, a record of the given version, under key and
 // reads its whole body with read.
 func decodeVersion[T any](key, v []byte, version byte, read func(*record.Reader) T) (T, error) {
 	var zero T

@@ -95,7 +95,7 @@ func (s *Store) flushDeletes() {
 		return
 	}
 	s.deletesToFlush = false
-	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyFlush, []byte{formatVersion}) })
+	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyFlush, []byte{recordVersion}) })
 	if err == nil {
 		err = s.db.DropPrefix(keyFlush)
 	}

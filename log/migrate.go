@@ -25,6 +25,13 @@ import (
 // and the format record last, so that a crash before the end leaves a
 // format 1 directory that the next Open migrates again), then deletes the
 // entry keys of format 1.
+//
+// The migration writes format 2, not 3 (format.go): format 1 holds the
+// node's identity in the log alone, and the first Open checks that record
+// against the identity it is given before the store's owner records one
+// of its own (yggr.json), so the record is carried over; a directory with
+// an identity record is format 2, and the earlier releases of format 2
+// keep opening it.
 const (
 	v1KindEntry byte = 'e'
 	v1Version   byte = 1
@@ -71,7 +78,7 @@ func (s *Store) migrateV1() error {
 		set(keySnapshot, encodeSnapshotMeta(st.snap)),
 		set(keyIdentity, encodeIdentity(st.id)),
 		set(keyCheckpoint, encodeCheckpoint(checkpointRecord{history: st.snap.Index, last: last})),
-		set(keyFormat, encodeFormat()))
+		set(keyFormat, encodeFormat(formatV2)))
 	if err := s.commit(ms); err != nil {
 		return fmt.Errorf("log: migrate %s from format 1: %w", s.where, err)
 	}

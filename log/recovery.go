@@ -14,7 +14,7 @@ import (
 // (migrating format 1), checks the identity record an earlier release
 // wrote (a new store gets none: Options.ClusterID), reads Badger's
 // records, then replays the write-ahead log's records above the
-// checkpoint.
+// checkpoint. A directory of format 2 or 3 keeps its format (format.go).
 func (s *Store) open(want identity, firstOpen bool) error {
 	format, empty, err := s.readFormat()
 	if err != nil {
@@ -23,15 +23,15 @@ func (s *Store) open(want identity, firstOpen bool) error {
 	created := format == 0 && empty
 	switch {
 	case created:
-		if err := s.commit([]mutation{set(keyFormat, encodeFormat())}); err != nil {
+		if err := s.commit([]mutation{set(keyFormat, encodeFormat(formatVersion))}); err != nil {
 			return fmt.Errorf("log: initialize %s: %w", s.where, err)
 		}
 	case format == 0:
 		if err := s.migrateV1(); err != nil {
 			return err
 		}
-	case format != formatVersion:
-		return fmt.Errorf("%w: %s was written in log format %d by a newer yggr; this one reads formats 1 and %d: upgrade yggr to open it",
+	case format > formatVersion:
+		return fmt.Errorf("%w: %s was written in log format %d by a newer yggr; this one reads formats 1, 2 and %d: upgrade yggr to open it",
 			ErrFormat, s.where, format, formatVersion)
 	}
 	if err := s.deleteV1Entries(); err != nil {
@@ -64,13 +64,12 @@ func (s *Store) readFormat() (version byte, empty bool, err error) {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error {
-			// The format record's version byte is what says how to read
-			// everything else: accept any version here and let open decide.
-			if len(v) != 1+crcLen {
-				return s.corrupt("format record", fmt.Errorf("%w: %d bytes", errRecord, len(v)))
+		return item.Value(func(v []byte) (err error) {
+			// The format record says how to read everything else: a
+			// newer format is returned for open to refuse.
+			if version, err = decodeFormat(v); err != nil {
+				return s.corrupt("format record", err)
 			}
-			version = v[0]
 			return nil
 		})
 	})

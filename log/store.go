@@ -218,10 +218,12 @@ func Exists(dir string) (bool, error) {
 	return err == nil, err
 }
 
-// Open opens (creating if needed) the store in filepath.Join(dir, "raft"),
-// checks the identity record of a store an earlier release wrote, migrates a directory written by format 1,
-// and recovers: Badger's records, then the write-ahead log's records above
-// the checkpoint. A torn last WAL record (a write that never returned) is
+// Open opens (creating if needed, in log format 3) the store in
+// filepath.Join(dir, "raft"), refuses a directory of a newer format with
+// ErrFormat, migrates one of format 1 (to format 2; one of format 2 keeps
+// its format), checks the identity record of a store an earlier release
+// wrote, and recovers: Badger's records, then the write-ahead log's
+// records above the checkpoint. A torn last WAL record (a write that never returned) is
 // dropped and reported by Load in State.Dropped. Any other damage fails
 // with an error wrapping ErrCorrupt. The caller must Close the store.
 func Open(dir string, opts Options) (*Store, error) {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/yggrdb/yggr/engine"
@@ -426,11 +425,11 @@ func TestIdentity(t *testing.T) {
 	}
 }
 
-// writeLegacyIdentity stands in for an earlier release: it writes the
-// identity record into the closed store in dir.
+// writeLegacyIdentity stands in for an earlier release: it makes the
+// closed store in dir one of format 2 with the identity record id.
 func writeLegacyIdentity(t *testing.T, dir string, id identity) {
 	t.Helper()
-	rawUpdate(t, dir, func(txn *badger.Txn) error { return txn.Set(keyIdentity, encodeIdentity(id)) })
+	setFormat(t, dir, formatV2, &id)
 }
 
 func TestSnapshotAndCompact(t *testing.T) {

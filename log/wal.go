@@ -30,7 +30,7 @@ import (
 // the last record are always zeros and a torn write is told from the end of
 // the log without doubt; a goroutine prepares the next one ahead.
 //
-//	header  "yggrwal\x00" version:u8 (= formatVersion) 7 zero bytes
+//	header  "yggrwal\x00" version:u8 (= recordVersion, format.go) 7 zero bytes
 //	record  len:u32 crc:u32 lsn:u64 body[len] zero padding to 8 bytes
 //
 // crc is the CRC-32C of len, lsn and body. The LSN (log sequence number)
@@ -209,8 +209,8 @@ func (w *wal) recover(seqs []uint64, cp uint64) ([]walRecord, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("log: read %s: %w", w.path(seq), err)
 		}
-		if len(data) < walHeaderLen || !bytes.Equal(data[:8], walMagic) || data[8] != formatVersion {
-			return nil, nil, fmt.Errorf("%w: %s: not a write-ahead log segment of format %d", ErrCorrupt, w.path(seq), formatVersion)
+		if len(data) < walHeaderLen || !bytes.Equal(data[:8], walMagic) || data[8] != recordVersion {
+			return nil, nil, fmt.Errorf("%w: %s: not a write-ahead log segment of record version %d", ErrCorrupt, w.path(seq), recordVersion)
 		}
 		// Segments are created whole (written under a temporary name,
 		// then renamed), so a shorter one was cut: the records it held
@@ -474,7 +474,7 @@ func createSegment(path string, size int64) (err error) {
 	}()
 	header := make([]byte, walHeaderLen)
 	copy(header, walMagic)
-	header[8] = formatVersion
+	header[8] = recordVersion
 	if _, err := f.WriteAt(header, 0); err != nil {
 		return fmt.Errorf("log: write %s: %w", path, err)
 	}
