@@ -12,18 +12,27 @@ import (
 	"time"
 )
 
-// The format 2 fixture: testdata/node-v2.tar.gz is a single-node data
-// directory written by TestWriteFixtureV2 (described in testdata/README.md).
-// Every later release must keep opening it: TestOpenFormatV2.
+// The fixtures of log formats 2 and 3: testdata/node-v2.tar.gz and
+// node-v3.tar.gz are single-node data directories with the same contents,
+// written by TestWriteFixtureV2 and TestWriteFixtureV3 with the releases of
+// those formats (described in testdata/README.md). Every later release must
+// keep opening them: TestOpenFormatV2, TestOpenFormatV3.
 
 const fixtureLeaseTTL = 30 * 24 * time.Hour
 
-// TestWriteFixtureV2 writes testdata/node-v2.tar.gz. It is skipped unless
-// YGGR_WRITE_FIXTURE=1: the fixture is written once, by the format it
-// records, and committed.
-func TestWriteFixtureV2(t *testing.T) {
-	if os.Getenv("YGGR_WRITE_FIXTURE") != "1" {
-		t.Skip("set YGGR_WRITE_FIXTURE=1 to rewrite testdata/node-v2.tar.gz")
+// TestWriteFixtureV2 writes testdata/node-v2.tar.gz and TestWriteFixtureV3
+// testdata/node-v3.tar.gz. They are skipped unless YGGR_WRITE_FIXTURE=1
+// (and YGGR_FIXTURE names the one to write): a fixture is written once, by
+// the release whose format it records, and committed; never regenerate a
+// released one.
+func TestWriteFixtureV2(t *testing.T) { writeFixture(t, "node-v2.tar.gz") }
+
+// TestWriteFixtureV3: see TestWriteFixtureV2.
+func TestWriteFixtureV3(t *testing.T) { writeFixture(t, "node-v3.tar.gz") }
+
+func writeFixture(t *testing.T, name string) {
+	if os.Getenv("YGGR_WRITE_FIXTURE") != "1" || os.Getenv("YGGR_FIXTURE") != name {
+		t.Skipf("set YGGR_WRITE_FIXTURE=1 YGGR_FIXTURE=%s to rewrite testdata/%s", name, name)
 	}
 	root := t.TempDir()
 	dir := filepath.Join(root, "node")
@@ -69,7 +78,7 @@ func TestWriteFixtureV2(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	writeFixtureTar(t, root, filepath.Join("testdata", "node-v2.tar.gz"))
+	writeFixtureTar(t, root, filepath.Join("testdata", name))
 }
 
 func writeFixtureTar(t *testing.T, root, path string) {
@@ -126,16 +135,27 @@ func writeFixtureTar(t *testing.T, root, path string) {
 
 // TestOpenFormatV2 opens the format 2 fixture with the current code: every
 // key, the lease and the key attached to it are there, the learner that was
-// added and removed is gone, and the node takes writes and reopens.
-func TestOpenFormatV2(t *testing.T) {
+// added and removed is gone, and the node takes writes and reopens. It
+// keeps log format 2 and its identity record (log/format.go), so the
+// release that wrote it still opens it.
+func TestOpenFormatV2(t *testing.T) { openFixture(t, "node-v2.tar.gz", 2, true) }
+
+// TestOpenFormatV3 opens the format 3 fixture (the first release whose
+// directories record no identity in the log) the same way.
+func TestOpenFormatV3(t *testing.T) { openFixture(t, "node-v3.tar.gz", 3, false) }
+
+// openFixture opens a fixture written by writeFixture twice, checking its
+// contents, writing to it, and checking that it keeps log format and,
+// if identity, the log's identity record.
+func openFixture(t *testing.T, name string, format byte, identity bool) {
 	root := t.TempDir()
-	untarFixture(t, filepath.Join("testdata", "node-v2.tar.gz"), root)
+	untarFixture(t, filepath.Join("testdata", name), root)
 	dir := filepath.Join(root, "node")
 	ctx := testCtx(t)
 	for round := range 2 {
 		db, err := Open(dir, []string{"n1=" + freeUDPAddr(t)}, WithID("n1"), WithInsecure())
 		if err != nil {
-			t.Fatalf("round %d: Open of the format 2 fixture: %v", round, err)
+			t.Fatalf("round %d: Open of the fixture %s: %v", round, name, err)
 		}
 		for i := range 43 {
 			key := fmt.Sprintf("key/%03d", i)
@@ -171,10 +191,8 @@ func TestOpenFormatV2(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		// It keeps log format 2 and its identity record (log/format.go),
-		// so the release that wrote it still opens it.
-		if format, id := logFormat(t, dir); format != 2 || !id {
-			t.Errorf("round %d: log format %d, identity record %v; want format 2 with the record", round, format, id)
+		if f, id := logFormat(t, dir); f != format || id != identity {
+			t.Errorf("round %d: log format %d, identity record %v; want format %d, identity record %v", round, f, id, format, identity)
 		}
 	}
 }
