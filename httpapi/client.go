@@ -454,11 +454,24 @@ func jsonBody(v any) []byte {
 // keyPath is the escaped path of key's single-key route.
 func keyPath(key []byte) string { return kvPrefix + url.PathEscape(string(key)) }
 
-// Put sets key to value and returns the log index of the write. The key
-// is attached to no lease (detached from any it had); PutLease attaches
-// it to one.
-func (c *Client) Put(ctx context.Context, key, value []byte) (uint64, error) {
-	return c.PutLease(ctx, key, value, 0)
+// Put sets key to value and returns the log index of the write, as
+// yggr.DB.Put (whose PutIndex also returns the index) with the same
+// options: yggr.WithLease(id) attaches the key to lease id, so that
+// revoking the lease, or its expiry, deletes the key; the put then fails
+// with an error matching yggr.ErrLeaseNotFound (and writes nothing) if
+// the lease does not exist. Without WithLease (or with lease 0) the key
+// is attached to no lease: detached from any it had.
+func (c *Client) Put(ctx context.Context, key, value []byte, opts ...yggr.PutOption) (uint64, error) {
+	if value == nil {
+		value = []byte{}
+	}
+	var out PutResponse
+	req := request{method: http.MethodPut, path: keyPath(key), body: value}
+	if id := yggr.PutSettingsOf(opts...).Lease; id != 0 {
+		req.query = url.Values{"lease": {strconv.FormatUint(uint64(id), 10)}}
+	}
+	err := c.call(ctx, req, &out)
+	return out.Index, err
 }
 
 // Get returns key's value and modification index, read as the options say

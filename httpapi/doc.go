@@ -147,7 +147,7 @@
 //	if errors.Is(err, yggr.ErrNotFound) { ... }
 //
 //	id, err := c.Grant(ctx, 10*time.Second)
-//	_, err = c.PutLease(ctx, []byte("svc/n1"), addr, id)
+//	_, err = c.Put(ctx, []byte("svc/n1"), addr, yggr.WithLease(id))
 //	go c.KeepAliveLoop(ctx, id, 10*time.Second)
 //
 // # Caveats

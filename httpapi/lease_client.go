@@ -138,21 +138,3 @@ func (c *Client) Leases(ctx context.Context) ([]yggr.LeaseInfo, error) {
 	}
 	return ls, nil
 }
-
-// PutLease is Put that attaches key to lease id, as yggr.DB.Put with
-// yggr.WithLease(id): revoking the lease, or its expiry, deletes the key.
-// It fails with an error matching yggr.ErrLeaseNotFound (and writes
-// nothing) if the lease does not exist. An id of 0 attaches the key to no
-// lease, exactly as Put (which detaches it from any lease it had).
-func (c *Client) PutLease(ctx context.Context, key, value []byte, id yggr.LeaseID) (uint64, error) {
-	if value == nil {
-		value = []byte{}
-	}
-	var out PutResponse
-	req := request{method: http.MethodPut, path: keyPath(key), body: value}
-	if id != 0 {
-		req.query = url.Values{"lease": {strconv.FormatUint(uint64(id), 10)}}
-	}
-	err := c.call(ctx, req, &out)
-	return out.Index, err
-}
