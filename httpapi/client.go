@@ -41,6 +41,10 @@ type ClientOptions struct {
 	// HTTPClient, if set, sends the requests; its Timeout should be zero or
 	// longer than Timeout.
 	HTTPClient *http.Client
+	// WatchRetryFor bounds how long a Watch keeps trying to reconnect
+	// without getting a stream (default DefaultWatchRetryFor); then it
+	// yields an error matching ErrUnavailable. Negative: until ctx ends.
+	WatchRetryFor time.Duration
 }
 
 // clientMaxIdlePerHost is how many idle connections a Client's own
@@ -70,7 +74,7 @@ const clientMaxIdlePerHost = 1024
 //   - Any other answer is returned as is; a 503 from Readyz is its answer.
 //   - A call makes at most two passes over the endpoints, the second after
 //     a pause of 125-250ms (an election's moment); a watch keeps making
-//     passes, 250ms doubling to 5s apart, for WatchOptions.RetryFor.
+//     passes, 250ms doubling to 5s apart, for ClientOptions.WatchRetryFor.
 //
 // Errors: an *APIError for an answer other than 2xx (matching the root
 // package's sentinels, see APIError.Is); ErrUnavailable (wrapping the last
@@ -83,6 +87,8 @@ type Client struct {
 	own       *http.Transport // nil when the caller supplied HTTPClient
 	token     string
 	timeout   time.Duration
+	// watchRetryFor is ClientOptions.WatchRetryFor, defaulted.
+	watchRetryFor time.Duration
 
 	mu        sync.Mutex
 	preferred int // index of the endpoint that last answered
@@ -95,9 +101,12 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 	if len(endpoints) == 0 {
 		return nil, errors.New("httpapi: no endpoints")
 	}
-	c := &Client{hc: opts.HTTPClient, token: opts.Token, timeout: opts.Timeout}
+	c := &Client{hc: opts.HTTPClient, token: opts.Token, timeout: opts.Timeout, watchRetryFor: opts.WatchRetryFor}
 	if c.timeout <= 0 {
 		c.timeout = DefaultClientTimeout
+	}
+	if c.watchRetryFor == 0 {
+		c.watchRetryFor = DefaultWatchRetryFor
 	}
 	scheme := "http"
 	if opts.TLS != nil {

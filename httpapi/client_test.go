@@ -504,7 +504,7 @@ func TestClientCtxDeadlineBeforeTimeout(t *testing.T) {
 	c = newClient(t, []string{srv.URL}, ClientOptions{Timeout: time.Hour})
 	ctx = testCtx(t) // 30s: before the Timeout
 	put(t, db, "p/a", "1")
-	got, err := collect(c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), WatchOptions{From: 1}), 1)
+	got, err := collect(c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), yggr.FromRevision(1)), 1)
 	if err != nil || len(got) != 1 || string(got[0].Events[0].Item.Key) != "p/a" {
 		t.Errorf("watch under a ctx deadline: %+v, %v; want the put of p/a", got, err)
 	}

@@ -57,7 +57,7 @@ import (
 // attempts, fewer when endpoints answered followed); when all fail it
 // returns the last *APIError, or ErrUnavailable wrapping the last
 // transport error when no endpoint answered. A watch keeps making passes
-// until WatchOptions.RetryFor passes without a stream, and after a stream
+// until ClientOptions.WatchRetryFor passes without a stream, and after a stream
 // that delivered something starts a new first pass. KeepAliveLoop makes
 // one call per keepalive, at its own pace, and stops only on a final 4xx.
 

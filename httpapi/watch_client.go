@@ -18,7 +18,7 @@ import (
 )
 
 // DefaultWatchRetryFor is how long a Client.Watch keeps trying to
-// reconnect when WatchOptions.RetryFor is zero.
+// reconnect when ClientOptions.WatchRetryFor is zero.
 const DefaultWatchRetryFor = time.Minute
 
 // healthyStream is how long a stream must have lasted for its break to
@@ -26,29 +26,10 @@ const DefaultWatchRetryFor = time.Minute
 // does (the Client's retry policy, retry.go, paces the rest).
 const healthyStream = time.Second
 
-// WatchOptions configures Client.Watch; the fields mirror the root
-// package's watch options.
-type WatchOptions struct {
-	// From is the first revision to yield (yggr.FromRevision); 0: the
-	// answering node's next revision when the watch first connects.
-	From uint64
-	// PrevItem sets Event.Prev, the item before each change
-	// (yggr.WithPrevItem).
-	PrevItem bool
-	// ProgressNotify asks for a progress notification whenever this long
-	// passes without a change in the range (yggr.WithProgressNotify); zero
-	// sends none. The server accepts MinWatchProgress to MaxWatchProgress.
-	ProgressNotify time.Duration
-	// RetryFor bounds how long the watch keeps trying to reconnect without
-	// getting a stream (default DefaultWatchRetryFor); then it yields an
-	// error matching ErrUnavailable. Negative: until ctx ends.
-	RetryFor time.Duration
-}
-
 // Watch yields the changes to the keys in [start, end) (end nil: to the
 // last key; yggr.PrefixEnd for a prefix) in revision order, as
 // yggr.DB.Watch does, through GET /v1/watch. When the stream breaks (a
-// dropped connection, a node shutting down, 503) it reconnects on its own,
+// dropped connection, a node shutting down, a 503 or 504) it reconnects on its own,
 // to the next endpoint, from the revision after the last change or
 // progress notification it received: no change is missed or yielded
 // twice. Reconnections follow the Client's retry policy (a watch is
@@ -56,7 +37,13 @@ type WatchOptions struct {
 // after each pass over all of them, a new first pass after a stream that
 // delivered something or lasted a second; an endpoint that answered
 // no_leader or not_leader is skipped until every endpoint was tried. After
-// RetryFor without a stream the watch ends with ErrUnavailable.
+// ClientOptions.WatchRetryFor without a stream the watch ends with
+// ErrUnavailable.
+//
+// It takes the library's watch options: yggr.FromRevision (0 or none: the
+// answering node's next revision when the watch first connects),
+// yggr.WithPrevItem, yggr.WithProgressNotify (the server accepts
+// MinWatchProgress to MaxWatchProgress).
 //
 // The iterator runs until ctx ends or the loop breaks; it yields one error
 // and stops when the watch cannot go on: ctx's error, a
@@ -64,14 +51,15 @@ type WatchOptions struct {
 // is older than the node's history, ErrUnavailable, or an *APIError the
 // server answered (a bad range, 401). The Client's Timeout bounds each
 // connection attempt until its stream starts.
-func (c *Client) Watch(ctx context.Context, start, end []byte, opts WatchOptions) iter.Seq2[yggr.Change, error] {
+func (c *Client) Watch(ctx context.Context, start, end []byte, opts ...yggr.WatchOption) iter.Seq2[yggr.Change, error] {
+	ws := yggr.WatchSettingsOf(opts...)
 	return func(yield func(yggr.Change, error) bool) {
 		if end != nil && bytes.Compare(start, end) >= 0 {
 			yield(yggr.Change{}, fmt.Errorf("%w: watch range [%q, %q) is empty", yggr.ErrInvalid, start, end))
 			return
 		}
-		ws := &watchStream{c: c, start: start, end: end, opts: opts, next: opts.From, yield: yield}
-		if err := ws.run(ctx); err != nil && !errors.Is(err, errConsumerStopped) {
+		s := &watchStream{c: c, start: start, end: end, opts: ws, next: ws.From, yield: yield}
+		if err := s.run(ctx); err != nil && !errors.Is(err, errConsumerStopped) {
 			yield(yggr.Change{}, err)
 		}
 	}
@@ -91,7 +79,7 @@ func (e retryableWatchError) Unwrap() error { return e.err }
 type watchStream struct {
 	c          *Client
 	start, end []byte
-	opts       WatchOptions
+	opts       yggr.WatchSettings
 	next       uint64 // the next revision to yield; 0 until the first stream says
 	yield      func(yggr.Change, error) bool
 }
@@ -100,17 +88,14 @@ type watchStream struct {
 func (s *watchStream) run(ctx context.Context) error {
 	c := s.c
 	n := len(c.endpoints)
-	retryFor := s.opts.RetryFor
-	if retryFor == 0 {
-		retryFor = DefaultWatchRetryFor
-	}
+	retryFor := c.watchRetryFor
 	c.mu.Lock()
 	i := c.preferred
 	c.mu.Unlock()
 	var failingSince time.Time // zero while the last attempt streamed
 	failed := 0                // attempts since the last good stream
 	skip := make([]bool, n)    // answered followed in this pass
-	// Bounded: every round either returns, or counts toward RetryFor and
+	// Bounded: every round either returns, or counts toward watchRetryFor and
 	// pauses after each pass, or streamed: delivered changes or lasted
 	// healthyStream (a stream that did neither counts as a failed attempt).
 	for {
