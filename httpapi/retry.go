@@ -30,8 +30,9 @@ import (
 //     again within the call; another one is, once: the node that answered
 //     may be cut off from the majority.
 //   - unknown: the request may have been applied. The connection broke
-//     after it was sent, the attempt outlived ClientOptions.Timeout, or the
-//     node answered 503 closed or storage_failed or a 504.
+//     after it was sent, the attempt outlived ClientOptions.Timeout, ctx
+//     ended while it was in flight, or the node answered 503 closed or
+//     storage_failed or a 504.
 //   - final: any other answer (2xx, 4xx, 500, 507...), and every answer to
 //     Readyz (its 503 is the answer).
 //
@@ -45,21 +46,26 @@ import (
 // So after a failure the request goes to the next endpoint (round robin,
 // from the one that last answered) when it was refused or followed, or
 // when it is idempotent and its outcome unknown; except that an attempt
-// timeout or a 504 ends the call (that attempt already spent a whole
-// timeout). A non-idempotent request whose outcome is unknown is not sent
+// timeout or a 504 ends a call (that attempt already spent a whole
+// timeout; a watch, bounded by its own WatchRetryFor, reconnects). When
+// ctx ends, the call ends with ctx's error (also matching
+// yggr.ErrUnknownOutcome if a non-idempotent request was in flight). A
+// non-idempotent request whose outcome is unknown is not sent
 // again anywhere: the call returns an error matching
 // yggr.ErrUnknownOutcome, wrapping the cause (the transport error, the
 // timeout, or the *APIError).
 //
 // Attempts: one pass over the endpoints at once, then a pause
-// (retryPause: 250ms, doubling up to 5s per further pass, with jitter),
-// then the next pass. A call makes at most two passes (2×len(endpoints)
-// attempts, fewer when endpoints answered followed); when all fail it
-// returns the last *APIError, or ErrUnavailable wrapping the last
-// transport error when no endpoint answered. A watch keeps making passes
-// until ClientOptions.WatchRetryFor passes without a stream, and after a stream
-// that delivered something starts a new first pass. KeepAliveLoop makes
-// one call per keepalive, at its own pace, and stops only on a final 4xx.
+// (retryPause: 250ms for the first, doubling up to 5s per further pass,
+// each jittered down by up to half), then the next pass. A call makes at
+// most two passes (2×len(endpoints) attempts, fewer when endpoints
+// answered followed); when all fail it returns the last *APIError, or
+// ErrUnavailable wrapping the last transport error when no endpoint
+// answered. A watch keeps making passes (skipping a followed endpoint
+// until the pass ends) until ClientOptions.WatchRetryFor passes without a
+// stream, and after a stream that delivered something starts a new first
+// pass. KeepAliveLoop makes one call per keepalive, at its own pace, and
+// stops only on a final 4xx.
 
 // failure is what a failed attempt proves about the request; see above.
 type failure uint8
