@@ -194,6 +194,21 @@ func WithLease(id LeaseID) PutOption {
 	return func(p putOptions) putOptions { p.lease = id; return p }
 }
 
+// PutSettings are what a list of PutOptions selects, for a client that
+// has a put served elsewhere (httpapi.Client sends them to a node).
+type PutSettings struct {
+	Lease LeaseID // the lease to attach the key to (WithLease); 0: none
+}
+
+// PutSettingsOf returns the settings opts select.
+func PutSettingsOf(opts ...PutOption) PutSettings {
+	var po putOptions
+	for _, o := range opts {
+		po = o(po)
+	}
+	return PutSettings{Lease: po.lease}
+}
+
 // leaseCall serves a lease operation on the leader.
 func (db *DB) leaseCall(ctx context.Context, op byte, id LeaseID) (leaseResponse, error) {
 	if id == 0 {

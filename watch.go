@@ -109,6 +109,23 @@ func WithProgressNotify(interval time.Duration) WatchOption {
 	return func(o *watchOptions) { o.progress = interval }
 }
 
+// WatchSettings are what a list of WatchOptions selects, for a client that
+// has a watch served elsewhere (httpapi.Client sends them to a node).
+type WatchSettings struct {
+	From           uint64        // FromRevision; 0: none
+	PrevItem       bool          // WithPrevItem
+	ProgressNotify time.Duration // WithProgressNotify; 0: none
+}
+
+// WatchSettingsOf returns the settings opts select.
+func WatchSettingsOf(opts ...WatchOption) WatchSettings {
+	var o watchOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return WatchSettings{From: o.from, PrevItem: o.prev, ProgressNotify: o.progress}
+}
+
 // Watch yields the changes to the keys in [start, end) (end nil: to the
 // last key; use PrefixEnd for a prefix) in revision order: every change
 // this node applies, each once, with no gap, from the starting revision

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,6 +41,10 @@ type ClientOptions struct {
 	// HTTPClient, if set, sends the requests; its Timeout should be zero or
 	// longer than Timeout.
 	HTTPClient *http.Client
+	// WatchRetryFor bounds how long a Watch keeps trying to reconnect
+	// without getting a stream (default DefaultWatchRetryFor); then it
+	// yields an error matching ErrUnavailable. Negative: until ctx ends.
+	WatchRetryFor time.Duration
 }
 
 // clientMaxIdlePerHost is how many idle connections a Client's own
@@ -49,37 +52,43 @@ type ClientOptions struct {
 const clientMaxIdlePerHost = 1024
 
 // Client talks to the HTTP API of one or more yggr nodes. It is safe for
-// concurrent use. Requests go to the endpoint that last answered; on a
-// connection failure or a 503 the next endpoint is tried, at most
-// 2×len(endpoints) attempts per call (with a 250ms pause after the first
-// pass). GET, PUT and DELETE are sent again after any connection failure
-// or 503, and so is a lease keepalive. A POST (transaction, lease grant,
-// membership change) is sent again only when it cannot have been applied:
-// its dial failed, or the 503 says no_leader, not_leader, busy or dropped;
-// a POST whose connection broke after it was sent returns the transport
-// error (its outcome is unknown).
+// concurrent use. Requests go to the endpoint that last answered.
 //
-// The client does not retry leader changes itself: the node that receives
-// a request follows the leader, across elections, until its request
-// timeout ends or its runtime's attempt bound is spent (64 leader changes
-// or ticks; see internal/node/route.go). So a POST answered
-// no_leader or not_leader is never sent to that endpoint again; it goes
-// once to each other endpoint, because the answering node may be cut off
-// from the majority (it can find no leader however long it waits) while
-// another endpoint reaches one. With one endpoint such a POST is sent
-// once.
+// One retry policy covers every request, a watch's reconnections and
+// KeepAliveLoop (the full statement is in retry.go):
+//
+//   - A request refused before it reached a log (its dial failed, or a 503
+//     busy, dropped, no_leader or not_leader, a 408 or 429) goes to the next
+//     endpoint. An endpoint that answered no_leader or not_leader is not
+//     asked again within the call: its runtime already followed leader
+//     changes for its whole budget (internal/node/route.go); another one
+//     is, because the node that answered may be cut off from the majority.
+//   - A request that may have been applied (the connection broke after it
+//     was sent, the attempt timed out, a 503 closed or storage_failed, a
+//     504) goes to the next endpoint only if it is idempotent: a GET or a
+//     lease keepalive, and not after a timeout or 504 (each already took a
+//     whole timeout). A put, delete, transaction, grant, revoke, lock or
+//     membership change is never sent again then: the call returns an
+//     error matching yggr.ErrUnknownOutcome (and the cause: the transport
+//     error, ctx's error, yggr.ErrTimeout, the *APIError).
+//   - Any other answer is returned as is; a 503 from Readyz is its answer.
+//   - A call makes at most two passes over the endpoints, the second after
+//     a pause of 125-250ms (an election's moment); a watch keeps making
+//     passes, 250ms doubling to 5s apart, for ClientOptions.WatchRetryFor.
 //
 // Errors: an *APIError for an answer other than 2xx (matching the root
 // package's sentinels, see APIError.Is); ErrUnavailable (wrapping the last
 // transport error) when no endpoint answered; an error matching
 // yggr.ErrTimeout when an attempt outlived ClientOptions.Timeout; ctx's
-// error when ctx ended.
+// error when ctx ended; yggr.ErrUnknownOutcome as above.
 type Client struct {
 	endpoints []*url.URL
 	hc        *http.Client
 	own       *http.Transport // nil when the caller supplied HTTPClient
 	token     string
 	timeout   time.Duration
+	// watchRetryFor is ClientOptions.WatchRetryFor, defaulted.
+	watchRetryFor time.Duration
 
 	mu        sync.Mutex
 	preferred int // index of the endpoint that last answered
@@ -92,9 +101,12 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 	if len(endpoints) == 0 {
 		return nil, errors.New("httpapi: no endpoints")
 	}
-	c := &Client{hc: opts.HTTPClient, token: opts.Token, timeout: opts.Timeout}
+	c := &Client{hc: opts.HTTPClient, token: opts.Token, timeout: opts.Timeout, watchRetryFor: opts.WatchRetryFor}
 	if c.timeout <= 0 {
 		c.timeout = DefaultClientTimeout
+	}
+	if c.watchRetryFor == 0 {
+		c.watchRetryFor = DefaultWatchRetryFor
 	}
 	scheme := "http"
 	if opts.TLS != nil {
@@ -150,8 +162,9 @@ type request struct {
 	body     []byte
 	json     bool // body is JSON
 	no503Try bool // a 503 is the answer (readiness), not a reason to try another endpoint
-	// idempotent marks a POST that may be sent again like a GET (a
-	// keepalive: sending it twice renews the lease twice, harmlessly).
+	// idempotent marks a request other than a GET that may be sent again
+	// whatever became of an earlier attempt (a keepalive: sending it twice
+	// renews the lease twice, harmlessly); see retry.go.
 	idempotent bool
 	blocking   bool // waits as long as ctx allows (a lock, a campaign): no per-attempt Timeout
 }
@@ -182,8 +195,9 @@ func (r *response) stopTimer() {
 // errAttemptTimeout cancels an attempt that outlived the client's Timeout.
 var errAttemptTimeout = fmt.Errorf("%w: httpapi: request attempt timed out", yggr.ErrTimeout)
 
-// do sends req, trying endpoints in turn, and returns the first 2xx
-// response, or the error the API or the network gave.
+// do sends req, trying endpoints as the retry policy says (retry.go),
+// and returns the first 2xx response, or the error the API or the network
+// gave.
 func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	n := len(c.endpoints)
 	c.mu.Lock()
@@ -191,100 +205,53 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	c.mu.Unlock()
 	var lastAPI *APIError
 	var lastErr error
-	var followed []bool // endpoints that answered a POST no_leader/not_leader
-	paused := false
+	var skip []bool // endpoints that answered followed (no_leader, not_leader)
 	for attempt := range 2 * n {
 		i := (first + attempt) % n
-		if followed != nil && followed[i] {
-			continue // it already followed the leader for its whole budget
+		if skip != nil && skip[i] {
+			continue
 		}
-		if attempt >= n && !paused { // a full pass failed: give an election a moment
-			paused = true
-			t := time.NewTimer(250 * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
+		if attempt == n { // a full pass failed: give an election a moment
+			if err := sleep(ctx, retryPause(1)); err != nil {
+				return nil, err
 			}
 		}
 		resp, err := c.attempt(ctx, c.endpoints[i], req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if errors.Is(err, errAttemptTimeout) {
-				return nil, err
-			}
-			lastErr = err
-			if !retryable(req, err) {
-				return nil, fmt.Errorf("httpapi: %s %s: %w", req.method, c.endpoints[i].Host, err)
-			}
-			continue
-		}
-		if resp.StatusCode/100 == 2 {
+		if err == nil && resp.StatusCode/100 == 2 {
 			c.mu.Lock()
 			c.preferred = i
 			c.mu.Unlock()
 			return resp, nil
 		}
-		apiErr := readAPIError(resp.Response)
-		resp.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable || req.no503Try || !notApplied(req, apiErr.Code) {
-			return nil, apiErr
-		}
-		lastAPI = apiErr
-		if serverFollowed(req, apiErr.Code) {
-			if followed == nil {
-				followed = make([]bool, n)
+		if err != nil && ctx.Err() != nil {
+			if !req.isIdempotent() && failureOf(err) != failRefused {
+				// It was sent (or may have been) when ctx ended.
+				return nil, fmt.Errorf("%w: %w", yggr.ErrUnknownOutcome, ctx.Err())
 			}
-			followed[i] = true
+			return nil, ctx.Err()
+		}
+		if err == nil {
+			apiErr := readAPIError(resp.Response)
+			resp.Close()
+			lastAPI, err = apiErr, apiErr
+		} else {
+			lastErr = err
+		}
+		retry, skipIt, out := next(req, err)
+		if !retry {
+			return nil, out
+		}
+		if skipIt {
+			if skip == nil {
+				skip = make([]bool, n)
+			}
+			skip[i] = true
 		}
 	}
 	if lastAPI != nil {
 		return nil, lastAPI
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, lastErr)
-}
-
-// notApplied reports whether a request answered 503 with code may be sent
-// to another endpoint: any idempotent one, and a POST only when the code
-// says it was refused before it reached the log.
-func notApplied(req request, code string) bool {
-	if req.method != http.MethodPost || req.idempotent {
-		return true
-	}
-	switch code {
-	case CodeNoLeader, CodeNotLeader, CodeBusy, CodeDropped:
-		return true
-	}
-	return false
-}
-
-// serverFollowed reports whether a POST answered 503 with code must not be
-// sent to the same endpoint again: no_leader and not_leader come after the
-// node's runtime followed leader changes for its whole budget (request
-// timeout, attempt bound: internal/node/route.go), so asking it again only
-// stacks a second retry loop on the first. Another endpoint is still
-// tried, once: the node that answered may be cut off from the majority,
-// which no retry on that node can fix. A write the runtime did not retry
-// (busy, dropped) keeps the two passes.
-func serverFollowed(req request, code string) bool {
-	if req.method != http.MethodPost || req.idempotent {
-		return false
-	}
-	return code == CodeNoLeader || code == CodeNotLeader
-}
-
-// retryable reports whether a request that failed with the transport error
-// err may be sent to another endpoint: always when it never left (a dial
-// failure), otherwise only for idempotent methods.
-func retryable(req request, err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return req.idempotent || req.method == http.MethodGet || req.method == http.MethodPut || req.method == http.MethodDelete
 }
 
 // attempt sends req to one endpoint. The attempt's timer runs until the
@@ -454,11 +421,24 @@ func jsonBody(v any) []byte {
 // keyPath is the escaped path of key's single-key route.
 func keyPath(key []byte) string { return kvPrefix + url.PathEscape(string(key)) }
 
-// Put sets key to value and returns the log index of the write. The key
-// is attached to no lease (detached from any it had); PutLease attaches
-// it to one.
-func (c *Client) Put(ctx context.Context, key, value []byte) (uint64, error) {
-	return c.PutLease(ctx, key, value, 0)
+// Put sets key to value and returns the log index of the write, as
+// yggr.DB.Put (whose PutIndex also returns the index) with the same
+// options: yggr.WithLease(id) attaches the key to lease id, so that
+// revoking the lease, or its expiry, deletes the key; the put then fails
+// with an error matching yggr.ErrLeaseNotFound (and writes nothing) if
+// the lease does not exist. Without WithLease (or with lease 0) the key
+// is attached to no lease: detached from any it had.
+func (c *Client) Put(ctx context.Context, key, value []byte, opts ...yggr.PutOption) (uint64, error) {
+	if value == nil {
+		value = []byte{}
+	}
+	var out PutResponse
+	req := request{method: http.MethodPut, path: keyPath(key), body: value}
+	if id := yggr.PutSettingsOf(opts...).Lease; id != 0 {
+		req.query = url.Values{"lease": {strconv.FormatUint(uint64(id), 10)}}
+	}
+	err := c.call(ctx, req, &out)
+	return out.Index, err
 }
 
 // Get returns key's value and modification index, read as the options say

@@ -147,7 +147,7 @@
 //	if errors.Is(err, yggr.ErrNotFound) { ... }
 //
 //	id, err := c.Grant(ctx, 10*time.Second)
-//	_, err = c.PutLease(ctx, []byte("svc/n1"), addr, id)
+//	_, err = c.Put(ctx, []byte("svc/n1"), addr, yggr.WithLease(id))
 //	go c.KeepAliveLoop(ctx, id, 10*time.Second)
 //
 // # Caveats
@@ -165,16 +165,17 @@
 // sends it with each API request; docs/console.md). A scan returns at most
 // MaxScanLimit items and about 16 MiB of keys and values per page.
 //
-// A 504 or a lost connection leaves a write's outcome unknown. The client
-// sends GET, PUT, DELETE and lease keepalives again (to the next
-// endpoint) after a connection failure or a 503; a POST (transaction,
-// lease grant, membership change) only after a failed dial or a 503 whose
-// code says it never reached the log (no_leader, not_leader, busy,
-// dropped), so the client's retries never apply a transaction twice. A
-// POST answered no_leader or not_leader, which the node sends only after
-// following leader changes itself, is not sent to that node again, only
-// once to each other endpoint. A
-// revoke resent after its first attempt applied answers lease_not_found.
+// A 504 or a lost connection leaves a write's outcome unknown. The
+// client has one retry policy (Client, retry.go): a request the node
+// refused before it reached a log (a failed dial; 503 no_leader,
+// not_leader, busy or dropped) goes to the next endpoint, but never again
+// to one that answered no_leader or not_leader (it already followed leader
+// changes itself); a request that may have been applied goes on only if
+// it is idempotent (a GET, a lease keepalive). A put, delete, transaction,
+// grant, revoke, lock or membership change whose outcome is unknown is
+// not sent again: the call fails with an error matching
+// yggr.ErrUnknownOutcome, so the client's retries never apply a write
+// twice. At most two passes over the endpoints per call.
 //
 // Malformed percent-encoding in the path is rejected by net/http itself
 // with a plain-text 400 before the handler runs; in the query it gets the

@@ -25,10 +25,11 @@ func leasePath(id yggr.LeaseID) string {
 // Grant creates a lease with the given TTL and returns its ID, as
 // yggr.DB.Grant (which states the guarantee). The TTL is kept in whole
 // milliseconds; one outside yggr.MinLeaseTTL..yggr.MaxLeaseTTL is an
-// error matching yggr.ErrLeaseTTL, found before anything is sent. Like
-// every POST, a grant whose connection broke after it was sent is not
-// sent again: its outcome is unknown (a lease granted then expires after
-// its TTL, with no keys).
+// error matching yggr.ErrLeaseTTL, found before anything is sent. A
+// grant is not idempotent: one whose connection broke after it was sent
+// is not sent again, and fails with an error matching
+// yggr.ErrUnknownOutcome (a lease granted then expires after its TTL,
+// with no keys).
 func (c *Client) Grant(ctx context.Context, ttl time.Duration) (yggr.LeaseID, error) {
 	if ttl < yggr.MinLeaseTTL || ttl > yggr.MaxLeaseTTL {
 		return 0, errLeaseTTL(ttl.String())
@@ -44,8 +45,9 @@ func (c *Client) Grant(ctx context.Context, ttl time.Duration) (yggr.LeaseID, er
 // KeepAlive renews the lease for a full TTL, counted from when the leader
 // serves it, and returns the TTL, as yggr.DB.KeepAlive. It fails with an
 // error matching yggr.ErrLeaseNotFound once the lease is revoked or has
-// expired. A keepalive is sent again to the next endpoint after a
-// connection failure or a 503, like a GET (renewing twice is harmless).
+// expired. A keepalive is idempotent for the retry policy (Client): it is
+// sent again to the next endpoint, like a GET, even when an earlier
+// attempt may have renewed the lease (renewing twice is harmless).
 func (c *Client) KeepAlive(ctx context.Context, id yggr.LeaseID) (time.Duration, error) {
 	var out LeaseResponse
 	if err := c.call(ctx, request{method: http.MethodPost, path: leasePath(id) + "/keepalive", idempotent: true}, &out); err != nil {
@@ -60,9 +62,10 @@ func (c *Client) KeepAlive(ctx context.Context, id yggr.LeaseID) (time.Duration,
 // at once, bounds each by ttl/3, stops for good on yggr.ErrLeaseNotFound
 // (the lease was revoked or expired: its keys are gone) and on any other
 // answer that retrying cannot change (a 4xx: a wrong token, a bad
-// request), and retries transient failures at the same pace: no endpoint
-// answered, no leader, a timeout, a node closing (another endpoint may
-// serve; only the database's own DB.KeepAliveLoop stops on ErrClosed).
+// request: a final 4xx of the retry policy, see Client), and retries
+// every other failure at the same pace: no endpoint answered, no leader,
+// a timeout, a node closing (another endpoint may serve; only the
+// database's own DB.KeepAliveLoop stops on ErrClosed).
 // ttl is the lease's TTL as granted; one out of range is an error
 // matching yggr.ErrLeaseTTL.
 func (c *Client) KeepAliveLoop(ctx context.Context, id yggr.LeaseID, ttl time.Duration) error {
@@ -88,22 +91,20 @@ func (c *Client) KeepAliveLoop(ctx context.Context, id yggr.LeaseID, ttl time.Du
 }
 
 // final reports whether a keepalive's error ends KeepAliveLoop: an answer
-// in the 4xx range other than 408 (the request body was late) and 429.
+// the retry policy (retry.go) calls final, in the 4xx range. A final 5xx
+// (500, 507) is the answering node's failure: the loop tries again.
 func final(err error) bool {
 	var ae *APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	return ae.StatusCode >= 400 && ae.StatusCode < 500 &&
-		ae.StatusCode != http.StatusRequestTimeout && ae.StatusCode != http.StatusTooManyRequests
+	return errors.As(err, &ae) && failureOf(err) == failFinal && ae.StatusCode/100 == 4
 }
 
 // Revoke deletes the lease and every key attached to it, at one log
 // index, as yggr.DB.Revoke. Revoking a lease that does not exist fails
-// with an error matching yggr.ErrLeaseNotFound: also when a first
-// attempt revoked it and its answer was lost (a DELETE is sent again
-// after a connection failure), so a caller that only wants the lease gone
-// may treat ErrLeaseNotFound as success.
+// with an error matching yggr.ErrLeaseNotFound. A revoke is not
+// idempotent for the retry policy (Client): one whose answer was lost
+// fails with an error matching yggr.ErrUnknownOutcome; a caller that only
+// wants the lease gone may revoke again and treat ErrLeaseNotFound as
+// success.
 func (c *Client) Revoke(ctx context.Context, id yggr.LeaseID) error {
 	return c.call(ctx, request{method: http.MethodDelete, path: leasePath(id)}, nil)
 }
@@ -137,22 +138,4 @@ func (c *Client) Leases(ctx context.Context) ([]yggr.LeaseInfo, error) {
 		ls[i] = yggr.LeaseInfo{ID: l.ID, TTL: time.Duration(l.TTLMillis) * time.Millisecond}
 	}
 	return ls, nil
-}
-
-// PutLease is Put that attaches key to lease id, as yggr.DB.Put with
-// yggr.WithLease(id): revoking the lease, or its expiry, deletes the key.
-// It fails with an error matching yggr.ErrLeaseNotFound (and writes
-// nothing) if the lease does not exist. An id of 0 attaches the key to no
-// lease, exactly as Put (which detaches it from any lease it had).
-func (c *Client) PutLease(ctx context.Context, key, value []byte, id yggr.LeaseID) (uint64, error) {
-	if value == nil {
-		value = []byte{}
-	}
-	var out PutResponse
-	req := request{method: http.MethodPut, path: keyPath(key), body: value}
-	if id != 0 {
-		req.query = url.Values{"lease": {strconv.FormatUint(uint64(id), 10)}}
-	}
-	err := c.call(ctx, req, &out)
-	return out.Index, err
 }

@@ -25,12 +25,12 @@ func TestClientLeases(t *testing.T) {
 		t.Fatalf("Grant = %d, %v", id, err)
 	}
 	for _, k := range []string{"svc/b", "svc/a"} {
-		if _, err := c.PutLease(ctx, []byte(k), []byte("v"), id); err != nil {
-			t.Fatalf("PutLease %s: %v", k, err)
+		if _, err := c.Put(ctx, []byte(k), []byte("v"), yggr.WithLease(id)); err != nil {
+			t.Fatalf("Put %s with WithLease: %v", k, err)
 		}
 	}
-	if _, err := c.PutLease(ctx, []byte("plain"), nil, 0); err != nil {
-		t.Fatalf("PutLease with lease 0: %v", err)
+	if _, err := c.Put(ctx, []byte("plain"), nil, yggr.WithLease(0)); err != nil {
+		t.Fatalf("Put with WithLease(0): %v", err)
 	}
 	ttl, err := c.KeepAlive(ctx, id)
 	if err != nil || ttl != time.Minute {
@@ -91,7 +91,7 @@ func TestClientLeases(t *testing.T) {
 			"KeepAliveLoop": c.KeepAliveLoop(ctx, gone, time.Second),
 		}
 		if gone != 0 {
-			errs["PutLease"] = first(c.PutLease(ctx, []byte("svc/c"), []byte("v"), gone))
+			errs["Put WithLease"] = first(c.Put(ctx, []byte("svc/c"), []byte("v"), yggr.WithLease(gone)))
 		}
 		for name, err := range errs {
 			if !errors.Is(err, yggr.ErrLeaseNotFound) || errors.Is(err, yggr.ErrNotFound) {
@@ -100,7 +100,7 @@ func TestClientLeases(t *testing.T) {
 		}
 	}
 	if _, _, err := c.Get(ctx, []byte("svc/c")); !errors.Is(err, yggr.ErrNotFound) {
-		t.Errorf("Get svc/c after PutLease on a revoked lease: %v, want ErrNotFound", err)
+		t.Errorf("Get svc/c after a Put WithLease on a revoked lease: %v, want ErrNotFound", err)
 	}
 
 	// TTLs out of range fail before anything is sent, as the library's do.
@@ -141,7 +141,7 @@ func TestClientKeepAliveLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutLease(ctx, []byte("alive"), []byte("v"), id); err != nil {
+	if _, err := c.Put(ctx, []byte("alive"), []byte("v"), yggr.WithLease(id)); err != nil {
 		t.Fatal(err)
 	}
 	lctx, stop := context.WithCancel(ctx)

@@ -39,7 +39,7 @@ func BenchmarkWatchStream(b *testing.B) {
 				}
 			}
 			watch := func(ctx context.Context) iter.Seq2[yggr.Change, error] {
-				return c.Watch(ctx, nil, nil, WatchOptions{From: from})
+				return c.Watch(ctx, nil, nil, yggr.FromRevision(from))
 			}
 			if via == "library" {
 				watch = func(ctx context.Context) iter.Seq2[yggr.Change, error] {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,46 +18,32 @@ import (
 )
 
 // DefaultWatchRetryFor is how long a Client.Watch keeps trying to
-// reconnect when WatchOptions.RetryFor is zero.
+// reconnect when ClientOptions.WatchRetryFor is zero.
 const DefaultWatchRetryFor = time.Minute
 
-// Reconnection delays of Client.Watch: the first attempt after a stream
-// that delivered a change (or was up for healthyStream) goes at once, the
-// next ones wait from watchMinBackoff, doubling up to watchMaxBackoff
-// (with jitter).
-const (
-	watchMinBackoff = 100 * time.Millisecond
-	watchMaxBackoff = 5 * time.Second
-	healthyStream   = time.Second
-)
-
-// WatchOptions configures Client.Watch; the fields mirror the root
-// package's watch options.
-type WatchOptions struct {
-	// From is the first revision to yield (yggr.FromRevision); 0: the
-	// answering node's next revision when the watch first connects.
-	From uint64
-	// PrevItem sets Event.Prev, the item before each change
-	// (yggr.WithPrevItem).
-	PrevItem bool
-	// ProgressNotify asks for a progress notification whenever this long
-	// passes without a change in the range (yggr.WithProgressNotify); zero
-	// sends none. The server accepts MinWatchProgress to MaxWatchProgress.
-	ProgressNotify time.Duration
-	// RetryFor bounds how long the watch keeps trying to reconnect without
-	// getting a stream (default DefaultWatchRetryFor); then it yields an
-	// error matching ErrUnavailable. Negative: until ctx ends.
-	RetryFor time.Duration
-}
+// healthyStream is how long a stream must have lasted for its break to
+// start a new first pass of reconnections, as one that delivered a change
+// does (the Client's retry policy, retry.go, paces the rest).
+const healthyStream = time.Second
 
 // Watch yields the changes to the keys in [start, end) (end nil: to the
 // last key; yggr.PrefixEnd for a prefix) in revision order, as
 // yggr.DB.Watch does, through GET /v1/watch. When the stream breaks (a
-// dropped connection, a node shutting down, 503) it reconnects on its own,
+// dropped connection, a node shutting down, a 503 or 504) it reconnects on its own,
 // to the next endpoint, from the revision after the last change or
 // progress notification it received: no change is missed or yielded
-// twice. Reconnections back off from 100ms to 5s; after RetryFor without a
-// stream the watch ends with ErrUnavailable.
+// twice. Reconnections follow the Client's retry policy (a watch is
+// idempotent): the next endpoint at once, a pause of 250ms doubling to 5s
+// after each pass over all of them, a new first pass after a stream that
+// delivered something or lasted a second; an endpoint that answered
+// no_leader or not_leader is skipped until every endpoint was tried. After
+// ClientOptions.WatchRetryFor without a stream the watch ends with
+// ErrUnavailable.
+//
+// It takes the library's watch options: yggr.FromRevision (0 or none: the
+// answering node's next revision when the watch first connects),
+// yggr.WithPrevItem, yggr.WithProgressNotify (the server accepts
+// MinWatchProgress to MaxWatchProgress).
 //
 // The iterator runs until ctx ends or the loop breaks; it yields one error
 // and stops when the watch cannot go on: ctx's error, a
@@ -66,14 +51,15 @@ type WatchOptions struct {
 // is older than the node's history, ErrUnavailable, or an *APIError the
 // server answered (a bad range, 401). The Client's Timeout bounds each
 // connection attempt until its stream starts.
-func (c *Client) Watch(ctx context.Context, start, end []byte, opts WatchOptions) iter.Seq2[yggr.Change, error] {
+func (c *Client) Watch(ctx context.Context, start, end []byte, opts ...yggr.WatchOption) iter.Seq2[yggr.Change, error] {
+	ws := yggr.WatchSettingsOf(opts...)
 	return func(yield func(yggr.Change, error) bool) {
 		if end != nil && bytes.Compare(start, end) >= 0 {
 			yield(yggr.Change{}, fmt.Errorf("%w: watch range [%q, %q) is empty", yggr.ErrInvalid, start, end))
 			return
 		}
-		ws := &watchStream{c: c, start: start, end: end, opts: opts, next: opts.From, yield: yield}
-		if err := ws.run(ctx); err != nil && !errors.Is(err, errConsumerStopped) {
+		s := &watchStream{c: c, start: start, end: end, opts: ws, next: ws.From, yield: yield}
+		if err := s.run(ctx); err != nil && !errors.Is(err, errConsumerStopped) {
 			yield(yggr.Change{}, err)
 		}
 	}
@@ -93,7 +79,7 @@ func (e retryableWatchError) Unwrap() error { return e.err }
 type watchStream struct {
 	c          *Client
 	start, end []byte
-	opts       WatchOptions
+	opts       yggr.WatchSettings
 	next       uint64 // the next revision to yield; 0 until the first stream says
 	yield      func(yggr.Change, error) bool
 }
@@ -101,18 +87,17 @@ type watchStream struct {
 // run connects, streams and reconnects until the watch ends.
 func (s *watchStream) run(ctx context.Context) error {
 	c := s.c
-	retryFor := s.opts.RetryFor
-	if retryFor == 0 {
-		retryFor = DefaultWatchRetryFor
-	}
+	n := len(c.endpoints)
+	retryFor := c.watchRetryFor
 	c.mu.Lock()
 	i := c.preferred
 	c.mu.Unlock()
 	var failingSince time.Time // zero while the last attempt streamed
-	delay := time.Duration(0)
-	// Bounded: every round either returns, or counts toward RetryFor and
-	// waits by a growing delay, or streamed: delivered changes or lasted
-	// healthyStream (else it backs off as well).
+	failed := 0                // attempts since the last good stream
+	skip := make([]bool, n)    // answered followed in this pass
+	// Bounded: every round either returns, or counts toward watchRetryFor and
+	// pauses after each pass, or streamed: delivered changes or lasted
+	// healthyStream (a stream that did neither counts as a failed attempt).
 	for {
 		began, from := time.Now(), s.next
 		err := s.attempt(ctx, i)
@@ -126,29 +111,34 @@ func (s *watchStream) run(ctx context.Context) error {
 		if !errors.As(err, &retry) {
 			return err
 		}
-		streamed := errors.Is(err, errStreamBroke)
-		switch {
-		case streamed:
+		if errors.Is(err, errStreamBroke) {
 			failingSince = time.Time{}
 			if s.next > from || time.Since(began) >= healthyStream {
-				delay = 0 // it worked: reconnect at once
+				// It worked: a new first pass, from the next endpoint, at once.
+				failed = 0
+				clear(skip)
+				i = (i + 1) % n
+				continue
 			}
-		case failingSince.IsZero():
+		} else if failingSince.IsZero() {
 			failingSince = time.Now()
-		case retryFor > 0 && time.Since(failingSince) > retryFor:
+		} else if retryFor > 0 && time.Since(failingSince) > retryFor {
 			return fmt.Errorf("%w: watch: no stream for %v: %w", ErrUnavailable, retryFor, retry.err)
 		}
-		i = (i + 1) % len(c.endpoints)
-		if delay > 0 {
-			t := time.NewTimer(delay/2 + rand.N(delay/2+1))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
+		if failureOf(retry.err) == failFollowed {
+			skip[i] = true
+		}
+		failed++
+		i = (i + 1) % n
+		for k := 0; k < n && skip[i]; k++ {
+			i = (i + 1) % n
+		}
+		if skip[i] || failed%n == 0 { // a pass is over
+			clear(skip)
+			if err := sleep(ctx, retryPause(max(failed/n, 1))); err != nil {
+				return err
 			}
 		}
-		delay = min(max(2*delay, watchMinBackoff), watchMaxBackoff)
 	}
 }
 
@@ -191,8 +181,8 @@ func (s *watchStream) attempt(ctx context.Context, i int) error {
 }
 
 // refused is the error of a watch request the server refused: a
-// *yggr.CompactedError for 410, a retryableWatchError for a 5xx, else an
-// *APIError.
+// *yggr.CompactedError for 410, a retryableWatchError for an answer the
+// retry policy does not call final (retry.go), else an *APIError.
 func (s *watchStream) refused(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var l WatchLine
@@ -201,7 +191,7 @@ func (s *watchStream) refused(resp *http.Response) error {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	apiErr := readAPIError(resp)
-	if resp.StatusCode >= 500 {
+	if failureOf(apiErr) != failFinal {
 		return retryableWatchError{apiErr}
 	}
 	return apiErr
@@ -250,15 +240,19 @@ func (s *watchStream) stream(body io.Reader) error {
 	}
 }
 
-// streamError is what the error line we means for the watch.
+// streamError is what the error line we means for the watch: the stream
+// broke, to be resumed elsewhere, unless the retry policy calls the
+// answer final (retry.go) or the revision was compacted. A node closing
+// or shutting its streams down ends them with closed, timeout or canceled.
 func (s *watchStream) streamError(we *WatchError) error {
-	switch we.Code {
-	case CodeCompacted:
+	if we.Code == CodeCompacted {
 		return &yggr.CompactedError{Requested: s.next, Oldest: we.Oldest}
-	case CodeClosed, CodeBusy, CodeNoLeader, CodeNotLeader, CodeDropped, CodeTimeout, CodeCanceled:
-		return retryableWatchError{fmt.Errorf("%w: %w", errStreamBroke, we)}
 	}
-	return &APIError{StatusCode: we.Status, Code: we.Code, Message: we.Message}
+	apiErr := &APIError{StatusCode: we.Status, Code: we.Code, Message: we.Message}
+	if failureOf(apiErr) != failFinal {
+		return retryableWatchError{fmt.Errorf("%w: %w", errStreamBroke, apiErr)}
+	}
+	return apiErr
 }
 
 func (e *WatchError) Error() string {

@@ -80,7 +80,7 @@ func TestClientWatchMatchesLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := collect(c.Watch(ctx, start, end, WatchOptions{From: 1, PrevItem: true}), 40)
+	got, err := collect(c.Watch(ctx, start, end, yggr.FromRevision(1), yggr.WithPrevItem()), 40)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestClientWatchMatchesLibrary(t *testing.T) {
 	}
 	// Without From it starts at the node's next revision.
 	waitWatchers(t, h, 0)
-	next, stop := pull(func(ctx context.Context) watchSeq { return c.Watch(ctx, start, end, WatchOptions{}) })
+	next, stop := pull(func(ctx context.Context) watchSeq { return c.Watch(ctx, start, end) })
 	defer stop()
 	waitWatchers(t, h, 1)
 	r := put(t, db, "p/new", "n")
@@ -204,14 +204,14 @@ func TestClientWatchResumesAfterDrops(t *testing.T) {
 	db := openDB(t)
 	srv := serve(t, db, Options{})
 	px := startProxy(t, srv.Listener.Addr().String())
-	c := newClient(t, []string{px.ln.Addr().String()}, ClientOptions{})
+	c := newClient(t, []string{px.ln.Addr().String()}, ClientOptions{WatchRetryFor: 10 * time.Second})
 	// Batches of 30 changes, cuts after every 20 received: a cut finds
 	// changes still to send, in flight or not yet written.
 	const n, batch, cutEvery = 300, 30, 20
 	writeMix(t, db, "p/", batch)
 	written := batch
 	var got []yggr.Change
-	for ch, err := range c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), WatchOptions{From: 1, PrevItem: true, RetryFor: 10 * time.Second}) {
+	for ch, err := range c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), yggr.FromRevision(1), yggr.WithPrevItem()) {
 		if err != nil {
 			t.Fatalf("after %d changes: %v", len(got), err)
 		}
@@ -251,7 +251,7 @@ func TestClientWatchFailsOverOnShutdown(t *testing.T) {
 	t.Cleanup(first.Close)
 	second := serve(t, db, Options{})
 	c := newClient(t, []string{first.URL, second.URL}, ClientOptions{})
-	next, stop := pull(func(ctx context.Context) watchSeq { return c.Watch(ctx, []byte("k"), nil, WatchOptions{From: 1}) })
+	next, stop := pull(func(ctx context.Context) watchSeq { return c.Watch(ctx, []byte("k"), nil, yggr.FromRevision(1)) })
 	defer stop()
 	r1 := put(t, db, "k", "1")
 	if ch, err := next(); err != nil || ch.Revision != r1 {
@@ -275,35 +275,35 @@ func TestClientWatchErrors(t *testing.T) {
 	compactPast(t, db, 1)
 
 	c := newClient(t, []string{srv.URL}, ClientOptions{Token: "tok"})
-	_, err := collect(c.Watch(ctx, nil, nil, WatchOptions{From: 1}), 1)
+	_, err := collect(c.Watch(ctx, nil, nil, yggr.FromRevision(1)), 1)
 	var cerr *yggr.CompactedError
 	if !errors.As(err, &cerr) || !errors.Is(err, yggr.ErrCompacted) || cerr.Requested != 1 || cerr.Oldest <= 1 || cerr.Oldest > db.OldestRevision() {
 		t.Errorf("watch from 1 after compaction: %v, want a CompactedError with the oldest revision", err)
 	}
 
 	wrong := newClient(t, []string{srv.URL}, ClientOptions{Token: "wrong"})
-	if _, err := collect(wrong.Watch(ctx, nil, nil, WatchOptions{}), 1); !errors.Is(err, ErrUnauthorized) {
+	if _, err := collect(wrong.Watch(ctx, nil, nil), 1); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("watch with a wrong token: %v, want ErrUnauthorized", err)
 	}
-	if _, err := collect(c.Watch(ctx, []byte("b"), []byte("a"), WatchOptions{}), 1); !errors.Is(err, yggr.ErrInvalid) {
+	if _, err := collect(c.Watch(ctx, []byte("b"), []byte("a")), 1); !errors.Is(err, yggr.ErrInvalid) {
 		t.Errorf("watch [b, a): %v, want ErrInvalid", err)
 	}
-	if _, err := collect(c.Watch(ctx, nil, nil, WatchOptions{ProgressNotify: time.Millisecond}), 1); !errors.Is(err, yggr.ErrInvalid) {
+	if _, err := collect(c.Watch(ctx, nil, nil, yggr.WithProgressNotify(time.Millisecond)), 1); !errors.Is(err, yggr.ErrInvalid) {
 		t.Errorf("watch with progress every 1ms: %v, want ErrInvalid (400)", err)
 	}
 
-	dead := newClient(t, []string{deadAddr(t), deadAddr(t)}, ClientOptions{})
+	dead := newClient(t, []string{deadAddr(t), deadAddr(t)}, ClientOptions{WatchRetryFor: 300 * time.Millisecond})
 	began := time.Now()
-	if _, err := collect(dead.Watch(ctx, nil, nil, WatchOptions{RetryFor: 300 * time.Millisecond}), 1); !errors.Is(err, ErrUnavailable) {
+	if _, err := collect(dead.Watch(ctx, nil, nil), 1); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("watch with no endpoint up: %v, want ErrUnavailable", err)
 	}
 	if d := time.Since(began); d > 10*time.Second {
-		t.Errorf("gave up after %v with RetryFor 300ms", d)
+		t.Errorf("gave up after %v with WatchRetryFor 300ms", d)
 	}
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := collect(c.Watch(cctx, nil, nil, WatchOptions{}), 1); !errors.Is(err, context.Canceled) {
+	if _, err := collect(c.Watch(cctx, nil, nil), 1); !errors.Is(err, context.Canceled) {
 		t.Errorf("watch with a cancelled ctx: %v, want context.Canceled", err)
 	}
 }
@@ -315,7 +315,7 @@ func TestClientWatchProgress(t *testing.T) {
 	c := newClient(t, []string{srv.URL}, ClientOptions{})
 	r := put(t, db, "elsewhere", "x")
 	next, stop := pull(func(ctx context.Context) watchSeq {
-		return c.Watch(ctx, []byte("quiet/"), yggr.PrefixEnd([]byte("quiet/")), WatchOptions{ProgressNotify: MinWatchProgress})
+		return c.Watch(ctx, []byte("quiet/"), yggr.PrefixEnd([]byte("quiet/")), yggr.WithProgressNotify(MinWatchProgress))
 	})
 	defer stop()
 	if ch, err := next(); err != nil || !ch.IsProgress() || ch.Revision < r {
@@ -330,7 +330,7 @@ func TestClientWatchSkipsDeadEndpoint(t *testing.T) {
 	srv := serve(t, db, Options{})
 	c := newClient(t, []string{deadAddr(t), srv.URL}, ClientOptions{})
 	r := put(t, db, "k", "v")
-	got, err := collect(c.Watch(ctx, []byte("k"), nil, WatchOptions{From: r}), 1)
+	got, err := collect(c.Watch(ctx, []byte("k"), nil, yggr.FromRevision(r)), 1)
 	if err != nil || len(got) != 1 || got[0].Revision != r {
 		t.Fatalf("watch: %+v, %v; want the change at %d", got, err, r)
 	}
@@ -351,7 +351,7 @@ func TestClientListThenWatch(t *testing.T) {
 		t.Fatalf("scan: %+v, %v; want two items read at revision ≥ %d", list, err, last+1)
 	}
 	r1 := put(t, db, "p/a", "3")
-	got, err := collect(c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), WatchOptions{From: list.Revision + 1}), 1)
+	got, err := collect(c.Watch(ctx, []byte("p/"), yggr.PrefixEnd([]byte("p/")), yggr.FromRevision(list.Revision+1)), 1)
 	if err != nil || len(got) != 1 || got[0].Revision != r1 || string(got[0].Events[0].Item.Value) != "3" {
 		t.Fatalf("watch from the scan's revision + 1: %+v, %v; want only the change at %d", got, err, r1)
 	}
@@ -422,7 +422,7 @@ func TestClientWatchStreamHandling(t *testing.T) {
 			c := newClient(t, []string{srv.URL}, ClientOptions{})
 			var revs []uint64
 			var err error
-			for ch, e := range c.Watch(testCtx(t), nil, nil, WatchOptions{From: 1}) {
+			for ch, e := range c.Watch(testCtx(t), nil, nil, yggr.FromRevision(1)) {
 				if err = e; e != nil {
 					break
 				}

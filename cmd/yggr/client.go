@@ -59,7 +59,12 @@ func (f *clientFlags) client() (*httpapi.Client, error) {
 
 // clientFor builds a client for the given endpoints with the shared flags.
 func (f *clientFlags) clientFor(endpoints []string) (*httpapi.Client, error) {
-	opts := httpapi.ClientOptions{Token: f.Token, Timeout: f.Timeout}
+	// --timeout also bounds how long a watch tries to reconnect (0: until
+	// Ctrl-C).
+	opts := httpapi.ClientOptions{Token: f.Token, Timeout: f.Timeout, WatchRetryFor: f.Timeout}
+	if f.Timeout <= 0 {
+		opts.WatchRetryFor = -1
+	}
 	if f.CACert != "" {
 		var err error
 		if opts.TLS, err = caTLSConfig("--cacert", f.CACert); err != nil {

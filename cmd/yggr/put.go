@@ -80,7 +80,7 @@ func (c *putCmd) Run(e *env) error {
 			return fmt.Errorf("granting a lease of %v: %w", *c.TTL, err)
 		}
 	}
-	index, err := cl.PutLease(ctx, []byte(c.Key), value, lease)
+	index, err := cl.Put(ctx, []byte(c.Key), value, yggr.WithLease(lease))
 	if err != nil {
 		if c.TTL != nil {
 			c.revokeUnused(e, cl, lease)

@@ -75,11 +75,11 @@ func (c *watchCmd) Run(e *env) error {
 		return err
 	}
 	defer cl.Close()
-	opts := httpapi.WatchOptions{From: c.From, PrevItem: c.Prev, ProgressNotify: c.Progress, RetryFor: c.Timeout}
-	if c.Timeout <= 0 {
-		opts.RetryFor = -1
+	opts := []yggr.WatchOption{yggr.FromRevision(c.From), yggr.WithProgressNotify(c.Progress)}
+	if c.Prev {
+		opts = append(opts, yggr.WithPrevItem())
 	}
-	for ch, err := range cl.Watch(e.ctx, start, end, opts) {
+	for ch, err := range cl.Watch(e.ctx, start, end, opts...) {
 		if err != nil {
 			if e.ctx.Err() != nil {
 				return nil // Ctrl-C: the normal end

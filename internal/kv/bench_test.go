@@ -164,3 +164,43 @@ func BenchmarkRestore1M(b *testing.B) {
 	}
 	cpu.stop()
 }
+
+// BenchmarkDecodeCommand decodes commands as Apply does: a put, a leased
+// put, and a transaction with two compares and three requests.
+func BenchmarkDecodeCommand(b *testing.B) {
+	key := benchKey(nil, 1)
+	cmds := []struct {
+		name string
+		b    []byte
+	}{
+		{"put", EncodePut(key, benchValue)},
+		{"putLease", EncodePutLease(key, benchValue, 7)},
+		{"txn", EncodeTxn(Txn{
+			Compares: []Compare{{Key: key, Target: CmpValue, Value: benchValue}, {Key: key, Target: CmpModIndex, ModIndex: 9}},
+			Then:     []Request{{Op: OpPut, Key: key, Value: benchValue}, {Op: OpGet, Key: key}},
+			Else:     []Request{{Op: OpDelete, Key: key}},
+		})},
+	}
+	for _, c := range cmds {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := DecodeCommand(c.b); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeResult decodes the result of a put.
+func BenchmarkDecodeResult(b *testing.B) {
+	s := New()
+	res := s.Apply(1, EncodePut(benchKey(nil, 1), benchValue))
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := DecodeResult(res); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

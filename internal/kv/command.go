@@ -3,6 +3,8 @@ package kv
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // commandVersion is the first byte of every encoded command. A decoder
@@ -318,106 +320,115 @@ const (
 // whatever their configuration). The returned slices alias b. Errors wrap
 // ErrCorrupt.
 func DecodeCommand(b []byte) (Command, error) {
-	d := decoder{buf: b}
-	v := d.byte("version")
-	if d.err == nil && v != commandVersion && v != commandVersionLease {
+	r := newReader(b)
+	v := r.Field("version").U8()
+	if r.Err() == nil && v != commandVersion && v != commandVersionLease {
 		return Command{}, fmt.Errorf("%w: unknown command version %d", ErrCorrupt, v)
 	}
 	leased := v == commandVersionLease
-	c := Command{Kind: Kind(d.byte("kind"))}
-	if d.err != nil {
-		return Command{}, d.err
+	c := Command{Kind: Kind(r.Field("kind").U8())}
+	if err := r.Err(); err != nil {
+		return Command{}, err
 	}
 	switch {
 	case c.Kind == KindPut:
-		c.Key = d.key("put key")
-		c.Value = d.bytes("put value")
+		c.Key = readKey(r, "put key")
+		c.Value = r.Field("put value").LenBytes()
 		if leased {
-			if c.Lease = d.uvarint("put lease"); d.err == nil && c.Lease == 0 {
-				d.fail("version 2 put without a lease")
+			if c.Lease = r.Field("put lease").Uvarint(); r.Err() == nil && c.Lease == 0 {
+				r.Failf("version 2 put without a lease")
 			}
 		}
 	case c.Kind == KindDelete && !leased:
-		c.Key = d.key("delete key")
+		c.Key = readKey(r, "delete key")
 	case c.Kind == KindTxn:
-		c.Txn = decodeTxn(&d, leased)
-		if d.err == nil && leased && !txnUsesLeases(c.Txn) && !txnComparesCreate(c.Txn) {
-			d.fail("version 2 transaction without a lease or a create_index compare")
+		c.Txn = decodeTxn(r, leased)
+		if r.Err() == nil && leased && !txnUsesLeases(c.Txn) && !txnComparesCreate(c.Txn) {
+			r.Failf("version 2 transaction without a lease or a create_index compare")
 		}
 	case c.Kind == KindLeaseGrant && leased:
-		if c.TTL = d.uvarint("lease ttl"); d.err == nil && c.TTL == 0 {
-			d.fail("lease ttl 0")
+		if c.TTL = r.Field("lease ttl").Uvarint(); r.Err() == nil && c.TTL == 0 {
+			r.Failf("lease ttl 0")
 		}
 	case c.Kind == KindLeaseRevoke && leased:
-		if c.Lease = d.uvarint("lease id"); d.err == nil && c.Lease == 0 {
-			d.fail("lease id 0")
+		if c.Lease = r.Field("lease id").Uvarint(); r.Err() == nil && c.Lease == 0 {
+			r.Failf("lease id 0")
 		}
 	default:
 		return Command{}, fmt.Errorf("%w: unknown command kind %d in version %d", ErrCorrupt, uint8(c.Kind), v)
 	}
-	if err := d.finish(); err != nil {
+	if err := r.Finish(); err != nil {
 		return Command{}, err
 	}
 	return c, nil
 }
 
-func decodeTxn(d *decoder, leased bool) Txn {
+func decodeTxn(r *record.Reader, leased bool) Txn {
 	var t Txn
-	if n := d.count("compare count", minCompareBytes); n > 0 {
+	if n := r.Field("compare count").Count(minCompareBytes); n > 0 {
 		t.Compares = make([]Compare, n)
 		for i := range t.Compares {
 			c := &t.Compares[i]
-			c.Target = CmpTarget(d.byte("compare target"))
-			c.Key = d.key("compare key")
+			c.Target = CmpTarget(r.Field("compare target").U8())
+			c.Key = readKey(r, "compare key")
 			switch c.Target {
 			case CmpExists, CmpMissing:
 			case CmpValue:
-				c.Value = d.bytes("compare value")
+				c.Value = r.Field("compare value").LenBytes()
 			case CmpModIndex:
-				c.ModIndex = d.uvarint("compare mod index")
+				c.ModIndex = r.Field("compare mod index").Uvarint()
 			case CmpCreateIndex:
 				if !leased {
-					d.fail("create_index compare in a version 1 command")
+					r.Failf("create_index compare in a version 1 command")
 					break
 				}
-				c.CreateIndex = d.uvarint("compare create index")
+				c.CreateIndex = r.Field("compare create index").Uvarint()
 			default:
-				d.fail("unknown compare target %d", uint8(c.Target))
+				r.Failf("unknown compare target %d", uint8(c.Target))
 			}
-			if d.err != nil {
+			if r.Err() != nil {
 				return Txn{}
 			}
 		}
 	}
-	t.Then = decodeRequests(d, "then", leased)
-	t.Else = decodeRequests(d, "else", leased)
-	if d.err != nil {
+	t.Then = decodeRequests(r, &thenFields, leased)
+	t.Else = decodeRequests(r, &elseFields, leased)
+	if r.Err() != nil {
 		return Txn{}
 	}
 	return t
 }
 
-func decodeRequests(d *decoder, branch string, leased bool) []Request {
-	n := d.count(branch+" count", minRequestBytes)
+// branchFields name the fields of a transaction branch in errors
+// (constants: a label built per read would cost an allocation).
+type branchFields struct{ name, count, op, key, value, lease string }
+
+var (
+	thenFields = branchFields{"then", "then count", "then op", "then key", "then value", "then lease"}
+	elseFields = branchFields{"else", "else count", "else op", "else key", "else value", "else lease"}
+)
+
+func decodeRequests(r *record.Reader, f *branchFields, leased bool) []Request {
+	n := r.Field(f.count).Count(minRequestBytes)
 	if n == 0 {
 		return nil
 	}
 	rs := make([]Request, n)
 	for i := range rs {
-		r := &rs[i]
-		r.Op = Op(d.byte(branch + " op"))
-		r.Key = d.key(branch + " key")
-		switch r.Op {
+		q := &rs[i]
+		q.Op = Op(r.Field(f.op).U8())
+		q.Key = readKey(r, f.key)
+		switch q.Op {
 		case OpPut:
-			r.Value = d.bytes(branch + " value")
+			q.Value = r.Field(f.value).LenBytes()
 			if leased {
-				r.Lease = d.uvarint(branch + " lease")
+				q.Lease = r.Field(f.lease).Uvarint()
 			}
 		case OpDelete, OpGet:
 		default:
-			d.fail("unknown %s op %d", branch, uint8(r.Op))
+			r.Failf("unknown %s op %d", f.name, uint8(q.Op))
 		}
-		if d.err != nil {
+		if r.Err() != nil {
 			return nil
 		}
 	}

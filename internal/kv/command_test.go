@@ -221,3 +221,32 @@ func FuzzDecodeCommand(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeErrorsNameTheField: a corrupt command's error says which field
+// failed, as well as wrapping ErrCorrupt.
+func TestDecodeErrorsNameTheField(t *testing.T) {
+	for _, tt := range []struct {
+		b    []byte
+		want string
+	}{
+		{[]byte{commandVersion}, "kind: truncated"},
+		{[]byte{commandVersion, byte(KindPut), 1, 'k'}, "put value: bad uvarint"},
+		{[]byte{commandVersion, byte(KindPut), 0, 0}, "put key: empty key"},
+		{[]byte{commandVersion, byte(KindDelete), 5, 'k'}, "delete key: length 5 exceeds the 1 bytes left"},
+		{[]byte{commandVersion, byte(KindTxn), 2, byte(CmpExists), 1, 'k', 0, 0}, "compare count: count 2 exceeds"},
+		{[]byte{commandVersion, byte(KindTxn), 0, 1, byte(OpPut), 1, 'k'}, "then value: bad uvarint"},
+		{[]byte{commandVersion, byte(KindTxn), 0, 0, 1, byte(OpGet), 0, 0}, "else key: empty key"},
+		{[]byte{commandVersion, byte(KindTxn), 0, 1, 9, 1, 'k', 0}, "unknown then op 9"},
+		{[]byte{commandVersion, byte(KindDelete), 1, 'k', 0}, "1 trailing bytes"},
+	} {
+		_, err := DecodeCommand(tt.b)
+		if !errors.Is(err, ErrCorrupt) || err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("DecodeCommand(%x) = %v, want ErrCorrupt saying %q", tt.b, err, tt.want)
+		}
+	}
+	res := EncodeResult(Result{Index: 3, Prev: &Item{Key: []byte("k"), Value: []byte("v"), CreateIndex: 1, ModIndex: 2, Version: 1}})
+	_, err := DecodeResult(res[:len(res)-2])
+	if !errors.Is(err, ErrCorrupt) || err == nil || !strings.Contains(err.Error(), "prev version: bad uvarint") {
+		t.Errorf("DecodeResult of a truncated result = %v, want ErrCorrupt saying prev version", err)
+	}
+}

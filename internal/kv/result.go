@@ -3,6 +3,8 @@ package kv
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/yggrdb/yggr/internal/record"
 )
 
 // resultVersion is the first byte of every encoded Result.
@@ -100,50 +102,50 @@ func EncodeResult(r Result) []byte {
 // DecodeResult decodes and validates an encoded Result. The returned slices
 // alias b. Errors wrap ErrCorrupt.
 func DecodeResult(b []byte) (Result, error) {
-	d := decoder{buf: b}
-	if v := d.byte("version"); d.err == nil && v != resultVersion {
+	d := newReader(b)
+	if v := d.Field("version").U8(); d.Err() == nil && v != resultVersion {
 		return Result{}, fmt.Errorf("%w: unknown result version %d", ErrCorrupt, v)
 	}
 	var r Result
-	r.Index = d.uvarint("index")
-	flags := d.byte("flags")
-	if d.err == nil && flags&^resultFlags != 0 {
-		d.fail("unknown result flags %#x", flags)
+	r.Index = d.Field("index").Uvarint()
+	flags := d.Field("flags").U8()
+	if d.Err() == nil && flags&^resultFlags != 0 {
+		d.Failf("unknown result flags %#x", flags)
 	}
 	r.Deleted = flags&resultDeleted != 0
 	r.Succeeded = flags&resultSucceeded != 0
 	r.LeaseNotFound = flags&resultLeaseNotFound != 0
-	r.Err = string(d.bytes("error"))
+	r.Err = string(d.Field("error").LenBytes())
 	if flags&resultPrev != 0 {
-		it := decodeItem(&d, "prev")
+		it := decodeItem(d, &prevFields)
 		r.Prev = &it
 	}
-	if n := d.count("result count", 2); n > 0 {
+	if n := d.Field("result count").Count(2); n > 0 {
 		r.Results = make([]OpResult, n)
 		for i := range r.Results {
 			o := &r.Results[i]
-			o.Op = Op(d.byte("op"))
-			f := d.byte("op flags")
-			if d.err != nil {
+			o.Op = Op(d.Field("op").U8())
+			f := d.Field("op flags").U8()
+			if d.Err() != nil {
 				break
 			}
 			if f&^opFlags != 0 {
-				d.fail("unknown op flags %#x", f)
+				d.Failf("unknown op flags %#x", f)
 				break
 			}
 			o.Found = f&opFound != 0
 			switch o.Op {
 			case OpGet:
 				if o.Found {
-					o.Item = decodeItem(&d, "get")
+					o.Item = decodeItem(d, &getFields)
 				}
 			case OpPut, OpDelete:
 			default:
-				d.fail("unknown op %d", uint8(o.Op))
+				d.Failf("unknown op %d", uint8(o.Op))
 			}
 		}
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return Result{}, err
 	}
 	return r, nil
@@ -162,12 +164,21 @@ func appendItem(b []byte, it Item) []byte {
 	return binary.AppendUvarint(b, it.Version)
 }
 
-func decodeItem(d *decoder, what string) Item {
+// itemFields name the fields of an item in errors (constants: a label
+// built per read would cost an allocation).
+type itemFields struct{ key, value, createIndex, modIndex, version string }
+
+var (
+	prevFields = itemFields{"prev key", "prev value", "prev create index", "prev mod index", "prev version"}
+	getFields  = itemFields{"get key", "get value", "get create index", "get mod index", "get version"}
+)
+
+func decodeItem(d *record.Reader, f *itemFields) Item {
 	var it Item
-	it.Key = d.key(what + " key")
-	it.Value = d.bytes(what + " value")
-	it.CreateIndex = d.uvarint(what + " create index")
-	it.ModIndex = d.uvarint(what + " mod index")
-	it.Version = d.uvarint(what + " version")
+	it.Key = readKey(d, f.key)
+	it.Value = d.Field(f.value).LenBytes()
+	it.CreateIndex = d.Field(f.createIndex).Uvarint()
+	it.ModIndex = d.Field(f.modIndex).Uvarint()
+	it.Version = d.Field(f.version).Uvarint()
 	return it
 }

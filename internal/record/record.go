@@ -44,13 +44,27 @@ func AppendString8(b []byte, s string) []byte {
 // at the end, or wherever a value drives control flow (a count before an
 // allocation).
 type Reader struct {
-	b   []byte
-	off int // bytes consumed, for error messages
-	err error
+	b     []byte
+	off   int // bytes consumed, for error messages
+	err   error
+	field string // named in the Reader's own failures (Field); "" for none
+	wrap  error  // what failures wrap; nil: ErrFormat
 }
 
-// NewReader returns a Reader over b.
+// NewReader returns a Reader over b. Its failures wrap ErrFormat.
 func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// NewReaderWrapping returns a Reader over b whose failures wrap sentinel
+// (a package's own corruption error) instead of ErrFormat.
+func NewReaderWrapping(b []byte, sentinel error) *Reader { return &Reader{b: b, wrap: sentinel} }
+
+// Field names the field the next reads decode, so that their failures say
+// which ("put key: truncated ..."), and returns r. The name holds until
+// the next Field; Failf does not add it (its caller says what failed).
+func (r *Reader) Field(name string) *Reader {
+	r.field = name
+	return r
+}
 
 // Err returns the first failure, or nil.
 func (r *Reader) Err() error { return r.err }
@@ -62,9 +76,30 @@ func (r *Reader) Len() int { return len(r.b) }
 // none is recorded yet.
 func (r *Reader) Failf(format string, args ...any) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: at byte %d: %s", ErrFormat, r.off, fmt.Sprintf(format, args...))
+		r.setErr(fmt.Sprintf(format, args...))
 	}
 	r.b = nil
+}
+
+// fail records a failure of the Reader's own, named after the current
+// field.
+func (r *Reader) fail(format string, args ...any) {
+	if r.err == nil {
+		msg := fmt.Sprintf(format, args...)
+		if r.field != "" {
+			msg = r.field + ": " + msg
+		}
+		r.setErr(msg)
+	}
+	r.b = nil
+}
+
+func (r *Reader) setErr(msg string) {
+	wrap := r.wrap
+	if wrap == nil {
+		wrap = ErrFormat
+	}
+	r.err = fmt.Errorf("%w: at byte %d: %s", wrap, r.off, msg)
 }
 
 // Finish returns the first failure, or a failure if bytes are left over.
@@ -82,7 +117,7 @@ func (r *Reader) Bytes(n int) []byte {
 		return nil
 	}
 	if n < 0 || n > len(r.b) {
-		r.Failf("truncated: %d bytes wanted, %d left", n, len(r.b))
+		r.fail("truncated: %d bytes wanted, %d left", n, len(r.b))
 		return nil
 	}
 	v := r.b[:n:n]
@@ -123,6 +158,57 @@ func (r *Reader) U64() uint64 {
 	return 0
 }
 
+// Uvarint reads a canonical uvarint (see the function Uvarint).
+func (r *Reader) Uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := Uvarint(r.b)
+	if n <= 0 {
+		r.fail("bad uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	r.off += n
+	return v
+}
+
+// Count reads a uvarint element count and bounds it by the bytes left,
+// given that every element takes at least minSize (> 0) bytes, so that the
+// caller may allocate a slice of that length.
+func (r *Reader) Count(minSize int) int {
+	n := r.Uvarint()
+	if r.err != nil {
+		return 0
+	}
+	if n > uint64(len(r.b)/minSize) {
+		r.fail("count %d exceeds the %d bytes left", n, len(r.b))
+		return 0
+	}
+	return int(n)
+}
+
+// LenBytes reads a uvarint length and then that many bytes, as
+// binary.AppendUvarint and append write them. The result aliases the
+// input; it is nil when empty or after a failure.
+func (r *Reader) LenBytes() []byte {
+	n := r.Uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("length %d exceeds the %d bytes left", n, len(r.b))
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	r.off += int(n)
+	return v
+}
+
 // String8 reads a string written by AppendString8 and fails if it is longer
 // than max bytes.
 func (r *Reader) String8(max int) string {
@@ -131,7 +217,7 @@ func (r *Reader) String8(max int) string {
 		return ""
 	}
 	if n > max {
-		r.Failf("string of %d bytes, at most %d allowed", n, max)
+		r.fail("string of %d bytes, at most %d allowed", n, max)
 		return ""
 	}
 	return string(r.Bytes(n))

@@ -169,3 +169,51 @@ func TestDecode(t *testing.T) {
 		t.Fatalf("Decode of a short pair = %v, err %v; want zero and ErrFormat", got, r.Err())
 	}
 }
+
+func TestReaderVarints(t *testing.T) {
+	b := binary.AppendUvarint(nil, 300)
+	b = binary.AppendUvarint(b, 2) // a count of two 1-byte elements
+	b = append(b, 7, 8)
+	b = binary.AppendUvarint(b, 3)
+	b = append(b, "abc"...)
+	b = binary.AppendUvarint(b, 0) // empty bytes
+	r := NewReader(b)
+	if v := r.Uvarint(); v != 300 {
+		t.Errorf("Uvarint = %d, want 300", v)
+	}
+	if n := r.Count(1); n != 2 || !bytes.Equal(r.Bytes(n), []byte{7, 8}) {
+		t.Errorf("Count = %d, want 2 elements 7, 8", n)
+	}
+	if s := r.LenBytes(); string(s) != "abc" || cap(s) != 3 {
+		t.Errorf("LenBytes = %q (cap %d), want abc with cap 3", s, cap(s))
+	}
+	if s := r.LenBytes(); s != nil {
+		t.Errorf("empty LenBytes = %q, want nil", s)
+	}
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+
+	sentinel := errors.New("pkg: corrupt")
+	for _, tt := range []struct {
+		b    []byte
+		read func(*Reader)
+		want string
+	}{
+		{[]byte{0x81, 0x00}, func(r *Reader) { r.Field("index").Uvarint() }, "at byte 0: index: bad uvarint"},
+		{[]byte{1, 5}, func(r *Reader) { r.U8(); r.Field("name").LenBytes() }, "at byte 2: name: length 5 exceeds the 0 bytes left"},
+		{[]byte{3, 1}, func(r *Reader) { r.Field("items").Count(1) }, "items: count 3 exceeds the 1 bytes left"},
+		{[]byte{}, func(r *Reader) { r.Field("flags").U8() }, "flags: truncated: 1 bytes wanted, 0 left"},
+		{[]byte{1}, func(r *Reader) { r.Field("op").U8(); r.Failf("unknown op %d", 1) }, "at byte 1: unknown op 1"},
+	} {
+		r := NewReaderWrapping(tt.b, sentinel)
+		tt.read(r)
+		err := r.Err()
+		if !errors.Is(err, sentinel) || errors.Is(err, ErrFormat) || !strings.HasSuffix(err.Error(), tt.want) {
+			t.Errorf("reading %x: %v, want an error wrapping the sentinel ending %q", tt.b, err, tt.want)
+		}
+	}
+	if r := NewReader([]byte{0x80}); r.Field("x").Uvarint() != 0 || !errors.Is(r.Err(), ErrFormat) {
+		t.Errorf("a truncated uvarint: %v, want ErrFormat", r.Err())
+	}
+}
