@@ -109,16 +109,29 @@ func (e *bodyEncoder) encodeMessage(m *engine.Message, ver byte) {
 }
 
 // snapshot writes snapshot metadata: the membership is one bin holding
-// engine.AppendMembership's bytes, yggr's one membership encoding (two
-// bytes for the empty membership of a message that carries no snapshot).
+// engine.AppendMembership's bytes, yggr's one membership encoding.
 func (e *bodyEncoder) snapshot(s *engine.SnapshotMeta) {
 	e.array(snapshotFields)
 	e.uint(s.Index)
 	e.uint(s.Term)
-	e.mem = engine.AppendMembership(e.mem[:0], s.Membership)
-	e.bytes(e.mem)
+	if len(s.Membership.Voters) == 0 && len(s.Membership.Learners) == 0 {
+		e.buf.Write(emptyMembershipBin)
+	} else {
+		e.mem = engine.AppendMembership(e.mem[:0], s.Membership)
+		e.bytes(e.mem)
+	}
 	e.uint(s.Size)
 }
+
+// emptyMembershipBin is the bin of the empty membership, which every
+// message without a snapshot carries. Written as is, it costs what the two
+// empty ID arrays of wire version 1 did; encoding it each time cost some
+// 8 ns more per message (measured).
+var emptyMembershipBin = func() []byte {
+	e := newBodyEncoder()
+	e.bytes(engine.AppendMembership(nil, engine.Membership{}))
+	return e.buf.Bytes()
+}()
 
 // bodyDecoder reads one canonical msgpack body. Every length is checked
 // against the bytes that remain before anything is allocated.
