@@ -120,11 +120,11 @@ func BenchmarkTCPRoundTrip(b *testing.B) {
 		defer c.Close()
 		r := bufio.NewReader(c)
 		for {
-			k, body, err := readFrame(r, DefaultMaxFrameBytes)
+			k, body, err := readFrame(r, Version, DefaultMaxFrameBytes)
 			if err != nil {
 				return
 			}
-			m, err := decodeMessageBody(k, body)
+			m, err := decodeMessageBody(Version, k, body)
 			if err != nil {
 				return
 			}
@@ -146,11 +146,11 @@ func BenchmarkTCPRoundTrip(b *testing.B) {
 		if _, err := c.Write(f); err != nil {
 			b.Fatal(err)
 		}
-		k, body, err := readFrame(r, DefaultMaxFrameBytes)
+		k, body, err := readFrame(r, Version, DefaultMaxFrameBytes)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := decodeMessageBody(k, body); err != nil {
+		if _, err := decodeMessageBody(Version, k, body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,12 +9,12 @@ import (
 
 // The frames of a forwarded call, for a transport other than Transport (the
 // tests' in-process twin) that must put calls through the real codec. Each
-// function handles exactly one frame; maxFrameBytes 0 means
-// DefaultMaxFrameBytes.
+// function handles exactly one frame, of wire format Version; maxFrameBytes
+// 0 means DefaultMaxFrameBytes.
 
 // AppendCallRequest appends the frame of a call carrying req to b.
 func AppendCallRequest(b, req []byte, maxFrameBytes int) ([]byte, error) {
-	return appendCallRequest(b, req, maxFrameBytes)
+	return appendCallRequest(b, Version, req, maxFrameBytes)
 }
 
 // DecodeCallRequest decodes exactly one call request frame and returns its
@@ -35,7 +35,7 @@ func AppendCallResponse(b, resp []byte, herr error, maxFrameBytes int) ([]byte, 
 	if !errors.Is(herr, ErrNoHandler) {
 		status, payload = callAnswer(resp, herr)
 	}
-	return appendCallResponse(b, status, payload, maxFrameBytes)
+	return appendCallResponse(b, Version, status, payload, maxFrameBytes)
 }
 
 // callAnswer returns the status and payload that answer a call with its
@@ -80,7 +80,7 @@ func DecodeCallResponse(frame []byte, to engine.NodeID, maxFrameBytes int) ([]by
 }
 
 func callBody(frame []byte, want frameKind, maxFrameBytes int) ([]byte, error) {
-	k, body, rest, err := splitFrame(frame, maxFrameBytes)
+	k, body, rest, err := splitFrame(frame, Version, maxFrameBytes)
 	switch {
 	case err != nil:
 		return nil, err

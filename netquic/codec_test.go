@@ -2,12 +2,15 @@ package netquic
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,31 +56,79 @@ func sampleMessages() map[string]engine.Message {
 	}
 }
 
+// wireVersions are the versions a connection may speak.
+var wireVersions = []byte{versionV1, Version}
+
+// appendFrame encodes m as a connection of wire version ver does.
+func appendFrame(ver byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
+	return newBodyEncoder().appendMessage(nil, ver, m, maxFrameBytes)
+}
+
 func TestMessageRoundTrip(t *testing.T) {
+	for _, ver := range wireVersions {
+		for name, m := range sampleMessages() {
+			t.Run(fmt.Sprintf("v%d/%s", ver, name), func(t *testing.T) {
+				frame, err := appendFrame(ver, &m, 0)
+				if err != nil {
+					t.Fatalf("appendMessage: %v", err)
+				}
+				if frame[0] != ver {
+					t.Fatalf("frame version %d, want %d", frame[0], ver)
+				}
+				got, err := decodeFrame(frame, ver, 0)
+				if err != nil {
+					t.Fatalf("decodeFrame: %v", err)
+				}
+				if d := cmp.Diff(m, got, equateEmpty); d != "" {
+					t.Errorf("round trip (-want +got):\n%s", d)
+				}
+				again, err := appendFrame(ver, &got, 0)
+				if err != nil || !bytes.Equal(again, frame) {
+					t.Errorf("re-encoding differs: err=%v", err)
+				}
+				other := Version + versionV1 - ver
+				if _, err := decodeFrame(frame, other, 0); !errors.Is(err, ErrBadFrame) {
+					t.Errorf("decoded on a connection of version %d: err = %v, want ErrBadFrame", other, err)
+				}
+			})
+		}
+	}
+}
+
+// TestVersionsDifferOnlyInSnapshot: the bodies of a message in the two wire
+// versions differ only in the snapshot metadata.
+func TestVersionsDifferOnlyInSnapshot(t *testing.T) {
 	for name, m := range sampleMessages() {
-		t.Run(name, func(t *testing.T) {
-			frame, err := AppendMessage(nil, &m, 0)
-			if err != nil {
-				t.Fatalf("AppendMessage: %v", err)
-			}
-			got, err := DecodeMessage(frame, 0)
-			if err != nil {
-				t.Fatalf("DecodeMessage: %v", err)
-			}
-			if d := cmp.Diff(m, got, equateEmpty); d != "" {
-				t.Errorf("round trip (-want +got):\n%s", d)
-			}
-			again, err := AppendMessage(nil, &got, 0)
-			if err != nil || !bytes.Equal(again, frame) {
-				t.Errorf("re-encoding differs: err=%v", err)
-			}
-		})
+		v1, err1 := appendFrame(versionV1, &m, 0)
+		v2, err2 := appendFrame(Version, &m, 0)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		_, b1, _, _ := splitFrame(v1, versionV1, 0)
+		_, b2, _, _ := splitFrame(v2, Version, 0)
+		e := newBodyEncoder()
+		e.snapshotV1(&m.Snapshot)
+		s1 := bytes.Clone(e.buf.Bytes())
+		e.buf.Reset()
+		e.snapshot(&m.Snapshot)
+		s2 := e.buf.Bytes()
+		// Version 2's snapshot metadata in place of version 1's turns one
+		// body into the other.
+		if i := bytes.Index(b1, s1); i < 0 || !bytes.Equal(slices.Concat(b1[:i], s2, b1[i+len(s1):]), b2) {
+			t.Errorf("%s: versions differ outside the snapshot metadata:\n v1 %x\n v2 %x", name, b1, b2)
+		}
 	}
 }
 
 // TestEveryTypeRoundTrips covers every MessageType with every optional
 // field set and unset, so no value the engine emits can fail to decode.
 func TestEveryTypeRoundTrips(t *testing.T) {
+	for _, ver := range wireVersions {
+		everyTypeRoundTrips(t, ver)
+	}
+}
+
+func everyTypeRoundTrips(t *testing.T, ver byte) {
 	for ty := engine.MsgNone + 1; ty.Valid(); ty++ {
 		for _, full := range []bool{false, true} {
 			m := engine.Message{Type: ty, From: "a", To: "b"}
@@ -86,16 +137,16 @@ func TestEveryTypeRoundTrips(t *testing.T) {
 					Entries: []engine.Entry{{Term: 6, Index: 7}}, Commit: 8, Reject: true, Index: 9, HintIndex: 10, HintTerm: 11, Context: 12,
 					Snapshot: engine.SnapshotMeta{Index: 13, Term: 14, Membership: engine.NewMembership([]engine.NodeID{"a"}, nil), Size: 15}, Offset: 16, Data: []byte{17}, Done: true}
 			}
-			frame, err := AppendMessage(nil, &m, 0)
+			frame, err := appendFrame(ver, &m, 0)
 			if err != nil {
-				t.Fatalf("%s full=%v: AppendMessage: %v", ty, full, err)
+				t.Fatalf("v%d %s full=%v: appendMessage: %v", ver, ty, full, err)
 			}
-			got, err := DecodeMessage(frame, 0)
+			got, err := decodeFrame(frame, ver, 0)
 			if err != nil {
-				t.Fatalf("%s full=%v: DecodeMessage: %v", ty, full, err)
+				t.Fatalf("v%d %s full=%v: decodeFrame: %v", ver, ty, full, err)
 			}
 			if d := cmp.Diff(m, got, equateEmpty); d != "" {
-				t.Errorf("%s full=%v (-want +got):\n%s", ty, full, d)
+				t.Errorf("v%d %s full=%v (-want +got):\n%s", ver, ty, full, d)
 			}
 		}
 	}
@@ -142,7 +193,8 @@ func TestDecodeRejects(t *testing.T) {
 		frame []byte
 	}{
 		{"empty", nil},
-		{"unknown version", mutate(func(b []byte) []byte { b[0] = 2; return b })},
+		{"version 1 frame", mutate(func(b []byte) []byte { b[0] = versionV1; return b })},
+		{"unknown version", mutate(func(b []byte) []byte { b[0] = Version + 1; return b })},
 		{"unknown kind", mutate(func(b []byte) []byte { b[1] = 0x30; return b })},
 		{"kind none", mutate(func(b []byte) []byte { b[1] = 0; return b })},
 		{"call kind", mutate(func(b []byte) []byte { b[1] = byte(kindCallRequest); return b })},
@@ -167,13 +219,76 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeRejectsMembership: the membership bin of a version 2 frame
+// must hold exactly one membership that engine.DecodeMembership accepts.
+func TestDecodeRejectsMembership(t *testing.T) {
+	mem := engine.NewMembership([]engine.NodeID{"n1", "n2"}, []engine.NodeID{"n3"})
+	m := engine.Message{Type: engine.MsgSnap, From: "n1", To: "n2", Term: 3, Snapshot: engine.SnapshotMeta{Index: 9, Term: 2, Membership: mem, Size: 7}}
+	good := engine.AppendMembership(nil, mem)
+	if _, err := decodeFrame(withMembership(t, &m, good), Version, 0); err != nil {
+		t.Fatalf("the unchanged frame: %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		mem  []byte
+	}{
+		{"empty bin", nil},
+		{"truncated", good[:len(good)-1]},
+		{"trailing byte", append(bytes.Clone(good), 0)},
+		{"second membership", append(bytes.Clone(good), good...)},
+		{"padded count", append([]byte{0x82, 0x00}, good[1:]...)},
+		{"count beyond bytes", []byte{0x80, 0x08, 2, 'n', '1', 0}}, // 1024 voters
+		{"over MaxMembers", binary.AppendUvarint(nil, engine.MaxMembers+1)},
+		{"unsorted", []byte{2, 2, 'n', '2', 2, 'n', '1', 0}},
+		{"duplicate", []byte{2, 2, 'n', '1', 2, 'n', '1', 0}},
+		{"voter and learner", []byte{1, 2, 'n', '1', 1, 2, 'n', '1'}},
+		{"invalid id", []byte{1, 1, ' ', 0}},
+		{"empty id", []byte{1, 0, 0}},
+	} {
+		if _, err := decodeFrame(withMembership(t, &m, tt.mem), Version, 0); !errors.Is(err, ErrBadFrame) {
+			t.Errorf("%s: got err %v, want ErrBadFrame", tt.name, err)
+		}
+	}
+}
+
+// withMembership returns m's version 2 frame with mem in place of its
+// membership's bytes.
+func withMembership(t *testing.T, m *engine.Message, mem []byte) []byte {
+	t.Helper()
+	e := newBodyEncoder()
+	e.snapshot(&m.Snapshot)
+	old := bytes.Clone(e.buf.Bytes())
+	f, err := appendFrame(Version, m, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _, err := splitFrame(f, Version, 0)
+	if err != nil || bytes.Count(body, old) != 1 {
+		t.Fatalf("snapshot metadata not found once in the body: %v", err)
+	}
+	e.buf.Reset()
+	e.array(snapshotFields)
+	e.uint(m.Snapshot.Index)
+	e.uint(m.Snapshot.Term)
+	e.bytes(mem)
+	e.uint(m.Snapshot.Size)
+	body = bytes.Replace(body, old, e.buf.Bytes(), 1)
+	return append(appendHeader(nil, Version, kindOf(m.Type), len(body)), body...)
+}
+
 func TestCallBodiesRoundTrip(t *testing.T) {
+	for _, ver := range wireVersions {
+		callBodiesRoundTrip(t, ver)
+	}
+}
+
+func callBodiesRoundTrip(t *testing.T, ver byte) {
 	for _, payload := range [][]byte{nil, []byte("x"), make([]byte, 300)} {
-		f, err := appendCallRequest(nil, payload, 0)
+		f, err := appendCallRequest(nil, ver, payload, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, body, rest, err := splitFrame(f, 0)
+		k, body, rest, err := splitFrame(f, ver, 0)
 		if err != nil || k != kindCallRequest || len(rest) != 0 {
 			t.Fatalf("splitFrame: kind %s rest %d err %v", k, len(rest), err)
 		}
@@ -182,11 +297,11 @@ func TestCallBodiesRoundTrip(t *testing.T) {
 		if err != nil || !bytes.Equal(got, payload) {
 			t.Errorf("request: got %q, %v, want %q", got, err, payload)
 		}
-		f, err = appendCallResponse(nil, callErr, payload, 0)
+		f, err = appendCallResponse(nil, ver, callErr, payload, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, body, _, _ = splitFrame(f, 0)
+		_, body, _, _ = splitFrame(f, ver, 0)
 		st, got, err := d.decodeCallResponse(body)
 		if err != nil || st != callErr || !bytes.Equal(got, payload) {
 			t.Errorf("response: got %d %q %v, want %d %q", st, got, err, callErr, payload)
@@ -194,27 +309,73 @@ func TestCallBodiesRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGolden locks the bytes of every message kind. Run with -update to
-// rewrite testdata/*.golden after a reviewed format change.
+// TestGolden locks the bytes of every message kind in every wire version
+// (testdata/v1, testdata/v2). Run with -update to rewrite them after a
+// reviewed format change; released versions' files must not change.
 func TestGolden(t *testing.T) {
-	cases := map[string][]byte{}
-	for name, m := range sampleMessages() {
-		if name == "max-values" {
-			continue // large; covered by the round-trip test
+	for _, ver := range wireVersions {
+		cases := map[string][]byte{}
+		for name, m := range sampleMessages() {
+			if name == "max-values" {
+				continue // large; covered by the round-trip test
+			}
+			f, err := appendFrame(ver, &m, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases["msg-"+name] = f
 		}
-		f, err := AppendMessage(nil, &m, 0)
-		if err != nil {
-			t.Fatal(err)
+		req, _ := appendCallRequest(nil, ver, []byte(`{"op":"put"}`), 0)
+		cases["call-request"] = req
+		resp, _ := appendCallResponse(nil, ver, callOK, []byte(`{"index":7}`), 0)
+		cases["call-response"] = resp
+		for name, frame := range cases {
+			testutil.Golden(t, goldenPath(ver, name), []byte(formatHex(frame)), *update)
 		}
-		cases["msg-"+name] = f
 	}
-	req, _ := appendCallRequest(nil, []byte(`{"op":"put"}`), 0)
-	cases["call-request"] = req
-	resp, _ := appendCallResponse(nil, callOK, []byte(`{"index":7}`), 0)
-	cases["call-response"] = resp
-	for name, frame := range cases {
-		testutil.Golden(t, filepath.Join("testdata", name+".golden"), []byte(formatHex(frame)), *update)
+}
+
+func goldenPath(ver byte, name string) string {
+	return filepath.Join("testdata", fmt.Sprintf("v%d", ver), name+".golden")
+}
+
+// TestGoldenDecodes: the golden frames of each version decode, on a
+// connection of that version only, to the messages they were made from.
+// The version 1 files are the bytes yggr releases of wire version 1 send.
+func TestGoldenDecodes(t *testing.T) {
+	for _, ver := range wireVersions {
+		for name, want := range sampleMessages() {
+			if name == "max-values" {
+				continue
+			}
+			frame := readGolden(t, goldenPath(ver, "msg-"+name))
+			got, err := decodeFrame(frame, ver, 0)
+			if err != nil {
+				t.Errorf("v%d %s: %v", ver, name, err)
+				continue
+			}
+			if d := cmp.Diff(want, got, equateEmpty); d != "" {
+				t.Errorf("v%d %s (-want +got):\n%s", ver, name, d)
+			}
+			other := Version + versionV1 - ver
+			if _, err := decodeFrame(frame, other, 0); !errors.Is(err, ErrBadFrame) {
+				t.Errorf("v%d %s decoded on a connection of version %d: err = %v", ver, name, other, err)
+			}
+		}
 	}
+}
+
+func readGolden(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, err := parseHex(string(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return frame
 }
 
 func formatHex(b []byte) string {
@@ -232,45 +393,45 @@ func parseHex(s string) ([]byte, error) {
 	return hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(s), "\n", ""))
 }
 
-// FuzzDecodeMessage: decoding never panics, never allocates beyond the
-// frame, and whatever decodes re-encodes to identical bytes.
+// FuzzDecodeMessage: decoding, on a connection of either wire version,
+// never panics, never allocates beyond the frame, and whatever decodes
+// re-encodes to identical bytes. The frame's first byte picks the version
+// that can accept it.
 func FuzzDecodeMessage(f *testing.F) {
-	for _, m := range sampleMessages() {
-		frame, err := AppendMessage(nil, &m, 0)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(frame)
-	}
-	if files, err := filepath.Glob(filepath.Join("testdata", "msg-*.golden")); err == nil {
-		for _, p := range files {
-			b, err := os.ReadFile(p)
+	for _, ver := range wireVersions {
+		for _, m := range sampleMessages() {
+			frame, err := appendFrame(ver, &m, 0)
 			if err != nil {
 				f.Fatal(err)
 			}
-			frame, err := parseHex(string(b))
-			if err != nil {
-				f.Fatalf("%s: %v", p, err)
-			}
 			f.Add(frame)
 		}
+		files, err := filepath.Glob(filepath.Join("testdata", fmt.Sprintf("v%d", ver), "msg-*.golden"))
+		if err != nil || len(files) == 0 {
+			f.Fatalf("no golden frames of version %d: %v", ver, err)
+		}
+		for _, p := range files {
+			f.Add(readGolden(f, p))
+		}
+		f.Add([]byte{ver, byte(engine.MsgApp), 0xff, 0xff, 0xff, 0xff, 0x0f})
+		f.Add([]byte{ver, byte(engine.MsgApp), 3, 0xdd, 0xff, 0xff})
 	}
-	f.Add([]byte{Version, byte(engine.MsgApp), 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Add([]byte{Version, byte(engine.MsgApp), 3, 0xdd, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		m, err := DecodeMessage(frame, 1<<20)
-		if err != nil {
-			if !errors.Is(err, ErrBadFrame) {
-				t.Fatalf("error %v does not wrap ErrBadFrame", err)
+		for _, ver := range wireVersions {
+			m, err := decodeFrame(frame, ver, 1<<20)
+			if err != nil {
+				if !errors.Is(err, ErrBadFrame) {
+					t.Fatalf("v%d: error %v does not wrap ErrBadFrame", ver, err)
+				}
+				continue
 			}
-			return
-		}
-		again, err := AppendMessage(nil, &m, 1<<20)
-		if err != nil {
-			t.Fatalf("decoded message does not re-encode: %v", err)
-		}
-		if !bytes.Equal(again, frame) {
-			t.Fatalf("re-encoding differs:\n in  %x\n out %x", frame, again)
+			again, err := appendFrame(ver, &m, 1<<20)
+			if err != nil {
+				t.Fatalf("v%d: decoded message does not re-encode: %v", ver, err)
+			}
+			if !bytes.Equal(again, frame) {
+				t.Fatalf("v%d: re-encoding differs:\n in  %x\n out %x", ver, frame, again)
+			}
 		}
 	})
 }
@@ -283,19 +444,22 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add(append(bytes.Clone(good), good...))
 	f.Add([]byte{Version, 0x30, 2, 0, 0})
 	f.Add([]byte{Version, byte(kindCallRequest), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add(append([]byte{versionV1}, good[1:]...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 1024
-		r := newFrameReader(bytes.NewReader(data))
-		for range 64 {
-			_, body, err := readFrame(r, limit)
-			if len(body) > limit {
-				t.Fatalf("body of %d bytes beyond limit", len(body))
-			}
-			if err != nil && !errors.Is(err, ErrBadFrame) {
-				return // I/O error or end of input
-			}
-			if errors.Is(err, errFrameHeader) {
-				return
+		for _, ver := range wireVersions {
+			r := newFrameReader(bytes.NewReader(data))
+			for range 64 {
+				_, body, err := readFrame(r, ver, limit)
+				if len(body) > limit {
+					t.Fatalf("body of %d bytes beyond limit", len(body))
+				}
+				if err != nil && !errors.Is(err, ErrBadFrame) {
+					break // I/O error or end of input
+				}
+				if errors.Is(err, errFrameHeader) {
+					break
+				}
 			}
 		}
 	})

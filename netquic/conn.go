@@ -17,12 +17,26 @@ import (
 type peerConn struct {
 	p         *peer
 	c         *quic.Conn
+	ver       byte // wire version, negotiated in the handshake
 	badFrames atomic.Int32
+}
+
+// connVersion returns the wire version of c: the frame version of the
+// protocol its handshake negotiated, 0 if that is not one of ours.
+func connVersion(c *quic.Conn) byte {
+	return versionOf(c.ConnectionState().TLS.NegotiatedProtocol)
 }
 
 // startConn adopts a freshly established connection (out: dialed by this
 // node) and starts serving the streams the peer opens on it.
 func (t *Transport) startConn(p *peer, c *quic.Conn, out bool) {
+	ver := connVersion(c)
+	if ver == 0 {
+		// QUIC requires ALPN, so this is a handshake our protocols did
+		// not make; nothing could be sent on it.
+		c.CloseWithError(codeShutdown, "no wire version")
+		return
+	}
 	if !t.trackConn(c) {
 		c.CloseWithError(codeShutdown, "shutdown")
 		return
@@ -30,7 +44,7 @@ func (t *Transport) startConn(p *peer, c *quic.Conn, out bool) {
 	// A connection that loses to a duplicate is still read until it
 	// closes: the peer may have written on it already.
 	p.adopt(c, out)
-	pc := &peerConn{p: p, c: c}
+	pc := &peerConn{p: p, c: c, ver: ver}
 	// Owned by the connection; ends when it closes (peer gone, duplicate,
 	// RemovePeer, Close).
 	t.spawn(func() { t.acceptUni(pc) })
@@ -68,7 +82,7 @@ func (t *Transport) readMessages(pc *peerConn, s *quic.ReceiveStream) {
 	r := newFrameReader(s)
 	p := pc.p
 	for {
-		k, body, err := readFrame(r, t.cfg.MaxFrameBytes)
+		k, body, err := readFrame(r, pc.ver, t.cfg.MaxFrameBytes)
 		if err != nil {
 			if errors.Is(err, ErrBadFrame) {
 				t.bad(pc, err)
@@ -79,7 +93,7 @@ func (t *Transport) readMessages(pc *peerConn, s *quic.ReceiveStream) {
 			}
 			return // stream or connection ended
 		}
-		m, err := decodeMessageBody(k, body)
+		m, err := decodeMessageBody(pc.ver, k, body)
 		if err != nil {
 			t.bad(pc, err)
 			continue
@@ -122,7 +136,7 @@ const callReadTimeout = 30 * time.Second
 func (t *Transport) serveCall(pc *peerConn, s *quic.Stream) {
 	defer s.CancelRead(codeStreamDone)
 	s.SetReadDeadline(time.Now().Add(callReadTimeout))
-	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), t.cfg.MaxFrameBytes)
+	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), pc.ver, t.cfg.MaxFrameBytes)
 	if err != nil || k != kindCallRequest {
 		if err == nil || errors.Is(err, ErrBadFrame) {
 			t.bad(pc, fmt.Errorf("call request: kind %s, %v", k, err))
@@ -150,9 +164,9 @@ func (t *Transport) serveCall(pc *peerConn, s *quic.Stream) {
 		cancel()
 		status, payload = callAnswer(resp, herr)
 	}
-	frame, err := appendCallResponse(nil, status, payload, t.cfg.MaxFrameBytes)
+	frame, err := appendCallResponse(nil, pc.ver, status, payload, t.cfg.MaxFrameBytes)
 	if err != nil {
-		frame, _ = appendCallResponse(nil, callErr, []byte(err.Error()), t.cfg.MaxFrameBytes)
+		frame, _ = appendCallResponse(nil, pc.ver, callErr, []byte(err.Error()), t.cfg.MaxFrameBytes)
 	}
 	if _, err := s.Write(frame); err != nil {
 		s.CancelWrite(codeCanceled)
@@ -173,7 +187,9 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 		}
 		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, to)
 	}
-	frame, err := appendCallRequest(nil, req, t.cfg.MaxFrameBytes)
+	// Refuse an oversized request before connecting; the frame is
+	// re-encoded below if the connection speaks another version.
+	frame, err := appendCallRequest(nil, Version, req, t.cfg.MaxFrameBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +212,12 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 	if err != nil {
 		return nil, wrap(err)
 	}
+	ver := connVersion(c)
+	if ver != Version {
+		if frame, err = appendCallRequest(nil, ver, req, t.cfg.MaxFrameBytes); err != nil {
+			return nil, err
+		}
+	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
 		return nil, wrap(err)
@@ -210,7 +232,7 @@ func (t *Transport) Call(ctx context.Context, to engine.NodeID, req []byte) ([]b
 		return nil, wrap(err)
 	}
 	s.Close()
-	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), t.cfg.MaxFrameBytes)
+	k, body, err := readFrame(bufio.NewReaderSize(s, callReaderBytes), ver, t.cfg.MaxFrameBytes)
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -15,21 +15,41 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
 )
 
-// ALPN is the application protocol negotiated on every peer connection:
-// "yggr/" and the wire format Version. Two nodes that share no protocol
-// refuse each other during the handshake (ErrWireVersion), before a frame
-// is sent.
-const ALPN = "yggr/1"
+// ALPN is the application protocol of wire format Version: "yggr/" and
+// the version.
+const ALPN = "yggr/2"
+
+// protocols are the application protocols a node offers in its handshakes,
+// preferred first: the current wire format and, for one release, the
+// previous one (docs/upgrades.md). The server picks the first of its own
+// that the client offers, so two nodes of this release speak Version and
+// a node of the previous release gets versionV1. Two nodes that share no
+// protocol refuse each other during the handshake (ErrWireVersion), before
+// a frame is sent.
+var protocols = []string{ALPN, alpnV1}
+
+// versionOf returns the frame version byte of a negotiated protocol, 0 if
+// it is none of protocols.
+func versionOf(proto string) byte {
+	switch proto {
+	case ALPN:
+		return Version
+	case alpnV1:
+		return versionV1
+	}
+	return 0
+}
 
 // ErrWireVersion is returned, and logged, when a peer does not speak this
 // node's wire format: it runs a yggr release that cannot talk to this one.
 // docs/upgrades.md says which releases can run together.
-var ErrWireVersion = errors.New("netquic: peer speaks another wire format version (" + ALPN + " here): it runs an incompatible yggr release")
+var ErrWireVersion = errors.New("netquic: peer speaks another wire format version (" + ALPN + " or " + alpnV1 + " here): it runs an incompatible yggr release")
 
 // tlsAlertNoApplicationProtocol is the TLS alert a server sends when the
 // client offers none of its ALPN protocols (RFC 7301); QUIC carries it as
@@ -78,6 +98,10 @@ func CAFromSecret(secret string) (certPEM, keyPEM []byte, err error) {
 	if len(secret) < 8 {
 		return nil, nil, errors.New("netquic: cluster secret shorter than 8 bytes")
 	}
+	// "yggr/1" in the label is a key-derivation label, not the wire
+	// protocol: keep it. Changing it would change the CA every release
+	// derives from a secret, and nodes of two releases would refuse each
+	// other's certificates.
 	seed, err := hkdf.Key(sha256.New, []byte(secret), []byte("yggr cluster CA"), "yggr/1 ed25519 CA key", ed25519.SeedSize)
 	if err != nil {
 		return nil, nil, fmt.Errorf("netquic: derive CA key: %w", err)
@@ -200,7 +224,7 @@ func TLSConfig(caCertPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
 		RootCAs:      pool,
 		ClientCAs:    pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		NextProtos:   []string{ALPN},
+		NextProtos:   slices.Clone(protocols),
 		// Chain verification without host names happens in
 		// VerifyConnection, on both sides.
 		InsecureSkipVerify: true,

@@ -20,9 +20,14 @@
 //
 // # Wire format
 //
-// The TLS handshake negotiates ALPN "yggr/1"; a peer that offers no
-// protocol of ours (an incompatible release) is refused there, and both
-// sides log ErrWireVersion (docs/upgrades.md).
+// The TLS handshake negotiates the connection's wire version by ALPN: a
+// node offers "yggr/2" (Version) and "yggr/1" (the previous release's) and,
+// as the server, picks the first of these the client offers, so two nodes
+// of this release speak version 2 and a node of the previous release gets
+// version 1, both ways, for a rolling upgrade (docs/upgrades.md). A peer
+// that offers none of them (an incompatible release) is refused there, and
+// both sides log ErrWireVersion. Every frame on a connection carries its
+// version; a frame of another version is a bad frame.
 //
 // A frame is [version byte][kind byte][uvarint body length][msgpack body]
 // (frame.go). The kind of a Raft message is its engine.MessageType; forwarded
@@ -30,14 +35,21 @@
 // of every field of the message in a fixed order, holding only unsigned
 // integers (shortest form), booleans and byte strings (node IDs included),
 // with entries and the snapshot metadata as nested arrays (codec.go, the
-// only place msgpack is configured). Every field is encoded whatever the
-// type, so any value the engine emits round-trips, including a stale-term
-// MsgAppResp rejection with zero indexes. Decoding accepts exactly the
+// only place msgpack is configured). The snapshot metadata's membership is
+// one byte string holding engine.AppendMembership's encoding, decoded by
+// engine.DecodeMembership: the wire shares yggr's one membership encoding
+// and its limit (engine.MaxMembers) with the log and snapshots. Version 1
+// differs only there and in the version byte: it carried the voters and
+// learners as two arrays of node IDs (codec_v1.go, to delete with version
+// 1). Every field is encoded whatever the type, so any value the engine
+// emits round-trips, including a stale-term MsgAppResp rejection with zero
+// indexes. Decoding accepts exactly the
 // canonical encoding: whatever decodes re-encodes to the same bytes. It
 // validates node IDs, entry types and memberships, bounds every length by
 // the bytes that remain before allocating, and returns an error wrapping
-// ErrBadFrame; it never panics. testdata/*.golden lock the bytes of every
-// kind (go test -run TestGolden -update rewrites them).
+// ErrBadFrame; it never panics. testdata/v1 and testdata/v2 lock the bytes
+// of every kind in each version (go test -run TestGolden -update rewrites
+// them; the files of a released version must not change).
 //
 // # Connections
 //

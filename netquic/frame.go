@@ -12,9 +12,13 @@ import (
 	"github.com/yggrdb/yggr/engine"
 )
 
-// Version is the wire format version, the first byte of every frame. A
-// receiver refuses frames of any other version.
-const Version = 1
+// Version is the wire format version this release prefers, the first byte
+// of every frame. A connection's version is the one its TLS handshake
+// negotiated (ALPN, see protocols): Version with a peer of this release,
+// versionV1 with one that offers only that (codec_v1.go). Every frame on a
+// connection carries its version, and a receiver refuses frames of any
+// other.
+const Version = 2
 
 // frameKind is the second byte of a frame: what its body holds.
 type frameKind uint8
@@ -57,8 +61,8 @@ var (
 	decoderPool = sync.Pool{New: func() any { return newBodyDecoder() }}
 )
 
-func appendHeader(b []byte, k frameKind, n int) []byte {
-	b = append(b, Version, byte(k))
+func appendHeader(b []byte, ver byte, k frameKind, n int) []byte {
+	b = append(b, ver, byte(k))
 	return binary.AppendUvarint(b, uint64(n))
 }
 
@@ -90,37 +94,38 @@ var ErrBadMessage = errors.New("netquic: message cannot be encoded")
 // ErrFrameTooLarge is returned when a frame exceeds the size limit.
 var ErrFrameTooLarge = errors.New("netquic: frame too large")
 
-// AppendMessage appends m's frame to b. It fails with ErrBadMessage if m
-// would not decode, and with ErrFrameTooLarge if the body exceeds
-// maxFrameBytes (0 means DefaultMaxFrameBytes).
+// AppendMessage appends m's frame, in wire format Version, to b. It fails
+// with ErrBadMessage if m would not decode, and with ErrFrameTooLarge if
+// the body exceeds maxFrameBytes (0 means DefaultMaxFrameBytes).
 func AppendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
 	if err := validateMessage(m); err != nil {
 		return b, err
 	}
 	e := encoderPool.Get().(*bodyEncoder)
 	defer putEncoder(e)
-	return e.appendMessage(b, m, maxFrameBytes)
+	return e.appendMessage(b, Version, m, maxFrameBytes)
 }
 
-// appendMessage is AppendMessage with the caller's encoder (a sender
-// goroutine keeps one, so big snapshot chunks reuse its buffer).
-func (e *bodyEncoder) appendMessage(b []byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
+// appendMessage is AppendMessage in wire format ver (a connection's), with
+// the caller's encoder (a sender goroutine keeps one, so big snapshot
+// chunks reuse its buffer).
+func (e *bodyEncoder) appendMessage(b []byte, ver byte, m *engine.Message, maxFrameBytes int) ([]byte, error) {
 	if err := validateMessage(m); err != nil {
 		return b, err
 	}
 	e.buf.Reset()
-	e.encodeMessage(m)
-	return appendBody(b, kindOf(m.Type), e, maxFrameBytes)
+	e.encodeMessage(m, ver)
+	return appendBody(b, ver, kindOf(m.Type), e, maxFrameBytes)
 }
 
-func appendBody(b []byte, k frameKind, e *bodyEncoder, maxFrameBytes int) ([]byte, error) {
+func appendBody(b []byte, ver byte, k frameKind, e *bodyEncoder, maxFrameBytes int) ([]byte, error) {
 	if maxFrameBytes <= 0 {
 		maxFrameBytes = DefaultMaxFrameBytes
 	}
 	if e.buf.Len() > maxFrameBytes {
 		return b, fmt.Errorf("%w: %s body of %d bytes exceeds %d", ErrFrameTooLarge, k, e.buf.Len(), maxFrameBytes)
 	}
-	b = appendHeader(b, k, e.buf.Len())
+	b = appendHeader(b, ver, k, e.buf.Len())
 	return append(b, e.buf.Bytes()...), nil
 }
 
@@ -132,60 +137,67 @@ func putEncoder(e *bodyEncoder) {
 	encoderPool.Put(e)
 }
 
-func appendCallRequest(b, req []byte, maxFrameBytes int) ([]byte, error) {
+// Call frames are the same in every wire version but for the version byte.
+
+func appendCallRequest(b []byte, ver byte, req []byte, maxFrameBytes int) ([]byte, error) {
 	e := encoderPool.Get().(*bodyEncoder)
 	defer putEncoder(e)
 	e.encodeCallRequest(req)
-	return appendBody(b, kindCallRequest, e, maxFrameBytes)
+	return appendBody(b, ver, kindCallRequest, e, maxFrameBytes)
 }
 
-func appendCallResponse(b []byte, status uint64, payload []byte, maxFrameBytes int) ([]byte, error) {
+func appendCallResponse(b []byte, ver byte, status uint64, payload []byte, maxFrameBytes int) ([]byte, error) {
 	e := encoderPool.Get().(*bodyEncoder)
 	defer putEncoder(e)
 	e.encodeCallResponse(status, payload)
-	return appendBody(b, kindCallResponse, e, maxFrameBytes)
+	return appendBody(b, ver, kindCallResponse, e, maxFrameBytes)
 }
 
-// DecodeMessage decodes exactly one frame holding a Raft message. The
-// message's byte slices alias frame. Any
+// DecodeMessage decodes exactly one frame of wire format Version holding a
+// Raft message. The message's byte slices alias frame. Any
 // malformed, non-canonical or invalid input is an error wrapping
 // ErrBadFrame; it never panics and never allocates more than the frame's
 // own length (bounded by maxFrameBytes, 0 meaning DefaultMaxFrameBytes).
 func DecodeMessage(frame []byte, maxFrameBytes int) (engine.Message, error) {
-	k, body, rest, err := splitFrame(frame, maxFrameBytes)
+	return decodeFrame(frame, Version, maxFrameBytes)
+}
+
+// decodeFrame is DecodeMessage for a connection of wire version ver.
+func decodeFrame(frame []byte, ver byte, maxFrameBytes int) (engine.Message, error) {
+	k, body, rest, err := splitFrame(frame, ver, maxFrameBytes)
 	if err != nil {
 		return engine.Message{}, err
 	}
 	if len(rest) != 0 {
 		return engine.Message{}, badf("%d bytes after frame", len(rest))
 	}
-	return decodeMessageBody(k, body)
+	return decodeMessageBody(ver, k, body)
 }
 
-func decodeMessageBody(k frameKind, body []byte) (engine.Message, error) {
+func decodeMessageBody(ver byte, k frameKind, body []byte) (engine.Message, error) {
 	if !k.isMessage() {
 		return engine.Message{}, badf("kind %s is not a Raft message", k)
 	}
 	d := decoderPool.Get().(*bodyDecoder)
 	defer func() { d.reset(nil); decoderPool.Put(d) }()
 	m := engine.Message{Type: engine.MessageType(k)}
-	if err := d.decodeMessage(body, &m); err != nil {
+	if err := d.decodeMessage(body, ver, &m); err != nil {
 		return engine.Message{}, fmt.Errorf("%w (kind %s)", err, k)
 	}
 	return m, nil
 }
 
-// splitFrame parses the header of the frame at the start of b and returns
-// its kind, body and the bytes after it.
-func splitFrame(b []byte, maxFrameBytes int) (frameKind, []byte, []byte, error) {
+// splitFrame parses the header of the frame of wire version ver at the
+// start of b and returns its kind, body and the bytes after it.
+func splitFrame(b []byte, ver byte, maxFrameBytes int) (frameKind, []byte, []byte, error) {
 	if maxFrameBytes <= 0 {
 		maxFrameBytes = DefaultMaxFrameBytes
 	}
 	if len(b) < 3 {
 		return 0, nil, nil, badf("short frame")
 	}
-	if b[0] != Version {
-		return 0, nil, nil, badf("unknown version %d", b[0])
+	if b[0] != ver {
+		return 0, nil, nil, badf("version %d on a connection of version %d", b[0], ver)
 	}
 	k := frameKind(b[1])
 	if !k.valid() {
@@ -214,17 +226,18 @@ func uvarintLen(n uint64) int {
 // be resynchronized and must be abandoned.
 var errFrameHeader = errors.New("netquic: bad frame header")
 
-// readFrame reads one frame from r. A header error wraps both ErrBadFrame
+// readFrame reads one frame of wire version ver from r. A header error
+// (a frame of another version included) wraps both ErrBadFrame
 // and errFrameHeader; an I/O error is returned as is (io.EOF at a frame
 // boundary means the stream ended cleanly). The body is freshly allocated
 // and at most maxFrameBytes long.
-func readFrame(r *bufio.Reader, maxFrameBytes int) (frameKind, []byte, error) {
+func readFrame(r *bufio.Reader, ver byte, maxFrameBytes int) (frameKind, []byte, error) {
 	v, err := r.ReadByte()
 	if err != nil {
 		return 0, nil, err
 	}
-	if v != Version {
-		return 0, nil, fmt.Errorf("%w: %w: unknown version %d", ErrBadFrame, errFrameHeader, v)
+	if v != ver {
+		return 0, nil, fmt.Errorf("%w: %w: version %d on a connection of version %d", ErrBadFrame, errFrameHeader, v, ver)
 	}
 	kb, err := r.ReadByte()
 	if err != nil {

@@ -294,6 +294,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 		batch  []engine.Message
 		buf    []byte
 		enc    = newBodyEncoder()
+		ver    byte // sconn's wire version
 	)
 	defer func() {
 		if stream != nil {
@@ -319,7 +320,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 				if stream != nil {
 					stream.CancelWrite(codeStreamDone)
 				}
-				stream, sconn = nil, c
+				stream, sconn, ver = nil, c, connVersion(c)
 				octx, cancel := context.WithTimeout(p.ctx, handshakeTimeout)
 				s, err := c.OpenUniStreamSync(octx)
 				cancel()
@@ -344,7 +345,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 			sent := 0
 			for i := range batch {
 				var err error
-				if buf, err = enc.appendMessage(buf, &batch[i], p.t.cfg.MaxFrameBytes); err != nil {
+				if buf, err = enc.appendMessage(buf, ver, &batch[i], p.t.cfg.MaxFrameBytes); err != nil {
 					p.drops.Add(1)
 					p.t.log.Error("netquic: cannot encode message", "peer", string(p.id), "msg", batch[i].String(), "err", err)
 					continue

@@ -47,6 +47,10 @@ type Config struct {
 	// MiB). Snapshot chunks must fit.
 	MaxFrameBytes int
 	Logger        *slog.Logger
+
+	// protocols replaces the package's protocols, for tests that play a
+	// node of another release.
+	protocols []string
 }
 
 // Errors of Transport.
@@ -215,7 +219,10 @@ func (t *Transport) setupTLS() error {
 		t.tls = t.cfg.TLS.Clone()
 	}
 	t.tls.MinVersion = tls.VersionTLS13
-	t.tls.NextProtos = []string{ALPN}
+	t.tls.NextProtos = slices.Clone(protocols)
+	if t.cfg.protocols != nil {
+		t.tls.NextProtos = slices.Clone(t.cfg.protocols)
+	}
 	// The transport verifies peers itself (verifyConn), so that a missing
 	// certificate reaches VerifyConnection and is counted.
 	t.tls.ClientAuth = tls.RequestClientCert
@@ -230,15 +237,17 @@ func (t *Transport) setupTLS() error {
 // refuses it with the no_application_protocol alert, which the client
 // reports as ErrWireVersion.
 func (t *Transport) checkProtocols(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-	if slices.Contains(hello.SupportedProtos, ALPN) {
-		return nil, nil
+	for _, p := range t.tls.NextProtos {
+		if slices.Contains(hello.SupportedProtos, p) {
+			return nil, nil
+		}
 	}
 	t.handshakeFailures.Add(1)
 	remote := ""
 	if hello.Conn != nil {
 		remote = hello.Conn.RemoteAddr().String()
 	}
-	t.log.Warn("netquic: refused peer", "remote", remote, "offers", hello.SupportedProtos, "speaks", ALPN, "err", ErrWireVersion)
+	t.log.Warn("netquic: refused peer", "remote", remote, "offers", hello.SupportedProtos, "speaks", t.tls.NextProtos, "err", ErrWireVersion)
 	return nil, nil
 }
 
@@ -262,6 +271,10 @@ func (t *Transport) resetKey() *quic.StatelessResetKey {
 	if err != nil {
 		return nil
 	}
+	// "yggr/1" in the label is a key-derivation label, not the wire
+	// protocol: keep it. Changing it would change the key across a rolling
+	// upgrade, and a node restarted into the new release could not reset
+	// its peers' connections to its old process.
 	k, err := hkdf.Key(sha256.New, material, nil, "yggr/1 stateless reset", 32)
 	if err != nil {
 		return nil
