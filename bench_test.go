@@ -40,6 +40,57 @@ func BenchmarkGet(b *testing.B) {
 	}
 }
 
+// BenchmarkGetBenchLoop is BenchmarkGet/linearizable with the loop of
+// bench/'s read-linearizable workload, so that a profile or an A/B of the
+// read path sees what that workload pays: 1000 keys of 16 B with 128 B
+// values (16 B keys share their first 8 bytes, so every tree comparison
+// falls through the key prefix), and per read a 10 s timeout context (the
+// read's wait selects on its Done channel, which the context creates on
+// first use) and one latency sample.
+func BenchmarkGetBenchLoop(b *testing.B) {
+	_, db := benchCluster(b, WithLeaseReads())
+	ctx := context.Background()
+	key := func(i int64) []byte { return fmt.Appendf(nil, "k%015d", i) }
+	const keys = 1000
+	for i := int64(1); i <= keys; i++ {
+		if err := db.Put(ctx, key(1e12+i), make([]byte, 128)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next, latNanos atomic.Int64
+	b.ResetTimer()
+	cpu0 := processCPUNanos()
+	var wg sync.WaitGroup
+	for w := 0; w < 64; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				t0 := time.Now()
+				_, err := db.Get(octx, key(1e12+1+i%keys), WithConsistency(Linearizable))
+				latNanos.Add(int64(time.Since(t0)))
+				cancel()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+	b.ReportMetric(float64(latNanos.Load())/float64(b.N)/1e3, "µs/read")
+	if m := db.Metrics(); m.ReadsStarted > 0 {
+		b.ReportMetric(float64(b.N)/float64(m.ReadsStarted), "reads/batch")
+	}
+}
+
 // BenchmarkGetOneNode is BenchmarkGet on a single-node database: a
 // linearizable read still goes through a read batch and the driver, but
 // its round needs no peer, so this measures the read path without QUIC.

@@ -318,12 +318,23 @@ type Item = kv.Item
 
 // Get returns the value of key, or ErrNotFound. The returned slice belongs
 // to the caller.
-func (db *DB) Get(ctx context.Context, key []byte, opts ...ReadOption) ([]byte, error) {
-	it, err := db.GetItem(ctx, key, opts...)
-	if err != nil {
+func (db *DB) Get(ctx context.Context, key []byte, opts ...ReadOption) (v []byte, err error) {
+	ctx, span := db.span(ctx, "yggr.Get")
+	defer func() { endSpan(span, err) }()
+	if err := db.checkKey(key); err != nil {
 		return nil, err
 	}
-	return it.Value, nil
+	ro := readOpts(opts)
+	if _, err := db.readBarrier(ctx, ro); err != nil {
+		return nil, err
+	}
+	// GetItem without the copy of the key: one allocation, the value's.
+	v, ok, rev := db.kv.GetValueAt(key)
+	ro.setRevision(rev)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return v, nil
 }
 
 // GetItem returns the item of key (value, create and modification index,

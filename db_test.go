@@ -35,6 +35,20 @@ func TestSingleNodePutGetDelete(t *testing.T) {
 			t.Fatalf("Get(%s) = %q, %v; want v", c, got, err)
 		}
 	}
+	// Get reports the revision it read at, found or not: at least the
+	// put's (the applied index), as GetItem does.
+	var rev, itemRev uint64
+	if _, err := db.Get(ctx, []byte("k"), ReadRevision(&rev)); err != nil {
+		t.Fatal(err)
+	}
+	it, err := db.GetItem(ctx, []byte("k"), ReadRevision(&itemRev))
+	if err != nil || rev < it.ModIndex || itemRev < rev {
+		t.Fatalf("Get's revision %d, GetItem's %d (err %v); want ModIndex %d <= Get's <= GetItem's", rev, itemRev, err, it.ModIndex)
+	}
+	rev = 0
+	if _, err := db.Get(ctx, []byte("absent"), ReadRevision(&rev)); !errors.Is(err, ErrNotFound) || rev < it.ModIndex {
+		t.Fatalf("Get(absent) = %v at revision %d; want ErrNotFound at >= %d", err, rev, it.ModIndex)
+	}
 	if _, err := db.Get(ctx, []byte("k"), WithConsistency(Lease)); !errors.Is(err, ErrLeaseDisabled) {
 		t.Fatalf("Lease read without WithLeaseReads: err = %v, want ErrLeaseDisabled", err)
 	}

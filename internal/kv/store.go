@@ -182,13 +182,32 @@ func (s *Store) Get(key []byte) (Item, bool) {
 // item was read at.
 func (s *Store) GetAt(key []byte) (Item, bool, uint64) {
 	s.mu.RLock()
-	e, found := s.tree.Get(pivot(key))
+	e, found := lookup(s.tree, key)
 	rev := s.applied
 	s.mu.RUnlock()
 	if !found {
 		return Item{}, false, rev
 	}
 	return e.item(), true, rev // outside the lock: tree entries are immutable
+}
+
+// GetValueAt returns a copy of key's value (nil if empty), whether the key
+// exists, and the revision it was read at: GetAt for a caller that needs
+// only the value, in one allocation of the value's size and no copy of the
+// key.
+func (s *Store) GetValueAt(key []byte) ([]byte, bool, uint64) {
+	s.mu.RLock()
+	e, found := lookup(s.tree, key)
+	rev := s.applied
+	s.mu.RUnlock()
+	if !found {
+		return nil, false, rev
+	}
+	v := e.view() // outside the lock: tree entries are immutable
+	if len(v.value) == 0 {
+		return nil, true, rev
+	}
+	return []byte(v.value), true, rev
 }
 
 // Scan returns the items with start <= key < end in key order, at most

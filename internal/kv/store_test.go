@@ -213,6 +213,8 @@ func TestReadsReturnCopies(t *testing.T) {
 	}
 	it, _ := s.Get([]byte("a"))
 	mutate(it)
+	v, _, _ := s.GetValueAt([]byte("a"))
+	mutate(Item{Value: v})
 	items, _ := s.Scan(nil, nil, 0)
 	mutate(items[0])
 	for it := range s.Range(nil, nil) {
@@ -432,6 +434,65 @@ func TestConcurrentReaders(t *testing.T) {
 		}}))
 	}
 	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestGetValueAt checks GetValueAt against GetAt for keys around the
+// lengths where lookup's pivot changes (a 2-byte length, a buffer too long
+// to pool), a missing key and an empty value, from concurrent readers (the
+// pivots share a pool of buffers).
+func TestGetValueAt(t *testing.T) {
+	s := New()
+	var keys [][]byte
+	for _, n := range []int{1, 7, 8, 9, 16, 127, 128, 255, 256, 257, 1000} {
+		for _, c := range []byte("ab") {
+			keys = append(keys, bytes.Repeat([]byte{c}, n))
+		}
+	}
+	for i, k := range keys {
+		applyAll(t, s, EncodePut(k, []byte(strconv.Itoa(i))))
+	}
+	applyAll(t, s, put("empty", ""))
+	missing := [][]byte{[]byte("c"), bytes.Repeat([]byte("a"), 300), []byte("aa\x00")}
+	check := func() error {
+		for i, k := range keys {
+			v, ok, rev := s.GetValueAt(k)
+			it, _, _ := s.GetAt(k)
+			if !ok || string(v) != strconv.Itoa(i) || !bytes.Equal(v, it.Value) || rev != s.Applied() {
+				return fmt.Errorf("GetValueAt(%d-byte %q...) = %q, %v, %d; want %q, true, %d", len(k), k[:1], v, ok, rev, strconv.Itoa(i), s.Applied())
+			}
+		}
+		for _, k := range missing {
+			if v, ok, _ := s.GetValueAt(k); ok || v != nil {
+				return fmt.Errorf("GetValueAt(missing %q) = %q, %v; want nil, false", k, v, ok)
+			}
+		}
+		if v, ok, _ := s.GetValueAt([]byte("empty")); !ok || v != nil {
+			return fmt.Errorf("GetValueAt(empty value) = %q, %v; want nil, true", v, ok)
+		}
+		return nil
+	}
+	if err := check(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 { // owned by this test; each runs a bounded loop, wg waits
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				if err := check(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {

@@ -2,6 +2,9 @@ package kv
 
 import (
 	"bytes"
+	"encoding/binary"
+	"sync"
+	"unsafe"
 
 	"github.com/google/btree"
 )
@@ -22,6 +25,30 @@ const treeDegree = 32
 type tree = btree.BTreeG[entry]
 
 func newTree() *tree { return btree.NewG(treeDegree, entryLess) }
+
+// lookup returns the entry of key in t, like t.Get(pivot(key)) but
+// without allocating: the pivot's blob is built in a pooled buffer. That
+// is safe because t.Get only compares the pivot and returns the tree's own
+// entry (or the zero entry), so nothing refers to the buffer once it
+// returns. Reads call this once each (Get at a million reads per second),
+// and pivot's allocation was one of their two in the store.
+func lookup(t *tree, key []byte) (entry, bool) {
+	bp := pivotBufs.Get().(*[]byte)
+	b := binary.AppendUvarint((*bp)[:0], uint64(len(key)))
+	b = append(b, key...)
+	e, found := t.Get(entry{prefix: keyPrefix(key), blob: unsafe.String(unsafe.SliceData(b), len(b))})
+	if cap(b) <= maxPooledPivot {
+		*bp = b
+		pivotBufs.Put(bp)
+	}
+	return e, found
+}
+
+// maxPooledPivot bounds the buffers lookup keeps: a rare long key's buffer
+// is left to the collector.
+const maxPooledPivot = 256
+
+var pivotBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // ascend calls fn for the entries of t with start <= key < end (end empty:
 // no upper bound; keys are never empty) in key order until fn returns
