@@ -1,0 +1,171 @@
+package yggr
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"runtime/trace"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkCatchUp is the bench/ "catchup" workload in one process (issue
+// 15): a three-node QUIC cluster at the default timing (WithTiming
+// overrides the test cluster's 20 ms ticks), one follower closed, entries
+// (YGGR_CATCHUP_ENTRIES, default 100000) of 128 B written at concurrency
+// 64, the follower reopened on the same directory; one op is the time from
+// the reopen until its applied index reaches the leader's commit at the
+// reopen. With YGGR_CATCHUP_PRELOAD=n the cluster first holds n keys (so
+// that Open restores a large state, as in the full bench run, where the
+// write rows before catchup leave about 280k keys). Besides ns/op it
+// reports the stages: open-ms (Open returned), contact-ms (the follower
+// knows the leader), snap-ms (its snapshot index moved: a snapshot was
+// installed; 0 if the log was streamed) and the leader's snapshot index.
+func BenchmarkCatchUp(b *testing.B) {
+	entries := envInt(b, "YGGR_CATCHUP_ENTRIES", 100000)
+	preload := envInt(b, "YGGR_CATCHUP_PRELOAD", 0)
+	var open, contact, snap, total time.Duration
+	var leaderSnap, snaps uint64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		c := newQUICClusterTB(b, 3, WithTiming(DefaultTick, DefaultElectionTicks), WithLeaseReads())
+		ctx := context.Background()
+		l := c.leader(ctx)
+		if preload > 0 {
+			writeN(b, c.dbs[l], preload, "pre-")
+		}
+		f := ""
+		for _, id := range c.ids {
+			if id != l && f == "" {
+				f = id
+			}
+		}
+		c.crash(f)
+		writeN(b, c.dbs[l], entries, "key-")
+		target := c.dbs[l].Status().Commit
+		stopProf := profileWindow(b)
+		b.StartTimer()
+		t0 := time.Now()
+		c.restart(f)
+		db := c.dbs[f]
+		o := time.Since(t0)
+		snap0 := db.Status().SnapshotIndex
+		var ct, sn time.Duration
+		deadline := t0.Add(60 * time.Second)
+		for {
+			st := db.Status()
+			now := time.Since(t0)
+			if ct == 0 && st.Leader != "" {
+				ct = now
+			}
+			if sn == 0 && st.SnapshotIndex != snap0 {
+				sn = now
+			}
+			if st.Applied >= target {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("follower %s applied %d of %d after 60 s", f, st.Applied, target)
+			}
+			time.Sleep(200 * time.Microsecond) // polling interval, bounded by deadline
+		}
+		b.StopTimer()
+		stopProf()
+		total += time.Since(t0)
+		open += o
+		contact += ct
+		snap += sn
+		if sn != 0 {
+			snaps++
+		}
+		leaderSnap += c.dbs[l].Status().SnapshotIndex
+		c.close()
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(open.Milliseconds())/n, "open-ms")
+	b.ReportMetric(float64(contact.Milliseconds())/n, "contact-ms")
+	b.ReportMetric(float64(snap.Milliseconds())/n, "snap-ms")
+	b.ReportMetric(float64(total.Milliseconds())/n, "total-ms")
+	b.ReportMetric(float64(snaps)/n, "snapshots/op")
+	b.ReportMetric(float64(leaderSnap)/n, "leader-snap-index")
+}
+
+// profileWindow starts a CPU profile (YGGR_CATCHUP_CPUPROFILE=file) and
+// an execution trace (YGGR_CATCHUP_TRACE=file) of the catch-up alone,
+// from the reopen to caught up; the files get the round's number appended.
+func profileWindow(b *testing.B) (stop func()) {
+	var stops []func()
+	round := strconv.Itoa(profileRound)
+	profileRound++
+	if p := os.Getenv("YGGR_CATCHUP_CPUPROFILE"); p != "" {
+		f, err := os.Create(p + "." + round)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	if p := os.Getenv("YGGR_CATCHUP_TRACE"); p != "" {
+		f, err := os.Create(p + "." + round)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := trace.Start(f); err != nil {
+			b.Fatal(err)
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}
+
+var profileRound int
+
+func envInt(b *testing.B, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		b.Fatalf("%s=%q: want a non-negative integer", name, s)
+	}
+	return v
+}
+
+// writeN writes n keys prefix+%010d with 128 B values from 64 goroutines.
+func writeN(b *testing.B, db *DB, n int, prefix string) {
+	ctx := context.Background()
+	val := make([]byte, 128)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 64; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				if err := db.Put(ctx, []byte(fmt.Sprintf("%s%010d", prefix, i)), val); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+}
