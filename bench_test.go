@@ -57,32 +57,17 @@ func BenchmarkGetBenchLoop(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var next, latNanos atomic.Int64
+	var latNanos atomic.Int64
 	b.ResetTimer()
 	cpu0 := processCPUNanos()
-	var wg sync.WaitGroup
-	for w := 0; w < 64; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				t0 := time.Now()
-				_, err := db.Get(octx, key(1e12+1+i%keys), WithConsistency(Linearizable))
-				latNanos.Add(int64(time.Since(t0)))
-				cancel()
-				if err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(b, 64, int64(b.N), func(i int64) error {
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		t0 := time.Now()
+		_, err := db.Get(octx, key(1e12+1+i%keys), WithConsistency(Linearizable))
+		latNanos.Add(int64(time.Since(t0)))
+		return err
+	})
 	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 	b.ReportMetric(float64(latNanos.Load())/float64(b.N)/1e3, "µs/read")
@@ -116,27 +101,12 @@ func benchGet(b *testing.B, db *DB, c Consistency) {
 			b.Fatal(err)
 		}
 	}
-	var next atomic.Int64
 	b.ResetTimer()
 	cpu0 := processCPUNanos()
-	var wg sync.WaitGroup
-	for w := 0; w < 64; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				if _, err := db.Get(ctx, []byte(fmt.Sprintf("key-%03d", i%100)), WithConsistency(c)); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(b, 64, int64(b.N), func(i int64) error {
+		_, err := db.Get(ctx, []byte(fmt.Sprintf("key-%03d", i%100)), WithConsistency(c))
+		return err
+	})
 	// CPU time of the whole process (every node and the readers) per
 	// read: less exposed than wall time to a shared machine's scheduling.
 	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N), "cpu-ns/op")
@@ -182,20 +152,29 @@ func onOff(on bool) string {
 func benchPuts(b *testing.B, db *DB, conc int, prefix string) time.Duration {
 	ctx := context.Background()
 	val := make([]byte, 128)
-	var next atomic.Int64
 	b.ResetTimer()
 	cpu0, t0 := processCPUNanos(), time.Now()
+	parallel(b, conc, int64(b.N), func(i int64) error {
+		return db.Put(ctx, []byte(fmt.Sprintf("%s%010d", prefix, i)), val)
+	})
+	took := time.Since(t0)
+	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/took.Seconds(), "writes/s")
+	return took
+}
+
+// parallel calls op(i) for i = 1..n from workers goroutines, each i once,
+// and returns when all have returned; a worker stops at its first error,
+// which it reports with b.Error.
+func parallel(b *testing.B, workers int, n int64, op func(i int64) error) {
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < conc; w++ {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				if err := db.Put(ctx, []byte(fmt.Sprintf("%s%010d", prefix, i)), val); err != nil {
+			for i := next.Add(1); i <= n; i = next.Add(1) {
+				if err := op(i); err != nil {
 					b.Error(err)
 					return
 				}
@@ -203,8 +182,4 @@ func benchPuts(b *testing.B, db *DB, conc int, prefix string) time.Duration {
 		}()
 	}
 	wg.Wait()
-	took := time.Since(t0)
-	b.ReportMetric(float64(processCPUNanos()-cpu0)/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(b.N)/took.Seconds(), "writes/s")
-	return took
 }

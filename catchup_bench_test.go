@@ -7,8 +7,6 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -146,25 +144,9 @@ func envInt(b *testing.B, name string, def int) int {
 func writeN(b *testing.B, db *DB, n int, prefix string) {
 	ctx := context.Background()
 	val := make([]byte, 128)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 64; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					return
-				}
-				if err := db.Put(ctx, []byte(fmt.Sprintf("%s%010d", prefix, i)), val); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(b, 64, int64(n), func(i int64) error {
+		return db.Put(ctx, []byte(fmt.Sprintf("%s%010d", prefix, i)), val)
+	})
 	if b.Failed() {
 		b.FailNow()
 	}
