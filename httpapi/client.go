@@ -498,12 +498,13 @@ type ScanRequest struct {
 	Prefix, Start, End []byte
 	Limit              int
 	Consistency        yggr.Consistency
+	atLeast            uint64 // List's yggr.AtLeast
 }
 
 // Scan returns one page of items in key order; More says whether more
 // remain (continue with Start = last key + "\x00").
 func (c *Client) Scan(ctx context.Context, sr ScanRequest) (ScanResponse, error) {
-	q, err := readQuery(yggr.ReadSettings{Consistency: sr.Consistency})
+	q, err := readQuery(yggr.ReadSettings{Consistency: sr.Consistency, AtLeast: sr.atLeast})
 	if err != nil {
 		return ScanResponse{}, err
 	}
@@ -518,6 +519,30 @@ func (c *Client) Scan(ctx context.Context, sr ScanRequest) (ScanResponse, error)
 	var out ScanResponse
 	err = c.call(ctx, request{method: http.MethodGet, path: "/v1/kv", query: q}, &out)
 	return out, err
+}
+
+// List returns up to limit items with start ≤ key < end (end empty: to
+// the last key) in key order, and whether more remain, read as the options
+// say (yggr.WithConsistency, yggr.AtLeast, yggr.ReadRevision; linearizable
+// by default), as DB.List does. One difference: a page is one request,
+// read at one point in time, so limit ≤ 0 means the server's default page
+// (DefaultScanLimit), not every item, and a limit above MaxScanLimit
+// returns MaxScanLimit items with more set; continue from the last key
+// plus "\x00" (each page is then read at its own revision).
+func (c *Client) List(ctx context.Context, start, end []byte, limit int, opts ...yggr.ReadOption) ([]yggr.Item, bool, error) {
+	rs := yggr.ReadSettingsOf(opts...)
+	out, err := c.Scan(ctx, ScanRequest{Start: start, End: end, Limit: max(limit, 0), Consistency: rs.Consistency, atLeast: rs.AtLeast})
+	if err != nil {
+		return nil, false, err
+	}
+	if rs.Revision != nil {
+		*rs.Revision = out.Revision
+	}
+	items := make([]yggr.Item, len(out.Items))
+	for i, it := range out.Items {
+		items[i] = yggr.Item{Key: it.Key, Value: it.Value, ModIndex: it.ModIndex, CreateIndex: it.CreateIndex, Version: it.Version}
+	}
+	return items, out.More, nil
 }
 
 // Txn applies a transaction.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/yggrdb/yggr"
 )
 
@@ -511,5 +512,49 @@ func TestClientCtxDeadlineBeforeTimeout(t *testing.T) {
 	var buf bytes.Buffer
 	if n, err := c.Backup(ctx, &buf); err != nil || n == 0 {
 		t.Errorf("backup under a ctx deadline: %d bytes, %v", n, err)
+	}
+}
+
+// Client.List answers as DB.List does on the node it asks: the same items
+// (values, indexes), the same "more", and the revision through
+// yggr.ReadRevision; limit ≤ 0 is one page of the server's default size.
+func TestClientListAsDB(t *testing.T) {
+	ctx := testCtx(t)
+	db := openDB(t)
+	srv := serve(t, db, Options{})
+	c := newClient(t, []string{srv.URL}, ClientOptions{})
+	var last uint64
+	for i := range 12 {
+		index, err := c.Put(ctx, fmt.Appendf(nil, "list/%02d", i), fmt.Appendf(nil, "v%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = index
+	}
+	for _, tt := range []struct {
+		start, end string
+		limit      int
+		opts       []yggr.ReadOption
+	}{
+		{"list/", "list/99", 5, nil},
+		{"list/03", "list/07", 0, []yggr.ReadOption{yggr.WithConsistency(yggr.Stale), yggr.AtLeast(last)}},
+		{"list/", "", -1, []yggr.ReadOption{yggr.WithConsistency(yggr.Linearizable)}},
+		{"none/", "none0", 3, nil},
+	} {
+		var dbRev, clRev uint64
+		want, wantMore, err := db.List(ctx, []byte(tt.start), []byte(tt.end), tt.limit, append(tt.opts, yggr.ReadRevision(&dbRev))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, more, err := c.List(ctx, []byte(tt.start), []byte(tt.end), tt.limit, append(tt.opts, yggr.ReadRevision(&clRev))...)
+		if err != nil {
+			t.Fatalf("List(%q, %q, %d): %v", tt.start, tt.end, tt.limit, err)
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" || more != wantMore {
+			t.Errorf("List(%q, %q, %d): more %v, want %v; items (-db +client):\n%s", tt.start, tt.end, tt.limit, more, wantMore, diff)
+		}
+		if clRev != dbRev || clRev < last {
+			t.Errorf("List(%q, %q, %d): revision %d, DB.List's %d (last write %d)", tt.start, tt.end, tt.limit, clRev, dbRev, last)
+		}
 	}
 }
