@@ -54,6 +54,9 @@ func (s *Store) runGC() int {
 		// Badger's writes while it runs: a rewrite would fail then.
 		s.badgerMu.Lock()
 		err := s.db.RunValueLogGC(gcDiscardRatio)
+		if err == nil {
+			s.pageOutValueLog() // a rewrite wrote its live runs to the newest file
+		}
 		s.badgerMu.Unlock()
 		switch {
 		case err == nil:
