@@ -56,12 +56,18 @@ func (s *Store) pageOutValueLog() {
 		} else {
 			maps = nil
 		}
-		// start-end perms offset dev inode path
-		f := strings.Fields(string(line))
-		if len(f) != 6 || !strings.HasSuffix(f[5], ".vlog") || filepath.Dir(f[5]) != dir {
-			continue // "(deleted)" files have a 7th field
+		// start-end perms offset dev inode path (which may hold spaces;
+		// a deleted file's ends in " (deleted)")
+		i := bytes.IndexByte(line, '/')
+		if i < 0 {
+			continue
 		}
-		fid, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(f[5]), ".vlog"), 10, 32)
+		path := string(line[i:])
+		f := strings.Fields(string(line[:i]))
+		if len(f) != 5 || !strings.HasSuffix(path, ".vlog") || filepath.Dir(path) != dir {
+			continue
+		}
+		fid, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), ".vlog"), 10, 32)
 		if err != nil {
 			continue
 		}

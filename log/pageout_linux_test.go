@@ -17,7 +17,7 @@ import (
 // through a shared mapping, so without this the process kept up to the
 // whole retained log resident.
 func TestValueLogPagedOut(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "a dir") // /proc/self/maps does not quote spaces
 	s := openDisk(t, dir, Options{GCInterval: -1, valueLogFileSize: 1 << 20})
 	if s.vlogDir == "" {
 		t.Fatalf("vlogDir not resolved for %s", dir)
@@ -76,7 +76,8 @@ func vlogRSS(t *testing.T, dir string) int64 {
 		f := strings.Fields(line)
 		switch {
 		case len(f) >= 5 && strings.Contains(f[0], "-"):
-			in = len(f) == 6 && strings.HasSuffix(f[5], ".vlog") && filepath.Dir(f[5]) == dir
+			i := strings.IndexByte(line, '/')
+			in = i >= 0 && strings.HasSuffix(line, ".vlog") && filepath.Dir(line[i:]) == dir
 		case in && len(f) >= 2 && f[0] == "Rss:":
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			n += kb << 10
