@@ -144,6 +144,9 @@ func (s *Store) checkpointOnce() error {
 	if err := s.commitCheckpoint(puts, records, dels); err != nil {
 		return err
 	}
+	// Badger may have started a value-log file: the finished ones'
+	// pages need not stay resident.
+	s.pageOutValueLog()
 	compacted := len(dels) > 0
 	if compacted {
 		s.deletesToFlush = true

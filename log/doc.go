@@ -100,7 +100,15 @@
 // until the file is reclaimed. For issue 15's load (10k entries of 15 KB,
 // a snapshot every 64 MiB of log) that was 32 MiB at the end and 66 MiB
 // at most, against 137 MiB (all of the log ever written) without the
-// flush (TestFootprintNodeLoad).
+// flush (TestFootprintNodeLoad). The log a node keeps is still large
+// (with snapshots sized by bytes, up to the size of its state above the
+// snapshot), so after each checkpoint and each GC run the Store also asks
+// the kernel to page out the finished value-log files (madvise
+// MADV_PAGEOUT, Linux only; pageout_linux.go): only the file being
+// written, at most 16 MiB, stays resident. Writing 1M keys as 10k
+// transactions of 100 puts (TestFootprint1M in the root package) kept
+// 90-141 MiB of value log resident before, 8-9 MiB after;
+// TestFootprintNodeLoad's value log now peaks at 23 MiB and ends at 3 MiB.
 // Badger's logger is routed to Options.Logger at warning level and above.
 //
 // # Caveats

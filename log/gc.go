@@ -54,6 +54,10 @@ func (s *Store) runGC() int {
 		// Badger's writes while it runs: a rewrite would fail then.
 		s.badgerMu.Lock()
 		err := s.db.RunValueLogGC(gcDiscardRatio)
+		// A rewrite wrote its live runs to a new file; and reads since
+		// the last run (a reopen's Load, a follower catching up) may
+		// have faulted pages of finished files back in.
+		s.pageOutValueLog()
 		s.badgerMu.Unlock()
 		switch {
 		case err == nil:

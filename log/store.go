@@ -137,11 +137,15 @@ const (
 // write, never half of one: a write is published only once durable.
 // Compact and the checkpoint goroutine run beside all of them.
 type Store struct {
-	db     *badger.DB
-	wal    *wal   // nil in memory
-	where  string // the Badger directory, or "memory", for error messages
-	logger *slog.Logger
-	opts   Options
+	db    *badger.DB
+	wal   *wal   // nil in memory
+	where string // the Badger directory, or "memory", for error messages
+	// vlogDir is where, absolute and without symbolic links, as
+	// /proc/self/maps names the value-log files (pageout_linux.go); empty
+	// in memory or if it could not be resolved.
+	vlogDir string
+	logger  *slog.Logger
+	opts    Options
 
 	// writeMu serializes writers, so that one write's phases are never
 	// interleaved with another's.
@@ -245,6 +249,11 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("log: create %s: %w", s.where, err)
 		}
 		bopts = badgerOptions(s.where, opts, logger)
+		if abs, err := filepath.Abs(s.where); err == nil {
+			if real, err := filepath.EvalSymlinks(abs); err == nil {
+				s.vlogDir = real
+			}
+		}
 		if err := verifyTables(s.where, bopts); err != nil {
 			return nil, err
 		}
