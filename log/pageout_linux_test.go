@@ -60,6 +60,15 @@ func TestValueLogPagedOut(t *testing.T) {
 			t.Fatalf("Entries(%d, %d) returned %d entries", lo, min(lo+100, n+1), len(es))
 		}
 	}
+	// Load (what a reopen does) reads the whole log back and then pages
+	// the finished files out again.
+	st, err := s.Load()
+	if err != nil || len(st.Entries) != n {
+		t.Fatalf("Load: %d entries, %v; want %d", len(st.Entries), err, n)
+	}
+	if rss := vlogRSS(t, s.vlogDir); rss > 3<<20 {
+		t.Errorf("value-log mappings hold %d KiB resident after Load read 8 MiB of runs, want at most 3 MiB", rss>>10)
+	}
 }
 
 // vlogRSS returns the resident bytes of the process's mappings of the

@@ -26,6 +26,19 @@ type State struct {
 // one is an error wrapping ErrCorrupt. The returned slices belong to the
 // caller.
 func (s *Store) Load() (State, error) {
+	st, err := s.load()
+	if err == nil {
+		// Reading the log faulted its value-log pages in; nothing reads
+		// most of them again (the engine keeps what it needs). Lock
+		// order: badgerMu before mu, so after load released mu.
+		s.badgerMu.Lock()
+		s.pageOutValueLog()
+		s.badgerMu.Unlock()
+	}
+	return st, err
+}
+
+func (s *Store) load() (State, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.usable(); err != nil {
