@@ -1,0 +1,41 @@
+package snapshot
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// directAlign is the alignment O_DIRECT needs of the buffer, the length
+// and the file offset; 4096 covers the common logical block sizes.
+const directAlign = 4096
+
+// writeChunkDirect creates path with O_DIRECT, writes b (aligned, a
+// multiple of directAlign long) and fsyncs it. O_DIRECT moves the bytes
+// from b to the device without copying them into the page cache: a
+// snapshot neither costs the kernel a copy per byte nor leaves hundreds of
+// MB of dirty pages that the log's fdatasync would wait behind (on ext4
+// data=ordered a journal commit flushes the dirty data of other files
+// too). Measured with BenchmarkSnapshotImpact (issue 15): the log's fsync
+// during a 1M-key snapshot went from ~10 ms to ~2–6 ms. refused reports
+// that the file system does not support O_DIRECT here (EINVAL at open or
+// write); the file is then removed and the caller writes it again
+// through the page cache.
+func writeChunkDirect(path string, b []byte) (refused bool, err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_DIRECT, 0o644)
+	if errors.Is(err, unix.EINVAL) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = writeSyncClose(f, path, b)
+	if errors.Is(err, unix.EINVAL) {
+		if rerr := os.Remove(path); rerr != nil {
+			return false, rerr
+		}
+		return true, nil
+	}
+	return false, err
+}
