@@ -6,6 +6,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/diskfault"
@@ -26,7 +27,13 @@ type Writer struct {
 	hash       hash.Hash
 	size       uint64
 	err        error // sticky: the first failure, or ErrClosed after Commit/Abort
+	// direct: buf is aligned for O_DIRECT and full chunks are written with
+	// it (see openDirect); cleared when the file system refuses it.
+	direct bool
 }
+
+// directIO lets tests write through the page cache; see openDirect.
+var directIO = true
 
 // Create starts a snapshot of meta.Index, meta.Term and meta.Membership
 // (meta.Size is ignored: Commit sets it). If a complete snapshot with the
@@ -41,14 +48,30 @@ func (s *Store) Create(meta engine.SnapshotMeta) (*Writer, error) {
 	}
 	meta.Membership = meta.Membership.Clone()
 	meta.Size = 0
-	return &Writer{
+	w := &Writer{
 		s:          s,
 		meta:       meta,
 		dir:        dir,
 		chunkBytes: s.opts.ChunkBytes,
-		buf:        make([]byte, 0, min(s.opts.ChunkBytes, 64<<10)),
 		hash:       sha256.New(),
-	}, nil
+	}
+	if directIO && w.chunkBytes%directAlign == 0 {
+		w.buf, w.direct = alignedBuf(w.chunkBytes), true
+	} else {
+		w.buf = make([]byte, 0, min(s.opts.ChunkBytes, 64<<10))
+	}
+	return w, nil
+}
+
+// alignedBuf returns an empty slice of capacity n whose first byte is
+// aligned to directAlign.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := int(uintptr(unsafe.Pointer(&b[0])) & (directAlign - 1))
+	if off != 0 {
+		off = directAlign - off
+	}
+	return b[off : off : off+n]
 }
 
 // Write appends p to the snapshot. Each full chunk is written to its file
@@ -72,27 +95,24 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// flush writes the buffered chunk to its file and fsyncs it.
+// flush writes the buffered chunk to its file and fsyncs it. A full chunk
+// of a direct Writer is written with O_DIRECT; if the file system refuses
+// it (EINVAL at open or write), the chunk is written again through the page
+// cache and so are the later ones. Either way the chunk is durable when
+// flush returns: fsync covers the file's size and blocks.
 func (w *Writer) flush() error {
 	i := len(w.crcs)
 	path := filepath.Join(w.dir, chunkName(i))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		w.err = fmt.Errorf("snapshot: %w", err)
-		return w.err
-	}
-	err = diskfault.Check(diskfault.SnapshotWrite, path)
-	if err == nil {
-		_, err = f.Write(w.buf)
-	}
-	if err == nil {
-		err = diskfault.Check(diskfault.SnapshotSync, path)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	err := diskfault.Check(diskfault.SnapshotWrite, path)
+	if err == nil && w.direct && len(w.buf) == w.chunkBytes {
+		var refused bool
+		refused, err = writeChunkDirect(path, w.buf)
+		if refused {
+			w.direct = false
+			err = writeChunk(path, w.buf)
+		}
+	} else if err == nil {
+		err = writeChunk(path, w.buf)
 	}
 	if err != nil {
 		w.err = fmt.Errorf("snapshot: write %s: %w", path, err)
@@ -103,6 +123,30 @@ func (w *Writer) flush() error {
 	w.size += uint64(len(w.buf))
 	w.buf = w.buf[:0]
 	return nil
+}
+
+// writeChunk creates path, writes b through the page cache and fsyncs it.
+func writeChunk(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	return writeSyncClose(f, path, b)
+}
+
+// writeSyncClose writes b to f, fsyncs and closes it.
+func writeSyncClose(f *os.File, path string, b []byte) error {
+	_, err := f.Write(b)
+	if err == nil {
+		err = diskfault.Check(diskfault.SnapshotSync, path)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Commit writes the last chunk and the manifest, fsyncs them, renames the

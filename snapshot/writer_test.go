@@ -29,6 +29,7 @@ func TestWriteRead(t *testing.T) {
 		{"odd pieces", 10, 1000, 7, 100},
 		{"pieces larger than chunks", 10, 1001, 33, 101},
 		{"default chunk size", 0, 3 << 20, 100 << 10, 3},
+		{"aligned chunks and a tail", 2 * directAlign, 3*2*directAlign + 100, 1000, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
