@@ -324,6 +324,12 @@ func ExampleDB_ClusterStatus() {
 	if _, err := db.WaitLeader(ctx); err != nil {
 		log.Fatal(err)
 	}
+	// A write returns once applied: the node has applied what it
+	// committed (right after an election its first entry may not be yet,
+	// a lag of 1).
+	if err := db.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		log.Fatal(err)
+	}
 
 	for _, m := range db.ClusterStatus(ctx) {
 		fmt.Println(m.ID, m.Self, m.Reachable, m.Role, m.Lag)
