@@ -260,6 +260,13 @@ func TestFootprintNodeLoad(t *testing.T) {
 // mappedRSS returns the resident bytes of the process's mappings of files
 // whose names end in ext.
 func mappedRSS(t *testing.T, ext string) int64 {
+	return mappedRSSOf(t, func(path string) bool { return strings.HasSuffix(path, ext) })
+}
+
+// mappedRSSOf returns the resident bytes of the process's mappings of the
+// files whose paths keep accepts (a path may hold spaces: smaps does not
+// quote them).
+func mappedRSSOf(t *testing.T, keep func(path string) bool) int64 {
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		t.Skip("no /proc/self/smaps")
@@ -270,7 +277,8 @@ func mappedRSS(t *testing.T, ext string) int64 {
 		f := strings.Fields(line)
 		switch {
 		case len(f) >= 5 && strings.Contains(f[0], "-"):
-			in = len(f) >= 6 && strings.HasSuffix(f[len(f)-1], ext)
+			i := strings.IndexByte(line, '/')
+			in = i >= 0 && keep(line[i:])
 		case in && len(f) >= 2 && f[0] == "Rss:":
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			n += kb << 10

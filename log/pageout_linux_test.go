@@ -2,9 +2,7 @@ package log
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -75,22 +73,5 @@ func TestValueLogPagedOut(t *testing.T) {
 // value-log files in dir.
 func vlogRSS(t *testing.T, dir string) int64 {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Skip("no /proc/self/smaps")
-	}
-	var n int64
-	in := false
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 5 && strings.Contains(f[0], "-"):
-			i := strings.IndexByte(line, '/')
-			in = i >= 0 && strings.HasSuffix(line, ".vlog") && filepath.Dir(line[i:]) == dir
-		case in && len(f) >= 2 && f[0] == "Rss:":
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			n += kb << 10
-		}
-	}
-	return n
+	return mappedRSSOf(t, func(path string) bool { return strings.HasSuffix(path, ".vlog") && filepath.Dir(path) == dir })
 }
