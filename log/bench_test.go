@@ -11,7 +11,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/yggrdb/yggr/engine"
-	"golang.org/x/sys/unix"
 )
 
 // Run briefly, for example:
@@ -124,7 +123,7 @@ func BenchmarkFileAppend(b *testing.B) {
 				if _, err := f.Write(buf); err != nil {
 					b.Fatal(err)
 				}
-				if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				if err := datasync(f); err != nil {
 					b.Fatal(err)
 				}
 			}
