@@ -47,7 +47,12 @@ type Metrics struct {
 	// an unknown peer); PeerBadFrames counts undecodable frames received
 	// from peers. Both only grow.
 	PeerHandshakeFailures, PeerBadFrames uint64
-	Followers                            []FollowerStatus
+	// PeerWireVersions maps each connected peer to the wire version its
+	// connection negotiated (1: a node of the release before wire
+	// version 2). A rolling upgrade is over on the wire when every peer of
+	// every node reports the newest version; docs/upgrades.md.
+	PeerWireVersions map[string]int
+	Followers        []FollowerStatus
 
 	// Latencies (seconds) and sizes.
 	ProposeSeconds, ReadSeconds, FsyncSeconds, ApplySeconds, SnapshotSeconds Histogram
@@ -88,6 +93,14 @@ func (db *DB) Metrics() Metrics {
 	if db.net != nil { // nil on a single node
 		nm := db.net.Metrics()
 		m.PeerHandshakeFailures, m.PeerBadFrames = nm.HandshakeFailures, nm.BadFrames
+		for id, pm := range nm.Peers {
+			if pm.Connected && pm.WireVersion != 0 {
+				if m.PeerWireVersions == nil {
+					m.PeerWireVersions = make(map[string]int, len(nm.Peers))
+				}
+				m.PeerWireVersions[string(id)] = pm.WireVersion
+			}
+		}
 	}
 	for _, f := range st.Followers {
 		m.Followers = append(m.Followers, FollowerStatus{ID: string(f.ID), Match: f.Match, Next: f.Next,

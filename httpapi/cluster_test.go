@@ -14,6 +14,7 @@ import (
 	"github.com/yggrdb/yggr"
 
 	"github.com/yggrdb/yggr/internal/testutil"
+	"github.com/yggrdb/yggr/netquic"
 )
 
 // freeUDPAddr returns a loopback UDP address that was free a moment ago.
@@ -133,6 +134,16 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	if metrics, err := nodes[leader].client.Metrics(ctx); err != nil || !strings.Contains(metrics, `yggr_follower_match_index{peer=`) {
 		t.Errorf("leader metrics lack yggr_follower_match_index (err %v)", err)
+	}
+	for _, id := range ids {
+		if id == leader {
+			continue
+		}
+		// The leader has talked to every follower, on this release's version.
+		want := fmt.Sprintf(`yggr_peer_wire_version{peer=%q} %d`, id, netquic.Version)
+		if metrics, err := nodes[leader].client.Metrics(ctx); err != nil || !strings.Contains(metrics, want) {
+			t.Errorf("leader metrics lack %s (err %v)", want, err)
+		}
 	}
 
 	// Leadership moves to a follower on request, asked through another.

@@ -23,6 +23,7 @@ type dbCollector struct {
 	role     *prometheus.Desc
 	match    *prometheus.Desc
 	next     *prometheus.Desc
+	wire     *prometheus.Desc
 }
 
 type counterDesc struct {
@@ -106,6 +107,7 @@ func newDBCollector(db *yggr.DB) *dbCollector {
 	c.role = prometheus.NewDesc("yggr_role", "1 for this node's current role.", []string{"role"}, nil)
 	c.match = prometheus.NewDesc("yggr_follower_match_index", "Leader's view: highest index known replicated on the follower.", []string{"peer"}, nil)
 	c.next = prometheus.NewDesc("yggr_follower_next_index", "Leader's view: next index to send to the follower.", []string{"peer"}, nil)
+	c.wire = prometheus.NewDesc("yggr_peer_wire_version", "Wire version negotiated with each connected peer (1: a node of the release before wire version 2).", []string{"peer"}, nil)
 	return c
 }
 
@@ -123,6 +125,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.role
 	ch <- c.match
 	ch <- c.next
+	ch <- c.wire
 }
 
 // Collect implements prometheus.Collector: one db.Metrics() per scrape.
@@ -148,6 +151,9 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range m.Followers {
 		ch <- prometheus.MustNewConstMetric(c.match, prometheus.GaugeValue, float64(f.Match), f.ID)
 		ch <- prometheus.MustNewConstMetric(c.next, prometheus.GaugeValue, float64(f.Next), f.ID)
+	}
+	for id, v := range m.PeerWireVersions {
+		ch <- prometheus.MustNewConstMetric(c.wire, prometheus.GaugeValue, float64(v), id)
 	}
 }
 

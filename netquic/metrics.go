@@ -18,8 +18,13 @@ type Metrics struct {
 
 // PeerMetrics are the counters of one peer.
 type PeerMetrics struct {
-	Addr                            string // "" if the peer only dialed us
-	Connected                       bool
+	Addr      string // "" if the peer only dialed us
+	Connected bool
+	// WireVersion is the frame version negotiated on the current
+	// connection (1 with a node of the release before wire version 2),
+	// 0 when not connected. Before a release drops an old version, every
+	// peer should report the new one.
+	WireVersion                     int
 	MessagesSent, BytesSent         uint64 // frames written (Raft messages and calls)
 	MessagesReceived, BytesReceived uint64 // frames decoded (before sender checks)
 	// Drops counts messages lost before reaching the wire: queue overflow

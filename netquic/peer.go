@@ -374,11 +374,16 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 func (p *peer) metrics() PeerMetrics {
 	p.mu.Lock()
 	connected := alive(p.conn)
+	ver := 0
+	if connected {
+		ver = int(connVersion(p.conn))
+	}
 	addr := p.addr
 	p.mu.Unlock()
 	return PeerMetrics{
 		Addr:              addr,
 		Connected:         connected,
+		WireVersion:       ver,
 		MessagesSent:      p.msgsSent.Load(),
 		BytesSent:         p.bytesSent.Load(),
 		MessagesReceived:  p.msgsRecv.Load(),

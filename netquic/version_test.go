@@ -161,6 +161,9 @@ func TestOlderReleaseInterop(t *testing.T) {
 				if got := connProtocol(t, tr, other[id]); got != alpnV1 {
 					t.Fatalf("%s's connection negotiated %q, want %q", id, got, alpnV1)
 				}
+				if pm := tr.Metrics().Peers[other[id]]; !pm.Connected || pm.WireVersion != 1 {
+					t.Errorf("%s's metrics of %s: connected %v, wire version %d, want connected, 1", id, other[id], pm.Connected, pm.WireVersion)
+				}
 			}
 			for from, to := range other {
 				var want []engine.Message
@@ -199,6 +202,9 @@ func TestOlderReleaseInterop(t *testing.T) {
 		}
 		if got := connProtocol(t, ts["n1"], "n2"); got != ALPN {
 			t.Errorf("connection negotiated %q, want %q", got, ALPN)
+		}
+		if pm := ts["n1"].Metrics().Peers["n2"]; !pm.Connected || pm.WireVersion != Version {
+			t.Errorf("n1's metrics of n2: connected %v, wire version %d, want connected, %d", pm.Connected, pm.WireVersion, Version)
 		}
 	})
 }
