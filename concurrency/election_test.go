@@ -194,7 +194,10 @@ func TestElectionCancelledCampaign(t *testing.T) {
 func TestElectionFailover(t *testing.T) {
 	ctx := testCtx(t)
 	c := newCluster(t, 3)
-	ttl := time.Second
+	// Five election timeouts: b's session must outlive the election that
+	// follows n1's stop (WithTTL's rule). At 1 s (2.5 timeouts) it missed
+	// its keepalive once on a loaded 2-core machine and b lost its session.
+	ttl := 2 * time.Second
 	a := NewElection(newTestSession(t, c.db(0), WithTTL(ttl)), "fo")
 	if err := a.Campaign(ctx, []byte("a")); err != nil {
 		t.Fatal(err)
