@@ -77,7 +77,7 @@ func parseFlags(args []string) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "duration of each throughput row")
-	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd,yggr-serve,yggr-serve-http,etcd-server")
+	fs.StringVar(&f.systems, "systems", "yggr,hashicorp,etcd", "systems to run: yggr,hashicorp,etcd,yggr-serve,yggr-serve-http,etcd-server,yggr-http (embedded yggr behind httpapi: the HTTP path's cost)")
 	fs.StringVar(&f.workloads, "workloads", "floor,write,read,write1k,catchup,failover,idle,snapshot",
 		"workloads: floor,write,read,write1k,catchup,failover,idle,snapshot,watch (snapshot: yggr and hashicorp, not under -quick; watch: yggr only, not in the default set)")
 	fs.BoolVar(&f.quick, "quick", false, "smoke test: 1s rows, concurrency 1 and 64, 2000 catch-up entries, 200 floor samples")
@@ -183,6 +183,8 @@ func child(f flags) error {
 		} else {
 			sys, err = startYggr(ctx, root)
 		}
+	case sysYggrHTTP:
+		sys, err = startYggrHTTP(ctx, root)
 	case "hashicorp":
 		var tweak func(*raft.Config)
 		if snapOnly {
