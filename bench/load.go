@@ -47,6 +47,9 @@ type Result struct {
 	// own (yggr-serve*), the CPU time of the three server processes per
 	// successful operation, in µs.
 	ServerCPUUsPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+	// LeaderCPUUsPerOp is the part of ServerCPUUsPerOp spent by the
+	// process of the node that led when the row started.
+	LeaderCPUUsPerOp float64 `json:"leader_cpu_us_per_op,omitempty"`
 }
 
 // key is the row identity used to pair systems for ratios.
@@ -171,7 +174,7 @@ func aggregate(rows []Result, rounds int) []Result {
 	for _, k := range order {
 		g := groups[k]
 		m := Result{System: g[0].System, Workload: g[0].Workload, Concurrency: g[0].Concurrency, Note: g[0].Note}
-		var ops, p50, p99, val, hwm, rss, load, secs, cpu, scpu []float64
+		var ops, p50, p99, val, hwm, rss, load, secs, cpu, scpu, lcpu []float64
 		var errs []string
 		for _, r := range g {
 			if r.Err != "" {
@@ -186,11 +189,11 @@ func aggregate(rows []Result, rounds int) []Result {
 			}
 			ops, p50, p99, val = append(ops, r.OpsPerSec), append(p50, r.P50Ms), append(p99, r.P99Ms), append(val, r.ValueMs)
 			hwm, rss, load, secs = append(hwm, r.HWMMiB), append(rss, r.RSSMiB), append(load, r.Load1), append(secs, r.Seconds)
-			cpu, scpu = append(cpu, r.CPUUsPerOp), append(scpu, r.ServerCPUUsPerOp)
+			cpu, scpu, lcpu = append(cpu, r.CPUUsPerOp), append(scpu, r.ServerCPUUsPerOp), append(lcpu, r.LeaderCPUUsPerOp)
 		}
 		m.OpsPerSec, m.P50Ms, m.P99Ms, m.ValueMs = median(ops), median(p50), median(p99), median(val)
 		m.HWMMiB, m.RSSMiB, m.Load1, m.Seconds = median(hwm), median(rss), median(load), median(secs)
-		m.CPUUsPerOp, m.ServerCPUUsPerOp = median(cpu), median(scpu)
+		m.CPUUsPerOp, m.ServerCPUUsPerOp, m.LeaderCPUUsPerOp = median(cpu), median(scpu), median(lcpu)
 		if len(errs) > 0 {
 			if m.Rounds == 0 {
 				m.Err = errs[0]

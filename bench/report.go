@@ -118,6 +118,8 @@ func cell(r Result) string {
 	case r.OpsPerSec > 0:
 		s := fmt.Sprintf("%.0f/s, p50 %s ms, p99 %s ms", r.OpsPerSec, fmtMs(r.P50Ms), fmtMs(r.P99Ms))
 		switch {
+		case r.ServerCPUUsPerOp > 0 && r.LeaderCPUUsPerOp > 0:
+			s += fmt.Sprintf(", cpu %.0f µs/op server (leader %.0f) + %.0f client", r.ServerCPUUsPerOp, r.LeaderCPUUsPerOp, r.CPUUsPerOp)
 		case r.ServerCPUUsPerOp > 0:
 			s += fmt.Sprintf(", cpu %.0f µs/op server + %.0f client", r.ServerCPUUsPerOp, r.CPUUsPerOp)
 		case r.CPUUsPerOp > 0:

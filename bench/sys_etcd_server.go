@@ -302,17 +302,26 @@ func (s *etcdServerSys) Close() error {
 	return stopNodes(s.nodes[:])
 }
 
+// NodeCPU returns the CPU time used so far by member i's running process.
+func (s *etcdServerSys) NodeCPU(i int) time.Duration { return nodeCPU(s.nodes[i]) }
+
 // nodesCPU sums the CPU time of the running processes of nodes.
 func nodesCPU(nodes []*serveNode) time.Duration {
 	var sum time.Duration
 	for _, n := range nodes {
-		if n != nil && n.running() {
-			if d, err := procCPU(n.cmd.Process.Pid); err == nil {
-				sum += d
-			}
-		}
+		sum += nodeCPU(n)
 	}
 	return sum
+}
+
+// nodeCPU returns the CPU time of n's process if it is running, else 0.
+func nodeCPU(n *serveNode) time.Duration {
+	if n != nil && n.running() {
+		if d, err := procCPU(n.cmd.Process.Pid); err == nil {
+			return d
+		}
+	}
+	return 0
 }
 
 // nodesMem returns the sum over nodes of their peak VmHWM (a node stopped

@@ -550,6 +550,9 @@ func (s *serveSys) FailoverNote() string {
 // processes, summed.
 func (s *serveSys) ServerCPU() time.Duration { return nodesCPU(s.nodes[:]) }
 
+// NodeCPU returns the CPU time used so far by node i's running process.
+func (s *serveSys) NodeCPU(i int) time.Duration { return nodeCPU(s.nodes[i]) }
+
 // ServerMem returns the sum over the three nodes of their peak VmHWM (a
 // node stopped or restarted counts the largest of its processes) and the
 // sum of the running processes' VmRSS, in MiB.

@@ -126,3 +126,9 @@ func TestParseStatCPU(t *testing.T) {
 		}
 	}
 }
+
+// The server systems name their leader's process for withCPU's split.
+var (
+	_ leaderProcs = (*serveSys)(nil)
+	_ leaderProcs = (*etcdServerSys)(nil)
+)

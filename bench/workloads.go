@@ -38,14 +38,42 @@ type serverProcs interface {
 	ServerMem() (hwm, rss float64)
 }
 
+// leaderProcs is a serverProcs system that can tell its leader's process
+// apart, so that a row's server CPU is also reported for the leader alone
+// (the followers' share is the rest).
+type leaderProcs interface {
+	serverProcs
+	// leader returns the index of the node that leads now.
+	leader(ctx context.Context) (int, error)
+	// NodeCPU returns the CPU time node i's running process has used so
+	// far (0 if it is not running).
+	NodeCPU(i int) time.Duration
+}
+
+// leaderLookupTimeout bounds withCPU's search for the leader before a row.
+const leaderLookupTimeout = 5 * time.Second
+
 // withCPU runs load and sets the result's CPU per successful operation:
-// this process's (getrusage), and the servers' if sys has server
-// processes.
+// this process's (getrusage), the servers' if sys has server processes,
+// and the leader's if sys can name it (the node leading when the row
+// starts; no load row moves leadership).
 func withCPU(sys system, load func() Result) Result {
 	sp, _ := sys.(serverProcs)
-	var srv0 time.Duration
+	lp, _ := sys.(leaderProcs)
+	lead := -1
+	if lp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), leaderLookupTimeout)
+		if l, err := lp.leader(ctx); err == nil {
+			lead = l
+		}
+		cancel()
+	}
+	var srv0, lead0 time.Duration
 	if sp != nil {
 		srv0 = sp.ServerCPU()
+	}
+	if lead >= 0 {
+		lead0 = lp.NodeCPU(lead)
 	}
 	self0 := selfCPU()
 	r := load()
@@ -54,6 +82,9 @@ func withCPU(sys system, load func() Result) Result {
 		r.CPUUsPerOp = float64(self.Microseconds()) / float64(r.Ops)
 		if sp != nil {
 			r.ServerCPUUsPerOp = float64((sp.ServerCPU() - srv0).Microseconds()) / float64(r.Ops)
+		}
+		if lead >= 0 {
+			r.LeaderCPUUsPerOp = float64((lp.NodeCPU(lead) - lead0).Microseconds()) / float64(r.Ops)
 		}
 	}
 	return r
