@@ -15,7 +15,9 @@
 // net/http (yggr-serve-http); their VmHWM is the servers' sum. The
 // etcd-server system is three real etcd processes (the `etcd` binary,
 // bench/scripts/install-etcd.sh installs it; skipped when missing) driven
-// with etcd's Go client, clientv3. The idle
+// with etcd's Go client, clientv3. yggr-http is the embedded yggr cluster
+// behind httpapi handlers on loopback, driven by the Go client in the same
+// process: its CPU per operation against yggr's is the HTTP path's. The idle
 // RSS of one yggr node is measured in another child that hosts one node
 // of a three-node cluster whose other two nodes live in the parent.
 package main

@@ -229,7 +229,9 @@ func writeTable(w io.Writer, rows []Result, systems []string) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "cpu: CPU time (user + system) per successful operation. Embedded systems: the child process (three nodes + load generator). "+
 		"yggr-serve*: the three `yggr serve` processes (server) and the load generator's process (client); "+
-		"their process-rss is the servers' sum. \"-\": not measured for that system.")
+		"their process-rss is the servers' sum; \"(leader N)\": the part of the servers' CPU spent by the leader's process. "+
+		"yggr-http: the embedded nodes behind httpapi handlers, driven by the Go client, in one process (the HTTP path's cost against yggr). "+
+		"\"-\": not measured for that system.")
 	fmt.Fprintln(w)
 	for _, r := range rows {
 		if r.Workload == "idle-node-rss" {
