@@ -22,7 +22,9 @@ const sysYggrHTTP = "yggr-http"
 // yggrHTTPSys is sysYggrHTTP: yggrSys's nodes, an http.Server per node
 // configured as `yggr serve` configures its own, and the Go client.
 type yggrHTTPSys struct {
-	*yggrSys
+	// ys is a field, not embedded: only the load goes through HTTP, and
+	// the library-only workloads (snapshot's Load) must not be offered.
+	ys   *yggrSys
 	srvs [3]*http.Server
 	api  *httpapi.Client
 }
@@ -32,7 +34,7 @@ func startYggrHTTP(ctx context.Context, root string) (*yggrHTTPSys, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &yggrHTTPSys{yggrSys: ys}
+	s := &yggrHTTPSys{ys: ys}
 	var addrs [3]string
 	for i, db := range ys.dbs {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -99,6 +101,6 @@ func (s *yggrHTTPSys) Close() error {
 	if s.api != nil {
 		s.api.Close()
 	}
-	errs = append(errs, s.yggrSys.Close())
+	errs = append(errs, s.ys.Close())
 	return errors.Join(errs...)
 }

@@ -33,12 +33,12 @@ func TestYggrHTTP(t *testing.T) {
 			t.Fatalf("put %d: %v", i, err)
 		}
 	}
-	l, err := s.leader(ctx)
+	l, err := s.ys.leader(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range int64(50) {
-		got, err := s.dbs[l].Get(ctx, key16(i))
+		got, err := s.ys.dbs[l].Get(ctx, key16(i))
 		if want := fmt.Appendf(nil, "v%d", i); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("key %d on the leader: got %q, %v; want %q", i, got, err, want)
 		}
@@ -56,6 +56,9 @@ func TestYggrHTTP(t *testing.T) {
 	}
 	if _, err := s.Failover(ctx); err != errUnsupported {
 		t.Fatalf("Failover: got %v, want errUnsupported", err)
+	}
+	if _, ok := any(s).(snapshotter); ok {
+		t.Error("yggr-http offers the snapshot workload, which would bypass HTTP")
 	}
 	closed = true
 	if err := s.Close(); err != nil {
