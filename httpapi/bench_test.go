@@ -1,3 +1,7 @@
+//go:build unix
+
+// reportCPU reads getrusage(2).
+
 package httpapi
 
 import (

@@ -1,3 +1,7 @@
+//go:build linux
+
+// The footprint tests read /proc.
+
 package log
 
 import (
