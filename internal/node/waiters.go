@@ -87,6 +87,20 @@ func (w *waiters) newProposal() (uint64, *proposalWaiter) {
 // measured again at c00915f (issue 15; BenchmarkGet/linearizable, -count
 // 6 interleaved, load1 4-9): 62.3 -> 26.4 reads/batch, CPU per read
 // +52%, reads/s -37%.
+//
+// Two batches in the engine, to overlap one batch's round with the other's
+// wake-up, did not pay either (at c8fc162, issue 15; BenchmarkGetBenchLoop,
+// 6 runs interleaved, load1 11-15): with the open batch handed on early
+// once it held half of the waiting readers, 62.3 -> 40.7 reads/batch, CPU
+// per read +10%, median reads/s 218k -> 159k (145k with the engine also
+// keeping two rounds in flight); handed on at three quarters, 51
+// reads/batch, CPU +8%, 212k -> 198k. On a quieter machine (load1 2.3-2.6,
+// 4 runs each) the same: one batch 381k reads/s at 2.55 µs CPU per read,
+// half 359k at 2.76 µs, three quarters 377k at 2.62 µs. A round is not idle waiting: it
+// costs about as much CPU (~55 µs: quic-go ~30, the three drivers ~16,
+// netquic ~8, from a profile of 32k rounds) as it takes (~36 µs on an idle
+// machine), so on two cores overlapping it with serving takes CPU from the
+// readers, and every extra round is paid from the same cores.
 type readBatch struct {
 	id    uint64
 	done  chan struct{} // closed once index or err is set
