@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -59,6 +60,16 @@ func TestFootprint1M(t *testing.T) {
 	}
 	value := make([]byte, 128)
 	var peakHeap uint64
+	// At the sample with the most heap in use: the live heap as of the
+	// collection before it and the collector's goal, which split the peak
+	// into what is live and what GOGC lets accumulate; and the heap's
+	// free spans not yet returned to the OS, which RSS counts too.
+	peakAt := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/heap/goal:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}
+	var peakLive, peakGoal, peakFree uint64
 	start := time.Now()
 	for x := range txns {
 		var tx Txn
@@ -71,7 +82,11 @@ func TestFootprint1M(t *testing.T) {
 		if x%100 == 0 {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			peakHeap = max(peakHeap, ms.HeapInuse)
+			if ms.HeapInuse > peakHeap {
+				peakHeap = ms.HeapInuse
+				metrics.Read(peakAt)
+				peakLive, peakGoal, peakFree = peakAt[0].Value.Uint64(), peakAt[1].Value.Uint64(), peakAt[2].Value.Uint64()
+			}
 		}
 		if x == txns*9/10 {
 			writeHeapProfile(t, os.Getenv("YGGR_FOOTPRINT_HEAP_WRITING"))
@@ -85,6 +100,8 @@ func TestFootprint1M(t *testing.T) {
 	t.Logf("wrote %d keys in %d transactions in %v (%.0f keys/s)", txns*perTxn, txns, written.Round(time.Millisecond), float64(txns*perTxn)/written.Seconds())
 	t.Logf("while writing: VmHWM %d MiB, VmRSS at the end %d MiB (RssAnon %d MiB, RssFile %d MiB: mapped files), peak heap in use (sampled) %d MiB",
 		hwm>>20, rssWriting>>20, procStatus(t, "RssAnon")>>20, procStatus(t, "RssFile")>>20, peakHeap>>20)
+	t.Logf("at that peak: live heap as of the last collection %d MiB, heap goal %d MiB, free heap not yet returned to the OS %d MiB",
+		peakLive>>20, peakGoal>>20, peakFree>>20)
 	t.Logf("at rest after GC: heap in use %d MiB (%.0f B/key), VmRSS %d MiB (RssAnon %d MiB); raw data 144 MB",
 		ms.HeapInuse>>20, float64(ms.HeapInuse)/float64(txns*perTxn), procStatus(t, "VmRSS")>>20, procStatus(t, "RssAnon")>>20)
 	logMappedFiles(t)

@@ -50,7 +50,12 @@
 // Memory is the state machine's main cost, so an item takes two pieces: a
 // 24-byte tree entry, stored by value in the B-tree's nodes, and one
 // immutable string, the blob, that holds everything else (uvarint key
-// length, key, uvarint CreateIndex, ModIndex and Version, value). The entry
+// length, key, uvarint CreateIndex, ModIndex and Version, value). Blobs up
+// to 64 KiB are packed into 1 MiB slabs mapped outside the Go heap (see
+// arena.go): the collector neither scans them nor counts them toward
+// GOGC's goal, which at GOGC=100 let the heap peak near twice its live
+// size. A slab is unmapped only once no tree, clone, event or reader can
+// reach it, and a slab under half live is compacted. The entry
 // is the blob and the first 8 bytes of the key as an integer, so most
 // comparisons in a large tree do not follow the blob pointer (a cache
 // miss): this roughly halved Get's CPU time on a 1M-key store. The tree has
@@ -61,13 +66,14 @@
 // half empty (see insertDescending).
 //
 // Measured with TestFootprint1M on 1M keys of 16 B with 128 B values (144
-// B/key raw), live heap after a GC: 192 B/key after 1M puts or 10k
-// transactions of 100 puts, 188 B/key after Restore, of which the blob is
-// 160 (152 bytes in the allocator's 160-byte size class) and the tree 32
-// and 28. Overwriting every key once more adds 1.6 B/key: google/btree
-// splits full nodes on the way down even when the key exists. The layout
-// before (80-byte entries of an Item, the key and value in a separate
-// allocation, degree 16) held 266 and 329 B/key.
+// B/key raw): the tree 32 B/key of live heap after 1M puts or 10k
+// transactions of 100 puts, 28 after Restore, and slabs of 152-154 B/key
+// (153 bytes of blob and length prefix each); after overwriting every key
+// once more, 33 and 160. The heap peaks at 56-69 B/key while building. With
+// each blob its own heap allocation (the layout before slabs) the live
+// heap was 192 B/key and peaked near 380; before that (80-byte entries of
+// an Item, the key and value in a separate allocation, degree 16) 266 and
+// 329 B/key live.
 //
 // Encodings are written by hand with encoding/binary: a version byte, a
 // kind byte, then canonical uvarints and uvarint-length-prefixed bytes.
@@ -93,12 +99,17 @@
 //   - The whole state lives in memory; Restore builds the new tree next to
 //     the old one before swapping, so it briefly needs twice the memory.
 //   - Go's collector lets the heap grow to about twice the live heap
-//     between collections (GOGC=100): overwriting every key of a 1M-key
-//     store (16 B keys, 128 B values; BenchmarkFootprint1M) peaks near 380
-//     B/key of heap, 2.6 times the raw data, for 193 B/key live. Holding
-//     the process nearer its live heap is the host's choice, paid for in
-//     collector CPU: with GOMEMLIMIT=270MiB the same run peaked at 239
-//     B/key.
+//     between collections (GOGC=100); the slabs are outside that, but the
+//     tree's nodes (~32 B/key) and the rest of the process's heap are not.
+//     Slabs are memory the Go runtime does not report (runtime.MemStats,
+//     GOMEMLIMIT): a host sizing a memory limit must leave room for them.
+//     On platforms without anonymous mappings (slab_other.go) the slabs
+//     are Go heap.
+//   - Every blob in a slab pins the slab while anything holds it: a Range
+//     iterator or Snapshot kept long after the store moved on keeps every
+//     slab of its time mapped, and an Event keeps its two blobs' slabs
+//     (the strings Event.Key returns are valid only while the Event is
+//     held).
 //   - Restore rejects keys over 1 MiB and values over 1 GiB regardless of
 //     Limits; keep configured limits below these.
 //   - DecodeCommand and DecodeResult return slices that alias their input.

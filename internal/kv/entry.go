@@ -3,6 +3,7 @@ package kv
 import (
 	"encoding/binary"
 	"strings"
+	"unsafe"
 )
 
 // entry is what the tree holds for one key: 24 bytes, stored by value in
@@ -15,8 +16,10 @@ import (
 //   - prefix is keyPrefix of the key in blob.
 //   - The key is not empty, 1 <= CreateIndex <= ModIndex and Version >= 1.
 //   - Nothing refers to blob's bytes but entries and the strings decoded
-//     from them; a blob never shares an allocation with another blob, so a
-//     deleted or replaced item frees its memory.
+//     from them. A blob up to its arena's maxBlob is in a slab of the store's
+//     arena, which frees it with its slab once no tree, clone, event or
+//     reader can reach it (see arena); a larger blob is its own heap
+//     allocation.
 //
 // blob is a string, not a []byte: it is immutable by type (clones of the
 // tree share it, and readers decode it outside the lock), and a string
@@ -53,11 +56,21 @@ func appendBlobHeaders(dst []byte, keyLen int, createIndex, modIndex, version ui
 	return binary.AppendUvarint(b, version), split
 }
 
-// newEntry builds the entry of an item from its parts, in one allocation
-// of exactly the blob's size (rounded up to the allocator's size class).
-func newEntry(key, value []byte, createIndex, modIndex, version uint64) entry {
+// newEntry builds the entry of an item from its parts, in a (see arena)
+// or, for a blob over a.maxBlob(), in one heap allocation of exactly the
+// blob's size (rounded up to the allocator's size class). The blob is
+// counted live in a: the entry is for the live tree.
+func (a *arena) newEntry(key, value []byte, createIndex, modIndex, version uint64) entry {
 	var hb [maxBlobHeaderBytes]byte
 	h, split := appendBlobHeaders(hb[:0], len(key), createIndex, modIndex, version)
+	if n := len(h) + len(key) + len(value); n <= a.maxBlob() {
+		b := a.alloc(n)
+		i := copy(b, h[:split])
+		i += copy(b[i:], key)
+		i += copy(b[i:], h[split:])
+		copy(b[i:], value)
+		return entry{prefix: keyPrefix(key), blob: unsafe.String(unsafe.SliceData(b), n)}
+	}
 	var b strings.Builder
 	b.Grow(len(h) + len(key) + len(value))
 	b.Write(h[:split])

@@ -25,7 +25,7 @@ func TestEntryLess(t *testing.T) {
 		longKey(127, 'a'), longKey(128, 'a'), longKey(128, 'b'), longKey(300, 'a'), longKey(20000, 'a')}
 	asEntry := map[string]func([]byte) entry{
 		"pivot": pivot,
-		"entry": func(k []byte) entry { return newEntry(k, []byte("v"), 1, 2, 3) },
+		"entry": func(k []byte) entry { return testArena.newEntry(k, []byte("v"), 1, 2, 3) },
 	}
 	for an, ae := range asEntry {
 		for bn, be := range asEntry {
@@ -61,7 +61,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key, value := []byte(tt.key), []byte(tt.value)
-			e := newEntry(key, value, tt.create, tt.mod, tt.version)
+			e := testArena.newEntry(key, value, tt.create, tt.mod, tt.version)
 			for i := range key {
 				key[i] = 'X' // the entry keeps no reference to key
 			}
@@ -93,3 +93,7 @@ func TestEntryRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// testArena holds the blobs of entries tests build outside a store; it is
+// never collected, so their blobs stay valid.
+var testArena = newArena()

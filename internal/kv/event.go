@@ -1,5 +1,7 @@
 package kv
 
+import "runtime"
+
 // Event is one change a command made to one key: a put (the new item) or
 // a delete, with the item before it. Apply records the events of each
 // command when recording is on (see Record), in the order the command
@@ -8,10 +10,12 @@ package kv
 // compare makes none either, only the branch that ran does.
 //
 // An Event aliases immutable tree entries: it costs no copy to make, and
-// keeps the items it names alive while it is held.
+// keeps the items it names alive while it is held (through pins: see
+// arena). Key's string is valid while the Event is held.
 type Event struct {
 	cur  entry // the item after a put; zero after a delete
 	prev entry // the item before; zero if the key did not exist
+	pins *pinSet
 }
 
 // IsDelete reports whether the event deleted its key.
@@ -29,6 +33,7 @@ func (ev Event) Key() string {
 // the key and ModIndex (the revision of the delete, which the caller
 // passes: a deleted item records no index of its own).
 func (ev Event) Item(revision uint64) Item {
+	defer runtime.KeepAlive(ev.pins)
 	if ev.cur.blob != "" {
 		return ev.cur.item()
 	}
@@ -38,6 +43,7 @@ func (ev Event) Item(revision uint64) Item {
 // Prev returns a copy of the item before the change, and false if the key
 // did not exist.
 func (ev Event) Prev() (Item, bool) {
+	defer runtime.KeepAlive(ev.pins)
 	if ev.prev.blob == "" {
 		return Item{}, false
 	}
@@ -49,7 +55,7 @@ func (ev Event) Prev() (Item, bool) {
 func (ev Event) Weight() int { return len(ev.cur.blob) + len(ev.prev.blob) + eventOverhead }
 
 // eventOverhead is the Event struct itself and a share of its slice.
-const eventOverhead = 48
+const eventOverhead = 56
 
 // Record turns event recording on (events non-nil) or off (nil): each
 // Apply then appends the events of its command to *events. The caller

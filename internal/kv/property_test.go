@@ -232,7 +232,9 @@ func genRequests(t *rapid.T, label string, maxIndex uint64) []Request {
 // that Snapshot→Restore reproduces the state.
 func TestPropertyModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		s := New()
+		// Small slabs fill, go sparse and are compacted within a run.
+		slab := rapid.SampledFrom([]int{128, 1024, slabBytes}).Draw(t, "slab")
+		s := newStoreSlab(slab)
 		m := &model{items: map[string]Item{}, leaseOf: map[string]uint64{}, ttls: map[uint64]uint64{}}
 		applyBoth := func(index uint64, cmd []byte) {
 			got := s.Apply(index, cmd)
@@ -310,13 +312,14 @@ func TestPropertyModel(t *testing.T) {
 					t.Fatalf("WriteTo: %v", err)
 				}
 				if rapid.Bool().Draw(t, "intoFresh") {
-					s = New()
+					s = newStoreSlab(slab)
 				}
 				if err := s.Restore(&buf); err != nil {
 					t.Fatalf("Restore: %v", err)
 				}
 			},
 			"": func(t *rapid.T) {
+				checkArena(t, s)
 				if got, want := s.Applied(), m.applied; got != want {
 					t.Fatalf("Applied() = %d, want %d", got, want)
 				}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/yggrdb/yggr/internal/record"
 )
@@ -67,6 +69,7 @@ const (
 // concurrent use, including concurrently with later Applies to the Store.
 type Snapshot struct {
 	tree  *tree
+	pins  *pinSet // keeps tree's blobs (see arena)
 	index uint64
 	// leases are the leases in ID order (without keys), and byKey the
 	// lease of every attached key: copies, taken by Store.Snapshot.
@@ -82,7 +85,7 @@ type Snapshot struct {
 func (s *Store) Snapshot() *Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn := &Snapshot{tree: s.tree.Clone(), index: s.applied}
+	sn := &Snapshot{tree: s.tree.Clone(), pins: s.arena.pins, index: s.applied}
 	if len(s.leases.ttl) > 0 {
 		for id, ttl := range s.leases.ttl {
 			sn.leases = append(sn.leases, LeaseInfo{ID: id, TTL: ttl})
@@ -141,6 +144,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		}
 		return sw.err == nil
 	})
+	runtime.KeepAlive(sn.pins) // the blobs Ascend read
 	sw.write(binary.BigEndian.AppendUint32(nil, sw.crc))
 	if sw.err == nil {
 		sw.err = sw.bw.Flush()
@@ -190,14 +194,14 @@ func (w *snapWriter) writeString(s string, scratch []byte) {
 // state until the new one is complete. The index may be lower than
 // Applied: the caller decides which snapshot applies.
 func (s *Store) Restore(r io.Reader) error {
-	t, index, lt, err := readSnapshot(r)
+	t, a, index, lt, err := readSnapshot(r, s.arena.slabSize)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lt.gen = s.leases.gen + 1
-	s.tree, s.applied, s.leases = t, index, lt
+	s.tree, s.arena, s.applied, s.leases = t, a, index, lt
 	return nil
 }
 
@@ -300,11 +304,23 @@ func (r *snapReader) copyTo(b *strings.Builder, what string, n int) error {
 	return nil
 }
 
-// readSnapshot reads and validates a whole snapshot stream.
-func readSnapshot(rd io.Reader) (*tree, uint64, leaseTable, error) {
+// fill reads exactly len(dst) bytes of the stream into dst.
+func (r *snapReader) fill(dst []byte, what string) error {
+	n, err := io.ReadFull(r.br, dst)
+	r.crc = record.UpdateChecksum(r.crc, dst[:n])
+	if err != nil {
+		return readErr(what, err)
+	}
+	return nil
+}
+
+// readSnapshot reads and validates a whole snapshot stream into a new
+// tree whose blobs are in a new arena.
+func readSnapshot(rd io.Reader, slabSize int) (*tree, *arena, uint64, leaseTable, error) {
 	lt := newLeaseTable()
-	t, index, err := readSnapshotInto(rd, &lt)
-	return t, index, lt, err
+	a := newArenaSize(slabSize)
+	t, index, err := readSnapshotInto(rd, a, &lt)
+	return t, a, index, lt, err
 }
 
 // readLeases reads version 2's lease table into lt.
@@ -337,7 +353,7 @@ func (r *snapReader) readLeases(index uint64, lt *leaseTable) error {
 	return nil
 }
 
-func readSnapshotInto(rd io.Reader, lt *leaseTable) (*tree, uint64, error) {
+func readSnapshotInto(rd io.Reader, a *arena, lt *leaseTable) (*tree, uint64, error) {
 	r := &snapReader{br: bufio.NewReaderSize(rd, 64<<10)}
 	head, err := r.full("header", len(snapshotMagic)+1)
 	if err != nil {
@@ -403,19 +419,37 @@ func readSnapshotInto(rd io.Reader, lt *leaseTable) (*tree, uint64, error) {
 		// The entry's blob (see newEntry), built as the bytes arrive.
 		h, split := appendBlobHeaders(hb[:0], int(keyLen), createIndex, modIndex, version)
 		n := len(h) + int(keyLen) + int(valueLen)
-		var b strings.Builder
-		b.Grow(min(n, restoreChunkBytes))
-		b.Write(h[:split])
-		if err := r.copyTo(&b, "item", int(keyLen)); err != nil {
-			return nil, 0, fmt.Errorf("item %d: %w", i, err)
-		}
-		b.Write(h[split:])
-		if err := r.copyTo(&b, "item", int(valueLen)); err != nil {
-			return nil, 0, fmt.Errorf("item %d: %w", i, err)
-		}
-		blob := b.String()
-		if n > restoreChunkBytes {
-			blob = strings.Clone(blob) // drop what the builder grew beyond n
+		var blob string
+		if n <= a.maxBlob() {
+			// In the arena. A corrupt stream discards the whole arena,
+			// so allocating before the bytes arrive costs at most
+			// one blob of a.maxBlob().
+			b := a.alloc(n)
+			k := copy(b, h[:split])
+			if err := r.fill(b[k:k+int(keyLen)], "item"); err != nil {
+				return nil, 0, fmt.Errorf("item %d: %w", i, err)
+			}
+			k += int(keyLen)
+			k += copy(b[k:], h[split:])
+			if err := r.fill(b[k:], "item"); err != nil {
+				return nil, 0, fmt.Errorf("item %d: %w", i, err)
+			}
+			blob = unsafe.String(unsafe.SliceData(b), n)
+		} else {
+			var b strings.Builder
+			b.Grow(min(n, restoreChunkBytes))
+			b.Write(h[:split])
+			if err := r.copyTo(&b, "item", int(keyLen)); err != nil {
+				return nil, 0, fmt.Errorf("item %d: %w", i, err)
+			}
+			b.Write(h[split:])
+			if err := r.copyTo(&b, "item", int(valueLen)); err != nil {
+				return nil, 0, fmt.Errorf("item %d: %w", i, err)
+			}
+			blob = b.String()
+			if n > restoreChunkBytes {
+				blob = strings.Clone(blob) // drop what the builder grew beyond n
+			}
 		}
 		e := entry{blob: blob}
 		key := e.key()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"iter"
+	"runtime"
 	"sync"
 )
 
@@ -47,6 +48,10 @@ type Store struct {
 	// lock. Entries in the tree are never modified in place: clones share
 	// them.
 	tree *tree
+	// arena holds the blobs of the tree's entries (see arena). Guarded by
+	// mu, like tree; a reader that copies an entry after releasing the
+	// lock keeps arena.pins, read under the lock, alive until it has.
+	arena *arena
 	// applied is the index of the last applied command. Guarded by mu; it
 	// only grows, except through Restore.
 	applied uint64
@@ -59,7 +64,7 @@ type Store struct {
 
 // New returns an empty store with nothing applied.
 func New() *Store {
-	return &Store{tree: newTree(), leases: newLeaseTable()}
+	return &Store{tree: newTree(), arena: newArena(), leases: newLeaseTable()}
 }
 
 // Applied returns the index of the last applied command or noop.
@@ -106,6 +111,7 @@ func (s *Store) apply(index uint64, cmd []byte) (Result, bool) {
 		r.Err = err.Error()
 		return r, true
 	}
+	defer s.arena.compact(s.tree) // before the deferred unlock
 	switch c.Kind {
 	case KindPut:
 		if c.Lease != 0 && !s.leasesExist([]Request{{Op: OpPut, Lease: c.Lease}}) {
@@ -147,13 +153,16 @@ func (s *Store) put(index uint64, key, value []byte, lease uint64) bool {
 		v := old.view()
 		createIndex, version = v.createIndex, v.version+1
 	}
-	e := newEntry(key, value, createIndex, index, version)
+	e := s.arena.newEntry(key, value, createIndex, index, version)
 	s.tree.ReplaceOrInsert(e)
+	if found {
+		s.arena.release(old.blob)
+	}
 	if lease != 0 || len(s.leases.byKey) > 0 {
 		s.leases.attach(key, lease)
 	}
 	if s.rec != nil {
-		*s.rec = append(*s.rec, Event{cur: e, prev: old})
+		*s.rec = append(*s.rec, Event{cur: e, prev: old, pins: s.arena.pins})
 	}
 	return found
 }
@@ -162,11 +171,14 @@ func (s *Store) put(index uint64, key, value []byte, lease uint64) bool {
 // write lock.
 func (s *Store) delete(key []byte) bool {
 	old, found := s.tree.Delete(pivot(key))
+	if found {
+		s.arena.release(old.blob)
+	}
 	if found && len(s.leases.byKey) > 0 {
 		s.leases.attach(key, 0)
 	}
 	if found && s.rec != nil {
-		*s.rec = append(*s.rec, Event{prev: old})
+		*s.rec = append(*s.rec, Event{prev: old, pins: s.arena.pins})
 	}
 	return found
 }
@@ -183,12 +195,14 @@ func (s *Store) Get(key []byte) (Item, bool) {
 func (s *Store) GetAt(key []byte) (Item, bool, uint64) {
 	s.mu.RLock()
 	e, found := lookup(s.tree, key)
-	rev := s.applied
+	rev, pins := s.applied, s.arena.pins
 	s.mu.RUnlock()
 	if !found {
 		return Item{}, false, rev
 	}
-	return e.item(), true, rev // outside the lock: tree entries are immutable
+	it := e.item() // outside the lock: tree entries are immutable
+	runtime.KeepAlive(pins)
+	return it, true, rev
 }
 
 // GetValueAt returns a copy of key's value (nil if empty), whether the key
@@ -198,7 +212,7 @@ func (s *Store) GetAt(key []byte) (Item, bool, uint64) {
 func (s *Store) GetValueAt(key []byte) ([]byte, bool, uint64) {
 	s.mu.RLock()
 	e, found := lookup(s.tree, key)
-	rev := s.applied
+	rev, pins := s.applied, s.arena.pins
 	s.mu.RUnlock()
 	if !found {
 		return nil, false, rev
@@ -207,7 +221,9 @@ func (s *Store) GetValueAt(key []byte) ([]byte, bool, uint64) {
 	if len(v.value) == 0 {
 		return nil, true, rev
 	}
-	return []byte(v.value), true, rev
+	value := []byte(v.value)
+	runtime.KeepAlive(pins)
+	return value, true, rev
 }
 
 // Scan returns the items with start <= key < end in key order, at most
@@ -226,7 +242,7 @@ func (s *Store) ScanAt(start, end []byte, limit int) ([]Item, bool, uint64) {
 	var entries []entry
 	more := false
 	s.mu.RLock()
-	rev := s.applied
+	rev, pins := s.applied, s.arena.pins
 	ascend(s.tree, start, end, func(e entry) bool {
 		if limit > 0 && len(entries) == limit {
 			more = true
@@ -243,6 +259,7 @@ func (s *Store) ScanAt(start, end []byte, limit int) ([]Item, bool, uint64) {
 	for i, e := range entries {
 		items[i] = e.item()
 	}
+	runtime.KeepAlive(pins)
 	return items, more, rev
 }
 
@@ -260,21 +277,22 @@ func (s *Store) Range(start, end []byte) iter.Seq[Item] {
 // RangeAt is Range, and also returns the revision (the applied index) the
 // items are read at.
 func (s *Store) RangeAt(start, end []byte) (iter.Seq[Item], uint64) {
-	t, rev := s.clone()
+	t, rev, pins := s.clone()
 	start = bytes.Clone(start)
 	end = bytes.Clone(end) // keeps nil nil
 	return func(yield func(Item) bool) {
 		ascend(t, start, end, func(e entry) bool { return yield(e.item()) })
+		runtime.KeepAlive(pins) // the clone's blobs
 	}, rev
 }
 
-// clone returns a copy-on-write clone of the tree and the applied index
-// it holds. Clone swaps the tree's copy-on-write context, so it takes the
-// write lock.
-func (s *Store) clone() (*tree, uint64) {
+// clone returns a copy-on-write clone of the tree, the applied index it
+// holds and the pinSet that keeps its blobs (see arena). Clone swaps the
+// tree's copy-on-write context, so it takes the write lock.
+func (s *Store) clone() (*tree, uint64, *pinSet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.tree.Clone(), s.applied
+	return s.tree.Clone(), s.applied, s.arena.pins
 }
 
 // PrefixEnd returns the end bound of a scan over every key that starts with
