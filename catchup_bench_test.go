@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -156,7 +157,10 @@ func writeN(b *testing.B, db *DB, n int, prefix string) {
 // holds YGGR_REOPEN_KEYS keys (default 150000) of 16 B/128 B and whose log
 // holds the 20000 single puts after it: the part of a restarted
 // follower's catch-up before it can receive anything (issue 15). One op is
-// one Open (the Close after it is not timed).
+// one Open (the Close after it is not timed). With YGGR_REOPEN_COLD=1 the
+// snapshot's files are dropped from the page cache before every Open (as
+// after writing them with O_DIRECT, or a reboot), so that Open reads them
+// from the device.
 func BenchmarkReopen(b *testing.B) {
 	keys := envInt(b, "YGGR_REOPEN_KEYS", 150000)
 	dir := b.TempDir()
@@ -182,8 +186,14 @@ func BenchmarkReopen(b *testing.B) {
 	if err := db.Close(); err != nil {
 		b.Fatal(err)
 	}
+	cold := envInt(b, "YGGR_REOPEN_COLD", 0) != 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		if cold {
+			b.StopTimer()
+			dropCached(b, dir)
+			b.StartTimer()
+		}
 		db, err := Open(dir, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -193,5 +203,18 @@ func BenchmarkReopen(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+	}
+}
+
+// dropCached drops the snapshot files under dir from the page cache.
+func dropCached(b *testing.B, dir string) {
+	files, err := filepath.Glob(filepath.Join(dir, "snapshots", "*", "*"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("snapshot files under %s: %v %v", dir, files, err)
+	}
+	for _, p := range files {
+		if err := dropFileCache(p); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"io"
+	"path/filepath"
 	"testing"
 )
 
@@ -73,5 +74,40 @@ func BenchmarkReadAt(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkReadCold reads a 32 MiB snapshot through Read with its files
+// dropped from the page cache before every operation, as after writing
+// them with O_DIRECT: the device's speed and how many reads are queued
+// on it decide (issue 15).
+func BenchmarkReadCold(b *testing.B) {
+	const size = 32 << 20
+	dir := b.TempDir()
+	s := openStore(b, dir, Options{})
+	writeSnap(b, s, 1, 1, payload(1, size), 0)
+	files, err := filepath.Glob(filepath.Join(dir, subdir, "*", "*"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("snapshot files: %v %v", files, err)
+	}
+	buf := make([]byte, 32<<10)
+	b.SetBytes(size)
+	for b.Loop() {
+		b.StopTimer()
+		for _, p := range files {
+			if err := dropFileCache(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		r, err := s.Open(1, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf)
+		if err != nil || n != size {
+			b.Fatalf("read %d bytes, %v", n, err)
+		}
+		r.Close()
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,7 +18,9 @@ import (
 // SHA-256 of the whole snapshot before it returns io.EOF. While a Reader is
 // open its snapshot is not deleted, even if it falls beyond Retain or is
 // replaced by an equal one. Read and ReadAt may be used together; ReadAt
-// is safe for concurrent use.
+// is safe for concurrent use. From its first call, Read loads and verifies
+// up to readAhead chunks ahead on a goroutine of its own (readAhead+1
+// chunk buffers), which Close stops.
 type Reader struct {
 	s    *Store
 	e    *entry
@@ -30,14 +31,118 @@ type Reader struct {
 	mu     sync.Mutex
 	closed bool
 	err    error // sticky error of Read
-	// Sequential Read state: rbuf holds the verified chunk rnext-1, of
-	// which rbuf[rpos:] is not returned yet; hash covers chunks < rnext.
-	rnext int
-	rbuf  []byte
-	rpos  int
-	hash  hash.Hash
-	cidx  int    // ReadAt cache: index of the chunk in cbuf, or -1
-	cbuf  []byte // ReadAt cache
+	// Sequential Read state: rbuf holds the verified chunk last taken
+	// from pf, of which rbuf[rpos:] is not returned yet.
+	pf   *prefetcher // started by the first Read
+	rbuf []byte
+	rpos int
+	cidx int    // ReadAt cache: index of the chunk in cbuf, or -1
+	cbuf []byte // ReadAt cache
+}
+
+// readAhead is how many chunks a sequential Read may have loaded and
+// verified ahead of the one it returns bytes from.
+const readAhead = 2
+
+// adviseAhead is how many chunks ahead of the one it loads the prefetcher
+// asks the kernel to read (adviseWillNeed): the device then has several
+// reads queued instead of one 1 MiB read at a time. Cold reads of 40 files
+// of 1 MiB written with O_DIRECT, on the 2-core VM under load: 200–400 ms
+// one after another, 30–190 ms after advising them all.
+const adviseAhead = 8
+
+// advise is adviseWillNeed, replaced by tests.
+var advise = adviseWillNeed
+
+// adviseChunk asks the kernel to read chunk i of root into the page
+// cache. It is a hint: a failure changes nothing but the speed, and
+// loadChunk reports a missing or damaged chunk when it gets there.
+func adviseChunk(root *os.Root, i int) {
+	f, err := root.Open(chunkName(i))
+	if err != nil {
+		return
+	}
+	_ = advise(f) // a hint; see above
+	f.Close()
+}
+
+// prefetcher loads, verifies and hashes a snapshot's chunks in order on a
+// goroutine of its own, so that reading the files (from the device: chunks
+// are written with O_DIRECT, so a snapshot is not in the page cache), their
+// CRC-32C and the SHA-256 run beside the consumer of Read (restoring a
+// state machine) instead of between its steps. Measured in the commit that
+// added it (issue 15).
+type prefetcher struct {
+	out  chan chunkResult // chunks in order, then the final result
+	free chan []byte      // buffers handed back by Read
+	stop chan struct{}    // closed by Close
+	done chan struct{}    // closed when the goroutine ends
+}
+
+// chunkResult is a verified chunk (err nil) or the end of the stream: err
+// is io.EOF if the whole-snapshot SHA-256 matched, else the error.
+type chunkResult struct {
+	b   []byte
+	err error
+}
+
+// startPrefetch starts the prefetcher's goroutine with readAhead+1
+// buffers (fewer for a snapshot of fewer chunks).
+func (r *Reader) startPrefetch() *prefetcher {
+	n := min(readAhead+1, len(r.m.CRCs))
+	p := &prefetcher{
+		out:  make(chan chunkResult, n+1),
+		free: make(chan []byte, n),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	for range n {
+		p.free <- make([]byte, r.m.bufBytes())
+	}
+	root, path, m := r.root, r.path, r.m
+	// The prefetch goroutine: owned by the Reader, whose Close stops it
+	// and waits for it; it ends after the last chunk, at the first error,
+	// or when stop closes.
+	go func() {
+		defer close(p.done)
+		h := sha256.New()
+		for i := range min(adviseAhead, len(m.CRCs)) {
+			adviseChunk(root, i)
+		}
+		for i := range m.CRCs {
+			if j := i + adviseAhead; j < len(m.CRCs) {
+				adviseChunk(root, j)
+			}
+			var buf []byte
+			select {
+			case buf = <-p.free:
+			case <-p.stop:
+				return
+			}
+			b, err := loadChunk(root, path, i, m.chunkLen(i), m.CRCs[i], buf[:cap(buf)])
+			if err != nil {
+				p.out <- chunkResult{err: err} // out has room: see below
+				return
+			}
+			h.Write(b)
+			// out holds one slot per buffer plus one for the end, so
+			// this never blocks.
+			p.out <- chunkResult{b: b}
+		}
+		var sum [sha256.Size]byte
+		end := io.EOF
+		if !bytes.Equal(h.Sum(sum[:0]), m.SHA256[:]) {
+			end = fmt.Errorf("%w: %s: whole-snapshot SHA-256 mismatch", ErrCorrupt, path)
+		}
+		p.out <- chunkResult{err: end}
+	}()
+	return p
+}
+
+// halt stops the goroutine and waits for it to end.
+func (p *prefetcher) halt() {
+	close(p.stop)
+	<-p.done
 }
 
 // Open opens the complete snapshot index/term for reading and verifies its
@@ -74,7 +179,7 @@ func (s *Store) openEntry(e *entry) (*Reader, error) {
 		return nil, fmt.Errorf("%w: %s: manifest says %d/%d, want %s",
 			ErrCorrupt, filepath.Join(path, manifestName), m.Term, m.Index, e.meta)
 	}
-	return &Reader{s: s, e: e, root: root, path: path, m: m, hash: sha256.New(), cidx: -1}, nil
+	return &Reader{s: s, e: e, root: root, path: path, m: m, cidx: -1}, nil
 }
 
 // Meta returns the snapshot's metadata, with Size set.
@@ -96,27 +201,20 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if r.pf == nil {
+		r.pf = r.startPrefetch()
+	}
 	for r.rpos == len(r.rbuf) {
-		if r.rnext == len(r.m.CRCs) {
-			var sum [sha256.Size]byte
-			if !bytes.Equal(r.hash.Sum(sum[:0]), r.m.SHA256[:]) {
-				r.err = fmt.Errorf("%w: %s: whole-snapshot SHA-256 mismatch", ErrCorrupt, r.path)
-			} else {
-				r.err = io.EOF
-			}
-			return 0, r.err
+		if r.rbuf != nil {
+			r.pf.free <- r.rbuf // free has room for every buffer
+			r.rbuf = nil
 		}
-		if r.rbuf == nil {
-			r.rbuf = make([]byte, r.m.bufBytes())
+		c := <-r.pf.out
+		if c.err != nil {
+			r.err = c.err
+			return 0, c.err
 		}
-		b, err := r.loadChunk(r.rnext, r.rbuf)
-		if err != nil {
-			r.err = err
-			return 0, err
-		}
-		r.hash.Write(b)
-		r.rbuf, r.rpos = b, 0
-		r.rnext++
+		r.rbuf, r.rpos = c.b, 0
 	}
 	n := copy(p, r.rbuf[r.rpos:])
 	r.rpos += n
@@ -201,6 +299,9 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.pf != nil {
+		r.pf.halt()
+	}
 	r.rbuf, r.cbuf = nil, nil
 	err := r.root.Close()
 	r.s.release(r.e)

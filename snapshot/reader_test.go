@@ -230,3 +230,111 @@ func TestWholeHashMismatch(t *testing.T) {
 		t.Errorf("Read: got %v, want ErrCorrupt about the SHA-256", err)
 	}
 }
+
+// Read loads chunks ahead on a goroutine (prefetcher): bytes come back in
+// order whatever the buffer sizes, interleaved ReadAt calls see the same
+// bytes, and Close in the middle of a snapshot stops the goroutine and
+// releases the snapshot.
+func TestReadAhead(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{ChunkBytes: 10})
+	data := payload(4, 253) // 26 chunks, the last of 3 bytes
+	writeSnap(t, s, 8, 2, data, 0)
+
+	r, err := s.Open(8, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for size := 1; ; size = size%13 + 1 {
+		buf := make([]byte, size)
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Read after %d bytes: %v", len(got), err)
+		}
+		if len(got) > len(data) {
+			t.Fatalf("Read returned %d bytes of a %d-byte snapshot", len(got), len(data))
+		}
+		off := (len(got) * 7) % len(data)
+		at := make([]byte, min(17, len(data)-off))
+		if _, err := r.ReadAt(at, int64(off)); err != nil && err != io.EOF {
+			t.Fatalf("ReadAt(%d): %v", off, err)
+		}
+		if !slices.Equal(at, data[off:off+len(at)]) {
+			t.Fatalf("ReadAt(%d) returned other bytes", off)
+		}
+	}
+	if !slices.Equal(got, data) {
+		t.Fatalf("Read returned %d bytes, not the snapshot's %d", len(got), len(data))
+	}
+	if _, err := r.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("Read after the end: %v, want io.EOF", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Close after one byte: the goroutine has loaded what it may and
+	// waits for a buffer; Close must stop it.
+	r, err = s.Open(8, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	pf := r.pf
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-pf.done:
+	default:
+		t.Error("Close returned before the prefetch goroutine ended")
+	}
+	if _, err := r.Read(make([]byte, 1)); err == nil {
+		t.Error("Read after Close succeeded")
+	}
+	// The snapshot is released.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.snaps {
+		if e.readers != 0 {
+			t.Errorf("snapshot %s has %d readers after Close", e.name, e.readers)
+		}
+	}
+}
+
+// The prefetcher asks the kernel to read every chunk ahead (advise); the
+// advice is a hint, so a failing advise changes nothing but the speed.
+func TestReadAheadAdviceFails(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{ChunkBytes: 10})
+	data := payload(5, 195) // 20 chunks
+	writeSnap(t, s, 8, 2, data, 0)
+	var advised []string
+	advise = func(f *os.File) error {
+		advised = append(advised, filepath.Base(f.Name()))
+		return errors.New("fadvise: not supported")
+	}
+	defer func() { advise = adviseWillNeed }()
+	got, err := readSnap(s, 8, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, data) {
+		t.Fatalf("Read returned %d bytes, not the snapshot's %d", len(got), len(data))
+	}
+	slices.Sort(advised)
+	var want []string
+	for i := range 20 {
+		want = append(want, chunkName(i))
+	}
+	if diff := cmp.Diff(want, advised); diff != "" {
+		t.Errorf("chunks advised (-want +got):\n%s", diff)
+	}
+}

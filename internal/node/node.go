@@ -137,15 +137,20 @@ func start(cfg Config) (*Node, error) {
 	if n.snaps, err = snapshot.Open(snapshotDir(cfg), snapshot.Options{Logger: cfg.Logger, History: cfg.History}); err != nil {
 		return nil, err
 	}
+	// Restore the newest snapshot while the log opens and loads (restore
+	// uses it whatever the log holds, or fails): the two are independent,
+	// and restoring a large state is the larger part of Open (issue 15).
+	pre := n.startRestore()
 	n.logs, err = raftlog.Open(cfg.Dir, raftlog.Options{
 		Logger: cfg.Logger, InMemory: cfg.InMemory, ClusterID: cfg.ClusterID, NodeID: string(cfg.ID), FirstOpen: cfg.FirstOpen, NoSync: cfg.NoSync,
 		OnFail: n.setFatal, // a failed checkpoint stops the node at once, not at its next write
 	})
 	if err != nil {
+		pre.wait()
 		return nil, err
 	}
 	n.disk = newDiskGuard(cfg)
-	rec, err := n.restore()
+	rec, err := n.restore(pre)
 	if err != nil {
 		n.logs.Close()
 		return nil, err
@@ -260,9 +265,44 @@ func seed(id engine.NodeID) uint64 {
 	return h.Sum64() ^ uint64(time.Now().UnixNano())
 }
 
-// restore picks the newest snapshot, restores the state machine from it and
-// returns the engine's Recover event.
-func (n *Node) restore() (engine.Recover, error) {
+// preRestore is the restore of the snapshot store's newest snapshot into
+// the state machine that start runs on a goroutine while the log opens.
+type preRestore struct {
+	meta engine.SnapshotMeta // zero Index: no snapshot, nothing restored
+	done chan struct{}       // closed when book and err are set
+	book map[engine.NodeID]string
+	err  error
+}
+
+// startRestore starts restoring the newest snapshot, if there is one.
+func (n *Node) startRestore() *preRestore {
+	p := &preRestore{done: make(chan struct{})}
+	latest, ok := n.snaps.Latest()
+	if !ok || latest.Index == 0 {
+		close(p.done)
+		return p
+	}
+	p.meta = latest
+	// The restoring goroutine: owned by start, which waits for it (wait)
+	// before it returns on every path.
+	go func() {
+		defer close(p.done)
+		p.book, p.err = n.readSnapshot(latest)
+	}()
+	return p
+}
+
+// wait waits for the restore to end and returns its result.
+func (p *preRestore) wait() (map[engine.NodeID]string, error) {
+	<-p.done
+	return p.book, p.err
+}
+
+// restore picks the newest snapshot, restores the state machine from it
+// (pre has restored the store's newest, or is restoring it) and returns
+// the engine's Recover event.
+func (n *Node) restore(pre *preRestore) (engine.Recover, error) {
+	book, preErr := pre.wait() // whatever happens next, pre has ended
 	st, err := n.logs.Load()
 	if err != nil {
 		return engine.Recover{}, err
@@ -277,9 +317,14 @@ func (n *Node) restore() (engine.Recover, error) {
 		return engine.Recover{}, fmt.Errorf("%w: the log records snapshot %s but the snapshot store has none that new", ErrCorrupt, snap)
 	}
 	if snap.Index > 0 {
-		if err := n.restoreSnapshot(snap); err != nil {
-			return engine.Recover{}, err
+		if snap.Index != pre.meta.Index || snap.Term != pre.meta.Term {
+			// Unreachable: snap is the store's newest, which pre restored.
+			return engine.Recover{}, fmt.Errorf("restoring snapshot %s: restored %s instead", snap, pre.meta)
 		}
+		if preErr != nil {
+			return engine.Recover{}, preErr
+		}
+		n.installBook(book)
 	}
 	var entries []engine.Entry
 	for _, e := range st.Entries {
@@ -300,22 +345,37 @@ func (n *Node) restore() (engine.Recover, error) {
 
 // restoreSnapshot replaces the state machine with snapshot meta.
 func (n *Node) restoreSnapshot(meta engine.SnapshotMeta) error {
-	r, err := n.snaps.Open(meta.Index, meta.Term)
+	book, err := n.readSnapshot(meta)
 	if err != nil {
 		return err
+	}
+	n.installBook(book)
+	return nil
+}
+
+// readSnapshot replaces the state machine with snapshot meta and returns
+// the snapshot's address book.
+func (n *Node) readSnapshot(meta engine.SnapshotMeta) (map[engine.NodeID]string, error) {
+	r, err := n.snaps.Open(meta.Index, meta.Term)
+	if err != nil {
+		return nil, err
 	}
 	defer r.Close()
 	book, err := readSnapshotStream(r, n.sm)
 	if err != nil {
-		return fmt.Errorf("restoring snapshot %s: %w", meta, err)
+		return nil, fmt.Errorf("restoring snapshot %s: %w", meta, err)
 	}
+	return book, nil
+}
+
+// installBook installs a restored snapshot's address book.
+func (n *Node) installBook(book map[engine.NodeID]string) {
 	n.addrs.replace(book)
 	if n.net != nil {
 		// The configuration took effect when the snapshot was
 		// received, before its book was here.
 		n.refreshPeers()
 	}
-	return nil
 }
 
 // Close stops the node: waiters fail with ErrClosed, goroutines end, and
