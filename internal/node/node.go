@@ -134,7 +134,7 @@ func start(cfg Config) (*Node, error) {
 	if n.addrs, err = newAddrBook(dirOrEmpty(cfg), cfg.Peers); err != nil {
 		return nil, err
 	}
-	if n.snaps, err = snapshot.Open(snapshotDir(cfg), snapshot.Options{Logger: cfg.Logger, History: cfg.History}); err != nil {
+	if n.snaps, err = snapshot.Open(snapshotDir(cfg), snapshot.Options{Logger: cfg.Logger, History: cfg.History, WriteBytesPerSec: cfg.SnapshotWriteBytesPerSec}); err != nil {
 		return nil, err
 	}
 	n.logs, err = raftlog.Open(cfg.Dir, raftlog.Options{
