@@ -39,6 +39,10 @@ type options struct {
 	watchHistory    uint64
 	watchBuffer     int
 	diskReserve     int64
+	// snapshotWriteRate is WithSnapshotWriteRate's cap; snapshotWriteRateSet
+	// tells an explicit 0 (no cap) from the default.
+	snapshotWriteRate    int64
+	snapshotWriteRateSet bool
 }
 
 // WithDiskReserve sets the free space, in bytes, that a node keeps on the
@@ -136,6 +140,29 @@ func WithSnapshotEntries(n uint64) Option {
 	return func(o *options) { o.snapshotEntries = n }
 }
 
+// DefaultSnapshotWriteRate is the cap on a node's snapshot writes, in
+// bytes per second, when WithSnapshotWriteRate is not given. See
+// WithSnapshotWriteRate and BENCHMARKS.md (issue 15) for the measurement
+// behind it.
+const DefaultSnapshotWriteRate = 40 << 20
+
+// WithSnapshotWriteRate caps the rate, in bytes per second, at which a
+// node writes its own snapshots (the automatic ones and DB.Snapshot), so
+// that writing one leaves the disk to the log's fsyncs and the writes
+// being served keep their latency; the snapshot takes longer (its size
+// divided by the rate: 4 s for the ~160 MB of a million 128-byte values
+// at the default). Default DefaultSnapshotWriteRate (40 MiB/s); 0 removes
+// the cap; negative is refused with ErrInvalid.
+//
+// The cap covers only snapshots this node takes of its own state. A
+// snapshot a leader sends to catch a follower up is read and stored
+// without it, as is the restore of a backup. It must stay above the rate
+// at which the log grows (bytes of writes per second), or snapshots fall
+// behind and the log is compacted later than the snapshot trigger asks.
+func WithSnapshotWriteRate(bytesPerSec int64) Option {
+	return func(o *options) { o.snapshotWriteRate, o.snapshotWriteRateSet = bytesPerSec, true }
+}
+
 // withDriverHook runs f at the start of every driver iteration (tests: a
 // blocking f pauses the node).
 func withDriverHook(f func()) Option { return func(o *options) { o.driverHook = f } }
@@ -183,6 +210,9 @@ func (o options) withDefaults() options {
 	if o.electionTks == 0 {
 		o.electionTks = DefaultElectionTicks
 	}
+	if !o.snapshotWriteRateSet {
+		o.snapshotWriteRate = DefaultSnapshotWriteRate
+	}
 	// Limits keep their zero fields: Limits.WithDefaults fills them where
 	// they are checked, and validate sees the negative ones.
 	return o
@@ -207,6 +237,8 @@ func (o options) validate() error {
 		return bad("WithTiming", "election timeout of %d ticks is below 2", o.electionTks)
 	case o.limits.MaxKeyBytes < 0 || o.limits.MaxValueBytes < 0 || o.limits.MaxTxnOps < 0:
 		return bad("WithLimits", "negative limit in %+v", o.limits)
+	case o.snapshotWriteRate < 0:
+		return bad("WithSnapshotWriteRate", "%d bytes per second is negative", o.snapshotWriteRate)
 	case o.watchCache < 0:
 		return bad("WithWatchCache", "%d bytes is negative", o.watchCache)
 	case o.watchBuffer < 0:

@@ -27,6 +27,7 @@ func TestOpenRefusesBadOptions(t *testing.T) {
 		{"negative value limit", WithLimits(Limits{MaxValueBytes: -1}), "WithLimits: negative limit"},
 		{"negative txn limit", WithLimits(Limits{MaxTxnOps: -1}), "WithLimits: negative limit"},
 		{"negative watch cache", WithWatchCache(-1), "WithWatchCache: -1 bytes is negative"},
+		{"negative snapshot write rate", WithSnapshotWriteRate(-1), "WithSnapshotWriteRate: -1 bytes per second is negative"},
 		{"negative watch buffer", WithWatchBuffer(-1), "WithWatchBuffer: -1 bytes is negative"},
 		{"malformed id", WithID("bad id!"), "WithID: \"bad id!\" is not a node id"},
 		{"over-long id", WithID(strings.Repeat("n", engine.MaxNodeIDLen+1)), "WithID: \"nnn"},

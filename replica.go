@@ -133,6 +133,8 @@ func (r *replica) open(dir string, peers []string, o options, configure func(*no
 		History:      o.watchHistory,
 		Logger:       o.logger,
 
+		SnapshotWriteBytesPerSec: o.snapshotWriteRate,
+
 		BeforeIteration: o.driverHook,
 	}
 	configure(&cfg)

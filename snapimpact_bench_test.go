@@ -25,6 +25,8 @@ import (
 // both windows and their ratio; each b.N iteration is one more
 // baseline/during pair on the same cluster. YGGR_SNAPIMPACT_PROF=prefix
 // writes a CPU profile and an execution trace of the first during window.
+// YGGR_SNAPIMPACT_RATE=n sets WithSnapshotWriteRate(n) (bytes per second,
+// 0: no cap); unset, the nodes run with the default cap.
 func BenchmarkSnapshotImpact(b *testing.B) {
 	keys := 300_000
 	if s := os.Getenv("YGGR_SNAPIMPACT_KEYS"); s != "" {
@@ -34,7 +36,15 @@ func BenchmarkSnapshotImpact(b *testing.B) {
 		}
 		keys = n
 	}
-	c, db := benchCluster(b, WithSnapshotEntries(1<<40))
+	opts := []Option{WithSnapshotEntries(1 << 40)}
+	if s := os.Getenv("YGGR_SNAPIMPACT_RATE"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			b.Fatalf("YGGR_SNAPIMPACT_RATE=%q: want bytes per second, 0 or more", s)
+		}
+		opts = append(opts, WithSnapshotWriteRate(n))
+	}
+	c, db := benchCluster(b, opts...)
 	ctx := context.Background()
 	val := make([]byte, 128)
 	key := func(base, i int64) []byte {

@@ -57,6 +57,16 @@ type Options struct {
 	// snapshot is done or the Receiver closed. A crash loses at most about
 	// this much of a partial receive. Zero means DefaultReceiveSyncBytes.
 	ReceiveSyncBytes int
+	// WriteBytesPerSec caps the rate at which a Writer (a snapshot this
+	// store takes of the local state, Create) writes its chunk files, in
+	// bytes per second averaged over the snapshot, with bursts of one
+	// chunk. Zero means no cap. It covers Create only: a Receiver (a
+	// snapshot a leader sends to catch this node up) and a Reader (this
+	// node sending one) are not paced, because catch-up waits for them
+	// while a local snapshot only competes with the writes being served:
+	// the cap leaves the device to the log's fsyncs, at the price of a
+	// longer snapshot (size / rate).
+	WriteBytesPerSec int64
 	// Logger receives cleanup and recovery events. Nil discards them.
 	Logger *slog.Logger
 }
@@ -111,6 +121,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.ReceiveSyncBytes == 0 {
 		opts.ReceiveSyncBytes = DefaultReceiveSyncBytes
+	}
+	if opts.WriteBytesPerSec < 0 {
+		return nil, fmt.Errorf("snapshot: WriteBytesPerSec %d is negative", opts.WriteBytesPerSec)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

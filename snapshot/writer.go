@@ -30,6 +30,7 @@ type Writer struct {
 	// direct: buf is aligned for O_DIRECT and full chunks are written with
 	// it (see openDirect); cleared when the file system refuses it.
 	direct bool
+	pace   *pacer // Options.WriteBytesPerSec; nil: no cap
 }
 
 // directIO lets tests write through the page cache; see openDirect.
@@ -54,6 +55,7 @@ func (s *Store) Create(meta engine.SnapshotMeta) (*Writer, error) {
 		dir:        dir,
 		chunkBytes: s.opts.ChunkBytes,
 		hash:       sha256.New(),
+		pace:       newPacer(s.opts.WriteBytesPerSec, s.opts.ChunkBytes),
 	}
 	if directIO && w.chunkBytes%directAlign == 0 {
 		w.buf, w.direct = alignedBuf(w.chunkBytes), true
@@ -95,12 +97,14 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// flush writes the buffered chunk to its file and fsyncs it. A full chunk
+// flush waits for the pacer, writes the buffered chunk to its file and
+// fsyncs it. A full chunk
 // of a direct Writer is written with O_DIRECT; if the file system refuses
 // it (EINVAL at open or write), the chunk is written again through the page
 // cache and so are the later ones. Either way the chunk is durable when
 // flush returns: fsync covers the file's size and blocks.
 func (w *Writer) flush() error {
+	w.pace.take(len(w.buf))
 	i := len(w.crcs)
 	path := filepath.Join(w.dir, chunkName(i))
 	err := diskfault.Check(diskfault.SnapshotWrite, path)

@@ -49,6 +49,7 @@ type serveCmd struct {
 	DiskReserve    byteSize      `name:"disk-reserve" help:"Free space to keep on the data directory's file system: below it the node, as leader, refuses writes (HTTP 507). 0: 64MiB." default:"0"`
 	MemoryLimit    byteSize      `name:"memory-limit" help:"Soft limit on the process's memory, as GOMEMLIMIT (e.g. 512MiB, 2GiB): the garbage collector works harder as the heap nears it. 0: GOMEMLIMIT's value, or none." default:"0"`
 	WatchHistory   uint64        `name:"watch-history" help:"Revisions of history a watch can start from, kept below the newest snapshot on disk (0: back to the older of the two newest snapshots)." default:"0"`
+	SnapWriteRate  byteSize      `name:"snapshot-write-rate" help:"Cap on the rate, per second, at which this node writes its own snapshots, so that they leave the disk to the log's fsyncs (0: no cap). Snapshots received to catch up are not capped." default:"40MiB"`
 	MaxWatchers    int           `name:"max-watchers" help:"Most watch streams served at once; more get 503 busy (0: 1000)." default:"0"`
 	CPUProfile     string        `name:"cpuprofile" hidden:"" help:"Write a CPU profile of the whole run (until shutdown) to this file (profiling the server under load)." type:"path" placeholder:"FILE"`
 }
@@ -239,6 +240,7 @@ func (c *serveCmd) options(logger *slog.Logger) ([]yggr.Option, []string, error)
 	if c.WatchHistory > 0 {
 		opts = append(opts, yggr.WithWatchHistory(c.WatchHistory))
 	}
+	opts = append(opts, yggr.WithSnapshotWriteRate(int64(c.SnapWriteRate)))
 	var peers []string
 	for _, p := range c.Peers {
 		if p = strings.TrimSpace(p); p != "" {

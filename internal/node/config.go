@@ -65,6 +65,10 @@ type Config struct {
 	// oldest retained snapshot (historyHold), so a watch can start at any
 	// revision in that window. Zero keeps the two newest snapshots only.
 	History uint64
+	// SnapshotWriteBytesPerSec caps the rate at which this node writes its
+	// own snapshots (snapshot.Options.WriteBytesPerSec); snapshots received
+	// from a leader are not capped. Zero means no cap.
+	SnapshotWriteBytesPerSec int64
 	// NoSync skips fsync (benchmarks only: loses the durability guarantee).
 	NoSync bool
 	// Logger receives structured logs; nil discards them.

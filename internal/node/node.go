@@ -134,7 +134,7 @@ func start(cfg Config) (*Node, error) {
 	if n.addrs, err = newAddrBook(dirOrEmpty(cfg), cfg.Peers); err != nil {
 		return nil, err
 	}
-	if n.snaps, err = snapshot.Open(snapshotDir(cfg), snapshot.Options{Logger: cfg.Logger, History: cfg.History}); err != nil {
+	if n.snaps, err = snapshot.Open(snapshotDir(cfg), snapshot.Options{Logger: cfg.Logger, History: cfg.History, WriteBytesPerSec: cfg.SnapshotWriteBytesPerSec}); err != nil {
 		return nil, err
 	}
 	// Restore the newest snapshot while the log opens and loads (restore
