@@ -15,8 +15,8 @@ type pacer struct {
 	burst  float64 // most tokens the bucket holds, bytes
 	tokens float64 // may go negative: a debt paid by the wait in take
 	last   time.Time
-	now    func() time.Time    // time.Now outside tests
-	sleep  func(time.Duration) // time.Sleep outside tests
+	now    func() time.Time                          // time.Now outside tests
+	sleep  func(time.Duration, <-chan struct{}) bool // sleepUnless outside tests
 }
 
 // newPacer returns a pacer of rate bytes per second holding burst bytes,
@@ -25,15 +25,16 @@ func newPacer(rate int64, burst int) *pacer {
 	if rate <= 0 {
 		return nil
 	}
-	return &pacer{rate: float64(rate), burst: float64(max(burst, 1)), now: time.Now, sleep: time.Sleep}
+	return &pacer{rate: float64(rate), burst: float64(max(burst, 1)), now: time.Now, sleep: sleepUnless}
 }
 
-// take charges n bytes and waits until the bucket has paid for them. The
-// first call starts with a full bucket, so a snapshot of one chunk is not
+// take charges n bytes and waits until the bucket has paid for them, or
+// until stop is closed (nil: never), and then returns false. The first
+// call starts with a full bucket, so a snapshot of one chunk is not
 // delayed at all.
-func (p *pacer) take(n int) {
+func (p *pacer) take(n int, stop <-chan struct{}) bool {
 	if p == nil {
-		return
+		return true
 	}
 	now := p.now()
 	if p.last.IsZero() {
@@ -45,6 +46,19 @@ func (p *pacer) take(n int) {
 	p.tokens -= float64(n)
 	if p.tokens < 0 {
 		// The refill on the next take counts this wait back in.
-		p.sleep(time.Duration(-p.tokens / p.rate * float64(time.Second)))
+		return p.sleep(time.Duration(-p.tokens/p.rate*float64(time.Second)), stop)
+	}
+	return true
+}
+
+// sleepUnless waits d, or until stop is closed and then returns false.
+func sleepUnless(d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
 	}
 }

@@ -2,6 +2,9 @@ package snapshot
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,9 +17,10 @@ type fakeClock struct {
 }
 
 func (c *fakeClock) now() time.Time { return c.t }
-func (c *fakeClock) sleep(d time.Duration) {
+func (c *fakeClock) sleep(d time.Duration, _ <-chan struct{}) bool {
 	c.slept = append(c.slept, d)
 	c.t = c.t.Add(d)
+	return true
 }
 
 func TestPacer(t *testing.T) {
@@ -55,7 +59,9 @@ func TestPacer(t *testing.T) {
 			for i, s := range tt.steps {
 				c.t = c.t.Add(s.idle)
 				c.slept = nil
-				p.take(s.n)
+				if !p.take(s.n, nil) {
+					t.Fatalf("take %d: stopped without a stop channel", i)
+				}
 				var got time.Duration
 				for _, d := range c.slept {
 					got += d
@@ -73,7 +79,9 @@ func TestPacerOff(t *testing.T) {
 		t.Fatalf("newPacer(0): got %+v, want nil (no cap)", p)
 	}
 	var p *pacer
-	p.take(1 << 30) // a nil pacer never waits (and does not panic)
+	if !p.take(1<<30, nil) { // a nil pacer never waits (and does not panic)
+		t.Fatal("nil pacer: take reported a stop")
+	}
 }
 
 // TestWriterPaced writes a snapshot with a cap in a synctest bubble, where
@@ -106,6 +114,58 @@ func TestWriterPaced(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWriterStopOn: closing the Writer's stop channel ends a pacing wait
+// at once; the Write fails with ErrInterrupted, Abort removes the partial
+// snapshot, and nothing waits for the rest of the capped time.
+func TestWriterStopOn(t *testing.T) {
+	const chunk = 2 * directAlign
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		s := openStore(t, dir, Options{ChunkBytes: chunk, WriteBytesPerSec: 1}) // a chunk per 1024 s
+		w, err := s.Create(metaOf(5, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		w.StopOn(stop)
+		start := time.Now()
+		written := make(chan error, 1)
+		go func() {
+			_, err := w.Write(payload(3, 3*chunk))
+			written <- err
+		}()
+		synctest.Wait() // the writer is parked in the pacer after its first chunk
+		select {
+		case err := <-written:
+			t.Fatalf("Write returned %v before the stop; want it waiting for the cap", err)
+		default:
+		}
+		time.Sleep(time.Minute) // fake time: the cap still holds it
+		close(stop)
+		if err := <-written; !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("Write after stop: %v, want ErrInterrupted", err)
+		}
+		if got := time.Since(start); got != time.Minute {
+			t.Errorf("Write returned %v after it started, want 1m0s (at the stop)", got)
+		}
+		if _, err := w.Write([]byte("x")); !errors.Is(err, ErrInterrupted) {
+			t.Errorf("later Write: %v, want ErrInterrupted (sticky)", err)
+		}
+		if err := w.Abort(); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), tmpPrefix) {
+				t.Errorf("Abort left %s", e.Name())
+			}
+		}
+	})
 }
 
 // TestReceivePaceless checks that the cap is the local Writer's only: a

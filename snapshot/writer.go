@@ -30,8 +30,16 @@ type Writer struct {
 	// direct: buf is aligned for O_DIRECT and full chunks are written with
 	// it (see openDirect); cleared when the file system refuses it.
 	direct bool
-	pace   *pacer // Options.WriteBytesPerSec; nil: no cap
+	pace   *pacer          // Options.WriteBytesPerSec; nil: no cap
+	stop   <-chan struct{} // StopOn's channel: ends a pacing wait
 }
+
+// StopOn makes a closed stop end the Writer's wait for its bandwidth cap
+// (Options.WriteBytesPerSec): the Write waiting then fails with
+// ErrInterrupted, as do later calls, and the caller Aborts. A node passes
+// its stop channel, so that closing it does not wait for a paced snapshot
+// to finish. Call it before the first Write.
+func (w *Writer) StopOn(stop <-chan struct{}) { w.stop = stop }
 
 // directIO lets tests write through the page cache; see openDirect.
 var directIO = true
@@ -104,7 +112,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 // cache and so are the later ones. Either way the chunk is durable when
 // flush returns: fsync covers the file's size and blocks.
 func (w *Writer) flush() error {
-	w.pace.take(len(w.buf))
+	if !w.pace.take(len(w.buf), w.stop) {
+		w.err = fmt.Errorf("snapshot %s: %w", w.dir, ErrInterrupted)
+		return w.err
+	}
 	i := len(w.crcs)
 	path := filepath.Join(w.dir, chunkName(i))
 	err := diskfault.Check(diskfault.SnapshotWrite, path)

@@ -176,6 +176,7 @@ func (n *Node) writeSnapshot(meta engine.SnapshotMeta, book map[engine.NodeID]st
 	if err != nil {
 		return meta, true, err
 	}
+	w.StopOn(n.stop) // Close does not wait out the snapshot's bandwidth cap
 	sw := &storageWriter{w: w}
 	bw := bufio.NewWriterSize(sw, 256<<10)
 	err = writeSnapshotStream(bw, book, image)
