@@ -233,18 +233,21 @@ func readSnapshotStream(r io.Reader, sm StateMachine) (map[engine.NodeID]string,
 	br := bufio.NewReaderSize(r, 256<<10)
 	v, err := br.ReadByte()
 	if err != nil {
-		return nil, fmt.Errorf("%w: snapshot header: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: snapshot header: %w", ErrCorrupt, err)
 	}
 	if v != snapshotStreamVersion {
 		return nil, fmt.Errorf("%w: snapshot stream version %d", ErrCorrupt, v)
 	}
 	size, err := binary.ReadUvarint(br)
-	if err != nil || size > maxAddrBookBytes {
-		return nil, fmt.Errorf("%w: snapshot address book length", ErrCorrupt)
+	if err != nil {
+		return nil, fmt.Errorf("%w: snapshot address book length: %w", ErrCorrupt, err)
+	}
+	if size > maxAddrBookBytes {
+		return nil, fmt.Errorf("%w: snapshot address book length %d", ErrCorrupt, size)
 	}
 	hdr := make([]byte, size)
 	if _, err := io.ReadFull(br, hdr); err != nil {
-		return nil, fmt.Errorf("%w: snapshot address book: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: snapshot address book: %w", ErrCorrupt, err)
 	}
 	var book map[engine.NodeID]string
 	if err := json.Unmarshal(hdr, &book); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	raftlog "github.com/yggrdb/yggr/log"
+	"github.com/yggrdb/yggr/snapshot"
 )
 
 // slowMachine is a bytesMachine whose Restore takes a while and records
@@ -98,7 +99,7 @@ func TestStartRestoresBesideLogOpen(t *testing.T) {
 	}
 	m = &slowMachine{}
 	_, err = Start(Config{ID: "n1", Dir: dir, ClusterID: "c1", StateMachine: m, TickInterval: time.Millisecond})
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), chunks[0]) {
-		t.Errorf("Start with a damaged snapshot chunk: %v, want ErrCorrupt naming the chunk", err)
+	if !errors.Is(err, ErrCorrupt) || !errors.Is(err, snapshot.ErrCorrupt) || !strings.Contains(err.Error(), chunks[0]) {
+		t.Errorf("Start with a damaged snapshot chunk: %v, want node's and snapshot's ErrCorrupt, naming the chunk", err)
 	}
 }
