@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // BenchmarkCatchUp is the bench/ "catchup" workload in one process (issue
@@ -213,7 +215,7 @@ func dropCached(b *testing.B, dir string) {
 		b.Fatalf("snapshot files under %s: %v %v", dir, files, err)
 	}
 	for _, p := range files {
-		if err := dropFileCache(p); err != nil {
+		if err := testutil.DropFileCache(p); err != nil {
 			b.Fatal(err)
 		}
 	}

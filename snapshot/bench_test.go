@@ -4,6 +4,8 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // The benchmarks move an 8 MiB snapshot of 1 MiB chunks per operation and
@@ -95,7 +97,7 @@ func BenchmarkReadCold(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		for _, p := range files {
-			if err := dropFileCache(p); err != nil {
+			if err := testutil.DropFileCache(p); err != nil {
 				b.Fatal(err)
 			}
 		}
