@@ -49,7 +49,7 @@ func TestQuick(t *testing.T) {
 		got[r.System+"/"+r.key()] = r
 	}
 	for _, k := range []string{
-		"floor/fdatasync-4KiB/0", "floor/rtt-tcp/0", "floor/rtt-quic/0",
+		"floor/fdatasync-4KiB/0", "floor/fdatasync-4KiB-x3/0", "floor/rtt-tcp/0", "floor/rtt-quic/0",
 		"yggr/write-128B/1", "yggr/write-128B/64", "yggr/read-linearizable/64", "yggr/read-lease/64",
 		"yggr/read-stale/64", "yggr/write-1KiB/64", "yggr/catchup/0", "yggr/failover/0", "yggr/idle-node-rss/0",
 		"hashicorp/write-128B/64", "hashicorp/read-linearizable/64", "hashicorp/catchup/0", "hashicorp/failover/0",

@@ -9,12 +9,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -29,10 +31,46 @@ func floorRow(workload string, lats []time.Duration, l float64, note string) Res
 
 // floorFsync measures a 4 KiB append followed by fdatasync in dir, n times.
 func floorFsync(dir string, n int) Result {
+	return floorFsyncs(dir, n, 1, "fdatasync-4KiB", "append 4 KiB + fdatasync, same disk as the clusters' temp dirs")
+}
+
+// floorFsyncShared measures the same append and fdatasync made by three
+// writers at once, each on its own file, n in all: what each node's sync
+// costs when the three nodes of a cluster share one disk, as they do here.
+func floorFsyncShared(dir string, n int) Result {
+	return floorFsyncs(dir, n, 3, "fdatasync-4KiB-x3", "append 4 KiB + fdatasync by 3 writers at once (one file each), latency of each")
+}
+
+// floorFsyncs runs writers goroutines, each appending 4 KiB and calling
+// fdatasync on a file of its own n/writers times, and reports the latency
+// of every append+sync.
+func floorFsyncs(dir string, n, writers int, workload, note string) Result {
 	l := load1()
-	f, err := os.OpenFile(filepath.Join(dir, "fsync.dat"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	per := max(n/writers, 1)
+	lats := make([][]time.Duration, writers)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		// Owned by floorFsyncs, which waits for it; ends after per syncs or an error.
+		go func() {
+			defer wg.Done()
+			lats[w], errs[w] = appendSyncs(filepath.Join(dir, fmt.Sprintf("fsync-%d-%d.dat", writers, w)), per)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Result{System: "floor", Workload: workload, Err: err.Error()}
+	}
+	return floorRow(workload, slices.Concat(lats...), l, note)
+}
+
+// appendSyncs appends 4 KiB to path and fdatasyncs it, n times, and
+// returns the latency of each.
+func appendSyncs(path string, n int) ([]time.Duration, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return Result{System: "floor", Workload: "fdatasync-4KiB", Err: err.Error()}
+		return nil, err
 	}
 	defer f.Close()
 	buf := make([]byte, 4096)
@@ -40,14 +78,14 @@ func floorFsync(dir string, n int) Result {
 	for range n {
 		t0 := time.Now()
 		if _, err := f.Write(buf); err != nil {
-			return Result{System: "floor", Workload: "fdatasync-4KiB", Err: err.Error()}
+			return nil, err
 		}
 		if err := unix.Fdatasync(int(f.Fd())); err != nil {
-			return Result{System: "floor", Workload: "fdatasync-4KiB", Err: err.Error()}
+			return nil, err
 		}
 		lats = append(lats, time.Since(t0))
 	}
-	return floorRow("fdatasync-4KiB", lats, l, "append 4 KiB + fdatasync, same disk as the clusters' temp dirs")
+	return lats, nil
 }
 
 // echo copies what it reads back to rw until EOF.

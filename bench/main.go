@@ -283,7 +283,7 @@ func orchestrate(f flags, w *os.File) error {
 			if err != nil {
 				return err
 			}
-			rrows = append(rrows, floorFsync(dir, cfg.floorN), floorTCP(cfg.floorN), floorQUIC(cfg.floorN))
+			rrows = append(rrows, floorFsync(dir, cfg.floorN), floorFsyncShared(dir, cfg.floorN), floorTCP(cfg.floorN), floorQUIC(cfg.floorN))
 			os.RemoveAll(dir)
 		}
 		// Odd rounds run the systems in reverse order so that a drifting
