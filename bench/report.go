@@ -238,10 +238,12 @@ func writeTable(w io.Writer, rows []Result, systems []string) {
 			fmt.Fprintf(w, "Idle yggr node (own process, one of three nodes): %s. %s\n\n", cell(r), r.Note)
 		}
 	}
-	fmt.Fprintln(w, "| floor | samples | latency | load1 |\n|---|---|---|---|")
-	for _, r := range rows {
-		if r.System == "floor" {
-			fmt.Fprintf(w, "| %s | %d | %s | %.1f |\n", r.Workload, r.Ops, cell(r), r.Load1)
+	if slices.ContainsFunc(rows, func(r Result) bool { return r.System == "floor" }) {
+		fmt.Fprintln(w, "| floor | samples | latency | load1 |\n|---|---|---|---|")
+		for _, r := range rows {
+			if r.System == "floor" {
+				fmt.Fprintf(w, "| %s | %d | %s | %.1f |\n", r.Workload, r.Ops, cell(r), r.Load1)
+			}
 		}
 	}
 	for _, r := range rows {
