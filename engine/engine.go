@@ -191,6 +191,7 @@ func (e *Engine) recover(r Recover) {
 	e.log.floor, e.log.floorTerm, e.log.snap = s.Index, s.Term, s
 	e.log.dataFloor = s.Index
 	e.log.commit, e.log.applied = s.Index, s.Index
+	e.log.reserve(len(r.Entries))
 	for _, ent := range r.Entries {
 		if ent.Index <= e.log.floor {
 			continue

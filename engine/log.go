@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // raftLog is the live log: the entries after a floor (an index whose term
 // is known but whose entry is gone, covered by a snapshot or compacted), plus
@@ -118,6 +121,13 @@ func (l *raftLog) append(es ...Entry) {
 		l.bytes += e.size()
 		l.cachedBytes += e.size()
 	}
+}
+
+// reserve makes room for n more entries, so that appending them one at a
+// time (Recover) does not copy the log at every doubling.
+func (l *raftLog) reserve(n int) {
+	l.entries = slices.Grow(l.entries, n)
+	l.lens = slices.Grow(l.lens, n)
 }
 
 // truncate removes entries with index ≥ i (i > commit).
