@@ -326,11 +326,11 @@ func (n *Node) restore(pre *preRestore) (engine.Recover, error) {
 		}
 		n.installBook(book)
 	}
+	// st.Entries ascend (log.State), so those above snap are a suffix:
+	// handed over without a copy.
 	var entries []engine.Entry
-	for _, e := range st.Entries {
-		if e.Index > snap.Index {
-			entries = append(entries, e)
-		}
+	if i := slices.IndexFunc(st.Entries, func(e engine.Entry) bool { return e.Index > snap.Index }); i >= 0 {
+		entries = st.Entries[i:]
 	}
 	base := snap
 	if snap.Index == 0 && !n.cfg.Join {
