@@ -136,9 +136,11 @@ func TestFootprint1M(t *testing.T) {
 	st := db.Status()
 	t.Logf("then %d single puts in %v: log last index %d, snapshot index %d (%d entries above it)",
 		logEntries, time.Since(start).Round(time.Millisecond), st.LastIndex, st.SnapshotIndex, st.LastIndex-st.SnapshotIndex)
+	closeStart := time.Now()
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("Close took %v (it finishes a snapshot in progress, uncapped)", time.Since(closeStart).Round(time.Millisecond))
 
 	debug.FreeOSMemory()
 	if p := os.Getenv("YGGR_FOOTPRINT_HEAP_REOPEN"); p != "" {

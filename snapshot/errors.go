@@ -17,7 +17,4 @@ var (
 	// ErrClosed: the Writer, Reader or Receiver was already committed,
 	// aborted, closed or superseded.
 	ErrClosed = errors.New("snapshot: closed")
-	// ErrInterrupted: the channel given to Writer.StopOn was closed while
-	// the Writer waited for its bandwidth cap; the snapshot is incomplete.
-	ErrInterrupted = errors.New("snapshot: interrupted")
 )

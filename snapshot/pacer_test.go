@@ -2,9 +2,7 @@ package snapshot
 
 import (
 	"bytes"
-	"errors"
-	"os"
-	"strings"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -116,10 +114,10 @@ func TestWriterPaced(t *testing.T) {
 	}
 }
 
-// TestWriterStopOn: closing the Writer's stop channel ends a pacing wait
-// at once; the Write fails with ErrInterrupted, Abort removes the partial
-// snapshot, and nothing waits for the rest of the capped time.
-func TestWriterStopOn(t *testing.T) {
+// TestWriterUncapOn: closing the Writer's uncap channel ends a pacing
+// wait at once and lifts the cap for the rest of the snapshot, which
+// commits whole (a node's Close keeps the snapshot it was writing).
+func TestWriterUncapOn(t *testing.T) {
 	const chunk = 2 * directAlign
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
@@ -128,42 +126,44 @@ func TestWriterStopOn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stop := make(chan struct{})
-		w.StopOn(stop)
+		uncap := make(chan struct{})
+		w.UncapOn(uncap)
 		start := time.Now()
+		data := payload(3, 3*chunk)
 		written := make(chan error, 1)
 		go func() {
-			_, err := w.Write(payload(3, 3*chunk))
+			_, err := w.Write(data)
 			written <- err
 		}()
 		synctest.Wait() // the writer is parked in the pacer after its first chunk
 		select {
 		case err := <-written:
-			t.Fatalf("Write returned %v before the stop; want it waiting for the cap", err)
+			t.Fatalf("Write returned %v before the uncap; want it waiting for the cap", err)
 		default:
 		}
 		time.Sleep(time.Minute) // fake time: the cap still holds it
-		close(stop)
-		if err := <-written; !errors.Is(err, ErrInterrupted) {
-			t.Fatalf("Write after stop: %v, want ErrInterrupted", err)
+		close(uncap)
+		if err := <-written; err != nil {
+			t.Fatalf("Write after uncap: %v", err)
 		}
 		if got := time.Since(start); got != time.Minute {
-			t.Errorf("Write returned %v after it started, want 1m0s (at the stop)", got)
+			t.Errorf("Write returned %v after it started, want 1m0s (at the uncap, the rest unpaced)", got)
 		}
-		if _, err := w.Write([]byte("x")); !errors.Is(err, ErrInterrupted) {
-			t.Errorf("later Write: %v, want ErrInterrupted (sticky)", err)
+		more := payload(4, 2*chunk)
+		if _, err := w.Write(more); err != nil {
+			t.Fatalf("later Write: %v", err)
 		}
-		if err := w.Abort(); err != nil {
-			t.Fatalf("Abort: %v", err)
-		}
-		ents, err := os.ReadDir(dir)
+		meta, err := w.Commit()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("Commit: %v", err)
 		}
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), tmpPrefix) {
-				t.Errorf("Abort left %s", e.Name())
-			}
+		if got := time.Since(start); got != time.Minute {
+			t.Errorf("Commit %v after the start, want 1m0s: the cap is lifted", got)
+		}
+		want := append(slices.Clone(data), more...)
+		got, err := readSnap(s, meta.Index, meta.Term)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("snapshot holds %d bytes (%v), want the %d written", len(got), err, len(want))
 		}
 	})
 }
