@@ -152,7 +152,9 @@ const DefaultSnapshotWriteRate = 40 << 20
 // being served keep their latency; the snapshot takes longer (its size
 // divided by the rate: 4 s for the ~160 MB of a million 128-byte values
 // at the default). Default DefaultSnapshotWriteRate (40 MiB/s); 0 removes
-// the cap; negative is refused with ErrInvalid.
+// the cap; negative is refused with ErrInvalid. Close lifts the cap: a
+// snapshot in progress then finishes at the disk's speed, so that the
+// next Open restores it rather than replaying the log it covers.
 //
 // The cap covers only snapshots this node takes of its own state. A
 // snapshot a leader sends to catch a follower up is read and stored
