@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz smoke: finds every fuzz target in the module (go test -list '^Fuzz') and
-# fuzzes each for YGGR_FUZZTIME (default 20s; any go test -fuzztime value).
+# fuzzes each for YGGR_FUZZTIME (default 15s; any go test -fuzztime value).
 # A target that finds a failure makes the script exit 1 after the others ran;
 # go test writes the failing input under the package's testdata/fuzz/<Target>/
 # and prints it (commit it as a seed once fixed).
@@ -12,7 +12,7 @@
 # as that known flake and does not fail the run; any other failure does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzztime=${YGGR_FUZZTIME:-20s}
+fuzztime=${YGGR_FUZZTIME:-15s}
 
 # go test -list prints the matching names of a package, then "ok  <pkg> ...".
 listing=$(go test -list '^Fuzz' ./...)
