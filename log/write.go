@@ -30,7 +30,9 @@ type Batch struct {
 // refuses all later use (the state on disk is unknown until a reopen) and
 // the runtime should stop.
 //
-// Entries' Data is copied into the record; the caller keeps ownership.
+// The store keeps the entries' Data (until a checkpoint has moved them to
+// Badger) and hands it to readers: the caller must not modify it once
+// Write is called. Engine entries are never modified.
 func (s *Store) Write(bs ...Batch) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -88,12 +90,19 @@ func (s *Store) Write(bs ...Batch) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	buf := encodeBatches(ops)
-	decoded, err := decodeOps(buf[walRecHeaderLen:]) // entries whose Data aliases buf
-	if err != nil {
-		return fmt.Errorf("log: encode batch: %w", err)
+	// The in-memory state takes the batches' entries as they are, not a
+	// decoding of the record: their Data is the engine's, which keeps
+	// the same entries in its own cache, so the record is garbage once
+	// written instead of a second copy of the entries until checkpoint.
+	walOps := make([]walOp, len(ops))
+	for i, b := range ops {
+		walOps[i] = walOp{kind: opBatch, truncate: b.TruncateFrom, entries: b.Entries}
+		if b.HardState != nil {
+			hs := *b.HardState
+			walOps[i].hs = &hs
+		}
 	}
-	return s.append(buf, decoded...)
+	return s.append(encodeBatches(ops), walOps...)
 }
 
 // notifyFailed tells Options.OnFail that the store failed with err. No lock

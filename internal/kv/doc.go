@@ -44,6 +44,10 @@
 // holds the write lock for its whole application, which makes transactions
 // atomic for readers. Range and Snapshot take an O(1) copy-on-write Clone
 // of the tree, so long iterations and snapshot writes never block Apply.
+// A Snapshot's WriteTo first walks its clone into a list of blobs outside
+// the heap (16 B/item) and drops the clone, so that the nodes the live tree
+// copies on write while a paced snapshot is written are garbage rather
+// than a second live tree (bloblist.go).
 // Entries are never modified in place once in the tree (clones share
 // them); Get, Scan and Range copy what they return.
 //

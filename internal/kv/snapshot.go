@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/yggrdb/yggr/internal/record"
@@ -68,13 +69,19 @@ const (
 // at the moment Store.Snapshot was called. It is immutable and safe for
 // concurrent use, including concurrently with later Applies to the Store.
 type Snapshot struct {
-	tree  *tree
-	pins  *pinSet // keeps tree's blobs (see arena)
+	pins  *pinSet // keeps the blobs of tree, then of items (see arena)
 	index uint64
+	n     int // items
 	// leases are the leases in ID order (without keys), and byKey the
 	// lease of every attached key: copies, taken by Store.Snapshot.
 	leases []LeaseInfo
 	byKey  map[string]uint64
+
+	// The first WriteTo walks tree, the clone Store.Snapshot took, into
+	// items and drops it (see blobList).
+	once  sync.Once
+	tree  *tree
+	items *blobList
 }
 
 // Snapshot returns a point-in-time view of the store in O(1): a
@@ -85,7 +92,7 @@ type Snapshot struct {
 func (s *Store) Snapshot() *Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn := &Snapshot{tree: s.tree.Clone(), pins: s.arena.pins, index: s.applied}
+	sn := &Snapshot{tree: s.tree.Clone(), pins: s.arena.pins, index: s.applied, n: s.tree.Len()}
 	if len(s.leases.ttl) > 0 {
 		for id, ttl := range s.leases.ttl {
 			sn.leases = append(sn.leases, LeaseInfo{ID: id, TTL: ttl})
@@ -96,11 +103,21 @@ func (s *Store) Snapshot() *Snapshot {
 	return sn
 }
 
+// blobs returns the snapshot's items as a blobList, walking the clone and
+// dropping it the first time.
+func (sn *Snapshot) blobs() *blobList {
+	sn.once.Do(func() {
+		sn.items = flatten(sn.tree, sn.pins)
+		sn.tree = nil
+	})
+	return sn.items
+}
+
 // Index returns the applied index the snapshot reflects.
 func (sn *Snapshot) Index() uint64 { return sn.index }
 
 // Len returns the number of items in the snapshot.
-func (sn *Snapshot) Len() int { return sn.tree.Len() }
+func (sn *Snapshot) Len() int { return sn.n }
 
 // WriteTo writes the snapshot to w in the versioned, checksummed stream
 // format that Store.Restore reads, and returns the number of bytes written.
@@ -121,11 +138,12 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		hdr = append([]byte(snapshotMagic), snapshotVersion)
 		hdr = binary.AppendUvarint(hdr, sn.index)
 	}
-	hdr = binary.AppendUvarint(hdr, uint64(sn.tree.Len()))
+	hdr = binary.AppendUvarint(hdr, uint64(sn.n))
 	sw.write(hdr)
 	scratch := make([]byte, 0, 4<<10)
-	sn.tree.Ascend(func(e entry) bool {
-		v := e.view()
+	items := sn.blobs()
+	for _, blob := range items.blobs {
+		v := entry{blob: blob}.view()
 		b := binary.AppendUvarint(scratch[:0], uint64(len(v.key)))
 		b = binary.AppendUvarint(b, uint64(len(v.value)))
 		b = binary.AppendUvarint(b, v.createIndex)
@@ -142,9 +160,13 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 			sw.writeString(v.key, scratch)
 			sw.writeString(v.value, scratch)
 		}
-		return sw.err == nil
-	})
-	runtime.KeepAlive(sn.pins) // the blobs Ascend read
+		if sw.err != nil {
+			break
+		}
+	}
+	// The list's memory and the blobs it points to.
+	runtime.KeepAlive(items)
+	runtime.KeepAlive(sn.pins)
 	sw.write(binary.BigEndian.AppendUint32(nil, sw.crc))
 	if sw.err == nil {
 		sw.err = sw.bw.Flush()
