@@ -80,18 +80,20 @@ func (a *arena) maxBlob() int { return a.slabSize / 16 }
 var slabsMapped atomic.Int64
 
 // alloc returns n bytes in the current slab (n <= maxBlob), counted
-// live, for a blob about to go into the live tree.
-func (a *arena) alloc(n int) []byte {
+// live, for a blob about to go into the live tree, and the entry's ref to
+// it: its length, written in front of it.
+func (a *arena) alloc(n int) (ref *byte, b []byte) {
 	need := n + uvarintLen(uint64(n))
 	if a.cur == nil || len(a.cur.mem)-a.cur.used < need {
 		a.newSlab()
 	}
 	s := a.cur
-	b := binary.AppendUvarint(s.mem[s.used:s.used], uint64(n))
-	start := s.used + len(b)
+	ref = &s.mem[s.used]
+	h := binary.AppendUvarint(s.mem[s.used:s.used], uint64(n))
+	start := s.used + len(h)
 	s.used = start + n
 	s.live += need
-	return s.mem[start : start+n : start+n]
+	return ref, s.mem[start : start+n : start+n]
 }
 
 // newSlab maps a slab and makes it current, in a new pinSet.
@@ -127,12 +129,13 @@ func cmpSlab(x, y *slab) int {
 	return 0
 }
 
-// find returns the slab in p that holds blob, or nil (a heap blob).
-func (p *pinSet) find(blob string) *slab {
-	if len(p.slabs) == 0 || blob == "" {
+// find returns the slab in p that holds the byte at ref, or nil (a heap
+// blob, or nil).
+func (p *pinSet) find(ref *byte) *slab {
+	if len(p.slabs) == 0 || ref == nil {
 		return nil
 	}
-	addr := uintptr(unsafe.Pointer(unsafe.StringData(blob)))
+	addr := uintptr(unsafe.Pointer(ref))
 	i, _ := slices.BinarySearchFunc(p.slabs, addr, func(s *slab, addr uintptr) int {
 		base := uintptr(unsafe.Pointer(unsafe.SliceData(s.mem)))
 		switch {
@@ -143,23 +146,21 @@ func (p *pinSet) find(blob string) *slab {
 		}
 		return 0
 	})
-	if i < len(p.slabs) {
-		s := p.slabs[i]
-		base := uintptr(unsafe.Pointer(unsafe.SliceData(s.mem)))
-		if base <= addr && addr < base+uintptr(len(s.mem)) {
-			return s
-		}
+	if i < len(p.slabs) && inSlab(p.slabs[i], ref) {
+		return p.slabs[i]
 	}
 	return nil
 }
 
-// release records that blob left the live tree (overwritten or deleted).
-func (a *arena) release(blob string) {
-	s := a.pins.find(blob)
+// release records that the blob of e left the live tree (overwritten or
+// deleted).
+func (a *arena) release(e entry) {
+	s := a.pins.find(e.ref)
 	if s == nil {
 		return
 	}
-	s.live -= len(blob) + uvarintLen(uint64(len(blob)))
+	n := len(e.blob())
+	s.live -= n + uvarintLen(uint64(n))
 	if s != a.cur {
 		a.maybeSparse(s)
 	}
@@ -185,19 +186,18 @@ func (a *arena) compact(t *tree) {
 	var drop []*slab
 	for _, s := range todo {
 		for off := 0; off < s.used; {
-			n, k := binary.Uvarint(s.mem[off:s.used])
-			off += k
-			blob := unsafe.String(&s.mem[off], int(n))
-			off += int(n)
-			e := entry{blob: blob}
+			e := entry{ref: &s.mem[off]}
+			blob := e.blob()
+			k := uvarintLen(uint64(len(blob)))
+			off += k + len(blob)
 			e.prefix = keyPrefix(e.key())
 			got, found := t.Get(e)
-			if !found || unsafe.StringData(got.blob) != unsafe.StringData(blob) {
+			if !found || got.ref != e.ref {
 				continue // overwritten or deleted: garbage
 			}
-			b := a.alloc(len(blob))
+			ref, b := a.alloc(len(blob))
 			copy(b, blob)
-			t.ReplaceOrInsert(entry{prefix: got.prefix, blob: unsafe.String(unsafe.SliceData(b), len(b))})
+			t.ReplaceOrInsert(entry{prefix: got.prefix, ref: ref})
 			s.live -= len(blob) + k
 		}
 		if s.live == 0 {

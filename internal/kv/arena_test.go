@@ -30,10 +30,10 @@ func checkArena(t interface {
 	a := s.arena
 	live := map[*slab]int{}
 	s.tree.Ascend(func(e entry) bool {
-		if sl := a.pins.find(e.blob); sl != nil {
-			live[sl] += len(e.blob) + uvarintLen(uint64(len(e.blob)))
-		} else if len(e.blob) <= a.maxBlob() {
-			t.Fatalf("blob of %q (%d bytes) is in no slab of the arena", e.key(), len(e.blob))
+		if sl := a.pins.find(e.ref); sl != nil {
+			live[sl] += len(e.blob()) + uvarintLen(uint64(len(e.blob())))
+		} else if len(e.blob()) <= a.maxBlob() {
+			t.Fatalf("blob of %q (%d bytes) is in no slab of the arena", e.key(), len(e.blob()))
 		}
 		return true
 	})
@@ -265,7 +265,7 @@ func TestArenaLargeBlob(t *testing.T) {
 	s.Apply(2, EncodePut([]byte("small"), []byte("s")))
 	checkArena(t, s)
 	e, _ := lookup(s.tree, []byte("big"))
-	if s.arena.pins.find(e.blob) != nil {
+	if s.arena.pins.find(e.ref) != nil {
 		t.Fatal("a blob over maxBlob is in a slab")
 	}
 	if it, ok := s.Get([]byte("big")); !ok || !bytes.Equal(it.Value, big) {

@@ -5,17 +5,17 @@ import (
 	"unsafe"
 )
 
-// A blobList is a snapshot's items as the blobs of their entries, in key
-// order, in memory outside the Go heap where the platform allows it (like
-// the arena's slabs). A Snapshot walks its tree clone into one before it
-// writes, then drops the clone.
+// A blobList is a snapshot's items as the refs of their entries (see
+// entry.ref), in key order, in memory outside the Go heap where the
+// platform allows it (like the arena's slabs). A Snapshot walks its tree
+// clone into one before it writes, then drops the clone.
 //
 // Why. A clone shares the tree's nodes, and the next write to each node of
 // the live tree copies it (copy-on-write). While the clone is held, the
 // nodes it shares stay live beside their copies: a snapshot written at the
 // snapshot writer's paced rate (seconds for a million keys) under random
-// writes held most of the tree twice, ~32 B/key more live heap, which
-// GOGC=100 doubled again at the heap's peak. A blobList costs 16 B/item,
+// writes held most of the tree twice, ~20-30 B/key more live heap, which
+// GOGC=100 doubled again at the heap's peak. A blobList costs 8 B/item,
 // outside the heap, and only while the snapshot is being written; the
 // clone is dropped after one pass over it (tens of milliseconds for a
 // million keys), so the live tree's copies leave garbage, not a second
@@ -28,11 +28,11 @@ import (
 // (over the arena's maxBlob, or every blob where slabs fall back to the
 // heap) by big, which holds each of them once more.
 type blobList struct {
-	blobs []string // the items' blobs in key order; aliases mem
-	big   []string // the blobs among them that live on the Go heap
+	refs []*byte // the items' refs in key order; in memory the list maps
+	big  []*byte // the refs among them to the Go heap
 }
 
-// flatten returns the blobs of t's entries in key order. Blobs not in a
+// flatten returns the refs of t's entries in key order. Refs not into a
 // slab of pins are also kept in big.
 func flatten(t *tree, pins *pinSet) *blobList {
 	n := t.Len()
@@ -40,32 +40,32 @@ func flatten(t *tree, pins *pinSet) *blobList {
 	if n == 0 {
 		return l
 	}
-	mem, unmap := mapSlab(n * int(unsafe.Sizeof("")))
-	l.blobs = unsafe.Slice((*string)(unsafe.Pointer(unsafe.SliceData(mem))), n)
+	mem, unmap := mapSlab(n * int(unsafe.Sizeof((*byte)(nil))))
+	l.refs = unsafe.Slice((**byte)(unsafe.Pointer(unsafe.SliceData(mem))), n)
 	if unmap != nil {
 		runtime.AddCleanup(l, unmap, mem)
 	}
 	i := 0
 	var last *slab // consecutive blobs are often in the same slab
 	t.Ascend(func(e entry) bool {
-		if !inSlab(last, e.blob) {
-			if last = pins.find(e.blob); last == nil {
-				l.big = append(l.big, e.blob)
+		if !inSlab(last, e.ref) {
+			if last = pins.find(e.ref); last == nil {
+				l.big = append(l.big, e.ref)
 			}
 		}
-		l.blobs[i] = e.blob
+		l.refs[i] = e.ref
 		i++
 		return true
 	})
 	return l
 }
 
-// inSlab reports whether blob lies in s (nil: no).
-func inSlab(s *slab, blob string) bool {
+// inSlab reports whether p points into s (nil: no).
+func inSlab(s *slab, p *byte) bool {
 	if s == nil {
 		return false
 	}
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(s.mem)))
-	addr := uintptr(unsafe.Pointer(unsafe.StringData(blob)))
+	addr := uintptr(unsafe.Pointer(p))
 	return base <= addr && addr < base+uintptr(len(s.mem))
 }

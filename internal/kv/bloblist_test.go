@@ -38,7 +38,7 @@ func TestSnapshotDropsClone(t *testing.T) {
 	if sn.tree != nil {
 		t.Fatal("the snapshot still holds its tree clone after WriteTo")
 	}
-	if got, want := len(sn.items.blobs), keys; got != want {
+	if got, want := len(sn.items.refs), keys; got != want {
 		t.Fatalf("blobList holds %d blobs, want %d", got, want)
 	}
 	if got, want := len(sn.items.big), keys/3; got != want {

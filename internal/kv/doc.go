@@ -45,35 +45,38 @@
 // atomic for readers. Range and Snapshot take an O(1) copy-on-write Clone
 // of the tree, so long iterations and snapshot writes never block Apply.
 // A Snapshot's WriteTo first walks its clone into a list of blobs outside
-// the heap (16 B/item) and drops the clone, so that the nodes the live tree
+// the heap (8 B/item) and drops the clone, so that the nodes the live tree
 // copies on write while a paced snapshot is written are garbage rather
 // than a second live tree (bloblist.go).
 // Entries are never modified in place once in the tree (clones share
 // them); Get, Scan and Range copy what they return.
 //
 // Memory is the state machine's main cost, so an item takes two pieces: a
-// 24-byte tree entry, stored by value in the B-tree's nodes, and one
-// immutable string, the blob, that holds everything else (uvarint key
-// length, key, uvarint CreateIndex, ModIndex and Version, value). Blobs up
+// 16-byte tree entry, stored by value in the B-tree's nodes, and one
+// immutable blob that holds everything else (uvarint key length, key,
+// uvarint CreateIndex, ModIndex and Version, value), which the entry
+// points at through the blob's length written in front of it. Blobs up
 // to 64 KiB are packed into 1 MiB slabs mapped outside the Go heap (see
 // arena.go): the collector neither scans them nor counts them toward
 // GOGC's goal, which at GOGC=100 let the heap peak near twice its live
 // size. A slab is unmapped only once no tree, clone, event or reader can
 // reach it, and a slab under half live is compacted. The entry
-// is the blob and the first 8 bytes of the key as an integer, so most
+// is the blob's pointer and the first 8 bytes of the key as an integer, so most
 // comparisons in a large tree do not follow the blob pointer (a cache
 // miss): this roughly halved Get's CPU time on a 1M-key store. The tree has
-// degree 32 (nodes of up to 63 entries, 1.5 KiB), where smaller degrees
+// degree 32 (nodes of up to 63 entries, 1 KiB), where smaller degrees
 // waste more node capacity and larger ones make each copy-on-write copy
 // after a Clone dearer. Restore inserts each batch of keys in descending
 // order, which leaves the tree's nodes allocated at their size instead of
 // half empty (see insertDescending).
 //
 // Measured with TestFootprint1M on 1M keys of 16 B with 128 B values (144
-// B/key raw): the tree 32 B/key of live heap after 1M puts or 10k
-// transactions of 100 puts, 28 after Restore, and slabs of 152-154 B/key
+// B/key raw): the tree 23 B/key of live heap after 1M puts or 10k
+// transactions of 100 puts, 20 after Restore, and slabs of 152-154 B/key
 // (153 bytes of blob and length prefix each); after overwriting every key
-// once more, 33 and 160. The heap peaks at 56-69 B/key while building. With
+// once more, 24 and 160. The heap peaks at 41-49 B/key while building.
+// With 24-byte entries (a string for the blob) the tree took 32, 28 and
+// 33 B/key and the heap peaked at 56-69. With
 // each blob its own heap allocation (the layout before slabs) the live
 // heap was 192 B/key and peaked near 380; before that (80-byte entries of
 // an Item, the key and value in a separate allocation, degree 16) 266 and

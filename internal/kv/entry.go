@@ -2,12 +2,12 @@ package kv
 
 import (
 	"encoding/binary"
-	"strings"
 	"unsafe"
 )
 
-// entry is what the tree holds for one key: 24 bytes, stored by value in
-// the tree's nodes, and one allocation, blob, for everything else.
+// entry is what the tree holds for one key: 16 bytes, stored by value in
+// the tree's nodes, and a pointer, ref, to everything else: the blob's
+// length as a uvarint, then the blob (see blob).
 //
 // Invariants, for an entry in a tree:
 //   - blob is the item's encoding (see newEntry): uvarint len(key), key,
@@ -16,15 +16,16 @@ import (
 //   - prefix is keyPrefix of the key in blob.
 //   - The key is not empty, 1 <= CreateIndex <= ModIndex and Version >= 1.
 //   - Nothing refers to blob's bytes but entries and the strings decoded
-//     from them. A blob up to its arena's maxBlob is in a slab of the store's
-//     arena, which frees it with its slab once no tree, clone, event or
-//     reader can reach it (see arena); a larger blob is its own heap
-//     allocation.
+//     from them, and nothing writes them once the entry is built (clones
+//     of the tree share them, and readers decode them outside the lock). A
+//     blob up to its arena's maxBlob is in a slab of the store's arena
+//     (where every blob is preceded by its length: see arena.alloc), which
+//     frees it with its slab once no tree, clone, event or reader can reach
+//     it; a larger blob and its length are their own heap allocation.
 //
-// blob is a string, not a []byte: it is immutable by type (clones of the
-// tree share it, and readers decode it outside the lock), and a string
-// header is 8 bytes smaller than a slice header, in every entry slot of
-// every node.
+// ref is one pointer rather than a string (pointer and length): the length
+// is in memory anyway, in front of the blob in its slab, and the 8 bytes
+// saved are in every entry slot of every node (a third of the tree's heap).
 //
 // A pivot (see pivot) is an entry to look a key up with; its blob holds
 // only uvarint len(key) and the key, all that entryLess reads.
@@ -34,7 +35,38 @@ type entry struct {
 	// the blob pointer (a cache miss in a large tree); padded prefixes order
 	// like the keys, ties fall back to the keys.
 	prefix uint64
-	blob   string
+	// ref points at the blob's length, a uvarint, followed by the blob;
+	// nil in the zero entry.
+	ref *byte
+}
+
+// blob returns the entry's blob without copying; "" for the zero entry.
+func (e entry) blob() string {
+	if e.ref == nil {
+		return ""
+	}
+	p := unsafe.Pointer(e.ref)
+	n, k := uint64(*e.ref), 1
+	if n >= 0x80 { // blobs of 128 bytes and more
+		n &= 0x7f
+		for shift := 7; ; shift += 7 {
+			c := *(*byte)(unsafe.Add(p, k))
+			k++
+			n |= uint64(c&0x7f) << shift
+			if c < 0x80 {
+				break
+			}
+		}
+	}
+	return unsafe.String((*byte)(unsafe.Add(p, k)), int(n))
+}
+
+// heapBlob returns a heap allocation for a blob of n bytes laid out as
+// ref expects: the blob's length, then b, n bytes for the caller to fill.
+func heapBlob(n int) (ref *byte, b []byte) {
+	buf := make([]byte, uvarintLen(uint64(n))+n)
+	k := binary.PutUvarint(buf, uint64(n))
+	return &buf[0], buf[k:]
 }
 
 func keyPrefix[K []byte | string](key K) uint64 {
@@ -64,32 +96,38 @@ func (a *arena) newEntry(key, value []byte, createIndex, modIndex, version uint6
 	var hb [maxBlobHeaderBytes]byte
 	h, split := appendBlobHeaders(hb[:0], len(key), createIndex, modIndex, version)
 	if n := len(h) + len(key) + len(value); n <= a.maxBlob() {
-		b := a.alloc(n)
-		i := copy(b, h[:split])
-		i += copy(b[i:], key)
-		i += copy(b[i:], h[split:])
-		copy(b[i:], value)
-		return entry{prefix: keyPrefix(key), blob: unsafe.String(unsafe.SliceData(b), n)}
+		ref, b := a.alloc(n)
+		fillBlob(b, h, split, key, value)
+		return entry{prefix: keyPrefix(key), ref: ref}
 	}
-	var b strings.Builder
-	b.Grow(len(h) + len(key) + len(value))
-	b.Write(h[:split])
-	b.Write(key)
-	b.Write(h[split:])
-	b.Write(value)
-	return entry{prefix: keyPrefix(key), blob: b.String()}
+	ref, b := heapBlob(len(h) + len(key) + len(value))
+	fillBlob(b, h, split, key, value)
+	return entry{prefix: keyPrefix(key), ref: ref}
+}
+
+// fillBlob writes a blob into b: the headers h with the key at split, then
+// the value.
+func fillBlob(b, h []byte, split int, key, value []byte) {
+	i := copy(b, h[:split])
+	i += copy(b[i:], key)
+	i += copy(b[i:], h[split:])
+	copy(b[i:], value)
 }
 
 // pivot returns an entry to look key up with: a blob of the key's length
 // and the key, which is all entryLess reads.
 func pivot(key []byte) entry {
-	var kb [binary.MaxVarintLen64]byte
-	klen := binary.AppendUvarint(kb[:0], uint64(len(key)))
-	var b strings.Builder
-	b.Grow(len(klen) + len(key))
-	b.Write(klen)
-	b.Write(key)
-	return entry{prefix: keyPrefix(key), blob: b.String()}
+	n := uvarintLen(uint64(len(key))) + len(key) // the pivot's blob
+	return entry{prefix: keyPrefix(key), ref: &appendPivot(make([]byte, 0, uvarintLen(uint64(n))+n), key)[0]}
+}
+
+// appendPivot appends a pivot's ref bytes for key to dst: the blob's
+// length, uvarint len(key), key.
+func appendPivot(dst, key []byte) []byte {
+	klen := uvarintLen(uint64(len(key)))
+	dst = binary.AppendUvarint(dst, uint64(klen+len(key)))
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	return append(dst, key...)
 }
 
 // blobUvarint decodes a uvarint this package wrote at the front of s.
@@ -107,11 +145,12 @@ func blobUvarint(s string) (uint64, int) {
 
 // key returns the entry's key, without copying.
 func (e entry) key() string {
-	if n := e.blob[0]; n < 0x80 { // keys under 128 bytes: no loop
-		return e.blob[1 : 1+n]
+	blob := e.blob()
+	if n := blob[0]; n < 0x80 { // keys under 128 bytes: no loop
+		return blob[1 : 1+n]
 	}
-	n, k := blobUvarint(e.blob)
-	return e.blob[k : k+int(n)]
+	n, k := blobUvarint(blob)
+	return blob[k : k+int(n)]
 }
 
 // view is a decoded entry; its strings alias the blob.
@@ -123,9 +162,10 @@ type view struct {
 // view decodes the entry.
 func (e entry) view() view {
 	var v view
-	n, k := blobUvarint(e.blob)
-	v.key = e.blob[k : k+int(n)]
-	rest := e.blob[k+int(n):]
+	blob := e.blob()
+	n, k := blobUvarint(blob)
+	v.key = blob[k : k+int(n)]
+	rest := blob[k+int(n):]
 	v.createIndex, k = blobUvarint(rest)
 	rest = rest[k:]
 	v.modIndex, k = blobUvarint(rest)

@@ -83,7 +83,7 @@ func TestEntryRoundTrip(t *testing.T) {
 				t.Errorf("prefix = %x, want %x", got, want)
 			}
 			hdr, _ := appendBlobHeaders(nil, len(tt.key), tt.create, tt.mod, tt.version)
-			if got, want := len(e.blob), len(hdr)+len(tt.key)+len(tt.value); got != want {
+			if got, want := len(e.blob()), len(hdr)+len(tt.key)+len(tt.value); got != want {
 				t.Errorf("blob holds %d bytes, want %d", got, want)
 			}
 			it.Key[0] = 'Y' // item() returns a copy

@@ -19,11 +19,11 @@ type Event struct {
 }
 
 // IsDelete reports whether the event deleted its key.
-func (ev Event) IsDelete() bool { return ev.cur.blob == "" }
+func (ev Event) IsDelete() bool { return ev.cur.ref == nil }
 
 // Key returns the key, without copying.
 func (ev Event) Key() string {
-	if ev.cur.blob != "" {
+	if ev.cur.ref != nil {
 		return ev.cur.key()
 	}
 	return ev.prev.key()
@@ -34,7 +34,7 @@ func (ev Event) Key() string {
 // passes: a deleted item records no index of its own).
 func (ev Event) Item(revision uint64) Item {
 	defer runtime.KeepAlive(ev.pins)
-	if ev.cur.blob != "" {
+	if ev.cur.ref != nil {
 		return ev.cur.item()
 	}
 	return Item{Key: []byte(ev.prev.key()), ModIndex: revision}
@@ -44,7 +44,7 @@ func (ev Event) Item(revision uint64) Item {
 // did not exist.
 func (ev Event) Prev() (Item, bool) {
 	defer runtime.KeepAlive(ev.pins)
-	if ev.prev.blob == "" {
+	if ev.prev.ref == nil {
 		return Item{}, false
 	}
 	return ev.prev.item(), true
@@ -52,7 +52,7 @@ func (ev Event) Prev() (Item, bool) {
 
 // Weight is the memory the event keeps alive, for byte bounds: its items'
 // blobs and a fixed overhead.
-func (ev Event) Weight() int { return len(ev.cur.blob) + len(ev.prev.blob) + eventOverhead }
+func (ev Event) Weight() int { return len(ev.cur.blob()) + len(ev.prev.blob()) + eventOverhead }
 
 // eventOverhead is the Event struct itself and a share of its slice.
 const eventOverhead = 56

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -316,7 +317,8 @@ func TestLeaseDeterminism(t *testing.T) {
 		applyAll(t, s, EncodeLeaseRevoke(1))
 		var keys []string
 		for _, ev := range events {
-			keys = append(keys, ev.Key())
+			// A copy: Key's string is valid only while the Event is held.
+			keys = append(keys, strings.Clone(ev.Key()))
 		}
 		return snapshotBytes(t, s), keys
 	}

@@ -142,8 +142,8 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sw.write(hdr)
 	scratch := make([]byte, 0, 4<<10)
 	items := sn.blobs()
-	for _, blob := range items.blobs {
-		v := entry{blob: blob}.view()
+	for _, ref := range items.refs {
+		v := entry{ref: ref}.view()
 		b := binary.AppendUvarint(scratch[:0], uint64(len(v.key)))
 		b = binary.AppendUvarint(b, uint64(len(v.value)))
 		b = binary.AppendUvarint(b, v.createIndex)
@@ -441,12 +441,12 @@ func readSnapshotInto(rd io.Reader, a *arena, lt *leaseTable) (*tree, uint64, er
 		// The entry's blob (see newEntry), built as the bytes arrive.
 		h, split := appendBlobHeaders(hb[:0], int(keyLen), createIndex, modIndex, version)
 		n := len(h) + int(keyLen) + int(valueLen)
-		var blob string
+		var e entry
 		if n <= a.maxBlob() {
 			// In the arena. A corrupt stream discards the whole arena,
 			// so allocating before the bytes arrive costs at most
 			// one blob of a.maxBlob().
-			b := a.alloc(n)
+			ref, b := a.alloc(n)
 			k := copy(b, h[:split])
 			if err := r.fill(b[k:k+int(keyLen)], "item"); err != nil {
 				return nil, 0, fmt.Errorf("item %d: %w", i, err)
@@ -456,10 +456,12 @@ func readSnapshotInto(rd io.Reader, a *arena, lt *leaseTable) (*tree, uint64, er
 			if err := r.fill(b[k:], "item"); err != nil {
 				return nil, 0, fmt.Errorf("item %d: %w", i, err)
 			}
-			blob = unsafe.String(unsafe.SliceData(b), n)
+			e.ref = ref
 		} else {
 			var b strings.Builder
-			b.Grow(min(n, restoreChunkBytes))
+			b.Grow(min(uvarintLen(uint64(n))+n, restoreChunkBytes))
+			var lb [binary.MaxVarintLen64]byte
+			b.Write(binary.AppendUvarint(lb[:0], uint64(n))) // the blob's length: see entry.ref
 			b.Write(h[:split])
 			if err := r.copyTo(&b, "item", int(keyLen)); err != nil {
 				return nil, 0, fmt.Errorf("item %d: %w", i, err)
@@ -468,12 +470,12 @@ func readSnapshotInto(rd io.Reader, a *arena, lt *leaseTable) (*tree, uint64, er
 			if err := r.copyTo(&b, "item", int(valueLen)); err != nil {
 				return nil, 0, fmt.Errorf("item %d: %w", i, err)
 			}
-			blob = b.String()
-			if n > restoreChunkBytes {
-				blob = strings.Clone(blob) // drop what the builder grew beyond n
+			framed := b.String()
+			if len(framed) > restoreChunkBytes {
+				framed = strings.Clone(framed) // drop what the builder grew beyond it
 			}
+			e.ref = unsafe.StringData(framed)
 		}
-		e := entry{blob: blob}
 		key := e.key()
 		e.prefix = keyPrefix(key)
 		if prev != "" && prev >= key {

@@ -156,7 +156,7 @@ func (s *Store) put(index uint64, key, value []byte, lease uint64) bool {
 	e := s.arena.newEntry(key, value, createIndex, index, version)
 	s.tree.ReplaceOrInsert(e)
 	if found {
-		s.arena.release(old.blob)
+		s.arena.release(old)
 	}
 	if lease != 0 || len(s.leases.byKey) > 0 {
 		s.leases.attach(key, lease)
@@ -172,7 +172,7 @@ func (s *Store) put(index uint64, key, value []byte, lease uint64) bool {
 func (s *Store) delete(key []byte) bool {
 	old, found := s.tree.Delete(pivot(key))
 	if found {
-		s.arena.release(old.blob)
+		s.arena.release(old)
 	}
 	if found && len(s.leases.byKey) > 0 {
 		s.leases.attach(key, 0)
