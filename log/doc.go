@@ -104,10 +104,12 @@
 // (with snapshots sized by bytes, up to the size of its state above the
 // snapshot), so after each checkpoint and each GC run the Store also asks
 // the kernel to page out the finished value-log files (madvise
-// MADV_PAGEOUT, Linux only; pageout_linux.go): only the file being
-// written, at most 16 MiB, stays resident. Writing 1M keys as 10k
+// MADV_PAGEOUT, Linux only; pageout_linux.go), and since then the file
+// being written as well (what a checkpoint writes stays resident until
+// the next one). Writing 1M keys as 10k
 // transactions of 100 puts (TestFootprint1M in the root package) kept
-// 90-141 MiB of value log resident before, 8-9 MiB after;
+// 90-141 MiB of value log resident before, 8-10 MiB with the newest file
+// left out, none now;
 // TestFootprintNodeLoad's value log now peaks at 23 MiB and ends at 3 MiB.
 // Badger's logger is routed to Options.Logger at warning level and above.
 //
