@@ -163,7 +163,7 @@ func (s *Store) checkpointOnce() error {
 	}
 	if validEnd >= s.memFirst {
 		k := min(validEnd+1-s.memFirst, uint64(len(s.mem)))
-		s.mem = s.mem[k:]
+		s.mem = withoutPrefix(s.mem, k)
 		s.memFirst += k
 	}
 	s.mu.Unlock()

@@ -9,7 +9,9 @@
 // entries as runs (several consecutive entries under one key), and deletes
 // the WAL segments it no longer needs: the log lives in Badger, and the WAL
 // holds only its newest 8 MiB or so (Options.CheckpointBytes). The entries
-// not yet moved are also kept in memory, so readers never read the WAL.
+// not yet moved are also kept in memory, so readers never read the WAL:
+// the very entries Write was given (the engine caches the same ones), not
+// a copy, released once a checkpoint has moved them.
 //
 // Every Badger value and every WAL record carries a CRC-32C (format.go and
 // wal.go document the bytes; testdata/records.golden locks them). A record

@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/yggrdb/yggr/engine"
 )
@@ -254,8 +255,21 @@ func (s *Store) dropMemThrough(index uint64) {
 		return
 	}
 	k := min(index+1-s.memFirst, uint64(len(s.mem)))
-	s.mem = s.mem[k:]
+	s.mem = withoutPrefix(s.mem, k)
 	s.memFirst = index + 1
+}
+
+// withoutPrefix returns mem without its first k entries, in a new array.
+// Reslicing would keep the dropped entries' Data reachable through the old
+// array until an append outgrew it (the data of up to CheckpointBytes of
+// entries, held twice over in TestFootprint1M); clearing them in place
+// could zero entries a running checkpoint is still reading (its copy of
+// the slice shares the array).
+func withoutPrefix(mem []engine.Entry, k uint64) []engine.Entry {
+	if k == 0 {
+		return mem
+	}
+	return slices.Clone(mem[k:])
 }
 
 // SetSnapshot durably records meta (membership included) as the snapshot
