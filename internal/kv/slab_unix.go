@@ -7,7 +7,7 @@ import "syscall"
 // mapSlab returns n bytes of anonymous memory outside the Go heap and the
 // function that unmaps them, or heap memory and nil if mapping fails.
 func mapSlab(n int) ([]byte, func([]byte)) {
-	mem, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	mem, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE|mapPopulate)
 	if err != nil {
 		return make([]byte, n), nil
 	}
