@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 
 	"github.com/yggrdb/yggr/internal/testutil"
 )
@@ -249,4 +250,38 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 	if !errors.Is(err, ErrCorrupt) || err == nil || !strings.Contains(err.Error(), "prev version: bad uvarint") {
 		t.Errorf("DecodeResult of a truncated result = %v, want ErrCorrupt saying prev version", err)
 	}
+}
+
+// TestEncodeTxnExactSize checks that EncodeTxn allocates exactly the
+// encoding's length (txnSize): the buffer is the proposal the engine and
+// the log keep in memory. Lengths and indexes up to 3-byte uvarints.
+func TestEncodeTxnExactSize(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const maxIndex = 1 << 20
+		bytesOf := func(label string) []byte {
+			return make([]byte, rapid.SampledFrom([]int{0, 1, 127, 128, 16383, 16384}).Draw(t, label))
+		}
+		var tx Txn
+		for range rapid.IntRange(0, 3).Draw(t, "compares") {
+			c := genCompare(t, maxIndex)
+			if c.Target == CmpValue {
+				c.Value = bytesOf("cmpValueLen")
+			}
+			tx.Compares = append(tx.Compares, c)
+		}
+		tx.Then = genRequests(t, "then", maxIndex)
+		tx.Else = genRequests(t, "else", maxIndex)
+		for i := range tx.Then {
+			if tx.Then[i].Op == OpPut {
+				tx.Then[i].Value = bytesOf("valueLen")
+			}
+		}
+		b := EncodeTxn(tx)
+		if len(b) != cap(b) {
+			t.Fatalf("EncodeTxn: %d bytes in a buffer of %d", len(b), cap(b))
+		}
+		if _, err := DecodeCommand(b); err != nil {
+			t.Fatalf("DecodeCommand(EncodeTxn): %v", err)
+		}
+	})
 }
