@@ -45,6 +45,13 @@ type ClientOptions struct {
 	// without getting a stream (default DefaultWatchRetryFor); then it
 	// yields an error matching ErrUnavailable. Negative: until ctx ends.
 	WatchRetryFor time.Duration
+	// Inflight bounds the Put, Get and Delete requests the client has in
+	// flight at once (default DefaultInflight). A call made while that many
+	// are in flight waits for one to finish and then goes with every call
+	// that waited meanwhile in one POST /v1/batch (batch_client.go): under
+	// load, one request for many operations. Negative: no bound, every call
+	// is its own request.
+	Inflight int
 }
 
 // clientMaxIdlePerHost is how many idle connections a Client's own
@@ -90,6 +97,10 @@ type Client struct {
 	// watchRetryFor is ClientOptions.WatchRetryFor, defaulted.
 	watchRetryFor time.Duration
 
+	// batch queues Put, Get and Delete calls beyond Inflight (nil:
+	// Inflight < 0, every call alone).
+	batch *batcher
+
 	mu        sync.Mutex
 	preferred int // index of the endpoint that last answered
 }
@@ -107,6 +118,12 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 	}
 	if c.watchRetryFor == 0 {
 		c.watchRetryFor = DefaultWatchRetryFor
+	}
+	switch {
+	case opts.Inflight == 0:
+		c.batch = &batcher{c: c, max: DefaultInflight}
+	case opts.Inflight > 0:
+		c.batch = &batcher{c: c, max: opts.Inflight}
 	}
 	scheme := "http"
 	if opts.TLS != nil {
@@ -432,13 +449,8 @@ func (c *Client) Put(ctx context.Context, key, value []byte, opts ...yggr.PutOpt
 	if value == nil {
 		value = []byte{}
 	}
-	var out PutResponse
-	req := request{method: http.MethodPut, path: keyPath(key), body: value}
-	if id := yggr.PutSettingsOf(opts...).Lease; id != 0 {
-		req.query = url.Values{"lease": {strconv.FormatUint(uint64(id), 10)}}
-	}
-	err := c.call(ctx, req, &out)
-	return out.Index, err
+	res, err := c.exec(ctx, BatchOp{Op: OpPut, Key: key, Value: value, Lease: yggr.PutSettingsOf(opts...).Lease})
+	return res.Index, err
 }
 
 // Get returns key's value and modification index, read as the options say
@@ -447,32 +459,29 @@ func (c *Client) Put(ctx context.Context, key, value []byte, opts ...yggr.PutOpt
 // yggr.ReadRevision is not served over HTTP (an error matching
 // yggr.ErrInvalid).
 func (c *Client) Get(ctx context.Context, key []byte, opts ...yggr.ReadOption) ([]byte, uint64, error) {
-	q, err := readQuery(yggr.ReadSettingsOf(opts...))
+	rs := yggr.ReadSettingsOf(opts...)
+	if rs.Revision != nil {
+		return nil, 0, fmt.Errorf("%w: ReadRevision is not served over HTTP", yggr.ErrInvalid)
+	}
+	op := BatchOp{Op: OpGet, Key: key, MinIndex: rs.AtLeast}
+	if rs.Consistency != yggr.Linearizable {
+		op.Consistency = rs.Consistency.String()
+	}
+	res, err := c.exec(ctx, op)
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: keyPath(key), query: q})
-	if err != nil {
-		return nil, 0, err
+	if res.Value == nil {
+		res.Value = []byte{}
 	}
-	defer resp.Close()
-	value, err := readBody(resp.Response)
-	if err != nil {
-		return nil, 0, err
-	}
-	index, err := strconv.ParseUint(resp.Header.Get(HeaderIndex), 10, 64)
-	if err != nil {
-		return nil, 0, fmt.Errorf("httpapi: bad %s header %q", HeaderIndex, resp.Header.Get(HeaderIndex))
-	}
-	return value, index, nil
+	return res.Value, res.ModIndex, nil
 }
 
 // Delete removes key and returns the log index of the write and whether
 // the key existed.
 func (c *Client) Delete(ctx context.Context, key []byte) (uint64, bool, error) {
-	var out DeleteResponse
-	err := c.call(ctx, request{method: http.MethodDelete, path: keyPath(key)}, &out)
-	return out.Index, out.Deleted, err
+	res, err := c.exec(ctx, BatchOp{Op: OpDelete, Key: key})
+	return res.Index, res.Deleted, err
 }
 
 // readQuery is the query string that asks a node for a read as rs says.

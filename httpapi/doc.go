@@ -11,6 +11,9 @@
 //	GET    /v1/kv?prefix=&start=&end=&limit=&consistency=&min_index=
 //	                                     → 200 {"items":[{"key","value","mod_index","create_index","version"}],"more":bool,"revision":N}
 //	POST   /v1/txn                       TxnRequest → TxnResponse (a put may carry "lease":ID)
+//	POST   /v1/batch                     BatchRequest → BatchResponse: independent puts, gets and deletes in
+//	                                     one request, each run as if sent alone, each with its own result or
+//	                                     error (not a transaction; see BatchRequest)
 //	POST   /v1/leases                    {"ttl_ms":N} → {"id":ID,"ttl_ms":N}
 //	POST   /v1/leases/{id}/keepalive     → {"id":ID,"ttl_ms":N} (renewed for a full TTL)
 //	GET    /v1/leases/{id}?keys=         → {"id":ID,"ttl_ms":N,"remaining_ms":N,"keys":[...]} (keys with keys=true)

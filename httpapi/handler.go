@@ -129,6 +129,7 @@ func NewHandler(db *yggr.DB, opts Options) http.Handler {
 	m.HandleFunc("DELETE "+kvRoutePath, h.delete)
 	m.HandleFunc("GET /v1/kv", h.scan)
 	m.HandleFunc("POST /v1/txn", h.txn)
+	m.HandleFunc("POST /v1/batch", h.batch)
 	m.HandleFunc("POST /v1/leases", h.grant)
 	m.HandleFunc("GET /v1/leases", h.leases)
 	m.HandleFunc("GET /v1/leases/{id}", h.timeToLive)

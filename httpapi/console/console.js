@@ -196,7 +196,7 @@
       // Writes through this node, from request to committed and applied
       // (this node may not lead: the engine's own commit timings are the
       // leader's only).
-      const b = /^yggr_http_request_duration_seconds_bucket\{route="(?:PUT \/v1\/kv\/\{key\}|DELETE \/v1\/kv\/\{key\}|POST \/v1\/txn)",le="([^"]+)"\}$/.exec(k);
+      const b = /^yggr_http_request_duration_seconds_bucket\{route="(?:PUT \/v1\/kv\/\{key\}|DELETE \/v1\/kv\/\{key\}|POST \/v1\/txn|POST \/v1\/batch)",le="([^"]+)"\}$/.exec(k);
       const le = b && (b[1] === '+Inf' ? Infinity : Number(b[1]));
       if (b) buckets.set(le, (buckets.get(le) || 0) + v);
     }

@@ -1,0 +1,282 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/yggrdb/yggr"
+)
+
+// POST /v1/batch carries independent single-key operations in one
+// request: each runs as if it had been sent alone (PUT, GET or DELETE
+// /v1/kv/{key}), concurrently with the others, with its own result or
+// error. It is not a transaction: the operations are not atomic together
+// and take no order among themselves (a transaction is POST /v1/txn).
+// The Go client sends one when calls arrive while it already has requests
+// in flight (ClientOptions.Inflight): one HTTP request instead of many is
+// most of what a write costs the server.
+//
+// The whole request fails (a single error response) only when it cannot
+// be read: malformed JSON (400), more than MaxBatchOps operations (413), a
+// body beyond MaxBodyBytes (413). Anything wrong with one operation (an
+// empty key, a value too large, an unknown op, a missing key on a get, no
+// leader) is that operation's error, with the status and code it would
+// have had alone.
+
+// MaxBatchOps bounds the operations of one POST /v1/batch.
+const MaxBatchOps = 1024
+
+// BatchRequest is the body of POST /v1/batch.
+type BatchRequest struct {
+	Ops []BatchOp `json:"ops"`
+}
+
+// BatchOp is one operation of a BatchRequest: Op is "put", "get" or
+// "delete". Value and Lease are for a put (as PUT /v1/kv/{key}?lease=),
+// Consistency and MinIndex for a get (as GET's consistency and min_index).
+type BatchOp struct {
+	Op          string       `json:"op"`
+	Key         []byte       `json:"key"`
+	Value       []byte       `json:"value,omitempty"`
+	Lease       yggr.LeaseID `json:"lease,omitempty"`
+	Consistency string       `json:"consistency,omitempty"`
+	MinIndex    uint64       `json:"min_index,omitempty"`
+}
+
+// BatchResponse is the answer to POST /v1/batch: one result per
+// operation, in the request's order.
+type BatchResponse struct {
+	Results []BatchResult `json:"results"`
+}
+
+// BatchResult is the outcome of one BatchOp: Error if it failed;
+// otherwise Index for a put or delete (the write's log index) with
+// Deleted for a delete (whether the key existed), and for a get the
+// item's Value and its indexes (GET's X-Yggr-* headers). A get of a
+// missing key fails with 404 not_found, as GET does.
+type BatchResult struct {
+	Index       uint64      `json:"index,omitempty"`
+	Deleted     bool        `json:"deleted,omitempty"`
+	Value       []byte      `json:"value,omitempty"`
+	ModIndex    uint64      `json:"mod_index,omitempty"`
+	CreateIndex uint64      `json:"create_index,omitempty"`
+	Version     uint64      `json:"version,omitempty"`
+	Error       *BatchError `json:"error,omitempty"`
+}
+
+// BatchError is a failed operation's error: the status, code and message
+// its request alone would have been answered with.
+type BatchError struct {
+	Status  int    `json:"status"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// decodeBatch reads one JSON BatchRequest from r (unknown fields and
+// trailing data are errors). The operations are validated one by one
+// when they run (runBatchOp). Errors classify as 400 or 413; it never
+// panics.
+func decodeBatch(r io.Reader) ([]BatchOp, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var req BatchRequest
+	malformed := func(err error, what string) error {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) || isBodyError(err) {
+			return err
+		}
+		return errBadRequest("malformed batch JSON: %s", what)
+	}
+	if err := dec.Decode(&req); err != nil {
+		return nil, malformed(err, err.Error())
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, malformed(err, "data after the object")
+	}
+	if len(req.Ops) > MaxBatchOps {
+		return nil, errTooLarge("batch of %d operations, limit %d", len(req.Ops), MaxBatchOps)
+	}
+	return req.Ops, nil
+}
+
+func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > h.opts.MaxBodyBytes {
+		h.fail(w, r, errTooLarge("body is %d bytes, limit %d", r.ContentLength, h.opts.MaxBodyBytes))
+		return
+	}
+	ops, err := decodeBatch(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	results := make([]BatchResult, len(ops))
+	var wg sync.WaitGroup
+	for i := range ops {
+		if i == len(ops)-1 { // the last one on this goroutine
+			results[i] = h.runBatchOp(r, ops[i])
+			break
+		}
+		wg.Go(func() { results[i] = h.runBatchOp(r, ops[i]) })
+	}
+	wg.Wait()
+	writeJSONBody(w, http.StatusOK, appendBatchResponse(make([]byte, 0, batchResponseSize(results)), results))
+}
+
+// runBatchOp runs one operation of a batch as its own request would run:
+// the same checks, the same call, the same error.
+func (h *handler) runBatchOp(r *http.Request, op BatchOp) BatchResult {
+	res, err := h.batchOp(r.Context(), op)
+	if err != nil {
+		if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) && !errors.Is(err, yggr.ErrUnknownOutcome) {
+			err = errors.Join(errClientClosed, err)
+		}
+		status, code := classify(err)
+		if status >= 500 && status != StatusClientClosed && !errors.Is(err, context.Canceled) {
+			h.opts.Logger.Warn("httpapi: batch operation failed", "op", op.Op, "status", status, "err", err)
+		}
+		return BatchResult{Error: &BatchError{Status: status, Code: code, Message: err.Error()}}
+	}
+	return res
+}
+
+func (h *handler) batchOp(ctx context.Context, op BatchOp) (BatchResult, error) {
+	if err := h.checkKey(op.Key); err != nil {
+		return BatchResult{}, err
+	}
+	if op.Op != OpPut && (len(op.Value) > 0 || op.Lease != 0) {
+		return BatchResult{}, errBadRequest("value and lease are only for op put")
+	}
+	if op.Op != OpGet && (op.Consistency != "" || op.MinIndex != 0) {
+		return BatchResult{}, errBadRequest("consistency and min_index are only for op get")
+	}
+	switch op.Op {
+	case OpPut:
+		if limit := min(int64(h.opts.Limits.MaxValueBytes), h.opts.MaxBodyBytes); int64(len(op.Value)) > limit {
+			return BatchResult{}, errTooLarge("value is %d bytes, limit %d", len(op.Value), limit)
+		}
+		value := op.Value
+		if value == nil {
+			value = []byte{}
+		}
+		res, err := h.db.Txn(ctx, yggr.Txn{Then: []yggr.Request{{Op: yggr.OpPut, Key: op.Key, Value: value, Lease: uint64(op.Lease)}}})
+		return BatchResult{Index: res.Index}, err
+	case OpDelete:
+		index, deleted, err := h.db.DeleteIndex(ctx, op.Key)
+		return BatchResult{Index: index, Deleted: deleted}, err
+	case OpGet:
+		var opts []yggr.ReadOption
+		if op.Consistency != "" {
+			c, err := yggr.ParseConsistency(op.Consistency)
+			if err != nil {
+				return BatchResult{}, err
+			}
+			opts = append(opts, yggr.WithConsistency(c))
+		}
+		if op.MinIndex != 0 {
+			opts = append(opts, yggr.AtLeast(op.MinIndex))
+		}
+		it, err := h.db.GetItem(ctx, op.Key, opts...)
+		if err != nil {
+			return BatchResult{}, err
+		}
+		return BatchResult{Value: it.Value, ModIndex: it.ModIndex, CreateIndex: it.CreateIndex, Version: it.Version}, nil
+	}
+	return BatchResult{}, errBadRequest("unknown op %q (want put, get or delete)", op.Op)
+}
+
+// appendBatchResponse appends the BatchResponse of results as JSON with
+// writeJSON's newline, byte for byte what json.Marshal gives (the hot
+// path: no reflection).
+func appendBatchResponse(b []byte, results []BatchResult) []byte {
+	b = append(b, `{"results":[`...)
+	for i, r := range results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendBatchResult(b, r)
+	}
+	return append(b, "]}\n"...)
+}
+
+// batchResponseSize is an upper bound of the length of results' JSON.
+func batchResponseSize(results []BatchResult) int {
+	n := 16
+	for _, r := range results {
+		n += 256 + base64.StdEncoding.EncodedLen(len(r.Value)) // numbers, names, punctuation
+		if r.Error != nil {
+			n += 6 * (len(r.Error.Code) + len(r.Error.Message)) // \u00XX at worst
+		}
+	}
+	return n
+}
+
+func appendBatchResult(b []byte, r BatchResult) []byte {
+	b = append(b, '{')
+	start := len(b)
+	field := func(name string) {
+		if len(b) > start {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, `":`...)
+	}
+	uintField := func(name string, v uint64) {
+		if v != 0 {
+			field(name)
+			b = strconv.AppendUint(b, v, 10)
+		}
+	}
+	uintField("index", r.Index)
+	if r.Deleted {
+		field("deleted")
+		b = append(b, "true"...)
+	}
+	if len(r.Value) > 0 {
+		field("value")
+		b = appendBase64String(b, r.Value)
+	}
+	uintField("mod_index", r.ModIndex)
+	uintField("create_index", r.CreateIndex)
+	uintField("version", r.Version)
+	if r.Error != nil {
+		field("error")
+		b = append(b, `{"status":`...)
+		b = strconv.AppendInt(b, int64(r.Error.Status), 10)
+		b = append(b, `,"code":`...)
+		b = appendJSONString(b, r.Error.Code)
+		b = append(b, `,"message":`...)
+		b = appendJSONString(b, r.Error.Message)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendBase64String appends p as a JSON string of its standard base64,
+// as encoding/json encodes a []byte.
+func appendBase64String(b, p []byte) []byte {
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, p)
+	return append(b, '"')
+}
+
+// appendJSONString appends s as encoding/json encodes a string: as is
+// between quotes when it needs no escaping (an op, a code), through
+// json.Marshal otherwise (a message).
+func appendJSONString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

@@ -1,0 +1,453 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/internal/testutil"
+)
+
+// gate holds the requests its wrapped handler is given while hold says so,
+// until open is called, and records every request as "METHOD path" (a
+// batch as "POST /v1/batch N", N its operations).
+type gate struct {
+	next   http.Handler
+	hold   func(r *http.Request) bool
+	opened chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	seen   []string
+}
+
+func newGate(next http.Handler, hold func(r *http.Request) bool) *gate {
+	return &gate{next: next, hold: hold, opened: make(chan struct{})}
+}
+
+func (g *gate) open() { g.once.Do(func() { close(g.opened) }) }
+
+func (g *gate) requests() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.seen...)
+}
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := r.Method + " " + r.URL.EscapedPath()
+	if r.URL.Path == "/v1/batch" {
+		body, _ := io.ReadAll(r.Body)
+		var req BatchRequest
+		json.Unmarshal(body, &req)
+		rec += fmt.Sprintf(" %d", len(req.Ops))
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+	}
+	g.mu.Lock()
+	g.seen = append(g.seen, rec)
+	g.mu.Unlock()
+	if g.hold(r) {
+		select {
+		case <-g.opened:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+// waitQueued waits until c has n calls queued for a batch.
+func waitQueued(t *testing.T, c *Client, n int) {
+	t.Helper()
+	testutil.WaitFor(t, fmt.Sprintf("%d calls queued", n), func() bool {
+		c.batch.mu.Lock()
+		defer c.batch.mu.Unlock()
+		return len(c.batch.queue) == n
+	})
+}
+
+// Calls made while the client's requests are all in flight go together in
+// one batch, each with its own answer, as if it had been sent alone.
+func TestClientBatchesCallsBeyondInflight(t *testing.T) {
+	ctx := testCtx(t)
+	db := openDB(t)
+	if err := db.Put(ctx, []byte("pre"), []byte("v0")); err != nil {
+		t.Fatal(err)
+	}
+	first := true
+	var mu sync.Mutex
+	g := newGate(NewHandler(db, Options{}), func(r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		hold := first
+		first = false
+		return hold
+	})
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	c := newClient(t, []string{srv.URL}, ClientOptions{Inflight: 1})
+
+	type outcome struct {
+		index uint64
+		value string
+		found bool
+		err   error
+	}
+	var wg sync.WaitGroup
+	run := func(f func() outcome) *outcome {
+		o := new(outcome)
+		wg.Go(func() { *o = f() })
+		return o
+	}
+	put := func(key, value string) *outcome {
+		return run(func() outcome {
+			i, err := c.Put(ctx, []byte(key), []byte(value))
+			return outcome{index: i, err: err}
+		})
+	}
+	get := func(key string) *outcome {
+		return run(func() outcome {
+			v, i, err := c.Get(ctx, []byte(key))
+			return outcome{index: i, value: string(v), err: err}
+		})
+	}
+	del := func(key string) *outcome {
+		return run(func() outcome {
+			i, found, err := c.Delete(ctx, []byte(key))
+			return outcome{index: i, found: found, err: err}
+		})
+	}
+	alone := put("alone", "a") // held by the server: the one request in flight
+	waitQueued(t, c, 0)
+	testutil.WaitFor(t, "the first request at the server", func() bool { return len(g.requests()) == 1 })
+	var puts []*outcome
+	for i := range 8 {
+		puts = append(puts, put(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
+	}
+	waitQueued(t, c, 8)
+	read := get("pre")
+	waitQueued(t, c, 9)
+	missing := get("missing")
+	waitQueued(t, c, 10)
+	deleted := del("pre2")
+	waitQueued(t, c, 11)
+	tooBig := put(strings.Repeat("k", yggr.DefaultMaxKeyBytes+1), "x")
+	waitQueued(t, c, 12)
+	noLease := run(func() outcome {
+		i, err := c.Put(ctx, []byte("leased"), []byte("x"), yggr.WithLease(42))
+		return outcome{index: i, err: err}
+	})
+	waitQueued(t, c, 13)
+	g.open()
+	wg.Wait()
+
+	want := []string{"PUT /v1/kv/alone", "POST /v1/batch 13"}
+	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("requests %q, want %q", got, want)
+	}
+	if alone.err != nil || alone.index == 0 {
+		t.Errorf("the call alone: %+v", *alone)
+	}
+	indexes := map[uint64]bool{alone.index: true}
+	for i, o := range puts {
+		if o.err != nil || o.index == 0 || indexes[o.index] {
+			t.Errorf("put %d: %+v (indexes so far %v)", i, *o, indexes)
+		}
+		indexes[o.index] = true
+		if v, err := db.Get(ctx, fmt.Appendf(nil, "k%d", i)); err != nil || string(v) != fmt.Sprintf("v%d", i) {
+			t.Errorf("k%d = %q, %v", i, v, err)
+		}
+	}
+	if it, _ := db.GetItem(ctx, []byte("pre")); read.err != nil || read.value != "v0" || read.index != it.ModIndex {
+		t.Errorf("get pre: %+v, item mod index %d", *read, it.ModIndex)
+	}
+	var ae *APIError
+	if !errors.Is(missing.err, yggr.ErrNotFound) || !errors.As(missing.err, &ae) || ae.StatusCode != 404 || ae.Code != CodeNotFound {
+		t.Errorf("get missing: err = %v, want a 404 not_found *APIError", missing.err)
+	}
+	if deleted.err != nil || deleted.found || deleted.index == 0 {
+		t.Errorf("delete of a missing key: %+v", *deleted)
+	}
+	if !errors.Is(tooBig.err, yggr.ErrTooLarge) {
+		t.Errorf("put of a key too long: err = %v, want ErrTooLarge", tooBig.err)
+	}
+	if !errors.Is(noLease.err, yggr.ErrLeaseNotFound) {
+		t.Errorf("put with a missing lease: err = %v, want ErrLeaseNotFound", noLease.err)
+	}
+	// The slot came back: a call now goes alone again.
+	if _, err := c.Put(ctx, []byte("after"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.requests(); got[len(got)-1] != "PUT /v1/kv/after" {
+		t.Errorf("last request %q, want the put alone", got[len(got)-1])
+	}
+}
+
+// fakeNode answers single-key requests with fixed results and batches with
+// batch, holding requests as its gate says.
+func fakeNode(t *testing.T, hold func(r *http.Request) bool, batch func(ops []BatchOp) (int, []BatchResult)) (*Client, *gate) {
+	t.Helper()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/v1/batch":
+			var req BatchRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				t.Errorf("batch body: %v", err)
+			}
+			status, results := batch(req.Ops)
+			if status == -1 { // hang up
+				conn, _, _ := http.NewResponseController(w).Hijack()
+				conn.Close()
+				return
+			}
+			if status != http.StatusOK {
+				writeErrorCode(w, status, CodeNotFound, "no route")
+				return
+			}
+			writeJSONBody(w, status, appendBatchResponse(nil, results))
+		case r.Method == http.MethodGet:
+			w.Header().Set(HeaderIndex, "5")
+			io.WriteString(w, "solo:"+r.URL.Path)
+		case r.Method == http.MethodDelete:
+			io.WriteString(w, `{"index":101,"deleted":true}`)
+		default:
+			io.WriteString(w, `{"index":100}`)
+		}
+	})
+	g := newGate(h, hold)
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	t.Cleanup(g.open)
+	return newClient(t, []string{srv.URL}, ClientOptions{Inflight: 1}), g
+}
+
+// holdFirst holds the first request only.
+func holdFirst() func(*http.Request) bool {
+	var mu sync.Mutex
+	first := true
+	return func(*http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		h := first
+		first = false
+		return h
+	}
+}
+
+// queue starts one call per key on c behind a request held in flight
+// (key "held"), and returns their errors once g opens and all finish.
+func queue(t *testing.T, c *Client, g *gate, calls ...func() error) []error {
+	t.Helper()
+	ctx := testCtx(t)
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Put(ctx, []byte("held"), nil) })
+	testutil.WaitFor(t, "the first request at the server", func() bool { return len(g.requests()) == 1 })
+	for i, call := range calls {
+		wg.Go(func() { errs[i] = call() })
+		waitQueued(t, c, i+1)
+	}
+	g.open()
+	wg.Wait()
+	return errs
+}
+
+// An operation the batch's answer says was refused is sent again alone,
+// and a get whose outcome is unknown too; a put whose outcome is unknown
+// is not, and a final error is the call's.
+func TestClientBatchRetriesAsAlone(t *testing.T) {
+	ctx := testCtx(t)
+	c, g := fakeNode(t, holdFirst(), func(ops []BatchOp) (int, []BatchResult) {
+		res := make([]BatchResult, len(ops))
+		for i, op := range ops {
+			switch string(op.Key) {
+			case "refused":
+				res[i].Error = &BatchError{Status: 503, Code: CodeNoLeader, Message: "no leader"}
+			case "unknown-put", "unknown-get":
+				res[i].Error = &BatchError{Status: 503, Code: CodeStorage, Message: "disk"}
+			case "timeout-get":
+				res[i].Error = &BatchError{Status: 504, Code: CodeTimeout, Message: "slow"}
+			case "bad":
+				res[i].Error = &BatchError{Status: 400, Code: CodeInvalid, Message: "bad"}
+			default:
+				res[i].Index = 7
+			}
+		}
+		return http.StatusOK, res
+	})
+	var refusedIndex, okIndex uint64
+	var unknownGet []byte
+	errs := queue(t, c, g,
+		func() (err error) { refusedIndex, err = c.Put(ctx, []byte("refused"), []byte("x")); return },
+		func() (err error) { okIndex, err = c.Put(ctx, []byte("ok"), []byte("x")); return },
+		func() error { return first(c.Put(ctx, []byte("unknown-put"), []byte("x"))) },
+		func() (err error) { unknownGet, _, err = c.Get(ctx, []byte("unknown-get")); return },
+		func() error { _, _, err := c.Get(ctx, []byte("timeout-get")); return err },
+		func() error { return first(c.Put(ctx, []byte("bad"), []byte("x"))) },
+	)
+	if errs[0] != nil || refusedIndex != 100 {
+		t.Errorf("refused put: %d, %v; want sent again alone (index 100)", refusedIndex, errs[0])
+	}
+	if errs[1] != nil || okIndex != 7 {
+		t.Errorf("ok put: %d, %v", okIndex, errs[1])
+	}
+	if !errors.Is(errs[2], yggr.ErrUnknownOutcome) || !errors.Is(errs[2], yggr.ErrStorage) {
+		t.Errorf("put of unknown outcome: err = %v, want ErrUnknownOutcome and ErrStorage", errs[2])
+	}
+	if errs[3] != nil || string(unknownGet) != "solo:/v1/kv/unknown-get" {
+		t.Errorf("get of unknown outcome: %q, %v; want asked again alone", unknownGet, errs[3])
+	}
+	if !errors.Is(errs[4], yggr.ErrTimeout) || errors.Is(errs[4], yggr.ErrUnknownOutcome) {
+		t.Errorf("get that timed out: err = %v, want ErrTimeout (a whole timeout spent: not again)", errs[4])
+	}
+	if !errors.Is(errs[5], yggr.ErrInvalid) {
+		t.Errorf("bad put: err = %v, want ErrInvalid", errs[5])
+	}
+	want := []string{"PUT /v1/kv/held", "POST /v1/batch 6", "PUT /v1/kv/refused", "GET /v1/kv/unknown-get"}
+	got := g.requests()
+	if len(got) != len(want) || fmt.Sprint(got[:2]) != fmt.Sprint(want[:2]) || !sameSet(got[2:], want[2:]) {
+		t.Errorf("requests %q, want %q (the last two in any order)", got, want)
+	}
+}
+
+func sameSet(a, b []string) bool {
+	m := map[string]int{}
+	for _, s := range a {
+		m[s]++
+	}
+	for _, s := range b {
+		m[s]--
+	}
+	for _, n := range m {
+		if n != 0 {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
+
+// A batch whose connection breaks: its puts' outcome is unknown, its gets
+// are asked again alone.
+func TestClientBatchLostConnection(t *testing.T) {
+	ctx := testCtx(t)
+	c, g := fakeNode(t, holdFirst(), func([]BatchOp) (int, []BatchResult) { return -1, nil })
+	var value []byte
+	errs := queue(t, c, g,
+		func() error { return first(c.Put(ctx, []byte("p"), []byte("x"))) },
+		func() error { return second(c.Delete(ctx, []byte("d"))) },
+		func() (err error) { value, _, err = c.Get(ctx, []byte("g")); return },
+	)
+	if !errors.Is(errs[0], yggr.ErrUnknownOutcome) || !errors.Is(errs[1], yggr.ErrUnknownOutcome) {
+		t.Errorf("put, delete: %v, %v; want ErrUnknownOutcome", errs[0], errs[1])
+	}
+	if errs[2] != nil || string(value) != "solo:/v1/kv/g" {
+		t.Errorf("get: %q, %v; want asked again alone", value, errs[2])
+	}
+	for _, r := range g.requests() {
+		if r == "PUT /v1/kv/p" || r == "DELETE /v1/kv/d" {
+			t.Errorf("a write of unknown outcome was sent again: %q", g.requests())
+		}
+	}
+}
+
+// Against a server without /v1/batch the client stops batching: the calls
+// of the refused batch, and every later one, go alone.
+func TestClientBatchOldServer(t *testing.T) {
+	ctx := testCtx(t)
+	c, g := fakeNode(t, holdFirst(), func([]BatchOp) (int, []BatchResult) { return http.StatusNotFound, nil })
+	var indexes [2]uint64
+	errs := queue(t, c, g,
+		func() (err error) { indexes[0], err = c.Put(ctx, []byte("a"), []byte("x")); return },
+		func() (err error) { indexes[1], err = c.Put(ctx, []byte("b"), []byte("x")); return },
+	)
+	if errs[0] != nil || errs[1] != nil || indexes != [2]uint64{100, 100} {
+		t.Fatalf("puts: %v, %v, indexes %v", errs[0], errs[1], indexes)
+	}
+	if !c.batch.off.Load() {
+		t.Error("batching still on")
+	}
+	got := g.requests()
+	if len(got) != 4 || got[1] != "POST /v1/batch 2" || !sameSet(got[2:], []string{"PUT /v1/kv/a", "PUT /v1/kv/b"}) {
+		t.Errorf("requests %q", got)
+	}
+}
+
+// A caller whose ctx ends while its call is queued gets ctx's error and
+// its call is never sent; once the batch is in flight, a put's outcome is
+// unknown.
+func TestClientBatchCallerGivesUp(t *testing.T) {
+	ctx := testCtx(t)
+	batchHeld := make(chan struct{}) // the batch waits for it (never closed: the callers give up)
+	c, g := fakeNode(t, func(r *http.Request) bool {
+		if r.URL.Path == "/v1/batch" {
+			select {
+			case <-batchHeld:
+			case <-r.Context().Done():
+			}
+			return false
+		}
+		return strings.HasSuffix(r.URL.Path, "/held")
+	}, func(ops []BatchOp) (int, []BatchResult) {
+		return http.StatusOK, make([]BatchResult, len(ops))
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Put(ctx, []byte("held"), nil) })
+	testutil.WaitFor(t, "the first request at the server", func() bool { return len(g.requests()) == 1 })
+
+	qctx, qcancel := context.WithCancel(ctx)
+	var queuedErr error
+	wg.Go(func() { _, queuedErr = c.Put(qctx, []byte("given-up"), []byte("x")) })
+	waitQueued(t, c, 1)
+	qcancel()
+	waitQueued(t, c, 0)
+
+	// Two calls queue, then go as a batch held by the server.
+	pctx, pcancel := context.WithCancel(ctx)
+	gctx, gcancel := context.WithCancel(ctx)
+	var putErr, getErr error
+	wg.Go(func() { _, putErr = c.Put(pctx, []byte("p"), []byte("x")) })
+	waitQueued(t, c, 1)
+	wg.Go(func() { _, _, getErr = c.Get(gctx, []byte("g")) })
+	waitQueued(t, c, 2)
+	g.open() // the held put's slot goes to the batch
+	testutil.WaitFor(t, "the batch at the server", func() bool { return len(g.requests()) == 2 })
+	pcancel()
+	gcancel()
+	wg.Wait()
+
+	if !errors.Is(queuedErr, context.Canceled) || errors.Is(queuedErr, yggr.ErrUnknownOutcome) {
+		t.Errorf("call given up while queued: err = %v, want context.Canceled alone", queuedErr)
+	}
+	if !errors.Is(putErr, yggr.ErrUnknownOutcome) || !errors.Is(putErr, context.Canceled) {
+		t.Errorf("put given up in flight: err = %v, want ErrUnknownOutcome and context.Canceled", putErr)
+	}
+	if !errors.Is(getErr, context.Canceled) || errors.Is(getErr, yggr.ErrUnknownOutcome) {
+		t.Errorf("get given up in flight: err = %v, want context.Canceled alone", getErr)
+	}
+	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "POST /v1/batch 2"}) {
+		t.Errorf("requests %q; the call given up while queued must not be sent", got)
+	}
+	// Nobody waits for the batch any more: it is cancelled, its slot freed.
+	testutil.WaitFor(t, "no request in flight", func() bool {
+		c.batch.mu.Lock()
+		defer c.batch.mu.Unlock()
+		return c.batch.inflight == 0
+	})
+}
+
+// With Inflight < 0 every call is its own request.
+func TestClientNoBatching(t *testing.T) {
+	c, err := NewClient([]string{"127.0.0.1:1"}, ClientOptions{Inflight: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.batch != nil {
+		t.Error("Inflight -1 batches")
+	}
+}
