@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -133,7 +134,7 @@ func TestFaultsLinearizable(t *testing.T) {
 	h := &history{base: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
-	const clients = 4
+	const clients = 5
 	maxOpsPerClient := 60 * int(dur/time.Second) // bounds each client; ample for the duration
 	keys := []string{"k0", "k1", "k2"}
 	var (
@@ -141,12 +142,24 @@ func TestFaultsLinearizable(t *testing.T) {
 		acked = map[string]string{} // never-overwritten key → value
 	)
 	var wg sync.WaitGroup
+	// Clients 2, 3 and 4 share one httpapi.Client that has one request in
+	// flight at most: calls made while one is in flight go together in a
+	// POST /v1/batch, and their puts are Puts (batched) rather than
+	// one-op transactions.
+	shared, err := httpapi.NewClient(eps, httpapi.ClientOptions{Timeout: time.Second, Inflight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
 	for c := range clients {
-		cl, err := httpapi.NewClient(eps, httpapi.ClientOptions{Timeout: time.Second})
-		if err != nil {
-			t.Fatal(err)
+		cl := shared
+		if c < 2 {
+			cl, err = httpapi.NewClient(eps, httpapi.ClientOptions{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
 		}
-		defer cl.Close()
 		wg.Add(1)
 		// Owned by the test, which waits; ends at ctx's deadline or after
 		// maxOpsPerClient operations.
@@ -160,7 +173,12 @@ func TestFaultsLinearizable(t *testing.T) {
 				case r < 4: // put, as a one-op transaction: never resent once it may have been applied
 					value := fmt.Sprintf("c%d-%d", c, i)
 					call := h.now()
-					_, err := cl.Txn(octx, httpapi.TxnRequest{Success: []httpapi.TxnOp{{Op: httpapi.OpPut, Key: []byte(key), Value: []byte(value)}}})
+					var err error
+					if cl == shared {
+						_, err = cl.Put(octx, []byte(key), []byte(value))
+					} else {
+						_, err = cl.Txn(octx, httpapi.TxnRequest{Success: []httpapi.TxnOp{{Op: httpapi.OpPut, Key: []byte(key), Value: []byte(value)}}})
+					}
 					ret := h.now()
 					if err != nil {
 						ret = math.MaxInt64 // unknown outcome: may apply at any later time
@@ -198,8 +216,13 @@ func TestFaultsLinearizable(t *testing.T) {
 		case <-time.After(d):
 		}
 	}
+	batches := 0 // POST /v1/batch answered by nodes before they were killed
 	for ctx.Err() == nil {
 		victim := nodes[rng.IntN(len(nodes))]
+		mctx, mcancel := context.WithTimeout(ctx, time.Second)
+		n, _ := batchRequests(mctx, victim) // its counters die with it; a node too slow to answer is not counted
+		mcancel()
+		batches += n
 		if err := victim.kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -265,6 +288,17 @@ func TestFaultsLinearizable(t *testing.T) {
 	}
 	t.Logf("history: %d gets, %d acknowledged puts, %d puts of unknown outcome, %d write-once keys acknowledged",
 		gets, puts, unknown, len(acked))
+	for _, n := range nodes {
+		b, err := batchRequests(fctx, n)
+		if err != nil {
+			t.Fatalf("metrics of %s: %v", n.id, err)
+		}
+		batches += b
+	}
+	if batches == 0 {
+		t.Errorf("no POST /v1/batch answered: the shared client never batched")
+	}
+	t.Logf("%d batches answered (not counting those of nodes killed while too slow to answer /metrics)", batches)
 	if puts == 0 || gets == 0 {
 		t.Errorf("got %d acknowledged puts and %d gets: the clients made no progress", puts, gets)
 	}
@@ -324,4 +358,31 @@ func findLeader(ctx context.Context, nodes []*localNode) *localNode {
 		}
 	}
 	return nil
+}
+
+// batchRequests returns the POST /v1/batch requests n has answered since
+// it last started, from its /metrics.
+func batchRequests(ctx context.Context, n *localNode) (int, error) {
+	cl, err := httpapi.NewClient([]string{n.httpAddr}, httpapi.ClientOptions{})
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	text, err := cl.Metrics(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for line := range strings.Lines(text) {
+		if !strings.HasPrefix(line, "yggr_http_requests_total{") || !strings.Contains(line, `route="POST /v1/batch"`) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metrics line %q: %v", line, err)
+		}
+		total += int(v)
+	}
+	return total, nil
 }
