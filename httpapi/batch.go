@@ -5,10 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/yggrdb/yggr"
 )
@@ -24,13 +27,20 @@ import (
 //
 // The whole request fails (a single error response) only when it cannot
 // be read: malformed JSON (400), more than MaxBatchOps operations (413), a
-// body beyond MaxBodyBytes (413). Anything wrong with one operation (an
-// empty key, a value too large, an unknown op, a missing key on a get, no
-// leader) is that operation's error, with the status and code it would
-// have had alone.
+// body beyond MaxBodyBytes (413); then none of its operations ran.
+// Anything wrong with one operation (an empty key, a value too large, an
+// unknown op, a missing key on a get, no leader) is that operation's
+// error, with the status and code it would have had alone. The values of
+// one answer are bounded too (MaxBatchAnswerBytes): a get whose value would
+// pass the bound fails with 503 busy, sent again alone by the Go client.
+// Each operation is counted in yggr_http_batch_ops_total{op,code}.
 
 // MaxBatchOps bounds the operations of one POST /v1/batch.
-const MaxBatchOps = 1024
+const MaxBatchOps = 256
+
+// MaxBatchAnswerBytes bounds the values one batch answers with, as a scan's
+// page is bounded.
+const MaxBatchAnswerBytes = maxScanBytes
 
 // BatchRequest is the body of POST /v1/batch.
 type BatchRequest struct {
@@ -116,13 +126,14 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results := make([]BatchResult, len(ops))
+	var answer atomic.Int64 // value bytes answered so far
 	var wg sync.WaitGroup
 	for i := range ops {
 		if i == len(ops)-1 { // the last one on this goroutine
-			results[i] = h.runBatchOp(r, ops[i])
+			results[i] = h.runBatchOp(r, ops[i], &answer)
 			break
 		}
-		wg.Go(func() { results[i] = h.runBatchOp(r, ops[i]) })
+		wg.Go(func() { results[i] = h.runBatchOp(r, ops[i], &answer) })
 	}
 	wg.Wait()
 	writeJSONBody(w, http.StatusOK, appendBatchResponse(make([]byte, 0, batchResponseSize(results)), results))
@@ -130,8 +141,23 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 
 // runBatchOp runs one operation of a batch as its own request would run:
 // the same checks, the same call, the same error.
-func (h *handler) runBatchOp(r *http.Request, op BatchOp) BatchResult {
+func (h *handler) runBatchOp(r *http.Request, op BatchOp, answer *atomic.Int64) (res BatchResult) {
+	defer func() {
+		if v := recover(); v != nil { // ServeHTTP's recover does not reach this goroutine
+			h.opts.Logger.Error("httpapi: panic serving a batch operation", "op", op.Op,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			res = BatchResult{Error: &BatchError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "httpapi: internal error"}}
+		}
+		code := http.StatusOK
+		if res.Error != nil {
+			code = res.Error.Status
+		}
+		h.metrics.batchOps.WithLabelValues(opLabel(op.Op), strconv.Itoa(code)).Inc()
+	}()
 	res, err := h.batchOp(r.Context(), op)
+	if err == nil && len(res.Value) > 0 && answer.Add(int64(len(res.Value))) > MaxBatchAnswerBytes {
+		res, err = BatchResult{}, fmt.Errorf("%w: httpapi: the batch's answer passed %d bytes of values: send this get alone", yggr.ErrBusy, MaxBatchAnswerBytes)
+	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) && !errors.Is(err, yggr.ErrUnknownOutcome) {
 			err = errors.Join(errClientClosed, err)
@@ -143,6 +169,16 @@ func (h *handler) runBatchOp(r *http.Request, op BatchOp) BatchResult {
 		return BatchResult{Error: &BatchError{Status: status, Code: code, Message: err.Error()}}
 	}
 	return res
+}
+
+// opLabel is op as a metric label: one of the three ops, or "invalid"
+// (the label's values stay bounded whatever clients send).
+func opLabel(op string) string {
+	switch op {
+	case OpPut, OpGet, OpDelete:
+		return op
+	}
+	return "invalid"
 }
 
 func (h *handler) batchOp(ctx context.Context, op BatchOp) (BatchResult, error) {

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,33 +19,44 @@ import (
 // A Client's Put, Get and Delete calls share requests when many run at
 // once. A call goes out at once, alone, on its own route while fewer than
 // ClientOptions.Inflight of these requests are in flight. Otherwise it
-// queues; when a request in flight finishes, every call queued meanwhile
-// (up to batchMaxOps of them, batchMaxBytes of body) goes in one POST
-// /v1/batch. So a lone caller pays no wait, and under load the server
-// parses, schedules and answers one HTTP request for many operations.
+// queues; when a request in flight finishes, the calls queued meanwhile go
+// in one POST /v1/batch: writes (puts and deletes) with writes, gets with
+// gets, so that a get never waits for a commit nor a write for a read,
+// up to batchMaxOps calls and batchMaxBytes of body. So a lone caller pays
+// no wait, and under load the server parses, schedules and answers one
+// HTTP request for many operations. A get with yggr.AtLeast (it may wait
+// for the node to catch up) and a call whose key and value pass
+// batchSoloBytes go alone at once, whatever is in flight.
 //
 // Each call keeps its own outcome and the retry policy (retry.go):
 //
-//   - the batch request as a whole is retried by Client.do as one
-//     request, idempotent only if every call in it is a get;
-//   - a call the batch's answer says was refused (busy, no_leader, ...),
-//     and a get whose outcome is unknown, is sent again alone (Client.solo)
-//     with the full policy; any other error is the call's, a put's or
-//     delete's unknown outcome matching yggr.ErrUnknownOutcome as alone;
+//   - the batch request as a whole goes through Client.do as one request,
+//     idempotent if it holds gets; what do returns is each call's answer;
+//   - an operation the batch's answer failed goes on alone from that
+//     answer as from its own first attempt (request.prior): sent again to
+//     the next endpoint if the policy says so (refused, followed, a get of
+//     unknown outcome), otherwise the call's error, as alone;
+//   - an answer that does not arrive whole after its 200 (the connection
+//     broke, the attempt timed out) is an unknown outcome: a write's error
+//     matches yggr.ErrUnknownOutcome, a get goes on alone;
+//   - a batch the server refused whole (400 or 413: nothing ran; 404 or
+//     405: a server older than the route, and batching stops for the
+//     client's lifetime) sends each of its calls alone;
 //   - a caller whose ctx ends while its call is queued gets ctx's error
-//     (nothing was sent); while the batch is in flight, ctx's error, also
-//     matching yggr.ErrUnknownOutcome for a put or delete.
+//     (nothing was sent); once the batch is in flight, ctx's error, also
+//     matching yggr.ErrUnknownOutcome for a put or delete. A batch whose
+//     callers all gave up is cancelled.
 //
-// A server that does not know /v1/batch (404 or 405 for the route) turns
-// batching off for the client's lifetime: the queued calls are sent alone.
+// Calls sent alone after a batch take their own slots, at most Inflight
+// of them at once, so that a node answering busy to a batch is not sent
+// the batch's calls all at once.
 
 // DefaultInflight is ClientOptions.Inflight's default.
 const DefaultInflight = 4
 
-// Bounds of one batch the client sends. A call whose key and value are
-// larger than batchSoloBytes always goes alone.
+// Bounds of one batch the client sends.
 const (
-	batchMaxOps    = 256
+	batchMaxOps    = MaxBatchOps
 	batchMaxBytes  = 1 << 20
 	batchSoloBytes = 64 << 10
 )
@@ -54,7 +67,7 @@ type callState uint8
 const (
 	callQueued callState = iota
 	callSent
-	callAbandoned // its caller's ctx ended while it was queued
+	callAbandoned // its caller's ctx ended before it was sent
 )
 
 // batchCall is one queued Put, Get or Delete.
@@ -69,15 +82,6 @@ type batchCall struct {
 	sent *sentBatch
 }
 
-// sentBatch is one batch request: its context ends when the last of its
-// callers gives up (nobody waits for the answer: the slot is freed) or at
-// batchContext's deadline.
-type sentBatch struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	left   atomic.Int32 // callers still waiting
-}
-
 func (bc *batchCall) finish(res BatchResult, err error) {
 	bc.res, bc.err = res, err
 	close(bc.done)
@@ -87,21 +91,36 @@ func (bc *batchCall) finish(res BatchResult, err error) {
 // names).
 func (bc *batchCall) size() int { return 64 + (len(bc.op.Key)+len(bc.op.Value))*4/3 }
 
+// sentBatch is one batch request: its context ends when the last of its
+// callers gives up (nobody waits for the answer: the slot is freed) or at
+// batchContext's deadline.
+type sentBatch struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	left   atomic.Int32 // callers still waiting
+}
+
 // batcher holds a Client's queued calls.
 type batcher struct {
-	c        *Client
-	max      int         // ClientOptions.Inflight
-	off      atomic.Bool // the server does not know /v1/batch
-	mu       sync.Mutex
-	inflight int // requests of calls in flight, alone or batched
+	c     *Client
+	max   int           // ClientOptions.Inflight
+	off   atomic.Bool   // the server does not know /v1/batch
+	alone chan struct{} // slots of the calls sent alone after a batch
+	mu    sync.Mutex
+	// inflight counts the requests of calls in flight, alone or batched.
+	inflight int
 	queue    []*batchCall
+}
+
+func newBatcher(c *Client, max int) *batcher {
+	return &batcher{c: c, max: max, alone: make(chan struct{}, max)}
 }
 
 // exec runs op: at once alone, or queued for the next batch.
 func (c *Client) exec(ctx context.Context, op BatchOp) (BatchResult, error) {
 	b := c.batch
-	if b == nil || b.off.Load() || len(op.Key)+len(op.Value) > batchSoloBytes {
-		return c.solo(ctx, op)
+	if b == nil || b.off.Load() || op.MinIndex != 0 || len(op.Key)+len(op.Value) > batchSoloBytes {
+		return c.solo(ctx, op, nil)
 	}
 	if err := ctx.Err(); err != nil {
 		return BatchResult{}, err
@@ -110,7 +129,7 @@ func (c *Client) exec(ctx context.Context, op BatchOp) (BatchResult, error) {
 	if b.inflight < b.max {
 		b.inflight++
 		b.mu.Unlock()
-		res, err := c.solo(ctx, op)
+		res, err := c.solo(ctx, op, nil)
 		b.release()
 		return res, err
 	}
@@ -122,22 +141,27 @@ func (c *Client) exec(ctx context.Context, op BatchOp) (BatchResult, error) {
 		return bc.res, bc.err
 	case <-ctx.Done():
 	}
+	select {
+	case <-bc.done: // answered as ctx ended: the answer stands
+		return bc.res, bc.err
+	default:
+	}
 	b.mu.Lock()
 	st := bc.state
 	if st == callQueued {
 		bc.state = callAbandoned
-		for i, q := range b.queue {
-			if q == bc {
-				b.queue = append(b.queue[:i], b.queue[i+1:]...)
-				break
-			}
+		if i := slices.Index(b.queue, bc); i >= 0 {
+			b.queue = slices.Delete(b.queue, i, i+1)
 		}
 	}
 	b.mu.Unlock()
-	if st == callSent && bc.sent.left.Add(-1) == 0 {
+	if st != callSent {
+		return BatchResult{}, ctx.Err()
+	}
+	if bc.sent.left.Add(-1) == 0 {
 		bc.sent.cancel()
 	}
-	if st == callSent && op.Op != OpGet {
+	if op.Op != OpGet {
 		return BatchResult{}, fmt.Errorf("%w: %w", yggr.ErrUnknownOutcome, ctx.Err())
 	}
 	return BatchResult{}, ctx.Err()
@@ -170,47 +194,60 @@ func (b *batcher) send(calls []*batchCall) {
 	}
 }
 
-// takeLocked takes the next batch off the queue (nil: the queue is
-// empty), marking its calls sent.
+// isWrite says which batches op may go in: writes with writes, gets with
+// gets.
+func isWrite(op BatchOp) bool { return op.Op != OpGet }
+
+// takeLocked takes the next batch off the queue (nil: nothing to send),
+// marking its calls sent: the calls of the first one's kind, up to the
+// bounds. A call whose caller already gave up is dropped, not sent.
 func (b *batcher) takeLocked() []*batchCall {
-	n, bytes := 0, 0
-	for n < len(b.queue) && n < batchMaxOps {
-		bytes += b.queue[n].size()
-		if n > 0 && bytes > batchMaxBytes {
-			break
+	var calls []*batchCall
+	bytes, write := 0, false
+	kept := b.queue[:0]
+	for _, bc := range b.queue {
+		switch {
+		case bc.ctx.Err() != nil:
+			bc.state = callAbandoned
+			bc.finish(BatchResult{}, bc.ctx.Err())
+			continue
+		case len(calls) == 0:
+			write = isWrite(bc.op)
+		case isWrite(bc.op) != write || len(calls) == batchMaxOps || bytes+bc.size() > batchMaxBytes:
+			kept = append(kept, bc)
+			continue
 		}
-		n++
+		bytes += bc.size()
+		calls = append(calls, bc)
 	}
-	if n == 0 {
+	clear(b.queue[len(kept):])
+	b.queue = kept
+	if calls == nil {
 		return nil
 	}
-	calls := make([]*batchCall, n)
-	copy(calls, b.queue)
 	sb := &sentBatch{}
 	sb.ctx, sb.cancel = batchContext(calls)
-	sb.left.Store(int32(n))
+	sb.left.Store(int32(len(calls)))
 	for _, bc := range calls {
 		bc.state, bc.sent = callSent, sb
 	}
-	rest := copy(b.queue, b.queue[n:])
-	clear(b.queue[rest:])
-	b.queue = b.queue[:rest]
 	return calls
 }
 
 // sendBatch sends calls in one request (one call alone) and finishes
-// each, or hands it to a goroutine that sends it again alone.
+// each, or hands it to sendAlone.
 func (b *batcher) sendBatch(calls []*batchCall) {
 	c := b.c
 	ctx := calls[0].sent.ctx
 	defer calls[0].sent.cancel()
-	if len(calls) == 1 || b.off.Load() {
-		for _, bc := range calls {
-			bc.finish(c.solo(bc.ctx, bc.op))
-		}
+	if b.off.Load() {
+		b.sendAlone(calls, nil)
 		return
 	}
-	idempotent := true
+	if len(calls) == 1 {
+		calls[0].finish(c.solo(calls[0].ctx, calls[0].op, nil))
+		return
+	}
 	body := make([]byte, 0, 16+len(calls)*80)
 	body = append(body, `{"ops":[`...)
 	for i, bc := range calls {
@@ -218,67 +255,103 @@ func (b *batcher) sendBatch(calls []*batchCall) {
 			body = append(body, ',')
 		}
 		body = appendBatchOp(body, bc.op)
-		idempotent = idempotent && bc.op.Op == OpGet
 	}
 	body = append(body, "]}"...)
-	var out BatchResponse
-	err := c.call(ctx, request{method: http.MethodPost, path: "/v1/batch", body: body, json: true, idempotent: idempotent}, &out)
+	reads := !isWrite(calls[0].op)
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/batch", body: body, json: true, idempotent: reads})
 	var ae *APIError
-	if errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound && ae.Code == CodeNotFound || ae.StatusCode == http.StatusMethodNotAllowed) {
+	switch {
+	case errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound && ae.Code == CodeNotFound || ae.StatusCode == http.StatusMethodNotAllowed):
 		b.off.Store(true) // a server older than the route
+		b.sendAlone(calls, nil)
+		return
+	case errors.As(err, &ae) && (ae.StatusCode == http.StatusBadRequest || ae.StatusCode == http.StatusRequestEntityTooLarge):
+		b.sendAlone(calls, nil) // refused whole (a body limit, a newer field): nothing ran
+		return
+	case err != nil:
 		for _, bc := range calls {
-			go func() { bc.finish(c.solo(bc.ctx, bc.op)) }()
+			bc.finish(BatchResult{}, err)
 		}
 		return
 	}
-	if err == nil && len(out.Results) != len(calls) {
-		err = fmt.Errorf("httpapi: the answer to a batch of %d has %d results", len(calls), len(out.Results))
-		if !idempotent {
-			err = fmt.Errorf("%w: %w", yggr.ErrUnknownOutcome, err)
+	endpoint := resp.endpoint
+	out, err := readBatchResponse(resp, len(calls))
+	if err != nil { // after the 200: an unknown outcome
+		for _, bc := range calls {
+			if reads {
+				b.sendAlone([]*batchCall{bc}, &priorAttempt{endpoint: endpoint, err: err})
+			} else {
+				bc.finish(BatchResult{}, fmt.Errorf("%w: %w", yggr.ErrUnknownOutcome, err))
+			}
 		}
+		return
 	}
 	for i, bc := range calls {
-		if err != nil {
-			if bc.op.Op == OpGet && !idempotent && errors.Is(err, yggr.ErrUnknownOutcome) {
-				go func() { bc.finish(c.solo(bc.ctx, bc.op)) }() // a get may be asked again
-				continue
-			}
-			bc.finish(BatchResult{}, err)
-			continue
-		}
 		r := out.Results[i]
 		if r.Error == nil {
 			bc.finish(r, nil)
 			continue
 		}
 		opErr := &APIError{StatusCode: r.Error.Status, Code: r.Error.Code, Message: r.Error.Message}
-		retry, _, final := next(request{method: opMethod(bc.op.Op)}, opErr)
-		if retry && bc.ctx.Err() == nil {
-			go func() { bc.finish(c.solo(bc.ctx, bc.op)) }()
+		if retry, _, final := next(request{method: opMethod(bc.op.Op)}, opErr); !retry {
+			bc.finish(BatchResult{}, final)
 			continue
 		}
-		if final == nil {
-			final = opErr
-		}
-		bc.finish(BatchResult{}, final)
+		b.sendAlone([]*batchCall{bc}, &priorAttempt{endpoint: endpoint, err: opErr})
 	}
 }
 
-// batchContext is the context of a batch request: it ends at the latest of
-// its calls' deadlines when every call has one (otherwise the client's
-// per-attempt Timeout bounds it), or when cancelled.
+// readBatchResponse reads and decodes the answer to a batch of n calls.
+func readBatchResponse(resp *response, n int) (BatchResponse, error) {
+	defer resp.Close()
+	body, err := readBody(resp.Response)
+	if err != nil {
+		return BatchResponse{}, err
+	}
+	var out BatchResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return out, fmt.Errorf("httpapi: decoding the answer to a batch: %v", err)
+	}
+	if len(out.Results) != n {
+		return out, fmt.Errorf("httpapi: the answer to a batch of %d has %d results", n, len(out.Results))
+	}
+	return out, nil
+}
+
+// sendAlone sends each call alone, each on its own goroutine once one of
+// the batcher's alone slots is free, going on from prior when it is set.
+func (b *batcher) sendAlone(calls []*batchCall, prior *priorAttempt) {
+	for _, bc := range calls {
+		go func() {
+			select {
+			case b.alone <- struct{}{}:
+			case <-bc.ctx.Done(): // not sent again: what ran (nothing, or a get) is known
+				bc.finish(BatchResult{}, bc.ctx.Err())
+				return
+			}
+			defer func() { <-b.alone }()
+			bc.finish(b.c.solo(bc.ctx, bc.op, prior))
+		}()
+	}
+}
+
+// batchContext is the context of a batch request: it carries the first
+// call's values (a trace, say), ends at the latest of its calls' deadlines
+// when every call has one (otherwise the client's per-attempt Timeout
+// bounds it), or when cancelled.
 func batchContext(calls []*batchCall) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(calls[0].ctx)
 	var latest time.Time
 	for _, bc := range calls {
 		dl, ok := bc.ctx.Deadline()
 		if !ok {
-			return context.WithCancel(context.Background())
+			return context.WithCancel(base)
 		}
 		if dl.After(latest) {
 			latest = dl
 		}
 	}
-	return context.WithDeadline(context.Background(), latest)
+	return context.WithDeadline(base, latest)
 }
 
 // opMethod is the method of op's own route.
@@ -292,12 +365,12 @@ func opMethod(op string) string {
 	return http.MethodPut
 }
 
-// solo sends op alone on its own route.
-func (c *Client) solo(ctx context.Context, op BatchOp) (BatchResult, error) {
+// solo sends op alone on its own route, going on from prior if set.
+func (c *Client) solo(ctx context.Context, op BatchOp, prior *priorAttempt) (BatchResult, error) {
 	switch op.Op {
 	case OpPut:
 		var out PutResponse
-		req := request{method: http.MethodPut, path: keyPath(op.Key), body: op.Value}
+		req := request{method: http.MethodPut, path: keyPath(op.Key), body: op.Value, prior: prior}
 		if op.Lease != 0 {
 			req.query = url.Values{"lease": {strconv.FormatUint(uint64(op.Lease), 10)}}
 		}
@@ -305,7 +378,7 @@ func (c *Client) solo(ctx context.Context, op BatchOp) (BatchResult, error) {
 		return BatchResult{Index: out.Index}, err
 	case OpDelete:
 		var out DeleteResponse
-		err := c.call(ctx, request{method: http.MethodDelete, path: keyPath(op.Key)}, &out)
+		err := c.call(ctx, request{method: http.MethodDelete, path: keyPath(op.Key), prior: prior}, &out)
 		return BatchResult{Index: out.Index, Deleted: out.Deleted}, err
 	}
 	var q url.Values
@@ -318,7 +391,7 @@ func (c *Client) solo(ctx context.Context, op BatchOp) (BatchResult, error) {
 			q.Set("min_index", strconv.FormatUint(op.MinIndex, 10))
 		}
 	}
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: keyPath(op.Key), query: q})
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: keyPath(op.Key), query: q, prior: prior})
 	if err != nil {
 		return BatchResult{}, err
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,7 +148,8 @@ func TestClientBatchesCallsBeyondInflight(t *testing.T) {
 	g.open()
 	wg.Wait()
 
-	want := []string{"PUT /v1/kv/alone", "POST /v1/batch 13"}
+	// Writes go with writes, gets with gets.
+	want := []string{"PUT /v1/kv/alone", "POST /v1/batch 11", "POST /v1/batch 2"}
 	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("requests %q, want %q", got, want)
 	}
@@ -191,7 +193,7 @@ func TestClientBatchesCallsBeyondInflight(t *testing.T) {
 
 // fakeNode answers single-key requests with fixed results and batches with
 // batch, holding requests as its gate says.
-func fakeNode(t *testing.T, hold func(r *http.Request) bool, batch func(ops []BatchOp) (int, []BatchResult)) (*Client, *gate) {
+func fakeNode(t *testing.T, hold func(r *http.Request) bool, batch func(ops []BatchOp) (int, []BatchResult), more ...string) (*Client, *gate) {
 	t.Helper()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -206,8 +208,13 @@ func fakeNode(t *testing.T, hold func(r *http.Request) bool, batch func(ops []Ba
 				conn.Close()
 				return
 			}
-			if status != http.StatusOK {
+			switch status {
+			case http.StatusOK:
+			case http.StatusNotFound:
 				writeErrorCode(w, status, CodeNotFound, "no route")
+				return
+			default:
+				writeErrorCode(w, status, CodeTooLarge, "refused")
 				return
 			}
 			writeJSONBody(w, status, appendBatchResponse(nil, results))
@@ -224,7 +231,7 @@ func fakeNode(t *testing.T, hold func(r *http.Request) bool, batch func(ops []Ba
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	t.Cleanup(g.open)
-	return newClient(t, []string{srv.URL}, ClientOptions{Inflight: 1}), g
+	return newClient(t, append([]string{srv.URL}, more...), ClientOptions{Inflight: 1}), g
 }
 
 // holdFirst holds the first request only.
@@ -258,16 +265,20 @@ func queue(t *testing.T, c *Client, g *gate, calls ...func() error) []error {
 	return errs
 }
 
-// An operation the batch's answer says was refused is sent again alone,
-// and a get whose outcome is unknown too; a put whose outcome is unknown
-// is not, and a final error is the call's.
+// An operation the batch's answer says was refused goes on alone from that
+// answer as from its own first attempt: sent again when the policy says so
+// (busy; a get of unknown outcome), not when it does not (a put of unknown
+// outcome, a final error, a get that spent a whole timeout, no_leader from
+// the only endpoint).
 func TestClientBatchRetriesAsAlone(t *testing.T) {
 	ctx := testCtx(t)
 	c, g := fakeNode(t, holdFirst(), func(ops []BatchOp) (int, []BatchResult) {
 		res := make([]BatchResult, len(ops))
 		for i, op := range ops {
 			switch string(op.Key) {
-			case "refused":
+			case "busy":
+				res[i].Error = &BatchError{Status: 503, Code: CodeBusy, Message: "busy"}
+			case "followed":
 				res[i].Error = &BatchError{Status: 503, Code: CodeNoLeader, Message: "no leader"}
 			case "unknown-put", "unknown-get":
 				res[i].Error = &BatchError{Status: 503, Code: CodeStorage, Message: "disk"}
@@ -281,18 +292,19 @@ func TestClientBatchRetriesAsAlone(t *testing.T) {
 		}
 		return http.StatusOK, res
 	})
-	var refusedIndex, okIndex uint64
+	var busyIndex, okIndex uint64
 	var unknownGet []byte
 	errs := queue(t, c, g,
-		func() (err error) { refusedIndex, err = c.Put(ctx, []byte("refused"), []byte("x")); return },
+		func() (err error) { busyIndex, err = c.Put(ctx, []byte("busy"), []byte("x")); return },
 		func() (err error) { okIndex, err = c.Put(ctx, []byte("ok"), []byte("x")); return },
 		func() error { return first(c.Put(ctx, []byte("unknown-put"), []byte("x"))) },
 		func() (err error) { unknownGet, _, err = c.Get(ctx, []byte("unknown-get")); return },
 		func() error { _, _, err := c.Get(ctx, []byte("timeout-get")); return err },
 		func() error { return first(c.Put(ctx, []byte("bad"), []byte("x"))) },
+		func() error { return first(c.Put(ctx, []byte("followed"), []byte("x"))) },
 	)
-	if errs[0] != nil || refusedIndex != 100 {
-		t.Errorf("refused put: %d, %v; want sent again alone (index 100)", refusedIndex, errs[0])
+	if errs[0] != nil || busyIndex != 100 {
+		t.Errorf("busy put: %d, %v; want sent again alone (index 100)", busyIndex, errs[0])
 	}
 	if errs[1] != nil || okIndex != 7 {
 		t.Errorf("ok put: %d, %v", okIndex, errs[1])
@@ -309,10 +321,71 @@ func TestClientBatchRetriesAsAlone(t *testing.T) {
 	if !errors.Is(errs[5], yggr.ErrInvalid) {
 		t.Errorf("bad put: err = %v, want ErrInvalid", errs[5])
 	}
-	want := []string{"PUT /v1/kv/held", "POST /v1/batch 6", "PUT /v1/kv/refused", "GET /v1/kv/unknown-get"}
+	if !errors.Is(errs[6], yggr.ErrNoLeader) {
+		t.Errorf("put answered no_leader by the only endpoint: err = %v, want ErrNoLeader", errs[6])
+	}
+	want := []string{"PUT /v1/kv/held", "POST /v1/batch 5", "POST /v1/batch 2", "PUT /v1/kv/busy", "GET /v1/kv/unknown-get"}
 	got := g.requests()
-	if len(got) != len(want) || fmt.Sprint(got[:2]) != fmt.Sprint(want[:2]) || !sameSet(got[2:], want[2:]) {
+	if len(got) != len(want) || fmt.Sprint(got[:3]) != fmt.Sprint(want[:3]) || !sameSet(got[3:], want[3:]) {
 		t.Errorf("requests %q, want %q (the last two in any order)", got, want)
+	}
+}
+
+// An operation a node answered not_leader for in a batch is sent alone to
+// another endpoint, not to that node again.
+func TestClientBatchFollowedGoesElsewhere(t *testing.T) {
+	ctx := testCtx(t)
+	other := newGate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"index":200}`)
+	}), func(*http.Request) bool { return false })
+	srvB := httptest.NewServer(other)
+	t.Cleanup(srvB.Close)
+	c, g := fakeNode(t, holdFirst(), func(ops []BatchOp) (int, []BatchResult) {
+		res := make([]BatchResult, len(ops))
+		for i, op := range ops {
+			if string(op.Key) == "x" {
+				res[i].Error = &BatchError{Status: 503, Code: CodeNotLeader, Message: "not leader"}
+			} else {
+				res[i].Index = 7
+			}
+		}
+		return http.StatusOK, res
+	}, srvB.URL)
+	var ix, iy uint64
+	errs := queue(t, c, g,
+		func() (err error) { ix, err = c.Put(ctx, []byte("x"), []byte("1")); return },
+		func() (err error) { iy, err = c.Put(ctx, []byte("y"), []byte("1")); return },
+	)
+	if errs[0] != nil || errs[1] != nil || ix != 200 || iy != 7 {
+		t.Fatalf("x: %d, %v; y: %d, %v; want x from the other endpoint", ix, errs[0], iy, errs[1])
+	}
+	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "POST /v1/batch 2"}) {
+		t.Errorf("the node that answered not_leader saw %q", got)
+	}
+	if got := other.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/x"}) {
+		t.Errorf("the other node saw %q", got)
+	}
+}
+
+// A batch refused whole (413: a body limit in front of the node) sends
+// its calls alone: nothing of it ran.
+func TestClientBatchRefusedWholeGoesAlone(t *testing.T) {
+	ctx := testCtx(t)
+	c, g := fakeNode(t, holdFirst(), func([]BatchOp) (int, []BatchResult) { return http.StatusRequestEntityTooLarge, nil })
+	var indexes [2]uint64
+	errs := queue(t, c, g,
+		func() (err error) { indexes[0], err = c.Put(ctx, []byte("a"), []byte("x")); return },
+		func() (err error) { indexes[1], err = c.Put(ctx, []byte("b"), []byte("x")); return },
+	)
+	if errs[0] != nil || errs[1] != nil || indexes != [2]uint64{100, 100} {
+		t.Fatalf("puts: %v, %v, indexes %v", errs[0], errs[1], indexes)
+	}
+	if c.batch.off.Load() {
+		t.Error("a 413 turned batching off")
+	}
+	got := g.requests()
+	if len(got) != 4 || got[1] != "POST /v1/batch 2" || !sameSet(got[2:], []string{"PUT /v1/kv/a", "PUT /v1/kv/b"}) {
+		t.Errorf("requests %q", got)
 	}
 }
 
@@ -407,30 +480,38 @@ func TestClientBatchCallerGivesUp(t *testing.T) {
 	qcancel()
 	waitQueued(t, c, 0)
 
-	// Two calls queue, then go as a batch held by the server.
-	pctx, pcancel := context.WithCancel(ctx)
-	gctx, gcancel := context.WithCancel(ctx)
-	var putErr, getErr error
-	wg.Go(func() { _, putErr = c.Put(pctx, []byte("p"), []byte("x")) })
-	waitQueued(t, c, 1)
-	wg.Go(func() { _, _, getErr = c.Get(gctx, []byte("g")) })
-	waitQueued(t, c, 2)
+	// Two writes and two gets queue; the writes go as a batch held by the
+	// server, then the gets.
+	var errs [4]error
+	var cancels [4]context.CancelFunc
+	for i := range 4 {
+		cctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		if i < 2 {
+			wg.Go(func() { _, errs[i] = c.Put(cctx, fmt.Appendf(nil, "p%d", i), []byte("x")) })
+		} else {
+			wg.Go(func() { _, _, errs[i] = c.Get(cctx, fmt.Appendf(nil, "g%d", i)) })
+		}
+		waitQueued(t, c, i+1)
+	}
 	g.open() // the held put's slot goes to the batch
-	testutil.WaitFor(t, "the batch at the server", func() bool { return len(g.requests()) == 2 })
-	pcancel()
-	gcancel()
+	testutil.WaitFor(t, "the writes' batch at the server", func() bool { return len(g.requests()) == 2 })
+	cancels[0]()
+	cancels[1]()
+	testutil.WaitFor(t, "the gets' batch at the server", func() bool { return len(g.requests()) == 3 })
+	cancels[2]()
+	cancels[3]()
 	wg.Wait()
 
 	if !errors.Is(queuedErr, context.Canceled) || errors.Is(queuedErr, yggr.ErrUnknownOutcome) {
 		t.Errorf("call given up while queued: err = %v, want context.Canceled alone", queuedErr)
 	}
-	if !errors.Is(putErr, yggr.ErrUnknownOutcome) || !errors.Is(putErr, context.Canceled) {
-		t.Errorf("put given up in flight: err = %v, want ErrUnknownOutcome and context.Canceled", putErr)
+	for i, err := range errs {
+		if !errors.Is(err, context.Canceled) || errors.Is(err, yggr.ErrUnknownOutcome) != (i < 2) {
+			t.Errorf("call %d given up in flight: err = %v, want context.Canceled, and ErrUnknownOutcome for a put", i, err)
+		}
 	}
-	if !errors.Is(getErr, context.Canceled) || errors.Is(getErr, yggr.ErrUnknownOutcome) {
-		t.Errorf("get given up in flight: err = %v, want context.Canceled alone", getErr)
-	}
-	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "POST /v1/batch 2"}) {
+	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "POST /v1/batch 2", "POST /v1/batch 2"}) {
 		t.Errorf("requests %q; the call given up while queued must not be sent", got)
 	}
 	// Nobody waits for the batch any more: it is cancelled, its slot freed.
@@ -449,5 +530,42 @@ func TestClientNoBatching(t *testing.T) {
 	}
 	if c.batch != nil {
 		t.Error("Inflight -1 batches")
+	}
+}
+
+// A batch's answer is bounded (MaxBatchAnswerBytes): the gets past the
+// bound are answered busy, and the client sends them again alone.
+func TestClientBatchAnswerBounded(t *testing.T) {
+	ctx := testCtx(t)
+	db := openDB(t)
+	big := bytes.Repeat([]byte("v"), yggr.DefaultMaxValueBytes-64)
+	if err := db.Put(ctx, []byte("big"), big); err != nil {
+		t.Fatal(err)
+	}
+	g := newGate(NewHandler(db, Options{}), holdFirst())
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	t.Cleanup(g.open)
+	c := newClient(t, []string{srv.URL}, ClientOptions{Inflight: 1})
+	const gets = MaxBatchAnswerBytes/(yggr.DefaultMaxValueBytes-64) + 3
+	calls := make([]func() error, gets)
+	for i := range calls {
+		calls[i] = func() error {
+			v, _, err := c.Get(ctx, []byte("big"))
+			if err == nil && !bytes.Equal(v, big) {
+				err = fmt.Errorf("got %d bytes", len(v))
+			}
+			return err
+		}
+	}
+	for i, err := range queue(t, c, g, calls...) {
+		if err != nil {
+			t.Errorf("get %d: %v", i, err)
+		}
+	}
+	got := g.requests()
+	want := []string{"PUT /v1/kv/held", fmt.Sprintf("POST /v1/batch %d", gets)}
+	if len(got) != 2+3 || fmt.Sprint(got[:2]) != fmt.Sprint(want) || !sameSet(got[2:], []string{"GET /v1/kv/big", "GET /v1/kv/big", "GET /v1/kv/big"}) {
+		t.Errorf("requests %q, want %q then the three gets past the bound alone", got, want)
 	}
 }

@@ -99,6 +99,19 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 			t.Errorf("Get(%s): err = %v, want not found", key, err)
 		}
 	}
+	// Each operation is counted by its op and the status it had.
+	metrics := string(send(t, srv, "GET", "/metrics", nil, nil).body)
+	for _, line := range []string{
+		`yggr_http_batch_ops_total{code="200",op="put"} 2`,
+		`yggr_http_batch_ops_total{code="200",op="delete"} 2`,
+		`yggr_http_batch_ops_total{code="404",op="get"} 1`,
+		`yggr_http_batch_ops_total{code="400",op="invalid"} 1`,
+		`yggr_http_requests_total{code="200",route="POST /v1/batch"} 1`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
 	// The get saw the item's indexes, as GET's headers give them.
 	it, _ := db.GetItem(ctx, []byte("a"))
 	r = send(t, srv, "POST", "/v1/batch", batchBody(t, BatchOp{Op: OpGet, Key: []byte("a")}), nil)

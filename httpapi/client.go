@@ -47,10 +47,10 @@ type ClientOptions struct {
 	WatchRetryFor time.Duration
 	// Inflight bounds the Put, Get and Delete requests the client has in
 	// flight at once (default DefaultInflight). A call made while that many
-	// are in flight waits for one to finish and then goes with every call
-	// that waited meanwhile in one POST /v1/batch (batch_client.go): under
-	// load, one request for many operations. Negative: no bound, every call
-	// is its own request.
+	// are in flight waits for one to finish and then goes with the calls of
+	// its kind (writes, gets) that waited meanwhile in one POST /v1/batch
+	// (batch_client.go): under load, one request for many operations.
+	// Negative: no bound, every call is its own request.
 	Inflight int
 }
 
@@ -121,9 +121,9 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 	}
 	switch {
 	case opts.Inflight == 0:
-		c.batch = &batcher{c: c, max: DefaultInflight}
+		c.batch = newBatcher(c, DefaultInflight)
 	case opts.Inflight > 0:
-		c.batch = &batcher{c: c, max: opts.Inflight}
+		c.batch = newBatcher(c, opts.Inflight)
 	}
 	scheme := "http"
 	if opts.TLS != nil {
@@ -184,13 +184,25 @@ type request struct {
 	// renews the lease twice, harmlessly); see retry.go.
 	idempotent bool
 	blocking   bool // waits as long as ctx allows (a lock, a campaign): no per-attempt Timeout
+	// prior, if set, is an attempt already made (an operation of a batch
+	// the answer refused): the call goes on from it as from its own
+	// first attempt.
+	prior *priorAttempt
+}
+
+// priorAttempt is an attempt made outside Client.do: which endpoint
+// answered, and its error.
+type priorAttempt struct {
+	endpoint int
+	err      error
 }
 
 // response is an answered request; Close releases it.
 type response struct {
 	*http.Response
-	timer  *time.Timer        // nil: the attempt has no timer of its own
-	cancel context.CancelFunc // nil with timer
+	timer    *time.Timer        // nil: the attempt has no timer of its own
+	cancel   context.CancelFunc // nil with timer
+	endpoint int                // index of the endpoint that answered
 }
 
 func (r *response) Close() {
@@ -223,7 +235,22 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	var lastAPI *APIError
 	var lastErr error
 	var skip []bool // endpoints that answered followed (no_leader, not_leader)
-	for attempt := range 2 * n {
+	start := 0
+	if p := req.prior; p != nil { // attempt 0 was made: go on from it
+		first, start = p.endpoint, 1
+		if !errors.As(p.err, &lastAPI) {
+			lastErr = p.err
+		}
+		retry, skipIt, out := next(req, p.err)
+		if !retry {
+			return nil, out
+		}
+		if skipIt {
+			skip = make([]bool, n)
+			skip[first] = true
+		}
+	}
+	for attempt := start; attempt < 2*n; attempt++ {
 		i := (first + attempt) % n
 		if skip != nil && skip[i] {
 			continue
@@ -238,6 +265,7 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			c.mu.Lock()
 			c.preferred = i
 			c.mu.Unlock()
+			resp.endpoint = i
 			return resp, nil
 		}
 		if err != nil && ctx.Err() != nil {

@@ -178,6 +178,9 @@ func promBuckets(h yggr.Histogram) (uint64, float64, map[float64]uint64) {
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// batchOps counts the operations of POST /v1/batch by op and status:
+	// the batch's own answer is a 200 whatever became of them.
+	batchOps *prometheus.CounterVec
 	// kvOK caches the series of the single-key routes' 200 answers, by
 	// kvRouteIndex, once first used: the hot path skips WithLabelValues
 	// (hashing the labels, a map lookup under a lock, the code's string).
@@ -215,8 +218,12 @@ func registerHTTPMetrics(reg *prometheus.Registry, logger *slog.Logger) *httpMet
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"route"}),
 	}
+	m.batchOps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "yggr_http_batch_ops_total", Help: "Operations of POST /v1/batch by op and the status each would have had alone.",
+	}, []string{"op", "code"})
 	m.requests = register(reg, m.requests, logger)
 	m.latency = register(reg, m.latency, logger)
+	m.batchOps = register(reg, m.batchOps, logger)
 	return m
 }
 
