@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -367,28 +368,6 @@ func TestClientBatchFollowedGoesElsewhere(t *testing.T) {
 	}
 }
 
-// A batch refused whole (413: a body limit in front of the node) sends
-// its calls alone: nothing of it ran.
-func TestClientBatchRefusedWholeGoesAlone(t *testing.T) {
-	ctx := testCtx(t)
-	c, g := fakeNode(t, holdFirst(), func([]BatchOp) (int, []BatchResult) { return http.StatusRequestEntityTooLarge, nil })
-	var indexes [2]uint64
-	errs := queue(t, c, g,
-		func() (err error) { indexes[0], err = c.Put(ctx, []byte("a"), []byte("x")); return },
-		func() (err error) { indexes[1], err = c.Put(ctx, []byte("b"), []byte("x")); return },
-	)
-	if errs[0] != nil || errs[1] != nil || indexes != [2]uint64{100, 100} {
-		t.Fatalf("puts: %v, %v, indexes %v", errs[0], errs[1], indexes)
-	}
-	if c.batch.off.Load() {
-		t.Error("a 413 turned batching off")
-	}
-	got := g.requests()
-	if len(got) != 4 || got[1] != "POST /v1/batch 2" || !sameSet(got[2:], []string{"PUT /v1/kv/a", "PUT /v1/kv/b"}) {
-		t.Errorf("requests %q", got)
-	}
-}
-
 func sameSet(a, b []string) bool {
 	m := map[string]int{}
 	for _, s := range a {
@@ -429,25 +408,33 @@ func TestClientBatchLostConnection(t *testing.T) {
 	}
 }
 
-// Against a server without /v1/batch the client stops batching: the calls
-// of the refused batch, and every later one, go alone.
-func TestClientBatchOldServer(t *testing.T) {
-	ctx := testCtx(t)
-	c, g := fakeNode(t, holdFirst(), func([]BatchOp) (int, []BatchResult) { return http.StatusNotFound, nil })
-	var indexes [2]uint64
-	errs := queue(t, c, g,
-		func() (err error) { indexes[0], err = c.Put(ctx, []byte("a"), []byte("x")); return },
-		func() (err error) { indexes[1], err = c.Put(ctx, []byte("b"), []byte("x")); return },
-	)
-	if errs[0] != nil || errs[1] != nil || indexes != [2]uint64{100, 100} {
-		t.Fatalf("puts: %v, %v, indexes %v", errs[0], errs[1], indexes)
-	}
-	if !c.batch.off.Load() {
-		t.Error("batching still on")
-	}
-	got := g.requests()
-	if len(got) != 4 || got[1] != "POST /v1/batch 2" || !sameSet(got[2:], []string{"PUT /v1/kv/a", "PUT /v1/kv/b"}) {
-		t.Errorf("requests %q", got)
+// A batch the server refuses whole sends its calls alone: nothing of it
+// ran. A 404 (a server older than the route) also turns batching off; a
+// 413 (a body limit in front of the node) does not.
+func TestClientBatchRefusedWholeGoesAlone(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		off    bool
+	}{{http.StatusNotFound, true}, {http.StatusRequestEntityTooLarge, false}} {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
+			ctx := testCtx(t)
+			c, g := fakeNode(t, holdFirst(), func([]BatchOp) (int, []BatchResult) { return tc.status, nil })
+			var indexes [2]uint64
+			errs := queue(t, c, g,
+				func() (err error) { indexes[0], err = c.Put(ctx, []byte("a"), []byte("x")); return },
+				func() (err error) { indexes[1], err = c.Put(ctx, []byte("b"), []byte("x")); return },
+			)
+			if errs[0] != nil || errs[1] != nil || indexes != [2]uint64{100, 100} {
+				t.Fatalf("puts: %v, %v, indexes %v", errs[0], errs[1], indexes)
+			}
+			if c.batch.off.Load() != tc.off {
+				t.Errorf("batching off = %v, want %v", c.batch.off.Load(), tc.off)
+			}
+			got := g.requests()
+			if len(got) != 4 || got[1] != "POST /v1/batch 2" || !sameSet(got[2:], []string{"PUT /v1/kv/a", "PUT /v1/kv/b"}) {
+				t.Errorf("requests %q", got)
+			}
+		})
 	}
 }
 
