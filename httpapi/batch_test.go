@@ -30,14 +30,18 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 	db := openDB(t)
 	srv := serve(t, db, Options{})
 	ctx := testCtx(t)
-	if err := db.Put(ctx, []byte("old"), []byte("v0")); err != nil {
-		t.Fatal(err)
+	// The operations run concurrently, in no order: none reads a key
+	// another writes.
+	for _, key := range []string{"old", "gone"} {
+		if err := db.Put(ctx, []byte(key), []byte("v0")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r := send(t, srv, "POST", "/v1/batch", batchBody(t,
 		BatchOp{Op: OpPut, Key: []byte("a"), Value: []byte("1")},
 		BatchOp{Op: OpGet, Key: []byte("old")},
 		BatchOp{Op: OpGet, Key: []byte("missing")},
-		BatchOp{Op: OpDelete, Key: []byte("old")},
+		BatchOp{Op: OpDelete, Key: []byte("gone")},
 		BatchOp{Op: OpDelete, Key: []byte("never")},
 		BatchOp{Op: OpPut, Key: []byte("empty")},
 		BatchOp{Op: OpPut, Key: nil, Value: []byte("x")},
@@ -94,7 +98,7 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 			t.Errorf("Get(%s) = %q, %v; want %q", key, v, err, want)
 		}
 	}
-	for _, key := range []string{"old", "b"} {
+	for _, key := range []string{"gone", "b"} {
 		if _, err := db.Get(ctx, []byte(key)); !errors.Is(err, yggr.ErrNotFound) {
 			t.Errorf("Get(%s): err = %v, want not found", key, err)
 		}
