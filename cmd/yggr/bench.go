@@ -26,13 +26,15 @@ type benchCmd struct {
 	ReadRatio   float64       `name:"read-ratio" help:"Fraction of operations that are reads (0 to 1)." default:"0.5"`
 	Keys        int           `help:"Number of distinct keys (written once before the run when there are reads)." default:"1000"`
 	Consistency string        `help:"Read consistency: linearizable, lease or stale." enum:"linearizable,lease,stale" default:"linearizable"`
+	Inflight    int           `help:"Requests the client keeps in flight before it batches further calls into POST /v1/batch, as the Go client does (httpapi.ClientOptions.Inflight); --inflight=-1: one request per call." default:"4"`
 }
 
 // Help is the detailed help with examples.
 func (c *benchCmd) Help() string {
-	return `Runs --concurrency clients that each issue one request at a time (a get with
+	return `Runs --concurrency clients that each make one call at a time (a get with
 probability --read-ratio, else a put of --value-size bytes to one of --keys
-keys) until --duration passes or --max-ops operations are done. Prints the
+keys) until --duration passes or --max-ops operations are done. The calls share
+one Go client, which batches them as an application's would (--inflight). Prints the
 throughput and latency percentiles per operation kind and a latency histogram.
 --timeout bounds each request. Errors are counted, not retried. It writes the
 keys bench/00000000 up to bench/NNNNNNNN (--keys of them) in the cluster and
@@ -94,7 +96,10 @@ func (c *benchCmd) Run(e *env) error {
 		return usagef("--read-ratio must be between 0 and 1")
 	case c.Keys < 1:
 		return usagef("--keys must be ≥ 1")
+	case c.Inflight < -1 || c.Inflight == 0:
+		return usagef("--inflight must be ≥ 1, or -1 for one request per call")
 	}
+	c.inflight = c.Inflight
 	cl, err := c.client()
 	if err != nil {
 		return err
@@ -107,8 +112,12 @@ func (c *benchCmd) Run(e *env) error {
 			return err
 		}
 	}
-	fmt.Fprintf(e.stderr, "bench: %d clients, %v, %d-byte values, %.0f%% reads (%s), %d keys\n",
-		c.Concurrency, c.Duration, c.ValueSize, c.ReadRatio*100, c.Consistency, c.Keys)
+	batching := fmt.Sprintf("calls beyond %d requests in flight batched", c.Inflight)
+	if c.Inflight < 0 {
+		batching = "one request per call"
+	}
+	fmt.Fprintf(e.stderr, "bench: %d clients, %v, %d-byte values, %.0f%% reads (%s), %d keys, %s\n",
+		c.Concurrency, c.Duration, c.ValueSize, c.ReadRatio*100, c.Consistency, c.Keys, batching)
 	fmt.Fprintf(e.stderr, "bench: writes keys %s to %s on %s and leaves them there (yggr scan --prefix bench/ --keys-only lists them)\n",
 		key(0), key(c.Keys-1), c.Addr)
 

@@ -193,6 +193,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bench", "--max-ops", "0"}, "--max-ops"},
 		{[]string{"bench", "--keys", "0"}, "--keys"},
 		{[]string{"bench", "--value-size", "-1"}, "--value-size"},
+		{[]string{"bench", "--inflight", "0"}, "--inflight must be"},
+		{[]string{"bench", "--inflight=-2"}, "--inflight must be"},
 		{[]string{"serve", "--max-value-bytes=-5"}, "--max-*-bytes"},
 		{[]string{"serve", "--log-level", "loud"}, "--log-level"},
 		{[]string{"version", "extra"}, "unexpected argument extra"},
@@ -266,6 +268,13 @@ func TestBench(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("bench text output: got %v, want it to contain %q", r, want)
 		}
+	}
+	if !strings.Contains(r.stderr, "calls beyond 4 requests in flight batched") {
+		t.Errorf("bench: stderr %q does not say how the client batches", r.stderr)
+	}
+	r = runIn(t, "", "bench", "--addr", n.httpAddr, "--duration", "300ms", "--max-ops", "50", "--inflight=-1")
+	if r.code != 0 || !strings.Contains(r.stderr, "one request per call") || !strings.Contains(r.stdout, "ops/s") {
+		t.Errorf("bench --inflight=-1: got %v", r)
 	}
 }
 
