@@ -59,7 +59,10 @@ type ClientOptions struct {
 const clientMaxIdlePerHost = 1024
 
 // Client talks to the HTTP API of one or more yggr nodes. It is safe for
-// concurrent use. Requests go to the endpoint that last answered.
+// concurrent use. Requests go to the endpoint that last answered. Put, Get
+// and Delete calls made while ClientOptions.Inflight of them are in flight
+// go together in one POST /v1/batch, each keeping its own answer and the
+// retry policy below (batch_client.go).
 //
 // One retry policy covers every request, a watch's reconnections and
 // KeepAliveLoop (the full statement is in retry.go):
