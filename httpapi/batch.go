@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -93,21 +92,9 @@ type BatchError struct {
 // when they run (runBatchOp). Errors classify as 400 or 413; it never
 // panics.
 func decodeBatch(r io.Reader) ([]BatchOp, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
 	var req BatchRequest
-	malformed := func(err error, what string) error {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) || isBodyError(err) {
-			return err
-		}
-		return errBadRequest("malformed batch JSON: %s", what)
-	}
-	if err := dec.Decode(&req); err != nil {
-		return nil, malformed(err, err.Error())
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, malformed(err, "data after the object")
+	if err := decodeStrict(r, &req, "batch JSON"); err != nil {
+		return nil, err
 	}
 	if len(req.Ops) > MaxBatchOps {
 		return nil, errTooLarge("batch of %d operations, limit %d", len(req.Ops), MaxBatchOps)
@@ -159,13 +146,7 @@ func (h *handler) runBatchOp(r *http.Request, op BatchOp, answer *atomic.Int64) 
 		res, err = BatchResult{}, fmt.Errorf("%w: httpapi: the batch's answer passed %d bytes of values: send this get alone", yggr.ErrBusy, MaxBatchAnswerBytes)
 	}
 	if err != nil {
-		if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) && !errors.Is(err, yggr.ErrUnknownOutcome) {
-			err = errors.Join(errClientClosed, err)
-		}
-		status, code := classify(err)
-		if status >= 500 && status != StatusClientClosed && !errors.Is(err, context.Canceled) {
-			h.opts.Logger.Warn("httpapi: batch operation failed", "op", op.Op, "status", status, "err", err)
-		}
+		err, status, code := h.failure(r, err)
 		return BatchResult{Error: &BatchError{Status: status, Code: code, Message: err.Error()}}
 	}
 	return res
@@ -193,7 +174,7 @@ func (h *handler) batchOp(ctx context.Context, op BatchOp) (BatchResult, error) 
 	}
 	switch op.Op {
 	case OpPut:
-		if limit := min(int64(h.opts.Limits.MaxValueBytes), h.opts.MaxBodyBytes); int64(len(op.Value)) > limit {
+		if limit := h.valueLimit(); int64(len(op.Value)) > limit {
 			return BatchResult{}, errTooLarge("value is %d bytes, limit %d", len(op.Value), limit)
 		}
 		value := op.Value

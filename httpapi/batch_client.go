@@ -381,16 +381,7 @@ func (c *Client) solo(ctx context.Context, op BatchOp, prior *priorAttempt) (Bat
 		err := c.call(ctx, request{method: http.MethodDelete, path: keyPath(op.Key), prior: prior}, &out)
 		return BatchResult{Index: out.Index, Deleted: out.Deleted}, err
 	}
-	var q url.Values
-	if op.Consistency != "" || op.MinIndex != 0 {
-		q = url.Values{}
-		if op.Consistency != "" {
-			q.Set("consistency", op.Consistency)
-		}
-		if op.MinIndex != 0 {
-			q.Set("min_index", strconv.FormatUint(op.MinIndex, 10))
-		}
-	}
+	q := readParams(nil, op.Consistency, op.MinIndex)
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: keyPath(op.Key), query: q, prior: prior})
 	if err != nil {
 		return BatchResult{}, err

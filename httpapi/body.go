@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -92,4 +93,27 @@ func (b *bodyReader) lift() {
 func isBodyError(err error) bool {
 	var be *bodyError
 	return errors.As(err, &be)
+}
+
+// decodeStrict reads one JSON object from r into v: unknown fields and
+// data after the object are errors. A body that did not arrive (too large,
+// too slow, the client gone) is returned as is, to classify as 413, 408 or
+// 499; anything else is a 400 "malformed <what>: ...". It never panics.
+func decodeStrict(r io.Reader, v any, what string) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err = dec.Token(); err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("data after the object")
+		}
+	}
+	var maxBytes *http.MaxBytesError
+	if errors.As(err, &maxBytes) || isBodyError(err) {
+		return err
+	}
+	return errBadRequest("malformed %s: %v", what, err)
 }

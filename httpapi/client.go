@@ -491,14 +491,11 @@ func (c *Client) Put(ctx context.Context, key, value []byte, opts ...yggr.PutOpt
 // yggr.ErrInvalid).
 func (c *Client) Get(ctx context.Context, key []byte, opts ...yggr.ReadOption) ([]byte, uint64, error) {
 	rs := yggr.ReadSettingsOf(opts...)
-	if rs.Revision != nil {
-		return nil, 0, fmt.Errorf("%w: ReadRevision is not served over HTTP", yggr.ErrInvalid)
+	consistency, err := readConsistency(rs)
+	if err != nil {
+		return nil, 0, err
 	}
-	op := BatchOp{Op: OpGet, Key: key, MinIndex: rs.AtLeast}
-	if rs.Consistency != yggr.Linearizable {
-		op.Consistency = rs.Consistency.String()
-	}
-	res, err := c.exec(ctx, op)
+	res, err := c.exec(ctx, BatchOp{Op: OpGet, Key: key, Consistency: consistency, MinIndex: rs.AtLeast})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -517,17 +514,38 @@ func (c *Client) Delete(ctx context.Context, key []byte) (uint64, bool, error) {
 
 // readQuery is the query string that asks a node for a read as rs says.
 func readQuery(rs yggr.ReadSettings) (url.Values, error) {
+	c, err := readConsistency(rs)
+	return readParams(url.Values{}, c, rs.AtLeast), err
+}
+
+// readConsistency is the consistency parameter of a read as rs says ("":
+// linearizable, the default).
+func readConsistency(rs yggr.ReadSettings) (string, error) {
 	if rs.Revision != nil {
-		return nil, fmt.Errorf("%w: ReadRevision is not served over HTTP", yggr.ErrInvalid)
+		return "", fmt.Errorf("%w: ReadRevision is not served over HTTP", yggr.ErrInvalid)
 	}
-	q := url.Values{}
-	if rs.Consistency != yggr.Linearizable {
-		q.Set("consistency", rs.Consistency.String())
+	if rs.Consistency == yggr.Linearizable {
+		return "", nil
 	}
-	if rs.AtLeast != 0 {
-		q.Set("min_index", strconv.FormatUint(rs.AtLeast, 10))
+	return rs.Consistency.String(), nil
+}
+
+// readParams adds a read's consistency and min_index parameters (those
+// not at their defaults) to q, allocating it if nil and needed.
+func readParams(q url.Values, consistency string, atLeast uint64) url.Values {
+	if consistency == "" && atLeast == 0 {
+		return q
 	}
-	return q, nil
+	if q == nil {
+		q = url.Values{}
+	}
+	if consistency != "" {
+		q.Set("consistency", consistency)
+	}
+	if atLeast != 0 {
+		q.Set("min_index", strconv.FormatUint(atLeast, 10))
+	}
+	return q
 }
 
 // ScanRequest selects the keys of a Scan: those with Prefix (if set) and

@@ -1,10 +1,7 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -46,22 +43,7 @@ const ReadyLagEntries = 1000
 
 // decodeBody reads one small JSON object from the request into v.
 func (h *handler) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, min(h.opts.MaxBodyBytes, 64<<10)))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, err = dec.Token(); err == io.EOF {
-			return nil
-		}
-		if err == nil {
-			err = errors.New("data after the object")
-		}
-	}
-	var maxBytes *http.MaxBytesError
-	if errors.As(err, &maxBytes) || isBodyError(err) {
-		return err
-	}
-	return errBadRequest("malformed JSON body: %v", err)
+	return decodeStrict(http.MaxBytesReader(w, r.Body, min(h.opts.MaxBodyBytes, 64<<10)), v, "JSON body")
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {

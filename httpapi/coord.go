@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -111,27 +110,6 @@ func (h *handler) registerCoord(m *http.ServeMux) {
 	m.HandleFunc(observePattern, h.observe)
 }
 
-// decodeCoord reads one JSON request of the lock and election routes
-// (unknown fields and trailing data are errors).
-func decodeCoord(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, err = dec.Token(); err == io.EOF {
-			return nil
-		}
-		if err == nil {
-			err = errors.New("data after the object")
-		}
-	}
-	var maxBytes *http.MaxBytesError
-	if errors.As(err, &maxBytes) || isBodyError(err) {
-		return err
-	}
-	return errBadRequest("malformed JSON body: %v", err)
-}
-
 // checkName validates a lock or election name: not empty, and short enough
 // for its keys.
 func (h *handler) checkName(name string) error {
@@ -212,7 +190,7 @@ func cause(ctx context.Context, err error) error {
 // that lease, which the caller closes. On failure it has answered the
 // client, and ok is false.
 func coordRequest[T any](h *handler, w http.ResponseWriter, r *http.Request, check func(*T) (uint64, error)) (req T, s *concurrency.Session, ok bool) {
-	err := decodeCoord(http.MaxBytesReader(w, r.Body, maxCoordBodySize), &req)
+	err := decodeStrict(http.MaxBytesReader(w, r.Body, maxCoordBodySize), &req, "JSON body")
 	var lease uint64
 	if err == nil {
 		lease, err = check(&req)

@@ -257,7 +257,7 @@ func FuzzCoordRequests(f *testing.F) {
 	h := &handler{opts: Options{}.withDefaults()}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, v := range []any{&LockRequest{}, &LockKey{}, &CampaignRequest{}, &ProclaimRequest{}, &ResignRequest{}} {
-			err := decodeCoord(strings.NewReader(string(b)), v)
+			err := decodeStrict(strings.NewReader(string(b)), v, "JSON body")
 			if err != nil {
 				if status, _ := classify(err); status != http.StatusBadRequest && status != http.StatusRequestEntityTooLarge {
 					t.Fatalf("decoding %q into %T: %v classified %d", b, v, err, status)

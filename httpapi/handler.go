@@ -335,21 +335,29 @@ func (h *handler) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
-// fail writes err as the response and logs server-side failures. A
-// request cancelled because its client hung up is the client's doing: it
-// is recorded as 499 (StatusClientClosed), not as a server error.
+// fail writes err as the response and logs server-side failures (see
+// failure).
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	err, status, code := h.failure(r, err)
+	writeErrorCode(w, status, code, err.Error())
+}
+
+// failure classifies the error a request (or one operation of a batch)
+// ended with, and logs it if it is the server's. A request cancelled
+// because its client hung up is the client's doing: it is recorded as 499
+// (StatusClientClosed), not as a server error.
+func (h *handler) failure(r *http.Request, err error) (_ error, status int, code string) {
 	if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) && !errors.Is(err, yggr.ErrUnknownOutcome) {
 		err = fmt.Errorf("%w: %w", errClientClosed, err)
 	}
-	status, _ := classify(err)
+	status, code = classify(err)
 	switch {
 	case status == StatusClientClosed || status == http.StatusRequestTimeout:
 		h.opts.Logger.Info("httpapi: client hung up or was too slow", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	case status >= 500 && !errors.Is(err, context.Canceled):
 		h.opts.Logger.Warn("httpapi: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	writeError(w, err)
+	return err, status, code
 }
 
 // statusWriter records the status of a response. Unwrap lets

@@ -158,7 +158,7 @@ func (h *handler) putKey(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return
 		}
 	}
-	limit := min(int64(h.opts.Limits.MaxValueBytes), h.opts.MaxBodyBytes)
+	limit := h.valueLimit()
 	if r.ContentLength > limit {
 		h.fail(w, r, errTooLarge("value is %d bytes, limit %d", r.ContentLength, limit))
 		return
@@ -220,6 +220,12 @@ func (h *handler) deleteKey(ctx context.Context, w http.ResponseWriter, r *http.
 		return
 	}
 	writeJSONBody(w, http.StatusOK, appendDeleteResponse(make([]byte, 0, 48), DeleteResponse{Index: index, Deleted: deleted}))
+}
+
+// valueLimit is the largest value a put takes: the value limit, or the
+// body limit if lower.
+func (h *handler) valueLimit() int64 {
+	return min(int64(h.opts.Limits.MaxValueBytes), h.opts.MaxBodyBytes)
 }
 
 // readValue reads a PUT's body, at most limit bytes, into a buffer sized

@@ -71,23 +71,9 @@ type grantBody struct {
 // trailing data are errors) and returns its TTL. Errors classify as 400
 // (code lease_ttl for a TTL out of range) or 413; it never panics.
 func decodeGrant(r io.Reader) (time.Duration, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
 	var body grantBody
-	err := dec.Decode(&body)
-	if err == nil {
-		if _, err = dec.Token(); err == io.EOF {
-			err = nil
-		} else if err == nil {
-			err = errors.New("data after the object")
-		}
-	}
-	if err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) || isBodyError(err) {
-			return 0, err
-		}
-		return 0, errBadRequest("malformed grant JSON (want {\"ttl_ms\":N}): %v", err)
+	if err := decodeStrict(r, &body, `grant JSON (want {"ttl_ms":N})`); err != nil {
+		return 0, err
 	}
 	raw := string(body.TTLMillis)
 	if raw == "" || raw == "null" {

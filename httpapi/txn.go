@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 
@@ -85,22 +83,9 @@ type TxnResult struct {
 // data are errors) and validates it into a yggr.Txn. Errors classify as
 // 400 or 413; it never panics.
 func decodeTxn(r io.Reader, lim yggr.Limits) (yggr.Txn, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
 	var req TxnRequest
-	if err := dec.Decode(&req); err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) || isBodyError(err) {
-			return yggr.Txn{}, err
-		}
-		return yggr.Txn{}, errBadRequest("malformed transaction JSON: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) || isBodyError(err) {
-			return yggr.Txn{}, err
-		}
-		return yggr.Txn{}, errBadRequest("malformed transaction JSON: data after the object")
+	if err := decodeStrict(r, &req, "transaction JSON"); err != nil {
+		return yggr.Txn{}, err
 	}
 	return req.toTxn(lim)
 }
