@@ -146,7 +146,7 @@ func (h *handler) runBatchOp(r *http.Request, op BatchOp, answer *atomic.Int64) 
 		res, err = BatchResult{}, fmt.Errorf("%w: httpapi: the batch's answer passed %d bytes of values: send this get alone", yggr.ErrBusy, MaxBatchAnswerBytes)
 	}
 	if err != nil {
-		err, status, code := h.failure(r, err)
+		status, code, err := h.failure(r, err)
 		return BatchResult{Error: &BatchError{Status: status, Code: code, Message: err.Error()}}
 	}
 	return res

@@ -338,7 +338,7 @@ func (h *handler) authorized(r *http.Request) bool {
 // fail writes err as the response and logs server-side failures (see
 // failure).
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	err, status, code := h.failure(r, err)
+	status, code, err := h.failure(r, err)
 	writeErrorCode(w, status, code, err.Error())
 }
 
@@ -346,7 +346,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // ended with, and logs it if it is the server's. A request cancelled
 // because its client hung up is the client's doing: it is recorded as 499
 // (StatusClientClosed), not as a server error.
-func (h *handler) failure(r *http.Request, err error) (_ error, status int, code string) {
+func (h *handler) failure(r *http.Request, err error) (status int, code string, _ error) {
 	if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) && !errors.Is(err, yggr.ErrUnknownOutcome) {
 		err = fmt.Errorf("%w: %w", errClientClosed, err)
 	}
@@ -357,7 +357,7 @@ func (h *handler) failure(r *http.Request, err error) (_ error, status int, code
 	case status >= 500 && !errors.Is(err, context.Canceled):
 		h.opts.Logger.Warn("httpapi: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	return err, status, code
+	return status, code, err
 }
 
 // statusWriter records the status of a response. Unwrap lets
