@@ -3,7 +3,6 @@ package yggr
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,16 +12,8 @@ import (
 	"github.com/yggrdb/yggr/internal/testutil"
 )
 
-// freeUDPAddr returns a loopback UDP address that was free a moment ago.
-func freeUDPAddr(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
-}
+// freeUDPAddr returns a loopback UDP address for a node (testutil.FreeUDPAddr).
+func freeUDPAddr(t *testing.T) string { return testutil.FreeUDPAddr(t) }
 
 func TestOpenRejectsBadConfiguration(t *testing.T) {
 	a, b := freeUDPAddr(t), freeUDPAddr(t)

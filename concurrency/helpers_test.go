@@ -2,13 +2,13 @@ package concurrency
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // Cluster timing in tests: 20ms ticks, a minimum election timeout of 10
@@ -46,15 +46,8 @@ type cluster struct {
 	up    []chan struct{}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
-}
+// freeAddr returns a loopback UDP address for a node (testutil.FreeUDPAddr).
+func freeAddr(t *testing.T) string { return testutil.FreeUDPAddr(t) }
 
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // newClient returns a client of endpoints, closed when the test ends.
@@ -31,16 +32,15 @@ func newClient(t *testing.T, endpoints []string, opts ClientOptions) *Client {
 	return c
 }
 
-// deadAddr returns a loopback address nothing listens on.
+// deadAddr returns a loopback address nothing listens on, below the
+// ephemeral range, so no other socket takes it meanwhile.
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return addrs[0]
 }
 
 func TestClientAgainstHandler(t *testing.T) {

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -17,17 +16,8 @@ import (
 	"github.com/yggrdb/yggr/netquic"
 )
 
-// freeUDPAddr returns a loopback UDP address that was free a moment ago.
-func freeUDPAddr(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	return addr
-}
+// freeUDPAddr returns a loopback UDP address for a node (testutil.FreeUDPAddr).
+func freeUDPAddr(t *testing.T) string { return testutil.FreeUDPAddr(t) }
 
 // node is one member of a test cluster with its HTTP API.
 type node struct {

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"github.com/yggrdb/yggr/raft"
 )
 
@@ -170,14 +170,8 @@ func TestOpenValidates(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
-}
+// freeAddr returns a loopback UDP address for a node (testutil.FreeUDPAddr).
+func freeAddr(t *testing.T) string { return testutil.FreeUDPAddr(t) }
 
 // Three nodes on loopback: a follower's Propose reaches the leader, every
 // node applies it, reads are linearizable on every node, and leadership

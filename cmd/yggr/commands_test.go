@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // step is one CLI run of a scripted session and what it must produce.
@@ -213,7 +215,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestServeMultiNodeNeedsSecurity(t *testing.T) {
 	t.Parallel()
-	addrs, err := freeAddrs("tcp", 1)
+	addrs, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +303,7 @@ func TestVersion(t *testing.T) {
 func TestBinaryExitCodes(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
-	closed, err := freeAddrs("tcp", 1)
+	closed, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +373,7 @@ func makeCerts(t *testing.T, dir string, ids ...string) {
 // certs/ca.crt).
 func startTLSNode(t *testing.T, certs, id string, extra ...string) *servedNode {
 	t.Helper()
-	https, err := freeAddrs("tcp", 1)
+	https, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}

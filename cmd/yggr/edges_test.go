@@ -11,6 +11,8 @@ import (
 	"github.com/yggrdb/yggr"
 	"strings"
 	"testing"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // TestErrorMessages: an error the CLI prints has one prefix and says the
@@ -45,7 +47,7 @@ func TestErrorMessages(t *testing.T) {
 func TestJSONErrors(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
-	closed, err := freeAddrs("tcp", 1)
+	closed, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +167,7 @@ func TestBenchSaysWhereItWrites(t *testing.T) {
 func TestStatusShowsUnreachable(t *testing.T) {
 	t.Parallel()
 	n := startNode(t)
-	closed, err := freeAddrs("tcp", 1)
+	closed, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/yggrdb/yggr"
 	"github.com/yggrdb/yggr/httpapi"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // clientCommands are one run of every client command (ones that change
@@ -60,7 +62,7 @@ func clientCommands(dir string) []struct {
 // with an error on stderr and leaves no partial output behind.
 func TestUnavailable(t *testing.T) {
 	t.Parallel()
-	addrs, err := freeAddrs("tcp", 1)
+	addrs, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestOutcomes(t *testing.T) {
 	t.Parallel()
 	// With only itself in --peers the node has a peer listener, so it
 	// can add members (a node without one refuses, see the root package's TestSingleNodeWithoutListenerCannotAddMembers).
-	raft, err := freeAddrs("udp", 2)
+	raft, err := freeport.UDP(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func TestOutcomes(t *testing.T) {
 	// A member is added only once its node answers as itself (insecure:
 	// no credentials to prove): n2 listens, alone, on raft[1].
 	startNode(t, "--id", "n2", "--peers", "n2="+raft[1], "--raft-addr", raft[1], "--insecure")
-	closed, err := freeAddrs("tcp", 1)
+	closed, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // peerArgs are the serve flags of node id, peer-secured with the
@@ -93,7 +95,7 @@ func TestJoinHTTPS(t *testing.T) {
 	// A restart with --join whose member is down, and one with --peers
 	// naming another cluster: the data directory decides, the flags are
 	// not needed.
-	closed, err := freeAddrs("tcp", 1)
+	closed, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +161,7 @@ func TestJoinFailures(t *testing.T) {
 	makeCerts(t, other)
 	web := startTLSNode(t, certs, "web")
 	locked := startNode(t, "--token", "s3cret")
-	closed, err := freeAddrs("tcp", 1)
+	closed, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +183,11 @@ func TestJoinFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			addrs, err := freeAddrs("tcp", 1)
+			addrs, err := freeport.TCP(1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rafts, err := freeAddrs("udp", 1)
+			rafts, err := freeport.UDP(1)
 			if err != nil {
 				t.Fatal(err)
 			}

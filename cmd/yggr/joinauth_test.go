@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // TestJoinNeedsClusterCredentials: on a cluster served without --token, a
@@ -66,11 +68,11 @@ func TestJoinNeedsClusterCredentials(t *testing.T) {
 func TestFailedJoinRemovesItsLearner(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	https, err := freeAddrs("tcp", 2)
+	https, err := freeport.TCP(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rafts, err := freeAddrs("udp", 2)
+	rafts, err := freeport.UDP(2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // localNode is a `yggr serve` child process on loopback, for the demo (and
@@ -32,11 +33,11 @@ type localNode struct {
 // newLocalNodes describes n nodes of a new cluster under root, on free
 // loopback ports, secured by secret. It starts nothing.
 func newLocalNodes(exe, root string, n int, secret string) ([]*localNode, error) {
-	https, err := freeAddrs("tcp", n)
+	https, err := freeport.TCP(n)
 	if err != nil {
 		return nil, err
 	}
-	rafts, err := freeAddrs("udp", n)
+	rafts, err := freeport.UDP(n)
 	if err != nil {
 		return nil, err
 	}
@@ -54,38 +55,6 @@ func newLocalNodes(exe, root string, n int, secret string) ([]*localNode, error)
 			"--log-level", "warn"}
 	}
 	return nodes, nil
-}
-
-// freeAddrs returns n distinct free loopback addresses for network ("tcp"
-// or "udp"). They are free when returned; another process may take one
-// before it is used.
-func freeAddrs(network string, n int) ([]string, error) {
-	var addrs []string
-	var closers []func() error
-	defer func() {
-		for _, c := range closers {
-			c()
-		}
-	}()
-	for range n {
-		switch network {
-		case "tcp":
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return nil, err
-			}
-			closers = append(closers, ln.Close)
-			addrs = append(addrs, ln.Addr().String())
-		default:
-			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				return nil, err
-			}
-			closers = append(closers, pc.Close)
-			addrs = append(addrs, pc.LocalAddr().String())
-		}
-	}
-	return addrs, nil
 }
 
 // childEnv is the environment for a child: the parent's without YGGR_

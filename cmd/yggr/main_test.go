@@ -15,6 +15,8 @@ import (
 
 	"github.com/yggrdb/yggr/httpapi"
 	"go.uber.org/goleak"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // yggrBin is the yggr binary built once by TestMain.
@@ -98,7 +100,7 @@ func runCLI(t *testing.T, stdin string, env []string, args ...string) result {
 // until it answers, and at cleanup stops it and checks that it exited 0.
 func startNode(t *testing.T, extra ...string) *servedNode {
 	t.Helper()
-	https, err := freeAddrs("tcp", 1)
+	https, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +128,11 @@ type servedNode struct {
 // order) and returns them with the --peers value naming every id.
 func peerAddrs(t *testing.T, ids ...string) (https, rafts []string, peers string) {
 	t.Helper()
-	https, err := freeAddrs("tcp", len(ids))
+	https, err := freeport.TCP(len(ids))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rafts, err = freeAddrs("udp", len(ids)); err != nil {
+	if rafts, err = freeport.UDP(len(ids)); err != nil {
 		t.Fatal(err)
 	}
 	list := make([]string, len(ids))

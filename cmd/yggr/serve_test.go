@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // TestServeDefaults runs `yggr serve` with only a free HTTP port in a
@@ -18,7 +20,7 @@ import (
 // stops on SIGTERM with exit code 0 and keeps its data across a restart.
 func TestServeDefaults(t *testing.T) {
 	t.Parallel()
-	https, err := freeAddrs("tcp", 1)
+	https, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +194,7 @@ func TestServeLog(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.format+"-"+tt.level, func(t *testing.T) {
 			t.Parallel()
-			https, err := freeAddrs("tcp", 1)
+			https, err := freeport.TCP(1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +276,7 @@ func TestServeConfigErrors(t *testing.T) {
 	if err := os.WriteFile(aFile, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	closed, err := freeAddrs("tcp", 1)
+	closed, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +334,7 @@ func TestServeLimits(t *testing.T) {
 // (gzip-compressed protobuf) covering the run, complete once serve stops.
 func TestServeCPUProfile(t *testing.T) {
 	t.Parallel()
-	https, err := freeAddrs("tcp", 1)
+	https, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // goroutines reads go_goroutines from a node's /metrics.
@@ -56,7 +58,7 @@ func slowPut(t *testing.T, addr string) net.Conn {
 // caps the connections served at once.
 func TestServeSlowBodies(t *testing.T) {
 	t.Parallel()
-	https, err := freeAddrs("tcp", 1)
+	https, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}

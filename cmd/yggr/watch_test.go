@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/yggrdb/yggr/httpapi"
+
+	"github.com/yggrdb/yggr/internal/freeport"
 )
 
 // watchIn runs `yggr watch args...` in this process until its stdout has
@@ -113,7 +115,7 @@ func TestWatchUsage(t *testing.T) {
 		}
 	}
 	// No endpoint answers: it gives up after --timeout.
-	closed, err := freeAddrs("tcp", 1)
+	closed, err := freeport.TCP(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,9 @@ type rule struct {
 // root may import and which imports nothing from the module,
 // internal/watch (the root's change feed, over internal/kv's events),
 // internal/testutil (helpers for tests only: no package's own code imports
-// it, and it imports nothing from the module), internal/diskfault (the
+// it, and it imports only internal/freeport), internal/freeport (loopback
+// ports for the demo's and the tests' clusters: it imports nothing from
+// the module; cmd may use it), internal/diskfault (the
 // tests' storage fault hook), which the storage layers, the runtime and the
 // root may import and which imports nothing from the module, and
 // concurrency (sessions, locks and elections: a package above the root
@@ -52,14 +54,15 @@ var rules = []rule{
 	{pkg: "internal/kv", allowModule: []string{"engine", "log", "netquic", "snapshot", "internal/kv", "internal/record"}},
 	{pkg: "internal/watch", allowModule: []string{"internal/watch", "internal/kv"}},
 	{pkg: "internal/lint", allowModule: []string{"internal/lint"}},
-	{pkg: "internal/testutil", allowModule: []string{"internal/testutil"}},
+	{pkg: "internal/testutil", allowModule: []string{"internal/testutil", "internal/freeport"}},
+	{pkg: "internal/freeport", allowModule: []string{"internal/freeport"}},
 	{pkg: "scripts", allowModule: []string{"scripts"}}, // CI tools: the standard library only
 	{pkg: "internal/sim", allowModule: []string{"engine", "snapshot", "internal/sim", "internal/record"}},
 	{pkg: "concurrency", allowModule: []string{"", "concurrency"}},
 	{pkg: "raft", allowModule: []string{"", "raft", "internal/opener"}},
 	{pkg: "internal/opener", allowModule: []string{"internal/opener", "internal/node"}},
 	{pkg: "httpapi", allowModule: []string{"", "httpapi", "concurrency"}},
-	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "raft", "cmd"}},
+	{pkg: "cmd", allowModule: []string{"", "httpapi", "concurrency", "raft", "cmd", "internal/freeport"}},
 	{pkg: "examples", allowModule: []string{"", "httpapi", "concurrency", "raft", "examples"}},
 	{pkg: "", forbidModules: []string{"internal/sim", "internal/testutil", "concurrency", "raft", "internal/chaosnet"}},
 }
