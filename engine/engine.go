@@ -191,8 +191,11 @@ func (e *Engine) recover(r Recover) {
 	e.log.floor, e.log.floorTerm, e.log.snap = s.Index, s.Term, s
 	e.log.dataFloor = s.Index
 	e.log.commit, e.log.applied = s.Index, s.Index
+	if r.Sizes != nil && len(r.Sizes) != len(r.Entries) {
+		panic(fmt.Sprintf("engine: Recover with %d entries and %d sizes", len(r.Entries), len(r.Sizes)))
+	}
 	e.log.reserve(len(r.Entries))
-	for _, ent := range r.Entries {
+	for k, ent := range r.Entries {
 		if ent.Index <= e.log.floor {
 			continue
 		}
@@ -206,11 +209,23 @@ func (e *Engine) recover(r Recover) {
 			e.emit(TruncateLog{Index: ent.Index})
 			break
 		}
-		e.log.append(ent)
+		size := uint32(len(ent.Data))
+		if r.Sizes != nil {
+			size = r.Sizes[k]
+		}
+		e.log.appendSized(ent, size)
 	}
 	e.log.persisted = e.log.lastIndex()
 	e.restoreMembershipFromLog()
 	e.durable = HardState{Term: e.term, Vote: e.vote, Commit: r.HardState.Commit}
+	if r.Applied > e.log.floor {
+		if r.Applied > min(r.HardState.Commit, e.log.lastIndex()) {
+			panic(fmt.Sprintf("engine: Recover says the host applied up to %d, but the log it recovered ends at %d and its commit index is %d",
+				r.Applied, e.log.lastIndex(), r.HardState.Commit))
+		}
+		e.log.hostApplied(r.Applied)
+		e.maybeHintSnapshot()
+	}
 	// Re-apply what was committed before the crash.
 	if c := min(r.HardState.Commit, e.log.lastIndex()); c > e.log.commit {
 		e.commitTo(c)

@@ -79,10 +79,30 @@ type SnapshotChunkFailed struct{ To NodeID }
 // hard state, the snapshot the state machine was restored from (zero if
 // none), and the log entries after it, in order. It must be the first event
 // stepped; it may be stepped at most once.
+//
+// The committed entries are applied again (ApplyEntries) unless the host
+// has applied them itself: a host that replays its log into the state
+// machine piece by piece while it reads it, so as not to hold the whole
+// log's data in memory at once, says so with Applied. The entries up to
+// Applied may then come without Data (config entries must keep theirs: the
+// engine reads them), with Sizes giving the length of the data each entry
+// has in the host's log; the engine asks for it back when it sends them
+// (Send.FillThrough), as for the entries it released itself
+// (Config.EntryCacheBytes). Applied must be at most HardState.Commit, and
+// the entries up to it must be the log Recover keeps: contiguous from
+// Snapshot.Index+1, with terms never below the snapshot's or the previous
+// entry's. Recover panics otherwise: the host applied entries that are not
+// the committed log.
 type Recover struct {
 	HardState HardState
 	Snapshot  SnapshotMeta
 	Entries   []Entry
+	// Applied is the last index the host applied while recovering, or 0.
+	Applied uint64
+	// Sizes, if not nil, has one element per entry of Entries: the length
+	// of its data, which the entry may have left out if it is at or below
+	// Applied. Nil means every entry carries its Data.
+	Sizes []uint32
 }
 
 func (Tick) isEvent()                {}

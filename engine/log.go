@@ -113,14 +113,37 @@ func (l *raftLog) slice(lo, hi, maxBytes uint64) []Entry {
 // append adds entries at the end; they must follow lastIndex.
 func (l *raftLog) append(es ...Entry) {
 	for _, e := range es {
-		if e.Index != l.lastIndex()+1 {
-			panic(fmt.Sprintf("engine: appending %s after last index %d", e, l.lastIndex()))
-		}
-		l.entries = append(l.entries, e)
-		l.lens = append(l.lens, uint32(len(e.Data)))
-		l.bytes += e.size()
-		l.cachedBytes += e.size()
+		l.appendSized(e, uint32(len(e.Data)))
 	}
+}
+
+// appendSized adds e at the end, weighing size bytes of data: e may come
+// without its data (Recover.Sizes). It must follow lastIndex.
+func (l *raftLog) appendSized(e Entry, size uint32) {
+	if e.Index != l.lastIndex()+1 {
+		panic(fmt.Sprintf("engine: appending %s after last index %d", e, l.lastIndex()))
+	}
+	l.entries = append(l.entries, e)
+	l.lens = append(l.lens, size)
+	w := uint64(size) + entryOverhead
+	l.bytes += w
+	l.cachedBytes += w
+}
+
+// hostApplied records that the host applied the entries (dataFloor, a]
+// while recovering (Recover.Applied): they are committed and applied, and
+// their data is the host's log's, as if released (see release). a is at
+// most commit's bound and lastIndex; l is fresh from Recover, so
+// dataFloor, applied and snap.Index are its floor.
+func (l *raftLog) hostApplied(a uint64) {
+	for i := l.dataFloor + 1; i <= a; i++ {
+		if e := l.entry(i); e.Type != EntryConfig {
+			e.Data = nil
+		}
+		l.cachedBytes -= l.sizeAt(i)
+		l.appliedBytes += l.sizeAt(i)
+	}
+	l.dataFloor, l.commit, l.applied = a, a, a
 }
 
 // reserve makes room for n more entries, so that appending them one at a

@@ -23,6 +23,10 @@
 //
 //	s, err := log.Open(dir, log.Options{ClusterID: "c1", NodeID: "n1", Logger: logger})
 //	st, err := s.Load() // → engine.Recover{HardState: st.HardState, Snapshot: st.Snapshot, Entries: st.Entries}
+//	// or, without holding the whole log's data at once (a runtime that
+//	// applies the committed entries as it reads them: Recover.Applied):
+//	st, err = s.LoadMeta()
+//	err = s.Replay(st.Snapshot.Index+1, 4<<20, func(es []engine.Entry) error { ...; return nil })
 //	// per driver iteration, all persist actions of the step(s) in one call:
 //	err = s.Write(log.Batch{TruncateFrom: t, Entries: ents, HardState: &hs})
 //	// snapshots:

@@ -24,21 +24,54 @@ type State struct {
 
 // Load returns the whole durable state. Every entry is verified; a damaged
 // one is an error wrapping ErrCorrupt. The returned slices belong to the
-// caller.
+// caller. A runtime that would rather not hold the whole log's data at
+// once reads the state with LoadMeta and the entries with Replay.
 func (s *Store) Load() (State, error) {
-	st, err := s.load()
+	st, err := s.load(true)
 	if err == nil {
-		// Reading the log faulted its value-log pages in; nothing reads
-		// most of them again (the engine keeps what it needs). Lock
-		// order: badgerMu before mu, so after load released mu.
-		s.badgerMu.Lock()
-		s.pageOutValueLog()
-		s.badgerMu.Unlock()
+		s.readDone()
 	}
 	return st, err
 }
 
-func (s *Store) load() (State, error) {
+// LoadMeta returns the durable state as Load does, without its Entries.
+func (s *Store) LoadMeta() (State, error) { return s.load(false) }
+
+// Replay hands the entries from lo to LastIndex to fn in order, in pieces
+// that weigh about maxBytes (Entries' measure, at least one entry each),
+// and stops at fn's first error, which it returns. Errors are Entries'.
+// Each piece and its entries' Data belong to fn. Replaying the log after
+// LoadMeta reads what Load would have returned with a piece's worth of
+// memory.
+func (s *Store) Replay(lo, maxBytes uint64, fn func([]engine.Entry) error) error {
+	last := s.LastIndex()
+	for lo <= last {
+		es, err := s.Entries(lo, last+1, maxBytes)
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 { // unreachable: Entries returns at least one
+			return fmt.Errorf("log: replay read nothing at %d (last index %d)", lo, last)
+		}
+		if err := fn(es); err != nil {
+			return err
+		}
+		lo = es[len(es)-1].Index + 1
+	}
+	s.readDone()
+	return nil
+}
+
+// readDone lets the kernel reclaim the value-log pages that reading the
+// whole log faulted in: nothing reads most of them again (the engine keeps
+// what it needs). Lock order: badgerMu before mu, so mu must not be held.
+func (s *Store) readDone() {
+	s.badgerMu.Lock()
+	s.pageOutValueLog()
+	s.badgerMu.Unlock()
+}
+
+func (s *Store) load(withEntries bool) (State, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.usable(); err != nil {
@@ -50,6 +83,9 @@ func (s *Store) load() (State, error) {
 		Dropped:   slices.Clone(s.dropped),
 	}
 	st.Snapshot.Membership = s.snap.Membership.Clone()
+	if !withEntries {
+		return st, nil
+	}
 	var err error
 	st.Entries, err = s.entries(s.snap.Index+1, s.last+1, math.MaxUint64)
 	if err != nil {

@@ -25,7 +25,10 @@
 //     one goroutine (the apply goroutine), never concurrently with another
 //     Apply, Snapshot or Restore. Indexes increase but are not contiguous:
 //     entries that carry no command (a leader's no-op, membership changes)
-//     are not passed to Apply.
+//     are not passed to Apply. When a node starts, the commands its log
+//     holds above its snapshot that it knows committed are applied by Open
+//     itself, as it reads them, before the apply goroutine runs: Open
+//     returns with them applied.
 //   - Apply must be deterministic: the same commands in the same order give
 //     the same state and the same results on every node, so it must not read
 //     the clock, randomness, the environment or anything outside its state

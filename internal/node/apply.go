@@ -106,7 +106,9 @@ func (n *Node) applyEntries(es []engine.Entry, committed time.Time) {
 		case engine.EntryConfig:
 			if _, m, err := engine.UnmarshalConfig(e.Data); err == nil {
 				q.membership = m
-				n.forgetRemoved(m)
+				if !n.replaying {
+					n.forgetRemoved(m)
+				}
 			}
 		}
 		applied, q.appliedTerm = e.Index, e.Term

@@ -3,7 +3,9 @@ package node
 import "io"
 
 // StateMachine is the replicated application state. The runtime calls
-// Apply and Restore from its apply goroutine only, in log order; Snapshot
+// Apply and Restore from its apply goroutine only, in log order (and, as
+// Start replays the committed log, from Start before that goroutine runs:
+// replayLog); Snapshot
 // from the same goroutine, and the returned WriterTo from another goroutine
 // while later Applies run, so it must capture a point-in-time image (a
 // copy-on-write clone) and share nothing mutable with the live state.

@@ -90,15 +90,19 @@ func TestChaos(t *testing.T) {
 				total.Installs += st.Installs
 				total.Snapshots += st.Snapshots
 				total.Filled += st.Filled
+				total.HostApplied += st.HostApplied
 				total.ChunkGaps += st.ChunkGaps
 				total.Leaders += st.Leaders
 			}
 			el := time.Since(start)
-			t.Logf("%d steps (%.0f steps/s), %d engine steps (%.0f/s); writes acked %d, reads %d (follower %d, lease %d), leaders %d, conf changes %d, transfers %d, crashes %d, partitions %d, snapshots %d, installs %d, entries filled from logs %d, snapshot chunk gaps %d",
+			t.Logf("%d steps (%.0f steps/s), %d engine steps (%.0f/s); writes acked %d, reads %d (follower %d, lease %d), leaders %d, conf changes %d, transfers %d, crashes %d, partitions %d, snapshots %d, installs %d, entries filled from logs %d, applied by hosts before Recover %d, snapshot chunk gaps %d",
 				total.Steps, float64(total.Steps)/el.Seconds(), engineSteps, float64(engineSteps)/el.Seconds(),
-				total.WritesAcked, total.ReadsServed, total.ReadsFollower, total.ReadsLease, total.Leaders, total.ConfChanges, total.Transfers, total.Crashes, total.Partitions, total.Snapshots, total.Installs, total.Filled, total.ChunkGaps)
+				total.WritesAcked, total.ReadsServed, total.ReadsFollower, total.ReadsLease, total.Leaders, total.ConfChanges, total.Transfers, total.Crashes, total.Partitions, total.Snapshots, total.Installs, total.Filled, total.HostApplied, total.ChunkGaps)
 			if total.Filled == 0 {
 				t.Error("no entry was filled from a log: EntryCacheBytes is not exercised")
+			}
+			if total.HostApplied == 0 {
+				t.Error("no host applied entries before Recover: Recover.Applied is not exercised")
 			}
 			if total.ChunkGaps == 0 {
 				t.Error("no follower reported a snapshot chunk beyond its offset: windowed transfers under reordering, loss and restarts are not exercised")

@@ -100,7 +100,7 @@ func describe(item any) string {
 	case engine.SnapshotChunkFailed:
 		return fmt.Sprintf("SnapshotChunkFailed to=%s", x.To)
 	case engine.Recover:
-		return fmt.Sprintf("Recover hs=%d/%s/%d snap=%s entries=%s", x.HardState.Term, x.HardState.Vote, x.HardState.Commit, x.Snapshot, entryList(x.Entries))
+		return fmt.Sprintf("Recover hs=%d/%s/%d snap=%s host-applied=%d entries=%s", x.HardState.Term, x.HardState.Vote, x.HardState.Commit, x.Snapshot, x.Applied, entryList(x.Entries))
 	case engine.PersistHardState:
 		return fmt.Sprintf("PersistHardState term=%d vote=%s commit=%d", x.HardState.Term, x.HardState.Vote, x.HardState.Commit)
 	case engine.TruncateLog:

@@ -107,6 +107,7 @@ type Stats struct {
 	Snapshots      int // snapshots taken by hosts
 	Installs       int // snapshots restored from a leader
 	Filled         int // entries hosts read back from their logs (Send.FillThrough)
+	HostApplied    int // entries hosts applied before Recover (Recover.Applied)
 	// ChunkGaps counts MsgSnapResp answers to a chunk beyond the offset
 	// the follower expected (a chunk before it lost or overtaken, or the
 	// follower restarted): the leader goes back (engine.Config.SnapshotWindow).
@@ -151,21 +152,26 @@ func (v *Violation) Report() string {
 
 // world is one simulated cluster.
 type world struct {
-	opts   Options
-	rng    *rand.Rand
-	step   int
-	seq    uint64 // engine steps so far: the order of real time
-	cfg    engine.Config
-	voters []engine.NodeID // the bootstrap voters
-	hosts  []*host         // every node of the universe, sorted by ID
-	byID   map[engine.NodeID]*host
-	net    network
-	chk    checker
-	cl     clients
-	tr     *tracer
-	fail   *Violation
-	stats  Stats
-	calm   bool // faults off (Calm, or the liveness phase)
+	opts Options
+	rng  *rand.Rand
+	// replayRng decides the host's replay at each start
+	// (applyBeforeRecover): a stream of its own, so that the choices of
+	// rng, and so the schedules of pinned seeds, are what they were
+	// before the runtime replayed its log itself.
+	replayRng *rand.Rand
+	step      int
+	seq       uint64 // engine steps so far: the order of real time
+	cfg       engine.Config
+	voters    []engine.NodeID // the bootstrap voters
+	hosts     []*host         // every node of the universe, sorted by ID
+	byID      map[engine.NodeID]*host
+	net       network
+	chk       checker
+	cl        clients
+	tr        *tracer
+	fail      *Violation
+	stats     Stats
+	calm      bool // faults off (Calm, or the liveness phase)
 
 	items []item     // scratch for tick
 	due   []inflight // scratch for tick
@@ -215,7 +221,7 @@ func newWorld(opts Options) (*world, error) {
 		opts.TraceLen = 200
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x79676772))
-	w := &world{opts: opts, rng: rng, byID: map[engine.NodeID]*host{}, tr: newTracer(opts.TraceLen), calm: opts.Calm}
+	w := &world{opts: opts, rng: rng, replayRng: rand.New(rand.NewPCG(opts.Seed, 0x7265706c)), byID: map[engine.NodeID]*host{}, tr: newTracer(opts.TraceLen), calm: opts.Calm}
 	w.cfg = engine.Config{
 		ElectionTicks:      10,
 		HeartbeatTicks:     1 + rng.IntN(3),
@@ -359,8 +365,49 @@ func (w *world) start(h *host) error {
 	h.lastTerm, h.lastCommit = d.hs.Term, 0
 	h.termAtCrash = d.hs.Term
 	w.note(h, "start (disk: hs=%d/%s/%d snap=%s log=%d..%d)", d.hs.Term, d.hs.Vote, d.hs.Commit, d.snap, d.floorIndex+1, d.lastIndex())
-	w.feed(h, engine.Recover{HardState: d.hs, Snapshot: cloneMeta(d.snap), Entries: copyEntries(ents)})
+	rec := engine.Recover{HardState: d.hs, Snapshot: cloneMeta(d.snap), Entries: copyEntries(ents)}
+	if w.replayRng.IntN(2) == 0 {
+		w.applyBeforeRecover(h, &rec)
+		if w.fail != nil {
+			return nil
+		}
+	}
+	w.feed(h, rec)
 	return nil
+}
+
+// applyBeforeRecover does what the runtime does at open: it applies a
+// prefix of the committed log to the state machine while reading it, then
+// hands the engine those entries without their data (Recover.Applied,
+// Sizes). The prefix is the log Recover keeps (contiguous from the
+// snapshot, terms never decreasing) up to the durable commit index, cut at
+// a random point so that every split between the host's replay and the
+// engine's is tried.
+func (w *world) applyBeforeRecover(h *host, r *engine.Recover) {
+	prevIndex, prevTerm := r.Snapshot.Index, r.Snapshot.Term
+	limit := prevIndex + uint64(w.replayRng.IntN(int(max(r.HardState.Commit, prevIndex)-prevIndex)+1))
+	r.Sizes = make([]uint32, len(r.Entries))
+	applying := true
+	for k := range r.Entries {
+		e := &r.Entries[k]
+		r.Sizes[k] = uint32(len(e.Data))
+		if !applying || e.Index <= r.Snapshot.Index {
+			continue
+		}
+		if e.Index != prevIndex+1 || e.Term < prevTerm || e.Index > limit {
+			applying = false
+			continue
+		}
+		w.applyEntry(h, *e)
+		if w.fail != nil {
+			return
+		}
+		w.stats.HostApplied++
+		r.Applied, prevIndex, prevTerm = e.Index, e.Index, e.Term
+		if e.Type != engine.EntryConfig {
+			e.Data = nil
+		}
+	}
 }
 
 func cloneMeta(m engine.SnapshotMeta) engine.SnapshotMeta {
