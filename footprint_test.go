@@ -149,6 +149,10 @@ func TestFootprint1M(t *testing.T) {
 	// Writing 5 to clear_refs resets VmHWM (Linux 4.0 and later), so that
 	// the reopen's peak is its own.
 	hwmReset := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+	if hwmReset {
+		t.Logf("before the reopen: VmRSS %d MiB (RssAnon %d MiB): what the closed store left",
+			procStatus(t, "VmRSS")>>20, procStatus(t, "RssAnon")>>20)
+	}
 	if p := os.Getenv("YGGR_FOOTPRINT_CPU_REOPEN"); p != "" { // a CPU profile of the reopen
 		f, err := os.Create(p)
 		if err != nil {
