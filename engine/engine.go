@@ -211,6 +211,9 @@ func (e *Engine) recover(r Recover) {
 		}
 		size := uint32(len(ent.Data))
 		if r.Sizes != nil {
+			if ent.Type == EntryConfig && r.Sizes[k] != size {
+				panic(fmt.Sprintf("engine: Recover's config entry %d comes with %d bytes of its %d: the engine reads config entries", ent.Index, size, r.Sizes[k]))
+			}
 			size = r.Sizes[k]
 		}
 		e.log.appendSized(ent, size)
@@ -223,6 +226,8 @@ func (e *Engine) recover(r Recover) {
 			panic(fmt.Sprintf("engine: Recover says the host applied up to %d, but the log it recovered ends at %d and its commit index is %d",
 				r.Applied, e.log.lastIndex(), r.HardState.Commit))
 		}
+		e.counters.EntriesCommitted += r.Applied - e.log.floor
+		e.counters.EntriesApplied += r.Applied - e.log.floor
 		e.log.hostApplied(r.Applied)
 		e.maybeHintSnapshot()
 	}

@@ -61,6 +61,11 @@ func TestRecoverHostApplied(t *testing.T) {
 	if e.log.cachedBytes != 2*(50+entryOverhead) {
 		t.Errorf("cached bytes %d, want only entries 7 and 8", e.log.cachedBytes)
 	}
+	// The counters count the host's entries as committed and applied, as
+	// they did when the engine applied them again.
+	if c := e.Status().Counters; c.EntriesCommitted != 4 || c.EntriesApplied != 4 {
+		t.Errorf("counters: %d committed, %d applied; want 4 and 4", c.EntriesCommitted, c.EntriesApplied)
+	}
 }
 
 // A leader recovered that way asks its host to fill the entries it holds
@@ -116,6 +121,7 @@ func TestRecoverHostAppliedBeyondLogPanics(t *testing.T) {
 			r.Sizes = append(r.Sizes[:1:1], r.Sizes[2:]...)
 		}},
 		{"sizes not per entry", func(r *Recover) { r.Sizes = r.Sizes[:2] }},
+		{"config entry without its data", func(r *Recover) { r.Entries[1].Data = nil }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, _ := hostAppliedRecover()

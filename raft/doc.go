@@ -28,7 +28,8 @@
 //     are not passed to Apply. When a node starts, the commands its log
 //     holds above its snapshot that it knows committed are applied by Open
 //     itself, as it reads them, before the apply goroutine runs: Open
-//     returns with them applied.
+//     returns with them applied. An Open that fails may have applied part
+//     of them: give the next Open a new, empty state machine.
 //   - Apply must be deterministic: the same commands in the same order give
 //     the same state and the same results on every node, so it must not read
 //     the clock, randomness, the environment or anything outside its state

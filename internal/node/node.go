@@ -99,8 +99,10 @@ type Node struct {
 }
 
 // Start opens the node's storage, restores its state machine from the
-// newest snapshot, recovers the engine and starts the driver and apply
-// goroutines. A damaged file (a log record, a write-ahead log segment, a
+// newest snapshot, applies the log it knows committed above it
+// (replayLog), recovers the engine and starts the driver and apply
+// goroutines. A Start that fails may leave the state machine with part of
+// that log applied: the next Start needs a fresh one. A damaged file (a log record, a write-ahead log segment, a
 // snapshot chunk or manifest that fails verification or is truncated) is
 // an error wrapping ErrCorrupt that names the file and what is wrong: the
 // node refuses to start rather than serve wrong data.
@@ -155,22 +157,15 @@ func start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.disk = newDiskGuard(cfg)
-	rec, err := n.restore(pre)
+	// The engine first: once restore has replayed the log into the state
+	// machine, nothing that could have failed before it should fail.
+	eng, err := n.newEngine()
 	if err != nil {
+		pre.wait()
 		n.logs.Close()
 		return nil, err
 	}
-	ecfg := cfg.Engine
-	ecfg.ID = cfg.ID
-	if !cfg.Join {
-		ecfg.Peers = n.bootstrapVoters()
-	}
-	ecfg.Seed = seed(cfg.ID)
-	if ecfg.Incarnation, err = nextIncarnation(dirOrEmpty(cfg)); err != nil {
-		n.logs.Close()
-		return nil, err
-	}
-	eng, err := engine.New(ecfg)
+	rec, err := n.restore(pre)
 	if err != nil {
 		n.logs.Close()
 		return nil, err
@@ -220,6 +215,21 @@ func start(cfg Config) (*Node, error) {
 	// The driver goroutine: owned by the Node, ends when stop closes.
 	go n.run()
 	return n, nil
+}
+
+// newEngine makes the node's engine, not yet recovered.
+func (n *Node) newEngine() (*engine.Engine, error) {
+	ecfg := n.cfg.Engine
+	ecfg.ID = n.cfg.ID
+	if !n.cfg.Join {
+		ecfg.Peers = n.bootstrapVoters()
+	}
+	ecfg.Seed = seed(n.cfg.ID)
+	var err error
+	if ecfg.Incarnation, err = nextIncarnation(dirOrEmpty(n.cfg)); err != nil {
+		return nil, err
+	}
+	return engine.New(ecfg)
 }
 
 // bootstrapVoters are the voters of a new cluster: Config.Voters, else
