@@ -1,9 +1,13 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/yggrdb/yggr/internal/testutil"
+)
 
 func TestRun(t *testing.T) {
-	if err := run(); err != nil {
+	if err := testutil.RetryOnAddrInUse(t, 3, run); err != nil {
 		t.Fatal(err)
 	}
 }

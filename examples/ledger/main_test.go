@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(&out); err != nil {
+	err := testutil.RetryOnAddrInUse(t, 3, func() error {
+		out.Reset()
+		return run(&out)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()

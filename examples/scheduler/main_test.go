@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // The scheduler's node dies halfway; another worker is elected and
@@ -11,7 +13,12 @@ import (
 // order across the two, and every job that ran was scheduled.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	sum, err := run(&out, 12)
+	var sum *summary
+	err := testutil.RetryOnAddrInUse(t, 3, func() (err error) {
+		out.Reset()
+		sum, err = run(&out, 12)
+		return err
+	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
