@@ -40,3 +40,31 @@ func TestCheckpointReleasesEntryData(t *testing.T) {
 		}
 	}
 }
+
+// TestReopenKeepsNoSegment: the entries Open replays from the write-ahead
+// log stay in memory until a checkpoint moves them, and they must not keep
+// the segment they were read from (a slice of it would keep all of it:
+// here 64 MiB for one small entry).
+func TestReopenKeepsNoSegment(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{GCInterval: -1, segmentBytes: 64 << 20, CheckpointBytes: 1 << 30}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s, Batch{Entries: []engine.Entry{{Term: 1, Index: 1, Data: []byte("e")}}})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDisk(t, dir, opts)
+	if es, err := s.Entries(1, 2, 1<<20); err != nil || len(es) != 1 || string(es[0].Data) != "e" {
+		t.Fatalf("Entries(1, 2) after the reopen: %v, %v", es, err)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapInuse > 48<<20 {
+		t.Errorf("heap in use %d MiB after reopening a store with one entry in a 64 MiB segment: the segment is kept", ms.HeapInuse>>20)
+	}
+	runtime.KeepAlive(s)
+}

@@ -50,7 +50,7 @@ var walMagic = []byte("yggrwal\x00")
 // walRecord is a record read back at open.
 type walRecord struct {
 	lsn  uint64
-	body []byte // aliases the segment's bytes
+	body []byte // a copy of the record's bytes
 }
 
 // segment is a segment file that holds records (or will).
@@ -246,7 +246,10 @@ scan:
 			}
 			prev = s.lsn
 			if s.lsn > cp {
-				body := sg.data[off+walRecHeaderLen : off+walRecHeaderLen+int(s.n)]
+				// A copy: the entries decoded from it stay in memory until
+				// a checkpoint moves them, and a slice of data would keep
+				// the whole segment (8 MiB) alive with them.
+				body := slices.Clone(sg.data[off+walRecHeaderLen : off+walRecHeaderLen+int(s.n)])
 				recs = append(recs, walRecord{lsn: s.lsn, body: body})
 			}
 			off += int(recordSize(int(s.n)))
