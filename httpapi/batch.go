@@ -141,6 +141,9 @@ func (h *handler) runBatchOp(r *http.Request, op BatchOp, answer *atomic.Int64) 
 		}
 		h.metrics.batchOps.WithLabelValues(opLabel(op.Op), strconv.Itoa(code)).Inc()
 	}()
+	if h.batchOpHook != nil {
+		h.batchOpHook(op)
+	}
 	res, err := h.batchOp(r.Context(), op)
 	if err == nil && len(res.Value) > 0 && answer.Add(int64(len(res.Value))) > MaxBatchAnswerBytes {
 		res, err = BatchResult{}, fmt.Errorf("%w: httpapi: the batch's answer passed %d bytes of values: send this get alone", yggr.ErrBusy, MaxBatchAnswerBytes)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -122,6 +124,57 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 	g := decode[BatchResponse](t, r).Results[0]
 	if g.ModIndex != it.ModIndex || g.CreateIndex != it.CreateIndex || g.Version != it.Version || string(g.Value) != "1" {
 		t.Errorf("get result %+v, item %+v", g, it)
+	}
+}
+
+// A panic in one operation of a batch is that operation's 500, logged and
+// counted; the batch's other operations run, and the server goes on.
+func TestBatchOpPanic(t *testing.T) {
+	db := openDB(t)
+	var logs lockedBuffer
+	h := NewHandler(db, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}).(*handler)
+	h.batchOpHook = func(op BatchOp) {
+		if string(op.Key) == "boom" {
+			panic("injected")
+		}
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	r := send(t, srv, "POST", "/v1/batch", batchBody(t,
+		BatchOp{Op: OpPut, Key: []byte("a"), Value: []byte("1")},
+		BatchOp{Op: OpPut, Key: []byte("boom"), Value: []byte("x")},
+		BatchOp{Op: OpGet, Key: []byte("boom")},
+	), nil)
+	res := decode[BatchResponse](t, r)
+	if r.status != http.StatusOK || len(res.Results) != 3 {
+		t.Fatalf("status %d, %d results: %s", r.status, len(res.Results), r.body)
+	}
+	if res.Results[0].Error != nil || res.Results[0].Index == 0 {
+		t.Errorf("the put beside the panics: %+v", res.Results[0])
+	}
+	for _, got := range res.Results[1:] {
+		if e := got.Error; e == nil || e.Status != http.StatusInternalServerError || e.Code != CodeInternal {
+			t.Errorf("the operation that panicked: %+v, want a 500 internal error", got)
+		}
+	}
+	ctx := testCtx(t)
+	if v, err := db.Get(ctx, []byte("a")); err != nil || string(v) != "1" {
+		t.Errorf("Get(a) = %q, %v", v, err)
+	}
+	if _, err := db.Get(ctx, []byte("boom")); !errors.Is(err, yggr.ErrNotFound) {
+		t.Errorf("Get(boom): %v, want not found (it panicked before its put)", err)
+	}
+	metrics := string(send(t, srv, "GET", "/metrics", nil, nil).body)
+	for _, line := range []string{
+		`yggr_http_batch_ops_total{code="500",op="put"} 1`,
+		`yggr_http_batch_ops_total{code="500",op="get"} 1`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
+	if n := strings.Count(logs.String(), "panic serving a batch operation"); n != 2 {
+		t.Errorf("%d panics logged, want 2:\n%s", n, logs.String())
 	}
 }
 

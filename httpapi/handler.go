@@ -94,6 +94,9 @@ type handler struct {
 	// watchHook, if set, runs before each change a watch stream sends
 	// (tests: pausing a stream).
 	watchHook func()
+	// batchOpHook, if set, runs before each operation of a batch, on
+	// that operation's goroutine (tests: a panic in one operation).
+	batchOpHook func(BatchOp)
 }
 
 // kvPrefix is the escaped path prefix of the single-key routes.
