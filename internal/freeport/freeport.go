@@ -89,32 +89,33 @@ func pick(network string, high int) (string, error) {
 
 // probe binds addr and closes it again: nil means it was free.
 func probe(network, addr string) error {
+	_, err := bind(network, addr)
+	return err
+}
+
+// kernelPort returns the address of a port the kernel picks (port 0).
+func kernelPort(network string) (string, error) {
+	a, err := bind(network, "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("freeport: %w", err)
+	}
+	return a, nil
+}
+
+// bind binds addr on network ("tcp" or "udp"), closes it, and returns the
+// address that was bound.
+func bind(network, addr string) (string, error) {
 	if network == "tcp" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return err
-		}
-		return ln.Close()
-	}
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return err
-	}
-	return pc.Close()
-}
-
-func kernelPort(network string) (string, error) {
-	if network == "tcp" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", fmt.Errorf("freeport: %w", err)
+			return "", err
 		}
 		defer ln.Close()
 		return ln.Addr().String(), nil
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
-		return "", fmt.Errorf("freeport: %w", err)
+		return "", err
 	}
 	defer pc.Close()
 	return pc.LocalAddr().String(), nil
