@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 )
 
 // Engine is one node's Raft protocol state. It is not safe for concurrent
@@ -194,7 +193,6 @@ func (e *Engine) recover(r Recover) {
 	if r.Sizes != nil && len(r.Sizes) != len(r.Entries) {
 		panic(fmt.Sprintf("engine: Recover with %d entries and %d sizes", len(r.Entries), len(r.Sizes)))
 	}
-	e.log.reserve(len(r.Entries))
 	for k, ent := range r.Entries {
 		if ent.Index <= e.log.floor {
 			continue
@@ -322,7 +320,7 @@ func (e *Engine) applyCommitted() {
 	if e.log.applied >= e.log.commit || e.log.applied < e.log.floor {
 		return
 	}
-	es := slices.Clone(e.log.slice(e.log.applied+1, e.log.commit+1, ^uint64(0)))
+	es := e.log.slice(e.log.applied+1, e.log.commit+1, ^uint64(0))
 	e.log.applied = e.log.commit
 	for i := range es {
 		e.log.appliedBytes += e.log.sizeAt(es[i].Index)

@@ -168,7 +168,7 @@ func (e *Engine) sendAppend(to NodeID, empty bool) bool {
 	}
 	e.counters.AppendsSent++
 	m := Message{Type: MsgApp, To: to, PrevIndex: prevIndex, PrevTerm: prevTerm,
-		Entries: slices.Clone(es), Commit: e.log.commit}
+		Entries: es, Commit: e.log.commit}
 	if len(es) > 0 && es[0].Index <= e.log.dataFloor {
 		e.sendFilled(m, min(e.log.dataFloor, es[len(es)-1].Index))
 	} else {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"slices"
 )
 
 // raftLog is the live log: the entries after a floor (an index whose term
@@ -11,15 +10,15 @@ import (
 //
 // Invariants: floor ≤ snap.Index ≤ applied ≤ commit ≤ lastIndex() (the
 // floor sits below the snapshot when CompactionKeep entries under it are
-// kept for slow followers), entries[i].Index == floor+1+i, and
+// kept for slow followers), entries.at(k).Index == floor+1+k, and
 // floor ≤ dataFloor ≤ min(applied, persisted).
 type raftLog struct {
 	floor     uint64 // entries with index ≤ floor are gone from memory
 	floorTerm uint64 // term of the entry at floor
-	entries   []Entry
-	// lens[i] is the length of entries[i].Data as appended: an entry whose
-	// data was released still weighs what it did.
-	lens []uint32
+	// entries holds the entries after floor, each with the length of its
+	// Data as appended: an entry whose data was released still weighs
+	// what it did.
+	entries entryStore
 	// dataFloor: the entries up to it hold no Data in memory, except config
 	// entries (the engine reads those); the host's log has it, and a MsgApp
 	// that carries them asks the host to fill it in (Send.FillThrough).
@@ -46,7 +45,7 @@ type raftLog struct {
 
 func (l *raftLog) firstIndex() uint64 { return l.floor + 1 }
 
-func (l *raftLog) lastIndex() uint64 { return l.floor + uint64(len(l.entries)) }
+func (l *raftLog) lastIndex() uint64 { return l.floor + uint64(l.entries.len()) }
 
 func (l *raftLog) lastTerm() uint64 { t, _ := l.term(l.lastIndex()); return t }
 
@@ -59,25 +58,27 @@ func (l *raftLog) term(i uint64) (uint64, bool) {
 	case i < l.floor || i > l.lastIndex():
 		return 0, false
 	}
-	return l.entries[i-l.floor-1].Term, true
+	return l.entries.at(int(i - l.floor - 1)).Term, true
 }
 
 // entry returns the entry at i, which must be in the live log.
-func (l *raftLog) entry(i uint64) *Entry { return &l.entries[i-l.floor-1] }
+func (l *raftLog) entry(i uint64) *Entry { return l.entries.at(int(i - l.floor - 1)) }
 
 // weighBehind sets behind, the weight of the entries kept below the
 // snapshot, (floor, snap.Index]; called when either moves.
 func (l *raftLog) weighBehind() {
 	l.behind = 0
-	for k := range min(l.snap.Index-l.floor, uint64(len(l.lens))) {
-		l.behind += uint64(l.lens[k]) + entryOverhead
+	for k := range min(int(l.snap.Index-l.floor), l.entries.len()) {
+		l.behind += uint64(l.entries.lenAt(k)) + entryOverhead
 	}
 }
 
 // sizeAt is the weight of the entry at i (in the live log) for byte
 // limits: its data as appended, whether or not still in memory, plus a
 // fixed overhead.
-func (l *raftLog) sizeAt(i uint64) uint64 { return uint64(l.lens[i-l.floor-1]) + entryOverhead }
+func (l *raftLog) sizeAt(i uint64) uint64 {
+	return uint64(l.entries.lenAt(int(i-l.floor-1))) + entryOverhead
+}
 
 // matchTerm reports whether the log has an entry at i with term t.
 func (l *raftLog) matchTerm(i, t uint64) bool {
@@ -92,22 +93,24 @@ func (l *raftLog) isUpToDate(lastIndex, lastTerm uint64) bool {
 	return lastTerm > my || (lastTerm == my && lastIndex >= l.lastIndex())
 }
 
-// slice returns entries [lo, hi) limited to maxBytes (at least one entry if
-// lo < hi). The returned slice aliases the log; callers must not modify it.
+// slice returns a copy of the entries [lo, hi) limited to maxBytes (at
+// least one entry if lo < hi). The entries' Data still alias the log's.
 func (l *raftLog) slice(lo, hi, maxBytes uint64) []Entry {
 	if lo <= l.floor || lo >= hi {
 		return nil
 	}
 	hi = min(hi, l.lastIndex()+1)
-	es := l.entries[lo-l.floor-1 : hi-l.floor-1]
-	var size uint64
-	for i := range es {
-		size += l.sizeAt(lo + uint64(i))
-		if i > 0 && size > maxBytes {
-			return es[:i:i]
+	if lo >= hi {
+		return nil
+	}
+	end, size := lo, uint64(0)
+	for ; end < hi; end++ {
+		size += l.sizeAt(end)
+		if end > lo && size > maxBytes {
+			break
 		}
 	}
-	return es[:len(es):len(es)]
+	return l.entries.copyRange(int(lo-l.floor-1), int(end-l.floor-1))
 }
 
 // append adds entries at the end; they must follow lastIndex.
@@ -123,8 +126,7 @@ func (l *raftLog) appendSized(e Entry, size uint32) {
 	if e.Index != l.lastIndex()+1 {
 		panic(fmt.Sprintf("engine: appending %s after last index %d", e, l.lastIndex()))
 	}
-	l.entries = append(l.entries, e)
-	l.lens = append(l.lens, size)
+	l.entries.push(e, size)
 	w := uint64(size) + entryOverhead
 	l.bytes += w
 	l.cachedBytes += w
@@ -146,26 +148,18 @@ func (l *raftLog) hostApplied(a uint64) {
 	l.dataFloor, l.commit, l.applied = a, a, a
 }
 
-// reserve makes room for n more entries, so that appending them one at a
-// time (Recover) does not copy the log at every doubling.
-func (l *raftLog) reserve(n int) {
-	l.entries = slices.Grow(l.entries, n)
-	l.lens = slices.Grow(l.lens, n)
-}
-
 // truncate removes entries with index ≥ i (i > commit).
 func (l *raftLog) truncate(i uint64) {
 	if i <= l.commit || i <= l.floor {
 		panic(fmt.Sprintf("engine: truncating at %d with commit %d floor %d", i, l.commit, l.floor))
 	}
 	// Every truncated entry is uncommitted, so above dataFloor.
-	for _, n := range l.lens[i-l.floor-1:] {
+	for k := int(i - l.floor - 1); k < l.entries.len(); k++ {
+		n := l.entries.lenAt(k)
 		l.bytes -= uint64(n) + entryOverhead
 		l.cachedBytes -= uint64(n) + entryOverhead
 	}
-	clear(l.entries[i-l.floor-1:])
-	l.entries = l.entries[:i-l.floor-1]
-	l.lens = l.lens[:i-l.floor-1]
+	l.entries.truncate(int(i - l.floor - 1))
 	l.persisted = min(l.persisted, i-1)
 }
 
@@ -175,32 +169,16 @@ func (l *raftLog) compact(i uint64) {
 		return
 	}
 	t, _ := l.term(i)
-	for k, n := range l.lens[:i-l.floor] {
+	for k := range int(i - l.floor) {
+		n := l.entries.lenAt(k)
 		l.bytes -= uint64(n) + entryOverhead
-		if l.entries[k].Index > l.dataFloor {
+		if l.entries.at(k).Index > l.dataFloor {
 			l.cachedBytes -= uint64(n) + entryOverhead
 		}
 	}
-	l.entries = shiftDown(l.entries, int(i-l.floor))
-	l.lens = shiftDown(l.lens, int(i-l.floor))
+	l.entries.dropFront(int(i - l.floor))
 	l.floor, l.floorTerm = i, t
 	l.dataFloor = max(l.dataFloor, i)
-}
-
-// shiftDown drops the first k elements of s. It moves the rest to the
-// front, keeping the capacity for the entries appended until the next
-// compaction (a fresh slice of exactly the rest regrew by doubling after
-// every compaction: 3.4% of a leader's CPU under writes), and clears the
-// tail so the dropped entries' data can be freed. A capacity four times
-// what is kept, beyond 64Ki elements, is given back.
-func shiftDown[T any](s []T, k int) []T {
-	rest := len(s) - k
-	if c := cap(s); c > 64<<10 && c > 4*rest {
-		return append(make([]T, 0, 2*rest), s[k:]...)
-	}
-	copy(s, s[k:])
-	clear(s[rest:])
-	return s[:rest]
 }
 
 // release drops the data of the oldest entries kept in memory while they
@@ -221,31 +199,29 @@ func (l *raftLog) release(budget uint64) {
 // reset replaces the log with an empty one whose floor is the snapshot,
 // keeping the entries after it when keep is set.
 func (l *raftLog) reset(s SnapshotMeta, keep bool) {
-	var kept []Entry
-	var keptLens []uint32
 	if keep {
-		kept = append(kept, l.entries[s.Index-l.floor:]...)
-		keptLens = append(keptLens, l.lens[s.Index-l.floor:]...)
+		l.entries.dropFront(int(s.Index - l.floor))
+	} else {
+		l.entries.truncate(0)
 	}
-	l.entries, l.lens, l.bytes, l.cachedBytes, l.behind = kept, keptLens, 0, 0, 0
+	l.bytes, l.cachedBytes, l.behind = 0, 0, 0
 	l.floor, l.floorTerm, l.snap = s.Index, s.Term, s
 	l.dataFloor = max(l.dataFloor, s.Index)
 	if !keep {
 		l.dataFloor = s.Index
 	}
-	for i := range kept {
-		size := uint64(keptLens[i]) + entryOverhead
-		l.bytes += size
-		if kept[i].Index > l.dataFloor {
-			l.cachedBytes += size
-		}
-	}
 	l.commit = max(l.commit, s.Index)
 	l.applied = max(l.applied, s.Index)
 	l.appliedBytes = 0
-	for k, e := range l.entries {
-		if e.Index <= l.applied {
-			l.appliedBytes += uint64(l.lens[k]) + entryOverhead
+	for k := range l.entries.len() {
+		size := uint64(l.entries.lenAt(k)) + entryOverhead
+		l.bytes += size
+		idx := l.entries.at(k).Index
+		if idx > l.dataFloor {
+			l.cachedBytes += size
+		}
+		if idx <= l.applied {
+			l.appliedBytes += size
 		}
 	}
 	l.persisted = max(min(l.persisted, l.lastIndex()), s.Index)

@@ -28,46 +28,6 @@ func TestRaftLogTruncateRefusesCommitted(t *testing.T) {
 	}
 }
 
-// Compaction keeps the log's capacity for the entries to come, clears what
-// it dropped, and gives back a capacity four times what it keeps beyond
-// 64Ki elements.
-func TestShiftDown(t *testing.T) {
-	s := make([]*int, 10, 16)
-	for i := range s {
-		s[i] = new(int)
-		*s[i] = i
-	}
-	got := shiftDown(s, 7)
-	if len(got) != 3 || cap(got) != 16 || *got[0] != 7 || *got[2] != 9 {
-		t.Fatalf("shiftDown(10 of cap 16, 7): len %d cap %d", len(got), cap(got))
-	}
-	for i, p := range got[:cap(got)][3:] {
-		if p != nil {
-			t.Fatalf("element %d past the end still refers to dropped data", i+3)
-		}
-	}
-	for _, c := range []struct {
-		capacity, keep, wantCap int
-	}{
-		{64 << 10, 1, 64 << 10},                    // not beyond 64Ki: kept
-		{64<<10 + 4, (64<<10 + 4) / 4, 64<<10 + 4}, // exactly four times: kept
-		{64<<10 + 4, (64<<10+4)/4 - 1, 2 * ((64<<10+4)/4 - 1)},
-		{100_000, 10, 20},
-	} {
-		s := make([]uint32, c.capacity)
-		for i := range s {
-			s[i] = uint32(i)
-		}
-		got := shiftDown(s, c.capacity-c.keep)
-		if len(got) != c.keep || cap(got) != c.wantCap {
-			t.Errorf("cap %d keep %d: len %d cap %d, want cap %d", c.capacity, c.keep, len(got), cap(got), c.wantCap)
-		}
-		if got[0] != uint32(c.capacity-c.keep) || got[c.keep-1] != uint32(c.capacity-1) {
-			t.Errorf("cap %d keep %d: kept %d..%d", c.capacity, c.keep, got[0], got[c.keep-1])
-		}
-	}
-}
-
 // The byte limit of a MsgApp keeps at least one entry and stops before the
 // entry that would exceed it; an entry that exactly fills it is included.
 func TestSliceByteLimit(t *testing.T) {
@@ -98,8 +58,8 @@ func TestRaftLogTruncateAndCompact(t *testing.T) {
 	}
 	l.persisted, l.commit = 5, 2
 	l.truncate(4)
-	if l.lastIndex() != 3 || l.bytes != 300 || l.persisted != 3 || len(l.entries) != 3 {
-		t.Fatalf("after truncate(4): last=%d bytes=%d persisted=%d len=%d", l.lastIndex(), l.bytes, l.persisted, len(l.entries))
+	if l.lastIndex() != 3 || l.bytes != 300 || l.persisted != 3 || l.entries.len() != 3 {
+		t.Fatalf("after truncate(4): last=%d bytes=%d persisted=%d len=%d", l.lastIndex(), l.bytes, l.persisted, l.entries.len())
 	}
 	l.append(Entry{Term: 2, Index: 4})
 	if l.entry(4).Term != 2 {

@@ -67,7 +67,7 @@ func TestProbeLateAndDuplicateAcks(t *testing.T) {
 	rej := c.msgs[0]
 	c.msgs = nil
 	probe := Message{Type: MsgApp, From: "n1", To: "n2", Term: n1.term, PrevIndex: 2, PrevTerm: n1.term,
-		Entries: slices.Clone(n1.log.entries[2:4]), Commit: 2}
+		Entries: n1.log.entries.copyRange(2, 4), Commit: 2}
 	if d := cmp.Diff([]Action{Send{Msg: probe}}, n1.Step(Receive{Msg: rej})); d != "" {
 		t.Fatalf("leader on the rejection (-want +got):\n%s", d)
 	}
@@ -123,7 +123,7 @@ func TestAnyAckSendsWhatTheByteLimitHeldBack(t *testing.T) {
 		t.Fatalf("MsgApps to n2 on the proposal: %v, want one carrying entry 2", toN2)
 	}
 	want := []Action{Send{Msg: Message{Type: MsgApp, From: "n1", To: "n2", Term: n1.term, PrevIndex: 2, PrevTerm: n1.term,
-		Entries: slices.Clone(n1.log.entries[2:3]), Commit: 1}}}
+		Entries: n1.log.entries.copyRange(2, 3), Commit: 1}}}
 	if d := cmp.Diff(want, n1.Step(Receive{Msg: ack})); d != "" {
 		t.Errorf("leader on a duplicate ack (-want +got):\n%s", d)
 	}
