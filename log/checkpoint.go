@@ -100,7 +100,7 @@ func (s *Store) checkpointOnce() error {
 	}
 	s.dropMemThrough(compactTo)
 	capFirst := s.memFirst
-	ents := s.mem
+	ents, count := s.mem.batchList(), uint64(s.mem.len())
 	hs, snap, pending, history, last := s.hs, s.snap, s.pending, s.historyFloor, s.last
 	snap.Membership = snap.Membership.Clone()
 	s.truncatedAt = 0
@@ -132,7 +132,7 @@ func (s *Store) checkpointOnce() error {
 	if err != nil {
 		return err
 	}
-	for _, run := range splitRuns(ents, s.opts.maxRunBytes) {
+	for _, run := range splitBatches(ents, s.opts.maxRunBytes) {
 		id := runOf(run, gen)
 		puts = append(puts, set(id.key(), encodeRun(id, run)))
 	}
@@ -157,13 +157,13 @@ func (s *Store) checkpointOnce() error {
 	s.cpLSN = lsn
 	s.compacted = max(s.compacted, compactTo)
 	s.pending -= pending
-	validEnd := capFirst - 1 + uint64(len(ents))
+	validEnd := capFirst - 1 + count
 	if s.truncatedAt != 0 {
 		validEnd = min(validEnd, s.truncatedAt-1)
 	}
 	if validEnd >= s.memFirst {
-		k := min(validEnd+1-s.memFirst, uint64(len(s.mem)))
-		s.mem = withoutPrefix(s.mem, k)
+		k := min(validEnd+1-s.memFirst, uint64(s.mem.len()))
+		s.mem.dropFirst(int(k))
 		s.memFirst += k
 	}
 	s.mu.Unlock()
@@ -217,6 +217,45 @@ func splitRuns(es []engine.Entry, maxBytes int) [][]engine.Entry {
 		}
 		runs = append(runs, es[:n:n])
 		es = es[n:]
+	}
+	return runs
+}
+
+// splitBatches cuts the entries of consecutive batches (the in-memory log's)
+// into the runs splitRuns would cut their concatenation into. A run inside
+// one batch is a slice of it; a run across batches is a copy.
+func splitBatches(bs [][]engine.Entry, maxBytes int) [][]engine.Entry {
+	var runs [][]engine.Entry
+	b, off := 0, 0
+	for b < len(bs) {
+		// The run starts at bs[b][off] and takes entries while they fit.
+		eb, eoff, size, n := b, off, 0, 0
+		for eb < len(bs) {
+			e := &bs[eb][eoff]
+			if n > 0 && size+len(e.Data) > maxBytes {
+				break
+			}
+			size += len(e.Data)
+			n++
+			if eoff++; eoff == len(bs[eb]) {
+				eb, eoff = eb+1, 0
+			}
+		}
+		var run []engine.Entry
+		if n <= len(bs[b])-off {
+			run = bs[b][off : off+n : off+n]
+		} else {
+			run = make([]engine.Entry, 0, n)
+			for k := b; len(run) < n; k++ {
+				lo := 0
+				if k == b {
+					lo = off
+				}
+				run = append(run, bs[k][lo:min(len(bs[k]), lo+n-len(run))]...)
+			}
+		}
+		runs = append(runs, run)
+		b, off = eb, eoff
 	}
 	return runs
 }

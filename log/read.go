@@ -168,15 +168,16 @@ func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 		}
 		lo = s.memFirst
 	}
-	for i := lo; i < hi; i++ {
-		e := s.mem[i-s.memFirst]
+	s.mem.each(int(lo-s.memFirst), int(hi-s.memFirst), func(p *engine.Entry) bool {
+		e := *p
 		size += entryWeight(e)
 		if len(out) > 0 && size > maxBytes {
-			break
+			return false
 		}
 		e.Data = slices.Clone(e.Data)
 		out = append(out, e)
-	}
+		return true
+	})
 	return out, nil
 }
 
@@ -329,7 +330,7 @@ func (s *Store) Term(index uint64) (uint64, error) {
 	case index == s.last:
 		return s.lastTerm, nil
 	case index >= s.memFirst:
-		return s.mem[index-s.memFirst].Term, nil
+		return s.mem.at(int(index - s.memFirst)).Term, nil
 	}
 	return s.badgerTerm(index)
 }

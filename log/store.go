@@ -182,9 +182,9 @@ type Store struct {
 	// suffix, or written by a checkpoint that a truncation overtook): they
 	// are never read, and the next checkpoint replaces them.
 	//
-	// mem is only appended to or re-sliced, never written in place: a
-	// checkpoint reads a captured slice of it without holding mu.
-	mem      []engine.Entry
+	// No batch of mem is written after it is pushed: a checkpoint reads a
+	// copy of its batch list (memLog.batchList) without holding mu.
+	mem      memLog
 	memFirst uint64
 	// lsn is the LSN of the last WAL record; cpLSN the last one whose
 	// effects Badger holds (the checkpoint record).

@@ -45,11 +45,15 @@ func (s *Store) Write(bs ...Batch) error {
 		return err
 	}
 	// The entries the batches before this one append: a later batch may
-	// truncate them, or follow them.
-	var pending []engine.Entry
+	// truncate them, or follow them. They are the Store's own copies of
+	// the batches' entry slices (one allocation per batch), which the
+	// in-memory log keeps until a checkpoint.
+	var pending [][]engine.Entry
 	termOf := func(i uint64) (uint64, error) {
-		if len(pending) > 0 && i >= pending[0].Index {
-			return pending[i-pending[0].Index].Term, nil
+		for k := len(pending) - 1; k >= 0; k-- {
+			if p := pending[k]; i >= p[0].Index {
+				return p[i-p[0].Index].Term, nil
+			}
 		}
 		return s.Term(i)
 	}
@@ -64,10 +68,11 @@ func (s *Store) Write(bs ...Batch) error {
 			if lastTerm, err = termOf(last); err != nil {
 				return err
 			}
-			if len(pending) > 0 && pending[0].Index > last {
-				pending = nil
-			} else if len(pending) > 0 {
-				pending = pending[:last+1-pending[0].Index]
+			for len(pending) > 0 && pending[len(pending)-1][0].Index > last {
+				pending = pending[:len(pending)-1]
+			}
+			if k := len(pending) - 1; k >= 0 && last+1-pending[k][0].Index < uint64(len(pending[k])) {
+				pending[k] = pending[k][:last+1-pending[k][0].Index]
 			}
 		}
 		if err := checkAppend(b.Entries, last, lastTerm); err != nil {
@@ -77,7 +82,8 @@ func (s *Store) Write(bs ...Batch) error {
 			return fmt.Errorf("log: vote %q longer than %d bytes", hs.Vote, engine.MaxNodeIDLen)
 		}
 		if n := len(b.Entries); n > 0 {
-			pending = append(pending, b.Entries...)
+			b.Entries = slices.Clone(b.Entries)
+			pending = append(pending, b.Entries)
 			last, lastTerm = b.Entries[n-1].Index, b.Entries[n-1].Term
 		}
 		if !truncating && len(b.Entries) == 0 && b.HardState == nil {
@@ -185,10 +191,10 @@ func (s *Store) apply(op walOp) {
 			s.truncateMem(from)
 		}
 		if n := len(op.entries); n > 0 {
-			if len(s.mem) == 0 {
+			if s.mem.len() == 0 {
 				s.memFirst = op.entries[0].Index
 			}
-			s.mem = append(s.mem, op.entries...)
+			s.mem.push(op.entries)
 			s.last, s.lastTerm = op.entries[n-1].Index, op.entries[n-1].Term
 		}
 		if op.hs != nil {
@@ -219,10 +225,9 @@ func (s *Store) truncateMem(from uint64) {
 	if from >= s.memFirst {
 		// Clip the capacity: the next append must not write over entries
 		// that a running checkpoint may be reading.
-		k := from - s.memFirst
-		s.mem = s.mem[:k:k]
+		s.mem.truncate(int(from - s.memFirst))
 	} else {
-		s.mem, s.memFirst = nil, from
+		s.mem, s.memFirst = memLog{}, from
 	}
 	if s.truncatedAt == 0 || from < s.truncatedAt {
 		s.truncatedAt = from
@@ -238,8 +243,8 @@ func (s *Store) termLocked(i uint64) uint64 {
 	switch {
 	case i == s.snap.Index:
 		return s.snap.Term
-	case i >= s.memFirst && i < s.memFirst+uint64(len(s.mem)):
-		return s.mem[i-s.memFirst].Term
+	case i >= s.memFirst && i < s.memFirst+uint64(s.mem.len()):
+		return s.mem.at(int(i - s.memFirst)).Term
 	}
 	t, err := s.badgerTerm(i)
 	if err != nil {
@@ -254,22 +259,9 @@ func (s *Store) dropMemThrough(index uint64) {
 	if index < s.memFirst {
 		return
 	}
-	k := min(index+1-s.memFirst, uint64(len(s.mem)))
-	s.mem = withoutPrefix(s.mem, k)
+	k := min(index+1-s.memFirst, uint64(s.mem.len()))
+	s.mem.dropFirst(int(k))
 	s.memFirst = index + 1
-}
-
-// withoutPrefix returns mem without its first k entries, in a new array.
-// Reslicing would keep the dropped entries' Data reachable through the old
-// array until an append outgrew it (the data of up to CheckpointBytes of
-// entries, held twice over in TestFootprint1M); clearing them in place
-// could zero entries a running checkpoint is still reading (its copy of
-// the slice shares the array).
-func withoutPrefix(mem []engine.Entry, k uint64) []engine.Entry {
-	if k == 0 {
-		return mem
-	}
-	return slices.Clone(mem[k:])
 }
 
 // SetSnapshot durably records meta (membership included) as the snapshot
