@@ -26,6 +26,10 @@ import (
 // reports the stages: open-ms (Open returned), contact-ms (the follower
 // knows the leader), snap-ms (its snapshot index moved: a snapshot was
 // installed; 0 if the log was streamed) and the leader's snapshot index.
+// Diagnostics of the catch-up window alone: YGGR_CATCHUP_CPUPROFILE,
+// YGGR_CATCHUP_TRACE, YGGR_CATCHUP_MEMPROFILE (allocations, with a .base
+// profile from its start for pprof -base) and YGGR_CATCHUP_TIMELINE=1 (logs
+// when the follower's commit stalls and the leader's view of it).
 func BenchmarkCatchUp(b *testing.B) {
 	entries := envInt(b, "YGGR_CATCHUP_ENTRIES", 100000)
 	preload := envInt(b, "YGGR_CATCHUP_PRELOAD", 0)
@@ -57,9 +61,13 @@ func BenchmarkCatchUp(b *testing.B) {
 		snap0 := db.Status().SnapshotIndex
 		var ct, sn time.Duration
 		deadline := t0.Add(60 * time.Second)
+		tl := timeline{on: os.Getenv("YGGR_CATCHUP_TIMELINE") != ""}
 		for {
 			st := db.Status()
 			now := time.Since(t0)
+			if tl.on {
+				tl.observe(b, now, st, c.dbs[l].Status(), f)
+			}
 			if ct == 0 && st.Leader != "" {
 				ct = now
 			}
@@ -122,6 +130,20 @@ func profileWindow(b *testing.B) (stop func()) {
 		}
 		stops = append(stops, func() { trace.Stop(); f.Close() })
 	}
+	if p := os.Getenv("YGGR_CATCHUP_MEMPROFILE"); p != "" {
+		write := func(name string) {
+			f, err := os.Create(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		write(p + "." + round + ".base")
+		stops = append(stops, func() { write(p + "." + round) })
+	}
 	return func() {
 		for _, s := range stops {
 			s()
@@ -130,6 +152,44 @@ func profileWindow(b *testing.B) (stop func()) {
 }
 
 var profileRound int
+
+// timeline logs (YGGR_CATCHUP_TIMELINE=1) the follower's indexes and the
+// leader's view of it whenever the latter changes state or the follower's
+// commit has not moved for 20 ms: where a catch-up waits.
+type timeline struct {
+	on         bool
+	lastState  string
+	lastCommit uint64
+	commitAt   time.Duration
+	stalled    bool
+}
+
+func (t *timeline) observe(b *testing.B, now time.Duration, st, lst Status, f string) {
+	var fs FollowerStatus
+	for _, x := range lst.Followers {
+		if x.ID == f {
+			fs = x
+		}
+	}
+	line := func(why string) {
+		b.Logf("%7.1f ms %-8s applied %d commit %d last %d snap %d | leader commit %d: %s match %d next %d",
+			float64(now.Microseconds())/1000, why, st.Applied, st.Commit, st.LastIndex, st.SnapshotIndex,
+			lst.Commit, fs.State, fs.Match, fs.Next)
+	}
+	if fs.State != t.lastState {
+		t.lastState = fs.State
+		line("state")
+	}
+	if st.Commit != t.lastCommit {
+		if t.stalled {
+			line("resumed")
+		}
+		t.lastCommit, t.commitAt, t.stalled = st.Commit, now, false
+	} else if !t.stalled && now-t.commitAt > 20*time.Millisecond && st.Applied < lst.Commit {
+		t.stalled = true
+		line("stalled")
+	}
+}
 
 func envInt(b *testing.B, name string, def int) int {
 	s := os.Getenv(name)
