@@ -150,6 +150,9 @@ type Store struct {
 	// writeMu serializes writers, so that one write's phases are never
 	// interleaved with another's.
 	writeMu sync.Mutex
+	// recordBuf is Write's WAL record buffer, kept for the next Write
+	// (nothing holds a record once it is written). Guarded by writeMu.
+	recordBuf []byte
 	// badgerMu serializes the writers of entries into Badger: the
 	// checkpoint and Compact.
 	badgerMu sync.Mutex

@@ -350,8 +350,12 @@ func (w *wal) zeroFrom(seq uint64, off, end int64) error {
 	return f.Sync()
 }
 
+// zeroBytes is what writeZeros writes: never written to, so it stays the
+// kernel's shared zero page and costs no memory.
+var zeroBytes [zeroChunk]byte
+
 func writeZeros(f *os.File, off, end int64) error {
-	zeros := make([]byte, min(zeroChunk, max(end-off, 0)))
+	zeros := zeroBytes[:min(zeroChunk, max(end-off, 0))]
 	for off < end {
 		n := min(int64(len(zeros)), end-off)
 		if _, err := f.WriteAt(zeros[:n], off); err != nil {

@@ -40,7 +40,11 @@ type walOp struct {
 func encodeBatch(b Batch) []byte { return encodeBatches([]Batch{b}) }
 
 // encodeBatches returns a record buffer whose body holds bs, in order.
-func encodeBatches(bs []Batch) []byte {
+func encodeBatches(bs []Batch) []byte { return appendBatches(nil, bs) }
+
+// appendBatches is encodeBatches into dst's array when it has room
+// (dst's contents are dropped).
+func appendBatches(dst []byte, bs []Batch) []byte {
 	n := walRecHeaderLen
 	for _, b := range bs {
 		n += 1 + 8 + 1 + 8 + 4 + entriesLen(b.Entries)
@@ -48,7 +52,12 @@ func encodeBatches(bs []Batch) []byte {
 			n += 8 + 8 + 1 + len(b.HardState.Vote)
 		}
 	}
-	buf := make([]byte, walRecHeaderLen, n+7) // room for the padding
+	n += 7 // room for the padding
+	buf := dst[:0]
+	if cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
+	buf = buf[:walRecHeaderLen]
 	for _, b := range bs {
 		buf = appendBatch(buf, b)
 	}

@@ -109,8 +109,18 @@ func (s *Store) Write(bs ...Batch) error {
 			walOps[i].hs = &hs
 		}
 	}
-	return s.append(encodeBatches(ops), walOps...)
+	buf := appendBatches(s.recordBuf, ops)
+	err = s.append(buf, walOps...)
+	if cap(buf) <= maxReusedRecord {
+		s.recordBuf = buf[:0]
+	}
+	return err
 }
+
+// maxReusedRecord bounds the record buffer a Store keeps for its next
+// Write: a follower's catch-up writes records of about 1 MiB (a MsgApp of
+// the engine's default byte limit).
+const maxReusedRecord = 2 << 20
 
 // notifyFailed tells Options.OnFail that the store failed with err. No lock
 // held.
