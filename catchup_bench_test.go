@@ -22,7 +22,7 @@ import (
 // the reopen until its applied index reaches the leader's commit at the
 // reopen. With YGGR_CATCHUP_PRELOAD=n the cluster first holds n keys (so
 // that Open restores a large state, as in the full bench run, where the
-// write rows before catchup leave about 280k keys). Besides ns/op it
+// write rows before catchup leave 280k-450k keys, depending on the run's speed). Besides ns/op it
 // reports the stages: open-ms (Open returned), contact-ms (the follower
 // knows the leader), snap-ms (its snapshot index moved: a snapshot was
 // installed; 0 if the log was streamed) and the leader's snapshot index.
