@@ -233,8 +233,8 @@ func (s *Store) apply(op walOp) {
 // makes mem start at from, and Badger's entries from there on stale.
 func (s *Store) truncateMem(from uint64) {
 	if from >= s.memFirst {
-		// Clip the capacity: the next append must not write over entries
-		// that a running checkpoint may be reading.
+		// memLog never writes into a batch it holds, so a running
+		// checkpoint's copy of the batch list still reads what it took.
 		s.mem.truncate(int(from - s.memFirst))
 	} else {
 		s.mem, s.memFirst = memLog{}, from
