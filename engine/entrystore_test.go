@@ -58,7 +58,7 @@ func checkEntryStore(t *rapid.T, s *entryStore, model []Entry, lens []uint32) {
 		lo := rapid.IntRange(0, len(model)-1).Draw(t, "lo")
 		hi := rapid.IntRange(lo, len(model)).Draw(t, "hi")
 		got := s.copyRange(lo, hi)
-		if len(got) != hi-lo || (hi > lo && (got[0].Index != model[lo].Index || got[len(got)-1].Index != model[hi-1].Index)) {
+		if len(got) != hi-lo || cap(got) != hi-lo || (hi > lo && (got[0].Index != model[lo].Index || got[len(got)-1].Index != model[hi-1].Index)) {
 			t.Fatalf("copyRange(%d, %d) = %d entries", lo, hi, len(got))
 		}
 	}
@@ -81,18 +81,33 @@ func checkEntryStore(t *rapid.T, s *entryStore, model []Entry, lens []uint32) {
 	}
 }
 
-// Dropping most of a long log gives the chunk slice's capacity back.
+// Dropping most of a long log gives the chunk slice's capacity back: a
+// capacity over 64 and over four times the chunks still needed becomes
+// twice what is needed; otherwise it is kept.
 func TestEntryStoreGivesBackCapacity(t *testing.T) {
-	var s entryStore
-	for i := range 400 * chunkLen {
-		s.push(Entry{Index: uint64(i + 1)}, 0)
-	}
-	s.dropFront(s.len() - 10)
-	if c := cap(s.chunks); c > 4 {
-		t.Fatalf("capacity %d chunk pointers for %d entries", c, s.len())
-	}
-	if s.at(0).Index != 400*chunkLen-9 || s.at(9).Index != 400*chunkLen {
-		t.Fatalf("kept %d..%d", s.at(0).Index, s.at(9).Index)
+	for _, c := range []struct {
+		capacity, keep, wantCap int
+	}{
+		{64, 1, 64},  // not over 64: kept
+		{68, 17, 68}, // exactly four times: kept
+		{68, 16, 32},
+		{400, 1, 2},
+	} {
+		s := entryStore{chunks: make([]*entryChunk, c.capacity)}
+		for i := range s.chunks {
+			s.chunks[i] = new(entryChunk)
+			for k := range chunkLen {
+				s.chunks[i].es[k].Index = uint64(i*chunkLen + k + 1)
+			}
+		}
+		s.n = c.capacity * chunkLen
+		s.dropFront((c.capacity - c.keep) * chunkLen)
+		if len(s.chunks) != c.keep || cap(s.chunks) != c.wantCap {
+			t.Errorf("capacity %d, keep %d chunks: %d chunks, capacity %d, want %d", c.capacity, c.keep, len(s.chunks), cap(s.chunks), c.wantCap)
+		}
+		if first := s.at(0).Index; first != uint64((c.capacity-c.keep)*chunkLen+1) || s.len() != c.keep*chunkLen {
+			t.Errorf("capacity %d, keep %d chunks: first index %d, %d entries", c.capacity, c.keep, first, s.len())
+		}
 	}
 }
 
