@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -22,7 +23,9 @@ func TestForwardResponseRoundTrip(t *testing.T) {
 		{ErrNoLeader, ErrNoLeader},
 		{ErrMembership, ErrMembership},
 		{ErrTransfer, ErrTransfer},
-		{ErrClosed, ErrClosed},
+		// A leader closed with the request in flight: this node is not
+		// closed, and the request may still commit.
+		{ErrClosed, ErrUnknownOutcome},
 		{ErrNoSpace, ErrNoSpace},
 		// A stopped leader's request in flight: its outcome is unknown.
 		{&StorageError{Err: errors.New("log: sync x.wal: input/output error")}, ErrUnknownOutcome},
@@ -43,6 +46,22 @@ func TestForwardResponseRoundTrip(t *testing.T) {
 	_, _, err := n.decodeResponse(encodeResponse(0, nil, &NotLeaderError{Leader: "n2"}))
 	if !errors.As(err, &nl) || nl.Leader != "n2" || nl.Addr != "127.0.0.1:7" {
 		t.Errorf("not-leader details lost: %v", err)
+	}
+}
+
+// A follower whose leader was closed with its forwarded request in flight
+// is not closed itself: its caller gets ErrUnknownOutcome (and may retry),
+// never ErrClosed, with the leader's message. (TestFencing in concurrency/
+// saw "yggr: closed (at the leader)" on an open node whose leader was being
+// stopped, seed 1796624126415635386.)
+func TestForwardLeaderClosed(t *testing.T) {
+	n := &Node{addrs: &addrBook{addrs: map[engine.NodeID]string{}}}
+	_, _, err := n.decodeResponse(encodeResponse(0, nil, fmt.Errorf("while closing: %w", ErrClosed)))
+	if !errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrClosed) {
+		t.Fatalf("leader closed: %v, want ErrUnknownOutcome and not ErrClosed", err)
+	}
+	if want := ErrUnknownOutcome.Error() + " (the leader closed: while closing: " + ErrClosed.Error() + ")"; err.Error() != want {
+		t.Fatalf("leader closed: %q, want %q", err, want)
 	}
 }
 

@@ -131,6 +131,11 @@ func (n *Node) decodeResponse(b []byte) ([]byte, uint64, error) {
 		// reaches a stopped leader is answered NotLeader): it may still
 		// commit through the other nodes.
 		return nil, 0, fmt.Errorf("%w (the leader's storage failed: %s)", ErrUnknownOutcome, data)
+	case statusClosed:
+		// The leader was closed with the request in flight: as above. This
+		// node is not closed, so ErrClosed would tell its caller to give
+		// up on a database that still works.
+		return nil, 0, fmt.Errorf("%w (the leader closed: %s)", ErrUnknownOutcome, data)
 	default:
 		if e, ok := statusErrors[st]; ok {
 			// The leader's message starts with the same sentinel's text:

@@ -88,7 +88,6 @@ func TestForwardedErrorOnePrefix(t *testing.T) {
 		{fmt.Errorf("%w: %v", ErrMembership, engine.ErrConfNotReady),
 			"yggr: membership change refused: engine: leader has not committed an entry in its term yet (at the leader)"},
 		{ErrBusy, ErrBusy.Error() + " (at the leader)"},
-		{fmt.Errorf("while closing: %w", ErrClosed), ErrClosed.Error() + " (at the leader: while closing: " + ErrClosed.Error() + ")"},
 	}
 	for _, tt := range tests {
 		_, _, err := n.decodeResponse(encodeResponse(0, nil, tt.err))
