@@ -139,3 +139,26 @@ func BenchmarkEntryStorePush(b *testing.B) {
 		}
 	}
 }
+
+// Truncating one short of, at, and one past a chunk boundary, from a store
+// whose first entry is not at a chunk's start, keeps exactly the chunks
+// the entries left need.
+func TestEntryStoreTruncateAtChunkBoundaries(t *testing.T) {
+	for _, head := range []int{0, 1, chunkLen - 1} {
+		for _, end := range []int{chunkLen - 1, chunkLen, chunkLen + 1, 2*chunkLen - 1, 2 * chunkLen} {
+			var s entryStore
+			for i := range head + 3*chunkLen {
+				s.push(Entry{Index: uint64(i + 1)}, 0)
+			}
+			s.dropFront(head)
+			k := end - head // keep positions up to chunk position end
+			if k <= 0 {
+				continue // truncate(0) empties the store (the model test covers it)
+			}
+			s.truncate(k)
+			if want := (head + k + chunkLen - 1) / chunkLen; len(s.chunks) != want || s.len() != k {
+				t.Errorf("head %d, truncate to %d: %d chunks, %d entries; want %d chunks", head, k, len(s.chunks), s.len(), want)
+			}
+		}
+	}
+}
