@@ -63,9 +63,10 @@ type pinSet struct {
 	slabs []*slab
 }
 
-// slabBytes is the size of a slab. Compacting one copies at most half of
-// it under the write lock.
-const slabBytes = 1 << 20
+// slabBytes is the size of a slab: one transparent huge page on Linux
+// (slab_linux.go). Compacting one copies at most half of it under the
+// write lock.
+const slabBytes = 2 << 20
 
 func newArena() *arena { return newArenaSize(slabBytes) }
 

@@ -56,7 +56,7 @@
 // immutable blob that holds everything else (uvarint key length, key,
 // uvarint CreateIndex, ModIndex and Version, value), which the entry
 // points at through the blob's length written in front of it. Blobs up
-// to 64 KiB are packed into 1 MiB slabs mapped outside the Go heap (see
+// to 128 KiB are packed into 2 MiB slabs mapped outside the Go heap (see
 // arena.go): the collector neither scans them nor counts them toward
 // GOGC's goal, which at GOGC=100 let the heap peak near twice its live
 // size. A slab is unmapped only once no tree, clone, event or reader can
