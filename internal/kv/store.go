@@ -148,7 +148,7 @@ func (s *Store) ApplyNoop(index uint64) {
 // that the lease exists.
 func (s *Store) put(index uint64, key, value []byte, lease uint64) bool {
 	createIndex, version := index, uint64(1)
-	old, found := s.tree.Get(pivot(key))
+	old, found := lookup(s.tree, key)
 	if found {
 		v := old.view()
 		createIndex, version = v.createIndex, v.version+1
@@ -170,7 +170,7 @@ func (s *Store) put(index uint64, key, value []byte, lease uint64) bool {
 // delete removes key and reports whether it existed. The caller holds the
 // write lock.
 func (s *Store) delete(key []byte) bool {
-	old, found := s.tree.Delete(pivot(key))
+	old, found := remove(s.tree, key)
 	if found {
 		s.arena.release(old)
 	}

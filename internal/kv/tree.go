@@ -29,11 +29,24 @@ func newTree() *tree { return btree.NewG(treeDegree, entryLess) }
 // is safe because t.Get only compares the pivot and returns the tree's own
 // entry (or the zero entry), so nothing refers to the buffer once it
 // returns. Reads call this once each (Get at a million reads per second),
-// and pivot's allocation was one of their two in the store.
+// and pivot's allocation was one of their two in the store; so do puts,
+// deletes and a transaction's gets and comparisons.
 func lookup(t *tree, key []byte) (entry, bool) {
+	return withPivot(key, t.Get)
+}
+
+// remove deletes key's entry from t and returns it, like
+// t.Delete(pivot(key)) but without allocating (see lookup: Delete, too,
+// returns the tree's entry and keeps nothing of the pivot).
+func remove(t *tree, key []byte) (entry, bool) {
+	return withPivot(key, t.Delete)
+}
+
+// withPivot calls fn with key's pivot, built in a pooled buffer.
+func withPivot(key []byte, fn func(entry) (entry, bool)) (entry, bool) {
 	bp := pivotBufs.Get().(*[]byte)
 	b := appendPivot((*bp)[:0], key)
-	e, found := t.Get(entry{prefix: keyPrefix(key), ref: &b[0]})
+	e, found := fn(entry{prefix: keyPrefix(key), ref: &b[0]})
 	if cap(b) <= maxPooledPivot {
 		*bp = b
 		pivotBufs.Put(bp)

@@ -32,7 +32,7 @@ func (s *Store) txn(index uint64, t Txn) (succeeded bool, _ []OpResult, leaseNot
 		case OpDelete:
 			res.Found = s.delete(r.Key)
 		case OpGet:
-			if e, found := s.tree.Get(pivot(r.Key)); found {
+			if e, found := lookup(s.tree, r.Key); found {
 				res.Found, res.Item = true, e.item()
 			}
 		}
@@ -43,7 +43,7 @@ func (s *Store) txn(index uint64, t Txn) (succeeded bool, _ []OpResult, leaseNot
 // holds reports whether c holds in the current state. The caller holds the
 // lock.
 func (s *Store) holds(c Compare) bool {
-	e, found := s.tree.Get(pivot(c.Key))
+	e, found := lookup(s.tree, c.Key)
 	switch c.Target {
 	case CmpExists:
 		return found
