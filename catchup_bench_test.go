@@ -22,7 +22,9 @@ import (
 // the reopen until its applied index reaches the leader's commit at the
 // reopen. With YGGR_CATCHUP_PRELOAD=n the cluster first holds n keys (so
 // that Open restores a large state, as in the full bench run, where the
-// write rows before catchup leave 280k-450k keys, depending on the run's speed). Besides ns/op it
+// write rows before catchup leave 280k-450k keys, depending on the run's speed);
+// YGGR_CATCHUP_PRELOAD_1K=n adds n keys of 1 KiB values (the bench's
+// write-1KiB row leaves about 40k). Besides ns/op it
 // reports the stages: open-ms (Open returned), contact-ms (the follower
 // knows the leader), snap-ms (its snapshot index moved: a snapshot was
 // installed; 0 if the log was streamed) and the leader's snapshot index.
@@ -42,6 +44,12 @@ func BenchmarkCatchUp(b *testing.B) {
 		l := c.leader(ctx)
 		if preload > 0 {
 			writeN(b, c.dbs[l], preload, "pre-")
+		}
+		if k := envInt(b, "YGGR_CATCHUP_PRELOAD_1K", 0); k > 0 {
+			v1k := make([]byte, 1024)
+			parallel(b, 64, int64(k), func(i int64) error {
+				return c.dbs[l].Put(ctx, []byte(fmt.Sprintf("big-%010d", i)), v1k)
+			})
 		}
 		f := ""
 		for _, id := range c.ids {

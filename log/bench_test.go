@@ -175,3 +175,47 @@ func BenchmarkEntriesFromBadger(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpen times Open of a log whose history is 400k entries written
+// 4 at a time (about 12k runs in Badger, as a node keeps after the bench's
+// write rows): Open walks every run Badger holds (cleanRuns). It reports
+// the runs it found.
+func BenchmarkOpen(b *testing.B) {
+	const n, batch = 400_000, 4
+	dir := b.TempDir()
+	s, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, benchEntryBytes)
+	for next := uint64(1); next <= n; next += batch {
+		es := make([]engine.Entry, batch)
+		for i := range es {
+			es[i] = engine.Entry{Term: 1, Index: next + uint64(i), Data: data}
+		}
+		if err := s.Write(Batch{Entries: es}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	runs := 0
+	b.ResetTimer()
+	for range b.N {
+		s, err := Open(dir, Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		runs = 0
+		if err := s.eachRun(func(runID) error { runs++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(runs), "runs")
+}

