@@ -45,7 +45,9 @@ var (
 	// ErrDropped: a leadership change dropped the write before it
 	// committed; it was not applied and may be retried.
 	ErrDropped = node.ErrDropped
-	// ErrUnknownOutcome: the write may or may not have been applied.
+	// ErrUnknownOutcome: the write may or may not have been applied (for
+	// example the leader it was forwarded to stopped mid-request); read
+	// before retrying a write that is not idempotent.
 	ErrUnknownOutcome = node.ErrUnknownOutcome
 	ErrMembership     = node.ErrMembership
 	ErrTransfer       = node.ErrTransfer

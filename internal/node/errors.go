@@ -18,8 +18,9 @@ var (
 	// replaced it: it was not applied.
 	ErrDropped = errors.New("yggr: proposal dropped by a leadership change; it was not applied")
 	// ErrUnknownOutcome: the proposal's fate cannot be known here (for
-	// example a snapshot replaced the log that held it); it may or may not
-	// have been applied.
+	// example a snapshot replaced the log that held it, or the leader a
+	// follower forwarded it to closed while it was in flight); it may or
+	// may not have been applied.
 	ErrUnknownOutcome = errors.New("yggr: proposal outcome unknown; it may or may not have been applied")
 	ErrTimeout        = errors.New("yggr: timed out")
 	ErrCorrupt        = errors.New("yggr: corrupt data")
