@@ -143,16 +143,7 @@ func BenchmarkEntriesFromBadger(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	data := make([]byte, size)
-	for next := uint64(1); next <= n; next += 1000 {
-		es := make([]engine.Entry, 1000)
-		for i := range es {
-			es[i] = engine.Entry{Term: 1, Index: next + uint64(i), Data: data}
-		}
-		if err := s.Write(Batch{Entries: es}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeEntries(b, s, n, 1000, size)
 	if err := s.Checkpoint(); err != nil {
 		b.Fatal(err)
 	}
@@ -187,16 +178,7 @@ func BenchmarkOpen(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data := make([]byte, benchEntryBytes)
-	for next := uint64(1); next <= n; next += batch {
-		es := make([]engine.Entry, batch)
-		for i := range es {
-			es[i] = engine.Entry{Term: 1, Index: next + uint64(i), Data: data}
-		}
-		if err := s.Write(Batch{Entries: es}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeEntries(b, s, n, batch, benchEntryBytes)
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -218,4 +200,20 @@ func BenchmarkOpen(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(runs), "runs")
+}
+
+// writeEntries writes entries 1 to n of term 1, each with size bytes of
+// data, batch at a time (n a multiple of batch).
+func writeEntries(b *testing.B, s *Store, n, batch uint64, size int) {
+	b.Helper()
+	data := make([]byte, size)
+	for next := uint64(1); next <= n; next += batch {
+		es := make([]engine.Entry, batch)
+		for i := range es {
+			es[i] = engine.Entry{Term: 1, Index: next + uint64(i), Data: data}
+		}
+		if err := s.Write(Batch{Entries: es}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -25,16 +25,18 @@ func hugeKiB(t *testing.T, addr uintptr) int {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
-		k, v, isField := strings.Cut(line, ":")
-		if lo, hi, ok := strings.Cut(strings.Fields(line + " x")[0], "-"); ok && (!isField || strings.Contains(k, "-")) {
+		// A mapping's header starts "lo-hi perms ..."; its fields are "Name: value".
+		fields := strings.Fields(line)
+		if len(fields) > 0 && !strings.HasSuffix(fields[0], ":") {
+			lo, hi, _ := strings.Cut(fields[0], "-")
 			l, err1 := strconv.ParseUint(lo, 16, 64)
 			h, err2 := strconv.ParseUint(hi, 16, 64)
 			in = err1 == nil && err2 == nil && uint64(addr) >= l && uint64(addr) < h
 			found = found || in
 			continue
 		}
-		if in && k == "AnonHugePages" {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		if in && fields[0] == "AnonHugePages:" && len(fields) > 1 {
+			n, _ := strconv.Atoi(fields[1])
 			return n
 		}
 	}
