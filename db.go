@@ -439,6 +439,12 @@ func (db *DB) Delete(ctx context.Context, key []byte) (err error) {
 // propose replicates a command and decodes its result.
 func (db *DB) propose(ctx context.Context, cmd []byte) (kv.Result, error) {
 	data, _, err := db.node.Propose(ctx, cmd)
+	return proposed(data, err)
+}
+
+// proposed is the state machine's result of a proposal that returned data
+// and err.
+func proposed(data []byte, err error) (kv.Result, error) {
 	if err != nil {
 		return kv.Result{}, err
 	}
@@ -458,15 +464,16 @@ func (db *DB) propose(ctx context.Context, cmd []byte) (kv.Result, error) {
 func (db *DB) checkKey(key []byte) error { return mapKVError(db.limits.CheckKey(key)) }
 
 // mapKVError translates internal/kv's errors into the root's sentinels,
-// keeping one prefix: "yggr: invalid argument: empty key".
+// keeping one prefix: "yggr: invalid argument: empty key", "yggr: invalid
+// argument: then request 0: empty key".
 func mapKVError(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, kv.ErrTooLarge):
-		return fmt.Errorf("%w: %s", ErrTooLarge, strings.TrimPrefix(err.Error(), kv.ErrTooLarge.Error()+": "))
+		return fmt.Errorf("%w: %s", ErrTooLarge, strings.Replace(err.Error(), kv.ErrTooLarge.Error()+": ", "", 1))
 	case errors.Is(err, kv.ErrInvalid):
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), kv.ErrInvalid.Error()+": "))
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Replace(err.Error(), kv.ErrInvalid.Error()+": ", "", 1))
 	}
 	return err
 }

@@ -146,6 +146,32 @@ func ExampleDB_Txn() {
 	// Output: true <nil>
 }
 
+func ExampleDB_TxnEach() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, _ := yggr.Open(dir, nil)
+	defer db.Close()
+
+	// Three independent writes proposed together: each is its own log
+	// entry with its own outcome; the empty key fails alone.
+	_, errs := db.TxnEach(ctx, []yggr.Txn{
+		{Then: []yggr.Request{{Op: yggr.OpPut, Key: []byte("a"), Value: []byte("1")}}},
+		{Then: []yggr.Request{{Op: yggr.OpPut, Key: []byte(""), Value: []byte("2")}}},
+		{Then: []yggr.Request{{Op: yggr.OpPut, Key: []byte("c"), Value: []byte("3")}}},
+	})
+	for _, err := range errs {
+		fmt.Println(err)
+	}
+	v, _ := db.Get(ctx, []byte("c"))
+	fmt.Println(string(v))
+	// Output:
+	// <nil>
+	// yggr: invalid argument: then request 0: empty key
+	// <nil>
+	// 3
+}
+
 func ExampleDB_GetItem() {
 	dir := tempDir()
 	defer os.RemoveAll(dir)

@@ -46,9 +46,10 @@ func TestTracerProviderSeesClientOperations(t *testing.T) {
 	db.Delete(ctx, []byte("k"))
 	db.Txn(ctx, Txn{})
 	db.List(ctx, nil, nil, 0)
+	db.TxnEach(ctx, []Txn{{}, {}})
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	want := []string{"yggr.Put", "yggr.Get", "yggr.Delete", "yggr.Txn", "yggr.List"}
+	want := []string{"yggr.Put", "yggr.Get", "yggr.Delete", "yggr.Txn", "yggr.List", "yggr.TxnEach"}
 	if !slices.Equal(tp.names, want) {
 		t.Fatalf("spans = %v, want %v", tp.names, want)
 	}

@@ -2,6 +2,7 @@ package yggr
 
 import (
 	"context"
+	"errors"
 
 	"github.com/yggrdb/yggr/internal/kv"
 )
@@ -110,6 +111,38 @@ func (db *DB) Txn(ctx context.Context, t Txn) (_ TxnResult, err error) {
 		return TxnResult{}, err
 	}
 	return TxnResult{Succeeded: res.Succeeded, Index: res.Index, Results: res.Results}, nil
+}
+
+// TxnEach runs every transaction of txns as Txn runs it alone, each its
+// own log entry, and returns when all are done: results[i] and errs[i] are
+// what Txn(ctx, txns[i]) would have returned. The transactions are
+// independent, not atomic together and in no order among themselves, as
+// if len(txns) goroutines had called Txn at once; but on the leader the
+// calling goroutine proposes them all and waits for them itself, which
+// saves a goroutine per transaction. It is how the HTTP API runs the
+// writes of a batch (POST /v1/batch).
+func (db *DB) TxnEach(ctx context.Context, txns []Txn) (results []TxnResult, errs []error) {
+	ctx, span := db.span(ctx, "yggr.TxnEach")
+	defer func() { endSpan(span, errors.Join(errs...)) }()
+	results, errs = make([]TxnResult, len(txns)), make([]error, len(txns))
+	cmds := make([][]byte, 0, len(txns))
+	at := make([]int, 0, len(txns)) // at[j]: the txn of cmds[j]
+	for i, t := range txns {
+		if err := db.limits.CheckTxn(t); err != nil {
+			errs[i] = mapKVError(err)
+			continue
+		}
+		cmds, at = append(cmds, kv.EncodeTxn(t)), append(at, i)
+	}
+	for j, p := range db.node.ProposeEach(ctx, cmds) {
+		res, err := proposed(p.Data, p.Err)
+		if err != nil {
+			errs[at[j]] = err
+			continue
+		}
+		results[at[j]] = TxnResult{Succeeded: res.Succeeded, Index: res.Index, Results: res.Results}
+	}
+	return results, errs
 }
 
 // CompareAndSwap sets key to value if its current value equals old (a nil

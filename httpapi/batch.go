@@ -114,13 +114,29 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	results := make([]BatchResult, len(ops))
 	var answer atomic.Int64 // value bytes answered so far
+	// The writes (put, delete) are proposed together from this goroutine
+	// (runBatchWrites); each get runs on its own, the last one here.
+	var writes []int
+	var txns []yggr.Txn
 	var wg sync.WaitGroup
-	for i := range ops {
-		if i == len(ops)-1 { // the last one on this goroutine
-			results[i] = h.runBatchOp(r, ops[i], &answer)
-			break
+	last := -1
+	for i, op := range ops {
+		if op.Op == OpPut || op.Op == OpDelete {
+			if t, ok := h.prepareBatchWrite(r, op, &results[i]); ok {
+				writes, txns = append(writes, i), append(txns, t)
+			}
+			continue
 		}
-		wg.Go(func() { results[i] = h.runBatchOp(r, ops[i], &answer) })
+		if j := last; j >= 0 {
+			wg.Go(func() { results[j] = h.runBatchOp(r, ops[j], &answer) })
+		}
+		last = i
+	}
+	if len(txns) > 0 {
+		h.runBatchWrites(r, ops, writes, txns, results)
+	}
+	if last >= 0 {
+		results[last] = h.runBatchOp(r, ops[last], &answer)
 	}
 	wg.Wait()
 	writeJSONBody(w, http.StatusOK, appendBatchResponse(make([]byte, 0, batchResponseSize(results)), results))
@@ -129,18 +145,7 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 // runBatchOp runs one operation of a batch as its own request would run:
 // the same checks, the same call, the same error.
 func (h *handler) runBatchOp(r *http.Request, op BatchOp, answer *atomic.Int64) (res BatchResult) {
-	defer func() {
-		if v := recover(); v != nil { // ServeHTTP's recover does not reach this goroutine
-			h.opts.Logger.Error("httpapi: panic serving a batch operation", "op", op.Op,
-				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			res = BatchResult{Error: &BatchError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "httpapi: internal error"}}
-		}
-		code := http.StatusOK
-		if res.Error != nil {
-			code = res.Error.Status
-		}
-		h.metrics.batchOps.WithLabelValues(opLabel(op.Op), strconv.Itoa(code)).Inc()
-	}()
+	defer func() { h.endBatchOp(op, &res, recover()) }()
 	if h.batchOpHook != nil {
 		h.batchOpHook(op)
 	}
@@ -149,10 +154,81 @@ func (h *handler) runBatchOp(r *http.Request, op BatchOp, answer *atomic.Int64) 
 		res, err = BatchResult{}, fmt.Errorf("%w: httpapi: the batch's answer passed %d bytes of values: send this get alone", yggr.ErrBusy, MaxBatchAnswerBytes)
 	}
 	if err != nil {
-		status, code, err := h.failure(r, err)
-		return BatchResult{Error: &BatchError{Status: status, Code: code, Message: err.Error()}}
+		return h.batchFailure(r, err)
 	}
 	return res
+}
+
+// endBatchOp ends each operation: it turns a panic (v, what the caller's
+// deferred function recovered) into the operation's 500 (ServeHTTP's
+// recover does not reach a batch's goroutines) and counts the operation's
+// outcome.
+func (h *handler) endBatchOp(op BatchOp, res *BatchResult, v any) {
+	if v != nil {
+		h.opts.Logger.Error("httpapi: panic serving a batch operation", "op", op.Op,
+			"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		*res = BatchResult{Error: &BatchError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "httpapi: internal error"}}
+	}
+	code := http.StatusOK
+	if res.Error != nil {
+		code = res.Error.Status
+	}
+	h.metrics.batchOps.WithLabelValues(opLabel(op.Op), strconv.Itoa(code)).Inc()
+}
+
+// batchFailure is the result of an operation that failed with err.
+func (h *handler) batchFailure(r *http.Request, err error) BatchResult {
+	status, code, err := h.failure(r, err)
+	return BatchResult{Error: &BatchError{Status: status, Code: code, Message: err.Error()}}
+}
+
+// prepareBatchWrite checks a put or delete of a batch as its own request
+// would and returns the transaction that runs it; if it fails, *res is its
+// error, counted, and ok is false.
+func (h *handler) prepareBatchWrite(r *http.Request, op BatchOp, res *BatchResult) (t yggr.Txn, ok bool) {
+	defer func() {
+		if v := recover(); v != nil || !ok { // a panic, or an error
+			h.endBatchOp(op, res, v)
+		}
+	}()
+	if h.batchOpHook != nil {
+		h.batchOpHook(op)
+	}
+	t, err := h.batchWriteTxn(op)
+	if err != nil {
+		*res = h.batchFailure(r, err)
+		return t, false
+	}
+	return t, true
+}
+
+// runBatchWrites proposes the batch's checked writes together
+// (DB.TxnEach): txns[j] runs ops[at[j]], whose result it sets.
+func (h *handler) runBatchWrites(r *http.Request, ops []BatchOp, at []int, txns []yggr.Txn, results []BatchResult) {
+	ended := 0 // at[:ended] have their result, counted
+	defer func() {
+		if v := recover(); v != nil {
+			h.opts.Logger.Error("httpapi: panic serving a batch's writes", "writes", len(at)-ended,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			for _, i := range at[ended:] {
+				results[i] = BatchResult{Error: &BatchError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "httpapi: internal error"}}
+				h.endBatchOp(ops[i], &results[i], nil)
+			}
+		}
+	}()
+	res, errs := h.db.TxnEach(r.Context(), txns)
+	for j, i := range at {
+		switch {
+		case errs[j] != nil:
+			results[i] = h.batchFailure(r, errs[j])
+		case ops[i].Op == OpDelete:
+			results[i] = BatchResult{Index: res[j].Index, Deleted: len(res[j].Results) == 1 && res[j].Results[0].Found}
+		default:
+			results[i] = BatchResult{Index: res[j].Index}
+		}
+		h.endBatchOp(ops[i], &results[i], nil)
+		ended++
+	}
 }
 
 // opLabel is op as a metric label: one of the three ops, or "invalid"
@@ -165,49 +241,64 @@ func opLabel(op string) string {
 	return "invalid"
 }
 
-func (h *handler) batchOp(ctx context.Context, op BatchOp) (BatchResult, error) {
+// checkBatchOp checks what every operation of a batch must satisfy.
+func (h *handler) checkBatchOp(op BatchOp) error {
 	if err := h.checkKey(op.Key); err != nil {
-		return BatchResult{}, err
+		return err
 	}
 	if op.Op != OpPut && (len(op.Value) > 0 || op.Lease != 0) {
-		return BatchResult{}, errBadRequest("value and lease are only for op put")
+		return errBadRequest("value and lease are only for op put")
 	}
 	if op.Op != OpGet && (op.Consistency != "" || op.MinIndex != 0) {
-		return BatchResult{}, errBadRequest("consistency and min_index are only for op get")
+		return errBadRequest("consistency and min_index are only for op get")
 	}
-	switch op.Op {
-	case OpPut:
-		if limit := h.valueLimit(); int64(len(op.Value)) > limit {
-			return BatchResult{}, errTooLarge("value is %d bytes, limit %d", len(op.Value), limit)
-		}
-		value := op.Value
-		if value == nil {
-			value = []byte{}
-		}
-		res, err := h.db.Txn(ctx, yggr.Txn{Then: []yggr.Request{{Op: yggr.OpPut, Key: op.Key, Value: value, Lease: uint64(op.Lease)}}})
-		return BatchResult{Index: res.Index}, err
-	case OpDelete:
-		index, deleted, err := h.db.DeleteIndex(ctx, op.Key)
-		return BatchResult{Index: index, Deleted: deleted}, err
-	case OpGet:
-		var opts []yggr.ReadOption
-		if op.Consistency != "" {
-			c, err := yggr.ParseConsistency(op.Consistency)
-			if err != nil {
-				return BatchResult{}, err
-			}
-			opts = append(opts, yggr.WithConsistency(c))
-		}
-		if op.MinIndex != 0 {
-			opts = append(opts, yggr.AtLeast(op.MinIndex))
-		}
-		it, err := h.db.GetItem(ctx, op.Key, opts...)
+	return nil
+}
+
+// batchWriteTxn checks a put or delete of a batch as its own request would
+// and returns the transaction that runs it.
+func (h *handler) batchWriteTxn(op BatchOp) (yggr.Txn, error) {
+	if err := h.checkBatchOp(op); err != nil {
+		return yggr.Txn{}, err
+	}
+	if op.Op == OpDelete {
+		return yggr.Txn{Then: []yggr.Request{{Op: yggr.OpDelete, Key: op.Key}}}, nil
+	}
+	if limit := h.valueLimit(); int64(len(op.Value)) > limit {
+		return yggr.Txn{}, errTooLarge("value is %d bytes, limit %d", len(op.Value), limit)
+	}
+	value := op.Value
+	if value == nil {
+		value = []byte{}
+	}
+	return yggr.Txn{Then: []yggr.Request{{Op: yggr.OpPut, Key: op.Key, Value: value, Lease: uint64(op.Lease)}}}, nil
+}
+
+// batchOp runs a get of a batch, or fails an operation that is not one of
+// the three.
+func (h *handler) batchOp(ctx context.Context, op BatchOp) (BatchResult, error) {
+	if err := h.checkBatchOp(op); err != nil {
+		return BatchResult{}, err
+	}
+	if op.Op != OpGet {
+		return BatchResult{}, errBadRequest("unknown op %q (want put, get or delete)", op.Op)
+	}
+	var opts []yggr.ReadOption
+	if op.Consistency != "" {
+		c, err := yggr.ParseConsistency(op.Consistency)
 		if err != nil {
 			return BatchResult{}, err
 		}
-		return BatchResult{Value: it.Value, ModIndex: it.ModIndex, CreateIndex: it.CreateIndex, Version: it.Version}, nil
+		opts = append(opts, yggr.WithConsistency(c))
 	}
-	return BatchResult{}, errBadRequest("unknown op %q (want put, get or delete)", op.Op)
+	if op.MinIndex != 0 {
+		opts = append(opts, yggr.AtLeast(op.MinIndex))
+	}
+	it, err := h.db.GetItem(ctx, op.Key, opts...)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	return BatchResult{Value: it.Value, ModIndex: it.ModIndex, CreateIndex: it.CreateIndex, Version: it.Version}, nil
 }
 
 // appendBatchResponse appends the BatchResponse of results as JSON with

@@ -34,7 +34,10 @@ type Node struct {
 
 	// Inputs of the driver.
 	proposals chan engine.Proposal
-	events    chan engine.Event
+	// proposeEachRetries counts the commands a leader's ProposeEach
+	// handed to Propose after a retryable error (tests).
+	proposeEachRetries atomic.Uint64
+	events             chan engine.Event
 
 	applyQ *applyQueue
 	// replaying is set while start replays the log into the state
