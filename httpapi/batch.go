@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -89,17 +91,32 @@ type BatchError struct {
 
 // decodeBatch reads one JSON BatchRequest from r (unknown fields and
 // trailing data are errors). The operations are validated one by one
-// when they run (runBatchOp). Errors classify as 400 or 413; it never
-// panics.
+// when they run (runBatchOp). Errors classify as 400 or 413 (a body that
+// did not arrive: as decodeStrict returns it); it never panics. The
+// body is read whole and parsed without reflection when it has the form
+// json.Marshal gives it (batch_decode.go).
 func decodeBatch(r io.Reader) ([]BatchOp, error) {
-	var req BatchRequest
-	if err := decodeStrict(r, &req, "batch JSON"); err != nil {
-		return nil, err
+	body, release, err := readBatchBody(r)
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) || isBodyError(err) {
+			return nil, err
+		}
+		return nil, errBadRequest("malformed batch JSON: %v", err)
 	}
-	if len(req.Ops) > MaxBatchOps {
-		return nil, errTooLarge("batch of %d operations, limit %d", len(req.Ops), MaxBatchOps)
+	defer release()
+	ops, ok := parseCanonicalBatch(body)
+	if !ok {
+		var req BatchRequest
+		if err := decodeStrict(bytes.NewReader(body), &req, "batch JSON"); err != nil {
+			return nil, err
+		}
+		ops = req.Ops
 	}
-	return req.Ops, nil
+	if len(ops) > MaxBatchOps {
+		return nil, errTooLarge("batch of %d operations, limit %d", len(ops), MaxBatchOps)
+	}
+	return ops, nil
 }
 
 func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
