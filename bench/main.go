@@ -20,6 +20,10 @@
 // process: its CPU per operation against yggr's is the HTTP path's. The idle
 // RSS of one yggr node is measured in another child that hosts one node
 // of a three-node cluster whose other two nodes live in the parent.
+//
+// YGGR_BENCH_SERVER_ENV, a space-separated list of NAME=VALUE, is added to
+// the environment of the server processes (yggr serve and etcd), for
+// experiments such as GOMAXPROCS=1; the load generator keeps its own.
 package main
 
 import (

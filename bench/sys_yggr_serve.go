@@ -211,6 +211,11 @@ func (n *serveNode) start(bin string) error {
 	}
 	cmd := exec.Command(bin, n.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Experiments: YGGR_BENCH_SERVER_ENV="GOMAXPROCS=1 GOGC=200" adds
+	// to the servers' environment (yggr serve and etcd alike).
+	if v := os.Getenv("YGGR_BENCH_SERVER_ENV"); v != "" {
+		cmd.Env = append(os.Environ(), strings.Fields(v)...)
+	}
 	// If the harness process dies first (a crash, or the orchestrator's
 	// timeout killing it), the kernel kills the server too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
