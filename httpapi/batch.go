@@ -132,28 +132,31 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	results := make([]BatchResult, len(ops))
 	var answer atomic.Int64 // value bytes answered so far
 	// The writes (put, delete) are proposed together from this goroutine
-	// (runBatchWrites); each get runs on its own, the last one here.
-	var writes []int
+	// (runBatchWrites); each other op runs on its own goroutine, but for
+	// the last when there is no write to wait for (the Go client sends
+	// writes and gets in separate batches).
+	var writes, others []int
 	var txns []yggr.Txn
-	var wg sync.WaitGroup
-	last := -1
 	for i, op := range ops {
-		if op.Op == OpPut || op.Op == OpDelete {
-			if t, ok := h.prepareBatchWrite(r, op, &results[i]); ok {
-				writes, txns = append(writes, i), append(txns, t)
-			}
-			continue
+		if op.Op != OpPut && op.Op != OpDelete {
+			others = append(others, i)
+		} else if t, ok := h.prepareBatchWrite(r, op, &results[i]); ok {
+			writes, txns = append(writes, i), append(txns, t)
 		}
-		if j := last; j >= 0 {
-			wg.Go(func() { results[j] = h.runBatchOp(r, ops[j], &answer) })
-		}
-		last = i
+	}
+	inline := -1
+	if len(txns) == 0 && len(others) > 0 {
+		inline, others = others[len(others)-1], others[:len(others)-1]
+	}
+	var wg sync.WaitGroup
+	for _, i := range others {
+		wg.Go(func() { results[i] = h.runBatchOp(r, ops[i], &answer) })
 	}
 	if len(txns) > 0 {
 		h.runBatchWrites(r, ops, writes, txns, results)
 	}
-	if last >= 0 {
-		results[last] = h.runBatchOp(r, ops[last], &answer)
+	if inline >= 0 {
+		results[inline] = h.runBatchOp(r, ops[inline], &answer)
 	}
 	wg.Wait()
 	writeJSONBody(w, http.StatusOK, appendBatchResponse(make([]byte, 0, batchResponseSize(results)), results))

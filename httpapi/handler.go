@@ -95,7 +95,7 @@ type handler struct {
 	// (tests: pausing a stream).
 	watchHook func()
 	// batchOpHook, if set, runs before each operation of a batch, on
-	// that operation's goroutine (tests: a panic in one operation).
+	// the goroutine that checks it (tests: a panic in one operation).
 	batchOpHook func(BatchOp)
 }
 
