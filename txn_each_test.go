@@ -109,22 +109,14 @@ func TestTxnEachTruthfulAcrossLeaderChange(t *testing.T) {
 		if round%2 == 1 {
 			caller = target
 		}
-		moved := make(chan error, 1)
-		go func() { moved <- c.dbs[lead].TransferLeadership(ctx, target) }()
+		tr := startTransfer(ctx, t, c, round, lead, target)
 		var txns []Txn
 		var res []TxnResult
 		var errs []error
 		// Batches back to back for as long as the transfer runs, and one
 		// more after it.
 		for transferring, call := true, 0; transferring && call < 100; call++ {
-			select {
-			case err := <-moved:
-				transferring = false
-				if err != nil {
-					t.Logf("round %d: transfer %s → %s: %v", round, lead, target, err)
-				}
-			default:
-			}
+			transferring = tr.running()
 			batch := make([]Txn, 16)
 			for i := range batch {
 				key := fmt.Appendf(nil, "r%d-c%d-k%02d", round, call, i)
@@ -139,6 +131,7 @@ func TestTxnEachTruthfulAcrossLeaderChange(t *testing.T) {
 			txns, res, errs = append(txns, batch...), append(res, r...), append(errs, e...)
 			calls++
 		}
+		tr.wait()
 		reader := c.dbs[c.leader(ctx)]
 		for i, txn := range txns {
 			key := txn.Then[0].Key

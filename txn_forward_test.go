@@ -37,19 +37,12 @@ func TestTxnThroughFollowerDuringLeaderChange(t *testing.T) {
 		if round%2 == 1 {
 			target = follower // the forwarding node itself takes over
 		}
-		moved := make(chan error, 1)
-		go func() { moved <- c.dbs[lead].TransferLeadership(ctx, target) }()
+		tr := startTransfer(ctx, t, c, round, lead, target)
 		// Increments back to back through the follower for as long as
 		// the transfer runs, and one more after it.
 		transferring := true
 		for i := 0; i < 200 && transferring; i++ {
-			select {
-			case err := <-moved:
-				transferring = false
-				if err != nil {
-					t.Logf("round %d: transfer %s → %s: %v", round, lead, target, err)
-				}
-			default:
+			if transferring = tr.running(); transferring {
 				during++
 			}
 			before := readCounter(ctx, t, c, follower, key)
@@ -80,15 +73,58 @@ func TestTxnThroughFollowerDuringLeaderChange(t *testing.T) {
 				t.Errorf("round %d: Txn: unexpected error %v", round, err)
 			}
 		}
-		if transferring {
-			if err := <-moved; err != nil {
-				t.Logf("round %d: transfer %s → %s: %v", round, lead, target, err)
-			}
-		}
+		tr.wait()
 	}
 	t.Logf("increments: %d succeeded, %d failed definitely, %d unknown; %d sent while a transfer ran", ok, failed, unknown, during)
 	if ok == 0 {
 		t.Error("no round succeeded: the forwarded Txn never got through a leader change")
+	}
+}
+
+// transfer is a leadership transfer running in the background of a test
+// round (startTransfer).
+type transfer struct {
+	t            *testing.T
+	round        int
+	lead, target string
+	moved        chan error
+	done         bool
+}
+
+// startTransfer starts moving leadership from lead to target. A failed
+// transfer is logged, not fatal: leadership may move anyway, and the
+// callers check what their requests saw, not the transfer.
+func startTransfer(ctx context.Context, t *testing.T, c *testCluster, round int, lead, target string) *transfer {
+	tr := &transfer{t: t, round: round, lead: lead, target: target, moved: make(chan error, 1)}
+	go func() { tr.moved <- c.dbs[lead].TransferLeadership(ctx, target) }()
+	return tr
+}
+
+// running reports whether the transfer has not returned yet.
+func (tr *transfer) running() bool {
+	if tr.done {
+		return false
+	}
+	select {
+	case err := <-tr.moved:
+		tr.end(err)
+		return false
+	default:
+		return true
+	}
+}
+
+// wait waits for the transfer to return.
+func (tr *transfer) wait() {
+	if !tr.done {
+		tr.end(<-tr.moved)
+	}
+}
+
+func (tr *transfer) end(err error) {
+	tr.done = true
+	if err != nil {
+		tr.t.Logf("round %d: transfer %s → %s: %v", tr.round, tr.lead, tr.target, err)
 	}
 }
 
