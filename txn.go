@@ -119,8 +119,11 @@ func (db *DB) Txn(ctx context.Context, t Txn) (_ TxnResult, err error) {
 // independent, not atomic together and in no order among themselves, as
 // if len(txns) goroutines had called Txn at once; but on the leader the
 // calling goroutine proposes them all and waits for them itself, which
-// saves a goroutine per transaction. It is how the HTTP API runs the
-// writes of a batch (POST /v1/batch).
+// saves a goroutine per transaction. One difference from separate calls:
+// the leader's answers are read in order, so a transaction refused by a
+// leader that is stepping down is sent on to the next leader once the
+// answers for the transactions before it are in (all within ctx). It is
+// how the HTTP API runs the writes of a batch (POST /v1/batch).
 func (db *DB) TxnEach(ctx context.Context, txns []Txn) (results []TxnResult, errs []error) {
 	ctx, span := db.span(ctx, "yggr.TxnEach")
 	defer func() { endSpan(span, errors.Join(errs...)) }()

@@ -91,7 +91,7 @@ type BatchError struct {
 
 // decodeBatch reads one JSON BatchRequest from r (unknown fields and
 // trailing data are errors). The operations are validated one by one
-// when they run (runBatchOp). Errors classify as 400 or 413 (a body that
+// afterwards (prepareBatchWrite, runBatchOp). Errors classify as 400 or 413 (a body that
 // did not arrive: as decodeStrict returns it); it never panics. The
 // body is read whole and parsed without reflection when it has the form
 // json.Marshal gives it (batch_decode.go).
@@ -236,6 +236,9 @@ func (h *handler) runBatchWrites(r *http.Request, ops []BatchOp, at []int, txns 
 			}
 		}
 	}()
+	if h.batchWritesHook != nil {
+		h.batchWritesHook()
+	}
 	res, errs := h.db.TxnEach(r.Context(), txns)
 	for j, i := range at {
 		switch {

@@ -61,13 +61,18 @@ func parseCanonicalBatch(body []byte) (ops []BatchOp, ok bool) {
 	// One allocation for every key and value of the batch: their base64
 	// is shorter than the body.
 	p.arena = make([]byte, 0, base64.StdEncoding.DecodedLen(len(body)))
-	ops = make([]BatchOp, 0, bytes.Count(body, []byte(`{"op":`)))
+	// Sized by the ops the body seems to hold, but never beyond the
+	// limit: a body of nothing but `{"op":` must not cost 96 bytes of
+	// BatchOp per 6 bytes sent.
+	ops = make([]BatchOp, 0, min(bytes.Count(body, []byte(`{"op":`)), MaxBatchOps))
 	if p.lit("]}") {
 		return ops, p.i == len(p.b)
 	}
 	for {
 		op, ok := p.op()
-		if !ok {
+		if !ok || len(ops) == MaxBatchOps {
+			// Beyond the limit too: encoding/json reads it and
+			// decodeBatch refuses it (413) as before.
 			return nil, false
 		}
 		ops = append(ops, op)

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"bytes"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/yggrdb/yggr"
 	"pgregory.net/rapid"
@@ -83,21 +85,12 @@ func TestCanonicalBatchTakesClientBodies(t *testing.T) {
 		if len(ops) == 0 && len(got) == 0 {
 			return
 		}
-		if !reflect.DeepEqual(normalizeKeys(normalize(got)), normalizeKeys(normalize(ops))) {
+		// A nil key travels as null and an empty one as "", so keys
+		// come back as sent; values are omitted when empty.
+		if !reflect.DeepEqual(normalize(got), normalize(ops)) {
 			t.Fatalf("%s: decoded %+v, sent %+v", body, got, ops)
 		}
 	})
-}
-
-// normalizeKeys makes empty keys alike (the client writes a nil key as
-// null, an empty one as "").
-func normalizeKeys(ops []BatchOp) []BatchOp {
-	for i := range ops {
-		if ops[i].Key != nil && len(ops[i].Key) == 0 {
-			ops[i].Key = []byte{}
-		}
-	}
-	return ops
 }
 
 // The body's buffer goes back to the pool once decoded: nothing decoded
@@ -115,5 +108,32 @@ func TestDecodeBatchOwnsItsOps(t *testing.T) {
 	}
 	if op := first[0]; op.Op != OpPut || string(op.Key) != "a" || string(op.Value) != "1" || op.Consistency != "zz" {
 		t.Fatalf("the first batch's op changed to %+v", op)
+	}
+}
+
+// A body over MaxBatchOps is refused as before (413), and what the fast
+// path allocates for a body is bounded by the limit, not by how many
+// `{"op":` the body repeats.
+func TestCanonicalBatchBounded(t *testing.T) {
+	op := `{"op":"put","key":"YQ=="}`
+	body := `{"ops":[` + strings.Repeat(op+",", MaxBatchOps) + op + `]}`
+	if _, ok := parseCanonicalBatch([]byte(body)); ok {
+		t.Errorf("the fast path took %d ops", MaxBatchOps+1)
+	}
+	if _, err := decodeBatch(strings.NewReader(body)); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("%d ops: %v, want the batch refused as too large", MaxBatchOps+1, err)
+	}
+	junk := []byte(`{"ops":[` + strings.Repeat(`{"op":`, 1<<17)) // 768 KiB
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, ok := parseCanonicalBatch(junk); ok {
+		t.Fatal("junk parsed")
+	}
+	runtime.ReadMemStats(&after)
+	// The arena (3/4 of the body) and at most MaxBatchOps ops, with room
+	// for what other goroutines allocate meanwhile; 131072 BatchOps
+	// would be 12 MiB.
+	if got, limit := after.TotalAlloc-before.TotalAlloc, 2*uint64(len(junk))+MaxBatchOps*uint64(unsafe.Sizeof(BatchOp{})); got > limit {
+		t.Errorf("parsing %d bytes of junk allocated %d bytes, want at most %d", len(junk), got, limit)
 	}
 }

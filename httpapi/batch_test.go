@@ -112,6 +112,11 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 		`yggr_http_batch_ops_total{code="200",op="delete"} 2`,
 		`yggr_http_batch_ops_total{code="404",op="get"} 1`,
 		`yggr_http_batch_ops_total{code="400",op="invalid"} 1`,
+		// Writes refused when checked, and refused by the state machine
+		// (the unknown lease): each counted once.
+		`yggr_http_batch_ops_total{code="400",op="put"} 2`,
+		`yggr_http_batch_ops_total{code="413",op="put"} 2`,
+		`yggr_http_batch_ops_total{code="404",op="put"} 1`,
 		`yggr_http_requests_total{code="200",route="POST /v1/batch"} 1`,
 	} {
 		if !strings.Contains(metrics, line+"\n") {
@@ -124,6 +129,56 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 	g := decode[BatchResponse](t, r).Results[0]
 	if g.ModIndex != it.ModIndex || g.CreateIndex != it.CreateIndex || g.Version != it.Version || string(g.Value) != "1" {
 		t.Errorf("get result %+v, item %+v", g, it)
+	}
+}
+
+// A panic while a batch's writes are proposed together is a 500 for each
+// of them, logged once and counted once each; the batch's gets and the
+// server go on.
+func TestBatchWritesPanic(t *testing.T) {
+	db := openDB(t)
+	var logs lockedBuffer
+	h := NewHandler(db, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}).(*handler)
+	h.batchWritesHook = func() { panic("injected") }
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	if err := db.Put(testCtx(t), []byte("g"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	r := send(t, srv, "POST", "/v1/batch", batchBody(t,
+		BatchOp{Op: OpPut, Key: []byte("a"), Value: []byte("1")},
+		BatchOp{Op: OpGet, Key: []byte("g")},
+		BatchOp{Op: OpDelete, Key: []byte("g")},
+		BatchOp{Op: OpPut, Key: nil}, // refused when checked, before the panic
+	), nil)
+	res := decode[BatchResponse](t, r)
+	if r.status != http.StatusOK || len(res.Results) != 4 {
+		t.Fatalf("status %d, %d results: %s", r.status, len(res.Results), r.body)
+	}
+	for _, i := range []int{0, 2} {
+		if e := res.Results[i].Error; e == nil || e.Status != http.StatusInternalServerError || e.Code != CodeInternal {
+			t.Errorf("write %d: %+v, want a 500 internal error", i, res.Results[i])
+		}
+	}
+	if g := res.Results[1]; g.Error != nil || string(g.Value) != "v" {
+		t.Errorf("the get beside the panic: %+v", g)
+	}
+	if e := res.Results[3].Error; e == nil || e.Status != http.StatusBadRequest {
+		t.Errorf("the refused put: %+v, want its 400", res.Results[3])
+	}
+	if n := strings.Count(logs.String(), "panic serving a batch's writes"); n != 1 {
+		t.Errorf("the panic was logged %d times, want once:\n%s", n, logs.String())
+	}
+	metrics := string(send(t, srv, "GET", "/metrics", nil, nil).body)
+	for _, line := range []string{
+		`yggr_http_batch_ops_total{code="500",op="put"} 1`,
+		`yggr_http_batch_ops_total{code="500",op="delete"} 1`,
+		`yggr_http_batch_ops_total{code="400",op="put"} 1`,
+		`yggr_http_batch_ops_total{code="200",op="get"} 1`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("metrics lack %q", line)
+		}
 	}
 }
 

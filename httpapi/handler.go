@@ -97,6 +97,9 @@ type handler struct {
 	// batchOpHook, if set, runs before each operation of a batch, on
 	// the goroutine that checks it (tests: a panic in one operation).
 	batchOpHook func(BatchOp)
+	// batchWritesHook, if set, runs before a batch's checked writes are
+	// proposed together (tests: a panic there).
+	batchWritesHook func()
 }
 
 // kvPrefix is the escaped path prefix of the single-key routes.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
@@ -98,7 +99,11 @@ type Proposed struct {
 // small stack and grown on the propose path, was 7% of a sidecar leader's
 // CPU. A command that meets a change of leader (a retryable error), and
 // every command on a node that does not lead, goes through Propose, which
-// forwards and retries; those run concurrently.
+// forwards and retries, on a goroutine of its own. One difference from
+// separate calls: the leader's answers are read in order, so a command
+// refused by a leader that is stepping down is retried once the answers
+// for the commands before it are in (within ctx, like everything here).
+// A panic on one of those goroutines is raised again on the caller's.
 func (n *Node) ProposeEach(ctx context.Context, cmds [][]byte) []Proposed {
 	out := make([]Proposed, len(cmds))
 	if err := ctx.Err(); err != nil {
@@ -107,7 +112,18 @@ func (n *Node) ProposeEach(ctx context.Context, cmds [][]byte) []Proposed {
 		}
 		return out
 	}
-	retry := make([]bool, len(cmds))
+	var wg sync.WaitGroup
+	var panicked atomic.Value
+	propose := func(i int) {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, panicValue{v})
+				}
+			}()
+			out[i].Data, out[i].Index, out[i].Err = n.Propose(ctx, cmds[i])
+		})
+	}
 	if st := n.status.Load(); st.Role == engine.Leader || n.net == nil {
 		start := time.Now()
 		pws := make([]*proposalWaiter, len(cmds))
@@ -121,24 +137,26 @@ func (n *Node) ProposeEach(ctx context.Context, cmds [][]byte) []Proposed {
 			if pw != nil {
 				out[i].Data, out[i].Index, out[i].Err = n.awaitProposal(ctx, pw, start)
 			}
-			if retry[i] = out[i].Err != nil && retryable(out[i].Err); retry[i] {
+			if out[i].Err != nil && retryable(out[i].Err) {
 				n.proposeEachRetries.Add(1)
+				propose(i)
 			}
 		}
 	} else {
-		for i := range retry {
-			retry[i] = true
-		}
-	}
-	var wg sync.WaitGroup
-	for i, again := range retry {
-		if again {
-			wg.Go(func() { out[i].Data, out[i].Index, out[i].Err = n.Propose(ctx, cmds[i]) })
+		for i := range cmds {
+			propose(i)
 		}
 	}
 	wg.Wait()
+	if v, ok := panicked.Load().(panicValue); ok {
+		panic(v.v)
+	}
 	return out
 }
+
+// panicValue boxes a recovered value for an atomic.Value (which refuses
+// nil and values of differing types).
+type panicValue struct{ v any }
 
 // ProposeEachRetries returns how many commands this node's ProposeEach
 // proposed, as leader, that met a change of leader and went through
