@@ -106,8 +106,7 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 		}
 	}
 	// Each operation is counted by its op and the status it had.
-	metrics := string(send(t, srv, "GET", "/metrics", nil, nil).body)
-	for _, line := range []string{
+	wantMetrics(t, srv,
 		`yggr_http_batch_ops_total{code="200",op="put"} 2`,
 		`yggr_http_batch_ops_total{code="200",op="delete"} 2`,
 		`yggr_http_batch_ops_total{code="404",op="get"} 1`,
@@ -118,11 +117,7 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 		`yggr_http_batch_ops_total{code="413",op="put"} 2`,
 		`yggr_http_batch_ops_total{code="404",op="put"} 1`,
 		`yggr_http_requests_total{code="200",route="POST /v1/batch"} 1`,
-	} {
-		if !strings.Contains(metrics, line+"\n") {
-			t.Errorf("metrics lack %q", line)
-		}
-	}
+	)
 	// The get saw the item's indexes, as GET's headers give them.
 	it, _ := db.GetItem(ctx, []byte("a"))
 	r = send(t, srv, "POST", "/v1/batch", batchBody(t, BatchOp{Op: OpGet, Key: []byte("a")}), nil)
@@ -169,17 +164,12 @@ func TestBatchWritesPanic(t *testing.T) {
 	if n := strings.Count(logs.String(), "panic serving a batch's writes"); n != 1 {
 		t.Errorf("the panic was logged %d times, want once:\n%s", n, logs.String())
 	}
-	metrics := string(send(t, srv, "GET", "/metrics", nil, nil).body)
-	for _, line := range []string{
+	wantMetrics(t, srv,
 		`yggr_http_batch_ops_total{code="500",op="put"} 1`,
 		`yggr_http_batch_ops_total{code="500",op="delete"} 1`,
 		`yggr_http_batch_ops_total{code="400",op="put"} 1`,
 		`yggr_http_batch_ops_total{code="200",op="get"} 1`,
-	} {
-		if !strings.Contains(metrics, line+"\n") {
-			t.Errorf("metrics lack %q", line)
-		}
-	}
+	)
 }
 
 // A panic in one operation of a batch is that operation's 500, logged and
@@ -219,15 +209,10 @@ func TestBatchOpPanic(t *testing.T) {
 	if _, err := db.Get(ctx, []byte("boom")); !errors.Is(err, yggr.ErrNotFound) {
 		t.Errorf("Get(boom): %v, want not found (it panicked before its put)", err)
 	}
-	metrics := string(send(t, srv, "GET", "/metrics", nil, nil).body)
-	for _, line := range []string{
+	wantMetrics(t, srv,
 		`yggr_http_batch_ops_total{code="500",op="put"} 1`,
 		`yggr_http_batch_ops_total{code="500",op="get"} 1`,
-	} {
-		if !strings.Contains(metrics, line+"\n") {
-			t.Errorf("metrics lack %q", line)
-		}
-	}
+	)
 	if n := strings.Count(logs.String(), "panic serving a batch operation"); n != 2 {
 		t.Errorf("%d panics logged, want 2:\n%s", n, logs.String())
 	}
@@ -362,4 +347,15 @@ func normalize(ops []BatchOp) []BatchOp {
 		out[i] = op
 	}
 	return out
+}
+
+// wantMetrics fails t unless srv's /metrics has every one of lines.
+func wantMetrics(t *testing.T, srv *httptest.Server, lines ...string) {
+	t.Helper()
+	metrics := string(send(t, srv, "GET", "/metrics", nil, nil).body)
+	for _, line := range lines {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
 }
