@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -91,18 +90,14 @@ type BatchError struct {
 
 // decodeBatch reads one JSON BatchRequest from r (unknown fields and
 // trailing data are errors). The operations are validated one by one
-// afterwards (prepareBatchWrite, runBatchOp). Errors classify as 400 or 413 (a body that
-// did not arrive: as decodeStrict returns it); it never panics. The
-// body is read whole and parsed without reflection when it has the form
-// json.Marshal gives it (batch_decode.go).
+// afterwards (prepareBatchWrite, runBatchOp). Errors classify as 400 or
+// 413, or as decodeStrict returns a body that did not arrive; it never
+// panics. The body is read whole and parsed without reflection when it
+// has the form json.Marshal gives it (batch_decode.go).
 func decodeBatch(r io.Reader) ([]BatchOp, error) {
 	body, release, err := readBatchBody(r)
 	if err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) || isBodyError(err) {
-			return nil, err
-		}
-		return nil, errBadRequest("malformed batch JSON: %v", err)
+		return nil, malformed(err, "batch JSON")
 	}
 	defer release()
 	ops, ok := parseCanonicalBatch(body)
@@ -187,13 +182,18 @@ func (h *handler) endBatchOp(op BatchOp, res *BatchResult, v any) {
 	if v != nil {
 		h.opts.Logger.Error("httpapi: panic serving a batch operation", "op", op.Op,
 			"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-		*res = BatchResult{Error: &BatchError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "httpapi: internal error"}}
+		*res = internalError()
 	}
 	code := http.StatusOK
 	if res.Error != nil {
 		code = res.Error.Status
 	}
 	h.metrics.batchOps.WithLabelValues(opLabel(op.Op), strconv.Itoa(code)).Inc()
+}
+
+// internalError is the result of an operation that panicked.
+func internalError() BatchResult {
+	return BatchResult{Error: &BatchError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "httpapi: internal error"}}
 }
 
 // batchFailure is the result of an operation that failed with err.
@@ -231,7 +231,7 @@ func (h *handler) runBatchWrites(r *http.Request, ops []BatchOp, at []int, txns 
 			h.opts.Logger.Error("httpapi: panic serving a batch's writes", "writes", len(at)-ended,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			for _, i := range at[ended:] {
-				results[i] = BatchResult{Error: &BatchError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "httpapi: internal error"}}
+				results[i] = internalError()
 				h.endBatchOp(ops[i], &results[i], nil)
 			}
 		}

@@ -111,6 +111,13 @@ func decodeStrict(r io.Reader, v any, what string) error {
 			err = errors.New("data after the object")
 		}
 	}
+	return malformed(err, what)
+}
+
+// malformed classifies err, met reading or decoding a body of what: a
+// body that did not arrive (too large, too slow, the client gone) is
+// returned as is, anything else is a 400 "malformed <what>: ...".
+func malformed(err error, what string) error {
 	var maxBytes *http.MaxBytesError
 	if errors.As(err, &maxBytes) || isBodyError(err) {
 		return err
