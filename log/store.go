@@ -39,7 +39,8 @@ var (
 	// durable entry (a node applies committed entries before its own copy
 	// of them is durable, so a snapshot of the state machine may be taken
 	// before the write that holds its last entry finished). Nothing was
-	// written; the store is fine, and a later snapshot will do.
+	// written; the store is fine, and the same snapshot is accepted once
+	// that write is in (internal/node holds it until then).
 	ErrSnapshotAhead = errors.New("log: snapshot beyond the last durable entry")
 )
 

@@ -22,8 +22,14 @@ type driverState struct {
 	pendingHS *engine.HardState
 	// reader serves chunks of the snapshot being sent to followers.
 	reader *snapshot.Reader
-	// snapshotting says a snapshot is being taken.
+	// snapshotting says a snapshot is being taken (or is held in
+	// snapAhead).
 	snapshotting bool
+	// snapAhead is a written snapshot that reaches past the last entry
+	// this node's log has made durable (entries are applied once
+	// committed, before this node's own write of them may have finished):
+	// it is recorded when that write is (see persistedEvents).
+	snapAhead *snapDone
 	// membershipNew says the membership changed since the status was
 	// last published.
 	membershipNew bool
@@ -74,7 +80,7 @@ func (n *Node) run() {
 			}
 			return
 		case e := <-n.persisted:
-			evs = append(evs, engine.LogPersisted{Index: e.Index, Term: e.Term})
+			evs = n.persistedEvents(evs, e)
 		case <-ticker.C:
 			evs = append(evs, engine.Tick{})
 		case m := <-inbound:
@@ -95,7 +101,9 @@ func (n *Node) run() {
 		case ev := <-n.events:
 			evs = append(evs, ev)
 		case sd := <-n.snapDone:
-			evs = append(evs, n.snapshotFinished(sd))
+			if ev := n.snapshotFinished(sd); ev != nil {
+				evs = append(evs, ev)
+			}
 		case ch := <-n.snapReq:
 			n.d.snapWaiters = append(n.d.snapWaiters, ch)
 			n.requestSnapshot()
@@ -110,12 +118,16 @@ func (n *Node) run() {
 			case ev := <-n.events:
 				evs = append(evs, ev)
 			case e := <-n.persisted:
-				evs = append(evs, engine.LogPersisted{Index: e.Index, Term: e.Term})
+				evs = n.persistedEvents(evs, e)
 			default:
 				break drain
 			}
 		}
 		if n.failed() {
+			if sd := n.d.snapAhead; sd != nil {
+				n.d.snapAhead, n.d.snapshotting = nil, false
+				n.answerSnapshot(snapDone{meta: sd.meta, err: n.fatalErr()})
+			}
 			for _, p := range props {
 				n.w.failProposal(p.ID, n.fatalErr())
 			}
@@ -486,30 +498,54 @@ func (n *Node) requestSnapshot() {
 	n.applyQ.push(applyItem{snapshot: true})
 }
 
-// snapshotFinished records a written snapshot in the log store and returns
-// the event that tells the engine.
-func (n *Node) snapshotFinished(sd snapDone) engine.Event {
-	n.d.snapshotting = false
-	if sd.err == nil {
-		if err := n.logs.SetSnapshot(sd.meta); err != nil {
-			// A snapshot installed from the leader meanwhile may have
-			// overtaken this one, or this one may reach past the last
-			// durable entry (entries are applied before this node's own
-			// write of them finishes): either way it is not recorded, and
-			// not a storage failure; a later snapshot is (both found by
-			// TestWatchChaos, which stopped a healthy node).
-			sd.err, sd.storage = err, !errors.Is(err, raftlog.ErrStaleSnapshot) && !errors.Is(err, raftlog.ErrSnapshotAhead)
+// persistedEvents appends the events of a finished log write: the engine's
+// LogPersisted and, once the write reaches a held snapshot's index, that
+// snapshot's outcome.
+func (n *Node) persistedEvents(evs []engine.Event, e engine.Entry) []engine.Event {
+	evs = append(evs, engine.LogPersisted{Index: e.Index, Term: e.Term})
+	if sd := n.d.snapAhead; sd != nil && e.Index >= sd.meta.Index {
+		n.d.snapAhead = nil
+		if ev := n.snapshotFinished(*sd); ev != nil {
+			evs = append(evs, ev)
 		}
 	}
+	return evs
+}
+
+// snapshotFinished records a written snapshot in the log store and returns
+// the event that tells the engine, or nil while the snapshot is held until
+// the log's write of its last entry finishes.
+func (n *Node) snapshotFinished(sd snapDone) engine.Event {
+	if sd.err == nil {
+		if err := n.logs.SetSnapshot(sd.meta); err != nil {
+			switch {
+			case errors.Is(err, raftlog.ErrSnapshotAhead):
+				// The state machine applied entries this node's own
+				// write of has not finished (a leader commits on its
+				// followers' acknowledgements): the snapshot is recorded
+				// when it has. Refused instead, a user's Snapshot failed
+				// and a leader's compaction waited for the next one
+				// (TestSnapshotAheadOfTheLog).
+				n.d.snapAhead = &sd
+				return nil
+			case errors.Is(err, raftlog.ErrStaleSnapshot):
+				// A snapshot installed from the leader meanwhile
+				// overtook this one: not recorded, and not a storage
+				// failure (found by TestWatchChaos, which stopped a
+				// healthy node).
+				sd.err = err
+			default:
+				sd.err, sd.storage = err, true
+			}
+		}
+	}
+	n.d.snapshotting = false
 	if sd.storage {
 		// The node stops (and says so in the log); nothing is retried.
 		n.setFatal(sd.err)
 		sd.err = n.fatalErr()
 	}
-	for _, ch := range n.d.snapWaiters {
-		ch <- sd // buffered 1
-	}
-	n.d.snapWaiters = nil
+	n.answerSnapshot(sd)
 	if sd.storage {
 		return engine.SnapshotFailed{Index: sd.meta.Index, Err: sd.err}
 	}
@@ -519,6 +555,14 @@ func (n *Node) snapshotFinished(sd snapDone) engine.Event {
 	}
 	n.cfg.Logger.Info("snapshot taken", "node", n.cfg.ID, "index", sd.meta.Index, "term", sd.meta.Term)
 	return engine.SnapshotTaken{Meta: sd.meta}
+}
+
+// answerSnapshot gives a snapshot's outcome to the users waiting for it.
+func (n *Node) answerSnapshot(sd snapDone) {
+	for _, ch := range n.d.snapWaiters {
+		ch <- sd // buffered 1
+	}
+	n.d.snapWaiters = nil
 }
 
 // compactTo hands a compaction to the compactor goroutine; a newer index
