@@ -182,13 +182,51 @@ func TestFootprint1M(t *testing.T) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// During Open, sampled every 2 ms: the peak of the Go runtime's
+	// memory not returned to the OS (its share of RSS) and, at it, the
+	// heap's objects, its free spans not yet returned, the live heap as of
+	// the collection before and the collector's goal.
+	samplerDone, samplerStop := make(chan []uint64, 1), make(chan struct{})
+	go func() {
+		sample := []metrics.Sample{
+			{Name: "/memory/classes/total:bytes"},
+			{Name: "/memory/classes/heap/released:bytes"},
+			{Name: "/memory/classes/heap/objects:bytes"},
+			{Name: "/memory/classes/heap/free:bytes"},
+			{Name: "/gc/heap/live:bytes"},
+			{Name: "/gc/heap/goal:bytes"},
+		}
+		var peak []uint64
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for range 60_000 { // 2 minutes at most
+			metrics.Read(sample)
+			if held := sample[0].Value.Uint64() - sample[1].Value.Uint64(); peak == nil || held > peak[0] {
+				peak = []uint64{held}
+				for _, s := range sample[2:] {
+					peak = append(peak, s.Value.Uint64())
+				}
+			}
+			select {
+			case <-samplerStop:
+				samplerDone <- peak
+				return
+			case <-tick.C:
+			}
+		}
+		samplerDone <- peak
+	}()
 	start = time.Now()
 	db, err = Open(dir, nil)
+	close(samplerStop)
+	openPeak := <-samplerDone
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	opened := time.Since(start)
+	t.Logf("reopen: Go runtime memory not returned to the OS, at its peak during Open %d MiB: heap objects %d MiB, free heap not yet returned %d MiB; live as of the collection before %d MiB, heap goal %d MiB",
+		openPeak[0]>>20, openPeak[1]>>20, openPeak[2]>>20, openPeak[3]>>20, openPeak[4]>>20)
 	got, err := db.Get(ctx, key(txns*perTxn-1))
 	if err != nil || len(got) != len(value) {
 		t.Fatalf("first read after reopening: %d bytes, %v", len(got), err)
