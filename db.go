@@ -144,7 +144,9 @@ func Open(dir string, peers []string, opts ...Option) (*DB, error) {
 }
 
 // Close stops the node and releases its resources. Pending calls fail with
-// ErrClosed.
+// ErrClosed. A snapshot being written is finished first, at the disk's
+// speed, for up to 10 s (see WithSnapshotWriteRate); after that it is
+// abandoned and the next Open replays the log it would have covered.
 func (db *DB) Close() error {
 	db.leaseCancel()
 	db.leaseWG.Wait()

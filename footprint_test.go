@@ -158,7 +158,7 @@ func TestFootprint1M(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Close took %v (it finishes a snapshot in progress, uncapped)", time.Since(closeStart).Round(time.Millisecond))
+	t.Logf("Close took %v (it finishes a snapshot in progress, uncapped, for up to 10 s)", time.Since(closeStart).Round(time.Millisecond))
 
 	debug.FreeOSMemory()
 	if p := os.Getenv("YGGR_FOOTPRINT_HEAP_REOPEN"); p != "" {

@@ -154,7 +154,9 @@ const DefaultSnapshotWriteRate = 40 << 20
 // at the default). Default DefaultSnapshotWriteRate (40 MiB/s); 0 removes
 // the cap; negative is refused with ErrInvalid. Close lifts the cap: a
 // snapshot in progress then finishes at the disk's speed, so that the
-// next Open restores it rather than replaying the log it covers.
+// next Open restores it rather than replaying the log it covers; one that
+// has not finished 10 s into Close is abandoned (and logged), so that
+// stopping a node with a large state stays bounded.
 //
 // The cap covers only snapshots this node takes of its own state. A
 // snapshot a leader sends to catch a follower up is read and stored

@@ -180,10 +180,11 @@ func (n *Node) writeSnapshot(meta engine.SnapshotMeta, book map[engine.NodeID]st
 	}
 	// On Close the snapshot finishes at the disk's speed: Close does not
 	// wait out the bandwidth cap, and the next Open restores the snapshot
-	// rather than replaying the log it covers.
+	// rather than replaying the log it covers; unless that takes more
+	// than closeSnapshotBudget, after which it is abandoned.
 	w.UncapOn(n.stop)
 	sw := &storageWriter{w: w}
-	bw := bufio.NewWriterSize(sw, 256<<10)
+	bw := bufio.NewWriterSize(&closeBound{w: sw, stop: n.stop}, 256<<10)
 	err = writeSnapshotStream(bw, book, image)
 	if err == nil {
 		err = bw.Flush()
@@ -193,10 +194,47 @@ func (n *Node) writeSnapshot(meta engine.SnapshotMeta, book map[engine.NodeID]st
 		if sw.err != nil {
 			return meta, true, sw.err
 		}
+		if errors.Is(err, errCloseBudget) {
+			n.cfg.Logger.Warn("snapshot abandoned: Close does not wait longer for it; the next start replays the log it covers",
+				"node", n.cfg.ID, "index", meta.Index, "budget", closeSnapshotBudget)
+		}
 		return meta, false, err
 	}
 	meta, err = w.Commit()
 	return meta, err != nil, err
+}
+
+// closeSnapshotBudget is how long Close lets a snapshot in progress go on
+// (at the disk's speed) before abandoning it: a snapshot of a large state
+// must not hold a process that is being stopped for minutes. A variable for
+// tests.
+var closeSnapshotBudget = 10 * time.Second
+
+// errCloseBudget abandons a snapshot that Close waited closeSnapshotBudget
+// for.
+var errCloseBudget = errors.New("node: closing: snapshot abandoned after the close budget")
+
+// closeBound passes writes to w until closeSnapshotBudget after stop
+// closes, then fails them with errCloseBudget.
+type closeBound struct {
+	w        io.Writer
+	stop     <-chan struct{}
+	deadline time.Time // set at the first write after stop closed
+}
+
+func (c *closeBound) Write(p []byte) (int, error) {
+	select {
+	case <-c.stop:
+		now := time.Now()
+		if c.deadline.IsZero() {
+			c.deadline = now.Add(closeSnapshotBudget)
+		}
+		if !now.Before(c.deadline) {
+			return 0, errCloseBudget
+		}
+	default:
+	}
+	return c.w.Write(p)
 }
 
 // storageWriter remembers the first error of the writer it wraps, so that
