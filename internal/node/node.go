@@ -360,6 +360,12 @@ func (n *Node) restore(pre *preRestore) (engine.Recover, error) {
 	n.applyQ.setBase(base)
 	n.w.setApplied(snap.Index)
 	rec := engine.Recover{HardState: st.HardState, Snapshot: snap}
+	if last := n.logs.LastIndex(); last > snap.Index {
+		// Sized once: grown by appends, the headers of a long log took
+		// up to twice their size while the engine copied them.
+		rec.Entries = make([]engine.Entry, 0, last-snap.Index)
+		rec.Sizes = make([]uint32, 0, last-snap.Index)
+	}
 	if err := n.replayLog(&rec); err != nil {
 		return engine.Recover{}, err
 	}
