@@ -169,8 +169,15 @@ func (n *Node) History(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 		return nil, fmt.Errorf("node: history up to %d beyond the applied index %d", hi-1, applied)
 	}
 	// Committed entries are never truncated, so the log only grows up to
-	// hi from here.
-	hi = max(lo, min(hi, n.logs.LastIndex()+1))
+	// hi from here. A log two or more entries short of lo holds nothing
+	// to return yet either (log.Store.History refuses a range past its
+	// end: found by TestWatchChaos, whose truth reader asked a leader for
+	// 444 while its log ended at 440).
+	last := n.logs.LastIndex()
+	if lo > last {
+		return nil, nil
+	}
+	hi = min(hi, last+1)
 	es, err := n.logs.History(lo, hi, maxBytes)
 	if errors.Is(err, raftlog.ErrCompacted) {
 		return nil, &HistoryCompactedError{Requested: lo, Oldest: n.OldestHistory()}

@@ -35,6 +35,11 @@ func TestHistoryWhileTheLogTrailsApply(t *testing.T) {
 	if got, err := n.History(4, 6, 1<<20); err != nil || len(got) != 0 {
 		t.Fatalf("History(4, 6) with the log at 3: %d entries, %v; want none and no error", len(got), err)
 	}
+	// Two or more entries short of lo: nothing yet either (this failed
+	// with log.ErrUnavailable; TestWatchChaos, 7 December).
+	if got, err := n.History(5, 6, 1<<20); err != nil || len(got) != 0 {
+		t.Fatalf("History(5, 6) with the log at 3: %d entries, %v; want none and no error", len(got), err)
+	}
 	if _, err := n.History(1, 7, 1<<20); err == nil {
 		t.Fatal("History beyond the applied index succeeded")
 	}
