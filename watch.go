@@ -264,6 +264,10 @@ const replayYieldBytes = 1 << 20
 // the other watches that replay on this node. So each step rebuilds the
 // state at its start, collects up to replayYieldBytes of changes and lets
 // go of the state and of the node's replay slot before yielding them.
+//
+// Close closes the hub before the node: a replay whose log or snapshot
+// reads fail once the hub is closed ends with watch.ErrClosed (ErrClosed
+// to the user), not the store's own "closed" error (TestWatchChaos).
 func (db *DB) replay(ctx context.Context, w *watch.Watcher, from uint64, wo watchOptions, yield func(Change, error) bool) (bool, error) {
 	for next := from; ; {
 		cs, after, resumed, err := db.replayStep(ctx, w, next)
@@ -271,6 +275,9 @@ func (db *DB) replay(ctx context.Context, w *watch.Watcher, from uint64, wo watc
 			if !yield(toChange(c, wo.prev), nil) {
 				return false, nil
 			}
+		}
+		if err != nil && ctx.Err() == nil && db.hub.Closed() {
+			err = watch.ErrClosed
 		}
 		if err != nil || resumed {
 			return true, err

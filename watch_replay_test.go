@@ -2,6 +2,7 @@ package yggr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 )
@@ -66,5 +67,32 @@ func TestReplayInSteps(t *testing.T) {
 	}), puts*20/50)
 	if pos := checkWatcher(t, "replay in steps", lt, r, 1, true, asSeen(got)); pos < lt.end()-50 {
 		t.Fatalf("complete through %d, want the last change in range (the log ends at %d)", pos, lt.end())
+	}
+}
+
+// A replay whose reads fail because the database closed under it ends the
+// watch with ErrClosed, as Watch promises, not with the log's own "store
+// is closed" (TestWatchChaos under a CPU hog, 1 run in 20: Close closes the
+// hub, then the node and its log, while a replay reads the log).
+func TestReplayAfterCloseEndsWithErrClosed(t *testing.T) {
+	ctx := testCtx(t)
+	db := openSingle(t, WithWatchCache(1)) // a watch from the past replays
+	for i := range 20 {
+		if err := db.Put(ctx, fmt.Appendf(nil, "k%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := db.hub.Watch(nil, nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What the watch's loop does next: replay from its revision.
+	more, err := db.replay(ctx, w, 1, watchOptions{}, func(Change, error) bool { return true })
+	if !more || !errors.Is(watchError(err), ErrClosed) {
+		t.Fatalf("replay on a closed database: more %v, %v; want ErrClosed", more, err)
 	}
 }

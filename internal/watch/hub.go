@@ -248,6 +248,13 @@ func (h *Hub) Close() {
 	}
 }
 
+// Closed reports whether Close was called.
+func (h *Hub) Closed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
 // Head returns the last revision applied.
 func (h *Hub) Head() uint64 {
 	h.mu.Lock()
