@@ -1,49 +1,19 @@
 package yggr
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"github.com/yggrdb/yggr/internal/testutil"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/yggrdb/yggr/engine"
 	"github.com/yggrdb/yggr/internal/diskfault"
+	"github.com/yggrdb/yggr/internal/testutil"
 )
-
-// lockedBuffer collects log lines from every node of a cluster.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(substr ...string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-next:
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		for _, s := range substr {
-			if !strings.Contains(line, s) {
-				continue next
-			}
-		}
-		out = append(out, line)
-	}
-	return out
-}
 
 // diskFault fails the first operation op on a file under dir with EIO
 // once armed, and counts the write-ahead log operations under dir after
@@ -107,7 +77,7 @@ func TestStorageFailureStopsTheNode(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			logs := &lockedBuffer{}
+			logs := &testutil.LogBuffer{}
 			c := newQUICCluster(t, 3, WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 				withEngine(func(e *engine.Config) {
 					// As in TestFollowerCatchesUpBySnapshot: a lagging
@@ -216,13 +186,13 @@ func TestStorageFailureStopsTheNode(t *testing.T) {
 			if n := fault.after.Load(); n != 0 {
 				t.Errorf("the stopped node made %d write-ahead log writes or syncs after the failure", n)
 			}
-			if got := logs.lines("storage failed: node stopped", "node="+target); len(got) != 1 || !strings.Contains(got[0], path) {
+			if got := logs.Lines("storage failed: node stopped", "node="+target); len(got) != 1 || !strings.Contains(got[0], path) {
 				t.Errorf("log lines saying %s stopped: %q, want one naming %s", target, got, path)
 			}
-			if got := logs.lines("level=ERROR"); len(got) != 1 {
+			if got := logs.Lines("level=ERROR"); len(got) != 1 {
 				t.Errorf("error log lines: %q, want the one saying %s stopped", got, target)
 			}
-			if got := logs.lines("will retry", "node="+target); len(got) != 0 {
+			if got := logs.Lines("will retry", "node="+target); len(got) != 0 {
 				t.Errorf("log lines promising a retry after the failure: %q", got)
 			}
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"pgregory.net/rapid"
 )
 
@@ -132,7 +133,7 @@ func TestBatchEachOpAsAlone(t *testing.T) {
 // server go on.
 func TestBatchWritesPanic(t *testing.T) {
 	db := openDB(t)
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	h := NewHandler(db, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}).(*handler)
 	h.batchWritesHook = func() { panic("injected") }
 	srv := httptest.NewServer(h)
@@ -176,7 +177,7 @@ func TestBatchWritesPanic(t *testing.T) {
 // counted; the batch's other operations run, and the server goes on.
 func TestBatchOpPanic(t *testing.T) {
 	db := openDB(t)
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	h := NewHandler(db, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}).(*handler)
 	h.batchOpHook = func(op BatchOp) {
 		if string(op.Key) == "boom" {

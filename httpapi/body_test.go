@@ -19,7 +19,7 @@ import (
 // client disconnect, never as a 500, on every route that reads a body.
 func TestClientHangUpIs499(t *testing.T) {
 	db := openDB(t)
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	srv := httptest.NewServer(NewHandler(db, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")

@@ -13,12 +13,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/yggrdb/yggr"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -516,27 +516,9 @@ func TestClosedDBIs503(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestPanicRecovered(t *testing.T) {
 	db := openDB(t)
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	h := NewHandler(db, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}).(*handler)
 	h.mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("boom at the handler") })
 	srv := httptest.NewServer(h)

@@ -1,13 +1,11 @@
 package netquic
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +13,8 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/yggrdb/yggr/engine"
-
 	"github.com/yggrdb/yggr/internal/testutil"
 )
-
-// lockedBuffer is a log sink that the transport's goroutines and the test
-// share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // newerProtocol is what a node of a later release with an incompatible
 // wire format would offer.
@@ -47,7 +25,7 @@ const newerProtocol = "yggr/3"
 // and the newer node's dial fails with the no_application_protocol alert.
 func TestNewerClientRefused(t *testing.T) {
 	c := testCreds(t)
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	server := listen(t, Config{ID: "n1", TLS: c.tls(t, "n1"), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	tc := c.tls(t, "n2").Clone()
 	tc.NextProtos = []string{newerProtocol}
@@ -91,7 +69,7 @@ func TestNewerServerRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	client := listen(t, Config{ID: "n1", TLS: c.tls(t, "n1"), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	client.SetPeer("n2", ln.Addr().String())
 	client.Send(engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n2", Term: 1})

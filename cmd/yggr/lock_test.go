@@ -94,7 +94,7 @@ func TestLockCommandWaitAndInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pr.Close()
-	var out syncBuffer
+	var out testutil.LogBuffer
 	held := make(chan int, 1)
 	go func() {
 		held <- run(ctx, []string{"lock", "--addr", n.httpAddr, "busy", "--", "sh", "-c", "echo holding; cat >/dev/null"},
@@ -106,7 +106,7 @@ func TestLockCommandWaitAndInterrupt(t *testing.T) {
 		t.Errorf("lock --wait on a held lock: %v, want exit %d", r, exitUnavailable)
 	}
 	ictx, interrupt := context.WithCancel(ctx)
-	var iout syncBuffer
+	var iout testutil.LogBuffer
 	waiting := make(chan int, 1)
 	go func() {
 		waiting <- run(ictx, []string{"lock", "--addr", n.httpAddr, "busy", "--", "true"}, &env{ctx: ictx, stdout: &iout, stderr: &iout})
@@ -150,7 +150,7 @@ func TestLockCommandLeaseLost(t *testing.T) {
 	}
 	defer pr.Close()
 	defer pw.Close()
-	var out syncBuffer
+	var out testutil.LogBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"lock", "--addr", n.httpAddr, "--ttl", "1s", "lost", "--", "sh", "-c", `echo "lease $YGGR_LEASE"; exec cat`},
@@ -184,14 +184,14 @@ func TestElectCommand(t *testing.T) {
 	n := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	start := func(ctx context.Context, out *syncBuffer, args ...string) chan int {
+	start := func(ctx context.Context, out *testutil.LogBuffer, args ...string) chan int {
 		done := make(chan int, 1)
 		go func() {
 			done <- run(ctx, append([]string{"elect", "--addr", n.httpAddr}, args...), &env{ctx: ctx, stdin: strings.NewReader(""), stdout: out, stderr: out})
 		}()
 		return done
 	}
-	var obs, a, b syncBuffer
+	var obs, a, b testutil.LogBuffer
 	octx, stopObs := context.WithCancel(ctx)
 	obsDone := start(octx, &obs, "-l", "sched")
 	actx, stopA := context.WithCancel(ctx)

@@ -9,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/yggrdb/yggr/httpapi"
+	"github.com/yggrdb/yggr/internal/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/yggrdb/yggr/internal/freeport"
@@ -117,8 +117,8 @@ type servedNode struct {
 	httpAddr string // set by the caller of serveIn
 	dir      string // set by the caller of serveIn
 	cacert   string // the CA of an HTTPS API; set by the caller of serveIn
-	stdout   syncBuffer
-	stderr   syncBuffer // the log
+	stdout   testutil.LogBuffer
+	stderr   testutil.LogBuffer // the log
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when run has returned
 	code     int           // run's exit code; read only after done is closed
@@ -218,25 +218,6 @@ type server interface {
 	running() bool
 	endpoint() string
 	logTail(lines int) string
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use (a serve's log is
-// written by its goroutines while the test reads it).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitReady polls the node's /readyz (public even with --token) until it

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/yggrdb/yggr/httpapi"
+	"github.com/yggrdb/yggr/internal/testutil"
 
 	"github.com/yggrdb/yggr/internal/freeport"
 )
@@ -27,7 +28,7 @@ func watchIn(t *testing.T, lines int, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.LogBuffer
 	done := make(chan int, 1)
 	// Owned by the test; ends when ctx is cancelled below.
 	go func() {
@@ -141,7 +142,7 @@ func TestWatchSIGINT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testutil.LogBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

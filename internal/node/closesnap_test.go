@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/internal/diskfault"
+	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // pieceMachine is bytesMachine with a snapshot image written 4 KiB at a
@@ -34,23 +35,6 @@ func (p pieceImage) WriteTo(w io.Writer) (int64, error) {
 
 func (m *pieceMachine) Snapshot() (io.WriterTo, error) { return pieceImage(bytes.Clone(m.state)), nil }
 
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // Close lets a snapshot in progress finish for closeSnapshotBudget, then
 // abandons it: nothing of it is published, one log line says so, and the
 // next Start replays the log it would have covered.
@@ -58,7 +42,7 @@ func TestCloseAbandonsASlowSnapshot(t *testing.T) {
 	defer func(d time.Duration) { closeSnapshotBudget = d }(closeSnapshotBudget)
 	closeSnapshotBudget = 0
 	dir := t.TempDir()
-	logs := &lockedLog{}
+	logs := &testutil.LogBuffer{}
 	cfg := Config{ID: "n1", Dir: dir, ClusterID: "c1", StateMachine: &pieceMachine{}, TickInterval: time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	n, err := Start(cfg)
