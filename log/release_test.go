@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/yggrdb/yggr/engine"
-	"github.com/yggrdb/yggr/internal/testutil"
 )
 
 // TestCheckpointReleasesEntryData checks that once a checkpoint has moved
@@ -68,33 +67,4 @@ func TestReopenKeepsNoSegment(t *testing.T) {
 		t.Errorf("heap in use %d MiB after reopening a store with one entry in a 64 MiB segment: the segment is kept", ms.HeapInuse>>20)
 	}
 	runtime.KeepAlive(s)
-}
-
-// A reopen moves the records its write-ahead log replayed into Badger at
-// once, so that their in-memory copies do not stay beside a node's restore
-// and replay until CheckpointBytes more arrive; the entries read the same
-// before and after.
-func TestReopenCheckpoints(t *testing.T) {
-	dir := t.TempDir()
-	opts := Options{GCInterval: -1, CheckpointBytes: 1 << 30}
-	s := openDisk(t, dir, opts)
-	mustWrite(t, s, Batch{Entries: ents(1, 1, 100)})
-	if n := s.checkpoints.Load(); n != 0 {
-		t.Fatalf("%d checkpoints before the reopen, want none (CheckpointBytes is 1 GiB)", n)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openDisk(t, dir, opts)
-	testutil.WaitFor(t, "the reopened store to checkpoint", func() bool { return s.checkpoints.Load() > 0 })
-	s.mu.RLock()
-	held := s.mem.len()
-	s.mu.RUnlock()
-	if held != 0 {
-		t.Fatalf("%d entries still held in memory after the checkpoint", held)
-	}
-	es, err := s.Entries(1, 101, 1<<30)
-	if err != nil || len(es) != 100 || es[99].Index != 100 {
-		t.Fatalf("Entries(1, 101) after the checkpoint: %d entries, %v", len(es), err)
-	}
 }

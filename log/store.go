@@ -294,13 +294,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		// closes stop, and Close waits for it.
 		go s.gcLoop(period)
 	}
-	if s.pending > 0 {
-		// The records the WAL replayed stay in memory until a checkpoint
-		// moves them into Badger: one at once, beside the node's restore
-		// and replay, instead of once CheckpointBytes more arrive. With
-		// 8 MiB of them in TestFootprint1M's reopen, the Go runtime's
-		// peak during Open went from 103-108 to 86-87 MiB and VmHWM from
-		// 283-287 to 273-276 MiB (TestReopenCheckpoints).
+	if s.pending >= s.opts.CheckpointBytes {
 		s.kickCheckpoint()
 	}
 	return s, nil
