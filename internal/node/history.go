@@ -177,7 +177,7 @@ func (n *Node) History(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 	if lo > last {
 		return nil, nil
 	}
-	hi = min(hi, last+1)
+	hi = max(lo, min(hi, last+1))
 	es, err := n.logs.History(lo, hi, maxBytes)
 	if errors.Is(err, raftlog.ErrCompacted) {
 		return nil, &HistoryCompactedError{Requested: lo, Oldest: n.OldestHistory()}
