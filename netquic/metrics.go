@@ -24,8 +24,11 @@ type PeerMetrics struct {
 	// connection (1 with a node of the release before wire version 2),
 	// 0 when not connected. Before a release drops an old version, every
 	// peer should report the new one.
-	WireVersion                     int
-	MessagesSent, BytesSent         uint64 // frames written (Raft messages and calls)
+	WireVersion             int
+	MessagesSent, BytesSent uint64 // frames written (Raft messages and calls)
+	// DirectSent counts the Raft messages of MessagesSent that Send wrote
+	// itself, from its caller's goroutine, rather than its send loop.
+	DirectSent                      uint64
 	MessagesReceived, BytesReceived uint64 // frames decoded (before sender checks)
 	// Drops counts messages lost before reaching the wire: queue overflow
 	// (oldest first), failed writes, unencodable messages, removal.

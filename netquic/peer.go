@@ -44,7 +44,12 @@ type peer struct {
 
 	backingOff atomic.Bool // backoff > 0; read without mu on the receive path
 
+	// direct is the Raft stream Send may write small messages onto from
+	// its caller's goroutine (direct.go).
+	direct directWriter
+
 	msgsSent, bytesSent, msgsRecv, bytesRecv atomic.Uint64
+	directSent                               atomic.Uint64 // of msgsSent, written by Send itself
 	drops, reconnects, handshakeFailures     atomic.Uint64
 	badFrames, mismatchedFrom, misaddressed  atomic.Uint64
 }
@@ -286,7 +291,8 @@ func (p *peer) retireLocked(c *quic.Conn) {
 // sendLoop drains one queue onto one long-lived unidirectional stream,
 // reconnecting as needed. It runs on a goroutine owned by the peer and ends
 // when p.ctx is canceled (RemovePeer or Close); a blocked write ends when
-// the connection is closed.
+// the connection is closed. The Raft queue's loop shares its stream with
+// Send's direct writes (direct.go).
 func (p *peer) sendLoop(q *sendQueue, snap bool) {
 	var (
 		stream *quic.SendStream
@@ -296,11 +302,24 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 		enc    = newBodyEncoder()
 		ver    byte // sconn's wire version
 	)
-	defer func() {
+	// lock and unlock guard the stream against direct writes: the Raft
+	// loop holds the lock from taking a batch until its write returns.
+	lock, unlock := func() {}, func() {}
+	if !snap {
+		lock, unlock = p.direct.mu.Lock, p.direct.mu.Unlock
+	}
+	setStream := func(s *quic.SendStream) {
 		if stream != nil {
 			stream.CancelWrite(codeStreamDone)
 		}
-	}()
+		stream = s
+		if !snap {
+			p.direct.mu.Lock()
+			p.direct.stream, p.direct.ver = s, ver
+			p.direct.mu.Unlock()
+		}
+	}
+	defer setStream(nil)
 	maxBatch := writeBatchBytes
 	if snap {
 		maxBatch = 1 // one chunk per write
@@ -317,10 +336,8 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 				return
 			}
 			if c != sconn || stream == nil {
-				if stream != nil {
-					stream.CancelWrite(codeStreamDone)
-				}
-				stream, sconn, ver = nil, c, connVersion(c)
+				setStream(nil)
+				sconn, ver = c, connVersion(c)
 				octx, cancel := context.WithTimeout(p.ctx, handshakeTimeout)
 				s, err := c.OpenUniStreamSync(octx)
 				cancel()
@@ -338,8 +355,9 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 				} else {
 					s.SetPriority(0, false) // heartbeats first
 				}
-				stream = s
+				setStream(s)
 			}
+			lock()
 			batch = q.popBatch(batch[:0], maxBatch)
 			buf = buf[:0]
 			sent := 0
@@ -353,13 +371,17 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 				sent++
 			}
 			clear(batch) // release message memory
+			var werr error
+			if sent > 0 {
+				_, werr = stream.Write(buf)
+			}
+			unlock()
 			if sent == 0 {
 				continue
 			}
-			if _, err := stream.Write(buf); err != nil {
+			if werr != nil {
 				p.drops.Add(uint64(sent))
-				stream.CancelWrite(codeStreamDone)
-				stream = nil
+				setStream(nil)
 				continue
 			}
 			p.msgsSent.Add(uint64(sent))
@@ -386,6 +408,7 @@ func (p *peer) metrics() PeerMetrics {
 		WireVersion:       ver,
 		MessagesSent:      p.msgsSent.Load(),
 		BytesSent:         p.bytesSent.Load(),
+		DirectSent:        p.directSent.Load(),
 		MessagesReceived:  p.msgsRecv.Load(),
 		BytesReceived:     p.bytesRecv.Load(),
 		Drops:             p.drops.Load(),

@@ -413,6 +413,8 @@ func (t *Transport) Send(m engine.Message) {
 	q := p.raftQ
 	if m.Type == engine.MsgSnap {
 		q = p.snapQ
+	} else if p.trySend(&m) {
+		return
 	}
 	if n := q.push(m); n > 0 {
 		p.drops.Add(uint64(n))
