@@ -22,7 +22,8 @@ import (
 // error. It is not a transaction: the operations are not atomic together
 // and take no order among themselves (a transaction is POST /v1/txn).
 // The Go client sends one when calls arrive while it already has requests
-// in flight (ClientOptions.Inflight): one HTTP request instead of many is
+// of its kind in flight (ClientOptions.Inflight, WriteInflight): one HTTP
+// request instead of many is
 // most of what a write costs the server.
 //
 // The whole request fails (a single error response) only when it cannot

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,13 +65,13 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.next.ServeHTTP(w, r)
 }
 
-// waitQueued waits until c has n calls queued for a batch.
+// waitQueued waits until c has n calls queued for a batch, of both kinds.
 func waitQueued(t *testing.T, c *Client, n int) {
 	t.Helper()
 	testutil.WaitFor(t, fmt.Sprintf("%d calls queued", n), func() bool {
 		c.batch.mu.Lock()
 		defer c.batch.mu.Unlock()
-		return len(c.batch.queue) == n
+		return len(c.batch.queue[kindWrite])+len(c.batch.queue[kindGet]) == n
 	})
 }
 
@@ -82,15 +83,7 @@ func TestClientBatchesCallsBeyondInflight(t *testing.T) {
 	if err := db.Put(ctx, []byte("pre"), []byte("v0")); err != nil {
 		t.Fatal(err)
 	}
-	first := true
-	var mu sync.Mutex
-	g := newGate(NewHandler(db, Options{}), func(r *http.Request) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		hold := first
-		first = false
-		return hold
-	})
+	g := newGate(NewHandler(db, Options{}), holdHeld)
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	c := newClient(t, []string{srv.URL}, ClientOptions{Inflight: 1})
@@ -125,9 +118,12 @@ func TestClientBatchesCallsBeyondInflight(t *testing.T) {
 			return outcome{index: i, found: found, err: err}
 		})
 	}
-	alone := put("alone", "a") // held by the server: the one request in flight
-	waitQueued(t, c, 0)
+	// Held by the server: the one write and the one get in flight.
+	alone := put("held", "a")
 	testutil.WaitFor(t, "the first request at the server", func() bool { return len(g.requests()) == 1 })
+	aloneGet := get("held")
+	testutil.WaitFor(t, "the second request at the server", func() bool { return len(g.requests()) == 2 })
+	waitQueued(t, c, 0)
 	var puts []*outcome
 	for i := range 8 {
 		puts = append(puts, put(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
@@ -149,13 +145,17 @@ func TestClientBatchesCallsBeyondInflight(t *testing.T) {
 	g.open()
 	wg.Wait()
 
-	// Writes go with writes, gets with gets.
-	want := []string{"PUT /v1/kv/alone", "POST /v1/batch 11", "POST /v1/batch 2"}
-	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("requests %q, want %q", got, want)
+	// Writes go with writes, gets with gets, each kind when its request
+	// in flight ends.
+	want := []string{"PUT /v1/kv/held", "GET /v1/kv/held", "POST /v1/batch 11", "POST /v1/batch 2"}
+	if got := g.requests(); len(got) != len(want) || fmt.Sprint(got[:2]) != fmt.Sprint(want[:2]) || !sameSet(got[2:], want[2:]) {
+		t.Fatalf("requests %q, want %q (the batches in any order)", got, want)
 	}
 	if alone.err != nil || alone.index == 0 {
 		t.Errorf("the call alone: %+v", *alone)
+	}
+	if aloneGet.err != nil && !errors.Is(aloneGet.err, yggr.ErrNotFound) {
+		t.Errorf("the get alone: %+v", *aloneGet)
 	}
 	indexes := map[uint64]bool{alone.index: true}
 	for i, o := range puts {
@@ -235,28 +235,22 @@ func fakeNode(t *testing.T, hold func(r *http.Request) bool, batch func(ops []Ba
 	return newClient(t, append([]string{srv.URL}, more...), ClientOptions{Inflight: 1}), g
 }
 
-// holdFirst holds the first request only.
-func holdFirst() func(*http.Request) bool {
-	var mu sync.Mutex
-	first := true
-	return func(*http.Request) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		h := first
-		first = false
-		return h
-	}
-}
+// holdHeld holds the requests for the key "held".
+func holdHeld(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/held") }
 
-// queue starts one call per key on c behind a request held in flight
-// (key "held"), and returns their errors once g opens and all finish.
+// queue starts one call per key on c behind a put and a get held in
+// flight (key "held", gate holdHeld), so that calls of both kinds queue,
+// and returns their errors once g opens and all finish. The server sees
+// "PUT /v1/kv/held" and "GET /v1/kv/held" first.
 func queue(t *testing.T, c *Client, g *gate, calls ...func() error) []error {
 	t.Helper()
 	ctx := testCtx(t)
 	errs := make([]error, len(calls))
 	var wg sync.WaitGroup
 	wg.Go(func() { c.Put(ctx, []byte("held"), nil) })
-	testutil.WaitFor(t, "the first request at the server", func() bool { return len(g.requests()) == 1 })
+	testutil.WaitFor(t, "the held put at the server", func() bool { return len(g.requests()) == 1 })
+	wg.Go(func() { c.Get(ctx, []byte("held")) })
+	testutil.WaitFor(t, "the held get at the server", func() bool { return len(g.requests()) == 2 })
 	for i, call := range calls {
 		wg.Go(func() { errs[i] = call() })
 		waitQueued(t, c, i+1)
@@ -273,7 +267,7 @@ func queue(t *testing.T, c *Client, g *gate, calls ...func() error) []error {
 // the only endpoint).
 func TestClientBatchRetriesAsAlone(t *testing.T) {
 	ctx := testCtx(t)
-	c, g := fakeNode(t, holdFirst(), func(ops []BatchOp) (int, []BatchResult) {
+	c, g := fakeNode(t, holdHeld, func(ops []BatchOp) (int, []BatchResult) {
 		res := make([]BatchResult, len(ops))
 		for i, op := range ops {
 			switch string(op.Key) {
@@ -325,10 +319,16 @@ func TestClientBatchRetriesAsAlone(t *testing.T) {
 	if !errors.Is(errs[6], yggr.ErrNoLeader) {
 		t.Errorf("put answered no_leader by the only endpoint: err = %v, want ErrNoLeader", errs[6])
 	}
-	want := []string{"PUT /v1/kv/held", "POST /v1/batch 5", "POST /v1/batch 2", "PUT /v1/kv/busy", "GET /v1/kv/unknown-get"}
+	want := []string{"PUT /v1/kv/held", "GET /v1/kv/held", "POST /v1/batch 5", "POST /v1/batch 2", "PUT /v1/kv/busy", "GET /v1/kv/unknown-get"}
 	got := g.requests()
-	if len(got) != len(want) || fmt.Sprint(got[:3]) != fmt.Sprint(want[:3]) || !sameSet(got[3:], want[3:]) {
-		t.Errorf("requests %q, want %q (the last two in any order)", got, want)
+	if len(got) != len(want) || fmt.Sprint(got[:2]) != fmt.Sprint(want[:2]) || !sameSet(got[2:], want[2:]) {
+		t.Errorf("requests %q, want %q (after the held two, in any order)", got, want)
+	}
+	for i, r := range got {
+		if strings.HasPrefix(r, "PUT /v1/kv/busy") && !slices.Contains(got[:i], "POST /v1/batch 5") ||
+			strings.HasPrefix(r, "GET /v1/kv/unknown-get") && !slices.Contains(got[:i], "POST /v1/batch 2") {
+			t.Errorf("requests %q: %q went alone before its batch", got, r)
+		}
 	}
 }
 
@@ -341,7 +341,7 @@ func TestClientBatchFollowedGoesElsewhere(t *testing.T) {
 	}), func(*http.Request) bool { return false })
 	srvB := httptest.NewServer(other)
 	t.Cleanup(srvB.Close)
-	c, g := fakeNode(t, holdFirst(), func(ops []BatchOp) (int, []BatchResult) {
+	c, g := fakeNode(t, holdHeld, func(ops []BatchOp) (int, []BatchResult) {
 		res := make([]BatchResult, len(ops))
 		for i, op := range ops {
 			if string(op.Key) == "x" {
@@ -360,7 +360,7 @@ func TestClientBatchFollowedGoesElsewhere(t *testing.T) {
 	if errs[0] != nil || errs[1] != nil || ix != 200 || iy != 7 {
 		t.Fatalf("x: %d, %v; y: %d, %v; want x from the other endpoint", ix, errs[0], iy, errs[1])
 	}
-	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "POST /v1/batch 2"}) {
+	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "GET /v1/kv/held", "POST /v1/batch 2"}) {
 		t.Errorf("the node that answered not_leader saw %q", got)
 	}
 	if got := other.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/x"}) {
@@ -388,7 +388,7 @@ func sameSet(a, b []string) bool {
 // are asked again alone.
 func TestClientBatchLostConnection(t *testing.T) {
 	ctx := testCtx(t)
-	c, g := fakeNode(t, holdFirst(), func([]BatchOp) (int, []BatchResult) { return -1, nil })
+	c, g := fakeNode(t, holdHeld, func([]BatchOp) (int, []BatchResult) { return -1, nil })
 	var value []byte
 	errs := queue(t, c, g,
 		func() error { return first(c.Put(ctx, []byte("p"), []byte("x"))) },
@@ -418,7 +418,7 @@ func TestClientBatchRefusedWholeGoesAlone(t *testing.T) {
 	}{{http.StatusNotFound, true}, {http.StatusRequestEntityTooLarge, false}} {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
 			ctx := testCtx(t)
-			c, g := fakeNode(t, holdFirst(), func([]BatchOp) (int, []BatchResult) { return tc.status, nil })
+			c, g := fakeNode(t, holdHeld, func([]BatchOp) (int, []BatchResult) { return tc.status, nil })
 			var indexes [2]uint64
 			errs := queue(t, c, g,
 				func() (err error) { indexes[0], err = c.Put(ctx, []byte("a"), []byte("x")); return },
@@ -431,7 +431,7 @@ func TestClientBatchRefusedWholeGoesAlone(t *testing.T) {
 				t.Errorf("batching off = %v, want %v", c.batch.off.Load(), tc.off)
 			}
 			got := g.requests()
-			if len(got) != 4 || got[1] != "POST /v1/batch 2" || !sameSet(got[2:], []string{"PUT /v1/kv/a", "PUT /v1/kv/b"}) {
+			if len(got) != 5 || got[2] != "POST /v1/batch 2" || !sameSet(got[3:], []string{"PUT /v1/kv/a", "PUT /v1/kv/b"}) {
 				t.Errorf("requests %q", got)
 			}
 		})
@@ -458,7 +458,9 @@ func TestClientBatchCallerGivesUp(t *testing.T) {
 	})
 	var wg sync.WaitGroup
 	wg.Go(func() { c.Put(ctx, []byte("held"), nil) })
-	testutil.WaitFor(t, "the first request at the server", func() bool { return len(g.requests()) == 1 })
+	testutil.WaitFor(t, "the held put at the server", func() bool { return len(g.requests()) == 1 })
+	wg.Go(func() { c.Get(ctx, []byte("held")) })
+	testutil.WaitFor(t, "the held get at the server", func() bool { return len(g.requests()) == 2 })
 
 	qctx, qcancel := context.WithCancel(ctx)
 	var queuedErr error
@@ -467,8 +469,8 @@ func TestClientBatchCallerGivesUp(t *testing.T) {
 	qcancel()
 	waitQueued(t, c, 0)
 
-	// Two writes and two gets queue; the writes go as a batch held by the
-	// server, then the gets.
+	// Two writes and two gets queue; each kind goes as a batch held by
+	// the server once its held request ends.
 	var errs [4]error
 	var cancels [4]context.CancelFunc
 	for i := range 4 {
@@ -481,13 +483,11 @@ func TestClientBatchCallerGivesUp(t *testing.T) {
 		}
 		waitQueued(t, c, i+1)
 	}
-	g.open() // the held put's slot goes to the batch
-	testutil.WaitFor(t, "the writes' batch at the server", func() bool { return len(g.requests()) == 2 })
-	cancels[0]()
-	cancels[1]()
-	testutil.WaitFor(t, "the gets' batch at the server", func() bool { return len(g.requests()) == 3 })
-	cancels[2]()
-	cancels[3]()
+	g.open() // the held requests' slots go to the batches
+	testutil.WaitFor(t, "the two batches at the server", func() bool { return len(g.requests()) == 4 })
+	for _, cancel := range cancels {
+		cancel()
+	}
 	wg.Wait()
 
 	if !errors.Is(queuedErr, context.Canceled) || errors.Is(queuedErr, yggr.ErrUnknownOutcome) {
@@ -498,14 +498,14 @@ func TestClientBatchCallerGivesUp(t *testing.T) {
 			t.Errorf("call %d given up in flight: err = %v, want context.Canceled, and ErrUnknownOutcome for a put", i, err)
 		}
 	}
-	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "POST /v1/batch 2", "POST /v1/batch 2"}) {
+	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "GET /v1/kv/held", "POST /v1/batch 2", "POST /v1/batch 2"}) {
 		t.Errorf("requests %q; the call given up while queued must not be sent", got)
 	}
 	// Nobody waits for the batch any more: it is cancelled, its slot freed.
 	testutil.WaitFor(t, "no request in flight", func() bool {
 		c.batch.mu.Lock()
 		defer c.batch.mu.Unlock()
-		return c.batch.inflight == 0
+		return c.batch.inflight == [kinds]int{}
 	})
 }
 
@@ -529,7 +529,7 @@ func TestClientBatchAnswerBounded(t *testing.T) {
 	if err := db.Put(ctx, []byte("big"), big); err != nil {
 		t.Fatal(err)
 	}
-	g := newGate(NewHandler(db, Options{}), holdFirst())
+	g := newGate(NewHandler(db, Options{}), holdHeld)
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	t.Cleanup(g.open)
@@ -551,8 +551,67 @@ func TestClientBatchAnswerBounded(t *testing.T) {
 		}
 	}
 	got := g.requests()
-	want := []string{"PUT /v1/kv/held", fmt.Sprintf("POST /v1/batch %d", gets)}
-	if len(got) != 2+3 || fmt.Sprint(got[:2]) != fmt.Sprint(want) || !sameSet(got[2:], []string{"GET /v1/kv/big", "GET /v1/kv/big", "GET /v1/kv/big"}) {
+	want := []string{"PUT /v1/kv/held", "GET /v1/kv/held", fmt.Sprintf("POST /v1/batch %d", gets)}
+	if len(got) != 3+3 || fmt.Sprint(got[:3]) != fmt.Sprint(want) || !sameSet(got[3:], []string{"GET /v1/kv/big", "GET /v1/kv/big", "GET /v1/kv/big"}) {
 		t.Errorf("requests %q, want %q then the three gets past the bound alone", got, want)
+	}
+}
+
+// Writes and gets have their own requests in flight: with a put held by
+// the server, a get goes out at once, alone, and is answered.
+func TestClientGetDoesNotWaitForWrites(t *testing.T) {
+	ctx := testCtx(t)
+	c, g := fakeNode(t, holdHeld, func(ops []BatchOp) (int, []BatchResult) {
+		return http.StatusOK, make([]BatchResult, len(ops))
+	})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer g.open()
+	wg.Go(func() { c.Put(ctx, []byte("held"), nil) })
+	testutil.WaitFor(t, "the held put at the server", func() bool { return len(g.requests()) == 1 })
+	v, _, err := c.Get(ctx, []byte("k"))
+	if err != nil || string(v) != "solo:/v1/kv/k" {
+		t.Fatalf("get while a put is in flight: %q, %v; want it answered alone", v, err)
+	}
+	if got := g.requests(); fmt.Sprint(got) != fmt.Sprint([]string{"PUT /v1/kv/held", "GET /v1/kv/k"}) {
+		t.Errorf("requests %q", got)
+	}
+}
+
+// A kind's queue that holds a full batch (batchMaxOps calls) sends it at
+// once, beyond the bound on requests in flight: no later call could join
+// it.
+func TestClientFullBatchGoesAtOnce(t *testing.T) {
+	ctx := testCtx(t)
+	hold := func(r *http.Request) bool { return holdHeld(r) || r.URL.Path == "/v1/batch" }
+	c, g := fakeNode(t, hold, func(ops []BatchOp) (int, []BatchResult) {
+		res := make([]BatchResult, len(ops))
+		for i := range res {
+			res[i].Index = 7
+		}
+		return http.StatusOK, res
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Put(ctx, []byte("held"), nil) })
+	testutil.WaitFor(t, "the held put at the server", func() bool { return len(g.requests()) == 1 })
+	// Held too, so that the last call waits for a slot.
+	errs := make([]error, batchMaxOps+1)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = c.Put(ctx, fmt.Appendf(nil, "k%d", i), []byte("x")) })
+	}
+	full := fmt.Sprintf("POST /v1/batch %d", batchMaxOps)
+	testutil.WaitFor(t, "a full batch at the server while the put is held", func() bool {
+		return slices.Contains(g.requests(), full)
+	})
+	waitQueued(t, c, 1) // the call past the full batch waits for a slot
+	g.open()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("put %d: %v", i, err)
+		}
+	}
+	if got := g.requests(); len(got) != 3 || got[0] != "PUT /v1/kv/held" || got[1] != full || !strings.HasPrefix(got[2], "PUT /v1/kv/k") {
+		t.Errorf("requests %q, want the held put, a full batch, then the last put alone", got)
 	}
 }

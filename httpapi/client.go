@@ -45,13 +45,17 @@ type ClientOptions struct {
 	// without getting a stream (default DefaultWatchRetryFor); then it
 	// yields an error matching ErrUnavailable. Negative: until ctx ends.
 	WatchRetryFor time.Duration
-	// Inflight bounds the Put, Get and Delete requests the client has in
-	// flight at once (default DefaultInflight). A call made while that many
-	// are in flight waits for one to finish and then goes with the calls of
-	// its kind (writes, gets) that waited meanwhile in one POST /v1/batch
-	// (batch_client.go): under load, one request for many operations.
-	// Negative: no bound, every call is its own request.
-	Inflight int
+	// Inflight bounds the Get requests the client has in flight at once
+	// (default DefaultInflight), WriteInflight its Put and Delete requests
+	// (default DefaultWriteInflight). A call made while its kind's
+	// requests are all in flight waits for one to finish and then goes
+	// with the calls of its kind that waited meanwhile in one POST
+	// /v1/batch (batch_client.go): under load, one request for many
+	// operations; a batch that is full goes at once. Inflight negative: no
+	// bound and no batching, every call is its own request (WriteInflight
+	// is then ignored).
+	Inflight      int
+	WriteInflight int
 }
 
 // clientMaxIdlePerHost is how many idle connections a Client's own
@@ -100,8 +104,8 @@ type Client struct {
 	// watchRetryFor is ClientOptions.WatchRetryFor, defaulted.
 	watchRetryFor time.Duration
 
-	// batch queues Put, Get and Delete calls beyond Inflight (nil:
-	// Inflight < 0, every call alone).
+	// batch queues Put, Get and Delete calls beyond Inflight and
+	// WriteInflight (nil: Inflight < 0, every call alone).
 	batch *batcher
 
 	mu        sync.Mutex
@@ -122,11 +126,15 @@ func NewClient(endpoints []string, opts ClientOptions) (*Client, error) {
 	if c.watchRetryFor == 0 {
 		c.watchRetryFor = DefaultWatchRetryFor
 	}
-	switch {
-	case opts.Inflight == 0:
-		c.batch = newBatcher(c, DefaultInflight)
-	case opts.Inflight > 0:
-		c.batch = newBatcher(c, opts.Inflight)
+	if opts.Inflight >= 0 {
+		gets, writes := opts.Inflight, opts.WriteInflight
+		if gets == 0 {
+			gets = DefaultInflight
+		}
+		if writes <= 0 {
+			writes = DefaultWriteInflight
+		}
+		c.batch = newBatcher(c, writes, gets)
 	}
 	scheme := "http"
 	if opts.TLS != nil {

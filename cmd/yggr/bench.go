@@ -18,15 +18,16 @@ import (
 
 // benchCmd measures throughput and latency against a running cluster.
 type benchCmd struct {
-	clientFlags `embed:""`
-	Concurrency int           `help:"Concurrent clients." default:"16"`
-	ValueSize   int           `name:"value-size" help:"Bytes per value." default:"128"`
-	Duration    time.Duration `help:"How long to run." default:"10s"`
-	MaxOps      int           `name:"max-ops" help:"Stop after this many operations." default:"1000000"`
-	ReadRatio   float64       `name:"read-ratio" help:"Fraction of operations that are reads (0 to 1)." default:"0.5"`
-	Keys        int           `help:"Number of distinct keys (written once before the run when there are reads)." default:"1000"`
-	Consistency string        `help:"Read consistency: linearizable, lease or stale." enum:"linearizable,lease,stale" default:"linearizable"`
-	Inflight    int           `help:"Requests the client keeps in flight before it batches further calls into POST /v1/batch, as the Go client does (httpapi.ClientOptions.Inflight); --inflight=-1: one request per call." default:"4"`
+	clientFlags   `embed:""`
+	Concurrency   int           `help:"Concurrent clients." default:"16"`
+	ValueSize     int           `name:"value-size" help:"Bytes per value." default:"128"`
+	Duration      time.Duration `help:"How long to run." default:"10s"`
+	MaxOps        int           `name:"max-ops" help:"Stop after this many operations." default:"1000000"`
+	ReadRatio     float64       `name:"read-ratio" help:"Fraction of operations that are reads (0 to 1)." default:"0.5"`
+	Keys          int           `help:"Number of distinct keys (written once before the run when there are reads)." default:"1000"`
+	Consistency   string        `help:"Read consistency: linearizable, lease or stale." enum:"linearizable,lease,stale" default:"linearizable"`
+	Inflight      int           `help:"Get requests the client keeps in flight before it batches further gets into POST /v1/batch, as the Go client does (httpapi.ClientOptions.Inflight); --inflight=-1: one request per call." default:"4"`
+	WriteInflight int           `name:"write-inflight" help:"Put requests the client keeps in flight before it batches further puts (httpapi.ClientOptions.WriteInflight)." default:"1"`
 }
 
 // Help is the detailed help with examples.
@@ -98,8 +99,10 @@ func (c *benchCmd) Run(e *env) error {
 		return usagef("--keys must be ≥ 1")
 	case c.Inflight < -1 || c.Inflight == 0:
 		return usagef("--inflight must be ≥ 1, or -1 for one request per call")
+	case c.WriteInflight < 1:
+		return usagef("--write-inflight must be ≥ 1")
 	}
-	c.inflight = c.Inflight
+	c.inflight, c.writeInflight = c.Inflight, c.WriteInflight
 	cl, err := c.client()
 	if err != nil {
 		return err
@@ -112,7 +115,7 @@ func (c *benchCmd) Run(e *env) error {
 			return err
 		}
 	}
-	batching := fmt.Sprintf("calls beyond %d requests in flight batched", c.Inflight)
+	batching := fmt.Sprintf("calls beyond %d get and %d put requests in flight batched", c.Inflight, c.WriteInflight)
 	if c.Inflight < 0 {
 		batching = "one request per call"
 	}

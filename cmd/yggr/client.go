@@ -22,9 +22,10 @@ type clientFlags struct {
 	CACert  string        `name:"cacert" help:"PEM file of the CA that signed the server's HTTPS certificate (implies https)." type:"existingfile" placeholder:"FILE"`
 	Output  string        `short:"o" help:"Output format: text or json." enum:"text,json" default:"text"`
 	Timeout time.Duration `help:"Overall time limit for the command." default:"10s"`
-	// inflight is the client's ClientOptions.Inflight (0: its default);
-	// bench sets it from --inflight.
-	inflight int
+	// inflight and writeInflight are the client's ClientOptions.Inflight
+	// and WriteInflight (0: its defaults); bench sets them from --inflight
+	// and --write-inflight.
+	inflight, writeInflight int
 }
 
 // endpoints splits --addr into URLs (http:// unless a scheme or --cacert
@@ -64,7 +65,7 @@ func (f *clientFlags) client() (*httpapi.Client, error) {
 func (f *clientFlags) clientFor(endpoints []string) (*httpapi.Client, error) {
 	// --timeout also bounds how long a watch tries to reconnect (0: until
 	// Ctrl-C).
-	opts := httpapi.ClientOptions{Token: f.Token, Timeout: f.Timeout, WatchRetryFor: f.Timeout, Inflight: f.inflight}
+	opts := httpapi.ClientOptions{Token: f.Token, Timeout: f.Timeout, WatchRetryFor: f.Timeout, Inflight: f.inflight, WriteInflight: f.writeInflight}
 	if f.Timeout <= 0 {
 		opts.WatchRetryFor = -1
 	}

@@ -271,8 +271,12 @@ func TestBench(t *testing.T) {
 			t.Errorf("bench text output: got %v, want it to contain %q", r, want)
 		}
 	}
-	if !strings.Contains(r.stderr, "calls beyond 4 requests in flight batched") {
+	if !strings.Contains(r.stderr, "calls beyond 4 get and 1 put requests in flight batched") {
 		t.Errorf("bench: stderr %q does not say how the client batches", r.stderr)
+	}
+	r = runIn(t, "", "bench", "--addr", n.httpAddr, "--duration", "300ms", "--max-ops", "50", "--write-inflight", "0")
+	if r.code != 2 || !strings.Contains(r.stderr, "--write-inflight must be ≥ 1") {
+		t.Errorf("bench --write-inflight 0: got %v, want a usage error", r)
 	}
 	r = runIn(t, "", "bench", "--addr", n.httpAddr, "--duration", "300ms", "--max-ops", "50", "--inflight=-1")
 	if r.code != 0 || !strings.Contains(r.stderr, "one request per call") || !strings.Contains(r.stdout, "ops/s") {
