@@ -23,10 +23,11 @@ import (
 // out at once, alone, on its own route while fewer than its kind's bound
 // of requests are in flight. Otherwise it queues; when a request of its
 // kind finishes, the calls of that kind queued meanwhile go in one POST
-// /v1/batch, up to batchMaxOps calls and batchMaxBytes of body, and a
-// queue that holds a full batch sends it at once, beyond the bound. So a
-// lone caller pays no wait, and under load the server parses, schedules
-// and answers one HTTP request for many operations.
+// /v1/batch, up to batchMaxOps calls and batchMaxBytes of body, once the
+// callers the last batch answered are back (awaitCallers); a queue that
+// holds a full batch sends it at once, beyond the bound. So a lone caller
+// pays no wait, and under load the server parses, schedules and answers
+// one HTTP request for many operations.
 //
 // Writes are bounded to one request in flight by default, gets to four:
 // every write request costs the servers a Raft round (a log write and
@@ -114,6 +115,16 @@ type batchCall struct {
 	err   error
 	// sent is the batch the call went in, set with state callSent.
 	sent *sentBatch
+	// counted is set before done closes when sent's answer finished the
+	// call and counts it in sent.waking.
+	counted bool
+}
+
+// returned records that the caller saw the call finished.
+func (bc *batchCall) returned() {
+	if bc.counted && bc.sent.waking.Add(-1) == 0 {
+		close(bc.sent.woken)
+	}
 }
 
 func (bc *batchCall) finish(res BatchResult, err error) {
@@ -132,7 +143,39 @@ type sentBatch struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	left   atomic.Int32 // callers still waiting
+	// waking counts the callers the batch's answer finished that have not
+	// yet returned from exec; woken is closed when the last one has
+	// (batchCall.returned).
+	waking atomic.Int32
+	woken  chan struct{}
 }
+
+// awaitCallers waits until the callers sb's answer finished have returned
+// from exec, or for at most callersBack. Only then does the next batch of
+// their kind go: in a closed loop they come straight back, and a batch
+// taken at once holds only the calls queued while sb was in flight, so that
+// two halves of the callers alternate, every round carrying half of them
+// (the same as the reads' batches in internal/node before 062ac0f). Three
+// yggr serve processes, writes at concurrency 16 and 64: see
+// TestClientBatchWaitsForItsCallers and the commit that added it.
+func (sb *sentBatch) awaitCallers(bound time.Duration) {
+	select {
+	case <-sb.woken:
+		return
+	default:
+	}
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-sb.woken:
+	case <-t.C:
+	}
+}
+
+// callersBack bounds how long the next batch waits for the callers of the
+// one before it (a caller that gave up while its call was in flight never
+// comes back). A batcher reads it once, when made.
+var callersBack = 200 * time.Microsecond // a variable for tests
 
 // batcher holds a Client's queued calls.
 type batcher struct {
@@ -147,10 +190,12 @@ type batcher struct {
 	// queued is the size of each queue's calls (batchCall.size), while
 	// none of them is dropped (takeLocked recounts).
 	queued [kinds]int
+	// callersBack is callersBack when the batcher was made.
+	callersBack time.Duration
 }
 
 func newBatcher(c *Client, writes, gets int) *batcher {
-	return &batcher{c: c, max: [kinds]int{writes, gets}, alone: make(chan struct{}, max(writes, gets))}
+	return &batcher{c: c, max: [kinds]int{writes, gets}, alone: make(chan struct{}, max(writes, gets)), callersBack: callersBack}
 }
 
 // exec runs op: at once alone, or queued for the next batch.
@@ -187,11 +232,13 @@ func (c *Client) exec(ctx context.Context, op BatchOp) (BatchResult, error) {
 	}
 	select {
 	case <-bc.done:
+		bc.returned()
 		return bc.res, bc.err
 	case <-ctx.Done():
 	}
 	select {
 	case <-bc.done: // answered as ctx ended: the answer stands
+		bc.returned()
 		return bc.res, bc.err
 	default:
 	}
@@ -236,6 +283,7 @@ func (b *batcher) release(k int) {
 func (b *batcher) send(k int, calls []*batchCall) {
 	for calls != nil {
 		b.sendBatch(calls)
+		calls[0].sent.awaitCallers(b.callersBack)
 		b.mu.Lock()
 		calls = b.takeLocked(k)
 		if calls == nil {
@@ -271,7 +319,7 @@ func (b *batcher) takeLocked(k int) []*batchCall {
 	if calls == nil {
 		return nil
 	}
-	sb := &sentBatch{}
+	sb := &sentBatch{woken: make(chan struct{})}
 	sb.ctx, sb.cancel = batchContext(calls)
 	sb.left.Store(int32(len(calls)))
 	for _, bc := range calls {
@@ -281,17 +329,39 @@ func (b *batcher) takeLocked(k int) []*batchCall {
 }
 
 // sendBatch sends calls in one request (one call alone) and finishes
-// each, or hands it to sendAlone.
+// each, or hands it to sendAlone. The calls it finishes are counted in
+// their sentBatch's waking first (awaitCallers).
 func (b *batcher) sendBatch(calls []*batchCall) {
 	c := b.c
-	ctx := calls[0].sent.ctx
-	defer calls[0].sent.cancel()
+	sb := calls[0].sent
+	ctx := sb.ctx
+	defer sb.cancel()
+	type answer struct {
+		bc  *batchCall
+		res BatchResult
+		err error
+	}
+	var answers []answer
+	finish := func(bc *batchCall, res BatchResult, err error) { answers = append(answers, answer{bc, res, err}) }
+	defer func() {
+		sb.waking.Store(int32(len(answers)))
+		if len(answers) == 0 {
+			close(sb.woken)
+		}
+		for _, a := range answers {
+			a.bc.counted = true
+		}
+		for _, a := range answers {
+			a.bc.finish(a.res, a.err)
+		}
+	}()
 	if b.off.Load() {
 		b.sendAlone(calls, nil)
 		return
 	}
 	if len(calls) == 1 {
-		calls[0].finish(c.solo(calls[0].ctx, calls[0].op, nil))
+		res, err := c.solo(calls[0].ctx, calls[0].op, nil)
+		finish(calls[0], res, err)
 		return
 	}
 	body := make([]byte, 0, 16+len(calls)*80)
@@ -316,7 +386,7 @@ func (b *batcher) sendBatch(calls []*batchCall) {
 		return
 	case err != nil:
 		for _, bc := range calls {
-			bc.finish(BatchResult{}, err)
+			finish(bc, BatchResult{}, err)
 		}
 		return
 	}
@@ -327,7 +397,7 @@ func (b *batcher) sendBatch(calls []*batchCall) {
 			if reads {
 				b.sendAlone([]*batchCall{bc}, &priorAttempt{endpoint: endpoint, err: err})
 			} else {
-				bc.finish(BatchResult{}, fmt.Errorf("%w: %w", yggr.ErrUnknownOutcome, err))
+				finish(bc, BatchResult{}, fmt.Errorf("%w: %w", yggr.ErrUnknownOutcome, err))
 			}
 		}
 		return
@@ -335,12 +405,12 @@ func (b *batcher) sendBatch(calls []*batchCall) {
 	for i, bc := range calls {
 		r := out.Results[i]
 		if r.Error == nil {
-			bc.finish(r, nil)
+			finish(bc, r, nil)
 			continue
 		}
 		opErr := &APIError{StatusCode: r.Error.Status, Code: r.Error.Code, Message: r.Error.Message}
 		if retry, _, final := next(request{method: opMethod(bc.op.Op)}, opErr); !retry {
-			bc.finish(BatchResult{}, final)
+			finish(bc, BatchResult{}, final)
 			continue
 		}
 		b.sendAlone([]*batchCall{bc}, &priorAttempt{endpoint: endpoint, err: opErr})
