@@ -35,17 +35,23 @@ func (e *Engine) sendTimeoutNow(to NodeID) {
 }
 
 // mostUpToDateVoter returns the voter, other than the leader, with the
-// highest match index.
+// highest match index, preferring one that answered since the last
+// check-quorum: a voter that is down may have as high a match as the one
+// that is up (it was caught up when it stopped), and a transfer to it
+// only ends when it is aborted, an election timeout later (a node
+// handing off its leadership as it stops, while another is down).
 func (e *Engine) mostUpToDateVoter() NodeID {
 	var best NodeID
 	var bestMatch uint64
+	bestActive := false
 	for _, id := range e.membership.Voters {
 		pr := e.progress[id]
 		if id == e.id || pr == nil {
 			continue
 		}
-		if best == "" || pr.match > bestMatch {
-			best, bestMatch = id, pr.match
+		better := pr.recentActive && !bestActive || pr.recentActive == bestActive && pr.match > bestMatch
+		if best == "" || better {
+			best, bestMatch, bestActive = id, pr.match, pr.recentActive
 		}
 	}
 	return best
