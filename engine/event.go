@@ -37,7 +37,8 @@ type ChangeMembership struct {
 }
 
 // TransferLeadership asks the leader to hand leadership to To (Raft thesis
-// §3.10). An empty To picks the most up-to-date voter.
+// §3.10). An empty To picks the most up-to-date voter among those that
+// answered since the last check-quorum (any, if none did).
 type TransferLeadership struct{ To NodeID }
 
 // Read asks for a read index with a heartbeat round (Raft thesis §6.4):
