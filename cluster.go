@@ -104,7 +104,9 @@ func (db *DB) TransferLeadership(ctx context.Context, id string) error {
 }
 
 // Snapshot takes a snapshot of this node's state now (snapshots are also
-// taken automatically as the log grows) and returns its index.
+// taken automatically as the log grows) and returns its index. A node that
+// has applied nothing yet (just started, no entry committed since) waits
+// for its first entry within ctx, and fails with ErrTimeout if none comes.
 func (db *DB) Snapshot(ctx context.Context) (uint64, error) {
 	meta, err := db.node.Snapshot(ctx)
 	return meta.Index, err

@@ -17,6 +17,15 @@ import (
 // Snapshot takes a snapshot of the state machine now and returns its
 // metadata.
 func (n *Node) Snapshot(ctx context.Context) (engine.SnapshotMeta, error) {
+	// A node that has applied nothing yet (it just started, and no leader
+	// has committed an entry since) has nothing to snapshot: wait for its
+	// first entry, within ctx, rather than fail.
+	if err := n.WaitApplied(ctx, 1); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return engine.SnapshotMeta{}, err
+		}
+		return engine.SnapshotMeta{}, fmt.Errorf("%w: nothing applied yet to snapshot: %w", ErrTimeout, err)
+	}
 	ch := make(chan snapDone, 1)
 	select {
 	case n.snapReq <- ch:
