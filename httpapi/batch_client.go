@@ -36,7 +36,8 @@ import (
 // round's writes over two rounds; gets cost no round of their own (the
 // leader serves every get that arrives during a read round with the next
 // one), and more of them in flight overlap their HTTP work. Measured with
-// three yggr serve processes (bench, yggr-serve, 2 cores): writes at
+// three yggr serve processes (bench, yggr-serve, 2 cores), before the
+// batches waited for their callers (awaitCallers): writes at
 // concurrency 16, 64 and 256 with one write request in flight instead of
 // four: +4%, +19%, +14% writes/s, -10%, -20%, -15% server CPU per write,
 // lower p50 and p99; linearizable gets at concurrency 64 with one get in
@@ -155,9 +156,9 @@ type sentBatch struct {
 // their kind go: in a closed loop they come straight back, and a batch
 // taken at once holds only the calls queued while sb was in flight, so that
 // two halves of the callers alternate, every round carrying half of them
-// (the same as the reads' batches in internal/node before 062ac0f). Three
-// yggr serve processes, writes at concurrency 16 and 64: see
-// TestClientBatchWaitsForItsCallers and the commit that added it.
+// (the same as the reads' batches in internal/node before 062ac0f):
+// TestClientBatchWaitsForItsCallers; the sidecar's numbers are in the
+// commit that added it and in BENCHMARKS.md (fifth pass).
 func (sb *sentBatch) awaitCallers(bound time.Duration) {
 	select {
 	case <-sb.woken:

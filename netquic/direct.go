@@ -33,7 +33,8 @@ const directMaxBytes = 8 << 10
 type directWriter struct {
 	mu     sync.Mutex       // held by the Raft send loop while it writes
 	stream *quic.SendStream // nil when the send loop has none
-	ver    byte             // the stream's connection's wire version
+	conn   *quic.Conn       // the stream's connection
+	ver    byte             // its wire version
 	enc    *bodyEncoder
 	buf    []byte
 }
@@ -46,7 +47,10 @@ func (p *peer) trySend(m *engine.Message) bool {
 		return false
 	}
 	defer d.mu.Unlock()
-	if d.stream == nil || p.raftQ.len() > 0 {
+	if d.stream == nil || d.conn != p.current.Load() || p.raftQ.len() > 0 {
+		// No stream, or one on a connection since replaced (a retired
+		// duplicate gets nothing new): the send loop connects the
+		// stream to the current one when it takes the message.
 		return false
 	}
 	if d.enc == nil {

@@ -82,3 +82,33 @@ func TestDirectSendNeverBlocks(t *testing.T) {
 		t.Error("no drops: the peer was reading after all, or the queue is unbounded")
 	}
 }
+
+// A direct write goes only onto a stream of the peer's current
+// connection: once another replaced it (a retired duplicate gets nothing
+// new), messages go through the send loop, which moves to the current one.
+func TestDirectSendOnlyOnTheCurrentConnection(t *testing.T) {
+	ts := startCluster(t, testCreds(t), "n1", "n2")
+	n1, n2 := ts["n1"], ts["n2"]
+	hb := func(i uint64) engine.Message {
+		return engine.Message{Type: engine.MsgHeartbeat, From: "n1", To: "n2", Term: 1, Commit: i}
+	}
+	n1.Send(hb(0))
+	recvUntil(t, n2, 1, 5*time.Second, nil)
+	n1.Send(hb(1))
+	recvUntil(t, n2, 1, 5*time.Second, nil)
+	p := n1.peer("n2")
+	before := p.directSent.Load()
+	if before == 0 {
+		t.Fatal("no direct write on a settled connection")
+	}
+	p.mu.Lock()
+	p.current.Store(nil) // as if another connection had replaced it
+	p.mu.Unlock()
+	n1.Send(hb(2))
+	if got := recvUntil(t, n2, 1, 5*time.Second, nil); got[0].Commit != 2 {
+		t.Fatalf("got %s", got[0].String())
+	}
+	if after := p.directSent.Load(); after != before {
+		t.Errorf("%d direct writes onto a connection that is not the current one", after-before)
+	}
+}

@@ -45,8 +45,11 @@ type peer struct {
 	backingOff atomic.Bool // backoff > 0; read without mu on the receive path
 
 	// direct is the Raft stream Send may write small messages onto from
-	// its caller's goroutine (direct.go).
-	direct directWriter
+	// its caller's goroutine (direct.go); current is conn, readable
+	// without mu, so that a direct write never goes to a connection
+	// another replaced.
+	direct  directWriter
+	current atomic.Pointer[quic.Conn]
 
 	msgsSent, bytesSent, msgsRecv, bytesRecv atomic.Uint64
 	directSent                               atomic.Uint64 // of msgsSent, written by Send itself
@@ -96,6 +99,7 @@ func (p *peer) close(code quic.ApplicationErrorCode) {
 	p.mu.Lock()
 	c := p.conn
 	p.conn = nil
+	p.current.Store(nil)
 	for _, r := range p.retiring {
 		if r.timer.Stop() {
 			r.conn.CloseWithError(code, "peer closed")
@@ -267,6 +271,7 @@ func (p *peer) adopt(c *quic.Conn, out bool) bool {
 	}
 	p.connected = true
 	p.conn, p.connAt, p.connOut = c, now, out
+	p.current.Store(c)
 	p.broadcastLocked()
 	return true
 }
@@ -315,7 +320,7 @@ func (p *peer) sendLoop(q *sendQueue, snap bool) {
 		stream = s
 		if !snap {
 			p.direct.mu.Lock()
-			p.direct.stream, p.direct.ver = s, ver
+			p.direct.stream, p.direct.conn, p.direct.ver = s, sconn, ver
 			p.direct.mu.Unlock()
 		}
 	}
