@@ -24,7 +24,14 @@ type chaosCluster struct {
 // starts; t's cleanup closes them.
 func newChaosCluster(t *testing.T, size int, tick time.Duration, ecfg engine.Config, tweaks ...func(*Config)) *chaosCluster {
 	t.Helper()
-	c := &chaosCluster{t: t, net: chaosnet.New(uint64(size)), nodes: map[engine.NodeID]*Node{}}
+	return newChaosClusterOn(t, chaosnet.New(uint64(size)), size, tick, ecfg, tweaks...)
+}
+
+// newChaosClusterOn is newChaosCluster on net, which the test may have set
+// up (faults from the first message on).
+func newChaosClusterOn(t *testing.T, net *chaosnet.Net, size int, tick time.Duration, ecfg engine.Config, tweaks ...func(*Config)) *chaosCluster {
+	t.Helper()
+	c := &chaosCluster{t: t, net: net, nodes: map[engine.NodeID]*Node{}}
 	peers := map[engine.NodeID]string{}
 	for i := 1; i <= size; i++ {
 		id := engine.NodeID(fmt.Sprintf("n%d", i))

@@ -3,8 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
-	"maps"
 	"testing"
 	"time"
 
@@ -17,29 +15,13 @@ import (
 // "nothing applied yet"), and says it timed out if none comes.
 func TestSnapshotWaitsForTheFirstApply(t *testing.T) {
 	net := chaosnet.New(3)
-	defer net.Close()
 	net.SetDrop(1) // nobody hears anybody: nothing commits
-	peers := map[engine.NodeID]string{}
-	var ids []engine.NodeID
-	for i := 1; i <= 3; i++ {
-		id := engine.NodeID(fmt.Sprintf("n%d", i))
-		ids = append(ids, id)
-		peers[id] = fmt.Sprintf("127.0.0.1:%d", 7000+i) // chaosnet ignores addresses
-	}
-	var nodes []*Node
-	for _, id := range ids {
-		n, err := Start(Config{ID: id, Dir: t.TempDir(), InMemory: true, Peers: maps.Clone(peers), Network: net.Endpoint(id),
-			StateMachine: &bytesMachine{}, TickInterval: time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer n.Close()
-		nodes = append(nodes, n)
-	}
+	c := newChaosClusterOn(t, net, 3, time.Millisecond, engine.Config{})
+	n1 := c.nodes["n1"]
 
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := nodes[0].Snapshot(short); !errors.Is(err, ErrTimeout) {
+	if _, err := n1.Snapshot(short); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("snapshot with nothing applied and no leader: %v, want ErrTimeout", err)
 	}
 
@@ -51,7 +33,7 @@ func TestSnapshotWaitsForTheFirstApply(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		meta, err := nodes[0].Snapshot(ctx)
+		meta, err := n1.Snapshot(ctx)
 		done <- result{meta, err}
 	}()
 	net.SetDrop(0)
