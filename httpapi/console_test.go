@@ -70,6 +70,11 @@ func TestConsoleSourcesStayLocalAndEscaped(t *testing.T) {
 
 func TestClusterEndpoint(t *testing.T) {
 	db := openDB(t)
+	// A single node leads as soon as it opens, but its commit index is 0
+	// until its first entry is durable: a put waits for a commit.
+	if err := db.Put(testCtx(t), []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
 	srv := serve(t, db, Options{Token: "s3cret"})
 	r := send(t, srv, http.MethodGet, "/v1/cluster", nil, http.Header{"Authorization": {"Bearer s3cret"}})
 	got := decode[ClusterResponse](t, r)
