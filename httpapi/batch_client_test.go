@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -621,9 +622,17 @@ func TestClientFullBatchGoesAtOnce(t *testing.T) {
 // returned (awaitCallers): in a closed loop they come back at once and go
 // in it. Taken at once instead, a batch held only the calls that queued
 // while the one before was in flight, and 16 callers split into two
-// alternating halves of about 8 (the mean request carried 6.2 puts with the wait off
-// in this test; see the commit for the sidecar numbers).
+// alternating halves of about 8 (see the commit for the sidecar numbers).
+//
+// The test runs on one P: a caller that has returned from exec is then
+// certain to queue its next call before the sender runs again, whatever
+// else the machine runs. On two Ps, the OS may stop a caller's thread
+// between the two while the sender goes on, and a CI run on a loaded
+// 2-core machine once measured 9.4 puts a request. On one P the mean is
+// 15.7 with the wait and 8.0 without it (four CPU hogs beside, -count 30
+// and 10).
 func TestClientBatchWaitsForItsCallers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	defer func(d time.Duration) { callersBack = d }(callersBack)
 	callersBack = time.Minute // the wait ends when the callers are back, whatever the machine's load
 	ctx := testCtx(t)
@@ -657,7 +666,7 @@ func TestClientBatchWaitsForItsCallers(t *testing.T) {
 	if ops != callers*each {
 		t.Fatalf("the server saw %d puts, want %d", ops, callers*each)
 	}
-	if mean < 10 {
+	if mean < 12 {
 		t.Errorf("%.1f puts a request from %d callers in a closed loop: the callers of a batch did not go in the next one", mean, callers)
 	}
 }
