@@ -165,6 +165,17 @@ func BenchmarkEntriesFromBadger(b *testing.B) {
 			}
 		})
 	}
+	// Replay in pieces of 4 MiB, as a node's Open does (replayPieceBytes).
+	b.Run("replay", func(b *testing.B) {
+		b.SetBytes(n * size)
+		b.ReportAllocs()
+		for range b.N {
+			read := 0
+			if err := s.Replay(1, 4<<20, func(es []engine.Entry) error { read += len(es); return nil }); err != nil || read != n {
+				b.Fatalf("Replay: %d entries, %v", read, err)
+			}
+		}
+	})
 }
 
 // BenchmarkOpen times Open of a log whose history is 400k entries written

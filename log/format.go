@@ -201,17 +201,21 @@ func entriesLen(es []engine.Entry) int {
 	return n
 }
 
-// readEntries decodes n entries with indexes first, first+1, ... from r.
+// readEntries decodes n entries with indexes first, first+1, ... from r
+// and appends them to dst (nil: a new slice of n).
 // Each entry's Data aliases r's input when alias is set, else it is a fresh
 // copy. Terms must not decrease, types must be known and lengths bounded.
-func readEntries(r *record.Reader, first uint64, n uint64, alias bool) []engine.Entry {
+func readEntries(dst []engine.Entry, r *record.Reader, first uint64, n uint64, alias bool) []engine.Entry {
 	// Each entry takes at least entryHeaderLen bytes: bound n before
 	// allocating.
 	if n > uint64(r.Len()/entryHeaderLen) {
 		r.Failf("%d entries in %d bytes", n, r.Len())
 		return nil
 	}
-	es := make([]engine.Entry, 0, n)
+	es := dst
+	if es == nil {
+		es = make([]engine.Entry, 0, n)
+	}
 	var prevTerm uint64
 	for i := range n {
 		e := engine.Entry{Index: first + i, Term: r.U64(), Type: engine.EntryType(r.U8())}
@@ -265,22 +269,27 @@ func encodeRun(id runID, es []engine.Entry) []byte {
 // decodeRun decodes the value v of the run id. The entries' Data are fresh
 // copies.
 func decodeRun(id runID, v []byte) ([]engine.Entry, error) {
-	return decodeRunData(id, v, false)
+	return decodeRunData(nil, id, v, false)
 }
 
 // decodeRunAliased is decodeRun for a value the caller owns and gives up:
 // the entries' Data alias v, each capped at its length.
 func decodeRunAliased(id runID, v []byte) ([]engine.Entry, error) {
-	return decodeRunData(id, v, true)
+	return decodeRunData(nil, id, v, true)
 }
 
-func decodeRunData(id runID, v []byte, alias bool) ([]engine.Entry, error) {
+// decodeRunInto is decodeRunAliased appending to dst.
+func decodeRunInto(dst []engine.Entry, id runID, v []byte) ([]engine.Entry, error) {
+	return decodeRunData(dst, id, v, true)
+}
+
+func decodeRunData(dst []engine.Entry, id runID, v []byte, alias bool) ([]engine.Entry, error) {
 	body, err := unseal(id.key(), v, recordVersion)
 	if err != nil {
 		return nil, err
 	}
 	r := record.NewReader(body)
-	es := readEntries(r, id.first, id.last-id.first+1, alias)
+	es := readEntries(dst, r, id.first, id.last-id.first+1, alias)
 	if err := r.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errRecord, err)
 	}

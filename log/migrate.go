@@ -145,7 +145,7 @@ func (s *Store) readV1() (v1State, error) {
 			var e engine.Entry
 			err := it.Item().Value(func(v []byte) (err error) {
 				e, err = v1Decode(key, v, func(r *record.Reader) engine.Entry {
-					es := readEntries(r, i, 1, false)
+					es := readEntries(nil, r, i, 1, false)
 					if len(es) == 1 {
 						return es[0]
 					}

@@ -40,17 +40,19 @@ func (s *Store) LoadMeta() (State, error) { return s.load(false) }
 // Replay hands the entries from lo to LastIndex to fn in order, in pieces
 // that weigh about maxBytes (Entries' measure, at least one entry each),
 // and stops at fn's first error, which it returns. Errors are Entries'.
-// Each piece and its entries' Data belong to fn. Replaying the log after
-// LoadMeta reads what Load would have returned with a piece's worth of
-// memory.
+// Unlike Entries, a piece and its entries' Data are lent to fn: valid until
+// fn returns, and not to be modified; fn copies what it keeps. Replaying
+// the log after LoadMeta reads what Load would have returned with a
+// piece's worth of memory, and the pieces reuse the same buffers.
 func (s *Store) Replay(lo, maxBytes uint64, fn func([]engine.Entry) error) error {
 	last := s.LastIndex()
+	bufs := new(readBufs)
 	for lo <= last {
-		es, err := s.Entries(lo, last+1, maxBytes)
+		es, err := s.read(lo, last+1, maxBytes, bufs)
 		if err != nil {
 			return err
 		}
-		if len(es) == 0 { // unreachable: Entries returns at least one
+		if len(es) == 0 { // unreachable: read returns at least one
 			return fmt.Errorf("log: replay read nothing at %d (last index %d)", lo, last)
 		}
 		if err := fn(es); err != nil {
@@ -60,6 +62,53 @@ func (s *Store) Replay(lo, maxBytes uint64, fn func([]engine.Entry) error) error
 	}
 	s.readDone()
 	return nil
+}
+
+// readBufs are the buffers a Replay's pieces reuse: the piece's entries,
+// the values of the Badger runs they alias, back to back, and one run's
+// decoded entries.
+type readBufs struct {
+	out  []engine.Entry
+	vals []byte
+	run  []engine.Entry
+	// read is the bytes of the values read for this piece; need the most
+	// one piece read. A piece whose values did not fit in vals (runAt then
+	// allocated) gives the next a vals of need and an eighth: pieces weigh
+	// about the same (maxBytes), give or take the runs cut at their ends.
+	read, need int
+}
+
+// reset readies the buffers for the next piece.
+func (b *readBufs) reset() {
+	clear(b.out)
+	b.out = b.out[:0]
+	if cap(b.vals) < b.need {
+		b.vals = make([]byte, 0, b.need+b.need/8)
+	}
+	b.vals = b.vals[:0]
+	b.read = 0
+}
+
+// spare returns where the next value read goes: the free end of vals
+// (nil b: nil, a new allocation).
+func (b *readBufs) spare() []byte {
+	if b == nil {
+		return nil
+	}
+	return b.vals[len(b.vals):cap(b.vals)]
+}
+
+// took records that v was read into spare, if it fit there (an append
+// that fits keeps the array), else into an array of its own.
+func (b *readBufs) took(v []byte, spare []byte) {
+	if b == nil {
+		return
+	}
+	if len(v) <= len(spare) {
+		b.vals = b.vals[:len(b.vals)+len(v)]
+	}
+	b.read += len(v)
+	b.need = max(b.need, b.read)
 }
 
 // readDone lets the kernel reclaim the value-log pages that reading the
@@ -87,7 +136,7 @@ func (s *Store) load(withEntries bool) (State, error) {
 		return st, nil
 	}
 	var err error
-	st.Entries, err = s.entries(s.snap.Index+1, s.last+1, math.MaxUint64)
+	st.Entries, err = s.entries(s.snap.Index+1, s.last+1, math.MaxUint64, nil)
 	if err != nil {
 		return State{}, err
 	}
@@ -101,6 +150,12 @@ func (s *Store) load(withEntries bool) (State, error) {
 // record is damaged or missing. The returned entries and their Data belong
 // to the caller.
 func (s *Store) Entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
+	return s.read(lo, hi, maxBytes, nil)
+}
+
+// read is Entries, into bufs (reset first) when they are not nil: then the
+// entries and their Data are bufs' or the memory log's, not the caller's.
+func (s *Store) read(lo, hi, maxBytes uint64, bufs *readBufs) ([]engine.Entry, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.usable(); err != nil {
@@ -115,7 +170,7 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 	if hi > s.last+1 {
 		return nil, fmt.Errorf("log: entries up to %d: %w (last index %d)", hi-1, ErrUnavailable, s.last)
 	}
-	return s.entries(lo, hi, maxBytes)
+	return s.entries(lo, hi, maxBytes, bufs)
 }
 
 // History returns the entries [lo, hi) as Entries does, but may read below
@@ -138,7 +193,7 @@ func (s *Store) History(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 	if hi > s.last+1 {
 		return nil, fmt.Errorf("log: entries up to %d: %w (last index %d)", hi-1, ErrUnavailable, s.last)
 	}
-	return s.entries(lo, hi, maxBytes)
+	return s.entries(lo, hi, maxBytes, nil)
 }
 
 // HistoryFloor returns the index after which History reads: at most the
@@ -150,19 +205,24 @@ func (s *Store) HistoryFloor() uint64 {
 }
 
 // entries reads [lo, hi), which must lie within the log: the part below
-// memFirst from Badger, the rest from memory. s.mu held.
-func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
+// memFirst from Badger, the rest from memory, into bufs if not nil (read).
+// s.mu held.
+func (s *Store) entries(lo, hi, maxBytes uint64, bufs *readBufs) ([]engine.Entry, error) {
 	if lo >= hi {
 		return nil, nil
 	}
 	var out []engine.Entry
-	if n := hi - lo; n <= 1024 {
+	if bufs != nil {
+		bufs.reset()
+		out = bufs.out
+		defer func() { bufs.out = out[:0] }()
+	} else if n := hi - lo; n <= 1024 {
 		out = make([]engine.Entry, 0, n)
 	}
 	var size uint64
 	if lo < s.memFirst {
 		var err error
-		out, size, err = s.badgerEntries(out, lo, min(hi, s.memFirst), maxBytes)
+		out, size, err = s.badgerEntries(out, lo, min(hi, s.memFirst), maxBytes, bufs)
 		if err != nil || uint64(len(out)) < min(hi, s.memFirst)-lo {
 			return out, err // stopped by maxBytes, or failed
 		}
@@ -174,7 +234,9 @@ func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 		if len(out) > 0 && size > maxBytes {
 			return false
 		}
-		e.Data = slices.Clone(e.Data)
+		if bufs == nil {
+			e.Data = slices.Clone(e.Data)
+		}
 		out = append(out, e)
 		return true
 	})
@@ -191,7 +253,10 @@ func (s *Store) entries(lo, hi, maxBytes uint64) ([]engine.Entry, error) {
 // Data capped at its length), rather than one copy each: reading 100k
 // entries of 200 B (Load after 100k single puts) went from 43 ms, 79 MiB
 // and 205k allocations to 21 ms, 40 MiB and 20k (BenchmarkEntriesFromBadger).
-func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64) ([]engine.Entry, uint64, error) {
+//
+// With bufs, the runs' values go into bufs.vals and their entries are
+// decoded into bufs.run (the entries returned alias bufs.vals).
+func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64, bufs *readBufs) ([]engine.Entry, uint64, error) {
 	var size uint64
 	for _, e := range out {
 		size += entryWeight(e)
@@ -203,14 +268,22 @@ func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64) ([]en
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRun}})
 		defer it.Close()
 		for want := lo; want < hi; {
-			r, v, err := runAt(txn, it, want)
+			spare := bufs.spare()
+			r, v, err := runAt(txn, it, want, spare)
 			if err != nil {
 				return err
 			}
 			if v == nil {
 				return s.corruptEntry(want, errors.New("missing"))
 			}
-			es, err := decodeRunAliased(r, v)
+			bufs.took(v, spare)
+			var es []engine.Entry
+			if bufs != nil {
+				es, err = decodeRunInto(bufs.run[:0], r, v)
+				bufs.run = es
+			} else {
+				es, err = decodeRunAliased(r, v)
+			}
 			if err != nil {
 				return s.corrupt(r.String(), err)
 			}
@@ -234,12 +307,12 @@ func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64) ([]en
 	return out, size, nil
 }
 
-// runAt returns a run holding entry i and a copy of its value, or a nil
-// value if none does, using it, a forward iterator over the runs: the run
+// runAt returns a run holding entry i and a copy of its value (appended to
+// dst[:0]), or a nil value if none does, using it, a forward iterator over the runs: the run
 // it is at when that holds i (the usual case when reading runs in order),
 // else the run that starts at i, else the one findRun finds. It leaves it
 // past the run returned. Any run that holds i will do (see findRun).
-func runAt(txn *badger.Txn, it *badger.Iterator, i uint64) (runID, []byte, error) {
+func runAt(txn *badger.Txn, it *badger.Iterator, i uint64, dst []byte) (runID, []byte, error) {
 	for attempt := range 2 {
 		if attempt == 1 {
 			it.Seek(runID{i, 0, 0}.key())
@@ -252,24 +325,24 @@ func runAt(txn *badger.Txn, it *badger.Iterator, i uint64) (runID, []byte, error
 			return runID{}, nil, fmt.Errorf("%w: run key %x", errRecord, it.Item().Key())
 		}
 		if r.first <= i && i <= r.last {
-			v, err := it.Item().ValueCopy(nil)
+			v, err := it.Item().ValueCopy(dst)
 			it.Next()
 			return r, v, err
 		}
 	}
-	r, v, err := findRun(txn, i)
+	r, v, err := findRun(txn, i, dst)
 	if err == nil && v != nil {
 		it.Seek(runID{r.last + 1, 0, 0}.key())
 	}
 	return r, v, err
 }
 
-// findRun returns a run holding entry i and its value, or a nil value if
-// none does. Below memFirst, runs that hold the same index hold the same
+// findRun returns a run holding entry i and its value (appended to
+// dst[:0]), or a nil value if none does. Below memFirst, runs that hold the same index hold the same
 // entry there: a checkpoint moves memFirst past its runs only once the
 // stale runs they replace are deleted, and Open deletes the stale runs a
 // crash left.
-func findRun(txn *badger.Txn, i uint64) (runID, []byte, error) {
+func findRun(txn *badger.Txn, i uint64, dst []byte) (runID, []byte, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindRun}, Reverse: true})
 	defer it.Close()
 	for it.Seek(runID{i, math.MaxUint64, math.MaxUint64}.key()); it.Valid(); it.Next() {
@@ -280,7 +353,7 @@ func findRun(txn *badger.Txn, i uint64) (runID, []byte, error) {
 		if r.last < i {
 			continue // a shorter run; one further down may hold i
 		}
-		v, err := it.Item().ValueCopy(nil)
+		v, err := it.Item().ValueCopy(dst)
 		return r, v, err
 	}
 	return runID{}, nil, nil
@@ -290,7 +363,7 @@ func findRun(txn *badger.Txn, i uint64) (runID, []byte, error) {
 func (s *Store) badgerTerm(i uint64) (uint64, error) {
 	var term uint64
 	err := s.db.View(func(txn *badger.Txn) error {
-		r, v, err := findRun(txn, i)
+		r, v, err := findRun(txn, i, nil)
 		if err != nil {
 			return err
 		}

@@ -339,6 +339,104 @@ func TestWALSegments(t *testing.T) {
 	}
 }
 
+// TestWALDamageAcrossSegments: recover reads one segment at a time, so a
+// damaged record makes it read the later segments again: a valid newer
+// record in any of them makes the damage corruption; none, a torn tail
+// (dropped, the later segments removed); a later segment that is not a
+// segment is refused either way.
+func TestWALDamageAcrossSegments(t *testing.T) {
+	opts := Options{segmentBytes: 1024, CheckpointBytes: 1 << 40}
+	// segments writes entries 1..60 (20 records of 3 entries) into 1 KiB
+	// segments and returns their paths and, for each, its records' start
+	// offsets and the end of its last record.
+	segments := func(t *testing.T) (dir string, paths []string, starts [][]int64) {
+		dir = t.TempDir()
+		s := openDisk(t, dir, opts)
+		for i := uint64(1); i <= 60; i += 3 {
+			mustWrite(t, s, Batch{Entries: ents(1, i, i+2)})
+		}
+		s.Close()
+		paths, err := filepath.Glob(filepath.Join(dir, "raft", "wal", "0*.wal"))
+		if err != nil || len(paths) < 4 {
+			t.Fatalf("segments %v, %v: want at least 4", paths, err)
+		}
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var offs []int64
+			for off := int64(walHeaderLen); off+walRecHeaderLen <= int64(len(b)); {
+				sl := readSlot(b[off:])
+				if sl.n == 0 {
+					break
+				}
+				offs = append(offs, off)
+				off += recordSize(int(sl.n))
+			}
+			if len(offs) == 0 {
+				t.Fatalf("%s holds no record", p)
+			}
+			starts = append(starts, offs)
+		}
+		return dir, paths, starts
+	}
+	t.Run("damage followed by a record in the next segment", func(t *testing.T) {
+		dir, paths, starts := segments(t)
+		last := starts[1][len(starts[1])-1] // the last record of the second segment
+		damageFile(t, paths[1], func(b []byte) { b[last+walRecHeaderLen] ^= 1 })
+		checkCorrupt(t, "Open", openErr(dir, opts), paths[1], "followed by valid record", paths[2])
+	})
+	t.Run("damage followed by a record two segments on", func(t *testing.T) {
+		dir, paths, starts := segments(t)
+		last := starts[1][len(starts[1])-1]
+		damageFile(t, paths[1], func(b []byte) { b[last+walRecHeaderLen] ^= 1 })
+		// The third segment holds nothing valid; the fourth does.
+		damageFile(t, paths[2], func(b []byte) { clear(b[walHeaderLen:]) })
+		checkCorrupt(t, "Open", openErr(dir, opts), paths[1], "followed by valid record", paths[3])
+	})
+	t.Run("torn tail with empty segments after it", func(t *testing.T) {
+		dir, paths, starts := segments(t)
+		last := starts[1][len(starts[1])-1]
+		damageFile(t, paths[1], func(b []byte) { b[last+walRecHeaderLen] ^= 1 })
+		for _, p := range paths[2:] {
+			damageFile(t, p, func(b []byte) { clear(b[walHeaderLen:]) })
+		}
+		s := openDisk(t, dir, opts)
+		st := mustLoad(t, s)
+		n := uint64(3 * (len(starts[0]) + len(starts[1]) - 1)) // the records before the torn one
+		if diff := cmp.Diff(ents(1, 1, n), st.Entries, cmpEntries); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+		if len(st.Dropped) != 1 || !strings.Contains(st.Dropped[0], "torn record") || !strings.Contains(st.Dropped[0], paths[1]) {
+			t.Errorf("Dropped = %q, want one note on a torn record in %s", st.Dropped, paths[1])
+		}
+		for _, p := range paths[2:] {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%s, after the torn record, still there: %v", p, err)
+			}
+		}
+		mustWrite(t, s, Batch{Entries: ents(2, n+1, n+3)})
+		s.Close()
+		s = openDisk(t, dir, opts)
+		defer s.Close()
+		st = mustLoad(t, s)
+		if len(st.Dropped) != 0 || s.LastIndex() != n+3 {
+			t.Errorf("second open: Dropped = %q, LastIndex = %d; want none, %d", st.Dropped, s.LastIndex(), n+3)
+		}
+	})
+	t.Run("torn tail before a segment that is not one", func(t *testing.T) {
+		dir, paths, starts := segments(t)
+		last := starts[1][len(starts[1])-1]
+		damageFile(t, paths[1], func(b []byte) { b[last+walRecHeaderLen] ^= 1 })
+		for _, p := range paths[2:] {
+			damageFile(t, p, func(b []byte) { clear(b[walHeaderLen:]) })
+		}
+		damageFile(t, paths[len(paths)-1], func(b []byte) { b[0] = 'x' })
+		checkCorrupt(t, "Open", openErr(dir, opts), paths[len(paths)-1], "not a write-ahead log segment")
+	})
+}
+
 // TestWALMissingSegment: a segment deleted from the middle is refused.
 func TestWALMissingSegment(t *testing.T) {
 	dir := t.TempDir()

@@ -1,7 +1,9 @@
 package log
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -43,7 +45,10 @@ func TestReplayReadsWhatLoadReturns(t *testing.T) {
 			if len(es) > 1 && w > maxBytes {
 				t.Errorf("a piece of %d entries weighs %d > %d", len(es), w, maxBytes)
 			}
-			got = append(got, es...)
+			for _, e := range es { // lent until fn returns
+				e.Data = slices.Clone(e.Data)
+				got = append(got, e)
+			}
 			return nil
 		})
 		if err != nil {
@@ -55,6 +60,26 @@ func TestReplayReadsWhatLoadReturns(t *testing.T) {
 		if lo == 1 && pieces < 10 {
 			t.Errorf("Replay(1) took %d pieces: maxBytes is not honoured", pieces)
 		}
+	}
+	// The pieces reuse their buffers (once the first has sized them):
+	// what fn kept of a piece without copying it holds a later piece's
+	// bytes by the end.
+	type keptData struct{ kept, copied []byte }
+	var kept []keptData
+	if err := s.Replay(1, 600, func(es []engine.Entry) error {
+		kept = append(kept, keptData{es[0].Data, slices.Clone(es[0].Data)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	overwritten := 0
+	for _, k := range kept {
+		if !bytes.Equal(k.kept, k.copied) {
+			overwritten++
+		}
+	}
+	if overwritten < len(kept)/2 {
+		t.Errorf("of %d pieces, %d had their Data overwritten by a later piece: the pieces did not reuse their buffers", len(kept), overwritten)
 	}
 	// fn's error stops the replay and is returned.
 	stop := errors.New("stop")

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -190,125 +191,108 @@ func findNewer(seg []byte, off int, lsn uint64) (at int, newer uint64, found boo
 	return 0, 0, false
 }
 
-// recover reads every segment, keeps the records above cp and positions the
-// writer after the last valid record.
+// recover reads the segments in order, keeps the records above cp and
+// positions the writer after the last valid record. One segment is in
+// memory at a time (buf, reused): the records kept are copies, and a
+// torn tail sends it back to read the later segments again.
 func (w *wal) recover(seqs []uint64, cp uint64) ([]walRecord, []string, error) {
 	var (
 		recs  []walRecord
 		notes []string
 		prev  uint64 // LSN of the last valid record read; 0 before the first
+		buf   []byte
 	)
-	type loaded struct {
-		seq  uint64
-		data []byte
-		end  int // offset after the last valid record
+	type scanned struct {
+		seq     uint64
+		size    int64
+		end     int    // offset after the last valid record
+		lastLSN uint64 // of the last valid record; 0 if none
 	}
-	var segs []loaded
-	for _, seq := range seqs {
-		data, err := os.ReadFile(w.path(seq))
-		if err != nil {
-			return nil, nil, fmt.Errorf("log: read %s: %w", w.path(seq), err)
-		}
-		if len(data) < walHeaderLen || !bytes.Equal(data[:8], walMagic) || data[8] != recordVersion {
-			return nil, nil, fmt.Errorf("%w: %s: not a write-ahead log segment of record version %d", ErrCorrupt, w.path(seq), recordVersion)
-		}
-		// Segments are created whole (written under a temporary name,
-		// then renamed), so a shorter one was cut: the records it held
-		// after the cut may have been acknowledged.
-		if int64(len(data)) < w.segSize {
-			return nil, nil, fmt.Errorf("%w: %s: truncated to %d bytes (a segment is %d bytes)", ErrCorrupt, w.path(seq), len(data), w.segSize)
-		}
-		segs = append(segs, loaded{seq: seq, data: data, end: walHeaderLen})
-	}
+	var segs []scanned
 	// Read records until the first slot that is neither a valid record nor
 	// the end of a segment. A segment's records end where the rest of the
 	// segment is zeros (segments are created zeroed and never reused); a
 	// zero header followed by anything else is a torn record (its header's
 	// sector did not reach the disk) or damage, told apart below.
-	bad := -1 // index in segs of the segment holding a bad slot
+	bad := -1 // index in segs (and seqs) of the segment holding a bad slot
 	badOff := 0
+	var data []byte
 scan:
-	for i := range segs {
-		sg := &segs[i]
+	for _, seq := range seqs {
+		var err error
+		if data, err = w.load(seq, buf); err != nil {
+			return nil, nil, err
+		}
+		buf = data
+		segs = append(segs, scanned{seq: seq, size: int64(len(data)), end: walHeaderLen})
+		sg := &segs[len(segs)-1]
 		off := walHeaderLen
-		for off+walRecHeaderLen <= len(sg.data) {
-			s, ok := validAt(sg.data, off)
-			if s == (slot{}) && allZero(sg.data[off:]) {
+		for off+walRecHeaderLen <= len(data) {
+			s, ok := validAt(data, off)
+			if s == (slot{}) && allZero(data[off:]) {
 				break // the end of this segment's records
 			}
 			if !ok {
-				bad, badOff = i, off
+				bad, badOff = len(segs)-1, off
 				break scan
 			}
 			if (prev != 0 && s.lsn != prev+1) || (prev == 0 && s.lsn > cp+1) {
 				return nil, nil, fmt.Errorf("%w: %s at offset %d: record %d follows record %d (records %d to %d are missing)",
-					ErrCorrupt, w.path(sg.seq), off, s.lsn, max(prev, cp), max(prev, cp)+1, s.lsn-1)
+					ErrCorrupt, w.path(seq), off, s.lsn, max(prev, cp), max(prev, cp)+1, s.lsn-1)
 			}
 			prev = s.lsn
 			if s.lsn > cp {
 				// A copy: the entries decoded from it stay in memory until
-				// a checkpoint moves them, and a slice of data would keep
-				// the whole segment (8 MiB) alive with them.
-				body := slices.Clone(sg.data[off+walRecHeaderLen : off+walRecHeaderLen+int(s.n)])
+				// a checkpoint moves them, and data is the next segment's
+				// buffer.
+				body := slices.Clone(data[off+walRecHeaderLen : off+walRecHeaderLen+int(s.n)])
 				recs = append(recs, walRecord{lsn: s.lsn, body: body})
 			}
 			off += int(recordSize(int(s.n)))
-			sg.end = off
+			sg.end, sg.lastLSN = off, s.lsn
 		}
 	}
 	if bad >= 0 {
 		// A torn write is the last thing written: no valid record newer
 		// than the last one read may follow it anywhere.
 		next := max(prev, cp) + 1
-		for i := bad; i < len(segs); i++ {
-			from := walHeaderLen
-			if i == bad {
-				from = badOff + 8
+		badSeg := segs[bad]
+		if at, lsn, found := findNewer(data, badOff+8, next-1); found {
+			return nil, nil, w.damaged(badSeg.seq, badOff, lsn, badSeg.seq, at)
+		}
+		for _, seq := range seqs[bad+1:] {
+			later, err := w.load(seq, buf)
+			if err != nil {
+				return nil, nil, err
 			}
-			if at, lsn, found := findNewer(segs[i].data, from, next-1); found {
-				return nil, nil, fmt.Errorf("%w: %s at offset %d: a damaged record is followed by valid record %d in %s at offset %d",
-					ErrCorrupt, w.path(segs[bad].seq), badOff, lsn, w.path(segs[i].seq), at)
+			buf = later
+			if at, lsn, found := findNewer(later, walHeaderLen, next-1); found {
+				return nil, nil, w.damaged(badSeg.seq, badOff, lsn, seq, at)
 			}
 		}
 		notes = append(notes, fmt.Sprintf("write-ahead log %s at offset %d: dropped a torn record (record %d was never acknowledged)",
-			w.path(segs[bad].seq), badOff, next))
+			w.path(badSeg.seq), badOff, next))
 		// Zero the torn bytes, so that they are never read again, and drop
 		// the later segments, which hold nothing valid.
-		if err := w.zeroFrom(segs[bad].seq, int64(badOff), int64(len(segs[bad].data))); err != nil {
+		if err := w.zeroFrom(badSeg.seq, int64(badOff), badSeg.size); err != nil {
 			return nil, nil, err
 		}
-		for _, sg := range segs[bad+1:] {
-			if err := os.Remove(w.path(sg.seq)); err != nil {
-				return nil, nil, fmt.Errorf("log: remove %s: %w", w.path(sg.seq), err)
+		for _, seq := range seqs[bad+1:] {
+			if err := os.Remove(w.path(seq)); err != nil {
+				return nil, nil, fmt.Errorf("log: remove %s: %w", w.path(seq), err)
 			}
 		}
 		segs[bad].end = badOff
-		segs = segs[:bad+1]
 		if err := w.syncDir(); err != nil {
 			return nil, nil, err
 		}
 	}
-	// Segments after the last one holding a valid record hold nothing: keep
-	// only the last of them to write into.
-	lastUsed := -1
-	for i, sg := range segs {
-		if sg.end > walHeaderLen {
-			lastUsed = i
-		}
+	// The writer goes on in the last segment, after its last valid record
+	// (none: after the header).
+	for _, sg := range segs {
+		w.segs = append(w.segs, segment{seq: sg.seq, size: sg.size, lastLSN: sg.lastLSN})
 	}
-	for i, sg := range segs {
-		s := segment{seq: sg.seq, size: int64(len(sg.data))}
-		if i <= lastUsed {
-			// The last valid record of segment i.
-			for off := walHeaderLen; off < sg.end; {
-				sl := readSlot(sg.data[off:])
-				s.lastLSN = sl.lsn
-				off += int(recordSize(int(sl.n)))
-			}
-		}
-		w.segs = append(w.segs, s)
-	}
-	if n := len(w.segs); n > 0 {
+	if n := len(segs); n > 0 {
 		cur := segs[n-1]
 		f, err := os.OpenFile(w.path(cur.seq), os.O_RDWR, 0)
 		if err != nil {
@@ -319,6 +303,46 @@ scan:
 		return nil, nil, err
 	}
 	return recs, notes, nil
+}
+
+// load reads segment seq into buf (grown if the segment is longer) and
+// checks its header and length.
+func (w *wal) load(seq uint64, buf []byte) ([]byte, error) {
+	path := w.path(seq)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("log: read %s: %w", path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("log: read %s: %w", path, err)
+	}
+	size := info.Size()
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	data := buf[:size]
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("log: read %s: %w", path, err)
+	}
+	if len(data) < walHeaderLen || !bytes.Equal(data[:8], walMagic) || data[8] != recordVersion {
+		return nil, fmt.Errorf("%w: %s: not a write-ahead log segment of record version %d", ErrCorrupt, path, recordVersion)
+	}
+	// Segments are created whole (written under a temporary name, then
+	// renamed), so a shorter one was cut: the records it held after the
+	// cut may have been acknowledged.
+	if size < w.segSize {
+		return nil, fmt.Errorf("%w: %s: truncated to %d bytes (a segment is %d bytes)", ErrCorrupt, path, size, w.segSize)
+	}
+	return data, nil
+}
+
+// damaged is the error for a damaged record at badOff in segment badSeq
+// followed by valid record lsn at offset at in segment seq.
+func (w *wal) damaged(badSeq uint64, badOff int, lsn, seq uint64, at int) error {
+	return fmt.Errorf("%w: %s at offset %d: a damaged record is followed by valid record %d in %s at offset %d",
+		ErrCorrupt, w.path(badSeq), badOff, lsn, w.path(seq), at)
 }
 
 // allZero reports whether b holds only zero bytes.

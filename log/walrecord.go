@@ -146,7 +146,7 @@ func readOp(r *record.Reader) walOp {
 		case count > 0 && first == 0:
 			r.Failf("entries start at index 0")
 		case count > 0:
-			op.entries = readEntries(r, first, uint64(count), true)
+			op.entries = readEntries(nil, r, first, uint64(count), true)
 		}
 	case opSnapshot:
 		op.snap = readSnapshotMeta(r)

@@ -412,11 +412,12 @@ func (n *Node) replayLog(r *engine.Recover) error {
 		for i, e := range es {
 			r.Sizes = append(r.Sizes, uint32(len(e.Data)))
 			switch {
-			case i >= k:
-			case e.Type == engine.EntryConfig:
-				// Its own copy: Data aliases the piece's buffer.
+			case i >= k || e.Type == engine.EntryConfig:
+				// Its own copy: Data is lent by Replay, for this piece.
 				e.Data = slices.Clone(e.Data)
-				n.replayedConfig = true
+				if i < k {
+					n.replayedConfig = true
+				}
 			default:
 				e.Data = nil
 			}
