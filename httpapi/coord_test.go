@@ -38,7 +38,12 @@ func TestLockHTTP(t *testing.T) {
 	ctx := testCtx(t)
 	db := openDB(t)
 	srv := serve(t, db, Options{RequestTimeout: 200 * time.Millisecond})
+	// c's and srv's timeouts are short, for the Locks, which must wait
+	// past them. The other calls (unlocks, writes) go through w and a
+	// server with the default timeouts: on a loaded machine one of them
+	// may take over 200 ms.
 	c := newClient(t, []string{srv.URL}, ClientOptions{Timeout: 200 * time.Millisecond})
+	w := newClient(t, []string{serve(t, db, Options{}).URL}, ClientOptions{})
 	la, lb := grant(t, db), grant(t, db)
 
 	a, err := c.Lock(ctx, "jobs/report", la)
@@ -66,7 +71,7 @@ func TestLockHTTP(t *testing.T) {
 		t.Fatalf("second Lock failed while waiting: %v", err)
 	case <-time.After(600 * time.Millisecond):
 	}
-	if err := c.Unlock(ctx, a); err != nil {
+	if err := w.Unlock(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	var b LockKey
@@ -80,7 +85,7 @@ func TestLockHTTP(t *testing.T) {
 	if b.Token <= a.Token {
 		t.Errorf("second holder's token %d, want above %d", b.Token, a.Token)
 	}
-	if err := c.Unlock(ctx, a); !errors.Is(err, concurrency.ErrLockLost) {
+	if err := w.Unlock(ctx, a); !errors.Is(err, concurrency.ErrLockLost) {
 		t.Errorf("Unlock of a released lock: %v, want ErrLockLost", err)
 	}
 
@@ -98,17 +103,17 @@ func TestLockHTTP(t *testing.T) {
 	// A write fenced by the lock: applied while b holds it.
 	fenced := TxnRequest{Compare: []TxnCompare{{Key: b.Key, Target: TargetCreateIndex, CreateIndex: b.Token}},
 		Success: []TxnOp{{Op: OpPut, Key: []byte("report"), Value: []byte("b")}}}
-	if res, err := c.Txn(ctx, fenced); err != nil || !res.Succeeded {
+	if res, err := w.Txn(ctx, fenced); err != nil || !res.Succeeded {
 		t.Fatalf("fenced write of the holder: %+v, %v", res, err)
 	}
 	// The holder's lease ends: the lock is lost.
 	if err := db.Revoke(ctx, lb); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := c.Txn(ctx, fenced); err != nil || res.Succeeded {
+	if res, err := w.Txn(ctx, fenced); err != nil || res.Succeeded {
 		t.Errorf("fenced write after the lock was lost: %+v, %v; want it refused", res, err)
 	}
-	if err := c.Unlock(ctx, b); !errors.Is(err, concurrency.ErrLockLost) {
+	if err := w.Unlock(ctx, b); !errors.Is(err, concurrency.ErrLockLost) {
 		t.Errorf("Unlock after the lease was revoked: %v, want ErrLockLost", err)
 	}
 	if _, err := c.Lock(ctx, "jobs/report", lb); !errors.Is(err, yggr.ErrLeaseNotFound) {

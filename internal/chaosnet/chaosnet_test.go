@@ -169,14 +169,43 @@ func TestChaosPartitionBlockCrash(t *testing.T) {
 	}
 }
 
+// A message sent before a partition and due after it is dropped. If the
+// test stalls between the send and the partition for longer than the
+// delay, the message may rightly arrive first: it is drained and sent
+// again, a bounded number of times; one delivered although the partition
+// came before it was due fails the test.
 func TestChaosInFlightCutByPartition(t *testing.T) {
 	n, eps := newChaos(t, 1, "n1", "n2")
-	n.SetDelay(50*time.Millisecond, 50*time.Millisecond)
-	eps["n1"].Send(hb("n1", "n2", 1))
-	n.Partition([]engine.NodeID{"n1"}, []engine.NodeID{"n2"})
-	testutil.WaitFor(t, "the in-flight message to be dropped at delivery", func() bool {
-		return eps["n1"].Metrics().Peers["n2"].Drops == 1
-	})
+	const delay = 50 * time.Millisecond
+	n.SetDelay(delay, delay)
+	const attempts = 5
+	cutInFlight := false
+	for i := uint64(1); i <= attempts; i++ {
+		n.Heal()
+		drops := eps["n1"].Metrics().Peers["n2"].Drops
+		received := eps["n2"].Metrics().Peers["n1"].MessagesReceived
+		sent := time.Now()
+		eps["n1"].Send(hb("n1", "n2", i))
+		n.Partition([]engine.NodeID{"n1"}, []engine.NodeID{"n2"})
+		cut := time.Since(sent)
+		var dropped bool
+		testutil.WaitFor(t, "the in-flight message to be dropped (or delivered)", func() bool {
+			dropped = eps["n1"].Metrics().Peers["n2"].Drops == drops+1
+			return dropped || eps["n2"].Metrics().Peers["n1"].MessagesReceived == received+1
+		})
+		if dropped {
+			cutInFlight = true
+			break
+		}
+		if cut < delay {
+			t.Fatalf("message %d was delivered although the partition came %v after its send, before it was due (%v)", i, cut, delay)
+		}
+		t.Logf("the partition came %v after the send of message %d, after it was due (%v): it was delivered; again", cut, i, delay)
+		recvUntil(t, eps["n2"], 1, 5*time.Second, nil)
+	}
+	if !cutInFlight {
+		t.Fatalf("in each of %d attempts the test stalled past the delay before the partition", attempts)
+	}
 	if got := contexts(t, eps, n, 0); len(got) != 0 {
 		t.Errorf("message in flight across a new partition was delivered: %v", got)
 	}
