@@ -178,6 +178,20 @@ func (e *Engine) sendAppend(to NodeID, empty bool) bool {
 	return true
 }
 
+// sendEmptyAppend sends to a follower in replicate a MsgApp with no
+// entries after the last entry sent to it (pr.next-1): an answer says
+// whether it has everything sent so far.
+func (e *Engine) sendEmptyAppend(to NodeID, pr *progress) {
+	prevIndex := pr.next - 1
+	prevTerm, ok := e.log.term(prevIndex)
+	if !ok {
+		e.sendAppend(to, true) // compacted: sendAppend sends the snapshot
+		return
+	}
+	e.counters.AppendsSent++
+	e.send(Message{Type: MsgApp, To: to, PrevIndex: prevIndex, PrevTerm: prevTerm, Commit: e.log.commit})
+}
+
 // bcastHeartbeat sends a heartbeat to every follower, starting a new read
 // round (Raft thesis §6.4).
 func (e *Engine) bcastHeartbeat() {
@@ -221,9 +235,18 @@ func (e *Engine) stepLeader(m Message) {
 		case pr.state == Probe:
 			pr.probeSent = false
 		case pr.state == Replicate && len(pr.inflight) >= e.cfg.MaxInflightMsgs:
-			// The window may be full of lost messages: free one so the
-			// next MsgApp reveals a gap and moves us to probe.
+			// The window may be full of lost messages (the follower
+			// restarted, say): free one and ask, with an empty MsgApp
+			// after the last entry sent, whether the follower has them. It
+			// goes behind the ones in flight, so a follower that has them
+			// all by then accepts it; one that lost some rejects it, and
+			// its hint moves us to probe. A MsgApp of entries from next
+			// would ask the same, with up to MaxAppendBytes of entries
+			// that a follower that lost some must throw away (in
+			// BenchmarkCatchUp, a restarted follower's 6k entries).
 			pr.inflight = pr.inflight[1:]
+			e.sendEmptyAppend(m.From, pr)
+			return
 		}
 		if pr.match < e.log.lastIndex() {
 			e.sendAppend(m.From, true)
