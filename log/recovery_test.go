@@ -339,27 +339,38 @@ func TestWALSegments(t *testing.T) {
 	}
 }
 
+// smallSegmentOpts keeps everything in the WAL, in segments of 1 KiB.
+var smallSegmentOpts = Options{segmentBytes: 1024, CheckpointBytes: 1 << 40}
+
+// smallSegments writes entries 1..60 (20 records of 3 entries) with
+// smallSegmentOpts and returns the directory and the segments' paths (at
+// least 4), in order.
+func smallSegments(t *testing.T) (dir string, paths []string) {
+	t.Helper()
+	dir = t.TempDir()
+	s := openDisk(t, dir, smallSegmentOpts)
+	for i := uint64(1); i <= 60; i += 3 {
+		mustWrite(t, s, Batch{Entries: ents(1, i, i+2)})
+	}
+	s.Close()
+	paths, err := filepath.Glob(filepath.Join(dir, "raft", "wal", "0*.wal"))
+	if err != nil || len(paths) < 4 {
+		t.Fatalf("segments %v, %v: want at least 4", paths, err)
+	}
+	return dir, paths
+}
+
 // TestWALDamageAcrossSegments: recover reads one segment at a time, so a
 // damaged record makes it read the later segments again: a valid newer
 // record in any of them makes the damage corruption; none, a torn tail
 // (dropped, the later segments removed); a later segment that is not a
 // segment is refused either way.
 func TestWALDamageAcrossSegments(t *testing.T) {
-	opts := Options{segmentBytes: 1024, CheckpointBytes: 1 << 40}
-	// segments writes entries 1..60 (20 records of 3 entries) into 1 KiB
-	// segments and returns their paths and, for each, its records' start
-	// offsets and the end of its last record.
+	opts := smallSegmentOpts
+	// segments is smallSegments, with each segment's records' start
+	// offsets.
 	segments := func(t *testing.T) (dir string, paths []string, starts [][]int64) {
-		dir = t.TempDir()
-		s := openDisk(t, dir, opts)
-		for i := uint64(1); i <= 60; i += 3 {
-			mustWrite(t, s, Batch{Entries: ents(1, i, i+2)})
-		}
-		s.Close()
-		paths, err := filepath.Glob(filepath.Join(dir, "raft", "wal", "0*.wal"))
-		if err != nil || len(paths) < 4 {
-			t.Fatalf("segments %v, %v: want at least 4", paths, err)
-		}
+		dir, paths = smallSegments(t)
 		for _, p := range paths {
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -439,21 +450,11 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 
 // TestWALMissingSegment: a segment deleted from the middle is refused.
 func TestWALMissingSegment(t *testing.T) {
-	dir := t.TempDir()
-	opts := Options{segmentBytes: 1024, CheckpointBytes: 1 << 40}
-	s := openDisk(t, dir, opts)
-	for i := uint64(1); i <= 60; i += 3 {
-		mustWrite(t, s, Batch{Entries: ents(1, i, i+2)})
-	}
-	s.Close()
-	segs, err := filepath.Glob(filepath.Join(dir, "raft", "wal", "0*.wal"))
-	if err != nil || len(segs) < 3 {
-		t.Fatalf("segments %v, %v: want at least 3", segs, err)
-	}
+	dir, segs := smallSegments(t)
 	if err := os.Remove(segs[1]); err != nil {
 		t.Fatal(err)
 	}
-	checkCorrupt(t, "Open", openErr(dir, opts), "missing")
+	checkCorrupt(t, "Open", openErr(dir, smallSegmentOpts), "missing")
 }
 
 // TestWALLeftovers: what an interrupted preparation leaves (a .tmp file,
