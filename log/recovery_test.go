@@ -406,13 +406,19 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 		damageFile(t, paths[2], func(b []byte) { clear(b[walHeaderLen:]) })
 		checkCorrupt(t, "Open", openErr(dir, opts), paths[1], "followed by valid record", paths[3])
 	})
-	t.Run("torn tail with empty segments after it", func(t *testing.T) {
-		dir, paths, starts := segments(t)
+	// tornInSecond damages the second segment's last record and empties
+	// the segments after it: a torn tail, unless something else is wrong.
+	tornInSecond := func(t *testing.T) (dir string, paths []string, starts [][]int64) {
+		dir, paths, starts = segments(t)
 		last := starts[1][len(starts[1])-1]
 		damageFile(t, paths[1], func(b []byte) { b[last+walRecHeaderLen] ^= 1 })
 		for _, p := range paths[2:] {
 			damageFile(t, p, func(b []byte) { clear(b[walHeaderLen:]) })
 		}
+		return dir, paths, starts
+	}
+	t.Run("torn tail with empty segments after it", func(t *testing.T) {
+		dir, paths, starts := tornInSecond(t)
 		s := openDisk(t, dir, opts)
 		st := mustLoad(t, s)
 		n := uint64(3 * (len(starts[0]) + len(starts[1]) - 1)) // the records before the torn one
@@ -437,12 +443,7 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 		}
 	})
 	t.Run("torn tail before a segment that is not one", func(t *testing.T) {
-		dir, paths, starts := segments(t)
-		last := starts[1][len(starts[1])-1]
-		damageFile(t, paths[1], func(b []byte) { b[last+walRecHeaderLen] ^= 1 })
-		for _, p := range paths[2:] {
-			damageFile(t, p, func(b []byte) { clear(b[walHeaderLen:]) })
-		}
+		dir, paths, _ := tornInSecond(t)
 		damageFile(t, paths[len(paths)-1], func(b []byte) { b[0] = 'x' })
 		checkCorrupt(t, "Open", openErr(dir, opts), paths[len(paths)-1], "not a write-ahead log segment")
 	})
