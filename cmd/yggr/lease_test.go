@@ -173,14 +173,16 @@ func TestLeaseKeepaliveCommand(t *testing.T) {
 		t.Fatalf("the key is still there after the keepalive stopped: %v", err)
 	}
 
-	// Revoked under a running keepalive: it exits 3 saying so.
-	id = grantCLI(t, n.httpAddr, "1m")
+	// Revoked under a running keepalive: it exits 3 saying so, at its
+	// next keepalive (TTL/3: 2 s, where a 1 min lease kept the test
+	// waiting 20 s whenever the first keepalive beat the revoke).
+	id = grantCLI(t, n.httpAddr, "6s")
 	// The command under test; ends when the lease is revoked.
 	go func() { done <- runCtx(ctx, "lease", "keepalive", id, "--addr", n.httpAddr) }()
 	if r := runIn(t, "", "lease", "revoke", id, "--addr", n.httpAddr); r.code != exitOK {
 		t.Fatalf("lease revoke: %v", r)
 	}
-	if r := <-done; r.code != exitNotFound || r.stdout != "1m0s\n" && r.stdout != "" || !strings.Contains(r.stderr, "lease "+id) || strings.Count(r.stderr, "lease "+id) > 1 {
+	if r := <-done; r.code != exitNotFound || r.stdout != "6s\n" && r.stdout != "" || !strings.Contains(r.stderr, "lease "+id) || strings.Count(r.stderr, "lease "+id) > 1 {
 		t.Errorf("lease keepalive of a revoked lease: got %v, want exit 3 naming the lease once", r)
 	}
 }
