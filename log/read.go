@@ -215,7 +215,7 @@ func (s *Store) entries(lo, hi, maxBytes uint64, bufs *readBufs) ([]engine.Entry
 	if bufs != nil {
 		bufs.reset()
 		out = bufs.out
-		defer func() { bufs.out = out[:0] }()
+		defer func() { bufs.out = out }() // reset clears it before the next piece
 	} else if n := hi - lo; n <= 1024 {
 		out = make([]engine.Entry, 0, n)
 	}
