@@ -278,7 +278,7 @@ func decodeRunAliased(id runID, v []byte) ([]engine.Entry, error) {
 	return decodeRunData(nil, id, v, true)
 }
 
-// decodeRunInto is decodeRunAliased appending to dst.
+// decodeRunInto is decodeRunAliased appending to dst (nil: a new slice).
 func decodeRunInto(dst []engine.Entry, id runID, v []byte) ([]engine.Entry, error) {
 	return decodeRunData(dst, id, v, true)
 }

@@ -98,6 +98,22 @@ func (b *readBufs) spare() []byte {
 	return b.vals[len(b.vals):cap(b.vals)]
 }
 
+// scratch returns run emptied, for the next run's entries (nil b: nil,
+// a new slice).
+func (b *readBufs) scratch() []engine.Entry {
+	if b == nil {
+		return nil
+	}
+	return b.run[:0]
+}
+
+// keepScratch keeps es, decoded into scratch, as the next scratch.
+func (b *readBufs) keepScratch(es []engine.Entry) {
+	if b != nil && es != nil {
+		b.run = es
+	}
+}
+
 // took records that v was read into spare, if it fit there (an append
 // that fits keeps the array), else into an array of its own.
 func (b *readBufs) took(v []byte, spare []byte) {
@@ -277,13 +293,8 @@ func (s *Store) badgerEntries(out []engine.Entry, lo, hi, maxBytes uint64, bufs 
 				return s.corruptEntry(want, errors.New("missing"))
 			}
 			bufs.took(v, spare)
-			var es []engine.Entry
-			if bufs != nil {
-				es, err = decodeRunInto(bufs.run[:0], r, v)
-				bufs.run = es
-			} else {
-				es, err = decodeRunAliased(r, v)
-			}
+			es, err := decodeRunInto(bufs.scratch(), r, v)
+			bufs.keepScratch(es)
 			if err != nil {
 				return s.corrupt(r.String(), err)
 			}
