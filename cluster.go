@@ -97,9 +97,15 @@ func (r *replica) change(ctx context.Context, op engine.ConfOp, id, addr string)
 	return err
 }
 
-// TransferLeadership hands leadership to the voter id (any up-to-date
-// voter if empty) and waits until it leads.
+// TransferLeadership hands leadership to the voter id and waits until it
+// leads. With id empty it picks the voter: of those other than the leader,
+// the one with the longest log among those that answer within an election
+// timeout (see ClusterStatus), or, if none answers, the one the leader
+// finds most up to date.
 func (db *DB) TransferLeadership(ctx context.Context, id string) error {
+	if id == "" {
+		id = db.handOffTarget(ctx)
+	}
 	return db.node.TransferLeadership(ctx, engine.NodeID(id))
 }
 

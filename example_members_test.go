@@ -336,3 +336,48 @@ func ExampleDB_ClusterStatus() {
 	}
 	// Output: n1 true true leader 0
 }
+
+func ExampleDB_Shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := newPair(ctx)
+	defer func() {
+		p.n2.Close()
+		for _, d := range p.dirs {
+			os.RemoveAll(d)
+		}
+	}()
+
+	if err := p.n1.AddVoter(ctx, "n2", p.addr2); err != nil {
+		log.Fatal(err)
+	}
+	caughtUp(ctx, p.n1, "n2")
+	term := p.n1.Status().Term
+	// The leader hands off to n2 before it closes (n2 is elected in the
+	// next term at once, with no election timeout to wait out), then
+	// closes as Close does.
+	fmt.Println(p.n1.Shutdown(ctx))
+	fmt.Println(p.n2.Status().Term == term+1)
+	// Output:
+	// <nil>
+	// true
+}
+
+func ExampleDB_HandOff() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := newPair(ctx)
+	defer p.close()
+
+	if err := p.n1.AddVoter(ctx, "n2", p.addr2); err != nil {
+		log.Fatal(err)
+	}
+	caughtUp(ctx, p.n1, "n2")
+	to, err := p.n1.HandOff(ctx) // n1 leads: it hands off
+	fmt.Println(to, err)
+	to, err = p.n1.HandOff(ctx) // n1 no longer leads: nothing to do
+	fmt.Printf("%q %v\n", to, err)
+	// Output:
+	// n2 <nil>
+	// "" <nil>
+}

@@ -82,51 +82,24 @@ const shutdownTimeout = 10 * time.Second
 const handOffTimeout = 3 * time.Second
 
 // handOff hands the leadership of a leader that is asked to stop to an
-// up-to-date voter, as etcd's server does, so that the cluster does not
-// wait an election timeout to notice that its leader left: in the bench's
-// failover row (SIGTERM to the leader, then writes through another node
-// until one succeeds), 766 ms before, against etcd's 112 ms. The HTTP
-// server still runs meanwhile: what arrives is forwarded to the new
-// leader once there is one. A failed hand-off is logged and the node
-// stops anyway.
+// up-to-date voter (DB.HandOff), as etcd's server does, so that the
+// cluster does not wait an election timeout to notice that its leader
+// left: in the bench's failover row (SIGTERM to the leader, then writes
+// through another node until one succeeds), 766 ms before, against etcd's
+// 112 ms. The HTTP server still runs meanwhile: what arrives is forwarded
+// to the new leader once there is one. A failed hand-off is logged and the
+// node stops anyway.
 func handOff(db *yggr.DB, logger *slog.Logger) {
-	st := db.Status()
-	voters := 0
-	for _, m := range st.Members {
-		if m.Voter {
-			voters++
-		}
-	}
-	if st.Role != yggr.RoleLeader || voters < 2 || st.StorageError != "" {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), handOffTimeout)
 	defer cancel()
-	// The voter that answers with the longest log: one that is down may
-	// still look as up to date as the others to the leader's engine.
-	sctx, scancel := context.WithTimeout(ctx, handOffAskTimeout)
-	var to string
-	var last uint64
-	for _, m := range db.ClusterStatus(sctx) {
-		if !m.Self && m.Voter && m.Reachable && (to == "" || m.LastIndex > last) {
-			to, last = m.ID, m.LastIndex
-		}
+	to, err := db.HandOff(ctx)
+	switch {
+	case err != nil:
+		logger.Warn("could not hand leadership to another voter before stopping", "node", db.ID(), "err", err)
+	case to != "":
+		logger.Info("handed leadership to another voter before stopping", "node", db.ID(), "leader", to)
 	}
-	scancel()
-	if to == "" {
-		logger.Warn("no other voter answered: stopping without handing leadership off", "node", db.ID())
-		return
-	}
-	if err := db.TransferLeadership(ctx, to); err != nil {
-		logger.Warn("could not hand leadership to another voter before stopping", "node", db.ID(), "to", to, "err", err)
-		return
-	}
-	logger.Info("handed leadership to another voter before stopping", "node", db.ID(), "leader", to)
 }
-
-// handOffAskTimeout bounds how long handOff waits for the other members to
-// say how far their logs reach.
-const handOffAskTimeout = 500 * time.Millisecond
 
 // Run serves until SIGINT or SIGTERM.
 func (c *serveCmd) Run(e *env) error {
