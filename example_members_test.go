@@ -54,6 +54,14 @@ func (p *pair) close() {
 	}
 }
 
+// addCaughtUpVoter adds n2 as a voter and waits until it holds n1's log.
+func (p *pair) addCaughtUpVoter(ctx context.Context) {
+	if err := p.n1.AddVoter(ctx, "n2", p.addr2); err != nil {
+		log.Fatal(err)
+	}
+	caughtUp(ctx, p.n1, "n2")
+}
+
 // members prints the members as db sees them: id and voter or learner.
 func members(db *yggr.DB) {
 	for _, m := range db.Status().Members {
@@ -174,10 +182,7 @@ func ExampleDB_TransferLeadership() {
 	p := newPair(ctx)
 	defer p.close()
 
-	if err := p.n1.AddVoter(ctx, "n2", p.addr2); err != nil {
-		log.Fatal(err)
-	}
-	caughtUp(ctx, p.n1, "n2")
+	p.addCaughtUpVoter(ctx)
 	if err := p.n1.TransferLeadership(ctx, "n2"); err != nil {
 		log.Fatal(err)
 	}
@@ -348,10 +353,7 @@ func ExampleDB_Shutdown() {
 		}
 	}()
 
-	if err := p.n1.AddVoter(ctx, "n2", p.addr2); err != nil {
-		log.Fatal(err)
-	}
-	caughtUp(ctx, p.n1, "n2")
+	p.addCaughtUpVoter(ctx)
 	term := p.n1.Status().Term
 	// The leader hands off to n2 before it closes (n2 is elected in the
 	// next term at once, with no election timeout to wait out), then
@@ -369,10 +371,7 @@ func ExampleDB_HandOff() {
 	p := newPair(ctx)
 	defer p.close()
 
-	if err := p.n1.AddVoter(ctx, "n2", p.addr2); err != nil {
-		log.Fatal(err)
-	}
-	caughtUp(ctx, p.n1, "n2")
+	p.addCaughtUpVoter(ctx)
 	to, err := p.n1.HandOff(ctx) // n1 leads: it hands off
 	fmt.Println(to, err)
 	to, err = p.n1.HandOff(ctx) // n1 no longer leads: nothing to do

@@ -53,13 +53,7 @@ func TestShutdownOfAFollowerKeepsTheLeader(t *testing.T) {
 	c := newQUICCluster(t, 3)
 	l := c.leader(ctx)
 	term := c.dbs[l].Status().Term
-	var f string
-	for _, id := range c.ids {
-		if id != l {
-			f = id
-			break
-		}
-	}
+	f := c.follower(ctx)
 	db := c.dbs[f]
 	delete(c.dbs, f)
 	if to, err := db.HandOff(ctx); to != "" || err != nil {

@@ -78,7 +78,28 @@ func TestRestartAllKeepsAcknowledgedWrites(t *testing.T) {
 		mu      sync.Mutex
 		acked   []string // keys whose put was acknowledged
 		unknown int      // puts that failed: cut off by a kill, or timed out
+		batches int      // POST /v1/batch requests answered
 	)
+	// Writers 0-2 share a client that has one request in flight at most,
+	// so that their puts go together in POST /v1/batch; 3-5 each have
+	// their own, one put a request. The clients outlive the restarts.
+	clients := make([]*httpapi.Client, writers)
+	for w := range clients {
+		if w > 0 && w < 3 {
+			clients[w] = clients[0]
+			continue
+		}
+		opts := httpapi.ClientOptions{Timeout: 2 * time.Second}
+		if w == 0 {
+			opts.Inflight = 1
+		}
+		cl, err := httpapi.NewClient(eps, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		clients[w] = cl
+	}
 	for cycle := range cycles {
 		startAll()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -86,14 +107,7 @@ func TestRestartAllKeepsAcknowledgedWrites(t *testing.T) {
 		var once sync.Once
 		var wg sync.WaitGroup
 		inCycle := 0
-		for w := range writers {
-			// Writers 0-2 share a client that batches their puts into
-			// POST /v1/batch; 3-5 each have their own.
-			cl, err := httpapi.NewClient(eps, httpapi.ClientOptions{Timeout: 2 * time.Second, Inflight: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
+		for w, cl := range clients {
 			wg.Add(1)
 			// Owned by the test, which waits: ends when the cycle's ctx is
 			// cancelled (after the kill) or after 5000 puts.
@@ -123,6 +137,14 @@ func TestRestartAllKeepsAcknowledgedWrites(t *testing.T) {
 			cancel()
 			wg.Wait()
 			t.Fatalf("cycle %d: fewer than %d writes acknowledged in 90 s", cycle, perKill)
+		}
+		// The batches the nodes answered so far (their counters die with
+		// them); a node too slow to answer in a second is not counted.
+		for _, n := range nodes {
+			mctx, mcancel := context.WithTimeout(ctx, time.Second)
+			b, _ := batchRequests(mctx, n)
+			mcancel()
+			batches += b
 		}
 		// SIGKILL all three before waiting for any, while the writers go on.
 		for _, n := range nodes {
@@ -178,8 +200,11 @@ func TestRestartAllKeepsAcknowledgedWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d cycles: %d writes acknowledged, %d cut off by the kills or failed, %d keys read back; snapshot index %d of commit %d",
-		cycles, len(acked), unknown, len(got), st.SnapshotIndex, st.Commit)
+	t.Logf("%d cycles: %d writes acknowledged, %d cut off by the kills or failed, %d keys read back; snapshot index %d of commit %d; %d batch requests",
+		cycles, len(acked), unknown, len(got), st.SnapshotIndex, st.Commit, batches)
+	if batches == 0 {
+		t.Errorf("no POST /v1/batch answered: the shared client never batched")
+	}
 	if unknown == 0 {
 		t.Errorf("no put failed: no write was in flight when the nodes were killed")
 	}
