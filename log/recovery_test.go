@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -358,6 +359,31 @@ func smallSegments(t *testing.T) (dir string, paths []string) {
 		t.Fatalf("segments %v, %v: want at least 4", paths, err)
 	}
 	return dir, paths
+}
+
+// TestWALLongSegmentIsMappedNotRead: a segment file far longer than a
+// segment (256 MiB, sparse: a damaged directory's, or one a huge record
+// would make) is scanned through a mapping, not read into the heap: Open
+// allocates a small part of its length, and the records before its zeros
+// are all recovered.
+func TestWALLongSegmentIsMappedNotRead(t *testing.T) {
+	dir, paths := smallSegments(t)
+	const long = 256 << 20
+	if err := os.Truncate(paths[len(paths)-1], long); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s := openDisk(t, dir, smallSegmentOpts)
+	runtime.ReadMemStats(&after)
+	st := mustLoad(t, s)
+	if diff := cmp.Diff(ents(1, 1, 60), st.Entries, cmpEntries); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	if a := after.TotalAlloc - before.TotalAlloc; a > long/8 {
+		t.Errorf("Open allocated %d MiB for a %d MiB segment: it read the segment into memory", a>>20, long>>20)
+	}
+	mustWrite(t, s, Batch{Entries: ents(1, 61, 61)}) // the writer goes on in it
 }
 
 // TestWALDamageAcrossSegments: recover reads one segment at a time, so a

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -192,15 +191,14 @@ func findNewer(seg []byte, off int, lsn uint64) (at int, newer uint64, found boo
 }
 
 // recover reads the segments in order, keeps the records above cp and
-// positions the writer after the last valid record. One segment is in
-// memory at a time (buf, reused): the records kept are copies, and a
-// torn tail sends it back to read the later segments again.
+// positions the writer after the last valid record. One segment is mapped
+// at a time (load): the records kept are copies, and a torn tail sends it
+// back to read the later segments again.
 func (w *wal) recover(seqs []uint64, cp uint64) ([]walRecord, []string, error) {
 	var (
 		recs  []walRecord
 		notes []string
 		prev  uint64 // LSN of the last valid record read; 0 before the first
-		buf   []byte
 	)
 	type scanned struct {
 		seq     uint64
@@ -217,13 +215,16 @@ func (w *wal) recover(seqs []uint64, cp uint64) ([]walRecord, []string, error) {
 	bad := -1 // index in segs (and seqs) of the segment holding a bad slot
 	badOff := 0
 	var data []byte
+	release := func() {} // unmaps data
+	defer func() { release() }()
 scan:
 	for _, seq := range seqs {
+		release()
 		var err error
-		if data, err = w.load(seq, buf); err != nil {
+		if data, release, err = w.load(seq); err != nil {
+			release = func() {}
 			return nil, nil, err
 		}
-		buf = data
 		segs = append(segs, scanned{seq: seq, size: int64(len(data)), end: walHeaderLen})
 		sg := &segs[len(segs)-1]
 		off := walHeaderLen
@@ -243,8 +244,8 @@ scan:
 			prev = s.lsn
 			if s.lsn > cp {
 				// A copy: the entries decoded from it stay in memory until
-				// a checkpoint moves them, and data is the next segment's
-				// buffer.
+				// a checkpoint moves them, and data is unmapped when the
+				// next segment is read.
 				body := slices.Clone(data[off+walRecHeaderLen : off+walRecHeaderLen+int(s.n)])
 				recs = append(recs, walRecord{lsn: s.lsn, body: body})
 			}
@@ -261,15 +262,18 @@ scan:
 			return nil, nil, w.damaged(badSeg.seq, badOff, lsn, badSeg.seq, at)
 		}
 		for _, seq := range seqs[bad+1:] {
-			later, err := w.load(seq, buf)
-			if err != nil {
+			release()
+			var err error
+			if data, release, err = w.load(seq); err != nil {
+				release = func() {}
 				return nil, nil, err
 			}
-			buf = later
-			if at, lsn, found := findNewer(later, walHeaderLen, next-1); found {
+			if at, lsn, found := findNewer(data, walHeaderLen, next-1); found {
 				return nil, nil, w.damaged(badSeg.seq, badOff, lsn, seq, at)
 			}
 		}
+		release()
+		release = func() {}
 		notes = append(notes, fmt.Sprintf("write-ahead log %s at offset %d: dropped a torn record (record %d was never acknowledged)",
 			w.path(badSeg.seq), badOff, next))
 		// Zero the torn bytes, so that they are never read again, and drop
@@ -305,37 +309,39 @@ scan:
 	return recs, notes, nil
 }
 
-// load reads segment seq into buf (grown if the segment is longer) and
-// checks its header and length.
-func (w *wal) load(seq uint64, buf []byte) ([]byte, error) {
+// load maps segment seq (mapSegment), checks its header and length, and
+// returns its bytes with the function that releases them.
+func (w *wal) load(seq uint64) ([]byte, func(), error) {
 	path := w.path(seq)
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("log: read %s: %w", path, err)
+		return nil, nil, fmt.Errorf("log: read %s: %w", path, err)
 	}
-	defer f.Close()
+	defer f.Close() // the mapping outlives the descriptor
 	info, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("log: read %s: %w", path, err)
+		return nil, nil, fmt.Errorf("log: read %s: %w", path, err)
 	}
 	size := info.Size()
-	if int64(cap(buf)) < size {
-		buf = make([]byte, size)
+	if size < walHeaderLen || int64(int(size)) != size {
+		return nil, nil, fmt.Errorf("%w: %s: %d bytes is not a write-ahead log segment", ErrCorrupt, path, size)
 	}
-	data := buf[:size]
-	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, fmt.Errorf("log: read %s: %w", path, err)
+	data, release, err := mapSegment(f, size)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log: read %s: %w", path, err)
 	}
-	if len(data) < walHeaderLen || !bytes.Equal(data[:8], walMagic) || data[8] != recordVersion {
-		return nil, fmt.Errorf("%w: %s: not a write-ahead log segment of record version %d", ErrCorrupt, path, recordVersion)
+	if !bytes.Equal(data[:8], walMagic) || data[8] != recordVersion {
+		release()
+		return nil, nil, fmt.Errorf("%w: %s: not a write-ahead log segment of record version %d", ErrCorrupt, path, recordVersion)
 	}
 	// Segments are created whole (written under a temporary name, then
 	// renamed), so a shorter one was cut: the records it held after the
 	// cut may have been acknowledged.
 	if size < w.segSize {
-		return nil, fmt.Errorf("%w: %s: truncated to %d bytes (a segment is %d bytes)", ErrCorrupt, path, size, w.segSize)
+		release()
+		return nil, nil, fmt.Errorf("%w: %s: truncated to %d bytes (a segment is %d bytes)", ErrCorrupt, path, size, w.segSize)
 	}
-	return data, nil
+	return data, release, nil
 }
 
 // damaged is the error for a damaged record at badOff in segment badSeq
