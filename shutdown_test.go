@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// preVotes sums the pre-votes the running nodes have started: an election
-// after a leader is lost goes through one (pre-vote is on by default), a
-// leadership transfer does not (Raft thesis §3.10).
-func (c *testCluster) preVotes() uint64 {
-	var n uint64
-	for _, db := range c.dbs {
-		n += db.Metrics().PreVotesStarted
+// preVotes returns the pre-votes each running node has started: an
+// election after a leader is lost goes through one (pre-vote is on by
+// default), a leadership transfer does not (Raft thesis §3.10).
+func (c *testCluster) preVotes() map[string]uint64 {
+	n := map[string]uint64{}
+	for id, db := range c.dbs {
+		n[id] = db.Metrics().PreVotesStarted
 	}
 	return n
 }
@@ -36,8 +36,10 @@ func TestShutdownHandsOffLeadership(t *testing.T) {
 	if nl == l {
 		t.Fatalf("the closed node %s is still the leader", l)
 	}
-	if got := c.preVotes(); got != before {
-		t.Errorf("the others started %d pre-votes after the leader's Shutdown: they elected a leader after losing it, not by a hand-off", got-before)
+	// The new leader's own count: a follower that missed a heartbeat on a
+	// loaded machine may pre-vote and lose, which says nothing here.
+	if got := c.preVotes()[nl]; got != before[nl] {
+		t.Errorf("the new leader %s started %d pre-votes after the old one's Shutdown: it was elected after losing the leader, not handed the leadership", nl, got-before[nl])
 	}
 	if st := c.dbs[nl].Status(); st.Term != term+1 {
 		t.Errorf("new leader %s in term %d, want %d (one transfer)", nl, st.Term, term+1)
