@@ -3,6 +3,7 @@ package yggr
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // preVotes returns the pre-votes each running node has started: an
@@ -16,11 +17,17 @@ func (c *testCluster) preVotes() map[string]uint64 {
 	return n
 }
 
+// shutdownTiming gives these tests a 500 ms election timeout (the test
+// cluster's is 200 ms): a hand-off asks the members how far their logs
+// reach within one election timeout, and a loaded machine must not make a
+// running member look unreachable.
+var shutdownTiming = WithTiming(50*time.Millisecond, 10)
+
 // A leader's Shutdown hands its leadership to another voter before it
 // closes: the others have a new leader without an election of their own.
 func TestShutdownHandsOffLeadership(t *testing.T) {
 	ctx := testCtx(t)
-	c := newQUICCluster(t, 3)
+	c := newQUICCluster(t, 3, shutdownTiming)
 	l := c.leader(ctx)
 	if err := c.dbs[l].Put(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
@@ -52,7 +59,7 @@ func TestShutdownHandsOffLeadership(t *testing.T) {
 // A follower's Shutdown just closes it: the leader stays.
 func TestShutdownOfAFollowerKeepsTheLeader(t *testing.T) {
 	ctx := testCtx(t)
-	c := newQUICCluster(t, 3)
+	c := newQUICCluster(t, 3, shutdownTiming)
 	l := c.leader(ctx)
 	term := c.dbs[l].Status().Term
 	f := c.follower(ctx)
@@ -97,7 +104,7 @@ func TestTransferWithoutTargetSkipsAStoppedVoter(t *testing.T) {
 	for _, stop := range []int{0, 1} {
 		t.Run([]string{"first follower stopped", "second follower stopped"}[stop], func(t *testing.T) {
 			ctx := testCtx(t)
-			c := newQUICCluster(t, 3)
+			c := newQUICCluster(t, 3, shutdownTiming)
 			l := c.leader(ctx)
 			if err := c.dbs[l].Put(ctx, []byte("k"), []byte("v")); err != nil {
 				t.Fatal(err)
