@@ -272,13 +272,9 @@ func decodeRun(id runID, v []byte) ([]engine.Entry, error) {
 	return decodeRunData(nil, id, v, false)
 }
 
-// decodeRunAliased is decodeRun for a value the caller owns and gives up:
-// the entries' Data alias v, each capped at its length.
-func decodeRunAliased(id runID, v []byte) ([]engine.Entry, error) {
-	return decodeRunData(nil, id, v, true)
-}
-
-// decodeRunInto is decodeRunAliased appending to dst (nil: a new slice).
+// decodeRunInto is decodeRun for a value the caller owns and gives up,
+// appending to dst (nil: a new slice): the entries' Data alias v, each
+// capped at its length.
 func decodeRunInto(dst []engine.Entry, id runID, v []byte) ([]engine.Entry, error) {
 	return decodeRunData(dst, id, v, true)
 }

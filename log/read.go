@@ -381,7 +381,7 @@ func (s *Store) badgerTerm(i uint64) (uint64, error) {
 		if v == nil {
 			return s.corruptEntry(i, errors.New("missing"))
 		}
-		es, err := decodeRunAliased(r, v)
+		es, err := decodeRunInto(nil, r, v)
 		if err != nil {
 			return s.corrupt(r.String(), err)
 		}

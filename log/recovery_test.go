@@ -386,6 +386,19 @@ func TestWALLongSegmentIsMappedNotRead(t *testing.T) {
 	mustWrite(t, s, Batch{Entries: ents(1, 61, 61)}) // the writer goes on in it
 }
 
+// TestWALShortSegmentIsRefused: a segment file cut below its header
+// (empty, or a few bytes) is refused naming it, before anything is mapped.
+func TestWALShortSegmentIsRefused(t *testing.T) {
+	for _, size := range []int64{0, 4} {
+		dir, paths := smallSegments(t)
+		if err := os.Truncate(paths[1], size); err != nil {
+			t.Fatal(err)
+		}
+		checkCorrupt(t, fmt.Sprintf("Open with a %d-byte segment", size), openErr(dir, smallSegmentOpts),
+			paths[1], fmt.Sprintf("%d bytes is not a write-ahead log segment", size))
+	}
+}
+
 // TestWALDamageAcrossSegments: recover reads one segment at a time, so a
 // damaged record makes it read the later segments again: a valid newer
 // record in any of them makes the damage corruption; none, a torn tail

@@ -222,7 +222,6 @@ scan:
 		release()
 		var err error
 		if data, release, err = w.load(seq); err != nil {
-			release = func() {}
 			return nil, nil, err
 		}
 		segs = append(segs, scanned{seq: seq, size: int64(len(data)), end: walHeaderLen})
@@ -265,7 +264,6 @@ scan:
 			release()
 			var err error
 			if data, release, err = w.load(seq); err != nil {
-				release = func() {}
 				return nil, nil, err
 			}
 			if at, lsn, found := findNewer(data, walHeaderLen, next-1); found {
@@ -310,36 +308,38 @@ scan:
 }
 
 // load maps segment seq (mapSegment), checks its header and length, and
-// returns its bytes with the function that releases them.
+// returns its bytes with the function that releases them (a no-op after
+// an error).
 func (w *wal) load(seq uint64) ([]byte, func(), error) {
+	nop := func() {}
 	path := w.path(seq)
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("log: read %s: %w", path, err)
+		return nil, nop, fmt.Errorf("log: read %s: %w", path, err)
 	}
 	defer f.Close() // the mapping outlives the descriptor
 	info, err := f.Stat()
 	if err != nil {
-		return nil, nil, fmt.Errorf("log: read %s: %w", path, err)
+		return nil, nop, fmt.Errorf("log: read %s: %w", path, err)
 	}
 	size := info.Size()
 	if size < walHeaderLen || int64(int(size)) != size {
-		return nil, nil, fmt.Errorf("%w: %s: %d bytes is not a write-ahead log segment", ErrCorrupt, path, size)
+		return nil, nop, fmt.Errorf("%w: %s: %d bytes is not a write-ahead log segment", ErrCorrupt, path, size)
 	}
 	data, release, err := mapSegment(f, size)
 	if err != nil {
-		return nil, nil, fmt.Errorf("log: read %s: %w", path, err)
+		return nil, nop, fmt.Errorf("log: read %s: %w", path, err)
 	}
 	if !bytes.Equal(data[:8], walMagic) || data[8] != recordVersion {
 		release()
-		return nil, nil, fmt.Errorf("%w: %s: not a write-ahead log segment of record version %d", ErrCorrupt, path, recordVersion)
+		return nil, nop, fmt.Errorf("%w: %s: not a write-ahead log segment of record version %d", ErrCorrupt, path, recordVersion)
 	}
 	// Segments are created whole (written under a temporary name, then
 	// renamed), so a shorter one was cut: the records it held after the
 	// cut may have been acknowledged.
 	if size < w.segSize {
 		release()
-		return nil, nil, fmt.Errorf("%w: %s: truncated to %d bytes (a segment is %d bytes)", ErrCorrupt, path, size, w.segSize)
+		return nil, nop, fmt.Errorf("%w: %s: truncated to %d bytes (a segment is %d bytes)", ErrCorrupt, path, size, w.segSize)
 	}
 	return data, release, nil
 }
